@@ -1,0 +1,154 @@
+//! Passwords: what a client sends, what the policy accepts, and what is stored.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Minimum password length, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// A password as sent at login: any string, never printed.
+pub struct PasswordAttempt(SecretString);
+
+impl PasswordAttempt {
+    /// Wraps what the client sent.
+    pub fn new(raw: String) -> Self {
+        Self(SecretString::from(raw))
+    }
+
+    /// The secret, for a hasher.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for PasswordAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordAttempt(***)")
+    }
+}
+
+/// A rule of the password policy that a new password breaks. The messages are the original
+/// service's, shown to clients as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordPolicyViolation {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("Password must be ≥8 characters")]
+    TooShort,
+    /// No uppercase letter.
+    #[error("Must contain uppercase")]
+    NoUppercase,
+    /// No lowercase letter.
+    #[error("Must contain lowercase")]
+    NoLowercase,
+    /// No digit.
+    #[error("Must contain digit")]
+    NoDigit,
+}
+
+/// A password chosen at registration that passed the policy, checked in this order:
+/// length, uppercase, lowercase, digit. Never printed.
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    /// Checks `raw` against the policy.
+    ///
+    /// # Errors
+    /// The first [`PasswordPolicyViolation`] in policy order.
+    pub fn parse(raw: String) -> Result<Self, PasswordPolicyViolation> {
+        if raw.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(PasswordPolicyViolation::TooShort);
+        }
+        if !raw.chars().any(char::is_uppercase) {
+            return Err(PasswordPolicyViolation::NoUppercase);
+        }
+        if !raw.chars().any(char::is_lowercase) {
+            return Err(PasswordPolicyViolation::NoLowercase);
+        }
+        if !raw.chars().any(char::is_numeric) {
+            return Err(PasswordPolicyViolation::NoDigit);
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+
+    /// The secret, for a hasher.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// A stored password hash (a bcrypt string such as `$2b$12$…`). Opaque to the domain; not
+/// printed in full.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps a hash produced by a hasher or read from storage.
+    pub fn new(hash: String) -> Self {
+        Self(hash)
+    }
+
+    /// The hash string, for storage and verification.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PasswordPolicyViolation::*;
+
+    #[test]
+    fn policy_is_checked_in_spec_order() {
+        let cases = [
+            ("", Err(TooShort)),
+            ("Ab1", Err(TooShort)),
+            ("abcdefg1", Err(NoUppercase)),
+            ("ABCDEFG1", Err(NoLowercase)),
+            ("Abcdefgh", Err(NoDigit)),
+            ("short", Err(TooShort)),
+            ("Test1234", Ok(())),
+            ("ÄÖÜäöü12", Ok(())),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(NewPassword::parse(raw.to_owned()).map(|_| ()), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn length_counts_characters_not_bytes() {
+        // Seven characters, fourteen bytes: still too short, as in the original (Python len).
+        assert_eq!(NewPassword::parse("Äbcdéf1".to_owned()).map(|_| ()), Err(TooShort));
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let password = NewPassword::parse("Test1234".to_owned()).map_err(|e| e.to_string());
+        assert_eq!(format!("{password:?}"), "Ok(NewPassword(***))");
+        let attempt = PasswordAttempt::new("hunter2".to_owned());
+        assert_eq!(format!("{attempt:?}"), "PasswordAttempt(***)");
+        let hash = PasswordHash::new("$2b$12$abc".to_owned());
+        assert_eq!(format!("{hash:?}"), "PasswordHash(***)");
+    }
+
+    #[test]
+    fn messages_are_the_originals() {
+        assert_eq!(TooShort.to_string(), "Password must be ≥8 characters");
+        assert_eq!(NoUppercase.to_string(), "Must contain uppercase");
+        assert_eq!(NoLowercase.to_string(), "Must contain lowercase");
+        assert_eq!(NoDigit.to_string(), "Must contain digit");
+    }
+}

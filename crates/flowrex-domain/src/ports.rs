@@ -1,0 +1,134 @@
+//! The ports: what [`crate::AuthService`] needs from the outside world. One trait per
+//! capability; adapters in other crates implement them, and `mockall` mocks of each are
+//! generated under the `mocks` feature (`MockUserRepository`, …).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    EmailAddress, NewPassword, NewUser, PasswordAttempt, PasswordHash, TokenKind, User, UserId,
+    VerifiedToken,
+};
+
+/// Why a repository call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// A user with this email already exists.
+    #[error("email already registered")]
+    EmailTaken,
+    /// The store cannot be reached (connection refused, pool timeout).
+    #[error("user store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error("user store failed")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Persistent store of users.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Inserts a new user and returns it with its id.
+    ///
+    /// # Errors
+    /// - MUST return [`RepositoryError::EmailTaken`] when the email exists, on every backend,
+    ///   also when two inserts race.
+    /// - [`RepositoryError::Unavailable`] when the store cannot be reached.
+    async fn insert(&self, user: NewUser) -> Result<User, RepositoryError>;
+
+    /// Finds a user by the exact stored address.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError>;
+
+    /// Finds a user by id: one indexed query.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+}
+
+/// Hashing failed (a malformed stored hash, a worker that died).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashError(#[source] pub anyhow::Error);
+
+/// Slow, salted password hashing. Implementations MUST NOT block the async executor.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password.
+    ///
+    /// # Errors
+    /// [`HashError`] when the hashing work cannot run.
+    async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, HashError>;
+
+    /// Checks an attempt against a stored hash. With `None` (no such user) it MUST do the
+    /// same work as for a real hash and return `false`, so that timing does not tell which
+    /// emails are registered.
+    ///
+    /// # Errors
+    /// [`HashError`] when the hash is malformed or the work cannot run.
+    async fn verify<'a>(
+        &self,
+        attempt: &PasswordAttempt,
+        hash: Option<&'a PasswordHash>,
+    ) -> Result<bool, HashError>;
+}
+
+/// Why a token was refused. Clients are told only that it is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Bad signature, wrong algorithm, garbled, or claims of the wrong shape.
+    #[error("malformed or forged token")]
+    Invalid,
+    /// Past its `exp`.
+    #[error("expired token")]
+    Expired,
+    /// An access token where a refresh token was expected, or the reverse.
+    #[error("wrong token type")]
+    WrongKind,
+}
+
+/// Signing failed (a misconfigured key).
+#[derive(Debug, thiserror::Error)]
+#[error("token signing failed")]
+pub struct IssueError(#[source] pub anyhow::Error);
+
+/// Creates signed tokens.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenIssuer: Send + Sync {
+    /// Signs a token of `kind` for `subject`, valid until `expires_at`.
+    ///
+    /// # Errors
+    /// [`IssueError`] when the key cannot sign.
+    fn issue(
+        &self,
+        subject: UserId,
+        kind: TokenKind,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, IssueError>;
+}
+
+/// Checks tokens made by a [`TokenIssuer`] with the same keys.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenVerifier: Send + Sync {
+    /// Verifies signature, algorithm, claim shapes, kind and expiry (against `now`).
+    ///
+    /// # Errors
+    /// [`TokenError`] saying why the token is refused.
+    fn verify(
+        &self,
+        token: &str,
+        expected: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, TokenError>;
+}
+
+/// The current time, injectable for tests.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> DateTime<Utc>;
+}

@@ -1,0 +1,3 @@
+//! sea-orm entities. The schema itself is owned by the `migration` crate.
+
+pub mod users;

@@ -1,0 +1,173 @@
+//! bcrypt password hashing, off the async executor.
+
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use async_trait::async_trait;
+use flowrex_domain::ports::{HashError, PasswordHasher};
+use flowrex_domain::{NewPassword, PasswordAttempt, PasswordHash};
+use tokio::sync::Semaphore;
+
+/// bcrypt's own bounds on the cost (the crate keeps its constants private).
+const MIN_COST: u32 = 4;
+const MAX_COST: u32 = 31;
+
+/// bcrypt at a configured cost (12 by default, as the original's passlib).
+///
+/// Each hash or verify runs on tokio's blocking pool, never on an executor thread; at most
+/// one per CPU runs at a time, so a login flood queues here instead of starting hundreds of
+/// threads that fight over the cores.
+#[derive(Clone)]
+pub struct BcryptHasher {
+    cost: u32,
+    /// A well-formed hash at `cost` that matches no password, verified when the email is
+    /// unknown so that it costs the same as a wrong password.
+    dummy: Arc<str>,
+    permits: Arc<Semaphore>,
+}
+
+/// The cost is outside bcrypt's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("BCRYPT_COST must be between 4 and 31, got {0}")]
+pub struct InvalidCost(pub u32);
+
+impl BcryptHasher {
+    /// A hasher at `cost`.
+    ///
+    /// # Errors
+    /// [`InvalidCost`] outside 4..=31.
+    pub fn new(cost: u32) -> Result<Self, InvalidCost> {
+        if !(MIN_COST..=MAX_COST).contains(&cost) {
+            return Err(InvalidCost(cost));
+        }
+        // A cheap hash at the minimum cost, relabelled with the real cost: verifying against
+        // it runs the full `cost` rounds, without paying them once at start-up.
+        let cheap = bcrypt::hash("flowrex-dummy-password", MIN_COST)
+            .map_err(|_| InvalidCost(cost))?;
+        let dummy = cheap.replacen(
+            &format!("${:02}$", MIN_COST),
+            &format!("${cost:02}$"),
+            1,
+        );
+        let workers = std::thread::available_parallelism().map_or(2, usize::from);
+        Ok(Self {
+            cost,
+            dummy: dummy.into(),
+            permits: Arc::new(Semaphore::new(workers)),
+        })
+    }
+
+    /// The configured cost.
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, HashError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
+    {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(anyhow!(e)))?;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(work))
+            .await
+            .context("bcrypt worker failed")
+            .map_err(HashError)?
+            .map_err(|e| HashError(anyhow!(e)))
+    }
+}
+
+impl std::fmt::Debug for BcryptHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BcryptHasher").field("cost", &self.cost).finish()
+    }
+}
+
+#[async_trait]
+impl PasswordHasher for BcryptHasher {
+    async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, HashError> {
+        let secret = password.expose().to_owned();
+        let cost = self.cost;
+        self.run(move || bcrypt::hash(secret, cost))
+            .await
+            .map(PasswordHash::new)
+    }
+
+    async fn verify<'a>(
+        &self,
+        attempt: &PasswordAttempt,
+        hash: Option<&'a PasswordHash>,
+    ) -> Result<bool, HashError> {
+        let secret = attempt.expose().to_owned();
+        let known = hash.is_some();
+        let stored: Arc<str> = match hash {
+            Some(hash) => hash.as_str().into(),
+            None => self.dummy.clone(),
+        };
+        let matches = self.run(move || bcrypt::verify(secret, &stored)).await?;
+        Ok(known && matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hasher() -> BcryptHasher {
+        BcryptHasher::new(4).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn new_password(raw: &str) -> NewPassword {
+        NewPassword::parse(raw.to_owned()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_no_other() {
+        let hasher = hasher();
+        let hash = hasher.hash(&new_password("Test1234")).await;
+        let hash = hash.unwrap_or_else(|e| panic!("{e}"));
+        assert!(hash.as_str().starts_with("$2b$04$"));
+        let right = hasher.verify(&PasswordAttempt::new("Test1234".into()), Some(&hash)).await;
+        let wrong = hasher.verify(&PasswordAttempt::new("Test12345".into()), Some(&hash)).await;
+        assert!(matches!(right, Ok(true)));
+        assert!(matches!(wrong, Ok(false)));
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_original_passlib_service_verify() {
+        // passlib's bcrypt of "Test1234" at cost 4, as the Python service stored it.
+        let stored = PasswordHash::new(
+            bcrypt::hash_with_salt("Test1234", 4, *b"0123456789abcdef")
+                .map(|parts| parts.format_for_version(bcrypt::Version::TwoB))
+                .unwrap_or_default(),
+        );
+        let result = hasher().verify(&PasswordAttempt::new("Test1234".into()), Some(&stored)).await;
+        assert!(matches!(result, Ok(true)));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_matches_but_costs_a_full_verify() {
+        let hasher = BcryptHasher::new(6).unwrap_or_else(|e| panic!("{e}"));
+        assert!(hasher.dummy.starts_with("$2b$06$"), "dummy at the configured cost");
+        let result = hasher.verify(&PasswordAttempt::new("flowrex-dummy-password".into()), None).await;
+        assert!(matches!(result, Ok(false)));
+    }
+
+    #[tokio::test]
+    async fn a_malformed_stored_hash_is_an_error_not_a_match() {
+        let result = hasher()
+            .verify(&PasswordAttempt::new("x".into()), Some(&PasswordHash::new("nope".into())))
+            .await;
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn costs_outside_bcrypts_range_are_refused() {
+        assert_eq!(BcryptHasher::new(3).map(|_| ()), Err(InvalidCost(3)));
+        assert_eq!(BcryptHasher::new(32).map(|_| ()), Err(InvalidCost(32)));
+    }
+}

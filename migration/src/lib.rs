@@ -1,0 +1,18 @@
+//! Flowrex's schema, owned here alone: one file per migration, applied in order by
+//! [`Migrator`]. Run as a CLI with `cargo run -p migration -- up|down|status|fresh`; the
+//! server applies pending migrations at start-up unless `AUTO_MIGRATE=false`.
+
+pub use sea_orm_migration::prelude::*;
+
+pub mod cli;
+mod m20261124_000001_create_users;
+
+/// All migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_create_users::Migration)]
+    }
+}
