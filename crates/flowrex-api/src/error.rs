@@ -1,0 +1,167 @@
+//! The one error type of the HTTP layer and its mapping from the domain's errors. Every
+//! body is the SPEC's `{"detail": …}`; causes of 5xx answers are logged, never sent.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use flowrex_domain::{AuthenticateError, LoginError, RefreshError, RegisterError};
+use serde_json::json;
+
+use crate::validation::FieldError;
+
+/// Everything a request can fail with. Its `Debug` (which request logs print) names the
+/// variant only: no client input, which may hold a password, and no internal cause.
+#[derive(thiserror::Error)]
+pub enum ApiError {
+    /// 422: the body does not fit the schema (FastAPI's list of errors).
+    #[error("request validation failed")]
+    Validation(Vec<FieldError>),
+    /// 400 `Email already registered`.
+    #[error("email already registered")]
+    EmailTaken,
+    /// 401 `Invalid email or password`.
+    #[error("invalid email or password")]
+    InvalidLogin,
+    /// 401 `Invalid token` (refresh).
+    #[error("invalid token")]
+    InvalidToken,
+    /// 401 `Invalid credentials` with `WWW-Authenticate: Bearer`.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// 401 `Not authenticated` with `WWW-Authenticate: Bearer`: no usable bearer header.
+    #[error("not authenticated")]
+    NotAuthenticated,
+    /// 403 `CSRF token missing`.
+    #[error("CSRF token missing")]
+    CsrfTokenMissing,
+    /// 404 `Not Found`.
+    #[error("not found")]
+    NotFound,
+    /// 405 `Method Not Allowed` with `Allow`.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    /// 413 `Request body too large`.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// 503 `Service unavailable`: the database cannot be reached.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500 `Internal Server Error`.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl std::fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Self::Validation(errors) => return write!(f, "Validation({} errors)", errors.len()),
+            Self::EmailTaken => "EmailTaken",
+            Self::InvalidLogin => "InvalidLogin",
+            Self::InvalidToken => "InvalidToken",
+            Self::InvalidCredentials => "InvalidCredentials",
+            Self::NotAuthenticated => "NotAuthenticated",
+            Self::CsrfTokenMissing => "CsrfTokenMissing",
+            Self::NotFound => "NotFound",
+            Self::MethodNotAllowed(_) => "MethodNotAllowed",
+            Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::Unavailable(_) => "Unavailable",
+            Self::Internal(_) => "Internal",
+        };
+        f.write_str(name)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::EmailTaken => StatusCode::BAD_REQUEST,
+            Self::InvalidLogin
+            | Self::InvalidToken
+            | Self::InvalidCredentials
+            | Self::NotAuthenticated => StatusCode::UNAUTHORIZED,
+            Self::CsrfTokenMissing => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let detail = match self {
+            Self::Validation(errors) => {
+                return HttpResponse::UnprocessableEntity().json(json!({ "detail": errors }));
+            }
+            Self::EmailTaken => "Email already registered",
+            Self::InvalidLogin => "Invalid email or password",
+            Self::InvalidToken => "Invalid token",
+            Self::InvalidCredentials => "Invalid credentials",
+            Self::NotAuthenticated => "Not authenticated",
+            Self::CsrfTokenMissing => "CSRF token missing",
+            Self::NotFound => "Not Found",
+            Self::MethodNotAllowed(_) => "Method Not Allowed",
+            Self::PayloadTooLarge => "Request body too large",
+            Self::Unavailable(cause) => {
+                tracing::error!(error = ?cause, "dependency unavailable");
+                "Service unavailable"
+            }
+            Self::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "Internal Server Error"
+            }
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            Self::InvalidCredentials | Self::NotAuthenticated => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            Self::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+            }
+            _ => {}
+        }
+        response.json(json!({ "detail": detail }))
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::EmailTaken => Self::EmailTaken,
+            RegisterError::Unavailable(cause) => Self::Unavailable(cause),
+            RegisterError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::InvalidLogin,
+            LoginError::Unavailable(cause) => Self::Unavailable(cause),
+            LoginError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken => Self::InvalidToken,
+            RefreshError::Unavailable(cause) => Self::Unavailable(cause),
+            RefreshError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::InvalidCredentials => Self::InvalidCredentials,
+            AuthenticateError::Unavailable(cause) => Self::Unavailable(cause),
+            AuthenticateError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The SPEC's routes. Each resource answers other methods with 405 and an `Allow` header,
+//! and unknown paths with 404, both as JSON.
+
+mod auth;
+mod health;
+
+use actix_web::{HttpResponse, Resource, web};
+
+use crate::error::ApiError;
+
+/// Registers every route.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(only("GET", web::resource("/").route(web::get().to(health::root))))
+        .service(only("GET", web::resource("/health").route(web::get().to(health::health))))
+        .service(
+            web::scope("/api/v1/auth")
+                .service(only("POST", web::resource("/register").route(web::post().to(auth::register))))
+                .service(only("POST", web::resource("/login").route(web::post().to(auth::login))))
+                .service(only("POST", web::resource("/refresh").route(web::post().to(auth::refresh))))
+                .service(only("GET", web::resource("/me").route(web::get().to(auth::me))))
+                .service(only("POST", web::resource("/logout").route(web::post().to(auth::logout)))),
+        );
+}
+
+/// Answers any other method on `resource` with 405 naming `allow`.
+fn only(allow: &'static str, resource: Resource) -> Resource {
+    resource.default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow))
+    }))
+}
+
+/// The app's fallback: 404 `{"detail": "Not Found"}`.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

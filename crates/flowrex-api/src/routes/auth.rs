@@ -1,0 +1,277 @@
+//! SPEC rows under `/api/v1/auth`: register, login, refresh, me, logout.
+
+use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::SecondsFormat;
+use flowrex_domain::{
+    AuthService, Credentials, EmailAddress, FullName, NewPassword, PasswordAttempt, Registration,
+    TokenPair, User,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::validation::{Echo, Fields, json_object};
+
+/// The user body of the SPEC: never a password or hash.
+#[derive(Serialize)]
+struct UserBody<'a> {
+    id: i64,
+    email: &'a str,
+    full_name: Option<&'a str>,
+    is_active: bool,
+    is_verified: bool,
+    created_at: String,
+}
+
+impl<'a> From<&'a User> for UserBody<'a> {
+    fn from(user: &'a User) -> Self {
+        Self {
+            id: user.id().get(),
+            email: user.email().as_str(),
+            full_name: user.full_name(),
+            is_active: user.is_active(),
+            is_verified: user.is_verified(),
+            created_at: user.created_at().to_rfc3339_opts(SecondsFormat::Micros, true),
+        }
+    }
+}
+
+/// The tokens body of the SPEC.
+#[derive(Serialize)]
+struct TokensBody {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+}
+
+impl From<TokenPair> for TokensBody {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "bearer",
+            expires_in: pair.expires_in,
+        }
+    }
+}
+
+/// Token and user answers must not be stored by caches.
+fn no_store() -> CacheControl {
+    CacheControl(vec![CacheDirective::NoStore])
+}
+
+/// Parses `email` as pydantic's `EmailStr` would report it.
+fn email(fields: &mut Fields, raw: Option<String>) -> Option<EmailAddress> {
+    let raw = raw?;
+    match EmailAddress::parse(&raw) {
+        Ok(email) => Some(email),
+        Err(reason) => {
+            let reason = reason.to_string();
+            fields.reject(
+                "email",
+                "value_error",
+                format!("value is not a valid email address: {reason}"),
+                Some(json!(raw)),
+                Some(json!({ "reason": reason })),
+            );
+            None
+        }
+    }
+}
+
+fn registration(request: &HttpRequest, body: &[u8]) -> Result<Registration, ApiError> {
+    let mut fields = Fields::new(json_object(request, body)?);
+    let raw_email = fields.required_string("email", Echo::Yes);
+    let email = email(&mut fields, raw_email);
+    let full_name = fields.optional_string("full_name").and_then(|name| match name {
+        None => Some(None),
+        Some(name) => match FullName::parse(name.clone()) {
+            Ok(name) => Some(Some(name)),
+            Err(error) => {
+                fields.reject(
+                    "full_name",
+                    "string_too_long",
+                    error.to_string(),
+                    Some(json!(name)),
+                    Some(json!({ "max_length": flowrex_domain::user::MAX_FULL_NAME_CHARS })),
+                );
+                None
+            }
+        },
+    });
+    let password = fields
+        .required_string("password", Echo::No)
+        .and_then(|raw| match NewPassword::parse(raw) {
+            Ok(password) => Some(password),
+            Err(violation) => {
+                fields.reject(
+                    "password",
+                    "value_error",
+                    format!("Value error, {violation}"),
+                    None,
+                    Some(json!({ "error": {} })),
+                );
+                None
+            }
+        });
+    let parts = email.zip(full_name).zip(password);
+    fields.finish(parts.map(|((email, full_name), password)| Registration {
+        email,
+        password,
+        full_name,
+    }))
+}
+
+fn credentials(request: &HttpRequest, body: &[u8]) -> Result<Credentials, ApiError> {
+    let mut fields = Fields::new(json_object(request, body)?);
+    let raw_email = fields.required_string("email", Echo::Yes);
+    let email = email(&mut fields, raw_email);
+    let password = fields.required_string("password", Echo::No);
+    fields.finish(email.zip(password).map(|(email, password)| Credentials {
+        email,
+        password: PasswordAttempt::new(password),
+    }))
+}
+
+fn refresh_token(request: &HttpRequest, body: &[u8]) -> Result<String, ApiError> {
+    let mut fields = Fields::new(json_object(request, body)?);
+    let token = fields.required_string("refresh_token", Echo::No);
+    fields.finish(token)
+}
+
+/// The token of an `Authorization: Bearer <token>` header, as FastAPI's `HTTPBearer` reads
+/// it: a missing header, another scheme or an empty token is "not authenticated".
+fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or(ApiError::NotAuthenticated)?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiError::NotAuthenticated);
+    }
+    Ok(token)
+}
+
+/// `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
+pub async fn register(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let registration = registration(&request, &body)?;
+    let user = auth.register(registration).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(UserBody::from(&user)))
+}
+
+/// `POST /api/v1/auth/login` → 200 tokens; 401 `Invalid email or password`; 422.
+pub async fn login(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let credentials = credentials(&request, &body)?;
+    let pair = auth.login(credentials).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(TokensBody::from(pair)))
+}
+
+/// `POST /api/v1/auth/refresh` → 200 tokens; 401 `Invalid token`; 422.
+pub async fn refresh(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let token = refresh_token(&request, &body)?;
+    let pair = auth.refresh(&token).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(TokensBody::from(pair)))
+}
+
+/// `GET /api/v1/auth/me` → 200 user; 401 `Not authenticated` / `Invalid credentials`.
+pub async fn me(auth: web::Data<AuthService>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let token = bearer_token(&request)?;
+    let user = auth.current_user(token).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(UserBody::from(&user)))
+}
+
+/// `POST /api/v1/auth/logout` → 200 `{"message": "Logged out"}`, always.
+pub async fn logout(auth: web::Data<AuthService>, request: HttpRequest) -> HttpResponse {
+    auth.logout(bearer_token(&request).ok());
+    HttpResponse::Ok().json(json!({ "message": "Logged out" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn validation(result: Result<impl Sized, ApiError>) -> serde_json::Value {
+        match result {
+            Err(ApiError::Validation(errors)) => json!(errors),
+            Err(other) => json!(other.to_string()),
+            Ok(_) => json!("accepted"),
+        }
+    }
+
+    fn register_body(body: serde_json::Value) -> serde_json::Value {
+        let request = TestRequest::default().to_http_request();
+        validation(registration(&request, body.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn a_valid_registration_is_accepted() {
+        assert_eq!(
+            register_body(json!({"email": "a@b.co", "password": "Test1234", "full_name": null, "id": 9})),
+            json!("accepted")
+        );
+    }
+
+    #[test]
+    fn password_errors_have_the_originals_messages_and_no_input() {
+        assert_eq!(
+            register_body(json!({"email": "a@b.co", "password": "test1234"})),
+            json!([{"type": "value_error", "loc": ["body", "password"],
+                    "msg": "Value error, Must contain uppercase", "ctx": {"error": {}}}])
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_in_field_order() {
+        let errors = register_body(json!({"email": "nope", "full_name": "x".repeat(256), "password": "short"}));
+        let locs: Vec<_> = errors
+            .as_array()
+            .map(|a| a.iter().map(|e| e["loc"][1].clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(locs, [json!("email"), json!("full_name"), json!("password")]);
+        assert_eq!(errors[0]["msg"], "value is not a valid email address: An email address must have an @-sign.");
+        assert_eq!(errors[1]["type"], "string_too_long");
+    }
+
+    #[test]
+    fn bearer_headers_are_read_like_fastapis_http_bearer() {
+        let with = |value: &str| {
+            let request = TestRequest::default()
+                .insert_header((header::AUTHORIZATION, value))
+                .to_http_request();
+            bearer_token(&request).map(str::to_owned).map_err(|e| e.to_string())
+        };
+        assert_eq!(with("Bearer abc"), Ok("abc".to_owned()));
+        assert_eq!(with("bearer abc"), Ok("abc".to_owned()));
+        for garbled in ["Bearer", "Bearer ", "Basic abc", "abc", ""] {
+            assert_eq!(with(garbled), Err("not authenticated".to_owned()), "{garbled:?}");
+        }
+        let none = TestRequest::default().to_http_request();
+        assert!(matches!(bearer_token(&none), Err(ApiError::NotAuthenticated)));
+    }
+}

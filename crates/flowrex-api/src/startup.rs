@@ -1,0 +1,170 @@
+//! The composition root: adapters chosen from [`Settings`], wired into the [`AuthService`]
+//! and served by actix-web. `main` and the tests both go through [`Application::build`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_governor::Governor;
+pub use actix_web::dev::ServerHandle;
+use actix_web::dev::Server;
+use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use chrono::Duration;
+use flowrex_domain::{AuthPolicy, AuthService};
+use flowrex_infrastructure::database::{self, Backend};
+use flowrex_infrastructure::{BcryptHasher, JwtTokens, SeaOrmUserRepository, SystemClock};
+use migration::{Migrator, MigratorTrait};
+use sea_orm_connection::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+
+use crate::middleware::{csrf, json_errors, rate_limit};
+use crate::routes;
+use crate::settings::Settings;
+
+mod sea_orm_connection {
+    pub use migration::sea_orm::DatabaseConnection;
+}
+
+/// Largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations (unless `AUTO_MIGRATE=false`),
+    /// wires the adapters and binds `HOST:PORT`.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, a setting cannot be used, or the
+    /// address cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        for secret in &settings.generated_secrets {
+            tracing::warn!(
+                "{secret} is not set: using a random one for this run (development only); tokens will not survive a restart"
+            );
+        }
+        if settings.app_env.is_production() && settings.database.url.backend() == Backend::Sqlite {
+            tracing::warn!("running production on SQLite ({}); set DATABASE_URL to PostgreSQL for several instances", settings.database.url);
+        }
+        let db = database::connect(&settings.database)
+            .await
+            .with_context(|| format!("failed to connect to the database at {}", settings.database.url))?;
+        if settings.auto_migrate {
+            Migrator::up(&db, None)
+                .await
+                .context("failed to apply database migrations")?;
+        }
+        let auth = web::Data::new(compose(&settings, db.clone())?);
+
+        let listener = TcpListener::bind(settings.address())
+            .with_context(|| format!("failed to bind {}", settings.address()))?;
+        let port = listener.local_addr().context("no local address")?.port();
+
+        let limit = settings.rate_limit_per_minute;
+        let governor = rate_limit::per_minute(limit.max(1))
+            .context("invalid RATE_LIMIT_PER_MINUTE")?;
+        let csrf_on = settings.app_env.is_production() && settings.csrf_protection_enabled;
+        let origins = Arc::new(settings.cors_origins.clone());
+        let hsts = settings.app_env.is_production();
+
+        let mut server = HttpServer::new(move || {
+            let mut security = DefaultHeaders::new()
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("Referrer-Policy", "no-referrer"));
+            if hsts {
+                security = security.add(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"));
+            }
+            App::new()
+                .app_data(auth.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                // Innermost first: CSRF, then the rate limit, CORS (so that 403 and 429
+                // answers carry CORS headers), JSON error bodies, security headers, tracing.
+                .wrap(Condition::new(csrf_on, from_fn(csrf::require_csrf_header)))
+                .wrap(Condition::new(limit > 0, Governor::new(&governor)))
+                .wrap(cors(&origins))
+                .wrap(ErrorHandlers::new().default_handler(json_errors::into_json))
+                .wrap(security)
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)
+        .context("failed to listen")?;
+        if settings.workers > 0 {
+            server = server.workers(settings.workers);
+        }
+        tracing::info!(
+            address = %settings.address(),
+            port,
+            database = %settings.database.url,
+            env = settings.app_env.name(),
+            "flowrex listening"
+        );
+        Ok(Self {
+            port,
+            server: server.run(),
+            db,
+        })
+    }
+
+    /// The port it listens on (useful with `PORT=0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully (tests, signal handlers).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (SIGINT/SIGTERM), then closes the pool.
+    ///
+    /// # Errors
+    /// An I/O error of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Err(error) = self.db.close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+        result
+    }
+}
+
+/// Builds the service from its adapters.
+fn compose(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<AuthService> {
+    let tokens = Arc::new(
+        JwtTokens::new(&settings.jwt_algorithm, &settings.jwt_secret_key)
+            .context("invalid JWT settings")?,
+    );
+    let hasher = BcryptHasher::new(settings.bcrypt_cost).context("invalid BCRYPT_COST")?;
+    Ok(AuthService::new(
+        Arc::new(SeaOrmUserRepository::new(db)),
+        Arc::new(hasher),
+        tokens.clone(),
+        tokens,
+        Arc::new(SystemClock),
+        AuthPolicy {
+            access_ttl: Duration::minutes(settings.access_token_expire_minutes),
+            refresh_ttl: Duration::days(settings.refresh_token_expire_days),
+        },
+    ))
+}
+
+/// SPEC's CORS: the configured origins, with credentials, any method and header.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allow_any_method()
+        .allow_any_header()
+        .supports_credentials()
+        .max_age(600)
+}

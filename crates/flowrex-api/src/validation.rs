@@ -1,0 +1,268 @@
+//! Request bodies, decoded and validated the way FastAPI and pydantic do it, so that a 422
+//! has the same `{"detail": [{"type", "loc", "msg", "input"?, "ctx"?}]}` shape.
+//!
+//! Bodies are read as JSON when the `Content-Type` is missing or JSON (`application/json`,
+//! `application/*+json`), as FastAPI does; all field errors are reported together, in field
+//! order. Passwords are never echoed back in `input`.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::CONTENT_TYPE;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::error::ApiError;
+
+/// One entry of a 422 `detail` list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    loc: Vec<Value>,
+    msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ctx: Option<Value>,
+}
+
+/// Whether a field's value may be echoed back in an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    /// Ordinary fields.
+    Yes,
+    /// Secrets (passwords, tokens).
+    No,
+}
+
+/// Decodes a JSON object body or answers 422 as FastAPI would.
+///
+/// # Errors
+/// [`ApiError::Validation`] for an empty, non-JSON, malformed or non-object body.
+pub fn json_object(request: &HttpRequest, body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let single = |error: FieldError| Err(ApiError::Validation(vec![error]));
+    if body.is_empty() {
+        return single(FieldError {
+            kind: "missing",
+            loc: vec![json!("body")],
+            msg: "Field required".to_owned(),
+            input: Some(Value::Null),
+            ctx: None,
+        });
+    }
+    if !is_json_content_type(request) {
+        return single(not_an_object(Value::String(
+            String::from_utf8_lossy(body).into_owned(),
+        )));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => single(not_an_object(other)),
+        Err(error) => single(FieldError {
+            kind: "json_invalid",
+            loc: vec![json!("body"), json!(byte_offset(body, &error))],
+            msg: "JSON decode error".to_owned(),
+            input: Some(json!({})),
+            ctx: Some(json!({ "error": json_error_reason(&error) })),
+        }),
+    }
+}
+
+fn not_an_object(input: Value) -> FieldError {
+    FieldError {
+        kind: "model_attributes_type",
+        loc: vec![json!("body")],
+        msg: "Input should be a valid dictionary or object to extract fields from".to_owned(),
+        input: Some(input),
+        ctx: None,
+    }
+}
+
+fn is_json_content_type(request: &HttpRequest) -> bool {
+    let Some(value) = request.headers().get(CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
+
+/// Where serde_json stopped, as an offset into the body (pydantic reports a position).
+fn byte_offset(body: &[u8], error: &serde_json::Error) -> usize {
+    let line_start: usize = body
+        .split(|b| *b == b'\n')
+        .take(error.line().saturating_sub(1))
+        .map(|line| line.len() + 1)
+        .sum();
+    (line_start + error.column().saturating_sub(1)).min(body.len())
+}
+
+fn json_error_reason(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned()
+}
+
+/// Reads the fields of one body, collecting every error before failing.
+pub struct Fields {
+    body: Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Fields {
+    /// Starts reading `body`.
+    pub fn new(body: Map<String, Value>) -> Self {
+        Self {
+            body,
+            errors: Vec::new(),
+        }
+    }
+
+    /// A required string field.
+    pub fn required_string(&mut self, name: &'static str, echo: Echo) -> Option<String> {
+        match self.body.get(name).cloned() {
+            None => {
+                let input = Value::Object(self.body.clone());
+                self.push(name, "missing", "Field required", Some(input), None);
+                None
+            }
+            Some(value) => self.string(name, value, echo),
+        }
+    }
+
+    /// An optional string field: absent and `null` are `None`.
+    pub fn optional_string(&mut self, name: &'static str) -> Option<Option<String>> {
+        match self.body.get(name).cloned() {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => self.string(name, value, Echo::Yes).map(Some),
+        }
+    }
+
+    fn string(&mut self, name: &'static str, value: Value, echo: Echo) -> Option<String> {
+        match value {
+            Value::String(text) => Some(text),
+            other => {
+                let input = (echo == Echo::Yes).then_some(other);
+                self.push(name, "string_type", "Input should be a valid string", input, None);
+                None
+            }
+        }
+    }
+
+    /// Records that a field's value broke a rule (`type`, message, what to echo, context).
+    pub fn reject(
+        &mut self,
+        name: &'static str,
+        kind: &'static str,
+        msg: impl Into<String>,
+        input: Option<Value>,
+        ctx: Option<Value>,
+    ) {
+        self.push(name, kind, msg, input, ctx);
+    }
+
+    fn push(
+        &mut self,
+        name: &'static str,
+        kind: &'static str,
+        msg: impl Into<String>,
+        input: Option<Value>,
+        ctx: Option<Value>,
+    ) {
+        self.errors.push(FieldError {
+            kind,
+            loc: vec![json!("body"), json!(name)],
+            msg: msg.into(),
+            input,
+            ctx,
+        });
+    }
+
+    /// Done reading: the value built from the fields, or every error found.
+    ///
+    /// # Errors
+    /// [`ApiError::Validation`] when any field was rejected.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ => Err(ApiError::Validation(self.errors)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn decode(content_type: Option<&str>, body: &str) -> Result<Map<String, Value>, Value> {
+        let mut request = TestRequest::default();
+        if let Some(content_type) = content_type {
+            request = request.insert_header((CONTENT_TYPE, content_type));
+        }
+        json_object(&request.to_http_request(), body.as_bytes()).map_err(|error| match error {
+            ApiError::Validation(errors) => json!(errors),
+            other => json!(other.to_string()),
+        })
+    }
+
+    #[test]
+    fn json_objects_are_read_with_or_without_a_json_content_type() {
+        for content_type in [None, Some("application/json"), Some("application/merge-patch+json; charset=utf-8")] {
+            assert_eq!(decode(content_type, r#"{"a": 1}"#).map(|m| m.len()), Ok(1));
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_get_fastapis_errors() {
+        assert_eq!(
+            decode(None, ""),
+            Err(json!([{"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}]))
+        );
+        assert_eq!(
+            decode(None, "[1]"),
+            Err(json!([{"type": "model_attributes_type", "loc": ["body"],
+                "msg": "Input should be a valid dictionary or object to extract fields from", "input": [1]}]))
+        );
+        assert_eq!(
+            decode(Some("text/plain"), "email=x"),
+            Err(json!([{"type": "model_attributes_type", "loc": ["body"],
+                "msg": "Input should be a valid dictionary or object to extract fields from", "input": "email=x"}]))
+        );
+        let malformed = decode(None, "{\"a\":\n oops}");
+        assert!(
+            matches!(&malformed, Err(e) if e[0]["type"] == "json_invalid" && e[0]["loc"] == json!(["body", 7])),
+            "{malformed:?}"
+        );
+    }
+
+    #[test]
+    fn fields_collect_every_error_and_never_echo_secrets() {
+        let body = decode(None, r#"{"password": 5, "full_name": 7}"#).unwrap_or_default();
+        let mut fields = Fields::new(body);
+        let email = fields.required_string("email", Echo::Yes);
+        let name = fields.optional_string("full_name");
+        let password = fields.required_string("password", Echo::No);
+        let result = fields.finish(email.zip(name).zip(password));
+        let Err(ApiError::Validation(errors)) = result else {
+            panic!("three errors expected");
+        };
+        assert_eq!(
+            json!(errors),
+            json!([
+                {"type": "missing", "loc": ["body", "email"], "msg": "Field required",
+                 "input": {"password": 5, "full_name": 7}},
+                {"type": "string_type", "loc": ["body", "full_name"], "msg": "Input should be a valid string", "input": 7},
+                {"type": "string_type", "loc": ["body", "password"], "msg": "Input should be a valid string"},
+            ])
+        );
+    }
+}

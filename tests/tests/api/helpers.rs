@@ -1,0 +1,197 @@
+//! `spawn_app()` starts the real server on a free port with a fresh SQLite database of its
+//! own; `TestApp` has one verb per route.
+
+use flowrex_api::{Application, SettingsSources};
+use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The JWT secret every test server signs with, so that tests can forge tokens.
+pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdef";
+/// A password that passes the policy.
+pub const PASSWORD: &str = "Test1234";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    handle: flowrex_api::startup::ServerHandle,
+    dir: Option<TempDir>,
+}
+
+/// A server with the test defaults.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// A server with the test defaults overridden by `vars` (SPEC variable names).
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    spawn_on(dir, vars).await
+}
+
+async fn spawn_on(dir: TempDir, vars: &[(&str, &str)]) -> TestApp {
+    let database_url = format!("sqlite://{}", dir.path().join("flowrex.db").display());
+    let mut env: Vec<(String, String)> = [
+        ("APP_ENV", "test"),
+        ("JWT_SECRET_KEY", JWT_SECRET),
+        ("APP_SECRET_KEY", "test-app-secret"),
+        ("DATABASE_URL", database_url.as_str()),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("BCRYPT_COST", "4"),
+        ("WORKERS", "2"),
+        ("DEBUG", "false"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let settings = SettingsSources::only(env)
+        .load()
+        .unwrap_or_else(|e| panic!("test settings: {e}"));
+    let application = Application::build(settings)
+        .await
+        .unwrap_or_else(|e| panic!("the app should start: {e:#}"));
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let handle = application.handle();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|e| panic!("client: {e}")),
+        database_url,
+        handle,
+        dir: Some(dir),
+    }
+}
+
+impl TestApp {
+    /// Stops this server and starts a new one on the same database file.
+    pub async fn restart(mut self) -> TestApp {
+        self.handle.stop(true).await;
+        let dir = self.dir.take().unwrap_or_else(|| panic!("no database dir"));
+        spawn_on(dir, &[]).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub async fn post_register(&self, body: &Value) -> Response {
+        self.post_json("/api/v1/auth/register", body).await
+    }
+
+    pub async fn post_login(&self, body: &Value) -> Response {
+        self.post_json("/api/v1/auth/login", body).await
+    }
+
+    pub async fn post_refresh(&self, refresh_token: &str) -> Response {
+        self.post_json("/api/v1/auth/refresh", &json!({ "refresh_token": refresh_token }))
+            .await
+    }
+
+    pub async fn get_me(&self, access_token: &str) -> Response {
+        self.client
+            .get(self.url("/api/v1/auth/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET /me: {e}"))
+    }
+
+    pub async fn post_logout(&self) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/logout"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /logout: {e}"))
+    }
+
+    /// Registers `email` with [`PASSWORD`] and returns the user body.
+    pub async fn register(&self, email: &str) -> Value {
+        let response = self
+            .post_register(&json!({ "email": email, "password": PASSWORD }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "registering {email}");
+        body(response).await
+    }
+
+    /// Registers `email` and logs in, returning the tokens body.
+    pub async fn register_and_login(&self, email: &str) -> Value {
+        self.register(email).await;
+        let response = self
+            .post_login(&json!({ "email": email, "password": PASSWORD }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "logging in {email}");
+        body(response).await
+    }
+
+    /// Runs SQL against the server's database, for states no route can make.
+    pub async fn execute_sql(&self, sql: &str) {
+        let db: DatabaseConnection = Database::connect(self.database_url.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        db.execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = db.close().await;
+    }
+}
+
+/// The JSON body of a response.
+pub async fn body(response: Response) -> Value {
+    let text = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("body: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts status and the exact JSON body, returning the response headers.
+pub async fn assert_json(response: Response, status: StatusCode, expected: Value) -> reqwest::header::HeaderMap {
+    let headers = response.headers().clone();
+    assert_eq!(response.status(), status, "status");
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "every answer is JSON"
+    );
+    assert_eq!(body(response).await, expected);
+    headers
+}
+
+/// A token signed with the test secret, with the given claims.
+pub fn forge_token(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap_or_else(|e| panic!("forge: {e}"))
+}
+
+/// An `exp` claim `seconds` from now.
+pub fn exp_in(seconds: i64) -> i64 {
+    chrono::Utc::now().timestamp() + seconds
+}

@@ -1,0 +1,11 @@
+//! The black-box HTTP suite: one module per SPEC area, all through [`helpers::spawn_app`].
+
+mod concurrency;
+mod cross_cutting;
+mod health;
+mod helpers;
+mod login;
+mod logout;
+mod me;
+mod refresh;
+mod register;
