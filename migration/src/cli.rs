@@ -50,7 +50,11 @@ pub async fn run(db: &DatabaseConnection, command: MigrateCommand) -> Result<(),
 async fn print_status(db: &DatabaseConnection) -> Result<(), DbErr> {
     let migrations = Migrator::get_migration_with_status(db).await?;
     for migration in migrations {
-        println!("{:<9} {}", format!("{:?}", migration.status()), migration.name());
+        println!(
+            "{:<9} {}",
+            format!("{:?}", migration.status()),
+            migration.name()
+        );
     }
     Ok(())
 }

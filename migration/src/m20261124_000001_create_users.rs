@@ -21,13 +21,40 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(Users::Email).string_len(255).not_null())
-                    .col(ColumnDef::new(Users::HashedPassword).string_len(255).not_null())
+                    .col(
+                        ColumnDef::new(Users::HashedPassword)
+                            .string_len(255)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Users::FullName).string_len(255).null())
-                    .col(ColumnDef::new(Users::IsActive).boolean().not_null().default(true))
-                    .col(ColumnDef::new(Users::IsVerified).boolean().not_null().default(false))
-                    .col(ColumnDef::new(Users::IsSuperuser).boolean().not_null().default(false))
-                    .col(ColumnDef::new(Users::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Users::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Users::IsActive)
+                            .boolean()
+                            .not_null()
+                            .default(true),
+                    )
+                    .col(
+                        ColumnDef::new(Users::IsVerified)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Users::IsSuperuser)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Users::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Users::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -45,7 +72,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(Index::drop().name("ix_users_email").table(Users::Table).to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("ix_users_email")
+                    .table(Users::Table)
+                    .to_owned(),
+            )
             .await?;
         manager
             .drop_table(Table::drop().table(Users::Table).to_owned())

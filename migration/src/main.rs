@@ -40,9 +40,12 @@ async fn main() -> anyhow::Result<()> {
     let db = database::connect(&DatabaseSettings::new(url.clone()))
         .await
         .with_context(|| format!("failed to connect to {url}"))?;
-    cli::run(&db, args.command.unwrap_or(MigrateCommand::Up { num: None }))
-        .await
-        .context("migration failed")?;
+    cli::run(
+        &db,
+        args.command.unwrap_or(MigrateCommand::Up { num: None }),
+    )
+    .await
+    .context("migration failed")?;
     db.close().await.context("failed to close the database")?;
     Ok(())
 }

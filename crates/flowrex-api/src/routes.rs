@@ -11,15 +11,36 @@ use crate::error::ApiError;
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .service(only("GET", web::resource("/").route(web::get().to(health::root))))
-        .service(only("GET", web::resource("/health").route(web::get().to(health::health))))
+        .service(only(
+            "GET",
+            web::resource("/").route(web::get().to(health::root)),
+        ))
+        .service(only(
+            "GET",
+            web::resource("/health").route(web::get().to(health::health)),
+        ))
         .service(
             web::scope("/api/v1/auth")
-                .service(only("POST", web::resource("/register").route(web::post().to(auth::register))))
-                .service(only("POST", web::resource("/login").route(web::post().to(auth::login))))
-                .service(only("POST", web::resource("/refresh").route(web::post().to(auth::refresh))))
-                .service(only("GET", web::resource("/me").route(web::get().to(auth::me))))
-                .service(only("POST", web::resource("/logout").route(web::post().to(auth::logout)))),
+                .service(only(
+                    "POST",
+                    web::resource("/register").route(web::post().to(auth::register)),
+                ))
+                .service(only(
+                    "POST",
+                    web::resource("/login").route(web::post().to(auth::login)),
+                ))
+                .service(only(
+                    "POST",
+                    web::resource("/refresh").route(web::post().to(auth::refresh)),
+                ))
+                .service(only(
+                    "GET",
+                    web::resource("/me").route(web::get().to(auth::me)),
+                ))
+                .service(only(
+                    "POST",
+                    web::resource("/logout").route(web::post().to(auth::logout)),
+                )),
         );
 }
 

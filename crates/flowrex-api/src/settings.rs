@@ -160,12 +160,14 @@ impl SettingsSources {
                 .or_else(|| lookup(&dotenv, "app_env"))
                 .unwrap_or_default(),
         );
-        let mut builder = Config::builder()
-            .add_source(File::from_str(BUILT_IN_DEFAULTS, FileFormat::Toml));
+        let mut builder =
+            Config::builder().add_source(File::from_str(BUILT_IN_DEFAULTS, FileFormat::Toml));
         if let Some(dir) = &self.config_dir {
             builder = builder
                 .add_source(File::from(dir.join("default.toml")).required(false))
-                .add_source(File::from(dir.join(format!("{}.toml", app_env.name()))).required(false));
+                .add_source(
+                    File::from(dir.join(format!("{}.toml", app_env.name()))).required(false),
+                );
         }
         let config = builder
             .add_source(Environment::default().source(Some(dotenv.into_iter().collect())))
@@ -192,7 +194,10 @@ impl Settings {
                 return Ok(SecretString::from(value));
             }
             if app_env != AppEnv::Development {
-                return Err(SettingsError::MissingSecret(name, app_env.name().to_owned()));
+                return Err(SettingsError::MissingSecret(
+                    name,
+                    app_env.name().to_owned(),
+                ));
             }
             generated_secrets.push(name);
             Ok(random_secret())
@@ -210,7 +215,10 @@ impl Settings {
         let debug: bool = get(config, "DEBUG")?;
         let database = DatabaseSettings {
             url,
-            max_connections: positive(get(config, "DATABASE_MAX_CONNECTIONS")?, "DATABASE_MAX_CONNECTIONS")?,
+            max_connections: positive(
+                get(config, "DATABASE_MAX_CONNECTIONS")?,
+                "DATABASE_MAX_CONNECTIONS",
+            )?,
             min_connections: get(config, "DATABASE_MIN_CONNECTIONS")?,
             acquire_timeout: Duration::from_secs(positive(
                 get(config, "DATABASE_ACQUIRE_TIMEOUT_SECONDS")?,
@@ -264,7 +272,10 @@ impl Settings {
             return Err(invalid("BCRYPT_COST", "must be between 4 and 31"));
         }
         if self.access_token_expire_minutes > 60 * 24 * 365 {
-            return Err(invalid("ACCESS_TOKEN_EXPIRE_MINUTES", "must be at most a year"));
+            return Err(invalid(
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                "must be at most a year",
+            ));
         }
         if self.refresh_token_expire_days > 3650 {
             return Err(invalid("REFRESH_TOKEN_EXPIRE_DAYS", "must be at most 3650"));
@@ -374,7 +385,10 @@ mod tests {
     #[test]
     fn development_generates_missing_secrets() {
         let settings = load(&[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(settings.generated_secrets, ["APP_SECRET_KEY", "JWT_SECRET_KEY"]);
+        assert_eq!(
+            settings.generated_secrets,
+            ["APP_SECRET_KEY", "JWT_SECRET_KEY"]
+        );
         let jwt = settings.jwt_secret_key.expose_secret();
         assert_eq!(jwt.len(), 64);
         assert!(jwt.chars().all(|c| c.is_ascii_hexdigit()));
@@ -388,9 +402,16 @@ mod tests {
             .map_err(|e| e.to_string());
         assert_eq!(
             error,
-            Err("JWT_SECRET_KEY must be set when APP_ENV is not development (APP_ENV=production)".to_owned())
+            Err(
+                "JWT_SECRET_KEY must be set when APP_ENV is not development (APP_ENV=production)"
+                    .to_owned()
+            )
         );
-        let prod = load(&[("app_env", "prod"), ("jwt_secret_key", "j"), ("app_secret_key", "a")]);
+        let prod = load(&[
+            ("app_env", "prod"),
+            ("jwt_secret_key", "j"),
+            ("app_secret_key", "a"),
+        ]);
         assert!(matches!(prod, Ok(s) if s.app_env.is_production()));
     }
 
@@ -414,13 +435,22 @@ mod tests {
         for (vars, variable) in [
             (vec![("PORT", "eighty")], "PORT is invalid"),
             (vec![("BCRYPT_COST", "40")], "BCRYPT_COST is invalid"),
-            (vec![("DATABASE_URL", "oracle://db")], "DATABASE_URL is invalid"),
+            (
+                vec![("DATABASE_URL", "oracle://db")],
+                "DATABASE_URL is invalid",
+            ),
             (vec![("JWT_ALGORITHM", "RS256")], "JWT_ALGORITHM is invalid"),
-            (vec![("ACCESS_TOKEN_EXPIRE_MINUTES", "0")], "ACCESS_TOKEN_EXPIRE_MINUTES is invalid"),
+            (
+                vec![("ACCESS_TOKEN_EXPIRE_MINUTES", "0")],
+                "ACCESS_TOKEN_EXPIRE_MINUTES is invalid",
+            ),
             (vec![("CORS_ORIGINS", "*")], "CORS_ORIGINS is invalid"),
         ] {
             let message = load(&vars).map(|_| ()).map_err(|e| e.to_string());
-            assert!(matches!(&message, Err(m) if m.starts_with(variable)), "{vars:?}: {message:?}");
+            assert!(
+                matches!(&message, Err(m) if m.starts_with(variable)),
+                "{vars:?}: {message:?}"
+            );
         }
     }
 
@@ -428,9 +458,17 @@ mod tests {
     fn layers_apply_in_order() {
         let dir = std::env::temp_dir().join(format!("flowrex-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_default();
-        std::fs::write(dir.join("default.toml"), "port = 1111\nbcrypt_cost = 5\nrate_limit_per_minute = 7\n").unwrap_or_default();
+        std::fs::write(
+            dir.join("default.toml"),
+            "port = 1111\nbcrypt_cost = 5\nrate_limit_per_minute = 7\n",
+        )
+        .unwrap_or_default();
         std::fs::write(dir.join("test.toml"), "port = 2222\nbcrypt_cost = 6\n").unwrap_or_default();
-        std::fs::write(dir.join(".env"), "PORT=3333\nAPP_ENV=test\nJWT_SECRET_KEY=j\nAPP_SECRET_KEY=a\n").unwrap_or_default();
+        std::fs::write(
+            dir.join(".env"),
+            "PORT=3333\nAPP_ENV=test\nJWT_SECRET_KEY=j\nAPP_SECRET_KEY=a\n",
+        )
+        .unwrap_or_default();
         let sources = SettingsSources {
             env: HashMap::from([("PORT".to_owned(), "4444".to_owned())]),
             dotenv: Some(dir.join(".env")),
@@ -441,7 +479,10 @@ mod tests {
         assert_eq!(settings.app_env, AppEnv::Other("test".to_owned()));
         assert_eq!(settings.port, 4444, "environment beats .env");
         assert_eq!(settings.bcrypt_cost, 6, "<APP_ENV>.toml beats default.toml");
-        assert_eq!(settings.rate_limit_per_minute, 7, "default.toml beats the built-in defaults");
+        assert_eq!(
+            settings.rate_limit_per_minute, 7,
+            "default.toml beats the built-in defaults"
+        );
         assert_eq!(settings.jwt_secret_key.expose_secret(), "j", ".env is read");
     }
 }

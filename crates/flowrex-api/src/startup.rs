@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_governor::Governor;
-pub use actix_web::dev::ServerHandle;
 use actix_web::dev::Server;
+pub use actix_web::dev::ServerHandle;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -51,11 +51,19 @@ impl Application {
             );
         }
         if settings.app_env.is_production() && settings.database.url.backend() == Backend::Sqlite {
-            tracing::warn!("running production on SQLite ({}); set DATABASE_URL to PostgreSQL for several instances", settings.database.url);
+            tracing::warn!(
+                "running production on SQLite ({}); set DATABASE_URL to PostgreSQL for several instances",
+                settings.database.url
+            );
         }
         let db = database::connect(&settings.database)
             .await
-            .with_context(|| format!("failed to connect to the database at {}", settings.database.url))?;
+            .with_context(|| {
+                format!(
+                    "failed to connect to the database at {}",
+                    settings.database.url
+                )
+            })?;
         if settings.auto_migrate {
             Migrator::up(&db, None)
                 .await
@@ -68,8 +76,8 @@ impl Application {
         let port = listener.local_addr().context("no local address")?.port();
 
         let limit = settings.rate_limit_per_minute;
-        let governor = rate_limit::per_minute(limit.max(1))
-            .context("invalid RATE_LIMIT_PER_MINUTE")?;
+        let governor =
+            rate_limit::per_minute(limit.max(1)).context("invalid RATE_LIMIT_PER_MINUTE")?;
         let csrf_on = settings.app_env.is_production() && settings.csrf_protection_enabled;
         let origins = Arc::new(settings.cors_origins.clone());
         let hsts = settings.app_env.is_production();
@@ -80,7 +88,10 @@ impl Application {
                 .add(("X-Frame-Options", "DENY"))
                 .add(("Referrer-Policy", "no-referrer"));
             if hsts {
-                security = security.add(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"));
+                security = security.add((
+                    "Strict-Transport-Security",
+                    "max-age=63072000; includeSubDomains",
+                ));
             }
             App::new()
                 .app_data(auth.clone())

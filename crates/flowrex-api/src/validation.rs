@@ -84,7 +84,12 @@ fn is_json_content_type(request: &HttpRequest) -> bool {
     let Ok(value) = value.to_str() else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     match essence.split_once('/') {
         Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
         _ => false,
@@ -150,7 +155,13 @@ impl Fields {
             Value::String(text) => Some(text),
             other => {
                 let input = (echo == Echo::Yes).then_some(other);
-                self.push(name, "string_type", "Input should be a valid string", input, None);
+                self.push(
+                    name,
+                    "string_type",
+                    "Input should be a valid string",
+                    input,
+                    None,
+                );
                 None
             }
         }
@@ -216,7 +227,11 @@ mod tests {
 
     #[test]
     fn json_objects_are_read_with_or_without_a_json_content_type() {
-        for content_type in [None, Some("application/json"), Some("application/merge-patch+json; charset=utf-8")] {
+        for content_type in [
+            None,
+            Some("application/json"),
+            Some("application/merge-patch+json; charset=utf-8"),
+        ] {
             assert_eq!(decode(content_type, r#"{"a": 1}"#).map(|m| m.len()), Ok(1));
         }
     }
@@ -225,7 +240,9 @@ mod tests {
     fn bodies_that_are_not_objects_get_fastapis_errors() {
         assert_eq!(
             decode(None, ""),
-            Err(json!([{"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}]))
+            Err(
+                json!([{"type": "missing", "loc": ["body"], "msg": "Field required", "input": null}])
+            )
         );
         assert_eq!(
             decode(None, "[1]"),

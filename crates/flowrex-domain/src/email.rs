@@ -95,17 +95,36 @@ mod tests {
             ("  user.name+tag@example.com ", "user.name+tag@example.com"),
             ("Test@EXAMPLE.com", "Test@example.com"),
         ] {
-            assert_eq!(EmailAddress::parse(raw).map(|e| e.0), Ok(stored.to_owned()), "{raw}");
+            assert_eq!(
+                EmailAddress::parse(raw).map(|e| e.0),
+                Ok(stored.to_owned()),
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn rejects_what_is_not_an_address() {
         assert_eq!(EmailAddress::parse("   "), Err(InvalidEmail::Empty));
-        assert_eq!(EmailAddress::parse("not-an-email"), Err(InvalidEmail::MissingAt));
-        assert_eq!(EmailAddress::parse("user@localhost"), Err(InvalidEmail::DomainWithoutPeriod));
-        for raw in ["@example.com", "user@", "a b@example.com", "user@exa mple.com", "x@@y.com"] {
-            assert!(matches!(EmailAddress::parse(raw), Err(InvalidEmail::Syntax(_))), "{raw}");
+        assert_eq!(
+            EmailAddress::parse("not-an-email"),
+            Err(InvalidEmail::MissingAt)
+        );
+        assert_eq!(
+            EmailAddress::parse("user@localhost"),
+            Err(InvalidEmail::DomainWithoutPeriod)
+        );
+        for raw in [
+            "@example.com",
+            "user@",
+            "a b@example.com",
+            "user@exa mple.com",
+            "x@@y.com",
+        ] {
+            assert!(
+                matches!(EmailAddress::parse(raw), Err(InvalidEmail::Syntax(_))),
+                "{raw}"
+            );
         }
     }
 

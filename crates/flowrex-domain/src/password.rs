@@ -124,14 +124,21 @@ mod tests {
             ("ÄÖÜäöü12", Ok(())),
         ];
         for (raw, expected) in cases {
-            assert_eq!(NewPassword::parse(raw.to_owned()).map(|_| ()), expected, "{raw:?}");
+            assert_eq!(
+                NewPassword::parse(raw.to_owned()).map(|_| ()),
+                expected,
+                "{raw:?}"
+            );
         }
     }
 
     #[test]
     fn length_counts_characters_not_bytes() {
         // Seven characters, fourteen bytes: still too short, as in the original (Python len).
-        assert_eq!(NewPassword::parse("Äbcdéf1".to_owned()).map(|_| ()), Err(TooShort));
+        assert_eq!(
+            NewPassword::parse("Äbcdéf1".to_owned()).map(|_| ()),
+            Err(TooShort)
+        );
     }
 
     #[test]

@@ -241,14 +241,29 @@ mod tests {
     #[test]
     fn sqlalchemy_urls_become_native_ones() {
         let cases = [
-            ("sqlite+aiosqlite:///./flowrex_dev.db", "sqlite://./flowrex_dev.db"),
-            ("sqlite+aiosqlite:///flowrex_dev.db", "sqlite://flowrex_dev.db"),
-            ("sqlite+aiosqlite:////var/lib/flowrex.db", "sqlite:///var/lib/flowrex.db"),
+            (
+                "sqlite+aiosqlite:///./flowrex_dev.db",
+                "sqlite://./flowrex_dev.db",
+            ),
+            (
+                "sqlite+aiosqlite:///flowrex_dev.db",
+                "sqlite://flowrex_dev.db",
+            ),
+            (
+                "sqlite+aiosqlite:////var/lib/flowrex.db",
+                "sqlite:///var/lib/flowrex.db",
+            ),
             ("sqlite+aiosqlite:///:memory:", "sqlite::memory:"),
             ("sqlite+aiosqlite://", "sqlite::memory:"),
-            ("postgresql+asyncpg://u:pw@db:5432/flowrex", "postgres://u:pw@db:5432/flowrex"),
+            (
+                "postgresql+asyncpg://u:pw@db:5432/flowrex",
+                "postgres://u:pw@db:5432/flowrex",
+            ),
             ("postgresql://u@db/flowrex", "postgres://u@db/flowrex"),
-            ("mysql+aiomysql://root@127.0.0.1/test", "mysql://root@127.0.0.1/test"),
+            (
+                "mysql+aiomysql://root@127.0.0.1/test",
+                "mysql://root@127.0.0.1/test",
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(normalized(raw), expected, "{raw}");

@@ -42,13 +42,9 @@ impl BcryptHasher {
         }
         // A cheap hash at the minimum cost, relabelled with the real cost: verifying against
         // it runs the full `cost` rounds, without paying them once at start-up.
-        let cheap = bcrypt::hash("flowrex-dummy-password", MIN_COST)
-            .map_err(|_| InvalidCost(cost))?;
-        let dummy = cheap.replacen(
-            &format!("${:02}$", MIN_COST),
-            &format!("${cost:02}$"),
-            1,
-        );
+        let cheap =
+            bcrypt::hash("flowrex-dummy-password", MIN_COST).map_err(|_| InvalidCost(cost))?;
+        let dummy = cheap.replacen(&format!("${:02}$", MIN_COST), &format!("${cost:02}$"), 1);
         let workers = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(Self {
             cost,
@@ -83,7 +79,9 @@ impl BcryptHasher {
 
 impl std::fmt::Debug for BcryptHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BcryptHasher").field("cost", &self.cost).finish()
+        f.debug_struct("BcryptHasher")
+            .field("cost", &self.cost)
+            .finish()
     }
 }
 
@@ -131,8 +129,12 @@ mod tests {
         let hash = hasher.hash(&new_password("Test1234")).await;
         let hash = hash.unwrap_or_else(|e| panic!("{e}"));
         assert!(hash.as_str().starts_with("$2b$04$"));
-        let right = hasher.verify(&PasswordAttempt::new("Test1234".into()), Some(&hash)).await;
-        let wrong = hasher.verify(&PasswordAttempt::new("Test12345".into()), Some(&hash)).await;
+        let right = hasher
+            .verify(&PasswordAttempt::new("Test1234".into()), Some(&hash))
+            .await;
+        let wrong = hasher
+            .verify(&PasswordAttempt::new("Test12345".into()), Some(&hash))
+            .await;
         assert!(matches!(right, Ok(true)));
         assert!(matches!(wrong, Ok(false)));
     }
@@ -145,22 +147,32 @@ mod tests {
                 .map(|parts| parts.format_for_version(bcrypt::Version::TwoB))
                 .unwrap_or_default(),
         );
-        let result = hasher().verify(&PasswordAttempt::new("Test1234".into()), Some(&stored)).await;
+        let result = hasher()
+            .verify(&PasswordAttempt::new("Test1234".into()), Some(&stored))
+            .await;
         assert!(matches!(result, Ok(true)));
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_matches_but_costs_a_full_verify() {
         let hasher = BcryptHasher::new(6).unwrap_or_else(|e| panic!("{e}"));
-        assert!(hasher.dummy.starts_with("$2b$06$"), "dummy at the configured cost");
-        let result = hasher.verify(&PasswordAttempt::new("flowrex-dummy-password".into()), None).await;
+        assert!(
+            hasher.dummy.starts_with("$2b$06$"),
+            "dummy at the configured cost"
+        );
+        let result = hasher
+            .verify(&PasswordAttempt::new("flowrex-dummy-password".into()), None)
+            .await;
         assert!(matches!(result, Ok(false)));
     }
 
     #[tokio::test]
     async fn a_malformed_stored_hash_is_an_error_not_a_match() {
         let result = hasher()
-            .verify(&PasswordAttempt::new("x".into()), Some(&PasswordHash::new("nope".into())))
+            .verify(
+                &PasswordAttempt::new("x".into()),
+                Some(&PasswordHash::new("nope".into())),
+            )
             .await;
         assert!(result.is_err());
     }

@@ -49,7 +49,10 @@ impl JwtTokens {
     pub fn new(algorithm: &str, secret: &SecretString) -> Result<Self, JwtConfigError> {
         let algorithm = Algorithm::from_str(algorithm.trim())
             .map_err(|_| JwtConfigError::UnknownAlgorithm(algorithm.to_owned()))?;
-        if !matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        if !matches!(
+            algorithm,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
             return Err(JwtConfigError::NeedsKeyPair(format!("{algorithm:?}")));
         }
         let secret = secret.expose_secret().as_bytes();
@@ -85,7 +88,8 @@ impl TokenIssuer for JwtTokens {
             exp: expires_at.timestamp(),
             kind: kind.as_str().to_owned(),
         };
-        jsonwebtoken::encode(&self.header, &claims, &self.encoding).map_err(|e| IssueError(anyhow!(e)))
+        jsonwebtoken::encode(&self.header, &claims, &self.encoding)
+            .map_err(|e| IssueError(anyhow!(e)))
     }
 }
 
@@ -128,7 +132,9 @@ mod tests {
     use super::*;
 
     fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).single().unwrap_or_default()
+        Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
+            .single()
+            .unwrap_or_default()
     }
 
     fn tokens(secret: &str) -> JwtTokens {
@@ -148,11 +154,17 @@ mod tests {
     fn an_issued_token_verifies_with_its_claims() {
         let jwt = tokens("secret");
         let exp = now() + Duration::minutes(30);
-        let token = jwt.issue(UserId::new(42), TokenKind::Access, exp).unwrap_or_default();
+        let token = jwt
+            .issue(UserId::new(42), TokenKind::Access, exp)
+            .unwrap_or_default();
         let verified = jwt.verify(&token, TokenKind::Access, now());
         assert_eq!(
             verified,
-            Ok(VerifiedToken { subject: UserId::new(42), kind: TokenKind::Access, expires_at: exp })
+            Ok(VerifiedToken {
+                subject: UserId::new(42),
+                kind: TokenKind::Access,
+                expires_at: exp
+            })
         );
     }
 
@@ -183,15 +195,25 @@ mod tests {
     fn a_token_of_the_other_kind_is_refused() {
         let jwt = tokens("secret");
         let exp = now() + Duration::days(7);
-        let refresh = jwt.issue(UserId::new(1), TokenKind::Refresh, exp).unwrap_or_default();
-        assert_eq!(jwt.verify(&refresh, TokenKind::Access, now()), Err(TokenError::WrongKind));
+        let refresh = jwt
+            .issue(UserId::new(1), TokenKind::Refresh, exp)
+            .unwrap_or_default();
+        assert_eq!(
+            jwt.verify(&refresh, TokenKind::Access, now()),
+            Err(TokenError::WrongKind)
+        );
     }
 
     #[test]
     fn an_expired_token_is_refused() {
         let jwt = tokens("secret");
-        let token = jwt.issue(UserId::new(1), TokenKind::Access, now()).unwrap_or_default();
-        assert_eq!(jwt.verify(&token, TokenKind::Access, now()), Err(TokenError::Expired));
+        let token = jwt
+            .issue(UserId::new(1), TokenKind::Access, now())
+            .unwrap_or_default();
+        assert_eq!(
+            jwt.verify(&token, TokenKind::Access, now()),
+            Err(TokenError::Expired)
+        );
     }
 
     #[test]
@@ -199,28 +221,53 @@ mod tests {
         let jwt = tokens("secret");
         let exp = (now() + Duration::hours(1)).timestamp();
         let cases = [
-            signed(&serde_json::json!({"sub": "1", "exp": exp, "type": "access"}), "other"),
+            signed(
+                &serde_json::json!({"sub": "1", "exp": exp, "type": "access"}),
+                "other",
+            ),
             "not.a.token".to_owned(),
             String::new(),
-            signed(&serde_json::json!({"sub": 1, "exp": exp, "type": "access"}), "secret"),
-            signed(&serde_json::json!({"sub": "abc", "exp": exp, "type": "access"}), "secret"),
-            signed(&serde_json::json!({"sub": "99999999999999999999999", "exp": exp, "type": "access"}), "secret"),
-            signed(&serde_json::json!({"sub": "-3", "exp": exp, "type": "access"}), "secret"),
-            signed(&serde_json::json!({"sub": "1", "exp": "soon", "type": "access"}), "secret"),
+            signed(
+                &serde_json::json!({"sub": 1, "exp": exp, "type": "access"}),
+                "secret",
+            ),
+            signed(
+                &serde_json::json!({"sub": "abc", "exp": exp, "type": "access"}),
+                "secret",
+            ),
+            signed(
+                &serde_json::json!({"sub": "99999999999999999999999", "exp": exp, "type": "access"}),
+                "secret",
+            ),
+            signed(
+                &serde_json::json!({"sub": "-3", "exp": exp, "type": "access"}),
+                "secret",
+            ),
+            signed(
+                &serde_json::json!({"sub": "1", "exp": "soon", "type": "access"}),
+                "secret",
+            ),
             signed(&serde_json::json!({"sub": "1", "type": "access"}), "secret"),
             signed(&serde_json::json!({"exp": exp, "type": "access"}), "secret"),
             signed(&serde_json::json!({"sub": "1", "exp": exp}), "secret"),
             // alg "none": header {"alg":"none","typ":"JWT"}, no signature.
             format!(
                 "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
-                signed(&serde_json::json!({"sub": "1", "exp": exp, "type": "access"}), "secret")
-                    .split('.')
-                    .nth(1)
-                    .unwrap_or_default()
+                signed(
+                    &serde_json::json!({"sub": "1", "exp": exp, "type": "access"}),
+                    "secret"
+                )
+                .split('.')
+                .nth(1)
+                .unwrap_or_default()
             ),
         ];
         for token in cases {
-            assert_eq!(jwt.verify(&token, TokenKind::Access, now()), Err(TokenError::Invalid), "{token}");
+            assert_eq!(
+                jwt.verify(&token, TokenKind::Access, now()),
+                Err(TokenError::Invalid),
+                "{token}"
+            );
         }
     }
 
@@ -228,8 +275,17 @@ mod tests {
     fn only_shared_secret_algorithms_are_accepted() {
         let secret = SecretString::from("s");
         assert!(JwtTokens::new("HS512", &secret).is_ok());
-        assert!(matches!(JwtTokens::new("RS256", &secret), Err(JwtConfigError::NeedsKeyPair(_))));
-        assert!(matches!(JwtTokens::new("none", &secret), Err(JwtConfigError::UnknownAlgorithm(_))));
-        assert!(matches!(JwtTokens::new("HS256", &SecretString::from("")), Err(JwtConfigError::EmptySecret)));
+        assert!(matches!(
+            JwtTokens::new("RS256", &secret),
+            Err(JwtConfigError::NeedsKeyPair(_))
+        ));
+        assert!(matches!(
+            JwtTokens::new("none", &secret),
+            Err(JwtConfigError::UnknownAlgorithm(_))
+        ));
+        assert!(matches!(
+            JwtTokens::new("HS256", &SecretString::from("")),
+            Err(JwtConfigError::EmptySecret)
+        ));
     }
 }

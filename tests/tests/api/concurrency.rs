@@ -19,9 +19,19 @@ async fn twenty_concurrent_registrations_of_one_email_create_exactly_one_user() 
         .into_iter()
         .map(|r| r.unwrap_or_else(|e| panic!("{e}")).status())
         .collect();
-    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
-    let refused = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
-    assert_eq!((created, refused), (1, 19), "exactly one 201 and nineteen 400: {statuses:?}");
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    assert_eq!(
+        (created, refused),
+        (1, 19),
+        "exactly one 201 and nineteen 400: {statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -32,5 +42,9 @@ async fn a_restart_keeps_registered_users() {
     let response = app
         .post_login(&json!({"email": "kept@example.com", "password": PASSWORD}))
         .await;
-    assert_eq!(response.status(), StatusCode::OK, "the user survives a restart");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the user survives a restart"
+    );
 }

@@ -9,8 +9,18 @@ use crate::helpers::{PASSWORD, assert_json, body, spawn_app, spawn_app_with};
 #[tokio::test]
 async fn unknown_paths_are_404_json() {
     let app = spawn_app().await;
-    assert_json(app.get("/nope").await, StatusCode::NOT_FOUND, json!({"detail": "Not Found"})).await;
-    assert_json(app.get("/api/v1/auth/nope").await, StatusCode::NOT_FOUND, json!({"detail": "Not Found"})).await;
+    assert_json(
+        app.get("/nope").await,
+        StatusCode::NOT_FOUND,
+        json!({"detail": "Not Found"}),
+    )
+    .await;
+    assert_json(
+        app.get("/api/v1/auth/nope").await,
+        StatusCode::NOT_FOUND,
+        json!({"detail": "Not Found"}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -28,16 +38,25 @@ async fn wrong_methods_are_405_json_with_allow() {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let headers =
-            assert_json(response, StatusCode::METHOD_NOT_ALLOWED, json!({"detail": "Method Not Allowed"})).await;
-        assert_eq!(headers.get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
+        let headers = assert_json(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"detail": "Method Not Allowed"}),
+        )
+        .await;
+        assert_eq!(
+            headers.get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
     }
 }
 
 #[tokio::test]
 async fn bodies_over_64_kib_are_413_json() {
     let app = spawn_app().await;
-    let big = json!({"email": "big@example.com", "password": PASSWORD, "full_name": "x".repeat(70_000)});
+    let big =
+        json!({"email": "big@example.com", "password": PASSWORD, "full_name": "x".repeat(70_000)});
     let response = app.post_register(&big).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert!(body(response).await["detail"].is_string());
@@ -51,7 +70,10 @@ async fn cors_allows_the_front_end_with_credentials() {
         .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
         .header("origin", "http://localhost:3000")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type,x-csrf-token")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-csrf-token",
+        )
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -63,8 +85,14 @@ async fn cors_allows_the_front_end_with_credentials() {
             .and_then(|v| v.to_str().ok())
             .map(str::to_ascii_lowercase)
     };
-    assert_eq!(header("access-control-allow-origin").as_deref(), Some("http://localhost:3000"));
-    assert_eq!(header("access-control-allow-credentials").as_deref(), Some("true"));
+    assert_eq!(
+        header("access-control-allow-origin").as_deref(),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(
+        header("access-control-allow-credentials").as_deref(),
+        Some("true")
+    );
     assert!(header("access-control-allow-methods").is_some_and(|m| m.contains("post")));
     assert!(header("access-control-allow-headers").is_some_and(|h| h.contains("x-csrf-token")));
 
@@ -76,7 +104,10 @@ async fn cors_allows_the_front_end_with_credentials() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        simple.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()),
+        simple
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
         Some("http://localhost:3000")
     );
 }
@@ -91,8 +122,17 @@ async fn other_origins_get_no_cors_headers() {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status(), StatusCode::OK, "non-browser clients still get an answer");
-    assert!(response.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "non-browser clients still get an answer"
+    );
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -113,9 +153,15 @@ async fn the_rate_limit_answers_429_json_with_retry_after() {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    assert!(retry_after.is_some_and(|s| (1..=60).contains(&s)), "Retry-After: {retry_after:?}");
+    assert!(
+        retry_after.is_some_and(|s| (1..=60).contains(&s)),
+        "Retry-After: {retry_after:?}"
+    );
     assert_eq!(
-        response.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
         Some("http://localhost:3000"),
         "a 429 still carries CORS headers"
     );
@@ -130,10 +176,15 @@ async fn the_rate_limit_answers_429_json_with_retry_after() {
 #[tokio::test]
 async fn the_default_rate_limit_is_200_per_minute() {
     let app = spawn_app().await;
-    let statuses = futures::future::join_all((0..201).map(|_| app.client.get(app.url("/health")).send())).await;
+    let statuses =
+        futures::future::join_all((0..201).map(|_| app.client.get(app.url("/health")).send()))
+            .await;
     let limited = statuses
         .into_iter()
-        .filter(|r| r.as_ref().is_ok_and(|r| r.status() == StatusCode::TOO_MANY_REQUESTS))
+        .filter(|r| {
+            r.as_ref()
+                .is_ok_and(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+        })
         .count();
     assert_eq!(limited, 1, "the 201st request of the minute is limited");
 }
@@ -144,7 +195,12 @@ async fn production_requires_a_csrf_header_on_state_changing_requests() {
     let response = app
         .post_register(&json!({"email": "c@example.com", "password": PASSWORD}))
         .await;
-    assert_json(response, StatusCode::FORBIDDEN, json!({"detail": "CSRF token missing"})).await;
+    assert_json(
+        response,
+        StatusCode::FORBIDDEN,
+        json!({"detail": "CSRF token missing"}),
+    )
+    .await;
 
     let with_header = app
         .client
@@ -160,7 +216,11 @@ async fn production_requires_a_csrf_header_on_state_changing_requests() {
         .post_login(&json!({"email": "c@example.com", "password": PASSWORD}))
         .await;
     assert_eq!(login.status(), StatusCode::OK, "login is exempt");
-    assert_eq!(app.get("/health").await.status(), StatusCode::OK, "GET is exempt");
+    assert_eq!(
+        app.get("/health").await.status(),
+        StatusCode::OK,
+        "GET is exempt"
+    );
     assert_eq!(app.post_logout().await.status(), StatusCode::FORBIDDEN);
 }
 
@@ -168,7 +228,11 @@ async fn production_requires_a_csrf_header_on_state_changing_requests() {
 async fn csrf_is_off_outside_production_or_when_disabled() {
     let development = spawn_app().await;
     assert_eq!(development.post_logout().await.status(), StatusCode::OK);
-    let disabled = spawn_app_with(&[("APP_ENV", "production"), ("CSRF_PROTECTION_ENABLED", "false")]).await;
+    let disabled = spawn_app_with(&[
+        ("APP_ENV", "production"),
+        ("CSRF_PROTECTION_ENABLED", "false"),
+    ])
+    .await;
     assert_eq!(disabled.post_logout().await.status(), StatusCode::OK);
 }
 
@@ -179,5 +243,8 @@ async fn every_answer_carries_security_headers() {
     let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok());
     assert_eq!(header("x-content-type-options"), Some("nosniff"));
     assert_eq!(header("x-frame-options"), Some("DENY"));
-    assert!(header("strict-transport-security").is_none(), "HSTS only in production");
+    assert!(
+        header("strict-transport-security").is_none(),
+        "HSTS only in production"
+    );
 }

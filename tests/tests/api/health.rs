@@ -8,11 +8,21 @@ use crate::helpers::{assert_json, spawn_app};
 #[tokio::test]
 async fn root_answers_the_api_name() {
     let app = spawn_app().await;
-    assert_json(app.get("/").await, StatusCode::OK, json!({"message": "Flowrex API"})).await;
+    assert_json(
+        app.get("/").await,
+        StatusCode::OK,
+        json!({"message": "Flowrex API"}),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn health_answers_healthy() {
     let app = spawn_app().await;
-    assert_json(app.get("/health").await, StatusCode::OK, json!({"status": "healthy"})).await;
+    assert_json(
+        app.get("/health").await,
+        StatusCode::OK,
+        json!({"status": "healthy"}),
+    )
+    .await;
 }

@@ -107,8 +107,11 @@ impl TestApp {
     }
 
     pub async fn post_refresh(&self, refresh_token: &str) -> Response {
-        self.post_json("/api/v1/auth/refresh", &json!({ "refresh_token": refresh_token }))
-            .await
+        self.post_json(
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": refresh_token }),
+        )
+        .await
     }
 
     pub async fn get_me(&self, access_token: &str) -> Response {
@@ -133,7 +136,11 @@ impl TestApp {
         let response = self
             .post_register(&json!({ "email": email, "password": PASSWORD }))
             .await;
-        assert_eq!(response.status(), StatusCode::CREATED, "registering {email}");
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "registering {email}"
+        );
         body(response).await
     }
 
@@ -169,7 +176,11 @@ pub async fn body(response: Response) -> Value {
 }
 
 /// Asserts status and the exact JSON body, returning the response headers.
-pub async fn assert_json(response: Response, status: StatusCode, expected: Value) -> reqwest::header::HeaderMap {
+pub async fn assert_json(
+    response: Response,
+    status: StatusCode,
+    expected: Value,
+) -> reqwest::header::HeaderMap {
     let headers = response.headers().clone();
     assert_eq!(response.status(), status, "status");
     assert_eq!(

@@ -29,13 +29,22 @@ async fn the_tokens_body_has_the_spec_fields() {
         .post_login(&json!({"email": "t@example.com", "password": PASSWORD}))
         .await;
     assert_eq!(
-        response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
     let tokens = body(response).await;
-    let mut keys: Vec<_> = tokens.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let mut keys: Vec<_> = tokens
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     keys.sort();
-    assert_eq!(keys, ["access_token", "expires_in", "refresh_token", "token_type"]);
+    assert_eq!(
+        keys,
+        ["access_token", "expires_in", "refresh_token", "token_type"]
+    );
     assert_eq!(tokens["token_type"], "bearer");
     assert_eq!(tokens["expires_in"], 1800);
     assert_ne!(tokens["access_token"], tokens["refresh_token"]);
@@ -55,7 +64,12 @@ async fn a_wrong_password_is_401() {
     let response = app
         .post_login(&json!({"email": "w@example.com", "password": "Wrong1234"}))
         .await;
-    assert_json(response, StatusCode::UNAUTHORIZED, json!({"detail": REFUSED})).await;
+    assert_json(
+        response,
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": REFUSED}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -64,7 +78,12 @@ async fn an_unknown_email_gets_the_same_401() {
     let response = app
         .post_login(&json!({"email": "ghost@example.com", "password": PASSWORD}))
         .await;
-    assert_json(response, StatusCode::UNAUTHORIZED, json!({"detail": REFUSED})).await;
+    assert_json(
+        response,
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": REFUSED}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -76,15 +95,25 @@ async fn an_inactive_user_gets_the_same_401_even_with_the_right_password() {
     let response = app
         .post_login(&json!({"email": "off@example.com", "password": PASSWORD}))
         .await;
-    assert_json(response, StatusCode::UNAUTHORIZED, json!({"detail": REFUSED})).await;
+    assert_json(
+        response,
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": REFUSED}),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn invalid_login_bodies_are_422() {
     let app = spawn_app().await;
-    let response = app.post_login(&json!({"email": "nope", "password": "x"})).await;
+    let response = app
+        .post_login(&json!({"email": "nope", "password": "x"}))
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(body(response).await["detail"][0]["loc"], json!(["body", "email"]));
+    assert_eq!(
+        body(response).await["detail"][0]["loc"],
+        json!(["body", "email"])
+    );
 
     let response = app.post_login(&json!({"email": "a@example.com"})).await;
     let expected = json!({"detail": [{"type": "missing", "loc": ["body", "password"],

@@ -8,7 +8,12 @@ use crate::helpers::{assert_json, spawn_app};
 #[tokio::test]
 async fn logout_answers_logged_out_without_a_token() {
     let app = spawn_app().await;
-    assert_json(app.post_logout().await, StatusCode::OK, json!({"message": "Logged out"})).await;
+    assert_json(
+        app.post_logout().await,
+        StatusCode::OK,
+        json!({"message": "Logged out"}),
+    )
+    .await;
 }
 
 #[tokio::test]

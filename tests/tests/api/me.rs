@@ -7,9 +7,16 @@ use serde_json::json;
 use crate::helpers::{assert_json, body, exp_in, forge_token, spawn_app};
 
 async fn assert_401(response: reqwest::Response, detail: &str) {
-    let headers = assert_json(response, StatusCode::UNAUTHORIZED, json!({"detail": detail})).await;
+    let headers = assert_json(
+        response,
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": detail}),
+    )
+    .await;
     assert_eq!(
-        headers.get("www-authenticate").and_then(|v| v.to_str().ok()),
+        headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
         Some("Bearer"),
         "401 carries WWW-Authenticate: Bearer"
     );
@@ -24,7 +31,10 @@ async fn me_with_the_access_token_answers_200() {
     let login = app
         .post_login(&json!({"email": "me@test.com", "password": "Test1234"}))
         .await;
-    let token = body(login).await["access_token"].as_str().unwrap_or_default().to_owned();
+    let token = body(login).await["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let response = app.get_me(&token).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
@@ -36,10 +46,16 @@ async fn me_answers_the_same_user_body_as_register() {
     let login = app
         .post_login(&json!({"email": "same@example.com", "password": crate::helpers::PASSWORD}))
         .await;
-    let token = body(login).await["access_token"].as_str().unwrap_or_default().to_owned();
+    let token = body(login).await["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let response = app.get_me(&token).await;
     assert_eq!(
-        response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
     assert_eq!(body(response).await, user);
@@ -65,11 +81,16 @@ async fn no_or_garbled_authorization_is_not_authenticated() {
 async fn bad_tokens_are_invalid_credentials() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("bad@example.com").await;
-    let user = app.get_me(tokens["access_token"].as_str().unwrap_or_default()).await;
+    let user = app
+        .get_me(tokens["access_token"].as_str().unwrap_or_default())
+        .await;
     let sub = body(user).await["id"].to_string();
     for token in [
         "garbage".to_owned(),
-        tokens["refresh_token"].as_str().unwrap_or_default().to_owned(),
+        tokens["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         forge_token(&json!({"sub": sub, "exp": exp_in(-1), "type": "access"})),
         forge_token(&json!({"sub": "99999999999", "exp": exp_in(600), "type": "access"})),
         forge_token(&json!({"sub": "abc", "exp": exp_in(600), "type": "access"})),

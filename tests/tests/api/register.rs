@@ -20,17 +20,35 @@ async fn register_answers_201_with_the_email() {
 async fn the_user_body_has_exactly_the_spec_fields() {
     let app = spawn_app().await;
     let response = app
-        .post_register(&json!({"email": "ada@example.com", "password": PASSWORD, "full_name": "Ada L"}))
+        .post_register(
+            &json!({"email": "ada@example.com", "password": PASSWORD, "full_name": "Ada L"}),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(
-        response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
     let user = body(response).await;
-    let mut keys: Vec<_> = user.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    let mut keys: Vec<_> = user
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
     keys.sort();
-    assert_eq!(keys, ["created_at", "email", "full_name", "id", "is_active", "is_verified"]);
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "email",
+            "full_name",
+            "id",
+            "is_active",
+            "is_verified"
+        ]
+    );
     assert!(user["id"].as_i64().is_some_and(|id| id > 0), "{user}");
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["full_name"], "Ada L");
@@ -41,7 +59,11 @@ async fn the_user_body_has_exactly_the_spec_fields() {
         chrono::DateTime::parse_from_rfc3339(created_at).is_ok() && created_at.ends_with('Z'),
         "created_at should be RFC 3339 UTC with Z: {created_at}"
     );
-    assert_eq!(created_at.len(), "2026-11-24T10:00:00.123456Z".len(), "microseconds");
+    assert_eq!(
+        created_at.len(),
+        "2026-11-24T10:00:00.123456Z".len(),
+        "microseconds"
+    );
 }
 
 #[tokio::test]
@@ -58,7 +80,12 @@ async fn a_second_registration_of_an_email_is_refused_with_400() {
     let response = app
         .post_register(&json!({"email": "twice@example.com", "password": "Other1234"}))
         .await;
-    assert_json(response, StatusCode::BAD_REQUEST, json!({"detail": "Email already registered"})).await;
+    assert_json(
+        response,
+        StatusCode::BAD_REQUEST,
+        json!({"detail": "Email already registered"}),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -87,12 +114,18 @@ async fn an_invalid_email_is_422_at_the_email_field() {
         let response = app
             .post_register(&json!({"email": email, "password": PASSWORD}))
             .await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{email:?}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email:?}"
+        );
         let detail = &body(response).await["detail"][0];
         assert_eq!(detail["type"], "value_error", "{email:?}");
         assert_eq!(detail["loc"], json!(["body", "email"]));
         assert!(
-            detail["msg"].as_str().is_some_and(|m| m.starts_with("value is not a valid email address: ")),
+            detail["msg"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("value is not a valid email address: ")),
             "{detail}"
         );
         assert_eq!(detail["input"], json!(email));

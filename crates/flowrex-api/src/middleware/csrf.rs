@@ -18,7 +18,10 @@ const EXEMPT_PREFIX: &str = "/api/v1/auth/login";
 
 /// Whether `request` breaks the rule.
 pub fn is_missing_token(request: &ServiceRequest) -> bool {
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
     if safe || request.path().starts_with(EXEMPT_PREFIX) {
         return false;
     }
@@ -40,7 +43,9 @@ pub async fn require_csrf_header(
         let response = ApiError::CsrfTokenMissing.error_response();
         return Ok(request.into_response(response).map_into_right_body());
     }
-    next.call(request).await.map(ServiceResponse::map_into_left_body)
+    next.call(request)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]

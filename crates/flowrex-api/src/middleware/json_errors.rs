@@ -20,7 +20,9 @@ pub fn into_json<B>(response: ServiceResponse<B>) -> Result<ErrorHandlerResponse
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"));
     if is_json {
-        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
     }
     let (request, old) = response.into_parts();
     let status = old.status();
@@ -28,14 +30,19 @@ pub fn into_json<B>(response: ServiceResponse<B>) -> Result<ErrorHandlerResponse
         413 => "Request body too large",
         _ => status.canonical_reason().unwrap_or("Error"),
     };
-    let mut new = HttpResponse::with_body(status, BoxBody::new(json!({ "detail": detail }).to_string()));
+    let mut new = HttpResponse::with_body(
+        status,
+        BoxBody::new(json!({ "detail": detail }).to_string()),
+    );
     for (name, value) in old.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             new.headers_mut().append(name.clone(), value.clone());
         }
     }
-    new.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    new.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let new: ServiceResponse<EitherBody<B, BoxBody>> =
         ServiceResponse::new(request, new).map_into_right_body();
     Ok(ErrorHandlerResponse::Response(new))

@@ -32,7 +32,9 @@ impl<'a> From<&'a User> for UserBody<'a> {
             full_name: user.full_name(),
             is_active: user.is_active(),
             is_verified: user.is_verified(),
-            created_at: user.created_at().to_rfc3339_opts(SecondsFormat::Micros, true),
+            created_at: user
+                .created_at()
+                .to_rfc3339_opts(SecondsFormat::Micros, true),
         }
     }
 }
@@ -85,22 +87,24 @@ fn registration(request: &HttpRequest, body: &[u8]) -> Result<Registration, ApiE
     let mut fields = Fields::new(json_object(request, body)?);
     let raw_email = fields.required_string("email", Echo::Yes);
     let email = email(&mut fields, raw_email);
-    let full_name = fields.optional_string("full_name").and_then(|name| match name {
-        None => Some(None),
-        Some(name) => match FullName::parse(name.clone()) {
-            Ok(name) => Some(Some(name)),
-            Err(error) => {
-                fields.reject(
-                    "full_name",
-                    "string_too_long",
-                    error.to_string(),
-                    Some(json!(name)),
-                    Some(json!({ "max_length": flowrex_domain::user::MAX_FULL_NAME_CHARS })),
-                );
-                None
-            }
-        },
-    });
+    let full_name = fields
+        .optional_string("full_name")
+        .and_then(|name| match name {
+            None => Some(None),
+            Some(name) => match FullName::parse(name.clone()) {
+                Ok(name) => Some(Some(name)),
+                Err(error) => {
+                    fields.reject(
+                        "full_name",
+                        "string_too_long",
+                        error.to_string(),
+                        Some(json!(name)),
+                        Some(json!({ "max_length": flowrex_domain::user::MAX_FULL_NAME_CHARS })),
+                    );
+                    None
+                }
+            },
+        });
     let password = fields
         .required_string("password", Echo::No)
         .and_then(|raw| match NewPassword::parse(raw) {
@@ -196,7 +200,10 @@ pub async fn refresh(
 }
 
 /// `GET /api/v1/auth/me` → 200 user; 401 `Not authenticated` / `Invalid credentials`.
-pub async fn me(auth: web::Data<AuthService>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn me(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let token = bearer_token(&request)?;
     let user = auth.current_user(token).await?;
     Ok(HttpResponse::Ok()
@@ -232,7 +239,9 @@ mod tests {
     #[test]
     fn a_valid_registration_is_accepted() {
         assert_eq!(
-            register_body(json!({"email": "a@b.co", "password": "Test1234", "full_name": null, "id": 9})),
+            register_body(
+                json!({"email": "a@b.co", "password": "Test1234", "full_name": null, "id": 9})
+            ),
             json!("accepted")
         );
     }
@@ -248,13 +257,21 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported_in_field_order() {
-        let errors = register_body(json!({"email": "nope", "full_name": "x".repeat(256), "password": "short"}));
+        let errors = register_body(
+            json!({"email": "nope", "full_name": "x".repeat(256), "password": "short"}),
+        );
         let locs: Vec<_> = errors
             .as_array()
             .map(|a| a.iter().map(|e| e["loc"][1].clone()).collect())
             .unwrap_or_default();
-        assert_eq!(locs, [json!("email"), json!("full_name"), json!("password")]);
-        assert_eq!(errors[0]["msg"], "value is not a valid email address: An email address must have an @-sign.");
+        assert_eq!(
+            locs,
+            [json!("email"), json!("full_name"), json!("password")]
+        );
+        assert_eq!(
+            errors[0]["msg"],
+            "value is not a valid email address: An email address must have an @-sign."
+        );
         assert_eq!(errors[1]["type"], "string_too_long");
     }
 
@@ -264,14 +281,23 @@ mod tests {
             let request = TestRequest::default()
                 .insert_header((header::AUTHORIZATION, value))
                 .to_http_request();
-            bearer_token(&request).map(str::to_owned).map_err(|e| e.to_string())
+            bearer_token(&request)
+                .map(str::to_owned)
+                .map_err(|e| e.to_string())
         };
         assert_eq!(with("Bearer abc"), Ok("abc".to_owned()));
         assert_eq!(with("bearer abc"), Ok("abc".to_owned()));
         for garbled in ["Bearer", "Bearer ", "Basic abc", "abc", ""] {
-            assert_eq!(with(garbled), Err("not authenticated".to_owned()), "{garbled:?}");
+            assert_eq!(
+                with(garbled),
+                Err("not authenticated".to_owned()),
+                "{garbled:?}"
+            );
         }
         let none = TestRequest::default().to_http_request();
-        assert!(matches!(bearer_token(&none), Err(ApiError::NotAuthenticated)));
+        assert!(matches!(
+            bearer_token(&none),
+            Err(ApiError::NotAuthenticated)
+        ));
     }
 }

@@ -14,7 +14,9 @@ use crate::test_support::{FixedClock, InMemoryUserRepository};
 use crate::{PasswordHash, UserId, UserParts, VerifiedToken};
 
 fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn email(raw: &str) -> EmailAddress {
@@ -99,15 +101,21 @@ fn repository_with(user: User) -> Arc<dyn UserRepository> {
 
 fn unreachable_repository() -> Arc<dyn UserRepository> {
     let mut users = MockUserRepository::new();
-    users
-        .expect_find_by_email()
-        .returning(|_| Err(RepositoryError::Unavailable(anyhow::anyhow!("connection refused"))));
-    users
-        .expect_find_by_id()
-        .returning(|_| Err(RepositoryError::Unavailable(anyhow::anyhow!("connection refused"))));
-    users
-        .expect_insert()
-        .returning(|_| Err(RepositoryError::Unavailable(anyhow::anyhow!("connection refused"))));
+    users.expect_find_by_email().returning(|_| {
+        Err(RepositoryError::Unavailable(anyhow::anyhow!(
+            "connection refused"
+        )))
+    });
+    users.expect_find_by_id().returning(|_| {
+        Err(RepositoryError::Unavailable(anyhow::anyhow!(
+            "connection refused"
+        )))
+    });
+    users.expect_insert().returning(|_| {
+        Err(RepositoryError::Unavailable(anyhow::anyhow!(
+            "connection refused"
+        )))
+    });
     Arc::new(users)
 }
 
@@ -161,14 +169,20 @@ async fn register_stores_the_hash_and_returns_the_new_user() {
     assert!(user.is_active() && !user.is_verified() && !user.is_superuser());
     assert_eq!(user.created_at(), now());
     let stored = users.find_by_email(&email("new@example.com")).await;
-    assert!(matches!(stored, Ok(Some(u)) if u == user), "the user should be stored");
+    assert!(
+        matches!(stored, Ok(Some(u)) if u == user),
+        "the user should be stored"
+    );
 }
 
 #[tokio::test]
 async fn register_with_a_taken_email_fails_without_hashing() {
     let service = Ports::with_users(repository_with(stored_user(1, true))).service();
     let result = service.register(registration("known@example.com")).await;
-    assert!(matches!(result, Err(RegisterError::EmailTaken)), "{result:?}");
+    assert!(
+        matches!(result, Err(RegisterError::EmailTaken)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -184,15 +198,24 @@ async fn register_losing_a_race_for_the_email_reports_it_taken() {
         .hasher
         .expect_hash()
         .returning(|_| Ok(PasswordHash::new("h".to_owned())));
-    let result = ports.service().register(registration("race@example.com")).await;
-    assert!(matches!(result, Err(RegisterError::EmailTaken)), "{result:?}");
+    let result = ports
+        .service()
+        .register(registration("race@example.com"))
+        .await;
+    assert!(
+        matches!(result, Err(RegisterError::EmailTaken)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
 async fn register_reports_an_unreachable_store_as_unavailable() {
     let service = Ports::with_users(unreachable_repository()).service();
     let result = service.register(registration("a@example.com")).await;
-    assert!(matches!(result, Err(RegisterError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(RegisterError::Unavailable(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -207,8 +230,14 @@ async fn register_reports_a_failed_insert_as_unexpected() {
         .hasher
         .expect_hash()
         .returning(|_| Ok(PasswordHash::new("h".to_owned())));
-    let result = ports.service().register(registration("a@example.com")).await;
-    assert!(matches!(result, Err(RegisterError::Unexpected(_))), "{result:?}");
+    let result = ports
+        .service()
+        .register(registration("a@example.com"))
+        .await;
+    assert!(
+        matches!(result, Err(RegisterError::Unexpected(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -218,8 +247,14 @@ async fn register_reports_a_hashing_failure_as_unexpected() {
         .hasher
         .expect_hash()
         .returning(|_| Err(HashError(anyhow::anyhow!("worker died"))));
-    let result = ports.service().register(registration("a@example.com")).await;
-    assert!(matches!(result, Err(RegisterError::Unexpected(_))), "{result:?}");
+    let result = ports
+        .service()
+        .register(registration("a@example.com"))
+        .await;
+    assert!(
+        matches!(result, Err(RegisterError::Unexpected(_))),
+        "{result:?}"
+    );
 }
 
 // ---- login -------------------------------------------------------------------------------
@@ -231,7 +266,8 @@ async fn login_with_the_right_password_issues_an_access_and_a_refresh_token() {
         .hasher
         .expect_verify()
         .withf(|attempt, hash| {
-            attempt.expose() == "Test1234" && hash.map(PasswordHash::as_str) == Some("hash-of-Test1234")
+            attempt.expose() == "Test1234"
+                && hash.map(PasswordHash::as_str) == Some("hash-of-Test1234")
         })
         .times(1)
         .returning(|_, _| Ok(true));
@@ -260,16 +296,28 @@ async fn login_expires_in_follows_the_configured_access_lifetime() {
         },
         ..ports.service()
     };
-    let pair = service.login(credentials("known@example.com", "Test1234")).await;
+    let pair = service
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
     assert!(matches!(pair, Ok(p) if p.expires_in == 300));
 }
 
 #[tokio::test]
 async fn login_with_a_wrong_password_is_refused() {
     let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
-    ports.hasher.expect_verify().times(1).returning(|_, _| Ok(false));
-    let result = ports.service().login(credentials("known@example.com", "Wrong123")).await;
-    assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{result:?}");
+    ports
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(false));
+    let result = ports
+        .service()
+        .login(credentials("known@example.com", "Wrong123"))
+        .await;
+    assert!(
+        matches!(result, Err(LoginError::InvalidCredentials)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -281,23 +329,44 @@ async fn login_with_unknown_email_still_runs_the_hasher_once() {
         .withf(|_, hash| hash.is_none())
         .times(1)
         .returning(|_, _| Ok(false));
-    let result = ports.service().login(credentials("nobody@example.com", "Test1234")).await;
-    assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{result:?}");
+    let result = ports
+        .service()
+        .login(credentials("nobody@example.com", "Test1234"))
+        .await;
+    assert!(
+        matches!(result, Err(LoginError::InvalidCredentials)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
 async fn login_of_an_inactive_user_is_refused_even_with_the_right_password() {
     let mut ports = Ports::with_users(repository_with(stored_user(7, false)));
-    ports.hasher.expect_verify().times(1).returning(|_, _| Ok(true));
-    let result = ports.service().login(credentials("known@example.com", "Test1234")).await;
-    assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{result:?}");
+    ports
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let result = ports
+        .service()
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(
+        matches!(result, Err(LoginError::InvalidCredentials)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
 async fn login_reports_an_unreachable_store_as_unavailable() {
     let service = Ports::with_users(unreachable_repository()).service();
-    let result = service.login(credentials("known@example.com", "Test1234")).await;
-    assert!(matches!(result, Err(LoginError::Unavailable(_))), "{result:?}");
+    let result = service
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(
+        matches!(result, Err(LoginError::Unavailable(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -307,8 +376,14 @@ async fn login_reports_a_broken_hash_as_unexpected() {
         .hasher
         .expect_verify()
         .returning(|_, _| Err(HashError(anyhow::anyhow!("invalid hash"))));
-    let result = ports.service().login(credentials("known@example.com", "Test1234")).await;
-    assert!(matches!(result, Err(LoginError::Unexpected(_))), "{result:?}");
+    let result = ports
+        .service()
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(
+        matches!(result, Err(LoginError::Unexpected(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -319,8 +394,14 @@ async fn login_reports_a_signing_failure_as_unexpected() {
         .issuer
         .expect_issue()
         .returning(|_, _, _| Err(IssueError(anyhow::anyhow!("bad key"))));
-    let result = ports.service().login(credentials("known@example.com", "Test1234")).await;
-    assert!(matches!(result, Err(LoginError::Unexpected(_))), "{result:?}");
+    let result = ports
+        .service()
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(
+        matches!(result, Err(LoginError::Unexpected(_))),
+        "{result:?}"
+    );
 }
 
 // ---- refresh -----------------------------------------------------------------------------
@@ -343,11 +424,18 @@ async fn refresh_with_a_valid_refresh_token_issues_a_new_pair() {
 
 #[tokio::test]
 async fn refresh_with_a_refused_token_is_invalid() {
-    for error in [TokenError::Invalid, TokenError::Expired, TokenError::WrongKind] {
-        let ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
-            .verifying(Err(error));
+    for error in [
+        TokenError::Invalid,
+        TokenError::Expired,
+        TokenError::WrongKind,
+    ] {
+        let ports =
+            Ports::with_users(Arc::new(InMemoryUserRepository::default())).verifying(Err(error));
         let result = ports.service().refresh("token").await;
-        assert!(matches!(result, Err(RefreshError::InvalidToken)), "{error:?}: {result:?}");
+        assert!(
+            matches!(result, Err(RefreshError::InvalidToken)),
+            "{error:?}: {result:?}"
+        );
     }
 }
 
@@ -356,7 +444,10 @@ async fn refresh_for_a_missing_user_is_invalid() {
     let ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
         .verifying(Ok(token_of(99, TokenKind::Refresh)));
     let result = ports.service().refresh("token").await;
-    assert!(matches!(result, Err(RefreshError::InvalidToken)), "{result:?}");
+    assert!(
+        matches!(result, Err(RefreshError::InvalidToken)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -364,15 +455,21 @@ async fn refresh_for_an_inactive_user_is_invalid() {
     let ports = Ports::with_users(repository_with(stored_user(7, false)))
         .verifying(Ok(token_of(7, TokenKind::Refresh)));
     let result = ports.service().refresh("token").await;
-    assert!(matches!(result, Err(RefreshError::InvalidToken)), "{result:?}");
+    assert!(
+        matches!(result, Err(RefreshError::InvalidToken)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
 async fn refresh_reports_an_unreachable_store_as_unavailable() {
-    let ports = Ports::with_users(unreachable_repository())
-        .verifying(Ok(token_of(7, TokenKind::Refresh)));
+    let ports =
+        Ports::with_users(unreachable_repository()).verifying(Ok(token_of(7, TokenKind::Refresh)));
     let result = ports.service().refresh("token").await;
-    assert!(matches!(result, Err(RefreshError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(RefreshError::Unavailable(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -384,7 +481,10 @@ async fn refresh_reports_a_signing_failure_as_unexpected() {
         .expect_issue()
         .returning(|_, _, _| Err(IssueError(anyhow::anyhow!("bad key"))));
     let result = ports.service().refresh("token").await;
-    assert!(matches!(result, Err(RefreshError::Unexpected(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(RefreshError::Unexpected(_))),
+        "{result:?}"
+    );
 }
 
 // ---- current user ------------------------------------------------------------------------
@@ -404,11 +504,18 @@ async fn current_user_with_a_valid_access_token_is_its_user() {
 
 #[tokio::test]
 async fn current_user_with_a_refused_token_is_invalid_credentials() {
-    for error in [TokenError::Invalid, TokenError::Expired, TokenError::WrongKind] {
-        let ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
-            .verifying(Err(error));
+    for error in [
+        TokenError::Invalid,
+        TokenError::Expired,
+        TokenError::WrongKind,
+    ] {
+        let ports =
+            Ports::with_users(Arc::new(InMemoryUserRepository::default())).verifying(Err(error));
         let result = ports.service().current_user("token").await;
-        assert!(matches!(result, Err(AuthenticateError::InvalidCredentials)), "{error:?}");
+        assert!(
+            matches!(result, Err(AuthenticateError::InvalidCredentials)),
+            "{error:?}"
+        );
     }
 }
 
@@ -417,20 +524,29 @@ async fn current_user_for_a_missing_or_inactive_user_is_invalid_credentials() {
     let missing = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
         .verifying(Ok(token_of(7, TokenKind::Access)));
     let result = missing.service().current_user("token").await;
-    assert!(matches!(result, Err(AuthenticateError::InvalidCredentials)), "{result:?}");
+    assert!(
+        matches!(result, Err(AuthenticateError::InvalidCredentials)),
+        "{result:?}"
+    );
 
     let inactive = Ports::with_users(repository_with(stored_user(7, false)))
         .verifying(Ok(token_of(7, TokenKind::Access)));
     let result = inactive.service().current_user("token").await;
-    assert!(matches!(result, Err(AuthenticateError::InvalidCredentials)), "{result:?}");
+    assert!(
+        matches!(result, Err(AuthenticateError::InvalidCredentials)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
 async fn current_user_reports_an_unreachable_store_as_unavailable() {
-    let ports = Ports::with_users(unreachable_repository())
-        .verifying(Ok(token_of(7, TokenKind::Access)));
+    let ports =
+        Ports::with_users(unreachable_repository()).verifying(Ok(token_of(7, TokenKind::Access)));
     let result = ports.service().current_user("token").await;
-    assert!(matches!(result, Err(AuthenticateError::Unavailable(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(AuthenticateError::Unavailable(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -441,7 +557,10 @@ async fn a_store_reporting_a_taken_email_outside_an_insert_is_unexpected() {
         .returning(|_| Err(RepositoryError::EmailTaken));
     let ports = Ports::with_users(Arc::new(users)).verifying(Ok(token_of(7, TokenKind::Access)));
     let result = ports.service().current_user("token").await;
-    assert!(matches!(result, Err(AuthenticateError::Unexpected(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(AuthenticateError::Unexpected(_))),
+        "{result:?}"
+    );
 }
 
 // ---- logout ------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+//! The `flowrex` binary as an operator runs it: configured only by its environment, from a
+//! directory with nothing beside it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
+
+/// Kills the server when the test ends, whatever happens.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// The binary copied into `dir`, run there with exactly `vars` as its environment.
+fn command_in(dir: &Path, vars: &[(&str, &str)]) -> Command {
+    let copy = dir.join("flowrex");
+    std::fs::copy(BINARY, &copy).unwrap_or_else(|e| panic!("copy binary: {e}"));
+    let mut command = Command::new(copy);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .envs(vars.iter().copied());
+    command
+}
+
+async fn wait_until_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(format!("{base}/health")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not become healthy within 20 s");
+}
+
+#[test]
+fn production_without_a_jwt_secret_exits_non_zero_naming_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let output = command_in(
+        dir.path(),
+        &[("APP_ENV", "production"), ("APP_SECRET_KEY", "a")],
+    )
+    .output()
+    .unwrap_or_else(|e| panic!("run: {e}"));
+    assert_eq!(output.status.code(), Some(2), "exit status");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("JWT_SECRET_KEY"),
+        "names the variable: {stderr}"
+    );
+}
+
+#[test]
+fn a_bad_value_exits_non_zero_naming_its_variable() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let output = command_in(dir.path(), &[("PORT", "eighty")])
+        .output()
+        .unwrap_or_else(|e| panic!("run: {e}"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PORT is invalid"));
+}
+
+#[tokio::test]
+async fn a_copied_binary_configured_only_by_environment_migrates_and_serves() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = free_port().to_string();
+    let _server = Server(
+        command_in(
+            dir.path(),
+            &[
+                // The original service's SQLAlchemy form; the file does not exist yet.
+                ("DATABASE_URL", "sqlite+aiosqlite:///./flowrex.db"),
+                ("JWT_SECRET_KEY", "binary-test-secret"),
+                ("APP_SECRET_KEY", "binary-test-app-secret"),
+                ("PORT", port.as_str()),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}")),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_until_healthy(&client, &base).await;
+    assert!(
+        dir.path().join("flowrex.db").is_file(),
+        "the SQLite file is created"
+    );
+
+    let credentials = json!({"email": "ops@example.com", "password": "TestPass123"});
+    let register = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(register.status().as_u16(), 201);
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(login.status().as_u16(), 200);
+    let root = client
+        .get(&base)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        root.json::<serde_json::Value>().await.ok(),
+        Some(json!({"message": "Flowrex API"}))
+    );
+}

@@ -1,0 +1,133 @@
+//! Contract tests of the sea-orm user repository on a real, migrated SQLite database.
+
+use chrono::{SubsecRound, Utc};
+use flowrex_domain::ports::{RepositoryError, UserRepository};
+use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, UserId};
+use flowrex_infrastructure::SeaOrmUserRepository;
+use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use tempfile::TempDir;
+
+async fn repository() -> (SeaOrmUserRepository, sea_orm::DatabaseConnection, TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("r.db").display()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let db = database::connect(&DatabaseSettings::new(url))
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("migrate: {e}"));
+    (SeaOrmUserRepository::new(db.clone()), db, dir)
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: EmailAddress::parse(email).unwrap_or_else(|e| panic!("{e}")),
+        password_hash: PasswordHash::new("$2b$04$hash".to_owned()),
+        full_name: Some(FullName::parse("Ada".to_owned()).unwrap_or_else(|e| panic!("{e}"))),
+        created_at: Utc::now().trunc_subsecs(6),
+    }
+}
+
+#[tokio::test]
+async fn an_inserted_user_is_found_by_email_and_id() {
+    let (users, _db, _dir) = repository().await;
+    let new = new_user("ada@example.com");
+    let created_at = new.created_at;
+    let user = users
+        .insert(new)
+        .await
+        .unwrap_or_else(|e| panic!("insert: {e}"));
+    assert_eq!(user.email().as_str(), "ada@example.com");
+    assert_eq!(user.full_name(), Some("Ada"));
+    assert!(user.is_active() && !user.is_verified() && !user.is_superuser());
+    assert_eq!(
+        user.created_at(),
+        created_at,
+        "timestamps read back exactly"
+    );
+    assert_eq!(user.updated_at(), created_at);
+
+    let by_email = users.find_by_email(user.email()).await.ok().flatten();
+    let by_id = users.find_by_id(user.id()).await.ok().flatten();
+    assert_eq!(by_email.as_ref(), Some(&user));
+    assert_eq!(by_id.as_ref(), Some(&user));
+}
+
+#[tokio::test]
+async fn unknown_users_are_none_even_beyond_the_id_range() {
+    let (users, _db, _dir) = repository().await;
+    let email = EmailAddress::parse("nobody@example.com").unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(users.find_by_email(&email).await, Ok(None)));
+    assert!(matches!(users.find_by_id(UserId::new(7)).await, Ok(None)));
+    assert!(matches!(
+        users.find_by_id(UserId::new(i64::MAX)).await,
+        Ok(None)
+    ));
+}
+
+#[tokio::test]
+async fn a_second_insert_of_an_email_is_email_taken() {
+    let (users, _db, _dir) = repository().await;
+    users
+        .insert(new_user("dup@example.com"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = users.insert(new_user("dup@example.com")).await;
+    assert!(
+        matches!(second, Err(RepositoryError::EmailTaken)),
+        "{second:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_inserts_of_one_email_store_exactly_one() {
+    let (users, _db, _dir) = repository().await;
+    let inserts = (0..20).map(|_| {
+        let users = users.clone();
+        tokio::spawn(async move { users.insert(new_user("race@example.com")).await })
+    });
+    let results = futures::future::join_all(inserts).await;
+    let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(RepositoryError::EmailTaken))))
+        .count();
+    assert_eq!((ok, taken), (1, 19));
+}
+
+#[tokio::test]
+async fn updated_at_changes_on_every_update() {
+    let (users, db, _dir) = repository().await;
+    let user = users
+        .insert(new_user("u@example.com"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let row = flowrex_infrastructure::entity::users::Entity::find_by_id(1)
+        .one(&db)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("row"));
+    let mut active = row.into_active_model();
+    active.full_name = Set(Some("Grace".to_owned()));
+    let updated = active.update(&db).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        updated.updated_at > user.updated_at(),
+        "updated_at moves forward"
+    );
+    assert_eq!(updated.created_at, user.created_at(), "created_at stays");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() {
+    let url =
+        DatabaseUrl::parse("postgres://nobody@127.0.0.1:1/none").unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = DatabaseSettings::new(url);
+    settings.acquire_timeout = std::time::Duration::from_millis(300);
+    // Connecting fails fast; the error is the driver's, reported by `connect`.
+    assert!(database::connect(&settings).await.is_err());
+}

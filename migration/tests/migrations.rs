@@ -1,0 +1,108 @@
+//! Every migration's `down` undoes its `up`, and `up` works again after it.
+
+use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use migration::{Migrator, MigratorTrait};
+
+async fn sqlite_memory() -> DatabaseConnection {
+    Database::connect("sqlite::memory:")
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"))
+}
+
+async fn objects(db: &DatabaseConnection) -> Vec<String> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT type || ':' || name AS object FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'seaql_migrations%' ORDER BY name",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("list schema: {e}"));
+    rows.iter()
+        .filter_map(|row| row.try_get::<String>("", "object").ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn up_creates_users_with_its_unique_email_index() {
+    let db = sqlite_memory().await;
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    assert_eq!(objects(&db).await, ["index:ix_users_email", "table:users"]);
+    let index = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT sql FROM sqlite_master WHERE name = 'ix_users_email'",
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get::<String>("", "sql").ok())
+        .unwrap_or_default();
+    assert!(index.contains("UNIQUE"), "{index}");
+}
+
+#[tokio::test]
+async fn down_leaves_an_empty_schema_and_up_works_again() {
+    let db = sqlite_memory().await;
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::down(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("down: {e}"));
+    assert!(
+        objects(&db).await.is_empty(),
+        "down removes every table and index"
+    );
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up again: {e}"));
+    assert_eq!(objects(&db).await, ["index:ix_users_email", "table:users"]);
+}
+
+#[tokio::test]
+async fn the_columns_are_the_specs() {
+    let db = sqlite_memory().await;
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT name, type, \"notnull\" AS required, dflt_value AS dflt FROM pragma_table_info('users') ORDER BY cid",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let columns: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let name: String = row.try_get("", "name").unwrap_or_default();
+            let kind: String = row.try_get("", "type").unwrap_or_default();
+            let required: i32 = row.try_get("", "required").unwrap_or_default();
+            let default: Option<String> = row.try_get("", "dflt").unwrap_or_default();
+            format!(
+                "{name} {kind} {} {}",
+                if required == 1 { "not null" } else { "null" },
+                default.unwrap_or_default()
+            )
+            .trim()
+            .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "id INTEGER not null",
+            "email varchar(255) not null",
+            "hashed_password varchar(255) not null",
+            "full_name varchar(255) null",
+            "is_active boolean not null TRUE",
+            "is_verified boolean not null FALSE",
+            "is_superuser boolean not null FALSE",
+            "created_at timestamp_with_timezone_text not null",
+            "updated_at timestamp_with_timezone_text not null",
+        ]
+    );
+}
