@@ -1,6 +1,7 @@
 //! `users`, exactly as the original's Alembic revision 001 made it.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -8,6 +9,15 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let timestamp = |column: Users| {
+            let mut column = ColumnDef::new(column);
+            match manager.get_database_backend() {
+                // MySQL's TIMESTAMP keeps whole seconds unless given a precision.
+                DbBackend::MySql => column.custom(Alias::new("timestamp(6)")),
+                _ => column.timestamp_with_time_zone(),
+            };
+            column.not_null().to_owned()
+        };
         manager
             .create_table(
                 Table::create()
@@ -45,16 +55,8 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .default(false),
                     )
-                    .col(
-                        ColumnDef::new(Users::CreatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(Users::UpdatedAt)
-                            .timestamp_with_time_zone()
-                            .not_null(),
-                    )
+                    .col(timestamp(Users::CreatedAt))
+                    .col(timestamp(Users::UpdatedAt))
                     .to_owned(),
             )
             .await?;

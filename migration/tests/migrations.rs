@@ -1,7 +1,7 @@
 //! Every migration's `down` undoes its `up`, and `up` works again after it.
 
 use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, SchemaManager};
 
 async fn sqlite_memory() -> DatabaseConnection {
     Database::connect("sqlite::memory:")
@@ -105,4 +105,46 @@ async fn the_columns_are_the_specs() {
             "updated_at timestamp_with_timezone_text not null",
         ]
     );
+}
+
+/// The same round trip on the database `TEST_DATABASE_URL` names (SQLite otherwise),
+/// checked through the schema manager so that it holds on every backend.
+#[tokio::test]
+async fn up_down_up_on_the_configured_backend() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = flowrex_infrastructure::testing::fresh_database(dir.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let settings = flowrex_infrastructure::DatabaseSettings::new(url);
+    let db = flowrex_infrastructure::database::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let manager = SchemaManager::new(&db);
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    assert_eq!(present(&manager).await, (true, true));
+    Migrator::down(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("down: {e}"));
+    assert!(
+        !manager.has_table("users").await.unwrap_or(true),
+        "down drops users"
+    );
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up again: {e}"));
+    assert_eq!(present(&manager).await, (true, true));
+}
+
+async fn present(manager: &SchemaManager<'_>) -> (bool, bool) {
+    let table = manager
+        .has_table("users")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let index = manager
+        .has_index("users", "ix_users_email")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (table, index)
 }

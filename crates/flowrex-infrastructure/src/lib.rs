@@ -11,6 +11,8 @@ pub mod database;
 pub mod entity;
 pub mod hasher;
 pub mod jwt;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod user_repository;
 
 pub use clock::SystemClock;

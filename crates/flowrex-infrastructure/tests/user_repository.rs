@@ -3,16 +3,17 @@
 use chrono::{SubsecRound, Utc};
 use flowrex_domain::ports::{RepositoryError, UserRepository};
 use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, UserId};
-use flowrex_infrastructure::SeaOrmUserRepository;
 use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
+use flowrex_infrastructure::{SeaOrmUserRepository, testing};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use tempfile::TempDir;
 
 async fn repository() -> (SeaOrmUserRepository, sea_orm::DatabaseConnection, TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("r.db").display()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let url = testing::fresh_database(dir.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let db = database::connect(&DatabaseSettings::new(url))
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));

@@ -2,6 +2,7 @@
 //! own; `TestApp` has one verb per route.
 
 use flowrex_api::{Application, SettingsSources};
+use flowrex_infrastructure::testing;
 use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -32,7 +33,15 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 }
 
 async fn spawn_on(dir: TempDir, vars: &[(&str, &str)]) -> TestApp {
-    let database_url = format!("sqlite://{}", dir.path().join("flowrex.db").display());
+    let database_url = testing::fresh_database(dir.path())
+        .await
+        .unwrap_or_else(|e| panic!("test database: {e:#}"))
+        .expose()
+        .to_owned();
+    spawn_with_database(dir, database_url, vars).await
+}
+
+async fn spawn_with_database(dir: TempDir, database_url: String, vars: &[(&str, &str)]) -> TestApp {
     let mut env: Vec<(String, String)> = [
         ("APP_ENV", "test"),
         ("JWT_SECRET_KEY", JWT_SECRET),
@@ -74,7 +83,7 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.handle.stop(true).await;
         let dir = self.dir.take().unwrap_or_else(|| panic!("no database dir"));
-        spawn_on(dir, &[]).await
+        spawn_with_database(dir, self.database_url.clone(), &[]).await
     }
 
     pub fn url(&self, path: &str) -> String {
