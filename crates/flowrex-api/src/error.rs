@@ -43,6 +43,14 @@ pub enum ApiError {
     /// 413 `Request body too large`.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// 429 `Rate limit exceeded: N per 1 minute` with `Retry-After` in whole seconds.
+    #[error("rate limited")]
+    RateLimited {
+        /// How long until the client may try again.
+        retry_after: std::time::Duration,
+        /// The limit, for the message.
+        per_minute: u32,
+    },
     /// 503 `Service unavailable`: the database cannot be reached.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -64,6 +72,7 @@ impl std::fmt::Debug for ApiError {
             Self::NotFound => "NotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::RateLimited { .. } => "RateLimited",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Internal",
         };
@@ -84,6 +93,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,6 +113,18 @@ impl ResponseError for ApiError {
             Self::NotFound => "Not Found",
             Self::MethodNotAllowed(_) => "Method Not Allowed",
             Self::PayloadTooLarge => "Request body too large",
+            Self::RateLimited {
+                retry_after,
+                per_minute,
+            } => {
+                // Rounded up, and never 0: a client told "retry after 0" retries at once.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                return HttpResponse::TooManyRequests()
+                    .insert_header((header::RETRY_AFTER, seconds.max(1)))
+                    .json(json!({
+                        "detail": format!("Rate limit exceeded: {per_minute} per 1 minute")
+                    }));
+            }
             Self::Unavailable(cause) => {
                 tracing::error!(error = ?cause, "dependency unavailable");
                 "Service unavailable"

@@ -2,7 +2,7 @@
 //! and unknown paths with 404, both as JSON.
 
 mod auth;
-mod health;
+pub mod health;
 
 use actix_web::{HttpResponse, Resource, web};
 
@@ -18,6 +18,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(only(
             "GET",
             web::resource("/health").route(web::get().to(health::health)),
+        ))
+        .service(only(
+            "GET",
+            web::resource("/health/ready").route(web::get().to(health::ready)),
         ))
         .service(
             web::scope("/api/v1/auth")

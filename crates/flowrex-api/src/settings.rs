@@ -8,7 +8,7 @@ use std::time::Duration;
 use config::{Config, Environment, File, FileFormat};
 use flowrex_infrastructure::{DatabaseSettings, DatabaseUrl};
 use rand::RngCore;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 /// The defaults, compiled in so that the binary runs with no `config/` folder beside it.
@@ -92,6 +92,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// `REDIS_URL`, when set.
     pub redis_url: Option<SecretString>,
+    /// `REDIS_KEY_PREFIX`: the start of every key this service writes to Redis.
+    pub redis_key_prefix: String,
+    /// `REDIS_TIMEOUT_MS`: how long a Redis call may take before the service falls back.
+    pub redis_timeout: Duration,
     /// `DEBUG`: log SQL statements (at debug level).
     pub debug: bool,
     /// `CSRF_PROTECTION_ENABLED` (applies in production).
@@ -246,6 +250,11 @@ impl Settings {
             )?,
             database,
             redis_url: (!redis_url.trim().is_empty()).then(|| SecretString::from(redis_url)),
+            redis_key_prefix: get(config, "REDIS_KEY_PREFIX")?,
+            redis_timeout: Duration::from_millis(positive(
+                get(config, "REDIS_TIMEOUT_MS")?,
+                "REDIS_TIMEOUT_MS",
+            )?),
             debug,
             csrf_protection_enabled: get(config, "CSRF_PROTECTION_ENABLED")?,
             host: get(config, "HOST")?,
@@ -291,6 +300,18 @@ impl Settings {
                 "CORS_ORIGINS",
                 format!("`{origin}` cannot be combined with credentials; list the origins"),
             ));
+        }
+        if let Some(url) = &self.redis_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://"))
+            {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "must start with redis://, rediss:// or unix://",
+                ));
+            }
         }
         flowrex_infrastructure::JwtTokens::new(&self.jwt_algorithm, &self.jwt_secret_key)
             .map_err(|e| invalid("JWT_ALGORITHM", e))?;
@@ -358,8 +379,6 @@ fn random_secret() -> SecretString {
 
 #[cfg(test)]
 mod tests {
-    use secrecy::ExposeSecret;
-
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
@@ -445,6 +464,10 @@ mod tests {
                 "ACCESS_TOKEN_EXPIRE_MINUTES is invalid",
             ),
             (vec![("CORS_ORIGINS", "*")], "CORS_ORIGINS is invalid"),
+            (
+                vec![("REDIS_URL", "localhost:6379")],
+                "REDIS_URL is invalid",
+            ),
         ] {
             let message = load(&vars).map(|_| ()).map_err(|e| e.to_string());
             assert!(

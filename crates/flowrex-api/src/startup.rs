@@ -5,27 +5,35 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use actix_governor::Governor;
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use chrono::Duration;
+use flowrex_domain::ports::{Probe, Quota, RateLimiter};
 use flowrex_domain::{AuthPolicy, AuthService};
+use flowrex_infrastructure::database::DatabaseProbe;
 use flowrex_infrastructure::database::{self, Backend};
+use flowrex_infrastructure::rate_limit::{
+    FailoverRateLimiter, InProcessRateLimiter, RedisRateLimiter,
+};
+use flowrex_infrastructure::redis_store::ConnectionManager;
+use flowrex_infrastructure::redis_store::{self, RedisProbe};
 use flowrex_infrastructure::{BcryptHasher, JwtTokens, SeaOrmUserRepository, SystemClock};
+use migration::sea_orm::DatabaseConnection;
 use migration::{Migrator, MigratorTrait};
-use sea_orm_connection::DatabaseConnection;
+use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
-use crate::middleware::{csrf, json_errors, rate_limit};
+use crate::middleware::rate_limit::{self, ClientRateLimit};
+use crate::middleware::{csrf, json_errors};
 use crate::routes;
+use crate::routes::health::Readiness;
 use crate::settings::Settings;
 
-mod sea_orm_connection {
-    pub use migration::sea_orm::DatabaseConnection;
-}
+/// While Redis is failing, how long to count in process before trying it again.
+const REDIS_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -75,9 +83,32 @@ impl Application {
             .with_context(|| format!("failed to bind {}", settings.address()))?;
         let port = listener.local_addr().context("no local address")?.port();
 
+        let redis = settings
+            .redis_url
+            .as_ref()
+            .map(|url| redis_store::connect(url.expose_secret(), settings.redis_timeout))
+            .transpose()?;
         let limit = settings.rate_limit_per_minute;
-        let governor =
-            rate_limit::per_minute(limit.max(1)).context("invalid RATE_LIMIT_PER_MINUTE")?;
+        let client_limit = web::Data::new(ClientRateLimit(rate_limiter(
+            &settings,
+            redis.as_ref(),
+            "ip",
+            Quota {
+                max: limit.max(1),
+                window: std::time::Duration::from_secs(60),
+            },
+        )));
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(DatabaseProbe::new(
+            db.clone(),
+            settings.database.acquire_timeout,
+        ))];
+        if let Some(connection) = &redis {
+            probes.push(Arc::new(RedisProbe::new(
+                connection.clone(),
+                settings.redis_timeout,
+            )));
+        }
+        let readiness = web::Data::new(Readiness(probes));
         let csrf_on = settings.app_env.is_production() && settings.csrf_protection_enabled;
         let origins = Arc::new(settings.cors_origins.clone());
         let hsts = settings.app_env.is_production();
@@ -95,13 +126,18 @@ impl Application {
             }
             App::new()
                 .app_data(auth.clone())
+                .app_data(client_limit.clone())
+                .app_data(readiness.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 // Innermost first: CSRF, then the rate limit, CORS (so that 403 and 429
                 // answers carry CORS headers), JSON error bodies, security headers, tracing.
                 .wrap(Condition::new(csrf_on, from_fn(csrf::require_csrf_header)))
-                .wrap(Condition::new(limit > 0, Governor::new(&governor)))
+                .wrap(Condition::new(
+                    limit > 0,
+                    from_fn(rate_limit::limit_per_client),
+                ))
                 .wrap(cors(&origins))
                 .wrap(ErrorHandlers::new().default_handler(json_errors::into_json))
                 .wrap(security)
@@ -166,6 +202,27 @@ fn compose(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<AuthSe
             access_ttl: Duration::minutes(settings.access_token_expire_minutes),
             refresh_ttl: Duration::days(settings.refresh_token_expire_days),
         },
+    ))
+}
+
+/// A limiter for `quota` named `scope`: shared through Redis (with in-process fallback)
+/// when Redis is configured, in process otherwise.
+fn rate_limiter(
+    settings: &Settings,
+    redis: Option<&ConnectionManager>,
+    scope: &str,
+    quota: Quota,
+) -> Arc<dyn RateLimiter> {
+    let local = Arc::new(InProcessRateLimiter::new(quota));
+    let Some(connection) = redis else {
+        return local;
+    };
+    let prefix = format!("{}:rl:{scope}:", settings.redis_key_prefix);
+    Arc::new(FailoverRateLimiter::new(
+        Arc::new(RedisRateLimiter::new(connection.clone(), prefix, quota)),
+        local,
+        settings.redis_timeout,
+        REDIS_RETRY_INTERVAL,
     ))
 }
 

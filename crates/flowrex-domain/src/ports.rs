@@ -132,3 +132,64 @@ pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
 }
+
+/// At most `max` hits per `window` for each key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Hits allowed per window (at least 1).
+    pub max: u32,
+    /// The window.
+    pub window: std::time::Duration,
+}
+
+/// The verdict on one hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Within the quota.
+    Allowed,
+    /// Over the quota until `retry_after` has passed.
+    Limited {
+        /// How long until a hit would be allowed again.
+        retry_after: std::time::Duration,
+    },
+}
+
+/// The counter store cannot be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("rate-limit store unavailable")]
+pub struct RateLimitError(#[source] pub anyhow::Error);
+
+/// Counts hits per key against one fixed [`Quota`]. Each limiter has its own quota and key
+/// space (requests per client IP, failed logins per account, …).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// The quota it enforces.
+    fn quota(&self) -> Quota;
+
+    /// Counts one hit for `key` and says whether it is within the quota.
+    ///
+    /// # Errors
+    /// [`RateLimitError`] when a shared store cannot be reached; callers then decide whether
+    /// to fail open or fall back.
+    async fn hit(&self, key: &str) -> Result<RateDecision, RateLimitError>;
+}
+
+/// A dependency is not ready.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} unavailable")]
+pub struct ProbeError(pub &'static str, #[source] pub anyhow::Error);
+
+/// A readiness check of one dependency (the database, Redis).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// The dependency's name, as reported by `GET /health/ready`.
+    fn name(&self) -> &'static str;
+
+    /// Checks that the dependency answers, within a bounded time.
+    ///
+    /// # Errors
+    /// [`ProbeError`] when it does not.
+    async fn check(&self) -> Result<(), ProbeError>;
+}

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use flowrex_domain::ports::RepositoryError;
+use flowrex_domain::ports::{Probe, ProbeError, RepositoryError};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 
@@ -225,6 +225,34 @@ fn is_unavailable(error: &DbErr) -> bool {
             }
         }
         _ => false,
+    }
+}
+
+/// Readiness of the database: a ping through the pool, bounded by the acquire timeout.
+pub struct DatabaseProbe {
+    db: DatabaseConnection,
+    timeout: Duration,
+}
+
+impl DatabaseProbe {
+    /// A probe over the pool, giving up after `timeout`.
+    pub fn new(db: DatabaseConnection, timeout: Duration) -> Self {
+        Self { db, timeout }
+    }
+}
+
+#[async_trait::async_trait]
+impl Probe for DatabaseProbe {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), ProbeError> {
+        match tokio::time::timeout(self.timeout, self.db.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(ProbeError("database", anyhow!(error))),
+            Err(_) => Err(ProbeError("database", anyhow!("timed out"))),
+        }
     }
 }
 

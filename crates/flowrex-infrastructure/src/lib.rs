@@ -11,6 +11,8 @@ pub mod database;
 pub mod entity;
 pub mod hasher;
 pub mod jwt;
+pub mod rate_limit;
+pub mod redis_store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod user_repository;

@@ -26,3 +26,14 @@ async fn health_answers_healthy() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn readiness_answers_ready_when_the_database_answers() {
+    let app = spawn_app().await;
+    assert_json(
+        app.get("/health/ready").await,
+        StatusCode::OK,
+        json!({"status": "ready", "checks": {"database": "ok"}}),
+    )
+    .await;
+}

@@ -7,5 +7,6 @@ mod helpers;
 mod login;
 mod logout;
 mod me;
+mod redis;
 mod refresh;
 mod register;

@@ -1,63 +1,83 @@
-//! Per-client-IP rate limiting with actix-governor, answering 429 as JSON with a
-//! `Retry-After` rounded up to whole seconds (never 0).
+//! SPEC's rate limit: `RATE_LIMIT_PER_MINUTE` requests per minute per client IP, answered
+//! with 429 JSON and a `Retry-After` rounded up to whole seconds (never 0). The counting is
+//! a [`RateLimiter`] port: in process by default, shared through Redis when `REDIS_URL` is
+//! set (falling back to in-process counting while Redis is down).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use actix_governor::governor::NotUntil;
-use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
-use actix_governor::governor::middleware::NoOpMiddleware;
-use actix_governor::{
-    GovernorConfig, GovernorConfigBuilder, KeyExtractor, PeerIpKeyExtractor,
-    SimpleKeyExtractionError,
-};
-use actix_web::dev::ServiceRequest;
-use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
-use actix_web::{HttpResponse, HttpResponseBuilder};
-use serde_json::json;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError, web};
+use flowrex_domain::ports::{RateDecision, RateLimiter};
 
-/// Rate-limit key: the peer's IP address (IPv6 by /56 prefix), as actix-governor's
-/// [`PeerIpKeyExtractor`], with the SPEC's JSON 429.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp {
-    per_minute: u32,
-}
+use crate::error::ApiError;
 
-impl KeyExtractor for ClientIp {
-    type Key = IpAddr;
-    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+/// The per-client limiter, as app data.
+pub struct ClientRateLimit(pub Arc<dyn RateLimiter>);
 
-    fn extract(&self, request: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
-        PeerIpKeyExtractor.extract(request)
-    }
-
-    fn exceed_rate_limit_response(
-        &self,
-        negative: &NotUntil<QuantaInstant>,
-        mut response: HttpResponseBuilder,
-    ) -> HttpResponse {
-        let wait = negative.wait_time_from(DefaultClock::default().now());
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        response
-            .insert_header((RETRY_AFTER, seconds.max(1)))
-            .insert_header((CONTENT_TYPE, "application/json"))
-            .body(
-                json!({ "detail": format!("Rate limit exceeded: {} per 1 minute", self.per_minute) })
-                    .to_string(),
-            )
+/// The rate-limit key of a client: its IP address, IPv6 by /56 prefix (one customer's
+/// network), as actix-governor's peer-IP extractor keys it.
+pub fn client_key(peer: Option<SocketAddr>) -> String {
+    match peer.map(|addr| addr.ip()) {
+        Some(IpAddr::V6(ip)) => {
+            let mut octets = ip.octets();
+            octets[7..].fill(0);
+            IpAddr::from(octets).to_string()
+        }
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_owned(),
     }
 }
 
-/// The limiter state, shared by every worker. `None` when the limit is off (0).
-pub type RateLimitConfig = GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>;
-
-/// `per_minute` requests per minute per client, in bursts of up to `per_minute`.
-pub fn per_minute(per_minute: u32) -> Option<RateLimitConfig> {
-    if per_minute == 0 {
-        return None;
+/// The middleware, for `actix_web::middleware::from_fn`. A store failure lets the request
+/// through (the limiter has already fallen back where it can).
+///
+/// # Errors
+/// Whatever the inner service fails with.
+pub async fn limit_per_client(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let limiter = request
+        .app_data::<web::Data<ClientRateLimit>>()
+        .map(|limit| Arc::clone(&limit.0));
+    if let Some(limiter) = limiter {
+        match limiter.hit(&client_key(request.peer_addr())).await {
+            Ok(RateDecision::Allowed) => {}
+            Ok(RateDecision::Limited { retry_after }) => {
+                let error = ApiError::RateLimited {
+                    retry_after,
+                    per_minute: limiter.quota().max,
+                };
+                return Ok(request
+                    .into_response(error.error_response())
+                    .map_into_right_body());
+            }
+            Err(error) => tracing::warn!(%error, "rate limit not checked"),
+        }
     }
-    GovernorConfigBuilder::default()
-        .requests_per_minute(u64::from(per_minute))
-        .burst_size(per_minute)
-        .key_extractor(ClientIp { per_minute })
-        .finish()
+    next.call(request)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_keyed_by_ip_and_ipv6_by_prefix() {
+        let v4: SocketAddr = "203.0.113.7:5555".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(client_key(Some(v4)), "203.0.113.7");
+        let a: SocketAddr = "[2001:db8:1:2:3:4:5:6]:1"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b: SocketAddr = "[2001:db8:1:2:ff:4:5:6]:1"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(client_key(Some(a)), client_key(Some(b)));
+        assert_eq!(client_key(None), "unknown");
+    }
 }

@@ -1,7 +1,13 @@
-//! SPEC rows `GET /` and `GET /health`.
+//! SPEC rows `GET /` and `GET /health`, and the readiness check `GET /health/ready`.
 
-use actix_web::HttpResponse;
-use serde_json::json;
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use flowrex_domain::ports::Probe;
+use serde_json::{Map, Value, json};
+
+/// The dependencies `GET /health/ready` checks (the database, and Redis when configured).
+pub struct Readiness(pub Vec<Arc<dyn Probe>>);
 
 /// `GET /` → 200 `{"message": "Flowrex API"}`.
 pub async fn root() -> HttpResponse {
@@ -11,4 +17,34 @@ pub async fn root() -> HttpResponse {
 /// `GET /health` → 200 `{"status": "healthy"}`: liveness only, no dependency is checked.
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "healthy" }))
+}
+
+/// `GET /health/ready` → 200 `{"status": "ready", "checks": {"database": "ok", …}}` when
+/// every dependency answers; otherwise 503 `{"detail": "Service unavailable", "status":
+/// "unavailable", "checks": {…}}` naming the one that failed. Checks run concurrently,
+/// each bounded by its own timeout.
+pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
+    let results = futures::future::join_all(readiness.0.iter().map(|probe| probe.check())).await;
+    let mut checks = Map::new();
+    let mut all_ok = true;
+    for (probe, result) in readiness.0.iter().zip(results) {
+        let state = match result {
+            Ok(()) => "ok",
+            Err(error) => {
+                tracing::warn!(error = ?error, "readiness check failed");
+                all_ok = false;
+                "unavailable"
+            }
+        };
+        checks.insert(probe.name().to_owned(), Value::from(state));
+    }
+    if all_ok {
+        HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }))
+    } else {
+        HttpResponse::ServiceUnavailable().json(json!({
+            "detail": "Service unavailable",
+            "status": "unavailable",
+            "checks": checks,
+        }))
+    }
 }

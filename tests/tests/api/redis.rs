@@ -1,0 +1,120 @@
+//! Rate limits shared through Redis (`TEST_REDIS_URL`), and the in-process fallback when
+//! Redis cannot be reached.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{assert_json, body, spawn_app_with};
+
+/// The Redis server to share, or `None` (test skipped) when `TEST_REDIS_URL` is not set.
+fn redis_url() -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("skipped: TEST_REDIS_URL is not set");
+    }
+    url
+}
+
+/// A key prefix no other test uses.
+fn unique_prefix() -> String {
+    format!("flowrex_t_{}", rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_one_budget() {
+    let Some(redis) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let vars = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("RATE_LIMIT_PER_MINUTE", "10"),
+    ];
+    let first = spawn_app_with(&vars).await;
+    let second = spawn_app_with(&vars).await;
+    for _ in 0..6 {
+        assert_eq!(first.get("/health").await.status(), StatusCode::OK);
+    }
+    for _ in 0..4 {
+        assert_eq!(second.get("/health").await.status(), StatusCode::OK);
+    }
+    let limited = second.get("/health").await;
+    assert_eq!(
+        limited.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the 11th request of the minute, whichever instance"
+    );
+    assert_eq!(first.get("/").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(
+        retry_after.is_some_and(|s| (1..=60).contains(&s)),
+        "{retry_after:?}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_checks_redis_when_configured() {
+    let Some(redis) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let app = spawn_app_with(&[
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+    ])
+    .await;
+    let response = app.get("/health/ready").await;
+    assert_json(
+        response,
+        StatusCode::OK,
+        json!({"status": "ready", "checks": {"database": "ok", "redis": "ok"}}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn without_redis_requests_are_served_and_limited_in_process() {
+    // Nothing listens on port 1: every Redis call fails at once.
+    let app = spawn_app_with(&[
+        ("REDIS_URL", "redis://127.0.0.1:1"),
+        ("RATE_LIMIT_PER_MINUTE", "3"),
+    ])
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get("/health").await.status(),
+            StatusCode::OK,
+            "served while Redis is down"
+        );
+    }
+    assert_eq!(
+        app.get("/health").await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "limited in process"
+    );
+}
+
+#[tokio::test]
+async fn readiness_names_redis_when_it_is_down() {
+    let app = spawn_app_with(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let response = app.get("/health/ready").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body(response).await,
+        json!({"detail": "Service unavailable", "status": "unavailable",
+               "checks": {"database": "ok", "redis": "unavailable"}})
+    );
+    assert_eq!(
+        app.get("/health").await.status(),
+        StatusCode::OK,
+        "liveness does not depend on Redis"
+    );
+}
