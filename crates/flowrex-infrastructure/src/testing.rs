@@ -34,7 +34,11 @@ pub async fn fresh_database(dir: &Path) -> anyhow::Result<DatabaseUrl> {
     }
 }
 
-async fn fresh_server_database(server: &str) -> anyhow::Result<DatabaseUrl> {
+/// A new empty database on the PostgreSQL or MySQL server `server` (an admin URL).
+///
+/// # Errors
+/// When the server cannot be reached or the database cannot be created.
+pub async fn fresh_server_database(server: &str) -> anyhow::Result<DatabaseUrl> {
     let admin = DatabaseUrl::parse(server).context("TEST_DATABASE_URL is not a database URL")?;
     let name = format!(
         "{TEST_DATABASE_PREFIX}{}_{}_{}",

@@ -32,6 +32,12 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     spawn_on(dir, vars).await
 }
 
+/// A server on a database of the caller's (a private server in fault tests).
+pub async fn spawn_app_on_database(database_url: String, vars: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    spawn_with_database(dir, database_url, vars).await
+}
+
 async fn spawn_on(dir: TempDir, vars: &[(&str, &str)]) -> TestApp {
     let database_url = testing::fresh_database(dir.path())
         .await

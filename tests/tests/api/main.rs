@@ -2,6 +2,7 @@
 
 mod concurrency;
 mod cross_cutting;
+mod faults;
 mod health;
 mod helpers;
 mod login;
@@ -10,3 +11,4 @@ mod me;
 mod redis;
 mod refresh;
 mod register;
+mod services;

@@ -31,6 +31,10 @@ pub fn client_key(peer: Option<SocketAddr>) -> String {
     }
 }
 
+/// Paths that are never limited: the readiness probe must report the dependencies'
+/// state to orchestrators, not a 429. (`/health` stays limited, as in the original.)
+const EXEMPT_PATHS: [&str; 1] = ["/health/ready"];
+
 /// The middleware, for `actix_web::middleware::from_fn`. A store failure lets the request
 /// through (the limiter has already fallen back where it can).
 ///
@@ -42,6 +46,7 @@ pub async fn limit_per_client(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let limiter = request
         .app_data::<web::Data<ClientRateLimit>>()
+        .filter(|_| !EXEMPT_PATHS.contains(&request.path()))
         .map(|limit| Arc::clone(&limit.0));
     if let Some(limiter) = limiter {
         match limiter.hit(&client_key(request.peer_addr())).await {

@@ -1,0 +1,252 @@
+//! Private PostgreSQL and Redis servers for fault tests: started on spare loopback ports in
+//! temporary directories, so that tests can stop and restart them without touching the
+//! machine's shared services. Each is stopped when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// A free loopback port (free when asked; used right after).
+pub fn spare_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("no spare port: {e}"))
+}
+
+fn run(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Waits until something accepts connections on `port`.
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on {port} within 30 s");
+}
+
+/// A PostgreSQL cluster of its own (initdb + pg_ctl), trust authentication.
+pub struct PrivatePostgres {
+    dir: TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    /// Creates and starts a cluster.
+    pub fn start() -> Self {
+        let bin = postgres_bin_dir();
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let postgres = Self {
+            dir,
+            bin,
+            port: spare_port(),
+        };
+        if is_root() {
+            // PostgreSQL refuses to run as root: the cluster belongs to `postgres`.
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(postgres.dir.path()));
+        }
+        run(&mut postgres.as_owner(
+            "initdb",
+            &[
+                "-D",
+                &postgres.data().display().to_string(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        ));
+        postgres.resume();
+        postgres
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn as_owner(&self, program: &str, args: &[&str]) -> Command {
+        let program = self.bin.join(program);
+        let mut command = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        command.args(args).stdin(Stdio::null());
+        command
+    }
+
+    /// Starts (or restarts) the server and waits until it accepts connections.
+    pub fn resume(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log").display().to_string();
+        run(&mut self.as_owner(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().display().to_string(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "start",
+            ],
+        ));
+        wait_for_port(self.port, "PostgreSQL");
+    }
+
+    /// Stops the server at once, as a crash would (connections are cut).
+    pub fn stop(&self) {
+        run(&mut self.as_owner(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().display().to_string(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        ));
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self
+            .as_owner(
+                "pg_ctl",
+                &[
+                    "-D",
+                    &self.data().display().to_string(),
+                    "-m",
+                    "immediate",
+                    "stop",
+                ],
+            )
+            .output();
+    }
+}
+
+fn postgres_bin_dir() -> PathBuf {
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
+        && output.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        if dir.join("initdb").is_file() {
+            return dir;
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .pop()
+        .filter(|dir| Path::new(dir).join("initdb").is_file())
+        .unwrap_or_else(|| panic!("no PostgreSQL server binaries (initdb) found"))
+}
+
+/// A Redis server of its own, keeping nothing on disk.
+pub struct PrivateRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    /// Starts a server.
+    pub fn start() -> Self {
+        let mut redis = Self {
+            port: spare_port(),
+            child: None,
+        };
+        redis.resume();
+        redis
+    }
+
+    /// Starts (or restarts) the server and waits until it accepts connections.
+    pub fn resume(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server: {e}"));
+        self.child = Some(child);
+        wait_for_port(self.port, "Redis");
+    }
+
+    /// Kills the server.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether a key starting with `prefix` exists in it.
+    pub fn has_key_starting_with(&self, prefix: &str) -> bool {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--scan", "--pattern"])
+            .arg(format!("{prefix}*"))
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty())
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
