@@ -135,7 +135,7 @@ impl Fields {
         match self.body.get(name).cloned() {
             None => {
                 let input = Value::Object(self.body.clone());
-                self.push(name, "missing", "Field required", Some(input), None);
+                self.reject(name, "missing", "Field required", Some(input), None);
                 None
             }
             Some(value) => self.string(name, value, echo),
@@ -155,7 +155,7 @@ impl Fields {
             Value::String(text) => Some(text),
             other => {
                 let input = (echo == Echo::Yes).then_some(other);
-                self.push(
+                self.reject(
                     name,
                     "string_type",
                     "Input should be a valid string",
@@ -169,17 +169,6 @@ impl Fields {
 
     /// Records that a field's value broke a rule (`type`, message, what to echo, context).
     pub fn reject(
-        &mut self,
-        name: &'static str,
-        kind: &'static str,
-        msg: impl Into<String>,
-        input: Option<Value>,
-        ctx: Option<Value>,
-    ) {
-        self.push(name, kind, msg, input, ctx);
-    }
-
-    fn push(
         &mut self,
         name: &'static str,
         kind: &'static str,
