@@ -303,14 +303,14 @@ impl Settings {
         }
         if let Some(url) = &self.redis_url {
             let url = url.expose_secret();
-            if !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("unix://"))
-            {
+            if url.starts_with("rediss://") {
                 return Err(invalid(
                     "REDIS_URL",
-                    "must start with redis://, rediss:// or unix://",
+                    "TLS (rediss://) is not supported yet; use redis:// (over a private network or a TLS tunnel)",
                 ));
+            }
+            if !(url.starts_with("redis://") || url.starts_with("unix://")) {
+                return Err(invalid("REDIS_URL", "must start with redis:// or unix://"));
             }
         }
         flowrex_infrastructure::JwtTokens::new(&self.jwt_algorithm, &self.jwt_secret_key)
