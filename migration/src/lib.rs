@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 pub mod cli;
 mod m20261124_000001_create_users;
+mod m20261127_000002_add_users_email_key;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -13,6 +14,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_create_users::Migration)]
+        vec![
+            Box::new(m20261124_000001_create_users::Migration),
+            Box::new(m20261127_000002_add_users_email_key::Migration),
+        ]
     }
 }

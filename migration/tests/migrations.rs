@@ -29,7 +29,7 @@ async fn up_creates_users_with_its_unique_email_index() {
     Migrator::up(&db, None)
         .await
         .unwrap_or_else(|e| panic!("up: {e}"));
-    assert_eq!(objects(&db).await, ["index:ix_users_email", "table:users"]);
+    assert_eq!(objects(&db).await, ALL_OBJECTS);
     let index = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
@@ -59,13 +59,19 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     Migrator::up(&db, None)
         .await
         .unwrap_or_else(|e| panic!("up again: {e}"));
-    assert_eq!(objects(&db).await, ["index:ix_users_email", "table:users"]);
+    assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
+const ALL_OBJECTS: [&str; 3] = [
+    "index:ix_users_email",
+    "index:ix_users_email_key",
+    "table:users",
+];
+
 #[tokio::test]
-async fn the_columns_are_the_specs() {
+async fn the_first_migration_makes_the_specs_table() {
     let db = sqlite_memory().await;
-    Migrator::up(&db, None)
+    Migrator::up(&db, Some(1))
         .await
         .unwrap_or_else(|e| panic!("up: {e}"));
     let rows = db
@@ -147,4 +153,78 @@ async fn present(manager: &SchemaManager<'_>) -> (bool, bool) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     (table, index)
+}
+
+async fn insert_legacy_user(db: &DatabaseConnection, email: &str) {
+    db.execute_unprepared(&format!(
+        "INSERT INTO users (email, hashed_password, is_active, is_verified, is_superuser, created_at, updated_at) \
+         VALUES ('{email}', '$2b$12$x', 1, 0, 0, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("insert {email}: {e}"));
+}
+
+#[tokio::test]
+async fn the_email_key_migration_fills_keys_of_existing_users() {
+    let db = sqlite_memory().await;
+    Migrator::up(&db, Some(1))
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    insert_legacy_user(&db, "Alice@Example.com").await;
+    insert_legacy_user(&db, "bob@example.com").await;
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT email, email_key FROM users ORDER BY id",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pairs: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "email").unwrap_or_default(),
+                r.try_get("", "email_key").unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            (
+                "Alice@Example.com".to_owned(),
+                "alice@example.com".to_owned()
+            ),
+            ("bob@example.com".to_owned(), "bob@example.com".to_owned()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_email_key_migration_stops_on_accounts_that_differ_only_by_case() {
+    let db = sqlite_memory().await;
+    Migrator::up(&db, Some(1))
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    insert_legacy_user(&db, "carol@example.com").await;
+    insert_legacy_user(&db, "Carol@example.com").await;
+    let error = Migrator::up(&db, None).await.map_err(|e| e.to_string());
+    assert!(
+        matches!(&error, Err(message) if message.contains("carol@example.com: users [1, 2]")),
+        "names the clashing accounts: {error:?}"
+    );
+    let columns = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT name FROM pragma_table_info('users') WHERE name = 'email_key'",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        columns.is_empty(),
+        "a refused migration leaves the table as it was"
+    );
 }

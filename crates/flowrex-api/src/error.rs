@@ -51,6 +51,12 @@ pub enum ApiError {
         /// The limit, for the message.
         per_minute: u32,
     },
+    /// 429 `Too many failed login attempts, try again later` with `Retry-After`.
+    #[error("login throttled")]
+    LoginThrottled {
+        /// How long until the client may try again.
+        retry_after: std::time::Duration,
+    },
     /// 503 `Service unavailable`: the database cannot be reached.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -73,6 +79,7 @@ impl std::fmt::Debug for ApiError {
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::RateLimited { .. } => "RateLimited",
+            Self::LoginThrottled { .. } => "LoginThrottled",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Internal",
         };
@@ -93,7 +100,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -117,13 +124,14 @@ impl ResponseError for ApiError {
                 retry_after,
                 per_minute,
             } => {
-                // Rounded up, and never 0: a client told "retry after 0" retries at once.
-                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                return HttpResponse::TooManyRequests()
-                    .insert_header((header::RETRY_AFTER, seconds.max(1)))
-                    .json(json!({
-                        "detail": format!("Rate limit exceeded: {per_minute} per 1 minute")
-                    }));
+                let detail = format!("Rate limit exceeded: {per_minute} per 1 minute");
+                return too_many_requests(*retry_after, &detail);
+            }
+            Self::LoginThrottled { retry_after } => {
+                return too_many_requests(
+                    *retry_after,
+                    "Too many failed login attempts, try again later",
+                );
             }
             Self::Unavailable(cause) => {
                 tracing::error!(error = ?cause, "dependency unavailable");
@@ -149,6 +157,15 @@ impl ResponseError for ApiError {
     }
 }
 
+/// 429 with `Retry-After` rounded up, and never 0 (a client told "retry after 0" retries
+/// at once).
+fn too_many_requests(retry_after: std::time::Duration, detail: &str) -> HttpResponse {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    HttpResponse::TooManyRequests()
+        .insert_header((header::RETRY_AFTER, seconds.max(1)))
+        .json(json!({ "detail": detail }))
+}
+
 impl From<RegisterError> for ApiError {
     fn from(error: RegisterError) -> Self {
         match error {
@@ -163,6 +180,7 @@ impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
             LoginError::InvalidCredentials => Self::InvalidLogin,
+            LoginError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             LoginError::Unavailable(cause) => Self::Unavailable(cause),
             LoginError::Unexpected(cause) => Self::Internal(cause),
         }

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
 use flowrex_infrastructure::{DatabaseSettings, DatabaseUrl};
+
+use crate::client_ip::TrustedProxies;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -108,6 +110,15 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     /// `RATE_LIMIT_PER_MINUTE` (0 turns the limit off).
     pub rate_limit_per_minute: u32,
+    /// `LOGIN_MAX_FAILURES_PER_ACCOUNT`: failed logins per account and client IP in a
+    /// window before further attempts are refused (0: no limit).
+    pub login_max_failures_per_account: u32,
+    /// `LOGIN_MAX_FAILURES_PER_IP`: failed logins per client IP in a window (0: no limit).
+    pub login_max_failures_per_ip: u32,
+    /// `LOGIN_FAILURE_WINDOW_SECONDS`.
+    pub login_failure_window: Duration,
+    /// `TRUSTED_PROXIES`.
+    pub trusted_proxies: TrustedProxies,
     /// `CORS_ORIGINS`.
     pub cors_origins: Vec<String>,
     /// `AUTO_MIGRATE`: apply pending migrations at start-up.
@@ -261,6 +272,14 @@ impl Settings {
             port: get(config, "PORT")?,
             bcrypt_cost: get(config, "BCRYPT_COST")?,
             rate_limit_per_minute: get(config, "RATE_LIMIT_PER_MINUTE")?,
+            login_max_failures_per_account: get(config, "LOGIN_MAX_FAILURES_PER_ACCOUNT")?,
+            login_max_failures_per_ip: get(config, "LOGIN_MAX_FAILURES_PER_IP")?,
+            login_failure_window: Duration::from_secs(positive(
+                get(config, "LOGIN_FAILURE_WINDOW_SECONDS")?,
+                "LOGIN_FAILURE_WINDOW_SECONDS",
+            )?),
+            trusted_proxies: TrustedProxies::parse(&get::<String>(config, "TRUSTED_PROXIES")?)
+                .map_err(|e| invalid("TRUSTED_PROXIES", e))?,
             cors_origins: cors_origins
                 .split(',')
                 .map(str::trim)

@@ -11,12 +11,13 @@ use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use chrono::Duration;
-use flowrex_domain::ports::{Probe, Quota, RateLimiter};
-use flowrex_domain::{AuthPolicy, AuthService};
+use flowrex_domain::ports::{FailureCounter, Probe, Quota, RateLimiter};
+use flowrex_domain::{AuthPolicy, AuthService, LoginThrottle};
 use flowrex_infrastructure::database::DatabaseProbe;
 use flowrex_infrastructure::database::{self, Backend};
 use flowrex_infrastructure::rate_limit::{
-    FailoverRateLimiter, InProcessRateLimiter, RedisRateLimiter,
+    Circuit, FailoverFailureCounter, FailoverRateLimiter, InProcessFailureCounter,
+    InProcessRateLimiter, RedisFailureCounter, RedisRateLimiter,
 };
 use flowrex_infrastructure::redis_store::ConnectionManager;
 use flowrex_infrastructure::redis_store::{self, RedisProbe};
@@ -64,6 +65,9 @@ impl Application {
                 settings.database.url
             );
         }
+        if settings.auto_migrate && !settings.database.url.is_sqlite_memory() {
+            migrate(&settings.database).await?;
+        }
         let db = database::connect(&settings.database)
             .await
             .with_context(|| {
@@ -72,12 +76,12 @@ impl Application {
                     settings.database.url
                 )
             })?;
-        if settings.auto_migrate {
+        if settings.auto_migrate && settings.database.url.is_sqlite_memory() {
+            // One connection, which is the database: migrate it in place.
             Migrator::up(&db, None)
                 .await
                 .context("failed to apply database migrations")?;
         }
-        let auth = web::Data::new(compose(&settings, db.clone())?);
 
         let listener = TcpListener::bind(settings.address())
             .with_context(|| format!("failed to bind {}", settings.address()))?;
@@ -88,10 +92,12 @@ impl Application {
             .as_ref()
             .map(|url| redis_store::connect(url.expose_secret(), settings.redis_timeout))
             .transpose()?;
+        let circuit = Arc::new(Circuit::new(settings.redis_timeout, REDIS_RETRY_INTERVAL));
         let limit = settings.rate_limit_per_minute;
         let client_limit = web::Data::new(ClientRateLimit(rate_limiter(
             &settings,
             redis.as_ref(),
+            &circuit,
             "ip",
             Quota {
                 max: limit.max(1),
@@ -109,6 +115,25 @@ impl Application {
             )));
         }
         let readiness = web::Data::new(Readiness(probes));
+        let auth = web::Data::new(compose(&settings, db.clone())?.with_login_throttle(
+            LoginThrottle {
+                per_ip: failure_counter(
+                    &settings,
+                    redis.as_ref(),
+                    &circuit,
+                    "login-ip",
+                    settings.login_max_failures_per_ip,
+                ),
+                per_account: failure_counter(
+                    &settings,
+                    redis.as_ref(),
+                    &circuit,
+                    "login-account",
+                    settings.login_max_failures_per_account,
+                ),
+            },
+        ));
+        let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
         let csrf_on = settings.app_env.is_production() && settings.csrf_protection_enabled;
         let origins = Arc::new(settings.cors_origins.clone());
         let hsts = settings.app_env.is_production();
@@ -128,6 +153,7 @@ impl Application {
                 .app_data(auth.clone())
                 .app_data(client_limit.clone())
                 .app_data(readiness.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
@@ -185,6 +211,24 @@ impl Application {
     }
 }
 
+/// Applies pending migrations through a pool of its own, closed before the serving pool
+/// opens: a connection that read the schema before a migration changed it could describe
+/// statements by the old schema (SQLite).
+async fn migrate(settings: &database::DatabaseSettings) -> anyhow::Result<()> {
+    let mut one = settings.clone();
+    one.max_connections = 1;
+    one.min_connections = 1;
+    let db = database::connect(&one)
+        .await
+        .with_context(|| format!("failed to connect to the database at {}", settings.url))?;
+    Migrator::up(&db, None)
+        .await
+        .context("failed to apply database migrations")?;
+    db.close()
+        .await
+        .context("failed to close the migration connection")
+}
+
 /// Builds the service from its adapters.
 fn compose(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<AuthService> {
     let tokens = Arc::new(
@@ -205,11 +249,12 @@ fn compose(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<AuthSe
     ))
 }
 
-/// A limiter for `quota` named `scope`: shared through Redis (with in-process fallback)
-/// when Redis is configured, in process otherwise.
+/// A limiter for `quota` named `scope`: shared through Redis (with in-process fallback,
+/// watched by `circuit`) when Redis is configured, in process otherwise.
 fn rate_limiter(
     settings: &Settings,
     redis: Option<&ConnectionManager>,
+    circuit: &Arc<Circuit>,
     scope: &str,
     quota: Quota,
 ) -> Arc<dyn RateLimiter> {
@@ -221,9 +266,36 @@ fn rate_limiter(
     Arc::new(FailoverRateLimiter::new(
         Arc::new(RedisRateLimiter::new(connection.clone(), prefix, quota)),
         local,
-        settings.redis_timeout,
-        REDIS_RETRY_INTERVAL,
+        circuit.clone(),
     ))
+}
+
+/// A failed-login counter allowing `max` failures per `LOGIN_FAILURE_WINDOW_SECONDS`
+/// (`None` when `max` is 0), placed like [`rate_limiter`]'s.
+fn failure_counter(
+    settings: &Settings,
+    redis: Option<&ConnectionManager>,
+    circuit: &Arc<Circuit>,
+    scope: &str,
+    max: u32,
+) -> Option<Arc<dyn FailureCounter>> {
+    if max == 0 {
+        return None;
+    }
+    let quota = Quota {
+        max,
+        window: settings.login_failure_window,
+    };
+    let local = Arc::new(InProcessFailureCounter::new(quota));
+    let Some(connection) = redis else {
+        return Some(local);
+    };
+    let prefix = format!("{}:rl:{scope}:", settings.redis_key_prefix);
+    Some(Arc::new(FailoverFailureCounter::new(
+        Arc::new(RedisFailureCounter::new(connection.clone(), prefix, quota)),
+        local,
+        circuit.clone(),
+    )))
 }
 
 /// SPEC's CORS: the configured origins, with credentials, any method and header.

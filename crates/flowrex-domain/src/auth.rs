@@ -1,13 +1,14 @@
 //! The authentication use cases.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use tracing::{Span, instrument};
 
 use crate::ports::{
-    Clock, HashError, IssueError, PasswordHasher, RepositoryError, TokenIssuer, TokenVerifier,
-    UserRepository,
+    Clock, FailureCounter, HashError, IssueError, PasswordHasher, RepositoryError, TokenIssuer,
+    TokenVerifier, UserRepository,
 };
 use crate::{
     EmailAddress, FullName, NewPassword, NewUser, PasswordAttempt, TokenKind, TokenPair, User,
@@ -50,6 +51,17 @@ pub struct Credentials {
     pub email: EmailAddress,
     /// The password typed.
     pub password: PasswordAttempt,
+    /// The client's address, for brute-force throttling (`None` when unknown).
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Brute-force throttling of logins: failures are counted per client IP and per account and
+/// client IP; a blocked key is refused before any password is checked.
+pub struct LoginThrottle {
+    /// Failures per client IP (many accounts from one address).
+    pub per_ip: Option<Arc<dyn FailureCounter>>,
+    /// Failures per account and client IP (one account guessed at).
+    pub per_account: Option<Arc<dyn FailureCounter>>,
 }
 
 /// Why registration failed.
@@ -72,6 +84,13 @@ pub enum LoginError {
     /// Unknown email, wrong password or inactive user.
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// Too many failures from this client (for this account): refused without checking the
+    /// password, until `retry_after` has passed.
+    #[error("too many failed logins")]
+    Throttled {
+        /// Time until the window ends.
+        retry_after: std::time::Duration,
+    },
     /// The user store cannot be reached.
     #[error("user store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -161,6 +180,7 @@ pub struct AuthService {
     verifier: Arc<dyn TokenVerifier>,
     clock: Arc<dyn Clock>,
     policy: AuthPolicy,
+    throttle: LoginThrottle,
 }
 
 impl AuthService {
@@ -180,7 +200,18 @@ impl AuthService {
             verifier,
             clock,
             policy,
+            throttle: LoginThrottle {
+                per_ip: None,
+                per_account: None,
+            },
         }
+    }
+
+    /// Turns on brute-force throttling of logins.
+    #[must_use]
+    pub fn with_login_throttle(mut self, throttle: LoginThrottle) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     /// The token lifetimes in force.
@@ -205,7 +236,7 @@ impl AuthService {
         {
             return Err(RegisterError::EmailTaken);
         }
-        let password_hash = self.hasher.hash(&registration.password).await?;
+        let password_hash = self.hasher.hash(registration.password.expose()).await?;
         let user = self
             .users
             .insert(NewUser {
@@ -225,26 +256,104 @@ impl AuthService {
     /// # Errors
     /// [`LoginError::InvalidCredentials`] for an unknown email, a wrong password or an
     /// inactive user alike; an unknown email still costs one password verification.
+    /// [`LoginError::Throttled`] once the client (or the client for this account) has too
+    /// many recent failures; then no password is checked at all.
     #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login(&self, credentials: Credentials) -> Result<TokenPair, LoginError> {
+        let keys = ThrottleKeys::new(&credentials);
+        if let Some(retry_after) = self.throttled(&keys).await {
+            tracing::info!("login throttled");
+            return Err(LoginError::Throttled { retry_after });
+        }
         let user = self.users.find_by_email(&credentials.email).await?;
-        let matches = self
-            .hasher
-            .verify(
-                &credentials.password,
-                user.as_ref().map(User::password_hash),
-            )
-            .await?;
+        // A password bcrypt cannot check in full was refused at registration: it can never
+        // be right, but it costs the same verification as any wrong one.
+        let verifiable = credentials.password.is_verifiable();
+        let hash = user
+            .as_ref()
+            .filter(|_| verifiable)
+            .map(User::password_hash);
+        let matches = self.hasher.verify(&credentials.password, hash).await?;
         let user = match user {
             Some(user) if matches && user.is_active() => user,
             _ => {
                 tracing::info!("login refused");
+                self.record_failure(&keys).await;
                 return Err(LoginError::InvalidCredentials);
             }
         };
         Span::current().record("user_id", user.id().get());
+        self.forget_failures(&keys).await;
+        self.upgrade_hash(&user, &credentials.password).await;
         tracing::info!("login succeeded");
         Ok(self.issue_pair(&user, self.now())?)
+    }
+
+    /// Time until the first blocked key's window ends, if any. A counter store that cannot
+    /// be reached does not block logins (its adapter has already fallen back where it can).
+    async fn throttled(&self, keys: &ThrottleKeys) -> Option<std::time::Duration> {
+        for (counter, key) in self.counters(keys) {
+            match counter.blocked(key).await {
+                Ok(Some(retry_after)) => return Some(retry_after),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "login throttle not checked"),
+            }
+        }
+        None
+    }
+
+    async fn record_failure(&self, keys: &ThrottleKeys) {
+        for (counter, key) in self.counters(keys) {
+            if let Err(error) = counter.record_failure(key).await {
+                tracing::warn!(%error, "failed login not counted");
+            }
+        }
+    }
+
+    /// A success clears the account's failures (not the client's: an attacker must not be
+    /// able to reset an address's budget with an account of their own).
+    async fn forget_failures(&self, keys: &ThrottleKeys) {
+        if let Some(counter) = &self.throttle.per_account
+            && let Err(error) = counter.reset(&keys.account).await
+        {
+            tracing::warn!(%error, "failed logins not reset");
+        }
+    }
+
+    fn counters<'a>(
+        &'a self,
+        keys: &'a ThrottleKeys,
+    ) -> impl Iterator<Item = (&'a Arc<dyn FailureCounter>, &'a str)> {
+        let per_ip = self.throttle.per_ip.iter().map(|c| (c, keys.ip.as_str()));
+        let per_account = self
+            .throttle
+            .per_account
+            .iter()
+            .map(|c| (c, keys.account.as_str()));
+        per_ip.chain(per_account)
+    }
+
+    /// Re-hashes at the configured cost when the stored hash was made differently. A
+    /// failure is logged and the login still succeeds.
+    async fn upgrade_hash(&self, user: &User, password: &PasswordAttempt) {
+        if !self.hasher.needs_rehash(user.password_hash()) {
+            return;
+        }
+        let upgraded = match self.hasher.hash(password.expose()).await {
+            Ok(hash) => {
+                self.users
+                    .update_password_hash(user.id(), hash, self.now())
+                    .await
+            }
+            Err(error) => {
+                tracing::warn!(%error, "password hash not upgraded");
+                return;
+            }
+        };
+        match upgraded {
+            Ok(()) => tracing::info!("password hash upgraded to the configured cost"),
+            Err(error) => tracing::warn!(%error, "password hash not upgraded"),
+        }
     }
 
     /// Exchanges a refresh token for a new pair.
@@ -323,6 +432,23 @@ impl AuthService {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+}
+
+/// The throttling keys of one attempt: the client's address, and that address with the
+/// account's email key.
+struct ThrottleKeys {
+    ip: String,
+    account: String,
+}
+
+impl ThrottleKeys {
+    fn new(credentials: &Credentials) -> Self {
+        let ip = credentials
+            .client_ip
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let account = format!("{ip}|{}", credentials.email.key());
+        Self { ip, account }
     }
 }
 

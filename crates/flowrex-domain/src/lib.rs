@@ -17,10 +17,12 @@ pub mod token;
 pub mod user;
 
 pub use auth::{
-    AuthPolicy, AuthService, AuthenticateError, Credentials, LoginError, RefreshError,
-    RegisterError, Registration,
+    AuthPolicy, AuthService, AuthenticateError, Credentials, LoginError, LoginThrottle,
+    RefreshError, RegisterError, Registration,
 };
 pub use email::{EmailAddress, InvalidEmail};
-pub use password::{NewPassword, PasswordAttempt, PasswordHash, PasswordPolicyViolation};
+pub use password::{
+    MAX_PASSWORD_BYTES, NewPassword, PasswordAttempt, PasswordHash, PasswordPolicyViolation,
+};
 pub use token::{TokenKind, TokenPair, VerifiedToken};
 pub use user::{FullName, InvalidFullName, NewUser, User, UserId, UserParts};

@@ -7,6 +7,10 @@ use secrecy::{ExposeSecret, SecretString};
 /// Minimum password length, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
+/// Longest password bcrypt uses in full, in UTF-8 bytes. Longer ones would be silently
+/// truncated, so two passwords sharing their first 72 bytes would both match.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
 /// A password as sent at login: any string, never printed.
 pub struct PasswordAttempt(SecretString);
 
@@ -19,6 +23,13 @@ impl PasswordAttempt {
     /// The secret, for a hasher.
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
+    }
+
+    /// Whether bcrypt can check it in full: at most [`MAX_PASSWORD_BYTES`] and no NUL.
+    /// Registration refuses any other password, so such an attempt can never be right.
+    pub fn is_verifiable(&self) -> bool {
+        let secret = self.expose();
+        secret.len() <= MAX_PASSWORD_BYTES && !secret.contains('\0')
     }
 }
 
@@ -44,10 +55,17 @@ pub enum PasswordPolicyViolation {
     /// No digit.
     #[error("Must contain digit")]
     NoDigit,
+    /// Longer than bcrypt can use ([`MAX_PASSWORD_BYTES`]).
+    #[error("Password must be at most 72 bytes")]
+    TooLong,
+    /// A NUL character, which bcrypt implementations treat differently.
+    #[error("Password must not contain NUL characters")]
+    ContainsNul,
 }
 
 /// A password chosen at registration that passed the policy, checked in this order:
-/// length, uppercase, lowercase, digit. Never printed.
+/// length, uppercase, lowercase, digit (the SPEC's rules and messages), then at most 72
+/// bytes and no NUL (so that bcrypt uses all of it). Never printed.
 pub struct NewPassword(SecretString);
 
 impl NewPassword {
@@ -67,6 +85,12 @@ impl NewPassword {
         }
         if !raw.chars().any(char::is_numeric) {
             return Err(PasswordPolicyViolation::NoDigit);
+        }
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordPolicyViolation::TooLong);
+        }
+        if raw.contains('\0') {
+            return Err(PasswordPolicyViolation::ContainsNul);
         }
         Ok(Self(SecretString::from(raw)))
     }
@@ -129,6 +153,62 @@ mod tests {
                 expected,
                 "{raw:?}"
             );
+        }
+    }
+
+    #[test]
+    fn passwords_bcrypt_would_truncate_are_refused() {
+        let exactly_72 = format!("Aa1{}", "x".repeat(69));
+        assert_eq!(NewPassword::parse(exactly_72.clone()).map(|_| ()), Ok(()));
+        assert_eq!(
+            NewPassword::parse(format!("{exactly_72}y")).map(|_| ()),
+            Err(TooLong)
+        );
+        // 25 three-byte characters are 75 bytes, though only 25 characters.
+        assert_eq!(
+            NewPassword::parse(format!("Aa1{}", "€".repeat(25))).map(|_| ()),
+            Err(TooLong)
+        );
+        assert_eq!(
+            NewPassword::parse("Test\u{0}1234".to_owned()).map(|_| ()),
+            Err(ContainsNul)
+        );
+    }
+
+    #[test]
+    fn attempts_bcrypt_cannot_check_in_full_are_not_verifiable() {
+        assert!(PasswordAttempt::new("x".repeat(72)).is_verifiable());
+        assert!(!PasswordAttempt::new("x".repeat(73)).is_verifiable());
+        assert!(!PasswordAttempt::new("a\0b".to_owned()).is_verifiable());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_accepted_password_meets_every_rule(raw in "\\PC{0,90}") {
+            if NewPassword::parse(raw.clone()).is_ok() {
+                proptest::prop_assert!(raw.chars().count() >= MIN_PASSWORD_CHARS);
+                proptest::prop_assert!(raw.len() <= MAX_PASSWORD_BYTES);
+                proptest::prop_assert!(raw.chars().any(char::is_uppercase));
+                proptest::prop_assert!(raw.chars().any(char::is_lowercase));
+                proptest::prop_assert!(raw.chars().any(char::is_numeric));
+                proptest::prop_assert!(!raw.contains('\0'));
+            }
+        }
+
+        #[test]
+        fn a_rejected_password_names_the_first_broken_rule(raw in "[a-zA-Z0-9]{0,12}") {
+            let expected = if raw.chars().count() < MIN_PASSWORD_CHARS {
+                Some(TooShort)
+            } else if !raw.chars().any(|c| c.is_ascii_uppercase()) {
+                Some(NoUppercase)
+            } else if !raw.chars().any(|c| c.is_ascii_lowercase()) {
+                Some(NoLowercase)
+            } else if !raw.chars().any(|c| c.is_ascii_digit()) {
+                Some(NoDigit)
+            } else {
+                None
+            };
+            proptest::prop_assert_eq!(NewPassword::parse(raw).err(), expected);
         }
     }
 

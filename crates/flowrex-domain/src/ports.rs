@@ -6,8 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    EmailAddress, NewPassword, NewUser, PasswordAttempt, PasswordHash, TokenKind, User, UserId,
-    VerifiedToken,
+    EmailAddress, NewUser, PasswordAttempt, PasswordHash, TokenKind, User, UserId, VerifiedToken,
 };
 
 /// Why a repository call failed.
@@ -36,7 +35,18 @@ pub trait UserRepository: Send + Sync {
     /// - [`RepositoryError::Unavailable`] when the store cannot be reached.
     async fn insert(&self, user: NewUser) -> Result<User, RepositoryError>;
 
-    /// Finds a user by the exact stored address.
+    /// Replaces a user's password hash (a cost upgrade), setting `updated_at`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn update_password_hash(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError>;
+
+    /// Finds a user by address, compared by [`EmailAddress::key`] (case-insensitively).
     ///
     /// # Errors
     /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
@@ -58,11 +68,16 @@ pub struct HashError(#[source] pub anyhow::Error);
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
-    /// Hashes a new password.
+    /// Hashes a password: a new one that passed the policy ([`crate::NewPassword::expose`]), or one
+    /// that just verified at login, for a hash upgrade.
     ///
     /// # Errors
     /// [`HashError`] when the hashing work cannot run.
-    async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, HashError>;
+    async fn hash(&self, secret: &str) -> Result<PasswordHash, HashError>;
+
+    /// Whether a stored hash should be replaced at the next successful login (made with
+    /// another cost or scheme than the configured one).
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool;
 
     /// Checks an attempt against a stored hash. With `None` (no such user) it MUST do the
     /// same work as for a real hash and return `false`, so that timing does not tell which
@@ -192,4 +207,31 @@ pub trait Probe: Send + Sync {
     /// # Errors
     /// [`ProbeError`] when it does not.
     async fn check(&self) -> Result<(), ProbeError>;
+}
+
+/// Counts failures (failed logins) per key in fixed windows of [`Quota::window`], blocking a
+/// key once it has [`Quota::max`] failures in the current window.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait FailureCounter: Send + Sync {
+    /// The quota it enforces.
+    fn quota(&self) -> Quota;
+
+    /// `Some(time until the window ends)` when `key` is blocked; does not count.
+    ///
+    /// # Errors
+    /// [`RateLimitError`] when a shared store cannot be reached.
+    async fn blocked(&self, key: &str) -> Result<Option<std::time::Duration>, RateLimitError>;
+
+    /// Counts one failure for `key`.
+    ///
+    /// # Errors
+    /// [`RateLimitError`] when a shared store cannot be reached.
+    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError>;
+
+    /// Forgets `key`'s failures (after a success).
+    ///
+    /// # Errors
+    /// [`RateLimitError`] when a shared store cannot be reached.
+    async fn reset(&self, key: &str) -> Result<(), RateLimitError>;
 }

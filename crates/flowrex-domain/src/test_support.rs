@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ports::{Clock, RepositoryError, UserRepository};
-use crate::{EmailAddress, FullName, NewUser, User, UserId, UserParts};
+use crate::ports::{Clock, FailureCounter, Quota, RateLimitError, RepositoryError, UserRepository};
+use crate::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId, UserParts};
 
 /// A clock that always says the same time.
 #[derive(Debug, Clone, Copy)]
@@ -62,11 +62,79 @@ impl UserRepository for InMemoryUserRepository {
         Ok(stored)
     }
 
+    async fn update_password_hash(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        let mut users = self.lock();
+        if let Some(user) = users.iter_mut().find(|u| u.id() == id) {
+            let mut parts = user.to_parts();
+            parts.password_hash = hash;
+            parts.updated_at = at;
+            *user = parts.into();
+        }
+        Ok(())
+    }
+
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError> {
         Ok(self.lock().iter().find(|u| u.email() == email).cloned())
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         Ok(self.lock().iter().find(|u| u.id() == id).cloned())
+    }
+}
+
+/// Failure counts in a map, blocking at `max` for a fixed minute; no clock.
+#[derive(Debug)]
+pub struct CountingFailureCounter {
+    max: u32,
+    counts: Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl CountingFailureCounter {
+    /// Blocks a key after `max` failures.
+    pub fn new(max: u32) -> Self {
+        Self {
+            max,
+            counts: Mutex::default(),
+        }
+    }
+
+    /// The failures counted for `key`.
+    pub fn count(&self, key: &str) -> u32 {
+        self.lock().get(key).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u32>> {
+        self.counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl FailureCounter for CountingFailureCounter {
+    fn quota(&self) -> Quota {
+        Quota {
+            max: self.max,
+            window: std::time::Duration::from_secs(60),
+        }
+    }
+
+    async fn blocked(&self, key: &str) -> Result<Option<std::time::Duration>, RateLimitError> {
+        Ok((self.count(key) >= self.max).then_some(std::time::Duration::from_secs(60)))
+    }
+
+    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
+        *self.lock().entry(key.to_owned()).or_insert(0) += 1;
+        Ok(())
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
+        self.lock().remove(key);
+        Ok(())
     }
 }

@@ -143,6 +143,21 @@ impl User {
     pub fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
+
+    /// Every field, for adapters and fakes that rebuild a changed user.
+    pub fn to_parts(&self) -> UserParts {
+        UserParts {
+            id: self.id,
+            email: self.email.clone(),
+            password_hash: self.password_hash.clone(),
+            full_name: self.full_name.clone(),
+            is_active: self.is_active,
+            is_verified: self.is_verified,
+            is_superuser: self.is_superuser,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 /// A user about to be stored: new users are active, unverified and not administrators.

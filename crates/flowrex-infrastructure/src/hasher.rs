@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use flowrex_domain::ports::{HashError, PasswordHasher};
-use flowrex_domain::{NewPassword, PasswordAttempt, PasswordHash};
+use flowrex_domain::{PasswordAttempt, PasswordHash};
 use tokio::sync::Semaphore;
 
 /// bcrypt's own bounds on the cost (the crate keeps its constants private).
@@ -77,6 +77,14 @@ impl BcryptHasher {
     }
 }
 
+/// The cost of a modular-crypt bcrypt hash (`$2b$12$…`, also `$2a$`/`$2y$`), if it is one.
+fn stored_cost(hash: &str) -> Option<u32> {
+    let mut fields = hash.split('$');
+    let (empty, version, cost) = (fields.next()?, fields.next()?, fields.next()?);
+    let is_bcrypt = empty.is_empty() && matches!(version, "2a" | "2b" | "2x" | "2y");
+    is_bcrypt.then(|| cost.parse().ok()).flatten()
+}
+
 impl std::fmt::Debug for BcryptHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BcryptHasher")
@@ -87,12 +95,16 @@ impl std::fmt::Debug for BcryptHasher {
 
 #[async_trait]
 impl PasswordHasher for BcryptHasher {
-    async fn hash(&self, password: &NewPassword) -> Result<PasswordHash, HashError> {
-        let secret = password.expose().to_owned();
+    async fn hash(&self, secret: &str) -> Result<PasswordHash, HashError> {
+        let secret = secret.to_owned();
         let cost = self.cost;
         self.run(move || bcrypt::hash(secret, cost))
             .await
             .map(PasswordHash::new)
+    }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        stored_cost(hash.as_str()) != Some(self.cost)
     }
 
     async fn verify<'a>(
@@ -119,14 +131,10 @@ mod tests {
         BcryptHasher::new(4).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn new_password(raw: &str) -> NewPassword {
-        NewPassword::parse(raw.to_owned()).unwrap_or_else(|e| panic!("{e}"))
-    }
-
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_no_other() {
         let hasher = hasher();
-        let hash = hasher.hash(&new_password("Test1234")).await;
+        let hash = hasher.hash("Test1234").await;
         let hash = hash.unwrap_or_else(|e| panic!("{e}"));
         assert!(hash.as_str().starts_with("$2b$04$"));
         let right = hasher
@@ -139,18 +147,42 @@ mod tests {
         assert!(matches!(wrong, Ok(false)));
     }
 
+    /// Made by the original service's stack: Python 3.11, passlib 1.7.4 with bcrypt 4.0.1,
+    /// `CryptContext(schemes=["bcrypt"]).hash(...)` (cost 12, passlib's default).
+    const PASSLIB_TEST1234: &str = "$2b$12$53bKYujvn6hfO17ca2dZAOfSyt0zPJ8hr3gcAZm.R/Na0v9r5ca82";
+    const PASSLIB_UNICODE: &str = "$2b$12$7mmTNdXMFnlx6SiHYikFEuGbURMFQMYVVOsudYSaYV2S2UFN/Z5yO";
+
     #[tokio::test]
     async fn hashes_made_by_the_original_passlib_service_verify() {
-        // passlib's bcrypt of "Test1234" at cost 4, as the Python service stored it.
-        let stored = PasswordHash::new(
-            bcrypt::hash_with_salt("Test1234", 4, *b"0123456789abcdef")
-                .map(|parts| parts.format_for_version(bcrypt::Version::TwoB))
-                .unwrap_or_default(),
-        );
-        let result = hasher()
-            .verify(&PasswordAttempt::new("Test1234".into()), Some(&stored))
-            .await;
-        assert!(matches!(result, Ok(true)));
+        let hasher = BcryptHasher::new(12).unwrap_or_else(|e| panic!("{e}"));
+        for (password, stored) in [
+            ("Test1234", PASSLIB_TEST1234),
+            ("Pässwörd1€", PASSLIB_UNICODE),
+        ] {
+            let stored = PasswordHash::new(stored.to_owned());
+            let right = hasher
+                .verify(&PasswordAttempt::new(password.into()), Some(&stored))
+                .await;
+            assert!(
+                matches!(right, Ok(true)),
+                "{password} verifies against passlib's hash"
+            );
+            let wrong = hasher
+                .verify(&PasswordAttempt::new("Test12345".into()), Some(&stored))
+                .await;
+            assert!(matches!(wrong, Ok(false)));
+            assert!(!hasher.needs_rehash(&stored), "same cost: kept");
+        }
+    }
+
+    #[test]
+    fn hashes_of_another_cost_need_a_rehash() {
+        let hasher = hasher();
+        assert!(hasher.needs_rehash(&PasswordHash::new(PASSLIB_TEST1234.to_owned())));
+        assert!(hasher.needs_rehash(&PasswordHash::new("plaintext".to_owned())));
+        assert!(!hasher.needs_rehash(&PasswordHash::new(format!("$2b$04${}", "x".repeat(53)))));
+        assert_eq!(stored_cost("$2y$10$abc"), Some(10));
+        assert_eq!(stored_cost("$argon2id$v=19$m=65536"), None);
     }
 
     #[tokio::test]

@@ -1,14 +1,17 @@
-//! Rate limiters: in process (the `governor` crate's GCRA, one per instance), in Redis (a
-//! fixed window shared by every instance, one atomic script per hit), and a failover that
-//! uses Redis while it answers and the in-process limiter while it does not.
+//! Rate limiters and failure counters: in process (the `governor` crate's GCRA for request
+//! limits, fixed windows for failed logins), in Redis (fixed windows shared by every
+//! instance, one atomic script per hit), and failovers that use Redis while it answers and
+//! the in-process counters while it does not.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use flowrex_domain::ports::{Quota, RateDecision, RateLimitError, RateLimiter};
+use flowrex_domain::ports::{FailureCounter, Quota, RateDecision, RateLimitError, RateLimiter};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota};
 use redis::aio::ConnectionManager;
@@ -125,31 +128,22 @@ impl RateLimiter for RedisRateLimiter {
     }
 }
 
-/// Uses `primary` (Redis) while it answers within `timeout`; when it fails, logs a warning
-/// once, answers from `fallback` (in process) and tries `primary` again after
-/// `retry_after`; logs again when it is back. Never fails itself.
-pub struct FailoverRateLimiter {
-    primary: Arc<dyn RateLimiter>,
-    fallback: Arc<dyn RateLimiter>,
+/// The health of a shared store as seen by a failover: after a failure (or a call slower
+/// than `timeout`) the store is bypassed for `retry_after`, then tried again. Logs one
+/// warning when it goes away and one line when it is back.
+pub struct Circuit {
     timeout: Duration,
     retry_after: Duration,
     started: Instant,
-    /// Milliseconds since `started` before which `primary` is not tried; 0 when healthy.
+    /// Milliseconds since `started` before which the store is not tried.
     down_until_ms: AtomicU64,
     down: AtomicBool,
 }
 
-impl FailoverRateLimiter {
-    /// A failover from `primary` to `fallback`.
-    pub fn new(
-        primary: Arc<dyn RateLimiter>,
-        fallback: Arc<dyn RateLimiter>,
-        timeout: Duration,
-        retry_after: Duration,
-    ) -> Self {
+impl Circuit {
+    /// A circuit with these bounds.
+    pub fn new(timeout: Duration, retry_after: Duration) -> Self {
         Self {
-            primary,
-            fallback,
             timeout,
             retry_after,
             started: Instant::now(),
@@ -162,9 +156,79 @@ impl FailoverRateLimiter {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Whether the store is currently being bypassed.
+    pub fn is_open(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// Runs `call` against the store unless it is being bypassed; `None` means "use the
+    /// fallback".
+    pub async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<T, RateLimitError>>,
+    ) -> Option<T> {
+        if self.elapsed_ms() < self.down_until_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => {
+                if self.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("rate-limit store is back: counters are shared again");
+                }
+                Some(value)
+            }
+            Ok(Err(error)) => {
+                self.trip(&error.0.to_string());
+                None
+            }
+            Err(_) => {
+                self.trip("timed out");
+                None
+            }
+        }
+    }
+
+    fn trip(&self, reason: &str) {
+        let retry_ms = u64::try_from(self.retry_after.as_millis()).unwrap_or(u64::MAX);
+        self.down_until_ms.store(
+            self.elapsed_ms().saturating_add(retry_ms),
+            Ordering::Relaxed,
+        );
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                reason,
+                "rate-limit store unavailable: falling back to in-process counters"
+            );
+        }
+    }
+}
+
+/// Uses `primary` (Redis) while its [`Circuit`] is closed, `fallback` (in process)
+/// otherwise. Never fails itself.
+pub struct FailoverRateLimiter {
+    primary: Arc<dyn RateLimiter>,
+    fallback: Arc<dyn RateLimiter>,
+    circuit: Arc<Circuit>,
+}
+
+impl FailoverRateLimiter {
+    /// A failover from `primary` to `fallback`, watched by `circuit` (which may be shared
+    /// with other failovers to the same store).
+    pub fn new(
+        primary: Arc<dyn RateLimiter>,
+        fallback: Arc<dyn RateLimiter>,
+        circuit: Arc<Circuit>,
+    ) -> Self {
+        Self {
+            primary,
+            fallback,
+            circuit,
+        }
+    }
+
     /// Whether the primary store is currently being bypassed.
     pub fn is_degraded(&self) -> bool {
-        self.down.load(Ordering::Relaxed)
+        self.circuit.is_open()
     }
 }
 
@@ -175,35 +239,192 @@ impl RateLimiter for FailoverRateLimiter {
     }
 
     async fn hit(&self, key: &str) -> Result<RateDecision, RateLimitError> {
-        if self.elapsed_ms() >= self.down_until_ms.load(Ordering::Relaxed) {
-            let outcome = tokio::time::timeout(self.timeout, self.primary.hit(key)).await;
-            match outcome {
-                Ok(Ok(decision)) => {
-                    if self.down.swap(false, Ordering::Relaxed) {
-                        tracing::info!("rate-limit store is back: limits are shared again");
-                    }
-                    return Ok(decision);
-                }
-                Ok(Err(error)) => self.trip(&error.0.to_string()),
-                Err(_) => self.trip("timed out"),
-            }
+        match self.circuit.call(self.primary.hit(key)).await {
+            Some(decision) => Ok(decision),
+            None => self.fallback.hit(key).await,
         }
-        self.fallback.hit(key).await
     }
 }
 
-impl FailoverRateLimiter {
-    fn trip(&self, reason: &str) {
-        let retry_ms = u64::try_from(self.retry_after.as_millis()).unwrap_or(u64::MAX);
-        self.down_until_ms.store(
-            self.elapsed_ms().saturating_add(retry_ms),
-            Ordering::Relaxed,
-        );
-        if !self.down.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                reason,
-                "rate-limit store unavailable: falling back to in-process limits"
-            );
+/// Failure counts in this process: a fixed window per key, started by its first failure.
+pub struct InProcessFailureCounter {
+    quota: Quota,
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+/// Above this many keys, expired windows are dropped on the next failure.
+const MAX_IDLE_KEYS: usize = 10_000;
+
+impl InProcessFailureCounter {
+    /// A counter for `quota`.
+    pub fn new(quota: Quota) -> Self {
+        Self {
+            quota,
+            windows: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u32)>> {
+        // Counters stay usable after a panic elsewhere: at worst one count is lost.
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl FailureCounter for InProcessFailureCounter {
+    fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    async fn blocked(&self, key: &str) -> Result<Option<Duration>, RateLimitError> {
+        let windows = self.lock();
+        Ok(windows.get(key).and_then(|(started, count)| {
+            let left = self.quota.window.checked_sub(started.elapsed())?;
+            (*count >= self.quota.max).then_some(left)
+        }))
+    }
+
+    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
+        let mut windows = self.lock();
+        if windows.len() > MAX_IDLE_KEYS {
+            let window = self.quota.window;
+            windows.retain(|_, (started, _)| started.elapsed() < window);
+        }
+        let entry = windows.entry(key.to_owned()).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= self.quota.window {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
+        self.lock().remove(key);
+        Ok(())
+    }
+}
+
+/// Failure counts in Redis, shared by every instance (the same fixed-window script as the
+/// request limit).
+pub struct RedisFailureCounter {
+    quota: Quota,
+    connection: ConnectionManager,
+    script: redis::Script,
+    prefix: String,
+}
+
+impl RedisFailureCounter {
+    /// A counter for `quota` whose keys start with `prefix`.
+    pub fn new(connection: ConnectionManager, prefix: impl Into<String>, quota: Quota) -> Self {
+        Self {
+            quota,
+            connection,
+            script: redis::Script::new(FIXED_WINDOW),
+            prefix: prefix.into(),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+fn store_error(error: redis::RedisError) -> RateLimitError {
+    RateLimitError(anyhow!(error))
+}
+
+#[async_trait]
+impl FailureCounter for RedisFailureCounter {
+    fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    async fn blocked(&self, key: &str) -> Result<Option<Duration>, RateLimitError> {
+        let key = self.key(key);
+        let mut connection = self.connection.clone();
+        let (count, ttl_ms): (Option<u64>, i64) = redis::pipe()
+            .get(&key)
+            .pttl(&key)
+            .query_async(&mut connection)
+            .await
+            .map_err(store_error)?;
+        let blocked = count.unwrap_or(0) >= u64::from(self.quota.max) && ttl_ms > 0;
+        Ok(blocked.then(|| Duration::from_millis(ttl_ms.unsigned_abs())))
+    }
+
+    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
+        let window_ms = u64::try_from(self.quota.window.as_millis()).unwrap_or(u64::MAX);
+        let mut connection = self.connection.clone();
+        let _: (u64, i64) = self
+            .script
+            .key(self.key(key))
+            .arg(window_ms)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
+        let mut connection = self.connection.clone();
+        redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async::<()>(&mut connection)
+            .await
+            .map_err(store_error)
+    }
+}
+
+/// Uses `primary` (Redis) while its [`Circuit`] is closed, `fallback` otherwise.
+pub struct FailoverFailureCounter {
+    primary: Arc<dyn FailureCounter>,
+    fallback: Arc<dyn FailureCounter>,
+    circuit: Arc<Circuit>,
+}
+
+impl FailoverFailureCounter {
+    /// A failover from `primary` to `fallback`, watched by `circuit`.
+    pub fn new(
+        primary: Arc<dyn FailureCounter>,
+        fallback: Arc<dyn FailureCounter>,
+        circuit: Arc<Circuit>,
+    ) -> Self {
+        Self {
+            primary,
+            fallback,
+            circuit,
+        }
+    }
+}
+
+#[async_trait]
+impl FailureCounter for FailoverFailureCounter {
+    fn quota(&self) -> Quota {
+        self.primary.quota()
+    }
+
+    async fn blocked(&self, key: &str) -> Result<Option<Duration>, RateLimitError> {
+        match self.circuit.call(self.primary.blocked(key)).await {
+            Some(blocked) => Ok(blocked),
+            None => self.fallback.blocked(key).await,
+        }
+    }
+
+    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
+        match self.circuit.call(self.primary.record_failure(key)).await {
+            Some(()) => Ok(()),
+            None => self.fallback.record_failure(key).await,
+        }
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
+        // Both: a count made in process during an outage must not outlive a success.
+        let _ = self.fallback.reset(key).await;
+        match self.circuit.call(self.primary.reset(key)).await {
+            Some(()) => Ok(()),
+            None => Ok(()),
         }
     }
 }
@@ -253,8 +474,10 @@ mod tests {
         let failover = FailoverRateLimiter::new(
             failing(),
             Arc::new(InProcessRateLimiter::new(quota(1))),
-            Duration::from_millis(100),
-            Duration::from_secs(60),
+            Arc::new(Circuit::new(
+                Duration::from_millis(100),
+                Duration::from_secs(60),
+            )),
         );
         // The mock allows exactly one call: the second hit must not reach it.
         assert!(matches!(failover.hit("k").await, Ok(RateDecision::Allowed)));
@@ -283,8 +506,7 @@ mod tests {
         let failover = FailoverRateLimiter::new(
             Arc::new(primary),
             Arc::new(InProcessRateLimiter::new(quota(5))),
-            Duration::from_millis(100),
-            Duration::ZERO,
+            Arc::new(Circuit::new(Duration::from_millis(100), Duration::ZERO)),
         );
         assert!(
             matches!(failover.hit("k").await, Ok(RateDecision::Allowed)),
@@ -295,5 +517,38 @@ mod tests {
             "the primary's answer once it is back"
         );
         assert!(!failover.is_degraded());
+    }
+
+    #[tokio::test]
+    async fn in_process_failures_block_at_the_quota_until_reset() {
+        let counter = InProcessFailureCounter::new(quota(3));
+        for _ in 0..3 {
+            assert!(matches!(counter.blocked("k").await, Ok(None)));
+            assert!(counter.record_failure("k").await.is_ok());
+        }
+        let blocked = counter.blocked("k").await.ok().flatten();
+        assert!(
+            blocked.is_some_and(
+                |left| left <= Duration::from_secs(60) && left > Duration::from_secs(50)
+            )
+        );
+        assert!(matches!(counter.blocked("other").await, Ok(None)));
+        assert!(counter.reset("k").await.is_ok());
+        assert!(matches!(counter.blocked("k").await, Ok(None)));
+    }
+
+    #[tokio::test]
+    async fn in_process_failure_windows_expire() {
+        let counter = InProcessFailureCounter::new(Quota {
+            max: 1,
+            window: Duration::from_millis(30),
+        });
+        assert!(counter.record_failure("k").await.is_ok());
+        assert!(counter.blocked("k").await.ok().flatten().is_some());
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        assert!(
+            matches!(counter.blocked("k").await, Ok(None)),
+            "the window ended"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! The user repository on sea-orm (SQLite, PostgreSQL, MySQL/MariaDB).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{RepositoryError, UserRepository};
 use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId, UserParts};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::database::repository_error;
@@ -41,6 +43,7 @@ impl UserRepository for SeaOrmUserRepository {
     async fn insert(&self, user: NewUser) -> Result<User, RepositoryError> {
         let row = users::ActiveModel {
             email: Set(user.email.as_str().to_owned()),
+            email_key: Set(user.email.key().to_owned()),
             hashed_password: Set(user.password_hash.as_str().to_owned()),
             full_name: Set(user.full_name.map(FullName::into_inner)),
             is_active: Set(true),
@@ -56,9 +59,28 @@ impl UserRepository for SeaOrmUserRepository {
             .map_err(repository_error)
     }
 
+    async fn update_password_hash(
+        &self,
+        id: UserId,
+        hash: PasswordHash,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        let Ok(id) = i32::try_from(id.get()) else {
+            return Ok(());
+        };
+        users::Entity::update_many()
+            .col_expr(users::Column::HashedPassword, Expr::value(hash.as_str()))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map(|_| ())
+            .map_err(repository_error)
+    }
+
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError> {
         users::Entity::find()
-            .filter(users::Column::Email.eq(email.as_str()))
+            .filter(users::Column::EmailKey.eq(email.key()))
             .one(&self.db)
             .await
             .map(|row| row.map(into_user))

@@ -14,12 +14,18 @@ async fn repository() -> (SeaOrmUserRepository, sea_orm::DatabaseConnection, Tem
     let url = testing::fresh_database(dir.path())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let db = database::connect(&DatabaseSettings::new(url))
+    let settings = DatabaseSettings::new(url);
+    // Migrated through a connection of its own, as the server does.
+    let migrating = database::connect(&settings)
         .await
         .unwrap_or_else(|e| panic!("connect: {e}"));
-    Migrator::up(&db, None)
+    Migrator::up(&migrating, None)
         .await
         .unwrap_or_else(|e| panic!("migrate: {e}"));
+    migrating.close().await.unwrap_or_else(|e| panic!("{e}"));
+    let db = database::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
     (SeaOrmUserRepository::new(db.clone()), db, dir)
 }
 

@@ -3,7 +3,7 @@
 //! a [`RateLimiter`] port: in process by default, shared through Redis when `REDIS_URL` is
 //! set (falling back to in-process counting while Redis is down).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -12,6 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError, web};
 use flowrex_domain::ports::{RateDecision, RateLimiter};
 
+use crate::client_ip;
 use crate::error::ApiError;
 
 /// The per-client limiter, as app data.
@@ -19,8 +20,8 @@ pub struct ClientRateLimit(pub Arc<dyn RateLimiter>);
 
 /// The rate-limit key of a client: its IP address, IPv6 by /56 prefix (one customer's
 /// network), as actix-governor's peer-IP extractor keys it.
-pub fn client_key(peer: Option<SocketAddr>) -> String {
-    match peer.map(|addr| addr.ip()) {
+pub fn client_key(client: Option<IpAddr>) -> String {
+    match client {
         Some(IpAddr::V6(ip)) => {
             let mut octets = ip.octets();
             octets[7..].fill(0);
@@ -49,7 +50,8 @@ pub async fn limit_per_client(
         .filter(|_| !EXEMPT_PATHS.contains(&request.path()))
         .map(|limit| Arc::clone(&limit.0));
     if let Some(limiter) = limiter {
-        match limiter.hit(&client_key(request.peer_addr())).await {
+        let client = client_ip::of_request(request.request());
+        match limiter.hit(&client_key(client)).await {
             Ok(RateDecision::Allowed) => {}
             Ok(RateDecision::Limited { retry_after }) => {
                 let error = ApiError::RateLimited {
@@ -74,12 +76,12 @@ mod tests {
 
     #[test]
     fn clients_are_keyed_by_ip_and_ipv6_by_prefix() {
-        let v4: SocketAddr = "203.0.113.7:5555".parse().unwrap_or_else(|e| panic!("{e}"));
+        let v4: IpAddr = "203.0.113.7".parse().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(client_key(Some(v4)), "203.0.113.7");
-        let a: SocketAddr = "[2001:db8:1:2:3:4:5:6]:1"
+        let a: IpAddr = "2001:db8:1:2:3:4:5:6"
             .parse()
             .unwrap_or_else(|e| panic!("{e}"));
-        let b: SocketAddr = "[2001:db8:1:2:ff:4:5:6]:1"
+        let b: IpAddr = "2001:db8:1:2:ff:4:5:6"
             .parse()
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(client_key(Some(a)), client_key(Some(b)));

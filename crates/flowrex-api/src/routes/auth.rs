@@ -10,6 +10,7 @@ use flowrex_domain::{
 use serde::Serialize;
 use serde_json::json;
 
+use crate::client_ip;
 use crate::error::ApiError;
 use crate::validation::{Echo, Fields, json_object};
 
@@ -91,6 +92,16 @@ fn registration(request: &HttpRequest, body: &[u8]) -> Result<Registration, ApiE
         .optional_string("full_name")
         .and_then(|name| match name {
             None => Some(None),
+            Some(name) if name.contains('\0') => {
+                fields.reject(
+                    "full_name",
+                    "value_error",
+                    "Value error, must not contain NUL characters",
+                    None,
+                    Some(json!({ "error": {} })),
+                );
+                None
+            }
             Some(name) => match FullName::parse(name.clone()) {
                 Ok(name) => Some(Some(name)),
                 Err(error) => {
@@ -129,6 +140,7 @@ fn registration(request: &HttpRequest, body: &[u8]) -> Result<Registration, ApiE
 }
 
 fn credentials(request: &HttpRequest, body: &[u8]) -> Result<Credentials, ApiError> {
+    let client_ip = client_ip::of_request(request);
     let mut fields = Fields::new(json_object(request, body)?);
     let raw_email = fields.required_string("email", Echo::Yes);
     let email = email(&mut fields, raw_email);
@@ -136,6 +148,7 @@ fn credentials(request: &HttpRequest, body: &[u8]) -> Result<Credentials, ApiErr
     fields.finish(email.zip(password).map(|(email, password)| Credentials {
         email,
         password: PasswordAttempt::new(password),
+        client_ip,
     }))
 }
 

@@ -1,5 +1,6 @@
 //! Every branch of every use case, against the ports' mocks and fakes.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -10,7 +11,7 @@ use crate::ports::{
     HashError, MockPasswordHasher, MockTokenIssuer, MockTokenVerifier, MockUserRepository,
     TokenError,
 };
-use crate::test_support::{FixedClock, InMemoryUserRepository};
+use crate::test_support::{CountingFailureCounter, FixedClock, InMemoryUserRepository};
 use crate::{PasswordHash, UserId, UserParts, VerifiedToken};
 
 fn now() -> DateTime<Utc> {
@@ -52,9 +53,11 @@ struct Ports {
 
 impl Ports {
     fn with_users(users: Arc<dyn UserRepository>) -> Self {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_needs_rehash().return_const(false);
         Self {
             users,
-            hasher: MockPasswordHasher::new(),
+            hasher,
             issuer: MockTokenIssuer::new(),
             verifier: MockTokenVerifier::new(),
         }
@@ -139,6 +142,7 @@ fn credentials(raw_email: &str, raw_password: &str) -> Credentials {
     Credentials {
         email: email(raw_email),
         password: PasswordAttempt::new(raw_password.to_owned()),
+        client_ip: Some(IpAddr::from([203, 0, 113, 9])),
     }
 }
 
@@ -152,7 +156,7 @@ async fn register_stores_the_hash_and_returns_the_new_user() {
         .hasher
         .expect_hash()
         .times(1)
-        .returning(|p| Ok(PasswordHash::new(format!("hash-of-{}", p.expose()))));
+        .returning(|p| Ok(PasswordHash::new(format!("hash-of-{p}"))));
     let service = ports.service();
 
     let user = service
@@ -402,6 +406,190 @@ async fn login_reports_a_signing_failure_as_unexpected() {
         matches!(result, Err(LoginError::Unexpected(_))),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn a_password_bcrypt_cannot_check_in_full_never_matches_but_costs_a_verify() {
+    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
+    // 72 matching bytes and one more: bcrypt would truncate and say yes.
+    ports
+        .hasher
+        .expect_verify()
+        .withf(|_, hash| hash.is_none())
+        .times(1)
+        .returning(|_, _| Ok(false));
+    let long = format!("Test1234{}", "x".repeat(65));
+    let result = ports
+        .service()
+        .login(credentials("known@example.com", &long))
+        .await;
+    assert!(
+        matches!(result, Err(LoginError::InvalidCredentials)),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_upgrades_a_hash_of_another_cost() {
+    let users = Arc::new(InMemoryUserRepository::default());
+    users.push(stored_user(7, true).to_parts());
+    let mut ports = Ports::with_users(users.clone()).issuing_tokens();
+    ports.hasher.checkpoint();
+    ports.hasher.expect_needs_rehash().return_const(true);
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports
+        .hasher
+        .expect_hash()
+        .withf(|secret| secret == "Test1234")
+        .times(1)
+        .returning(|_| Ok(PasswordHash::new("$2b$12$upgraded".to_owned())));
+    let result = ports
+        .service()
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+    let stored = users.find_by_id(UserId::new(7)).await.ok().flatten();
+    assert_eq!(
+        stored.map(|u| u.password_hash().as_str().to_owned()),
+        Some("$2b$12$upgraded".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_failed_hash_upgrade_does_not_fail_the_login() {
+    let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();
+    ports.hasher.checkpoint();
+    ports.hasher.expect_needs_rehash().return_const(true);
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Err(HashError(anyhow::anyhow!("worker died"))));
+    let result = ports
+        .service()
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+}
+
+fn throttled_service(
+    ports: Ports,
+    per_ip: &Arc<CountingFailureCounter>,
+    per_account: &Arc<CountingFailureCounter>,
+) -> AuthService {
+    ports.service().with_login_throttle(LoginThrottle {
+        per_ip: Some(per_ip.clone()),
+        per_account: Some(per_account.clone()),
+    })
+}
+
+#[tokio::test]
+async fn after_five_failures_an_account_is_throttled_without_running_the_hasher() {
+    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
+    // Five verifications, no more: the other 25 attempts never reach bcrypt.
+    ports
+        .hasher
+        .expect_verify()
+        .times(5)
+        .returning(|_, _| Ok(false));
+    let (per_ip, per_account) = (
+        Arc::new(CountingFailureCounter::new(50)),
+        Arc::new(CountingFailureCounter::new(5)),
+    );
+    let service = throttled_service(ports, &per_ip, &per_account);
+    let mut outcomes = Vec::new();
+    for _ in 0..30 {
+        let result = service
+            .login(credentials("known@example.com", "Wrong123"))
+            .await;
+        outcomes.push(match result {
+            Err(LoginError::InvalidCredentials) => "refused",
+            Err(LoginError::Throttled { .. }) => "throttled",
+            _ => "other",
+        });
+    }
+    assert_eq!(outcomes[..5], ["refused"; 5]);
+    assert_eq!(outcomes[5..], ["throttled"; 25]);
+    assert_eq!(per_account.count("203.0.113.9|known@example.com"), 5);
+}
+
+#[tokio::test]
+async fn unknown_emails_are_throttled_the_same_way() {
+    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    ports
+        .hasher
+        .expect_verify()
+        .times(2)
+        .returning(|_, _| Ok(false));
+    let (per_ip, per_account) = (
+        Arc::new(CountingFailureCounter::new(50)),
+        Arc::new(CountingFailureCounter::new(2)),
+    );
+    let service = throttled_service(ports, &per_ip, &per_account);
+    for _ in 0..2 {
+        let _ = service
+            .login(credentials("ghost@example.com", "Wrong123"))
+            .await;
+    }
+    let third = service
+        .login(credentials("GHOST@example.com", "Wrong123"))
+        .await;
+    assert!(
+        matches!(third, Err(LoginError::Throttled { .. })),
+        "case variants are one account: {third:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_per_ip_limit_covers_many_accounts() {
+    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    ports
+        .hasher
+        .expect_verify()
+        .times(3)
+        .returning(|_, _| Ok(false));
+    let (per_ip, per_account) = (
+        Arc::new(CountingFailureCounter::new(3)),
+        Arc::new(CountingFailureCounter::new(5)),
+    );
+    let service = throttled_service(ports, &per_ip, &per_account);
+    for n in 0..3 {
+        let _ = service
+            .login(credentials(&format!("user{n}@example.com"), "Wrong123"))
+            .await;
+    }
+    let fourth = service
+        .login(credentials("user9@example.com", "Wrong123"))
+        .await;
+    assert!(
+        matches!(fourth, Err(LoginError::Throttled { .. })),
+        "{fourth:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_success_resets_the_accounts_failures_but_not_the_clients() {
+    let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();
+    ports
+        .hasher
+        .expect_verify()
+        .returning(|attempt, _| Ok(attempt.expose() == "Test1234"));
+    let (per_ip, per_account) = (
+        Arc::new(CountingFailureCounter::new(50)),
+        Arc::new(CountingFailureCounter::new(5)),
+    );
+    let service = throttled_service(ports, &per_ip, &per_account);
+    for _ in 0..4 {
+        let _ = service
+            .login(credentials("known@example.com", "Wrong123"))
+            .await;
+    }
+    let ok = service
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+    assert_eq!(per_account.count("203.0.113.9|known@example.com"), 0);
+    assert_eq!(per_ip.count("203.0.113.9"), 4);
 }
 
 // ---- refresh -----------------------------------------------------------------------------

@@ -11,6 +11,9 @@ pub struct Model {
     pub id: i32,
     #[sea_orm(unique)]
     pub email: String,
+    /// `EmailAddress::key`: what accounts are looked up by.
+    #[sea_orm(unique)]
+    pub email_key: String,
     pub hashed_password: String,
     pub full_name: Option<String>,
     pub is_active: bool,

@@ -1,0 +1,132 @@
+//! `users.email_key`: the case-insensitive, Unicode-normalised form of `email`
+//! (`EmailAddress::key_of`), unique, so that `Foo@Example.com` and `foo@example.com` are one
+//! account. `email` keeps the address as the user typed it.
+
+use std::collections::BTreeMap;
+
+use flowrex_domain::EmailAddress;
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::ConnectionTrait;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    /// In one transaction where the backend allows (PostgreSQL, SQLite), so that a stop
+    /// half-way leaves the table as it was.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Checked before any change, so that a refusal leaves the schema untouched.
+        let keys = existing_keys(manager).await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .add_column(
+                        ColumnDef::new(Users::EmailKey)
+                            .string_len(255)
+                            .not_null()
+                            .default(""),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        fill_keys(manager, keys).await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_users_email_key")
+                    .table(Users::Table)
+                    .col(Users::EmailKey)
+                    .unique()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("ix_users_email_key")
+                    .table(Users::Table)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Users::Table)
+                    .drop_column(Users::EmailKey)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The key of every existing row, computed in Rust (SQL's `LOWER` knows neither Unicode
+/// case nor normalisation on every backend). Addresses that differ only by case or Unicode
+/// form would become one account: the migration stops and names them instead of guessing.
+async fn existing_keys(manager: &SchemaManager<'_>) -> Result<Vec<(i64, String)>, DbErr> {
+    let rows = manager
+        .get_connection()
+        .query_all(
+            &Query::select()
+                .columns([Users::Id, Users::Email])
+                .from(Users::Table)
+                .order_by(Users::Id, Order::Asc)
+                .to_owned(),
+        )
+        .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    let mut owners: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for row in &rows {
+        let id: i64 = row
+            .try_get::<i32>("", "id")
+            .map(i64::from)
+            .or_else(|_| row.try_get::<i64>("", "id"))?;
+        let email: String = row.try_get("", "email")?;
+        let key = EmailAddress::key_of(&email);
+        owners.entry(key.clone()).or_default().push(id);
+        keys.push((id, key));
+    }
+    let clashes: Vec<String> = owners
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(key, ids)| format!("{key}: users {ids:?}"))
+        .collect();
+    if !clashes.is_empty() {
+        return Err(DbErr::Migration(format!(
+            "these accounts differ only by case or Unicode form of their email and would become one; merge or rename them first: {}",
+            clashes.join("; ")
+        )));
+    }
+    Ok(keys)
+}
+
+async fn fill_keys(manager: &SchemaManager<'_>, keys: Vec<(i64, String)>) -> Result<(), DbErr> {
+    for (id, key) in keys {
+        manager
+            .exec_stmt(
+                Query::update()
+                    .table(Users::Table)
+                    .value(Users::EmailKey, key)
+                    .and_where(Expr::col(Users::Id).eq(id))
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+    Email,
+    EmailKey,
+}
