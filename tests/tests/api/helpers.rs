@@ -181,6 +181,28 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The first row's column `v` (as text) of a query against the server's database.
+    pub async fn query_string(&self, sql: &str) -> String {
+        let db: DatabaseConnection = Database::connect(self.database_url.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let row = db
+            .query_one_raw(migration::sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: no row"));
+        let value: String = row
+            .try_get("", "v")
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let _ = db.close().await;
+        value
+    }
+}
+
 /// The JSON body of a response.
 pub async fn body(response: Response) -> Value {
     let text = response

@@ -5,6 +5,7 @@ mod cross_cutting;
 mod faults;
 mod health;
 mod helpers;
+mod hostile;
 mod login;
 mod logout;
 mod me;
