@@ -3,6 +3,7 @@
 //! [`error::ApiError`]. The binary `flowrex` (`main.rs`) only loads settings, starts
 //! telemetry and runs an [`Application`]; the black-box tests build the same one.
 
+pub mod bodies;
 pub mod client_ip;
 pub mod error;
 pub mod middleware;

@@ -166,31 +166,68 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
 
     let password = "Sup3rSecretPassw0rd";
     let credentials = json!({"email": "logs@example.com", "password": password});
-    let post = |path: &str, body: serde_json::Value| client.post(format!("{base}{path}")).json(&body).send();
-    assert_eq!(post("/api/v1/auth/register", credentials.clone()).await.map(|r| r.status().as_u16()).ok(), Some(201));
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{base}{path}")).json(&body).send()
+    };
+    assert_eq!(
+        post("/api/v1/auth/register", credentials.clone())
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        Some(201)
+    );
     let bad = json!({"email": "logs@example.com", "password": "Wr0ngPassw0rdXyz"});
-    assert_eq!(post("/api/v1/auth/login", bad).await.map(|r| r.status().as_u16()).ok(), Some(401));
+    assert_eq!(
+        post("/api/v1/auth/login", bad)
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        Some(401)
+    );
     let short = json!({"email": "x@example.com", "password": "sh0rtpw"});
-    assert_eq!(post("/api/v1/auth/register", short).await.map(|r| r.status().as_u16()).ok(), Some(422));
+    assert_eq!(
+        post("/api/v1/auth/register", short)
+            .await
+            .map(|r| r.status().as_u16())
+            .ok(),
+        Some(422)
+    );
     let tokens: serde_json::Value = post("/api/v1/auth/login", credentials)
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .json()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let access = tokens["access_token"].as_str().unwrap_or_default().to_owned();
-    let refresh = tokens["refresh_token"].as_str().unwrap_or_default().to_owned();
-    let me = client.get(format!("{base}/api/v1/auth/me")).bearer_auth(&access).send().await;
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let me = client
+        .get(format!("{base}/api/v1/auth/me"))
+        .bearer_auth(&access)
+        .send()
+        .await;
     assert_eq!(me.map(|r| r.status().as_u16()).ok(), Some(200));
     let refreshed = post("/api/v1/auth/refresh", json!({"refresh_token": refresh})).await;
     assert_eq!(refreshed.map(|r| r.status().as_u16()).ok(), Some(200));
-    let forged = client.get(format!("{base}/api/v1/auth/me")).bearer_auth("forged.token.value").send().await;
+    let forged = client
+        .get(format!("{base}/api/v1/auth/me"))
+        .bearer_auth("forged.token.value")
+        .send()
+        .await;
     assert_eq!(forged.map(|r| r.status().as_u16()).ok(), Some(401));
 
     let _ = server.0.kill();
     let _ = server.0.wait();
     let logs = std::fs::read_to_string(&log_path).unwrap_or_default();
-    assert!(logs.contains("login succeeded"), "the server did log the requests:\n{logs}");
+    assert!(
+        logs.contains("login succeeded"),
+        "the server did log the requests:\n{logs}"
+    );
     for (what, secret) in [
         ("password", password),
         ("wrong password", "Wr0ngPassw0rdXyz"),
@@ -202,6 +239,9 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         ("JWT secret", jwt_secret),
         ("app secret", "app-secret-that-must-not-be-logged"),
     ] {
-        assert!(!secret.is_empty() && !logs.contains(secret), "the {what} appears in the logs");
+        assert!(
+            !secret.is_empty() && !logs.contains(secret),
+            "the {what} appears in the logs"
+        );
     }
 }

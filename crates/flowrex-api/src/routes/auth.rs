@@ -3,16 +3,13 @@
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::SecondsFormat;
-use flowrex_domain::{
-    AuthService, Credentials, EmailAddress, FullName, NewPassword, PasswordAttempt, Registration,
-    TokenPair, User,
-};
+use flowrex_domain::{AuthService, TokenPair, User};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::bodies;
 use crate::client_ip;
 use crate::error::ApiError;
-use crate::validation::{Echo, Fields, json_object};
 
 /// The user body of the SPEC: never a password or hash.
 #[derive(Serialize)]
@@ -65,97 +62,12 @@ fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
-/// Parses `email` as pydantic's `EmailStr` would report it.
-fn email(fields: &mut Fields, raw: Option<String>) -> Option<EmailAddress> {
-    let raw = raw?;
-    match EmailAddress::parse(&raw) {
-        Ok(email) => Some(email),
-        Err(reason) => {
-            let reason = reason.to_string();
-            fields.reject(
-                "email",
-                "value_error",
-                format!("value is not a valid email address: {reason}"),
-                Some(json!(raw)),
-                Some(json!({ "reason": reason })),
-            );
-            None
-        }
-    }
-}
-
-fn registration(request: &HttpRequest, body: &[u8]) -> Result<Registration, ApiError> {
-    let mut fields = Fields::new(json_object(request, body)?);
-    let raw_email = fields.required_string("email", Echo::Yes);
-    let email = email(&mut fields, raw_email);
-    let full_name = fields
-        .optional_string("full_name")
-        .and_then(|name| match name {
-            None => Some(None),
-            Some(name) if name.contains('\0') => {
-                fields.reject(
-                    "full_name",
-                    "value_error",
-                    "Value error, must not contain NUL characters",
-                    None,
-                    Some(json!({ "error": {} })),
-                );
-                None
-            }
-            Some(name) => match FullName::parse(name.clone()) {
-                Ok(name) => Some(Some(name)),
-                Err(error) => {
-                    fields.reject(
-                        "full_name",
-                        "string_too_long",
-                        error.to_string(),
-                        Some(json!(name)),
-                        Some(json!({ "max_length": flowrex_domain::user::MAX_FULL_NAME_CHARS })),
-                    );
-                    None
-                }
-            },
-        });
-    let password = fields
-        .required_string("password", Echo::No)
-        .and_then(|raw| match NewPassword::parse(raw) {
-            Ok(password) => Some(password),
-            Err(violation) => {
-                fields.reject(
-                    "password",
-                    "value_error",
-                    format!("Value error, {violation}"),
-                    None,
-                    Some(json!({ "error": {} })),
-                );
-                None
-            }
-        });
-    let parts = email.zip(full_name).zip(password);
-    fields.finish(parts.map(|((email, full_name), password)| Registration {
-        email,
-        password,
-        full_name,
-    }))
-}
-
-fn credentials(request: &HttpRequest, body: &[u8]) -> Result<Credentials, ApiError> {
-    let client_ip = client_ip::of_request(request);
-    let mut fields = Fields::new(json_object(request, body)?);
-    let raw_email = fields.required_string("email", Echo::Yes);
-    let email = email(&mut fields, raw_email);
-    let password = fields.required_string("password", Echo::No);
-    fields.finish(email.zip(password).map(|(email, password)| Credentials {
-        email,
-        password: PasswordAttempt::new(password),
-        client_ip,
-    }))
-}
-
-fn refresh_token(request: &HttpRequest, body: &[u8]) -> Result<String, ApiError> {
-    let mut fields = Fields::new(json_object(request, body)?);
-    let token = fields.required_string("refresh_token", Echo::No);
-    fields.finish(token)
+/// The raw `Content-Type` header, which decides how the body is read.
+fn content_type(request: &HttpRequest) -> Option<&[u8]> {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(header::HeaderValue::as_bytes)
 }
 
 /// The token of an `Authorization: Bearer <token>` header, as FastAPI's `HTTPBearer` reads
@@ -179,7 +91,7 @@ pub async fn register(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let registration = registration(&request, &body)?;
+    let registration = bodies::registration(content_type(&request), &body)?;
     let user = auth.register(registration).await?;
     Ok(HttpResponse::Created()
         .insert_header(no_store())
@@ -192,7 +104,11 @@ pub async fn login(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credentials = credentials(&request, &body)?;
+    let credentials = bodies::credentials(
+        content_type(&request),
+        &body,
+        client_ip::of_request(&request),
+    )?;
     let pair = auth.login(credentials).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
@@ -205,7 +121,7 @@ pub async fn refresh(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let token = refresh_token(&request, &body)?;
+    let token = bodies::refresh_token(content_type(&request), &body)?;
     let pair = auth.refresh(&token).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
@@ -245,8 +161,7 @@ mod tests {
     }
 
     fn register_body(body: serde_json::Value) -> serde_json::Value {
-        let request = TestRequest::default().to_http_request();
-        validation(registration(&request, body.to_string().as_bytes()))
+        validation(bodies::registration(None, body.to_string().as_bytes()))
     }
 
     #[test]
