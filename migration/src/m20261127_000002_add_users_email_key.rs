@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use flowrex_domain::EmailAddress;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::ConnectionTrait;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -26,16 +26,21 @@ impl MigrationTrait for Migration {
             .alter_table(
                 Table::alter()
                     .table(Users::Table)
-                    .add_column(
-                        ColumnDef::new(Users::EmailKey)
-                            .string_len(255)
-                            .not_null()
-                            .default(""),
-                    )
+                    .add_column(email_key_column(manager.get_database_backend()))
                     .to_owned(),
             )
             .await?;
         fill_keys(manager, keys).await?;
+        if manager.get_database_backend() == DbBackend::MySql {
+            // The SPEC's unique index on `email` must not fold accents either: `email_key`
+            // decides which addresses are one account.
+            manager
+                .get_connection()
+                .execute_unprepared(
+                    "ALTER TABLE users MODIFY email varchar(255) NOT NULL COLLATE utf8mb4_bin",
+                )
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()
@@ -49,6 +54,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::MySql {
+            manager
+                .get_connection()
+                .execute_unprepared("ALTER TABLE users MODIFY email varchar(255) NOT NULL")
+                .await?;
+        }
         manager
             .drop_index(
                 Index::drop()
@@ -66,6 +77,18 @@ impl MigrationTrait for Migration {
             )
             .await
     }
+}
+
+/// `email_key varchar(255) not null default ''`; on MySQL/MariaDB with a binary collation,
+/// since their default ones also fold accents (`josé` = `jose`): the key is already
+/// lower-cased and NFC, so an exact comparison is the intended one.
+fn email_key_column(backend: DbBackend) -> ColumnDef {
+    let mut column = ColumnDef::new(Users::EmailKey);
+    column.string_len(255).not_null().default("");
+    if backend == DbBackend::MySql {
+        column.extra("COLLATE utf8mb4_bin");
+    }
+    column.to_owned()
 }
 
 /// The key of every existing row, computed in Rust (SQL's `LOWER` knows neither Unicode

@@ -35,7 +35,10 @@ async fn start(dir: &std::path::Path, cost: &str, throttle: bool) -> anyhow::Res
         ("DEBUG", "false"),
         ("RATE_LIMIT_PER_MINUTE", "0"),
         ("LOGIN_MAX_FAILURES_PER_ACCOUNT", failures),
-        ("LOGIN_MAX_FAILURES_PER_IP", if throttle { "1000" } else { "0" }),
+        (
+            "LOGIN_MAX_FAILURES_PER_IP",
+            if throttle { "1000" } else { "0" },
+        ),
     ])
     .load()?;
     let app = Application::build(settings).await?;
@@ -44,7 +47,12 @@ async fn start(dir: &std::path::Path, cost: &str, throttle: bool) -> anyhow::Res
     Ok(base)
 }
 
-async fn login(client: &reqwest::Client, base: &str, email: &str, password: &str) -> anyhow::Result<(u16, Duration)> {
+async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<(u16, Duration)> {
     let started = Instant::now();
     let response = client
         .post(format!("{base}/api/v1/auth/login"))
@@ -70,7 +78,13 @@ async fn run() -> anyhow::Result<bool> {
     anyhow::ensure!(register.status().as_u16() == 201, "registration failed");
     let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
     for n in 0..TRIES {
-        let (status, time) = login(&client, &base, &format!("nobody{n}@example.com"), "Wrong1234").await?;
+        let (status, time) = login(
+            &client,
+            &base,
+            &format!("nobody{n}@example.com"),
+            "Wrong1234",
+        )
+        .await?;
         anyhow::ensure!(status == 401, "unknown email answered {status}");
         unknown.push(time);
         let (status, time) = login(&client, &base, "known@example.com", "Wrong1234").await?;
@@ -81,9 +95,18 @@ async fn run() -> anyhow::Result<bool> {
     let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
     let timing_ok = (0.8..=1.25).contains(&ratio);
     println!("bcrypt cost {cost}, {TRIES} tries each, interleaved");
-    println!("  median login, unknown email:  {:>8.1} ms", unknown.as_secs_f64() * 1e3);
-    println!("  median login, wrong password: {:>8.1} ms", wrong.as_secs_f64() * 1e3);
-    println!("  ratio unknown / wrong:        {ratio:>8.3}  (bound 0.8–1.25: {})", if timing_ok { "ok" } else { "MISSED" });
+    println!(
+        "  median login, unknown email:  {:>8.1} ms",
+        unknown.as_secs_f64() * 1e3
+    );
+    println!(
+        "  median login, wrong password: {:>8.1} ms",
+        wrong.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio unknown / wrong:        {ratio:>8.3}  (bound 0.8–1.25: {})",
+        if timing_ok { "ok" } else { "MISSED" }
+    );
 
     let throttled_dir = tempfile::tempdir()?;
     let base = start(throttled_dir.path(), &cost, true).await?;
@@ -107,14 +130,26 @@ async fn run() -> anyhow::Result<bool> {
         && throttled_count == 25
         && throttled_median.as_secs_f64() * 10.0 < refused_median.as_secs_f64();
     println!("30 rapid failed logins for one account");
-    println!("  401 (bcrypt ran):       {refused_count:>2}, median {:>8.1} ms", refused_median.as_secs_f64() * 1e3);
-    println!("  429 (no bcrypt):        {throttled_count:>2}, median {:>8.3} ms", throttled_median.as_secs_f64() * 1e3);
-    println!("  bound: 5 × 401 then 25 × 429, each 429 under a tenth of a 401: {}", if throttle_ok { "ok" } else { "MISSED" });
+    println!(
+        "  401 (bcrypt ran):       {refused_count:>2}, median {:>8.1} ms",
+        refused_median.as_secs_f64() * 1e3
+    );
+    println!(
+        "  429 (no bcrypt):        {throttled_count:>2}, median {:>8.3} ms",
+        throttled_median.as_secs_f64() * 1e3
+    );
+    println!(
+        "  bound: 5 × 401 then 25 × 429, each 429 under a tenth of a 401: {}",
+        if throttle_ok { "ok" } else { "MISSED" }
+    );
     Ok(timing_ok && throttle_ok)
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("runtime: {error}");

@@ -782,3 +782,20 @@ async fn a_disallowed_origin_gets_no_cors_headers_even_on_preflight() {
     );
     assert_json(allowed, StatusCode::OK, json!({"status": "healthy"})).await;
 }
+
+#[tokio::test]
+async fn addresses_differing_by_an_accent_are_two_accounts_on_every_backend() {
+    let app = spawn_app().await;
+    app.register("jose@example.com").await;
+    let accented = app
+        .post_register(&json!({"email": "josé@example.com", "password": PASSWORD}))
+        .await;
+    assert_eq!(accented.status(), StatusCode::CREATED, "é is not e");
+    assert_eq!(body(accented).await["email"], "josé@example.com");
+    assert_json(
+        login(&app, "jose@example.com", "Wrong1234").await,
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": REFUSED}),
+    )
+    .await;
+}
