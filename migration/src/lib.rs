@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod cli;
 mod m20261124_000001_create_users;
 mod m20261127_000002_add_users_email_key;
+mod m20261127_000003_create_sessions;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_users::Migration),
             Box::new(m20261127_000002_add_users_email_key::Migration),
+            Box::new(m20261127_000003_create_sessions::Migration),
         ]
     }
 }

@@ -62,9 +62,12 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 3] = [
+const ALL_OBJECTS: [&str; 6] = [
+    "index:ix_sessions_expires_at",
+    "index:ix_sessions_user_id",
     "index:ix_users_email",
     "index:ix_users_email_key",
+    "table:sessions",
     "table:users",
 ];
 

@@ -101,6 +101,7 @@ pub fn credentials(
         email,
         password: PasswordAttempt::new(password),
         client_ip,
+        user_agent: None,
     }))
 }
 
@@ -109,4 +110,28 @@ pub fn refresh_token(content_type: Option<&[u8]>, body: &[u8]) -> Result<String,
     let mut fields = Fields::new(json_object(content_type, body)?);
     let token = fields.required_string("refresh_token", Echo::No);
     fields.finish(token)
+}
+
+/// What a logout body may say. Every field is optional and a body that is not a JSON
+/// object counts as empty: the SPEC's logout takes no body and always answers 200.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LogoutOptions {
+    /// A refresh token whose session to end.
+    pub refresh_token: Option<String>,
+    /// `"scope": "all"`.
+    pub everywhere: bool,
+}
+
+/// `POST /logout`'s optional body: `refresh_token`, `scope`.
+pub fn logout_options(content_type: Option<&[u8]>, body: &[u8]) -> LogoutOptions {
+    let Ok(object) = json_object(content_type, body) else {
+        return LogoutOptions::default();
+    };
+    LogoutOptions {
+        refresh_token: object
+            .get("refresh_token")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+        everywhere: object.get("scope").and_then(serde_json::Value::as_str) == Some("all"),
+    }
 }

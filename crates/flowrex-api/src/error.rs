@@ -4,7 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use flowrex_domain::{AuthenticateError, LoginError, RefreshError, RegisterError};
+use flowrex_domain::{
+    AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, RevokeSessionError,
+};
 use serde_json::json;
 
 use crate::validation::FieldError;
@@ -37,6 +39,9 @@ pub enum ApiError {
     /// 404 `Not Found`.
     #[error("not found")]
     NotFound,
+    /// 404 `Session not found`.
+    #[error("session not found")]
+    SessionNotFound,
     /// 405 `Method Not Allowed` with `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
@@ -76,6 +81,7 @@ impl std::fmt::Debug for ApiError {
             Self::NotAuthenticated => "NotAuthenticated",
             Self::CsrfTokenMissing => "CsrfTokenMissing",
             Self::NotFound => "NotFound",
+            Self::SessionNotFound => "SessionNotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::RateLimited { .. } => "RateLimited",
@@ -97,7 +103,7 @@ impl ResponseError for ApiError {
             | Self::InvalidCredentials
             | Self::NotAuthenticated => StatusCode::UNAUTHORIZED,
             Self::CsrfTokenMissing => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } | Self::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -118,6 +124,7 @@ impl ResponseError for ApiError {
             Self::NotAuthenticated => "Not authenticated",
             Self::CsrfTokenMissing => "CSRF token missing",
             Self::NotFound => "Not Found",
+            Self::SessionNotFound => "Session not found",
             Self::MethodNotAllowed(_) => "Method Not Allowed",
             Self::PayloadTooLarge => "Request body too large",
             Self::RateLimited {
@@ -193,6 +200,24 @@ impl From<RefreshError> for ApiError {
             RefreshError::InvalidToken => Self::InvalidToken,
             RefreshError::Unavailable(cause) => Self::Unavailable(cause),
             RefreshError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<LogoutError> for ApiError {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::Unavailable(cause) => Self::Unavailable(cause),
+            LogoutError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<RevokeSessionError> for ApiError {
+    fn from(error: RevokeSessionError) -> Self {
+        match error {
+            RevokeSessionError::Authenticate(error) => error.into(),
+            RevokeSessionError::NotFound => Self::SessionNotFound,
         }
     }
 }

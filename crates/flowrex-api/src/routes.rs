@@ -44,6 +44,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(only(
                     "POST",
                     web::resource("/logout").route(web::post().to(auth::logout)),
+                ))
+                .service(only(
+                    "GET",
+                    web::resource("/sessions").route(web::get().to(auth::sessions)),
+                ))
+                .service(only(
+                    "DELETE",
+                    web::resource("/sessions/{id}").route(web::delete().to(auth::revoke_session)),
                 )),
         );
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
-use flowrex_infrastructure::{DatabaseSettings, DatabaseUrl};
+use flowrex_infrastructure::{DatabaseSettings, DatabaseUrl, JwtClaimsPolicy};
 
 use crate::client_ip::TrustedProxies;
 use rand::RngCore;
@@ -90,6 +90,12 @@ pub struct Settings {
     pub access_token_expire_minutes: i64,
     /// `REFRESH_TOKEN_EXPIRE_DAYS`.
     pub refresh_token_expire_days: i64,
+    /// `JWT_ISSUER`, `JWT_AUDIENCE`, `JWT_LEEWAY_SECONDS`.
+    pub jwt_claims: JwtClaimsPolicy,
+    /// `REFRESH_REUSE_GRACE_SECONDS`.
+    pub refresh_reuse_grace_seconds: u32,
+    /// `SESSION_CLEANUP_INTERVAL_SECONDS` (0: off).
+    pub session_cleanup_interval_seconds: u64,
     /// `DATABASE_URL` and the pool settings.
     pub database: DatabaseSettings,
     /// `REDIS_URL`, when set.
@@ -259,6 +265,13 @@ impl Settings {
                 get(config, "REFRESH_TOKEN_EXPIRE_DAYS")?,
                 "REFRESH_TOKEN_EXPIRE_DAYS",
             )?,
+            jwt_claims: JwtClaimsPolicy {
+                issuer: get(config, "JWT_ISSUER")?,
+                audience: get(config, "JWT_AUDIENCE")?,
+                leeway_seconds: get(config, "JWT_LEEWAY_SECONDS")?,
+            },
+            refresh_reuse_grace_seconds: get(config, "REFRESH_REUSE_GRACE_SECONDS")?,
+            session_cleanup_interval_seconds: get(config, "SESSION_CLEANUP_INTERVAL_SECONDS")?,
             database,
             redis_url: (!redis_url.trim().is_empty()).then(|| SecretString::from(redis_url)),
             redis_key_prefix: get(config, "REDIS_KEY_PREFIX")?,
@@ -332,8 +345,21 @@ impl Settings {
                 return Err(invalid("REDIS_URL", "must start with redis:// or unix://"));
             }
         }
-        flowrex_infrastructure::JwtTokens::new(&self.jwt_algorithm, &self.jwt_secret_key)
-            .map_err(|e| invalid("JWT_ALGORITHM", e))?;
+        if self.jwt_claims.issuer.trim().is_empty() || self.jwt_claims.audience.trim().is_empty() {
+            return Err(invalid(
+                "JWT_ISSUER",
+                "JWT_ISSUER and JWT_AUDIENCE must not be empty",
+            ));
+        }
+        if self.jwt_claims.leeway_seconds > 300 {
+            return Err(invalid("JWT_LEEWAY_SECONDS", "must be at most 300"));
+        }
+        flowrex_infrastructure::JwtTokens::new(
+            &self.jwt_algorithm,
+            &self.jwt_secret_key,
+            &self.jwt_claims,
+        )
+        .map_err(|e| invalid("JWT_ALGORITHM", e))?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use chrono::Duration;
 use flowrex_domain::ports::{FailureCounter, Probe, Quota, RateLimiter};
-use flowrex_domain::{AuthPolicy, AuthService, LoginThrottle};
+use flowrex_domain::{AuthPolicy, AuthPorts, AuthService, LoginThrottle};
 use flowrex_infrastructure::database::DatabaseProbe;
 use flowrex_infrastructure::database::{self, Backend};
 use flowrex_infrastructure::rate_limit::{
@@ -21,7 +21,9 @@ use flowrex_infrastructure::rate_limit::{
 };
 use flowrex_infrastructure::redis_store::ConnectionManager;
 use flowrex_infrastructure::redis_store::{self, RedisProbe};
-use flowrex_infrastructure::{BcryptHasher, JwtTokens, SeaOrmUserRepository, SystemClock};
+use flowrex_infrastructure::{
+    BcryptHasher, JwtTokens, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock,
+};
 use migration::sea_orm::DatabaseConnection;
 use migration::{Migrator, MigratorTrait};
 use secrecy::ExposeSecret;
@@ -134,6 +136,12 @@ impl Application {
             },
         ));
         let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
+        if settings.session_cleanup_interval_seconds > 0 {
+            spawn_session_cleanup(
+                auth.clone(),
+                std::time::Duration::from_secs(settings.session_cleanup_interval_seconds),
+            );
+        }
         let csrf_on = settings.app_env.is_production() && settings.csrf_protection_enabled;
         let origins = Arc::new(settings.cors_origins.clone());
         let hsts = settings.app_env.is_production();
@@ -232,21 +240,46 @@ async fn migrate(settings: &database::DatabaseSettings) -> anyhow::Result<()> {
 /// Builds the service from its adapters.
 fn compose(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<AuthService> {
     let tokens = Arc::new(
-        JwtTokens::new(&settings.jwt_algorithm, &settings.jwt_secret_key)
-            .context("invalid JWT settings")?,
+        JwtTokens::new(
+            &settings.jwt_algorithm,
+            &settings.jwt_secret_key,
+            &settings.jwt_claims,
+        )
+        .context("invalid JWT settings")?,
     );
     let hasher = BcryptHasher::new(settings.bcrypt_cost).context("invalid BCRYPT_COST")?;
     Ok(AuthService::new(
-        Arc::new(SeaOrmUserRepository::new(db)),
-        Arc::new(hasher),
-        tokens.clone(),
-        tokens,
-        Arc::new(SystemClock),
+        AuthPorts {
+            users: Arc::new(SeaOrmUserRepository::new(db.clone())),
+            sessions: Arc::new(SeaOrmSessionStore::new(db)),
+            hasher: Arc::new(hasher),
+            issuer: tokens.clone(),
+            verifier: tokens,
+            clock: Arc::new(SystemClock),
+        },
         AuthPolicy {
             access_ttl: Duration::minutes(settings.access_token_expire_minutes),
             refresh_ttl: Duration::days(settings.refresh_token_expire_days),
+            refresh_reuse_grace: Duration::seconds(i64::from(settings.refresh_reuse_grace_seconds)),
         },
     ))
+}
+
+/// Deletes expired sessions every `interval`, in small batches, for as long as the server
+/// runs. Every instance may run it: deletes of the same rows are harmless.
+fn spawn_session_cleanup(auth: web::Data<AuthService>, interval: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            match auth.delete_expired_sessions(chrono::Utc::now(), 500).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
+                Err(error) => tracing::warn!(%error, "expired sessions not deleted"),
+            }
+        }
+    });
 }
 
 /// A limiter for `quota` named `scope`: shared through Redis (with in-process fallback,

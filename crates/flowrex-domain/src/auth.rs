@@ -7,28 +7,32 @@ use chrono::{DateTime, Duration, Utc};
 use tracing::{Span, instrument};
 
 use crate::ports::{
-    Clock, FailureCounter, HashError, IssueError, PasswordHasher, RepositoryError, TokenIssuer,
-    TokenVerifier, UserRepository,
+    Clock, FailureCounter, HashError, IssueError, PasswordHasher, RepositoryError, SessionStore,
+    TokenIssuer, TokenVerifier, UserRepository,
 };
 use crate::{
-    EmailAddress, FullName, NewPassword, NewUser, PasswordAttempt, TokenKind, TokenPair, User,
+    ClientInfo, EmailAddress, FullName, NewPassword, NewUser, PasswordAttempt, TokenPair, User,
 };
 
-/// Token lifetimes, from configuration.
+/// Token lifetimes and the refresh grace period, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthPolicy {
     /// How long an access token lives.
     pub access_ttl: Duration,
-    /// How long a refresh token lives.
+    /// How long a refresh token (and its session) lives.
     pub refresh_ttl: Duration,
+    /// How long after a rotation the replaced refresh token is refused *without* revoking
+    /// the session: two tabs refreshing at once are not an attack.
+    pub refresh_reuse_grace: Duration,
 }
 
 impl Default for AuthPolicy {
-    /// The original's: 30 minutes and 7 days.
+    /// The original's lifetimes (30 minutes, 7 days) and a 5-second grace period.
     fn default() -> Self {
         Self {
             access_ttl: Duration::minutes(30),
             refresh_ttl: Duration::days(7),
+            refresh_reuse_grace: Duration::seconds(5),
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct Credentials {
     pub password: PasswordAttempt,
     /// The client's address, for brute-force throttling (`None` when unknown).
     pub client_ip: Option<IpAddr>,
+    /// The client's `User-Agent`, recorded with the session.
+    pub user_agent: Option<String>,
 }
 
 /// Brute-force throttling of logins: failures are counted per client IP and per account and
@@ -127,6 +133,28 @@ pub enum AuthenticateError {
     Unexpected(anyhow::Error),
 }
 
+/// Why a session could not be revoked by its owner.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeSessionError {
+    /// The caller's access token does not identify a current session.
+    #[error(transparent)]
+    Authenticate(#[from] AuthenticateError),
+    /// No active session with that id belongs to the caller.
+    #[error("session not found")]
+    NotFound,
+}
+
+/// Why a logout could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    /// The session store cannot be reached: the session may still be valid.
+    #[error("session store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
 /// Maps store failures into each use case's error; `EmailTaken` outside an insert is a bug
 /// of the adapter and reported as unexpected.
 macro_rules! from_repository_error {
@@ -154,7 +182,7 @@ macro_rules! from_repository_error {
         }
     )+};
 }
-from_repository_error!(LoginError, RefreshError, AuthenticateError);
+from_repository_error!(LoginError, RefreshError, AuthenticateError, LogoutError);
 
 impl From<RepositoryError> for RegisterError {
     fn from(error: RepositoryError) -> Self {
@@ -172,9 +200,26 @@ impl From<HashError> for RegisterError {
     }
 }
 
+/// The ports [`AuthService`] is written against.
+pub struct AuthPorts {
+    /// Users.
+    pub users: Arc<dyn UserRepository>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Token signing.
+    pub issuer: Arc<dyn TokenIssuer>,
+    /// Token checking.
+    pub verifier: Arc<dyn TokenVerifier>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
 /// The authentication use cases, written against the [`crate::ports`].
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionStore>,
     hasher: Arc<dyn PasswordHasher>,
     issuer: Arc<dyn TokenIssuer>,
     verifier: Arc<dyn TokenVerifier>,
@@ -185,20 +230,14 @@ pub struct AuthService {
 
 impl AuthService {
     /// Wires the service to its ports.
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        hasher: Arc<dyn PasswordHasher>,
-        issuer: Arc<dyn TokenIssuer>,
-        verifier: Arc<dyn TokenVerifier>,
-        clock: Arc<dyn Clock>,
-        policy: AuthPolicy,
-    ) -> Self {
+    pub fn new(ports: AuthPorts, policy: AuthPolicy) -> Self {
         Self {
-            users,
-            hasher,
-            issuer,
-            verifier,
-            clock,
+            users: ports.users,
+            sessions: ports.sessions,
+            hasher: ports.hasher,
+            issuer: ports.issuer,
+            verifier: ports.verifier,
+            clock: ports.clock,
             policy,
             throttle: LoginThrottle {
                 per_ip: None,
@@ -285,8 +324,13 @@ impl AuthService {
         Span::current().record("user_id", user.id().get());
         self.forget_failures(&keys).await;
         self.upgrade_hash(&user, &credentials.password).await;
+        let client = ClientInfo {
+            ip: credentials.client_ip,
+            user_agent: credentials.user_agent,
+        };
+        let pair = self.start_session(&user, client).await?;
         tracing::info!("login succeeded");
-        Ok(self.issue_pair(&user, self.now())?)
+        Ok(pair)
     }
 
     /// Time until the first blocked key's window ends, if any. A counter store that cannot
@@ -356,80 +400,6 @@ impl AuthService {
         }
     }
 
-    /// Exchanges a refresh token for a new pair.
-    ///
-    /// # Errors
-    /// [`RefreshError::InvalidToken`] for a bad, expired or wrong-type token or a missing or
-    /// inactive user.
-    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let now = self.now();
-        let claims = self
-            .verifier
-            .verify(refresh_token, TokenKind::Refresh, now)
-            .map_err(|_| RefreshError::InvalidToken)?;
-        Span::current().record("user_id", claims.subject.get());
-        let user = self
-            .users
-            .find_by_id(claims.subject)
-            .await?
-            .filter(User::is_active)
-            .ok_or(RefreshError::InvalidToken)?;
-        Ok(self.issue_pair(&user, now)?)
-    }
-
-    /// The active user an access token belongs to: one token check and one lookup by id.
-    ///
-    /// # Errors
-    /// [`AuthenticateError::InvalidCredentials`] for a bad, expired or wrong-type token or a
-    /// missing or inactive user.
-    pub async fn current_user(&self, access_token: &str) -> Result<User, AuthenticateError> {
-        let claims = self
-            .verifier
-            .verify(access_token, TokenKind::Access, self.now())
-            .map_err(|_| AuthenticateError::InvalidCredentials)?;
-        self.users
-            .find_by_id(claims.subject)
-            .await?
-            .filter(User::is_active)
-            .ok_or(AuthenticateError::InvalidCredentials)
-    }
-
-    /// Logs out. Never fails: the answer to a logout is always the same. When a valid access
-    /// token comes with it, the logout is recorded with its user; revoking the token itself
-    /// needs server-side sessions, which the SPEC's stateless tokens do not have yet.
-    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
-    pub fn logout(&self, access_token: Option<&str>) -> Option<crate::UserId> {
-        let subject = access_token
-            .and_then(|token| {
-                self.verifier
-                    .verify(token, TokenKind::Access, self.now())
-                    .ok()
-            })
-            .map(|claims| claims.subject);
-        if let Some(subject) = subject {
-            Span::current().record("user_id", subject.get());
-            tracing::info!("logout");
-        }
-        subject
-    }
-
-    fn issue_pair(&self, user: &User, now: DateTime<Utc>) -> Result<TokenPair, IssueError> {
-        Ok(TokenPair {
-            access_token: self.issuer.issue(
-                user.id(),
-                TokenKind::Access,
-                now + self.policy.access_ttl,
-            )?,
-            refresh_token: self.issuer.issue(
-                user.id(),
-                TokenKind::Refresh,
-                now + self.policy.refresh_ttl,
-            )?,
-            expires_in: self.policy.access_ttl.num_seconds(),
-        })
-    }
-
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -452,5 +422,7 @@ impl ThrottleKeys {
     }
 }
 
+mod sessions;
+pub use sessions::LogoutRequest;
 #[cfg(test)]
 mod tests;

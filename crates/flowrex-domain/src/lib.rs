@@ -11,18 +11,20 @@ pub mod auth;
 pub mod email;
 pub mod password;
 pub mod ports;
+pub mod session;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod token;
 pub mod user;
 
 pub use auth::{
-    AuthPolicy, AuthService, AuthenticateError, Credentials, LoginError, LoginThrottle,
-    RefreshError, RegisterError, Registration,
+    AuthPolicy, AuthPorts, AuthService, AuthenticateError, Credentials, LoginError, LoginThrottle,
+    LogoutError, LogoutRequest, RefreshError, RegisterError, Registration, RevokeSessionError,
 };
 pub use email::{EmailAddress, InvalidEmail};
 pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordAttempt, PasswordHash, PasswordPolicyViolation,
 };
-pub use token::{TokenKind, TokenPair, VerifiedToken};
+pub use session::{ClientInfo, RevokeReason, Session, SessionId, TokenFingerprint};
+pub use token::{TokenKind, TokenPair, TokenRequest, VerifiedToken};
 pub use user::{FullName, InvalidFullName, NewUser, User, UserId, UserParts};

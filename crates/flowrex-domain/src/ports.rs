@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    EmailAddress, NewUser, PasswordAttempt, PasswordHash, TokenKind, User, UserId, VerifiedToken,
+    EmailAddress, NewUser, PasswordAttempt, PasswordHash, RevokeReason, Session, SessionId,
+    TokenFingerprint, TokenKind, TokenRequest, User, UserId, VerifiedToken,
 };
 
 /// Why a repository call failed.
@@ -114,22 +115,18 @@ pub struct IssueError(#[source] pub anyhow::Error);
 /// Creates signed tokens.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
-    /// Signs a token of `kind` for `subject`, valid until `expires_at`.
+    /// Signs a token with the request's claims and a fresh unique id (`jti`).
     ///
     /// # Errors
     /// [`IssueError`] when the key cannot sign.
-    fn issue(
-        &self,
-        subject: UserId,
-        kind: TokenKind,
-        expires_at: DateTime<Utc>,
-    ) -> Result<String, IssueError>;
+    fn issue(&self, request: &TokenRequest) -> Result<String, IssueError>;
 }
 
 /// Checks tokens made by a [`TokenIssuer`] with the same keys.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenVerifier: Send + Sync {
-    /// Verifies signature, algorithm, claim shapes, kind and expiry (against `now`).
+    /// Verifies signature, algorithm, issuer, audience, claim shapes, kind and expiry
+    /// (against `now`, with the adapter's small leeway).
     ///
     /// # Errors
     /// [`TokenError`] saying why the token is refused.
@@ -234,4 +231,89 @@ pub trait FailureCounter: Send + Sync {
     /// # Errors
     /// [`RateLimitError`] when a shared store cannot be reached.
     async fn reset(&self, key: &str) -> Result<(), RateLimitError>;
+}
+
+/// Server-side sessions. Every call is one indexed statement.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn create(&self, session: Session) -> Result<(), RepositoryError>;
+
+    /// A session by id, whatever its state.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
+
+    /// The user `user` if it is active and `id` is one of its sessions, neither revoked nor
+    /// expired at `now`: what every authenticated request checks, in one query.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn find_active_user(
+        &self,
+        id: &SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, RepositoryError>;
+
+    /// Replaces the session's refresh-token fingerprint `expected` by `next` (keeping
+    /// `expected` as the previous one), if `expected` is still current and the session is
+    /// active. `true` when it did: of two concurrent rotations exactly one succeeds.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        expected: &TokenFingerprint,
+        next: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Revokes one session; `true` if it was not revoked already.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Revokes every session of a user; how many were still active.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<u64, RepositoryError>;
+
+    /// A user's active sessions, most recently used first.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn list_active(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, RepositoryError>;
+
+    /// Deletes up to `limit` sessions that expired before `before`; how many.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn delete_expired(
+        &self,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, RepositoryError>;
 }

@@ -1,12 +1,18 @@
 //! Small hand-written fakes for tests of this and other crates (feature `test-support`).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ports::{Clock, FailureCounter, Quota, RateLimitError, RepositoryError, UserRepository};
-use crate::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId, UserParts};
+use crate::ports::{
+    Clock, FailureCounter, IssueError, Quota, RateLimitError, RepositoryError, SessionStore,
+    TokenError, TokenIssuer, TokenVerifier, UserRepository,
+};
+use crate::{
+    EmailAddress, FullName, NewUser, PasswordHash, RevokeReason, Session, SessionId,
+    TokenFingerprint, TokenKind, TokenRequest, User, UserId, UserParts, VerifiedToken,
+};
 
 /// A clock that always says the same time.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +34,15 @@ impl InMemoryUserRepository {
     /// Adds a user as stored, bypassing the service (to set flags such as `is_active`).
     pub fn push(&self, parts: UserParts) {
         self.lock().push(parts.into());
+    }
+
+    /// Activates or deactivates a stored user.
+    pub fn set_active(&self, id: UserId, active: bool) {
+        for user in self.lock().iter_mut().filter(|u| u.id() == id) {
+            let mut parts = user.to_parts();
+            parts.is_active = active;
+            *user = parts.into();
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<User>> {
@@ -136,5 +151,234 @@ impl FailureCounter for CountingFailureCounter {
     async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
         self.lock().remove(key);
         Ok(())
+    }
+}
+
+/// Sessions in a vector, over a user repository for [`SessionStore::find_active_user`].
+pub struct InMemorySessionStore {
+    users: Arc<dyn UserRepository>,
+    sessions: Mutex<Vec<Session>>,
+}
+
+impl InMemorySessionStore {
+    /// An empty store whose users come from `users`.
+    pub fn new(users: Arc<dyn UserRepository>) -> Self {
+        Self {
+            users,
+            sessions: Mutex::default(),
+        }
+    }
+
+    /// Every session, in creation order.
+    pub fn all(&self) -> Vec<Session> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl SessionStore for InMemorySessionStore {
+    async fn create(&self, session: Session) -> Result<(), RepositoryError> {
+        self.lock().push(session);
+        Ok(())
+    }
+
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
+        Ok(self.lock().iter().find(|s| &s.id == id).cloned())
+    }
+
+    async fn find_active_user(
+        &self,
+        id: &SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, RepositoryError> {
+        let live = self
+            .lock()
+            .iter()
+            .any(|s| &s.id == id && s.user_id == user && s.is_active(now));
+        if !live {
+            return Ok(None);
+        }
+        Ok(self.users.find_by_id(user).await?.filter(User::is_active))
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        expected: &TokenFingerprint,
+        next: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let mut sessions = self.lock();
+        let Some(session) = sessions
+            .iter_mut()
+            .find(|s| &s.id == id && &s.refresh_token_hash == expected && s.is_active(now))
+        else {
+            return Ok(false);
+        };
+        session.previous_refresh_token_hash = Some(expected.clone());
+        session.refresh_token_hash = next.clone();
+        session.rotated_at = Some(now);
+        session.last_used_at = now;
+        Ok(true)
+    }
+
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let mut sessions = self.lock();
+        let Some(session) = sessions
+            .iter_mut()
+            .find(|s| &s.id == id && s.revoked_at.is_none())
+        else {
+            return Ok(false);
+        };
+        session.revoked_at = Some(now);
+        session.revoked_reason = Some(reason.as_str().to_owned());
+        Ok(true)
+    }
+
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<u64, RepositoryError> {
+        let mut count = 0;
+        for session in self
+            .lock()
+            .iter_mut()
+            .filter(|s| s.user_id == user && s.revoked_at.is_none())
+        {
+            session.revoked_at = Some(now);
+            session.revoked_reason = Some(reason.as_str().to_owned());
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    async fn list_active(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, RepositoryError> {
+        Ok(self
+            .lock()
+            .iter()
+            .filter(|s| s.user_id == user && s.is_active(now))
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_expired(
+        &self,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, RepositoryError> {
+        let mut sessions = self.lock();
+        let expired: Vec<SessionId> = sessions
+            .iter()
+            .filter(|s| s.expires_at < before)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|s| s.id.clone())
+            .collect();
+        sessions.retain(|s| !expired.contains(&s.id));
+        Ok(expired.len() as u64)
+    }
+}
+
+/// A clock tests can move forward.
+#[derive(Debug)]
+pub struct SettableClock(Mutex<DateTime<Utc>>);
+
+impl SettableClock {
+    /// A clock at `now`.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self(Mutex::new(now))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now += by;
+    }
+}
+
+impl Clock for SettableClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Unsigned, readable tokens (`kind|sub|sid|exp|n`) for tests of the use cases: issued and
+/// checked like real ones, minus the cryptography.
+#[derive(Debug, Default)]
+pub struct PlainTokens {
+    issued: std::sync::atomic::AtomicU64,
+}
+
+impl TokenIssuer for PlainTokens {
+    fn issue(&self, request: &TokenRequest) -> Result<String, IssueError> {
+        let n = self
+            .issued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(format!(
+            "{}|{}|{}|{}|{n}",
+            request.kind.as_str(),
+            request.subject,
+            request.session,
+            request.expires_at.timestamp()
+        ))
+    }
+}
+
+impl TokenVerifier for PlainTokens {
+    fn verify(
+        &self,
+        token: &str,
+        expected: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, TokenError> {
+        let parts: Vec<&str> = token.split('|').collect();
+        let [kind, subject, session, expires_at, _] = parts.as_slice() else {
+            return Err(TokenError::Invalid);
+        };
+        if *kind != expected.as_str() {
+            return Err(TokenError::WrongKind);
+        }
+        let subject = subject
+            .parse()
+            .map(UserId::new)
+            .map_err(|_| TokenError::Invalid)?;
+        let session = SessionId::parse(session).ok_or(TokenError::Invalid)?;
+        let expires_at = expires_at
+            .parse()
+            .ok()
+            .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+            .ok_or(TokenError::Invalid)?;
+        if expires_at <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(VerifiedToken {
+            subject,
+            kind: expected,
+            session,
+            expires_at,
+        })
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::UserId;
+use crate::{SessionId, UserId};
 
 /// Which of the two tokens a string is meant to be. One is never accepted for the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +30,23 @@ pub struct VerifiedToken {
     pub subject: UserId,
     /// Its kind.
     pub kind: TokenKind,
+    /// The session (login) it belongs to.
+    pub session: SessionId,
+    /// When it stops being valid.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What to put in a new token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// The user.
+    pub subject: UserId,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// The session it belongs to.
+    pub session: SessionId,
+    /// Now.
+    pub issued_at: DateTime<Utc>,
     /// When it stops being valid.
     pub expires_at: DateTime<Utc>,
 }

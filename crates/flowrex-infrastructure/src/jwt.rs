@@ -1,4 +1,7 @@
-//! JSON Web Tokens with the SPEC's claims: `sub` (the user id as a string), `exp`, `type`.
+//! JSON Web Tokens with the SPEC's claims — `sub` (the user id as a string), `exp`, `type` —
+//! and those of RFC 8725's advice: `iss`, `aud`, `iat`, a unique `jti`, and `sid`, the
+//! session the token belongs to. Validation pins the configured algorithm, requires every
+//! claim, and allows a small, configured leeway on `exp`.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -6,7 +9,7 @@ use std::str::FromStr;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{IssueError, TokenError, TokenIssuer, TokenVerifier};
-use flowrex_domain::{TokenKind, UserId, VerifiedToken};
+use flowrex_domain::{SessionId, TokenKind, TokenRequest, UserId, VerifiedToken};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -17,6 +20,30 @@ pub struct JwtTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    issuer: String,
+    audience: String,
+    leeway: chrono::Duration,
+}
+
+/// Who issues tokens, for whom, and how much clock skew to forgive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtClaimsPolicy {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Leeway on `exp`, in seconds.
+    pub leeway_seconds: u32,
+}
+
+impl Default for JwtClaimsPolicy {
+    fn default() -> Self {
+        Self {
+            issuer: "flowrex".to_owned(),
+            audience: "flowrex".to_owned(),
+            leeway_seconds: 5,
+        }
+    }
 }
 
 /// The JWT settings cannot work.
@@ -39,6 +66,11 @@ struct Claims {
     exp: i64,
     #[serde(rename = "type")]
     kind: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    jti: String,
+    sid: String,
 }
 
 impl JwtTokens {
@@ -46,7 +78,11 @@ impl JwtTokens {
     ///
     /// # Errors
     /// [`JwtConfigError`] for an unknown or asymmetric algorithm or an empty secret.
-    pub fn new(algorithm: &str, secret: &SecretString) -> Result<Self, JwtConfigError> {
+    pub fn new(
+        algorithm: &str,
+        secret: &SecretString,
+        policy: &JwtClaimsPolicy,
+    ) -> Result<Self, JwtConfigError> {
         let algorithm = Algorithm::from_str(algorithm.trim())
             .map_err(|_| JwtConfigError::UnknownAlgorithm(algorithm.to_owned()))?;
         if !matches!(
@@ -59,34 +95,42 @@ impl JwtTokens {
         if secret.is_empty() {
             return Err(JwtConfigError::EmptySecret);
         }
-        // Only the configured algorithm; no leeway; `exp` and `sub` must be present. Expiry
-        // is compared with the service's clock in `verify`, so that it is testable.
+        // Only the configured algorithm; our issuer and audience; every registered claim
+        // present. Expiry is compared with the service's clock in `verify` (testable), with
+        // the configured leeway.
         let mut validation = Validation::new(algorithm);
         validation.leeway = 0;
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::from(["exp".to_owned(), "sub".to_owned()]);
+        validation.set_issuer(&[policy.issuer.as_str()]);
+        validation.set_audience(&[policy.audience.as_str()]);
+        validation.required_spec_claims = ["exp", "sub", "iss", "aud"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<HashSet<_>>();
         Ok(Self {
             header: Header::new(algorithm),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            issuer: policy.issuer.clone(),
+            audience: policy.audience.clone(),
+            leeway: chrono::Duration::seconds(i64::from(policy.leeway_seconds)),
         })
     }
 }
 
 impl TokenIssuer for JwtTokens {
-    fn issue(
-        &self,
-        subject: UserId,
-        kind: TokenKind,
-        expires_at: DateTime<Utc>,
-    ) -> Result<String, IssueError> {
+    fn issue(&self, request: &TokenRequest) -> Result<String, IssueError> {
         let claims = Claims {
-            sub: subject.to_string(),
-            exp: expires_at.timestamp(),
-            kind: kind.as_str().to_owned(),
+            sub: request.subject.to_string(),
+            exp: request.expires_at.timestamp(),
+            kind: request.kind.as_str().to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: request.issued_at.timestamp(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: request.session.to_string(),
         };
         jsonwebtoken::encode(&self.header, &claims, &self.encoding)
             .map_err(|e| IssueError(anyhow!(e)))
@@ -113,13 +157,15 @@ impl TokenVerifier for JwtTokens {
             .filter(|id| *id > 0)
             .map(UserId::new)
             .ok_or(TokenError::Invalid)?;
+        let session = SessionId::parse(&claims.sid).ok_or(TokenError::Invalid)?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(TokenError::Invalid)?;
-        if expires_at <= now {
+        if expires_at + self.leeway <= now {
             return Err(TokenError::Expired);
         }
         Ok(VerifiedToken {
             subject,
             kind: expected,
+            session,
             expires_at,
         })
     }
@@ -138,7 +184,23 @@ mod tests {
     }
 
     fn tokens(secret: &str) -> JwtTokens {
-        JwtTokens::new("HS256", &SecretString::from(secret)).unwrap_or_else(|e| panic!("{e}"))
+        JwtTokens::new(
+            "HS256",
+            &SecretString::from(secret),
+            &JwtClaimsPolicy::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn request(kind: TokenKind, expires_at: DateTime<Utc>) -> TokenRequest {
+        TokenRequest {
+            subject: UserId::new(42),
+            kind,
+            session: SessionId::parse("6f9619ff-8b86-4011-b42d-00c04fc964ff")
+                .unwrap_or_else(SessionId::generate),
+            issued_at: now(),
+            expires_at,
+        }
     }
 
     fn signed(claims: &serde_json::Value, secret: &str) -> String {
@@ -150,12 +212,33 @@ mod tests {
         .unwrap_or_default()
     }
 
+    fn decoded(token: &str) -> serde_json::Value {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        jsonwebtoken::decode::<serde_json::Value>(
+            token,
+            &DecodingKey::from_secret(b"secret"),
+            &validation,
+        )
+        .map(|d| d.claims)
+        .unwrap_or_default()
+    }
+
+    fn genuine_claims() -> serde_json::Value {
+        serde_json::json!({
+            "sub": "42", "exp": (now() + Duration::hours(1)).timestamp(), "type": "access",
+            "iss": "flowrex", "aud": "flowrex", "iat": now().timestamp(),
+            "jti": "a", "sid": "6f9619ff-8b86-4011-b42d-00c04fc964ff"
+        })
+    }
+
     #[test]
     fn an_issued_token_verifies_with_its_claims() {
         let jwt = tokens("secret");
         let exp = now() + Duration::minutes(30);
         let token = jwt
-            .issue(UserId::new(42), TokenKind::Access, exp)
+            .issue(&request(TokenKind::Access, exp))
             .unwrap_or_default();
         let verified = jwt.verify(&token, TokenKind::Access, now());
         assert_eq!(
@@ -163,40 +246,41 @@ mod tests {
             Ok(VerifiedToken {
                 subject: UserId::new(42),
                 kind: TokenKind::Access,
+                session: request(TokenKind::Access, exp).session,
                 expires_at: exp
             })
         );
     }
 
     #[test]
-    fn the_payload_has_exactly_the_spec_claims() {
+    fn the_payload_has_the_spec_claims_and_the_session_ones() {
         let jwt = tokens("secret");
         let token = jwt
-            .issue(UserId::new(42), TokenKind::Refresh, now())
+            .issue(&request(TokenKind::Refresh, now()))
             .unwrap_or_default();
-        let payload = token.split('.').nth(1).unwrap_or_default();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.validate_exp = false;
-        let decoded = jsonwebtoken::decode::<serde_json::Value>(
-            &token,
-            &DecodingKey::from_secret(b"secret"),
-            &validation,
-        )
-        .map(|d| d.claims)
-        .unwrap_or_default();
-        assert!(!payload.is_empty());
-        assert_eq!(
-            decoded,
-            serde_json::json!({"sub": "42", "exp": now().timestamp(), "type": "refresh"})
+        let claims = decoded(&token);
+        assert_eq!(claims["sub"], "42");
+        assert_eq!(claims["exp"], now().timestamp());
+        assert_eq!(claims["type"], "refresh");
+        assert_eq!(claims["iss"], "flowrex");
+        assert_eq!(claims["aud"], "flowrex");
+        assert_eq!(claims["iat"], now().timestamp());
+        assert_eq!(claims["sid"], "6f9619ff-8b86-4011-b42d-00c04fc964ff");
+        let other = jwt
+            .issue(&request(TokenKind::Refresh, now()))
+            .unwrap_or_default();
+        assert_ne!(
+            claims["jti"],
+            decoded(&other)["jti"],
+            "every token has its own jti"
         );
     }
 
     #[test]
     fn a_token_of_the_other_kind_is_refused() {
         let jwt = tokens("secret");
-        let exp = now() + Duration::days(7);
         let refresh = jwt
-            .issue(UserId::new(1), TokenKind::Refresh, exp)
+            .issue(&request(TokenKind::Refresh, now() + Duration::days(7)))
             .unwrap_or_default();
         assert_eq!(
             jwt.verify(&refresh, TokenKind::Access, now()),
@@ -205,13 +289,17 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_token_is_refused() {
+    fn expiry_allows_the_configured_leeway_and_no_more() {
         let jwt = tokens("secret");
         let token = jwt
-            .issue(UserId::new(1), TokenKind::Access, now())
+            .issue(&request(TokenKind::Access, now()))
             .unwrap_or_default();
+        assert!(
+            jwt.verify(&token, TokenKind::Access, now() + Duration::seconds(4))
+                .is_ok()
+        );
         assert_eq!(
-            jwt.verify(&token, TokenKind::Access, now()),
+            jwt.verify(&token, TokenKind::Access, now() + Duration::seconds(5)),
             Err(TokenError::Expired)
         );
     }
@@ -219,48 +307,47 @@ mod tests {
     #[test]
     fn forged_garbled_and_misshapen_tokens_are_invalid() {
         let jwt = tokens("secret");
-        let exp = (now() + Duration::hours(1)).timestamp();
+        let genuine = genuine_claims();
+        assert!(
+            jwt.verify(&signed(&genuine, "secret"), TokenKind::Access, now())
+                .is_ok()
+        );
+        let with = |name: &str, value: serde_json::Value| {
+            let mut claims = genuine.clone();
+            claims[name] = value;
+            signed(&claims, "secret")
+        };
+        let without = |name: &str| {
+            let mut claims = genuine.clone();
+            if let Some(object) = claims.as_object_mut() {
+                object.remove(name);
+            }
+            signed(&claims, "secret")
+        };
+        let payload = signed(&genuine, "secret")
+            .split('.')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
         let cases = [
-            signed(
-                &serde_json::json!({"sub": "1", "exp": exp, "type": "access"}),
-                "other",
-            ),
+            signed(&genuine, "other"),
             "not.a.token".to_owned(),
             String::new(),
-            signed(
-                &serde_json::json!({"sub": 1, "exp": exp, "type": "access"}),
-                "secret",
-            ),
-            signed(
-                &serde_json::json!({"sub": "abc", "exp": exp, "type": "access"}),
-                "secret",
-            ),
-            signed(
-                &serde_json::json!({"sub": "99999999999999999999999", "exp": exp, "type": "access"}),
-                "secret",
-            ),
-            signed(
-                &serde_json::json!({"sub": "-3", "exp": exp, "type": "access"}),
-                "secret",
-            ),
-            signed(
-                &serde_json::json!({"sub": "1", "exp": "soon", "type": "access"}),
-                "secret",
-            ),
-            signed(&serde_json::json!({"sub": "1", "type": "access"}), "secret"),
-            signed(&serde_json::json!({"exp": exp, "type": "access"}), "secret"),
-            signed(&serde_json::json!({"sub": "1", "exp": exp}), "secret"),
-            // alg "none": header {"alg":"none","typ":"JWT"}, no signature.
-            format!(
-                "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
-                signed(
-                    &serde_json::json!({"sub": "1", "exp": exp, "type": "access"}),
-                    "secret"
-                )
-                .split('.')
-                .nth(1)
-                .unwrap_or_default()
-            ),
+            with("sub", serde_json::json!(42)),
+            with("sub", serde_json::json!("abc")),
+            with("sub", serde_json::json!("99999999999999999999999")),
+            with("sub", serde_json::json!("-3")),
+            with("exp", serde_json::json!("soon")),
+            with("iss", serde_json::json!("someone-else")),
+            with("aud", serde_json::json!("another-service")),
+            with("sid", serde_json::json!("not-a-session")),
+            without("exp"),
+            without("sub"),
+            without("type"),
+            without("iss"),
+            without("aud"),
+            without("sid"),
+            format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
         ];
         for token in cases {
             assert_eq!(
@@ -274,17 +361,18 @@ mod tests {
     #[test]
     fn only_shared_secret_algorithms_are_accepted() {
         let secret = SecretString::from("s");
-        assert!(JwtTokens::new("HS512", &secret).is_ok());
+        let policy = JwtClaimsPolicy::default();
+        assert!(JwtTokens::new("HS512", &secret, &policy).is_ok());
         assert!(matches!(
-            JwtTokens::new("RS256", &secret),
+            JwtTokens::new("RS256", &secret, &policy),
             Err(JwtConfigError::NeedsKeyPair(_))
         ));
         assert!(matches!(
-            JwtTokens::new("none", &secret),
+            JwtTokens::new("none", &secret, &policy),
             Err(JwtConfigError::UnknownAlgorithm(_))
         ));
         assert!(matches!(
-            JwtTokens::new("HS256", &SecretString::from("")),
+            JwtTokens::new("HS256", &SecretString::from(""), &policy),
             Err(JwtConfigError::EmptySecret)
         ));
     }

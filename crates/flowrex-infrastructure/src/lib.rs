@@ -13,6 +13,7 @@ pub mod hasher;
 pub mod jwt;
 pub mod rate_limit;
 pub mod redis_store;
+pub mod session_store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod user_repository;
@@ -20,5 +21,6 @@ pub mod user_repository;
 pub use clock::SystemClock;
 pub use database::{DatabaseSettings, DatabaseUrl, DatabaseUrlError};
 pub use hasher::BcryptHasher;
-pub use jwt::{JwtConfigError, JwtTokens};
+pub use jwt::{JwtClaimsPolicy, JwtConfigError, JwtTokens};
+pub use session_store::SeaOrmSessionStore;
 pub use user_repository::SeaOrmUserRepository;

@@ -23,7 +23,7 @@ impl SeaOrmUserRepository {
     }
 }
 
-fn into_user(model: users::Model) -> User {
+pub(crate) fn into_user(model: users::Model) -> User {
     UserParts {
         id: UserId::new(i64::from(model.id)),
         email: EmailAddress::from_stored(model.email),

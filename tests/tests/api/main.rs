@@ -13,3 +13,4 @@ mod redis;
 mod refresh;
 mod register;
 mod services;
+mod sessions;

@@ -3,7 +3,7 @@
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::SecondsFormat;
-use flowrex_domain::{AuthService, TokenPair, User};
+use flowrex_domain::{AuthService, LogoutRequest, TokenPair, User};
 use serde::Serialize;
 use serde_json::json;
 
@@ -140,10 +140,74 @@ pub async fn me(
         .json(UserBody::from(&user)))
 }
 
-/// `POST /api/v1/auth/logout` → 200 `{"message": "Logged out"}`, always.
-pub async fn logout(auth: web::Data<AuthService>, request: HttpRequest) -> HttpResponse {
-    auth.logout(bearer_token(&request).ok());
-    HttpResponse::Ok().json(json!({ "message": "Logged out" }))
+/// `POST /api/v1/auth/logout` → 200 `{"message": "Logged out"}`. Revokes the session of
+/// the bearer access token and/or of the `refresh_token` in the body; with
+/// `{"scope": "all"}`, every session of that user. Without any usable token there is
+/// nothing to revoke and the answer is the same; a body that is not JSON is ignored.
+pub async fn logout(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let options = bodies::logout_options(content_type(&request), &body);
+    auth.logout(LogoutRequest {
+        access_token: bearer_token(&request).ok(),
+        refresh_token: options.refresh_token.as_deref(),
+        everywhere: options.everywhere,
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "message": "Logged out" })))
+}
+
+/// One entry of `GET /api/v1/auth/sessions`.
+#[derive(Serialize)]
+struct SessionBody<'a> {
+    id: &'a str,
+    current: bool,
+    created_at: String,
+    last_used_at: String,
+    expires_at: String,
+    user_agent: Option<&'a str>,
+    ip: Option<&'a str>,
+}
+
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// `GET /api/v1/auth/sessions` → 200 the caller's active sessions, most recently used
+/// first; 401 as `/me`.
+pub async fn sessions(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer_token(&request)?;
+    let (current, sessions) = auth.list_sessions(token).await?;
+    let list: Vec<SessionBody<'_>> = sessions
+        .iter()
+        .map(|session| SessionBody {
+            id: session.id.as_str(),
+            current: session.id == current,
+            created_at: timestamp(session.created_at),
+            last_used_at: timestamp(session.last_used_at),
+            expires_at: timestamp(session.expires_at),
+            user_agent: session.user_agent.as_deref(),
+            ip: session.ip.as_deref(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
+}
+
+/// `DELETE /api/v1/auth/sessions/{id}` → 204 after revoking one of the caller's sessions;
+/// 404 `{"detail": "Session not found"}` for any other id; 401 as `/me`.
+pub async fn revoke_session(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer_token(&request)?;
+    auth.revoke_session(token, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[cfg(test)]

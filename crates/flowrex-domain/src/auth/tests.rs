@@ -4,15 +4,17 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use mockall::predicate::eq;
 
 use super::*;
 use crate::ports::{
-    HashError, MockPasswordHasher, MockTokenIssuer, MockTokenVerifier, MockUserRepository,
-    TokenError,
+    HashError, MockPasswordHasher, MockSessionStore, MockTokenIssuer, MockTokenVerifier,
+    MockUserRepository, SessionStore,
 };
-use crate::test_support::{CountingFailureCounter, FixedClock, InMemoryUserRepository};
-use crate::{PasswordHash, UserId, UserParts, VerifiedToken};
+use crate::test_support::{
+    CountingFailureCounter, FixedClock, InMemorySessionStore, InMemoryUserRepository, PlainTokens,
+    SettableClock,
+};
+use crate::{ClientInfo, PasswordHash, RevokeReason, SessionId, UserId, UserParts};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
@@ -46,6 +48,7 @@ fn stored_user(id: i64, active: bool) -> User {
 /// A service over the given ports; unset ports are strict mocks that fail the test if used.
 struct Ports {
     users: Arc<dyn UserRepository>,
+    sessions: Option<Arc<dyn SessionStore>>,
     hasher: MockPasswordHasher,
     issuer: MockTokenIssuer,
     verifier: MockTokenVerifier,
@@ -57,6 +60,7 @@ impl Ports {
         hasher.expect_needs_rehash().return_const(false);
         Self {
             users,
+            sessions: None,
             hasher,
             issuer: MockTokenIssuer::new(),
             verifier: MockTokenVerifier::new(),
@@ -64,27 +68,30 @@ impl Ports {
     }
 
     fn issuing_tokens(mut self) -> Self {
-        self.issuer
-            .expect_issue()
-            .returning(|id, kind, exp| Ok(format!("{}:{id}:{}", kind.as_str(), exp.timestamp())));
-        self
-    }
-
-    fn verifying(mut self, result: Result<VerifiedToken, TokenError>) -> Self {
-        self.verifier
-            .expect_verify()
-            .times(1)
-            .returning(move |_, _, _| result.clone());
+        self.issuer.expect_issue().returning(|request| {
+            Ok(format!(
+                "{}:{}:{}",
+                request.kind.as_str(),
+                request.subject,
+                request.expires_at.timestamp()
+            ))
+        });
         self
     }
 
     fn service(self) -> AuthService {
+        let sessions = self
+            .sessions
+            .unwrap_or_else(|| Arc::new(InMemorySessionStore::new(self.users.clone())));
         AuthService::new(
-            self.users,
-            Arc::new(self.hasher),
-            Arc::new(self.issuer),
-            Arc::new(self.verifier),
-            Arc::new(FixedClock(now())),
+            AuthPorts {
+                users: self.users,
+                sessions,
+                hasher: Arc::new(self.hasher),
+                issuer: Arc::new(self.issuer),
+                verifier: Arc::new(self.verifier),
+                clock: Arc::new(FixedClock(now())),
+            },
             AuthPolicy::default(),
         )
     }
@@ -122,14 +129,6 @@ fn unreachable_repository() -> Arc<dyn UserRepository> {
     Arc::new(users)
 }
 
-fn token_of(id: i64, kind: TokenKind) -> VerifiedToken {
-    VerifiedToken {
-        subject: UserId::new(id),
-        kind,
-        expires_at: now(),
-    }
-}
-
 fn registration(raw_email: &str) -> Registration {
     Registration {
         email: email(raw_email),
@@ -143,6 +142,7 @@ fn credentials(raw_email: &str, raw_password: &str) -> Credentials {
         email: email(raw_email),
         password: PasswordAttempt::new(raw_password.to_owned()),
         client_ip: Some(IpAddr::from([203, 0, 113, 9])),
+        user_agent: None,
     }
 }
 
@@ -297,6 +297,7 @@ async fn login_expires_in_follows_the_configured_access_lifetime() {
         policy: AuthPolicy {
             access_ttl: Duration::minutes(5),
             refresh_ttl: Duration::days(1),
+            refresh_reuse_grace: Duration::seconds(5),
         },
         ..ports.service()
     };
@@ -397,7 +398,7 @@ async fn login_reports_a_signing_failure_as_unexpected() {
     ports
         .issuer
         .expect_issue()
-        .returning(|_, _, _| Err(IssueError(anyhow::anyhow!("bad key"))));
+        .returning(|_| Err(IssueError(anyhow::anyhow!("bad key"))));
     let result = ports
         .service()
         .login(credentials("known@example.com", "Test1234"))
@@ -592,179 +593,445 @@ async fn a_success_resets_the_accounts_failures_but_not_the_clients() {
     assert_eq!(per_ip.count("203.0.113.9"), 4);
 }
 
-// ---- refresh -----------------------------------------------------------------------------
+// ---- sessions: a whole service over fakes -------------------------------------------------
+
+/// A service over in-memory users and sessions, readable tokens and a clock tests move.
+struct World {
+    users: Arc<InMemoryUserRepository>,
+    sessions: Arc<InMemorySessionStore>,
+    clock: Arc<SettableClock>,
+    service: AuthService,
+}
+
+fn world() -> World {
+    world_with_sessions(None)
+}
+
+fn world_with_sessions(sessions: Option<Arc<dyn SessionStore>>) -> World {
+    let users = Arc::new(InMemoryUserRepository::default());
+    users.push(stored_user(7, true).to_parts());
+    users.push(UserParts {
+        id: UserId::new(8),
+        email: email("other@example.com"),
+        ..stored_user(8, true).to_parts()
+    });
+    let memory = Arc::new(InMemorySessionStore::new(users.clone()));
+    let clock = Arc::new(SettableClock::new(now()));
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_needs_rehash().return_const(false);
+    hasher
+        .expect_verify()
+        .returning(|attempt, hash| Ok(hash.is_some() && attempt.expose() == "Test1234"));
+    let tokens = Arc::new(PlainTokens::default());
+    let service = AuthService::new(
+        AuthPorts {
+            users: users.clone(),
+            sessions: sessions.unwrap_or_else(|| memory.clone()),
+            hasher: Arc::new(hasher),
+            issuer: tokens.clone(),
+            verifier: tokens,
+            clock: clock.clone(),
+        },
+        AuthPolicy::default(),
+    );
+    World {
+        users,
+        sessions: memory,
+        clock,
+        service,
+    }
+}
+
+impl World {
+    async fn login(&self, raw_email: &str) -> TokenPair {
+        self.service
+            .login(Credentials {
+                user_agent: Some("test-agent".to_owned()),
+                ..credentials(raw_email, "Test1234")
+            })
+            .await
+            .unwrap_or_else(|e| panic!("login: {e}"))
+    }
+
+    async fn is_valid(&self, access: &str) -> bool {
+        self.service.current_user(access).await.is_ok()
+    }
+}
 
 #[tokio::test]
-async fn refresh_with_a_valid_refresh_token_issues_a_new_pair() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();
-    ports
-        .verifier
-        .expect_verify()
-        .with(eq("the-refresh-token"), eq(TokenKind::Refresh), eq(now()))
-        .times(1)
-        .returning(|_, _, _| Ok(token_of(7, TokenKind::Refresh)));
-    let pair = ports.service().refresh("the-refresh-token").await;
+async fn login_opens_a_session_that_stores_only_the_refresh_fingerprint() {
+    let world = world();
+    let pair = world.login("known@example.com").await;
+    let sessions = world.sessions.all();
+    assert_eq!(sessions.len(), 1);
+    let session = &sessions[0];
+    assert_eq!(session.user_id, UserId::new(7));
+    assert_eq!(session.family_id, session.id);
+    assert_eq!(
+        session.refresh_token_hash,
+        crate::TokenFingerprint::of(&pair.refresh_token)
+    );
+    assert_eq!(session.expires_at, now() + Duration::days(7));
+    assert_eq!(session.user_agent.as_deref(), Some("test-agent"));
+    assert_eq!(session.ip.as_deref(), Some("203.0.113.9"));
     assert!(
-        matches!(&pair, Ok(p) if p.access_token.starts_with("access:7:") && p.refresh_token.starts_with("refresh:7:")),
-        "{pair:?}"
+        pair.access_token.contains(session.id.as_str()),
+        "tokens carry the session id"
     );
 }
 
 #[tokio::test]
-async fn refresh_with_a_refused_token_is_invalid() {
-    for error in [
-        TokenError::Invalid,
-        TokenError::Expired,
-        TokenError::WrongKind,
+async fn refresh_rotates_the_refresh_token_and_the_new_pair_works() {
+    let world = world();
+    let first = world.login("known@example.com").await;
+    let second = world.service.refresh(&first.refresh_token).await;
+    let second = second.unwrap_or_else(|e| panic!("refresh: {e}"));
+    assert_ne!(second.refresh_token, first.refresh_token);
+    assert!(world.is_valid(&second.access_token).await);
+    let session = &world.sessions.all()[0];
+    assert_eq!(
+        session.refresh_token_hash,
+        crate::TokenFingerprint::of(&second.refresh_token)
+    );
+    assert_eq!(session.rotated_at, Some(now()));
+    assert!(
+        world.service.refresh(&second.refresh_token).await.is_ok(),
+        "and rotates again"
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_refresh_token_revokes_the_whole_family() {
+    let world = world();
+    let first = world.login("known@example.com").await;
+    let second = world
+        .service
+        .refresh(&first.refresh_token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    world.clock.advance(Duration::seconds(6));
+    let replay = world.service.refresh(&first.refresh_token).await;
+    assert!(
+        matches!(replay, Err(RefreshError::InvalidToken)),
+        "{replay:?}"
+    );
+    assert_eq!(
+        world.sessions.all()[0].revoked_reason.as_deref(),
+        Some("refresh_token_reuse")
+    );
+    let legitimate = world.service.refresh(&second.refresh_token).await;
+    assert!(
+        matches!(legitimate, Err(RefreshError::InvalidToken)),
+        "the newest token dies too"
+    );
+    assert!(
+        !world.is_valid(&second.access_token).await,
+        "and so do access tokens"
+    );
+}
+
+#[tokio::test]
+async fn a_replay_within_the_grace_period_is_refused_without_revoking() {
+    let world = world();
+    let first = world.login("known@example.com").await;
+    let second = world
+        .service
+        .refresh(&first.refresh_token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    world.clock.advance(Duration::seconds(4));
+    let duplicate = world.service.refresh(&first.refresh_token).await;
+    assert!(
+        matches!(duplicate, Err(RefreshError::InvalidToken)),
+        "{duplicate:?}"
+    );
+    assert_eq!(world.sessions.all()[0].revoked_at, None);
+    assert!(world.service.refresh(&second.refresh_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
+    let world = world();
+    let pair = world.login("known@example.com").await;
+    for token in [
+        "garbage",
+        pair.access_token.as_str(),
+        "refresh|7|not-a-uuid|9999999999|0",
     ] {
-        let ports =
-            Ports::with_users(Arc::new(InMemoryUserRepository::default())).verifying(Err(error));
-        let result = ports.service().refresh("token").await;
+        let result = world.service.refresh(token).await;
         assert!(
             matches!(result, Err(RefreshError::InvalidToken)),
-            "{error:?}: {result:?}"
+            "{token}: {result:?}"
         );
     }
-}
+    let forged_session = format!("refresh|7|{}|9999999999|0", SessionId::generate());
+    assert!(matches!(
+        world.service.refresh(&forged_session).await,
+        Err(RefreshError::InvalidToken)
+    ));
 
-#[tokio::test]
-async fn refresh_for_a_missing_user_is_invalid() {
-    let ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
-        .verifying(Ok(token_of(99, TokenKind::Refresh)));
-    let result = ports.service().refresh("token").await;
+    let other = world.login("other@example.com").await;
+    let stolen_sid = world.sessions.all()[1].id.clone();
+    let mismatched = format!("refresh|7|{stolen_sid}|9999999999|0");
     assert!(
-        matches!(result, Err(RefreshError::InvalidToken)),
-        "{result:?}"
+        matches!(
+            world.service.refresh(&mismatched).await,
+            Err(RefreshError::InvalidToken)
+        ),
+        "another user's session"
+    );
+    assert!(
+        world.service.refresh(&other.refresh_token).await.is_ok(),
+        "a forged sid does not touch the real session"
+    );
+
+    world.users.set_active(UserId::new(7), false);
+    let inactive = world.service.refresh(&pair.refresh_token).await;
+    assert!(
+        matches!(inactive, Err(RefreshError::InvalidToken)),
+        "{inactive:?}"
+    );
+
+    world.clock.advance(Duration::days(8));
+    let expired = world.service.refresh(&other.refresh_token).await;
+    assert!(
+        matches!(expired, Err(RefreshError::InvalidToken)),
+        "{expired:?}"
     );
 }
 
 #[tokio::test]
-async fn refresh_for_an_inactive_user_is_invalid() {
-    let ports = Ports::with_users(repository_with(stored_user(7, false)))
-        .verifying(Ok(token_of(7, TokenKind::Refresh)));
-    let result = ports.service().refresh("token").await;
+async fn current_user_needs_a_live_session_and_an_active_user() {
+    let world = world();
+    let pair = world.login("known@example.com").await;
     assert!(
-        matches!(result, Err(RefreshError::InvalidToken)),
-        "{result:?}"
+        matches!(world.service.current_user(&pair.access_token).await, Ok(u) if u.id() == UserId::new(7))
     );
-}
-
-#[tokio::test]
-async fn refresh_reports_an_unreachable_store_as_unavailable() {
-    let ports =
-        Ports::with_users(unreachable_repository()).verifying(Ok(token_of(7, TokenKind::Refresh)));
-    let result = ports.service().refresh("token").await;
-    assert!(
-        matches!(result, Err(RefreshError::Unavailable(_))),
-        "{result:?}"
-    );
-}
-
-#[tokio::test]
-async fn refresh_reports_a_signing_failure_as_unexpected() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true)))
-        .verifying(Ok(token_of(7, TokenKind::Refresh)));
-    ports
-        .issuer
-        .expect_issue()
-        .returning(|_, _, _| Err(IssueError(anyhow::anyhow!("bad key"))));
-    let result = ports.service().refresh("token").await;
-    assert!(
-        matches!(result, Err(RefreshError::Unexpected(_))),
-        "{result:?}"
-    );
-}
-
-// ---- current user ------------------------------------------------------------------------
-
-#[tokio::test]
-async fn current_user_with_a_valid_access_token_is_its_user() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
-    ports
-        .verifier
-        .expect_verify()
-        .with(eq("the-access-token"), eq(TokenKind::Access), eq(now()))
-        .times(1)
-        .returning(|_, _, _| Ok(token_of(7, TokenKind::Access)));
-    let user = ports.service().current_user("the-access-token").await;
-    assert!(matches!(user, Ok(u) if u.id() == UserId::new(7)));
-}
-
-#[tokio::test]
-async fn current_user_with_a_refused_token_is_invalid_credentials() {
-    for error in [
-        TokenError::Invalid,
-        TokenError::Expired,
-        TokenError::WrongKind,
-    ] {
-        let ports =
-            Ports::with_users(Arc::new(InMemoryUserRepository::default())).verifying(Err(error));
-        let result = ports.service().current_user("token").await;
+    for token in ["garbage", pair.refresh_token.as_str()] {
+        let result = world.service.current_user(token).await;
         assert!(
             matches!(result, Err(AuthenticateError::InvalidCredentials)),
-            "{error:?}"
+            "{token}"
         );
     }
-}
-
-#[tokio::test]
-async fn current_user_for_a_missing_or_inactive_user_is_invalid_credentials() {
-    let missing = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
-        .verifying(Ok(token_of(7, TokenKind::Access)));
-    let result = missing.service().current_user("token").await;
+    let session = world.sessions.all()[0].id.clone();
+    let _ = world
+        .sessions
+        .revoke(&session, RevokeReason::Logout, now())
+        .await;
+    let revoked = world.service.current_user(&pair.access_token).await;
     assert!(
-        matches!(result, Err(AuthenticateError::InvalidCredentials)),
-        "{result:?}"
-    );
-
-    let inactive = Ports::with_users(repository_with(stored_user(7, false)))
-        .verifying(Ok(token_of(7, TokenKind::Access)));
-    let result = inactive.service().current_user("token").await;
-    assert!(
-        matches!(result, Err(AuthenticateError::InvalidCredentials)),
-        "{result:?}"
+        matches!(revoked, Err(AuthenticateError::InvalidCredentials)),
+        "{revoked:?}"
     );
 }
 
 #[tokio::test]
-async fn current_user_reports_an_unreachable_store_as_unavailable() {
-    let ports =
-        Ports::with_users(unreachable_repository()).verifying(Ok(token_of(7, TokenKind::Access)));
-    let result = ports.service().current_user("token").await;
+async fn logout_revokes_the_session_of_the_token_given() {
+    let world = world();
+    let phone = world.login("known@example.com").await;
+    let laptop = world.login("known@example.com").await;
+    let result = world
+        .service
+        .logout(LogoutRequest {
+            access_token: Some(&phone.access_token),
+            ..LogoutRequest::default()
+        })
+        .await;
+    assert!(result.is_ok());
+    assert!(!world.is_valid(&phone.access_token).await);
+    assert!(matches!(
+        world.service.refresh(&phone.refresh_token).await,
+        Err(RefreshError::InvalidToken)
+    ));
     assert!(
-        matches!(result, Err(AuthenticateError::Unavailable(_))),
-        "{result:?}"
+        world.is_valid(&laptop.access_token).await,
+        "other sessions stay"
+    );
+
+    let by_refresh = world
+        .service
+        .logout(LogoutRequest {
+            refresh_token: Some(&laptop.refresh_token),
+            ..LogoutRequest::default()
+        })
+        .await;
+    assert!(by_refresh.is_ok());
+    assert!(
+        !world.is_valid(&laptop.access_token).await,
+        "a refresh token logs its session out too"
     );
 }
 
 #[tokio::test]
-async fn a_store_reporting_a_taken_email_outside_an_insert_is_unexpected() {
-    let mut users = MockUserRepository::new();
-    users
-        .expect_find_by_id()
-        .returning(|_| Err(RepositoryError::EmailTaken));
-    let ports = Ports::with_users(Arc::new(users)).verifying(Ok(token_of(7, TokenKind::Access)));
-    let result = ports.service().current_user("token").await;
+async fn logout_everywhere_revokes_every_session_of_the_user_only() {
+    let world = world();
+    let sessions = [
+        world.login("known@example.com").await,
+        world.login("known@example.com").await,
+    ];
+    let bystander = world.login("other@example.com").await;
+    let result = world
+        .service
+        .logout(LogoutRequest {
+            access_token: Some(&sessions[0].access_token),
+            everywhere: true,
+            ..LogoutRequest::default()
+        })
+        .await;
+    assert!(result.is_ok());
+    for pair in &sessions {
+        assert!(!world.is_valid(&pair.access_token).await);
+    }
+    assert!(world.is_valid(&bystander.access_token).await);
     assert!(
-        matches!(result, Err(AuthenticateError::Unexpected(_))),
-        "{result:?}"
+        world
+            .sessions
+            .all()
+            .iter()
+            .filter(|s| s.user_id == UserId::new(7))
+            .all(|s| s.revoked_reason.as_deref() == Some("logout_all"))
     );
 }
 
-// ---- logout ------------------------------------------------------------------------------
-
-#[test]
-fn logout_with_a_valid_access_token_names_its_user() {
-    let ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
-        .verifying(Ok(token_of(7, TokenKind::Access)));
-    assert_eq!(ports.service().logout(Some("token")), Some(UserId::new(7)));
+#[tokio::test]
+async fn logout_without_a_usable_token_succeeds_and_changes_nothing() {
+    let world = world();
+    let pair = world.login("known@example.com").await;
+    assert!(world.service.logout(LogoutRequest::default()).await.is_ok());
+    let garbage = LogoutRequest {
+        access_token: Some("garbage"),
+        refresh_token: Some("junk"),
+        everywhere: true,
+    };
+    assert!(world.service.logout(garbage).await.is_ok());
+    assert!(world.is_valid(&pair.access_token).await);
 }
 
-#[test]
-fn logout_with_a_bad_token_or_none_still_succeeds_anonymously() {
-    let ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()))
-        .verifying(Err(TokenError::Invalid));
-    let service = ports.service();
-    assert_eq!(service.logout(Some("garbage")), None);
-    assert_eq!(service.logout(None), None);
+fn unreachable_sessions() -> Arc<dyn SessionStore> {
+    let down = || RepositoryError::Unavailable(anyhow::anyhow!("connection refused"));
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_create().returning(move |_| Err(down()));
+    sessions.expect_find().returning(move |_| Err(down()));
+    sessions
+        .expect_find_active_user()
+        .returning(move |_, _, _| Err(down()));
+    sessions
+        .expect_revoke()
+        .returning(move |_, _, _| Err(down()));
+    sessions
+        .expect_revoke_all()
+        .returning(move |_, _, _| Err(down()));
+    Arc::new(sessions)
+}
+
+#[tokio::test]
+async fn an_unreachable_session_store_is_reported_as_unavailable() {
+    let world = world_with_sessions(Some(unreachable_sessions()));
+    let login = world
+        .service
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(
+        matches!(login, Err(LoginError::Unavailable(_))),
+        "{login:?}"
+    );
+    let token = format!("access|7|{}|9999999999|0", SessionId::generate());
+    let me = world.service.current_user(&token).await;
+    assert!(
+        matches!(me, Err(AuthenticateError::Unavailable(_))),
+        "{me:?}"
+    );
+    let refresh = world
+        .service
+        .refresh(&token.replace("access", "refresh"))
+        .await;
+    assert!(
+        matches!(refresh, Err(RefreshError::Unavailable(_))),
+        "{refresh:?}"
+    );
+    let logout = world
+        .service
+        .logout(LogoutRequest {
+            access_token: Some(&token),
+            ..LogoutRequest::default()
+        })
+        .await;
+    assert!(
+        matches!(logout, Err(LogoutError::Unavailable(_))),
+        "a logout that did not happen is not reported as done"
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_revoked_only_by_their_owner() {
+    let world = world();
+    let first = world.login("known@example.com").await;
+    let second = world.login("known@example.com").await;
+    let intruder = world.login("other@example.com").await;
+    let (current, listed) = world
+        .service
+        .list_sessions(&second.access_token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|s| s.id == current));
+    let first_id = listed
+        .iter()
+        .find(|s| s.id != current)
+        .map(|s| s.id.to_string())
+        .unwrap_or_default();
+
+    let stolen = world
+        .service
+        .revoke_session(&intruder.access_token, &first_id)
+        .await;
+    assert!(
+        matches!(stolen, Err(RevokeSessionError::NotFound)),
+        "{stolen:?}"
+    );
+    for id in ["nonsense", "00000000-0000-4000-8000-000000000000"] {
+        let result = world.service.revoke_session(&second.access_token, id).await;
+        assert!(matches!(result, Err(RevokeSessionError::NotFound)), "{id}");
+    }
+    assert!(
+        world
+            .service
+            .revoke_session(&second.access_token, &first_id)
+            .await
+            .is_ok()
+    );
+    assert!(!world.is_valid(&first.access_token).await);
+    assert!(world.is_valid(&second.access_token).await);
+    let again = world
+        .service
+        .revoke_session(&second.access_token, &first_id)
+        .await;
+    assert!(
+        matches!(again, Err(RevokeSessionError::NotFound)),
+        "a revoked session is gone"
+    );
+    let anonymous = world.service.revoke_session("garbage", &first_id).await;
+    assert!(matches!(
+        anonymous,
+        Err(RevokeSessionError::Authenticate(_))
+    ));
+}
+
+#[tokio::test]
+async fn expired_sessions_are_deleted_in_batches() {
+    let world = world();
+    for _ in 0..5 {
+        world.login("known@example.com").await;
+    }
+    world.clock.advance(Duration::days(8));
+    let fresh = world.login("known@example.com").await;
+    let deleted = world
+        .service
+        .delete_expired_sessions(world.clock.now(), 2)
+        .await;
+    assert!(matches!(deleted, Ok(5)), "{deleted:?}");
+    assert_eq!(world.sessions.all().len(), 1);
+    assert!(world.is_valid(&fresh.access_token).await);
+    let _ = ClientInfo::default();
 }

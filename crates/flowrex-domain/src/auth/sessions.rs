@@ -1,0 +1,282 @@
+//! The session use cases: starting a session at login, refresh-token rotation with reuse
+//! detection, authenticating access tokens against live sessions, logout, and the sessions
+//! list. (RFC 9700 §4.14: refresh token rotation; a replayed refresh token revokes the
+//! whole family, here the login's session.)
+
+use chrono::{DateTime, Utc};
+use tracing::{Span, instrument};
+
+use super::{AuthService, AuthenticateError, LogoutError, RefreshError, RevokeSessionError};
+use crate::ports::IssueError;
+use crate::{
+    ClientInfo, RevokeReason, Session, SessionId, TokenFingerprint, TokenKind, TokenPair,
+    TokenRequest, User,
+};
+
+/// What `POST /logout` was given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogoutRequest<'a> {
+    /// A bearer access token.
+    pub access_token: Option<&'a str>,
+    /// A refresh token (from the body or a cookie).
+    pub refresh_token: Option<&'a str>,
+    /// `{"scope": "all"}`: every session of the user.
+    pub everywhere: bool,
+}
+
+/// The longest `User-Agent` kept with a session, in characters.
+const MAX_USER_AGENT_CHARS: usize = 255;
+
+impl AuthService {
+    /// Opens a session for `user` and issues its first pair.
+    pub(super) async fn start_session(
+        &self,
+        user: &User,
+        client: ClientInfo,
+    ) -> Result<TokenPair, super::LoginError> {
+        let now = self.now();
+        let id = SessionId::generate();
+        let pair = self.issue_pair(user, &id, now)?;
+        self.sessions
+            .create(Session {
+                family_id: id.clone(),
+                id,
+                user_id: user.id(),
+                refresh_token_hash: TokenFingerprint::of(&pair.refresh_token),
+                previous_refresh_token_hash: None,
+                rotated_at: None,
+                created_at: now,
+                last_used_at: now,
+                expires_at: now + self.policy.refresh_ttl,
+                revoked_at: None,
+                revoked_reason: None,
+                user_agent: client
+                    .user_agent
+                    .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+                ip: client.ip.map(|ip| ip.to_string()),
+            })
+            .await?;
+        Ok(pair)
+    }
+
+    /// Exchanges a refresh token for a new pair, rotating the session's refresh token.
+    ///
+    /// The token presented must be the session's current one. The one it replaced is
+    /// refused for [`super::AuthPolicy::refresh_reuse_grace`] without consequence (two
+    /// concurrent refreshes); after that, presenting it — or any older one — revokes the
+    /// session, so a stolen refresh token is worth at most one use.
+    ///
+    /// # Errors
+    /// [`RefreshError::InvalidToken`] for a bad, expired or wrong-type token, a revoked or
+    /// expired session, a replayed token, or a missing or inactive user.
+    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+        let now = self.now();
+        let claims = self
+            .verifier
+            .verify(refresh_token, TokenKind::Refresh, now)
+            .map_err(|_| RefreshError::InvalidToken)?;
+        Span::current().record("user_id", claims.subject.get());
+        let session = self
+            .sessions
+            .find(&claims.session)
+            .await?
+            .filter(|session| session.user_id == claims.subject && session.is_active(now))
+            .ok_or(RefreshError::InvalidToken)?;
+        let presented = TokenFingerprint::of(refresh_token);
+        if presented != session.refresh_token_hash {
+            self.refused_refresh(&session, &presented, now).await?;
+            return Err(RefreshError::InvalidToken);
+        }
+        let user = self
+            .users
+            .find_by_id(claims.subject)
+            .await?
+            .filter(User::is_active)
+            .ok_or(RefreshError::InvalidToken)?;
+        let pair = self.issue_pair(&user, &session.id, now)?;
+        let next = TokenFingerprint::of(&pair.refresh_token);
+        if !self
+            .sessions
+            .rotate(&session.id, &presented, &next, now)
+            .await?
+        {
+            // Another refresh of the same token won the race a moment ago.
+            return Err(RefreshError::InvalidToken);
+        }
+        Ok(pair)
+    }
+
+    /// A refresh token that is not the session's current one: within the grace period
+    /// after a rotation it is a concurrent duplicate; otherwise a replay.
+    async fn refused_refresh(
+        &self,
+        session: &Session,
+        presented: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Result<(), RefreshError> {
+        let just_rotated = session.previous_refresh_token_hash.as_ref() == Some(presented)
+            && session
+                .rotated_at
+                .is_some_and(|at| now - at <= self.policy.refresh_reuse_grace);
+        if just_rotated {
+            tracing::info!("refresh token replayed within the grace period");
+            return Ok(());
+        }
+        tracing::warn!(
+            session = %session.id,
+            "refresh token reuse detected: revoking the session"
+        );
+        self.sessions
+            .revoke(&session.id, RevokeReason::RefreshReuse, now)
+            .await?;
+        Ok(())
+    }
+
+    /// The active user an access token belongs to, if its session is still live: one
+    /// token check and one indexed query.
+    ///
+    /// # Errors
+    /// [`AuthenticateError::InvalidCredentials`] for a bad, expired or wrong-type token, a
+    /// revoked or expired session, or a missing or inactive user.
+    pub async fn current_user(&self, access_token: &str) -> Result<User, AuthenticateError> {
+        self.authenticate(access_token).await.map(|(user, _)| user)
+    }
+
+    async fn authenticate(
+        &self,
+        access_token: &str,
+    ) -> Result<(User, SessionId), AuthenticateError> {
+        let now = self.now();
+        let claims = self
+            .verifier
+            .verify(access_token, TokenKind::Access, now)
+            .map_err(|_| AuthenticateError::InvalidCredentials)?;
+        let user = self
+            .sessions
+            .find_active_user(&claims.session, claims.subject, now)
+            .await?
+            .ok_or(AuthenticateError::InvalidCredentials)?;
+        Ok((user, claims.session))
+    }
+
+    /// Ends the session of the token(s) given, or every session of their user. Without a
+    /// usable token there is nothing to end, and that is not an error.
+    ///
+    /// # Errors
+    /// [`LogoutError::Unavailable`] when the session store cannot be reached.
+    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn logout(&self, request: LogoutRequest<'_>) -> Result<(), LogoutError> {
+        let now = self.now();
+        let from_access = request
+            .access_token
+            .and_then(|token| self.verifier.verify(token, TokenKind::Access, now).ok());
+        let from_refresh = request
+            .refresh_token
+            .and_then(|token| self.verifier.verify(token, TokenKind::Refresh, now).ok());
+        for claims in from_access.iter().chain(from_refresh.iter()) {
+            Span::current().record("user_id", claims.subject.get());
+            if request.everywhere {
+                let revoked = self
+                    .sessions
+                    .revoke_all(claims.subject, RevokeReason::LogoutAll, now)
+                    .await?;
+                tracing::info!(revoked, "logged out everywhere");
+            } else {
+                let session = self.sessions.find(&claims.session).await?;
+                if session.is_some_and(|s| s.user_id == claims.subject) {
+                    self.sessions
+                        .revoke(&claims.session, RevokeReason::Logout, now)
+                        .await?;
+                    tracing::info!("logged out");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The caller's active sessions and which of them is the caller's own.
+    ///
+    /// # Errors
+    /// [`AuthenticateError`] when the access token does not identify a live session.
+    pub async fn list_sessions(
+        &self,
+        access_token: &str,
+    ) -> Result<(SessionId, Vec<Session>), AuthenticateError> {
+        let (user, current) = self.authenticate(access_token).await?;
+        let sessions = self.sessions.list_active(user.id(), self.now()).await?;
+        Ok((current, sessions))
+    }
+
+    /// Revokes one of the caller's sessions (any of them, including its own).
+    ///
+    /// # Errors
+    /// [`RevokeSessionError::NotFound`] unless `id` names an active session of the
+    /// caller's; [`RevokeSessionError::Authenticate`] for a bad access token.
+    pub async fn revoke_session(
+        &self,
+        access_token: &str,
+        id: &str,
+    ) -> Result<(), RevokeSessionError> {
+        let (user, _) = self.authenticate(access_token).await?;
+        let now = self.now();
+        let id = SessionId::parse(id).ok_or(RevokeSessionError::NotFound)?;
+        let owned = self
+            .sessions
+            .find(&id)
+            .await
+            .map_err(AuthenticateError::from)?
+            .is_some_and(|session| session.user_id == user.id() && session.is_active(now));
+        if !owned {
+            return Err(RevokeSessionError::NotFound);
+        }
+        self.sessions
+            .revoke(&id, RevokeReason::Revoked, now)
+            .await
+            .map_err(AuthenticateError::from)?;
+        Ok(())
+    }
+
+    /// Deletes sessions that expired before `before`, in batches of `batch`; how many.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn delete_expired_sessions(
+        &self,
+        before: DateTime<Utc>,
+        batch: u64,
+    ) -> Result<u64, crate::ports::RepositoryError> {
+        let mut total = 0;
+        loop {
+            let deleted = self.sessions.delete_expired(before, batch).await?;
+            total += deleted;
+            if deleted < batch {
+                return Ok(total);
+            }
+        }
+    }
+
+    pub(super) fn issue_pair(
+        &self,
+        user: &User,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, IssueError> {
+        let request = |kind, ttl| TokenRequest {
+            subject: user.id(),
+            kind,
+            session: session.clone(),
+            issued_at: now,
+            expires_at: now + ttl,
+        };
+        Ok(TokenPair {
+            access_token: self
+                .issuer
+                .issue(&request(TokenKind::Access, self.policy.access_ttl))?,
+            refresh_token: self
+                .issuer
+                .issue(&request(TokenKind::Refresh, self.policy.refresh_ttl))?,
+            expires_in: self.policy.access_ttl.num_seconds(),
+        })
+    }
+}

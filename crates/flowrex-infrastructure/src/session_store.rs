@@ -1,0 +1,224 @@
+//! Sessions on sea-orm. Every statement is one indexed query (by primary key, or by user).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flowrex_domain::ports::{RepositoryError, SessionStore};
+use flowrex_domain::{RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Set,
+};
+
+use crate::database::repository_error;
+use crate::entity::{sessions, users};
+use crate::user_repository::into_user;
+
+/// Sessions in the `sessions` table.
+#[derive(Debug, Clone)]
+pub struct SeaOrmSessionStore {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmSessionStore {
+    /// A store over a pool.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn user_column(id: UserId) -> Option<i32> {
+    i32::try_from(id.get()).ok()
+}
+
+fn into_session(model: sessions::Model) -> Option<Session> {
+    Some(Session {
+        id: SessionId::parse(&model.id)?,
+        user_id: UserId::new(i64::from(model.user_id)),
+        family_id: SessionId::parse(&model.family_id)?,
+        refresh_token_hash: TokenFingerprint::from_stored(model.refresh_token_hash),
+        previous_refresh_token_hash: model
+            .previous_refresh_token_hash
+            .map(TokenFingerprint::from_stored),
+        rotated_at: model.rotated_at,
+        created_at: model.created_at,
+        last_used_at: model.last_used_at,
+        expires_at: model.expires_at,
+        revoked_at: model.revoked_at,
+        revoked_reason: model.revoked_reason,
+        user_agent: model.user_agent,
+        ip: model.ip,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SeaOrmSessionStore {
+    async fn create(&self, session: Session) -> Result<(), RepositoryError> {
+        let user_id = user_column(session.user_id)
+            .ok_or_else(|| RepositoryError::Unexpected(anyhow::anyhow!("user id out of range")))?;
+        sessions::ActiveModel {
+            id: Set(session.id.as_str().to_owned()),
+            user_id: Set(user_id),
+            family_id: Set(session.family_id.as_str().to_owned()),
+            refresh_token_hash: Set(session.refresh_token_hash.as_str().to_owned()),
+            previous_refresh_token_hash: Set(None),
+            rotated_at: Set(None),
+            created_at: Set(session.created_at),
+            last_used_at: Set(session.last_used_at),
+            expires_at: Set(session.expires_at),
+            revoked_at: Set(None),
+            revoked_reason: Set(None),
+            user_agent: Set(session.user_agent),
+            ip: Set(session.ip),
+        }
+        .insert(&self.db)
+        .await
+        .map(|_| ())
+        .map_err(repository_error)
+    }
+
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
+        sessions::Entity::find_by_id(id.as_str().to_owned())
+            .one(&self.db)
+            .await
+            .map(|row| row.and_then(into_session))
+            .map_err(repository_error)
+    }
+
+    async fn find_active_user(
+        &self,
+        id: &SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, RepositoryError> {
+        let Some(user) = user_column(user) else {
+            return Ok(None);
+        };
+        users::Entity::find_by_id(user)
+            .join(JoinType::InnerJoin, users::Relation::Sessions.def())
+            .filter(sessions::Column::Id.eq(id.as_str()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .filter(users::Column::IsActive.eq(true))
+            .one(&self.db)
+            .await
+            .map(|row| row.map(into_user))
+            .map_err(repository_error)
+    }
+
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        expected: &TokenFingerprint,
+        next: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let result = sessions::Entity::update_many()
+            .col_expr(
+                sessions::Column::RefreshTokenHash,
+                Expr::value(next.as_str()),
+            )
+            .col_expr(
+                sessions::Column::PreviousRefreshTokenHash,
+                Expr::value(expected.as_str()),
+            )
+            .col_expr(sessions::Column::RotatedAt, Expr::value(now))
+            .col_expr(sessions::Column::LastUsedAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(id.as_str()))
+            .filter(sessions::Column::RefreshTokenHash.eq(expected.as_str()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await
+            .map_err(repository_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, RepositoryError> {
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .col_expr(
+                sessions::Column::RevokedReason,
+                Expr::value(reason.as_str()),
+            )
+            .filter(sessions::Column::Id.eq(id.as_str()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(repository_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<u64, RepositoryError> {
+        let Some(user) = user_column(user) else {
+            return Ok(0);
+        };
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .col_expr(
+                sessions::Column::RevokedReason,
+                Expr::value(reason.as_str()),
+            )
+            .filter(sessions::Column::UserId.eq(user))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map(|result| result.rows_affected)
+            .map_err(repository_error)
+    }
+
+    async fn list_active(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, RepositoryError> {
+        let Some(user) = user_column(user) else {
+            return Ok(Vec::new());
+        };
+        sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .order_by_desc(sessions::Column::LastUsedAt)
+            .all(&self.db)
+            .await
+            .map(|rows| rows.into_iter().filter_map(into_session).collect())
+            .map_err(repository_error)
+    }
+
+    async fn delete_expired(
+        &self,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, RepositoryError> {
+        // In small batches by primary key, so that no statement holds the table for long.
+        let ids: Vec<String> = sessions::Entity::find()
+            .select_only()
+            .column(sessions::Column::Id)
+            .filter(sessions::Column::ExpiresAt.lt(before))
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(repository_error)?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        sessions::Entity::delete_many()
+            .filter(sessions::Column::Id.is_in(ids))
+            .exec(&self.db)
+            .await
+            .map(|result| result.rows_affected)
+            .map_err(repository_error)
+    }
+}
