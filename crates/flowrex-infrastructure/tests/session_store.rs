@@ -1,0 +1,178 @@
+//! Contract tests of the sea-orm session store on a real, migrated database (SQLite, or the
+//! server named by `TEST_DATABASE_URL`).
+
+use chrono::{Duration, SubsecRound, Utc};
+use flowrex_domain::ports::{SessionStore, UserRepository};
+use flowrex_domain::{
+    EmailAddress, NewUser, PasswordHash, RevokeReason, Session, SessionId, TokenFingerprint, UserId,
+};
+use flowrex_infrastructure::database::{self, DatabaseSettings};
+use flowrex_infrastructure::{SeaOrmSessionStore, SeaOrmUserRepository, testing};
+use migration::{Migrator, MigratorTrait};
+use tempfile::TempDir;
+
+async fn stores() -> (SeaOrmSessionStore, UserId, TempDir) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = testing::fresh_database(dir.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let settings = DatabaseSettings::new(url);
+    let migrating = database::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    Migrator::up(&migrating, None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    migrating.close().await.unwrap_or_else(|e| panic!("{e}"));
+    let db = database::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let user = SeaOrmUserRepository::new(db.clone())
+        .insert(NewUser {
+            email: EmailAddress::parse("s@example.com").unwrap_or_else(|e| panic!("{e}")),
+            password_hash: PasswordHash::new("$2b$04$x".to_owned()),
+            full_name: None,
+            created_at: Utc::now().trunc_subsecs(6),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (SeaOrmSessionStore::new(db), user.id(), dir)
+}
+
+fn session(user: UserId, expires_in: Duration, refresh: &str) -> Session {
+    let now = Utc::now().trunc_subsecs(6);
+    let id = SessionId::generate();
+    Session {
+        family_id: id.clone(),
+        id,
+        user_id: user,
+        refresh_token_hash: TokenFingerprint::of(refresh),
+        previous_refresh_token_hash: None,
+        rotated_at: None,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + expires_in,
+        revoked_at: None,
+        revoked_reason: None,
+        user_agent: Some("agent".to_owned()),
+        ip: Some("203.0.113.9".to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
+    let (store, user, _dir) = stores().await;
+    let stored = session(user, Duration::days(7), "r1");
+    store
+        .create(stored.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        store.find(&stored.id).await.ok().flatten(),
+        Some(stored.clone())
+    );
+    let found = store.find_active_user(&stored.id, user, Utc::now()).await;
+    assert!(matches!(found, Ok(Some(u)) if u.id() == user));
+    let wrong_user = store
+        .find_active_user(&stored.id, UserId::new(user.get() + 1), Utc::now())
+        .await;
+    assert!(matches!(wrong_user, Ok(None)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_rotations_of_one_token_exactly_one_wins() {
+    let (store, user, _dir) = stores().await;
+    let stored = session(user, Duration::days(7), "r1");
+    store
+        .create(stored.clone())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let attempts = (0..10).map(|n| {
+        let (store, id) = (store.clone(), stored.id.clone());
+        tokio::spawn(async move {
+            store
+                .rotate(
+                    &id,
+                    &TokenFingerprint::of("r1"),
+                    &TokenFingerprint::of(&format!("r2-{n}")),
+                    Utc::now(),
+                )
+                .await
+        })
+    });
+    let wins = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Ok(true))))
+        .count();
+    assert_eq!(wins, 1);
+    let rotated = store
+        .find(&stored.id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("gone"));
+    assert_eq!(
+        rotated.previous_refresh_token_hash,
+        Some(TokenFingerprint::of("r1"))
+    );
+    assert!(rotated.rotated_at.is_some());
+}
+
+#[tokio::test]
+async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
+    let (store, user, _dir) = stores().await;
+    let live = session(user, Duration::days(7), "a");
+    let revoked = session(user, Duration::days(7), "b");
+    let expired = session(user, Duration::seconds(-1), "c");
+    for s in [&live, &revoked, &expired] {
+        store
+            .create(s.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert!(matches!(
+        store
+            .revoke(&revoked.id, RevokeReason::Logout, Utc::now())
+            .await,
+        Ok(true)
+    ));
+    assert!(
+        matches!(
+            store
+                .revoke(&revoked.id, RevokeReason::Logout, Utc::now())
+                .await,
+            Ok(false)
+        ),
+        "once"
+    );
+    for dead in [&revoked, &expired] {
+        assert!(matches!(
+            store.find_active_user(&dead.id, user, Utc::now()).await,
+            Ok(None)
+        ));
+    }
+    let listed = store
+        .list_active(user, Utc::now())
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        listed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        [live.id.clone()]
+    );
+    assert!(matches!(store.delete_expired(Utc::now(), 100).await, Ok(1)));
+    assert!(store.find(&expired.id).await.ok().flatten().is_none());
+    assert!(matches!(
+        store
+            .revoke_all(user, RevokeReason::LogoutAll, Utc::now())
+            .await,
+        Ok(1)
+    ));
+    assert!(
+        store
+            .list_active(user, Utc::now())
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
