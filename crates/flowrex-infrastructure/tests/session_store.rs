@@ -156,10 +156,8 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
         .list_active(user, Utc::now())
         .await
         .unwrap_or_default();
-    assert_eq!(
-        listed.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        [live.id.clone()]
-    );
+    let listed: Vec<&SessionId> = listed.iter().map(|s| &s.id).collect();
+    assert_eq!(listed, [&live.id]);
     assert!(matches!(store.delete_expired(Utc::now(), 100).await, Ok(1)));
     assert!(store.find(&expired.id).await.ok().flatten().is_none());
     assert!(matches!(
