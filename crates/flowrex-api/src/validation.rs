@@ -23,6 +23,19 @@ pub struct FieldError {
     ctx: Option<Value>,
 }
 
+/// Fields whose values are never echoed back, not even inside a whole-body `input`.
+pub const SECRET_FIELDS: [&str; 2] = ["password", "refresh_token"];
+
+/// A body as it may be echoed in an error: without its secret fields.
+fn redacted(body: &Map<String, Value>) -> Value {
+    Value::Object(
+        body.iter()
+            .filter(|(name, _)| !SECRET_FIELDS.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect(),
+    )
+}
+
 /// Whether a field's value may be echoed back in an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Echo {
@@ -51,13 +64,15 @@ pub fn json_object(
         });
     }
     if !is_json_content_type(content_type) {
-        return single(not_an_object(Value::String(
-            String::from_utf8_lossy(body).into_owned(),
-        )));
+        // Not echoed: a form-encoded or text body may well hold a password.
+        return single(not_an_object(None));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => single(not_an_object(other)),
+        Ok(other @ (Value::Array(_) | Value::String(_))) => {
+            single(not_an_object(None).echoing(other))
+        }
+        Ok(other) => single(not_an_object(Some(other))),
         Err(error) => single(FieldError {
             kind: "json_invalid",
             loc: vec![json!("body"), json!(byte_offset(body, &error))],
@@ -68,13 +83,31 @@ pub fn json_object(
     }
 }
 
-fn not_an_object(input: Value) -> FieldError {
+fn not_an_object(input: Option<Value>) -> FieldError {
     FieldError {
         kind: "model_attributes_type",
         loc: vec![json!("body")],
         msg: "Input should be a valid dictionary or object to extract fields from".to_owned(),
-        input: Some(input),
+        input,
         ctx: None,
+    }
+}
+
+impl FieldError {
+    /// Echoes a non-object JSON body unless it contains a string that could be a secret
+    /// (an array of strings, or a string).
+    fn echoing(mut self, body: Value) -> Self {
+        let holds_text = match &body {
+            Value::String(_) => true,
+            Value::Array(items) => items
+                .iter()
+                .any(|item| !item.is_number() && !item.is_boolean() && !item.is_null()),
+            _ => false,
+        };
+        if !holds_text {
+            self.input = Some(body);
+        }
+        self
     }
 }
 
@@ -137,7 +170,7 @@ impl Fields {
     pub fn required_string(&mut self, name: &'static str, echo: Echo) -> Option<String> {
         match self.body.get(name).cloned() {
             None => {
-                let input = Value::Object(self.body.clone());
+                let input = redacted(&self.body);
                 self.reject(name, "missing", "Field required", Some(input), None);
                 None
             }
@@ -236,9 +269,10 @@ mod tests {
                 "msg": "Input should be a valid dictionary or object to extract fields from", "input": [1]}]))
         );
         assert_eq!(
-            decode(Some("text/plain"), "email=x"),
+            decode(Some("text/plain"), "email=x&password=hunter2"),
             Err(json!([{"type": "model_attributes_type", "loc": ["body"],
-                "msg": "Input should be a valid dictionary or object to extract fields from", "input": "email=x"}]))
+                "msg": "Input should be a valid dictionary or object to extract fields from"}])),
+            "a body that is not JSON is not echoed"
         );
         let malformed = decode(None, "{\"a\":\n oops}");
         assert!(
@@ -262,7 +296,7 @@ mod tests {
             json!(errors),
             json!([
                 {"type": "missing", "loc": ["body", "email"], "msg": "Field required",
-                 "input": {"password": 5, "full_name": 7}},
+                 "input": {"full_name": 7}},
                 {"type": "string_type", "loc": ["body", "full_name"], "msg": "Input should be a valid string", "input": 7},
                 {"type": "string_type", "loc": ["body", "password"], "msg": "Input should be a valid string"},
             ])

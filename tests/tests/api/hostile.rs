@@ -799,3 +799,36 @@ async fn addresses_differing_by_an_accent_are_two_accounts_on_every_backend() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_password_is_never_echoed_even_inside_another_fields_error() {
+    let app = spawn_app().await;
+    let secret = "Hunter2IsMySecret";
+    for (content_type, payload) in [
+        (
+            Some("application/json"),
+            json!({"password": secret}).to_string(),
+        ),
+        (
+            Some("application/json"),
+            json!({"email": 5, "password": secret, "full_name": [1]}).to_string(),
+        ),
+        (
+            Some("application/x-www-form-urlencoded"),
+            format!("email=a%40b.co&password={secret}"),
+        ),
+        (Some("application/json"), json!([secret]).to_string()),
+    ] {
+        let response = raw_post(
+            &app,
+            "/api/v1/auth/register",
+            content_type,
+            payload.into_bytes(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let text = response.text().await.unwrap_or_default();
+        assert!(text.contains("\"detail\""), "{text}");
+        assert!(!text.contains(secret), "the password came back: {text}");
+    }
+}
