@@ -23,7 +23,9 @@ fuzz_target!(|input: (u8, Option<Vec<u8>>, Vec<u8>)| {
                 assert!(json.is_array() && !errors.is_empty(), "a 422 lists its errors");
                 for entry in errors {
                     let entry = serde_json::to_value(entry).unwrap_or_default();
-                    if entry["loc"][1] == "password" || entry["loc"][1] == "refresh_token" {
+                    let secret_field = entry["loc"][1] == "password" || entry["loc"][1] == "refresh_token";
+                    // A missing field's input is the (redacted) body, checked below.
+                    if secret_field && entry["type"] != "missing" {
                         assert!(entry.get("input").is_none(), "secrets are never echoed: {entry}");
                     }
                     if let Some(body) = entry["input"].as_object() {
