@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod health;
+pub mod keys;
 
 use actix_web::{HttpResponse, Resource, web};
 
@@ -22,6 +23,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(only(
             "GET",
             web::resource("/health/ready").route(web::get().to(health::ready)),
+        ))
+        .service(only(
+            "GET",
+            web::resource("/.well-known/jwks.json").route(web::get().to(keys::jwks)),
         ))
         .service(
             web::scope("/api/v1/auth")

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
-use flowrex_infrastructure::{DatabaseSettings, DatabaseUrl, JwtClaimsPolicy};
+use flowrex_infrastructure::{DatabaseSettings, DatabaseUrl, JwtClaimsPolicy, JwtKeys};
 
 use crate::client_ip::TrustedProxies;
 use rand::RngCore;
@@ -86,6 +86,10 @@ pub struct Settings {
     pub generated_secrets: Vec<&'static str>,
     /// `JWT_ALGORITHM`.
     pub jwt_algorithm: String,
+    /// `JWT_PRIVATE_KEY_FILE` (EdDSA, RS256).
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// `JWT_RETIRED_PUBLIC_KEY_FILES` (comma-separated).
+    pub jwt_retired_public_key_files: Vec<PathBuf>,
     /// `ACCESS_TOKEN_EXPIRE_MINUTES`.
     pub access_token_expire_minutes: i64,
     /// `REFRESH_TOKEN_EXPIRE_DAYS`.
@@ -257,6 +261,15 @@ impl Settings {
             jwt_secret_key,
             generated_secrets,
             jwt_algorithm: get(config, "JWT_ALGORITHM")?,
+            jwt_private_key_file: Some(get::<String>(config, "JWT_PRIVATE_KEY_FILE")?)
+                .filter(|path| !path.trim().is_empty())
+                .map(PathBuf::from),
+            jwt_retired_public_key_files: get::<String>(config, "JWT_RETIRED_PUBLIC_KEY_FILES")?
+                .split(',')
+                .map(str::trim)
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from)
+                .collect(),
             access_token_expire_minutes: positive(
                 get(config, "ACCESS_TOKEN_EXPIRE_MINUTES")?,
                 "ACCESS_TOKEN_EXPIRE_MINUTES",
@@ -356,11 +369,33 @@ impl Settings {
         }
         flowrex_infrastructure::JwtTokens::new(
             &self.jwt_algorithm,
-            &self.jwt_secret_key,
+            &self.jwt_keys()?,
             &self.jwt_claims,
         )
         .map_err(|e| invalid("JWT_ALGORITHM", e))?;
         Ok(())
+    }
+
+    /// The signing keys: the key files when `JWT_PRIVATE_KEY_FILE` is set, the secret
+    /// otherwise.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the file variable when a file cannot be read.
+    pub fn jwt_keys(&self) -> Result<JwtKeys, SettingsError> {
+        let Some(private) = &self.jwt_private_key_file else {
+            return Ok(JwtKeys::Secret(self.jwt_secret_key.clone()));
+        };
+        let read = |variable: &str, path: &PathBuf| {
+            std::fs::read(path).map_err(|e| invalid(variable, format!("{}: {e}", path.display())))
+        };
+        Ok(JwtKeys::KeyPair {
+            private_pem: read("JWT_PRIVATE_KEY_FILE", private)?,
+            retired_public_pems: self
+                .jwt_retired_public_key_files
+                .iter()
+                .map(|path| read("JWT_RETIRED_PUBLIC_KEY_FILES", path))
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     /// `HOST:PORT`.
@@ -504,6 +539,13 @@ mod tests {
                 "DATABASE_URL is invalid",
             ),
             (vec![("JWT_ALGORITHM", "RS256")], "JWT_ALGORITHM is invalid"),
+            (
+                vec![
+                    ("JWT_ALGORITHM", "EdDSA"),
+                    ("JWT_PRIVATE_KEY_FILE", "/nonexistent.pem"),
+                ],
+                "JWT_PRIVATE_KEY_FILE is invalid",
+            ),
             (
                 vec![("ACCESS_TOKEN_EXPIRE_MINUTES", "0")],
                 "ACCESS_TOKEN_EXPIRE_MINUTES is invalid",

@@ -33,6 +33,7 @@ use crate::middleware::rate_limit::{self, ClientRateLimit};
 use crate::middleware::{csrf, json_errors};
 use crate::routes;
 use crate::routes::health::Readiness;
+use crate::routes::keys::Jwks;
 use crate::settings::Settings;
 
 /// While Redis is failing, how long to count in process before trying it again.
@@ -117,8 +118,19 @@ impl Application {
             )));
         }
         let readiness = web::Data::new(Readiness(probes));
-        let auth = web::Data::new(compose(&settings, db.clone())?.with_login_throttle(
-            LoginThrottle {
+        let tokens = Arc::new(
+            JwtTokens::new(
+                &settings.jwt_algorithm,
+                &settings.jwt_keys()?,
+                &settings.jwt_claims,
+            )
+            .context("invalid JWT settings")?,
+        );
+        let jwks = web::Data::new(Jwks(
+            serde_json::to_value(tokens.jwks()).context("JWK set")?,
+        ));
+        let auth = web::Data::new(
+            compose(&settings, db.clone(), tokens.clone())?.with_login_throttle(LoginThrottle {
                 per_ip: failure_counter(
                     &settings,
                     redis.as_ref(),
@@ -133,8 +145,8 @@ impl Application {
                     "login-account",
                     settings.login_max_failures_per_account,
                 ),
-            },
-        ));
+            }),
+        );
         let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
         if settings.session_cleanup_interval_seconds > 0 {
             spawn_session_cleanup(
@@ -162,6 +174,7 @@ impl Application {
                 .app_data(client_limit.clone())
                 .app_data(readiness.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(jwks.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
@@ -238,15 +251,11 @@ async fn migrate(settings: &database::DatabaseSettings) -> anyhow::Result<()> {
 }
 
 /// Builds the service from its adapters.
-fn compose(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<AuthService> {
-    let tokens = Arc::new(
-        JwtTokens::new(
-            &settings.jwt_algorithm,
-            &settings.jwt_secret_key,
-            &settings.jwt_claims,
-        )
-        .context("invalid JWT settings")?,
-    );
+fn compose(
+    settings: &Settings,
+    db: DatabaseConnection,
+    tokens: Arc<JwtTokens>,
+) -> anyhow::Result<AuthService> {
     let hasher = BcryptHasher::new(settings.bcrypt_cost).context("invalid BCRYPT_COST")?;
     Ok(AuthService::new(
         AuthPorts {

@@ -10,19 +10,43 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{IssueError, TokenError, TokenIssuer, TokenVerifier};
 use flowrex_domain::{SessionId, TokenKind, TokenRequest, UserId, VerifiedToken};
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-/// Signs and verifies tokens with one shared secret (HS256 by default, HS384 and HS512 too).
+/// Signs and verifies tokens: with one shared secret (HS256 by default, HS384, HS512), or
+/// with a key pair (EdDSA with Ed25519, RS256) whose public half, and those of retired
+/// verify-only keys, are published as a JWK set so that other services can verify tokens
+/// without any secret.
 pub struct JwtTokens {
     header: Header,
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    /// Keys that verify: by `kid` for key pairs; one, without `kid`, for a shared secret.
+    verifiers: Vec<Verifier>,
+    jwks: JwkSet,
     issuer: String,
     audience: String,
     leeway: chrono::Duration,
+}
+
+struct Verifier {
+    kid: Option<String>,
+    key: DecodingKey,
+    validation: Validation,
+}
+
+/// Where the signing keys come from.
+pub enum JwtKeys {
+    /// `JWT_SECRET_KEY`, for HS256/HS384/HS512.
+    Secret(SecretString),
+    /// PEM files, for EdDSA/RS256: the signing key, and public keys that still verify.
+    KeyPair {
+        /// The private key that signs new tokens (PKCS#8 PEM).
+        private_pem: Vec<u8>,
+        /// Public keys of retired signing keys (PEM), accepted for verification only.
+        retired_public_pems: Vec<Vec<u8>>,
+    },
 }
 
 /// Who issues tokens, for whom, and how much clock skew to forgive.
@@ -53,11 +77,20 @@ pub enum JwtConfigError {
     #[error("JWT_ALGORITHM `{0}` is not a JWT algorithm; use HS256, HS384 or HS512")]
     UnknownAlgorithm(String),
     /// An algorithm that needs key files rather than a shared secret.
-    #[error("JWT_ALGORITHM `{0}` needs a key pair; with JWT_SECRET_KEY use HS256, HS384 or HS512")]
+    #[error("JWT_ALGORITHM `{0}` needs a key pair: set JWT_PRIVATE_KEY_FILE")]
     NeedsKeyPair(String),
+    /// A key pair given for a shared-secret algorithm.
+    #[error("JWT_ALGORITHM `{0}` signs with JWT_SECRET_KEY; key files are for EdDSA and RS256")]
+    NeedsSecret(String),
+    /// An algorithm we do not sign with.
+    #[error("JWT_ALGORITHM `{0}` is not supported; use HS256, HS384, HS512, EdDSA or RS256")]
+    Unsupported(String),
     /// An empty secret.
     #[error("JWT_SECRET_KEY must not be empty")]
     EmptySecret,
+    /// A key file that is not a key of the algorithm's kind.
+    #[error("{0}")]
+    BadKey(String),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -74,50 +107,152 @@ struct Claims {
 }
 
 impl JwtTokens {
-    /// Tokens signed with `secret` by `algorithm` (a name such as `HS256`).
+    /// Tokens signed by `algorithm` (a name such as `HS256` or `EdDSA`) with `keys`.
     ///
     /// # Errors
-    /// [`JwtConfigError`] for an unknown or asymmetric algorithm or an empty secret.
+    /// [`JwtConfigError`] for an unknown or unsupported algorithm, keys of the wrong kind
+    /// for it, an empty secret or an unreadable key.
     pub fn new(
         algorithm: &str,
-        secret: &SecretString,
+        keys: &JwtKeys,
         policy: &JwtClaimsPolicy,
     ) -> Result<Self, JwtConfigError> {
         let algorithm = Algorithm::from_str(algorithm.trim())
             .map_err(|_| JwtConfigError::UnknownAlgorithm(algorithm.to_owned()))?;
-        if !matches!(
-            algorithm,
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
-        ) {
-            return Err(JwtConfigError::NeedsKeyPair(format!("{algorithm:?}")));
-        }
-        let secret = secret.expose_secret().as_bytes();
-        if secret.is_empty() {
-            return Err(JwtConfigError::EmptySecret);
-        }
-        // Only the configured algorithm; our issuer and audience; every registered claim
-        // present. Expiry is compared with the service's clock in `verify` (testable), with
-        // the configured leeway.
-        let mut validation = Validation::new(algorithm);
-        validation.leeway = 0;
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.set_issuer(&[policy.issuer.as_str()]);
-        validation.set_audience(&[policy.audience.as_str()]);
-        validation.required_spec_claims = ["exp", "sub", "iss", "aud"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<HashSet<_>>();
+        let (header, encoding, verifiers, jwks) = match (algorithm, keys) {
+            (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, JwtKeys::Secret(secret)) => {
+                let secret = secret.expose_secret().as_bytes();
+                if secret.is_empty() {
+                    return Err(JwtConfigError::EmptySecret);
+                }
+                let verifier = Verifier {
+                    kid: None,
+                    key: DecodingKey::from_secret(secret),
+                    validation: validation(algorithm, policy),
+                };
+                // A shared secret is never published.
+                let jwks = JwkSet { keys: Vec::new() };
+                (
+                    Header::new(algorithm),
+                    EncodingKey::from_secret(secret),
+                    vec![verifier],
+                    jwks,
+                )
+            }
+            (Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512, JwtKeys::KeyPair { .. }) => {
+                return Err(JwtConfigError::NeedsSecret(format!("{algorithm:?}")));
+            }
+            (Algorithm::EdDSA | Algorithm::RS256, JwtKeys::Secret(_)) => {
+                return Err(JwtConfigError::NeedsKeyPair(format!("{algorithm:?}")));
+            }
+            (
+                Algorithm::EdDSA | Algorithm::RS256,
+                JwtKeys::KeyPair {
+                    private_pem,
+                    retired_public_pems,
+                },
+            ) => key_pair(algorithm, private_pem, retired_public_pems, policy)?,
+            (other, _) => return Err(JwtConfigError::Unsupported(format!("{other:?}"))),
+        };
         Ok(Self {
-            header: Header::new(algorithm),
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
+            header,
+            encoding,
+            verifiers,
+            jwks,
             issuer: policy.issuer.clone(),
             audience: policy.audience.clone(),
             leeway: chrono::Duration::seconds(i64::from(policy.leeway_seconds)),
         })
     }
+
+    /// The public keys that verify tokens, as a JWK set (`GET /.well-known/jwks.json`);
+    /// empty for a shared secret.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    fn verifier_for(&self, token: &str) -> Option<&Verifier> {
+        match self.verifiers.as_slice() {
+            [only] if only.kid.is_none() => Some(only),
+            verifiers => {
+                let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+                verifiers
+                    .iter()
+                    .find(|v| v.kid.as_deref() == Some(kid.as_str()))
+            }
+        }
+    }
+}
+
+/// Only `algorithm`; our issuer and audience; every registered claim present. Expiry is
+/// compared with the service's clock in `verify` (testable), with the configured leeway.
+fn validation(algorithm: Algorithm, policy: &JwtClaimsPolicy) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = 0;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.set_issuer(&[policy.issuer.as_str()]);
+    validation.set_audience(&[policy.audience.as_str()]);
+    validation.required_spec_claims = ["exp", "sub", "iss", "aud"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<HashSet<_>>();
+    validation
+}
+
+type KeyMaterial = (Header, EncodingKey, Vec<Verifier>, JwkSet);
+
+/// The signing key, its public JWK (with an RFC 7638 thumbprint as `kid`), and the
+/// verify-only keys of retired ones.
+fn key_pair(
+    algorithm: Algorithm,
+    private_pem: &[u8],
+    retired_public_pems: &[Vec<u8>],
+    policy: &JwtClaimsPolicy,
+) -> Result<KeyMaterial, JwtConfigError> {
+    let bad = |what: &str, error: jsonwebtoken::errors::Error| {
+        JwtConfigError::BadKey(format!("{what} is not a {algorithm:?} key: {error}"))
+    };
+    let encoding = match algorithm {
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(private_pem),
+        _ => EncodingKey::from_rsa_pem(private_pem),
+    }
+    .map_err(|e| bad("JWT_PRIVATE_KEY_FILE", e))?;
+    let current =
+        Jwk::from_encoding_key(&encoding, algorithm).map_err(|e| bad("JWT_PRIVATE_KEY_FILE", e))?;
+    let mut jwks = vec![published(current, algorithm)?];
+    for pem in retired_public_pems {
+        let (key, retired_algorithm) = DecodingKey::from_ed_pem(pem)
+            .map(|key| (key, Algorithm::EdDSA))
+            .or_else(|_| DecodingKey::from_rsa_pem(pem).map(|key| (key, Algorithm::RS256)))
+            .map_err(|e| bad("a JWT_RETIRED_PUBLIC_KEY_FILES entry", e))?;
+        let jwk = Jwk::from_decoding_key(&key, Some(retired_algorithm))
+            .map_err(|e| bad("a JWT_RETIRED_PUBLIC_KEY_FILES entry", e))?;
+        jwks.push(published(jwk, retired_algorithm)?);
+    }
+    let mut verifiers = Vec::with_capacity(jwks.len());
+    for (jwk, algorithm) in &jwks {
+        verifiers.push(Verifier {
+            kid: jwk.common.key_id.clone(),
+            key: DecodingKey::from_jwk(jwk).map_err(|e| bad("a public key", e))?,
+            validation: validation(*algorithm, policy),
+        });
+    }
+    let mut header = Header::new(algorithm);
+    header.kid = jwks.first().and_then(|(jwk, _)| jwk.common.key_id.clone());
+    let keys = jwks.into_iter().map(|(jwk, _)| jwk).collect();
+    Ok((header, encoding, verifiers, JwkSet { keys }))
+}
+
+/// A public JWK as published: `kid` (its SHA-256 thumbprint), `use: sig`, `alg`.
+fn published(mut jwk: Jwk, algorithm: Algorithm) -> Result<(Jwk, Algorithm), JwtConfigError> {
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| JwtConfigError::BadKey(format!("cannot fingerprint a key: {e}")))?;
+    jwk.common.key_id = Some(kid);
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk.common.key_algorithm = KeyAlgorithm::from_str(&format!("{algorithm:?}")).ok();
+    Ok((jwk, algorithm))
 }
 
 impl TokenIssuer for JwtTokens {
@@ -144,7 +279,8 @@ impl TokenVerifier for JwtTokens {
         expected: TokenKind,
         now: DateTime<Utc>,
     ) -> Result<VerifiedToken, TokenError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let verifier = self.verifier_for(token).ok_or(TokenError::Invalid)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &verifier.key, &verifier.validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
         if claims.kind != expected.as_str() {
@@ -186,7 +322,7 @@ mod tests {
     fn tokens(secret: &str) -> JwtTokens {
         JwtTokens::new(
             "HS256",
-            &SecretString::from(secret),
+            &JwtKeys::Secret(SecretString::from(secret)),
             &JwtClaimsPolicy::default(),
         )
         .unwrap_or_else(|e| panic!("{e}"))
@@ -359,8 +495,8 @@ mod tests {
     }
 
     #[test]
-    fn only_shared_secret_algorithms_are_accepted() {
-        let secret = SecretString::from("s");
+    fn keys_must_fit_the_algorithm() {
+        let secret = JwtKeys::Secret(SecretString::from("s"));
         let policy = JwtClaimsPolicy::default();
         assert!(JwtTokens::new("HS512", &secret, &policy).is_ok());
         assert!(matches!(
@@ -368,12 +504,38 @@ mod tests {
             Err(JwtConfigError::NeedsKeyPair(_))
         ));
         assert!(matches!(
+            JwtTokens::new("EdDSA", &secret, &policy),
+            Err(JwtConfigError::NeedsKeyPair(_))
+        ));
+        assert!(matches!(
+            JwtTokens::new("ES256", &secret, &policy),
+            Err(JwtConfigError::Unsupported(_))
+        ));
+        assert!(matches!(
             JwtTokens::new("none", &secret, &policy),
             Err(JwtConfigError::UnknownAlgorithm(_))
         ));
+        let empty = JwtKeys::Secret(SecretString::from(""));
         assert!(matches!(
-            JwtTokens::new("HS256", &SecretString::from(""), &policy),
+            JwtTokens::new("HS256", &empty, &policy),
             Err(JwtConfigError::EmptySecret)
         ));
+        let garbage = JwtKeys::KeyPair {
+            private_pem: b"not a key".to_vec(),
+            retired_public_pems: Vec::new(),
+        };
+        assert!(matches!(
+            JwtTokens::new("EdDSA", &garbage, &policy),
+            Err(JwtConfigError::BadKey(_))
+        ));
+        assert!(matches!(
+            JwtTokens::new("HS256", &garbage, &policy),
+            Err(JwtConfigError::NeedsSecret(_))
+        ));
+    }
+
+    #[test]
+    fn a_shared_secret_is_never_published() {
+        assert!(tokens("secret").jwks().keys.is_empty());
     }
 }

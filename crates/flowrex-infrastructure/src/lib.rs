@@ -21,6 +21,6 @@ pub mod user_repository;
 pub use clock::SystemClock;
 pub use database::{DatabaseSettings, DatabaseUrl, DatabaseUrlError};
 pub use hasher::BcryptHasher;
-pub use jwt::{JwtClaimsPolicy, JwtConfigError, JwtTokens};
+pub use jwt::{JwtClaimsPolicy, JwtConfigError, JwtKeys, JwtTokens};
 pub use session_store::SeaOrmSessionStore;
 pub use user_repository::SeaOrmUserRepository;

@@ -6,6 +6,7 @@ mod faults;
 mod health;
 mod helpers;
 mod hostile;
+mod keys;
 mod login;
 mod logout;
 mod me;

@@ -1,0 +1,19 @@
+//! `GET /.well-known/jwks.json`: the public keys that verify Flowrex tokens, so that other
+//! services can check them without any secret. Empty with a shared-secret algorithm.
+
+use actix_web::HttpResponse;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::web;
+
+/// The JWK set, serialised once at start-up.
+pub struct Jwks(pub serde_json::Value);
+
+/// `GET /.well-known/jwks.json` → 200 `{"keys": [...]}`, cacheable for five minutes.
+pub async fn jwks(keys: web::Data<Jwks>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(300),
+        ]))
+        .json(&keys.0)
+}
