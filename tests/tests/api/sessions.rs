@@ -182,7 +182,15 @@ async fn logout_without_or_with_a_bad_token_still_answers_the_specs_body() {
 async fn sessions_are_listed_and_one_can_be_revoked() {
     let app = spawn_app().await;
     let first = app.register_and_login("list@example.com").await;
-    let second = login(&app, "list@example.com").await;
+    let second = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("user-agent", "flowrex-test/1.0")
+        .json(&json!({"email": "list@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = body(second).await;
     let response = app
         .client
         .get(app.url("/api/v1/auth/sessions"))
@@ -204,6 +212,11 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
     assert_eq!(entries.len(), 2, "{list}");
     let current: Vec<_> = entries.iter().filter(|s| s["current"] == true).collect();
     assert_eq!(current.len(), 1, "exactly one is the caller's");
+    assert_eq!(
+        current[0]["user_agent"], "flowrex-test/1.0",
+        "the login's User-Agent is kept"
+    );
+    assert_eq!(current[0]["ip"], "127.0.0.1");
     for entry in &entries {
         for field in ["id", "created_at", "last_used_at", "expires_at"] {
             assert!(entry[field].is_string(), "{field} in {entry}");

@@ -104,11 +104,16 @@ pub async fn login(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let credentials = bodies::credentials(
+    let mut credentials = bodies::credentials(
         content_type(&request),
         &body,
         client_ip::of_request(&request),
     )?;
+    credentials.user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+        .map(str::to_owned);
     let pair = auth.login(credentials).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
