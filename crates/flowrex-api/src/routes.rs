@@ -2,6 +2,7 @@
 //! and unknown paths with 404, both as JSON.
 
 mod auth;
+pub mod cookie;
 pub mod health;
 pub mod keys;
 

@@ -1,6 +1,7 @@
 //! The black-box HTTP suite: one module per SPEC area, all through [`helpers::spawn_app`].
 
 mod concurrency;
+mod cookies;
 mod cross_cutting;
 mod faults;
 mod health;

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::bodies;
 use crate::client_ip;
 use crate::error::ApiError;
+use crate::routes::cookie;
 
 /// The user body of the SPEC: never a password or hash.
 #[derive(Serialize)]
@@ -37,24 +38,37 @@ impl<'a> From<&'a User> for UserBody<'a> {
     }
 }
 
-/// The tokens body of the SPEC.
+/// The tokens body of the SPEC. With the cookie transport, `refresh_token` is `null`: the
+/// token is only in the `HttpOnly` cookie.
 #[derive(Serialize)]
 struct TokensBody {
     access_token: String,
-    refresh_token: String,
+    refresh_token: Option<String>,
     token_type: &'static str,
     expires_in: i64,
 }
 
-impl From<TokenPair> for TokensBody {
-    fn from(pair: TokenPair) -> Self {
-        Self {
-            access_token: pair.access_token,
-            refresh_token: pair.refresh_token,
-            token_type: "bearer",
-            expires_in: pair.expires_in,
-        }
-    }
+/// The answer of login and refresh: the pair in the body, or the refresh token in the
+/// cookie and the rest in the body.
+fn tokens_response(
+    pair: TokenPair,
+    in_cookie: bool,
+    refresh_ttl: chrono::Duration,
+) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response.insert_header(no_store());
+    let refresh_token = if in_cookie {
+        response.cookie(cookie::with_token(pair.refresh_token, refresh_ttl));
+        None
+    } else {
+        Some(pair.refresh_token)
+    };
+    response.json(TokensBody {
+        access_token: pair.access_token,
+        refresh_token,
+        token_type: "bearer",
+        expires_in: pair.expires_in,
+    })
 }
 
 /// Token and user answers must not be stored by caches.
@@ -115,9 +129,11 @@ pub async fn login(
         .and_then(|agent| agent.to_str().ok())
         .map(str::to_owned);
     let pair = auth.login(credentials).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(TokensBody::from(pair)))
+    Ok(tokens_response(
+        pair,
+        cookie::wants_cookie(&request),
+        auth.policy().refresh_ttl,
+    ))
 }
 
 /// `POST /api/v1/auth/refresh` → 200 tokens; 401 `Invalid token`; 422.
@@ -126,11 +142,23 @@ pub async fn refresh(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bodies::refresh_token(content_type(&request), &body)?;
+    let (token, from_cookie) = match bodies::refresh_token(content_type(&request), &body) {
+        Ok(token) => (token, false),
+        // No token in the body: the browser transport's cookie, with the CSRF header.
+        Err(invalid_body) => match cookie::refresh_token(&request) {
+            Some(_) if !cookie::has_csrf_header(&request) => {
+                return Err(ApiError::CsrfTokenMissing);
+            }
+            Some(token) => (token, true),
+            None => return Err(invalid_body),
+        },
+    };
     let pair = auth.refresh(&token).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(TokensBody::from(pair)))
+    Ok(tokens_response(
+        pair,
+        from_cookie || cookie::wants_cookie(&request),
+        auth.policy().refresh_ttl,
+    ))
 }
 
 /// `GET /api/v1/auth/me` → 200 user; 401 `Not authenticated` / `Invalid credentials`.
@@ -155,13 +183,24 @@ pub async fn logout(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let options = bodies::logout_options(content_type(&request), &body);
+    let from_cookie = cookie::refresh_token(&request);
+    if from_cookie.is_some()
+        && options.refresh_token.is_none()
+        && !cookie::has_csrf_header(&request)
+    {
+        return Err(ApiError::CsrfTokenMissing);
+    }
     auth.logout(LogoutRequest {
         access_token: bearer_token(&request).ok(),
-        refresh_token: options.refresh_token.as_deref(),
+        refresh_token: options.refresh_token.as_deref().or(from_cookie.as_deref()),
         everywhere: options.everywhere,
     })
     .await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": "Logged out" })))
+    let mut response = HttpResponse::Ok();
+    if from_cookie.is_some() {
+        response.cookie(cookie::cleared());
+    }
+    Ok(response.json(json!({ "message": "Logged out" })))
 }
 
 /// One entry of `GET /api/v1/auth/sessions`.
