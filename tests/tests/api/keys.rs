@@ -179,3 +179,49 @@ async fn a_shared_secret_publishes_no_keys() {
     );
     assert_json(response, StatusCode::OK, json!({"keys": []})).await;
 }
+
+#[tokio::test]
+async fn rs256_tokens_verify_against_the_published_jwks_too() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let private = dir.path().join("rsa.pem");
+    let status = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&private)
+        .status()
+        .unwrap_or_else(|e| panic!("openssl: {e}"));
+    assert!(status.success());
+    let private = private.display().to_string();
+    let app = crate::helpers::spawn_app_with(&[
+        ("JWT_ALGORITHM", "RS256"),
+        ("JWT_PRIVATE_KEY_FILE", private.as_str()),
+    ])
+    .await;
+    app.register("rsa@example.com").await;
+    let token = login(&app, "rsa@example.com").await;
+    let keys = jwks(&app).await;
+    let kid = jsonwebtoken::decode_header(&token)
+        .ok()
+        .and_then(|h| h.kid)
+        .unwrap_or_default();
+    let jwk = keys
+        .find(&kid)
+        .unwrap_or_else(|| panic!("kid {kid} not published"));
+    let key = DecodingKey::from_jwk(jwk).unwrap_or_else(|e| panic!("{e}"));
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["flowrex"]);
+    validation.set_issuer(&["flowrex"]);
+    assert!(jsonwebtoken::decode::<Value>(&token, &key, &validation).is_ok());
+    let published = serde_json::to_value(jwk).unwrap_or_default();
+    assert_eq!(published["kty"], "RSA");
+    assert!(
+        published.get("d").is_none() && published.get("p").is_none(),
+        "public only: {published}"
+    );
+}
