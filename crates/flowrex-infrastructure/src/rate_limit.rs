@@ -81,13 +81,53 @@ end
 return {count, ttl}
 ";
 
+/// Fixed-window counters in Redis under one key prefix: what both Redis adapters count
+/// with (one atomic script per increment).
+struct RedisWindows {
+    connection: ConnectionManager,
+    script: redis::Script,
+    prefix: String,
+    window_ms: u64,
+}
+
+impl RedisWindows {
+    fn new(connection: ConnectionManager, prefix: String, quota: Quota) -> Self {
+        Self {
+            connection,
+            script: redis::Script::new(FIXED_WINDOW),
+            prefix,
+            window_ms: u64::try_from(quota.window.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Counts one hit; the count so far and the time left in the window.
+    async fn increment(&self, key: &str) -> Result<(u64, Duration), RateLimitError> {
+        let mut connection = self.connection.clone();
+        let (count, ttl_ms): (u64, i64) = self
+            .script
+            .key(self.key(key))
+            .arg(self.window_ms)
+            .invoke_async(&mut connection)
+            .await
+            .map_err(store_error)?;
+        let left = u64::try_from(ttl_ms).unwrap_or(self.window_ms);
+        Ok((count, Duration::from_millis(left)))
+    }
+}
+
+fn store_error(error: redis::RedisError) -> RateLimitError {
+    RateLimitError(anyhow!(error))
+}
+
 /// Counters in Redis, shared by every instance: a fixed window per key, as the original
 /// service's slowapi kept them.
 pub struct RedisRateLimiter {
     quota: Quota,
-    connection: ConnectionManager,
-    script: redis::Script,
-    prefix: String,
+    windows: RedisWindows,
 }
 
 impl RedisRateLimiter {
@@ -95,9 +135,7 @@ impl RedisRateLimiter {
     pub fn new(connection: ConnectionManager, prefix: impl Into<String>, quota: Quota) -> Self {
         Self {
             quota,
-            connection,
-            script: redis::Script::new(FIXED_WINDOW),
-            prefix: prefix.into(),
+            windows: RedisWindows::new(connection, prefix.into(), quota),
         }
     }
 }
@@ -109,22 +147,11 @@ impl RateLimiter for RedisRateLimiter {
     }
 
     async fn hit(&self, key: &str) -> Result<RateDecision, RateLimitError> {
-        let window_ms = u64::try_from(self.quota.window.as_millis()).unwrap_or(u64::MAX);
-        let mut connection = self.connection.clone();
-        let (count, ttl_ms): (u64, i64) = self
-            .script
-            .key(format!("{}{key}", self.prefix))
-            .arg(window_ms)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| RateLimitError(anyhow!(e)))?;
+        let (count, left) = self.windows.increment(key).await?;
         if count <= u64::from(self.quota.max) {
             return Ok(RateDecision::Allowed);
         }
-        let ttl = u64::try_from(ttl_ms).unwrap_or(window_ms);
-        Ok(RateDecision::Limited {
-            retry_after: Duration::from_millis(ttl),
-        })
+        Ok(RateDecision::Limited { retry_after: left })
     }
 }
 
@@ -306,13 +333,11 @@ impl FailureCounter for InProcessFailureCounter {
     }
 }
 
-/// Failure counts in Redis, shared by every instance (the same fixed-window script as the
+/// Failure counts in Redis, shared by every instance (the same fixed windows as the
 /// request limit).
 pub struct RedisFailureCounter {
     quota: Quota,
-    connection: ConnectionManager,
-    script: redis::Script,
-    prefix: String,
+    windows: RedisWindows,
 }
 
 impl RedisFailureCounter {
@@ -320,19 +345,9 @@ impl RedisFailureCounter {
     pub fn new(connection: ConnectionManager, prefix: impl Into<String>, quota: Quota) -> Self {
         Self {
             quota,
-            connection,
-            script: redis::Script::new(FIXED_WINDOW),
-            prefix: prefix.into(),
+            windows: RedisWindows::new(connection, prefix.into(), quota),
         }
     }
-
-    fn key(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-}
-
-fn store_error(error: redis::RedisError) -> RateLimitError {
-    RateLimitError(anyhow!(error))
 }
 
 #[async_trait]
@@ -342,8 +357,8 @@ impl FailureCounter for RedisFailureCounter {
     }
 
     async fn blocked(&self, key: &str) -> Result<Option<Duration>, RateLimitError> {
-        let key = self.key(key);
-        let mut connection = self.connection.clone();
+        let key = self.windows.key(key);
+        let mut connection = self.windows.connection.clone();
         let (count, ttl_ms): (Option<u64>, i64) = redis::pipe()
             .get(&key)
             .pttl(&key)
@@ -355,22 +370,13 @@ impl FailureCounter for RedisFailureCounter {
     }
 
     async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
-        let window_ms = u64::try_from(self.quota.window.as_millis()).unwrap_or(u64::MAX);
-        let mut connection = self.connection.clone();
-        let _: (u64, i64) = self
-            .script
-            .key(self.key(key))
-            .arg(window_ms)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        self.windows.increment(key).await.map(|_| ())
     }
 
     async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
-        let mut connection = self.connection.clone();
+        let mut connection = self.windows.connection.clone();
         redis::cmd("DEL")
-            .arg(self.key(key))
+            .arg(self.windows.key(key))
             .query_async::<()>(&mut connection)
             .await
             .map_err(store_error)

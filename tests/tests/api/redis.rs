@@ -118,3 +118,57 @@ async fn readiness_names_redis_when_it_is_down() {
         "liveness does not depend on Redis"
     );
 }
+
+#[tokio::test]
+async fn failed_logins_are_counted_across_instances_sharing_redis() {
+    let Some(redis) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let first = spawn_app_with(&[
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3"),
+    ])
+    .await;
+    let second = crate::helpers::spawn_app_on_database(
+        first.database_url.clone(),
+        &[
+            ("REDIS_URL", redis.as_str()),
+            ("REDIS_KEY_PREFIX", prefix.as_str()),
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3"),
+        ],
+    )
+    .await;
+    first.register("shared@example.com").await;
+    let wrong = json!({"email": "shared@example.com", "password": "Wrong1234"});
+    let right = json!({"email": "shared@example.com", "password": crate::helpers::PASSWORD});
+    for app in [&first, &second] {
+        assert_eq!(
+            app.post_login(&wrong).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // A success on one instance resets the account's count for both.
+    assert_eq!(second.post_login(&right).await.status(), StatusCode::OK);
+    for app in [&first, &second, &first] {
+        assert_eq!(
+            app.post_login(&wrong).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let throttled = second.post_login(&right).await;
+    let retry_after = throttled
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(
+        retry_after.is_some_and(|s| s > 800),
+        "about the 15-minute window: {retry_after:?}"
+    );
+    assert_json(
+        throttled,
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"detail": "Too many failed login attempts, try again later"}),
+    )
+    .await;
+}
