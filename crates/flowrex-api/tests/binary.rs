@@ -1,31 +1,17 @@
 //! The `flowrex` binary as an operator runs it: configured only by its environment, from a
 //! directory with nothing beside it.
 
-use std::net::TcpListener;
+#[path = "support/process.rs"]
+mod process;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use process::{Running, spare_port};
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
-
-/// Kills the server when the test ends, whatever happens.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
 
 /// The binary copied into `dir`, run there with exactly `vars` as its environment.
 fn command_in(dir: &Path, vars: &[(&str, &str)]) -> Command {
@@ -83,8 +69,8 @@ fn a_bad_value_exits_non_zero_naming_its_variable() {
 #[tokio::test]
 async fn a_copied_binary_configured_only_by_environment_migrates_and_serves() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let port = free_port().to_string();
-    let _server = Server(
+    let port = spare_port().to_string();
+    let _server = Running(
         command_in(
             dir.path(),
             &[
@@ -137,11 +123,11 @@ async fn a_copied_binary_configured_only_by_environment_migrates_and_serves() {
 #[tokio::test]
 async fn no_password_hash_token_or_secret_reaches_the_logs() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let port = free_port().to_string();
+    let port = spare_port().to_string();
     let log_path = dir.path().join("server.log");
     let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
     let jwt_secret = "jwt-secret-that-must-not-be-logged";
-    let mut server = Server(
+    let mut server = Running(
         command_in(
             dir.path(),
             &[

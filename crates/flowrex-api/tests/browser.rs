@@ -4,32 +4,20 @@
 //! cross-site form post (from 127.0.0.1, another site than localhost) cannot use the
 //! session. `#[ignore]`d by default; `.ci/run` installs Chromium and runs it.
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use process::{Running, spare_port};
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Serves `pages` (path → HTML) on `listener` for as long as the test runs.
 fn serve_pages(listener: TcpListener, pages: Vec<(String, String)>) {

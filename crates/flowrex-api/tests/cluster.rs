@@ -4,33 +4,19 @@
 //! `#[ignore]`d by default (it needs nginx and the servers named by `TEST_POSTGRES_URL` and
 //! `TEST_REDIS_URL`); `.ci/run` runs it with `--run-ignored only`.
 
-use std::net::TcpListener;
+#[path = "support/process.rs"]
+mod process;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
+use process::{Running, spare_port};
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
 const LIMIT: usize = 30;
-
-/// Kills a child process when the test ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn required(variable: &str) -> String {
     std::env::var(variable)
