@@ -17,6 +17,13 @@ const X_FORWARDED_FOR: &str = "x-forwarded-for";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
 
+impl std::fmt::Display for TrustedProxies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&list.join(","))
+    }
+}
+
 impl TrustedProxies {
     /// Parses a comma-separated list of addresses and CIDR networks
     /// (`10.0.0.0/8, 127.0.0.1, ::1`); empty trusts no one.

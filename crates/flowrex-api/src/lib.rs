@@ -4,6 +4,7 @@
 //! telemetry and runs an [`Application`]; the black-box tests build the same one.
 
 pub mod bodies;
+pub mod cli;
 pub mod client_ip;
 pub mod error;
 pub mod middleware;

@@ -1,12 +1,16 @@
-//! `flowrex`: the Flowrex authentication service. Configuration comes from the environment,
-//! `.env` and `CONFIG_DIR` (see README.md); a bad setting exits with status 2 and one line
-//! naming the variable.
+//! `flowrex`: the Flowrex authentication service and its operator commands (`serve`, the
+//! default; `migrate`; `user create|deactivate`; `config check`). Configuration comes from
+//! the environment, `.env` and `CONFIG_DIR` (see README.md); a bad setting exits with
+//! status 2 and one line naming the variable.
 
 use std::process::ExitCode;
 
-use flowrex_api::{Application, Settings, telemetry};
+use clap::Parser;
+use flowrex_api::cli::{self, Cli, Command};
+use flowrex_api::{Settings, telemetry};
 
 fn main() -> ExitCode {
+    let command = Cli::parse().command.unwrap_or(Command::Serve);
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(error) => {
@@ -16,18 +20,11 @@ fn main() -> ExitCode {
     };
     telemetry::init(settings.app_env.is_production());
     actix_web::rt::System::new().block_on(async move {
-        let application = match Application::build(settings).await {
-            Ok(application) => application,
+        match cli::run(settings, command).await {
+            Ok(code) => code,
             Err(error) => {
-                tracing::error!("start-up failed: {error:#}");
-                eprintln!("flowrex: start-up failed: {error:#}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match application.run_until_stopped().await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                tracing::error!("server failed: {error}");
+                tracing::error!("{error:#}");
+                eprintln!("flowrex: {error:#}");
                 ExitCode::FAILURE
             }
         }

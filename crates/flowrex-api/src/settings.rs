@@ -135,6 +135,8 @@ pub struct Settings {
     pub auto_migrate: bool,
     /// `WORKERS`: HTTP worker threads (0: one per CPU).
     pub workers: usize,
+    /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may finish after SIGTERM.
+    pub shutdown_grace_seconds: u64,
 }
 
 /// Where settings come from. [`SettingsSources::from_process`] is what the binary uses;
@@ -314,6 +316,7 @@ impl Settings {
                 .collect(),
             auto_migrate: get(config, "AUTO_MIGRATE")?,
             workers: get(config, "WORKERS")?,
+            shutdown_grace_seconds: get(config, "SHUTDOWN_GRACE_SECONDS")?,
             app_env,
         };
         settings.check()?;
@@ -398,9 +401,149 @@ impl Settings {
         })
     }
 
+    /// Every setting as `(VARIABLE, value)`, secrets and passwords in URLs redacted, for
+    /// `flowrex config check`.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let secret = |name: &'static str| {
+            if self.generated_secrets.contains(&name) {
+                "(generated for this run)".to_owned()
+            } else {
+                "(set, redacted)".to_owned()
+            }
+        };
+        let files = |paths: &[PathBuf]| {
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        vec![
+            ("APP_ENV", self.app_env.name().to_owned()),
+            ("APP_SECRET_KEY", secret("APP_SECRET_KEY")),
+            ("JWT_SECRET_KEY", secret("JWT_SECRET_KEY")),
+            ("JWT_ALGORITHM", self.jwt_algorithm.clone()),
+            (
+                "JWT_PRIVATE_KEY_FILE",
+                self.jwt_private_key_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "JWT_RETIRED_PUBLIC_KEY_FILES",
+                files(&self.jwt_retired_public_key_files),
+            ),
+            ("JWT_ISSUER", self.jwt_claims.issuer.clone()),
+            ("JWT_AUDIENCE", self.jwt_claims.audience.clone()),
+            (
+                "JWT_LEEWAY_SECONDS",
+                self.jwt_claims.leeway_seconds.to_string(),
+            ),
+            (
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                self.access_token_expire_minutes.to_string(),
+            ),
+            (
+                "REFRESH_TOKEN_EXPIRE_DAYS",
+                self.refresh_token_expire_days.to_string(),
+            ),
+            (
+                "REFRESH_REUSE_GRACE_SECONDS",
+                self.refresh_reuse_grace_seconds.to_string(),
+            ),
+            (
+                "SESSION_CLEANUP_INTERVAL_SECONDS",
+                self.session_cleanup_interval_seconds.to_string(),
+            ),
+            ("DATABASE_URL", self.database.url.to_string()),
+            (
+                "DATABASE_MAX_CONNECTIONS",
+                self.database.max_connections.to_string(),
+            ),
+            (
+                "DATABASE_MIN_CONNECTIONS",
+                self.database.min_connections.to_string(),
+            ),
+            (
+                "DATABASE_ACQUIRE_TIMEOUT_SECONDS",
+                self.database.acquire_timeout.as_secs().to_string(),
+            ),
+            (
+                "DATABASE_IDLE_TIMEOUT_SECONDS",
+                self.database
+                    .idle_timeout
+                    .map_or(0, |d| d.as_secs())
+                    .to_string(),
+            ),
+            (
+                "DATABASE_TEST_BEFORE_ACQUIRE",
+                self.database.test_before_acquire.to_string(),
+            ),
+            ("AUTO_MIGRATE", self.auto_migrate.to_string()),
+            (
+                "REDIS_URL",
+                self.redis_url
+                    .as_ref()
+                    .map(|url| redact_url(url.expose_secret()))
+                    .unwrap_or_default(),
+            ),
+            ("REDIS_KEY_PREFIX", self.redis_key_prefix.clone()),
+            (
+                "REDIS_TIMEOUT_MS",
+                self.redis_timeout.as_millis().to_string(),
+            ),
+            ("DEBUG", self.debug.to_string()),
+            (
+                "CSRF_PROTECTION_ENABLED",
+                self.csrf_protection_enabled.to_string(),
+            ),
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("WORKERS", self.workers.to_string()),
+            (
+                "SHUTDOWN_GRACE_SECONDS",
+                self.shutdown_grace_seconds.to_string(),
+            ),
+            ("BCRYPT_COST", self.bcrypt_cost.to_string()),
+            (
+                "RATE_LIMIT_PER_MINUTE",
+                self.rate_limit_per_minute.to_string(),
+            ),
+            (
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                self.login_max_failures_per_account.to_string(),
+            ),
+            (
+                "LOGIN_MAX_FAILURES_PER_IP",
+                self.login_max_failures_per_ip.to_string(),
+            ),
+            (
+                "LOGIN_FAILURE_WINDOW_SECONDS",
+                self.login_failure_window.as_secs().to_string(),
+            ),
+            ("TRUSTED_PROXIES", self.trusted_proxies.to_string()),
+            ("CORS_ORIGINS", self.cors_origins.join(",")),
+        ]
+    }
+
     /// `HOST:PORT`.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// A URL with the password between `:` and `@` replaced.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -562,6 +705,23 @@ mod tests {
                 "{vars:?}: {message:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_description_never_shows_a_secret() {
+        let settings = load(&[
+            ("JWT_SECRET_KEY", "jwt-very-secret"),
+            ("APP_SECRET_KEY", "app-very-secret"),
+            ("DATABASE_URL", "postgresql+asyncpg://app:dbpass@db/flowrex"),
+            ("REDIS_URL", "redis://:redispass@cache:6379/0"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let text = format!("{:?}", settings.describe());
+        for secret in ["jwt-very-secret", "app-very-secret", "dbpass", "redispass"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("postgres://app:***@db/flowrex"), "{text}");
+        assert!(text.contains("redis://:***@cache:6379/0"), "{text}");
     }
 
     #[test]

@@ -195,6 +195,7 @@ impl Application {
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
+        server = server.shutdown_timeout(settings.shutdown_grace_seconds);
         tracing::info!(
             address = %settings.address(),
             port,
@@ -230,6 +231,45 @@ impl Application {
         }
         result
     }
+}
+
+/// A pool on the configured database (for the CLI's `migrate`).
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    database::connect(&settings.database)
+        .await
+        .with_context(|| {
+            format!(
+                "failed to connect to the database at {}",
+                settings.database.url
+            )
+        })
+}
+
+/// The service without the HTTP server, for the CLI's user commands: pending migrations
+/// applied (unless `AUTO_MIGRATE=false`), no rate limits.
+///
+/// # Errors
+/// When the database cannot be reached or migrated, or a setting cannot be used.
+pub async fn open_service(
+    settings: &Settings,
+) -> anyhow::Result<(DatabaseConnection, AuthService)> {
+    if settings.auto_migrate && !settings.database.url.is_sqlite_memory() {
+        migrate(&settings.database).await?;
+    }
+    let db = connect(settings).await?;
+    let tokens = Arc::new(
+        JwtTokens::new(
+            &settings.jwt_algorithm,
+            &settings.jwt_keys()?,
+            &settings.jwt_claims,
+        )
+        .context("invalid JWT settings")?,
+    );
+    let auth = compose(settings, db.clone(), tokens)?;
+    Ok((db, auth))
 }
 
 /// Applies pending migrations through a pool of its own, closed before the serving pool

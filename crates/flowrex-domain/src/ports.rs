@@ -36,6 +36,17 @@ pub trait UserRepository: Send + Sync {
     /// - [`RepositoryError::Unavailable`] when the store cannot be reached.
     async fn insert(&self, user: NewUser) -> Result<User, RepositoryError>;
 
+    /// Activates or deactivates a user, setting `updated_at`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError>;
+
     /// Replaces a user's password hash (a cost upgrade), setting `updated_at`.
     ///
     /// # Errors

@@ -77,6 +77,8 @@ pub enum RevokeReason {
     Revoked,
     /// An already-rotated refresh token was presented again: the family is compromised.
     RefreshReuse,
+    /// The user was deactivated.
+    Deactivated,
 }
 
 impl RevokeReason {
@@ -87,6 +89,7 @@ impl RevokeReason {
             Self::LogoutAll => "logout_all",
             Self::Revoked => "revoked",
             Self::RefreshReuse => "refresh_token_reuse",
+            Self::Deactivated => "user_deactivated",
         }
     }
 }

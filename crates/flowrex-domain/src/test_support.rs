@@ -68,13 +68,28 @@ impl UserRepository for InMemoryUserRepository {
             full_name: user.full_name.map(FullName::into_inner),
             is_active: true,
             is_verified: false,
-            is_superuser: false,
+            is_superuser: user.is_superuser,
             created_at: user.created_at,
             updated_at: user.created_at,
         }
         .into();
         users.push(stored.clone());
         Ok(stored)
+    }
+
+    async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        for user in self.lock().iter_mut().filter(|u| u.id() == id) {
+            let mut parts = user.to_parts();
+            parts.is_active = active;
+            parts.updated_at = at;
+            *user = parts.into();
+        }
+        Ok(())
     }
 
     async fn update_password_hash(

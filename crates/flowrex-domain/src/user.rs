@@ -171,6 +171,8 @@ pub struct NewUser {
     pub full_name: Option<FullName>,
     /// Registration time, from the service's clock.
     pub created_at: DateTime<Utc>,
+    /// An administrator (only `flowrex user create --superuser` makes one).
+    pub is_superuser: bool,
 }
 
 #[cfg(test)]

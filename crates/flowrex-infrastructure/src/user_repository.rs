@@ -48,7 +48,7 @@ impl UserRepository for SeaOrmUserRepository {
             full_name: Set(user.full_name.map(FullName::into_inner)),
             is_active: Set(true),
             is_verified: Set(false),
-            is_superuser: Set(false),
+            is_superuser: Set(user.is_superuser),
             created_at: Set(user.created_at),
             updated_at: Set(user.created_at),
             ..Default::default()
@@ -56,6 +56,25 @@ impl UserRepository for SeaOrmUserRepository {
         row.insert(&self.db)
             .await
             .map(into_user)
+            .map_err(repository_error)
+    }
+
+    async fn set_active(
+        &self,
+        id: UserId,
+        active: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        let Ok(id) = i32::try_from(id.get()) else {
+            return Ok(());
+        };
+        users::Entity::update_many()
+            .col_expr(users::Column::IsActive, Expr::value(active))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map(|_| ())
             .map_err(repository_error)
     }
 

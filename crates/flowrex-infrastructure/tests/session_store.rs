@@ -33,6 +33,7 @@ async fn stores() -> (SeaOrmSessionStore, UserId, TempDir) {
             password_hash: PasswordHash::new("$2b$04$x".to_owned()),
             full_name: None,
             created_at: Utc::now().trunc_subsecs(6),
+            is_superuser: false,
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -35,6 +35,7 @@ fn new_user(email: &str) -> NewUser {
         password_hash: PasswordHash::new("$2b$04$hash".to_owned()),
         full_name: Some(FullName::parse("Ada".to_owned()).unwrap_or_else(|e| panic!("{e}"))),
         created_at: Utc::now().trunc_subsecs(6),
+        is_superuser: false,
     }
 }
 

@@ -1035,3 +1035,49 @@ async fn expired_sessions_are_deleted_in_batches() {
     assert!(world.is_valid(&fresh.access_token).await);
     let _ = ClientInfo::default();
 }
+
+// ---- operator commands -------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_operator_can_create_an_administrator_but_registration_never_does() {
+    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("h".to_owned())));
+    let service = ports.service();
+    let admin = service
+        .create_user(registration("admin@example.com"), true)
+        .await;
+    assert!(matches!(admin, Ok(u) if u.is_superuser()));
+    let user = service.register(registration("user@example.com")).await;
+    assert!(matches!(user, Ok(u) if !u.is_superuser()));
+}
+
+#[tokio::test]
+async fn deactivating_a_user_ends_its_sessions_at_once() {
+    let world = world();
+    let pair = world.login("known@example.com").await;
+    let result = world.service.deactivate(&email("KNOWN@example.com")).await;
+    assert!(matches!(result, Ok(true)), "{result:?}");
+    assert!(!world.is_valid(&pair.access_token).await);
+    assert!(
+        world
+            .sessions
+            .all()
+            .iter()
+            .all(|s| s.revoked_reason.as_deref() == Some("user_deactivated"))
+    );
+    let login = world
+        .service
+        .login(credentials("known@example.com", "Test1234"))
+        .await;
+    assert!(
+        matches!(login, Err(LoginError::InvalidCredentials)),
+        "{login:?}"
+    );
+    assert!(matches!(
+        world.service.deactivate(&email("nobody@example.com")).await,
+        Ok(false)
+    ));
+}

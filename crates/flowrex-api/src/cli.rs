@@ -1,0 +1,188 @@
+//! The `flowrex` command line: `serve` (the default), `migrate`, `user create|deactivate`
+//! and `config check`. Every command reads the same configuration as the server.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use flowrex_domain::{EmailAddress, FullName, NewPassword, RegisterError, Registration};
+use migration::cli::MigrateCommand;
+
+use crate::settings::Settings;
+use crate::startup::{self, Application};
+
+/// The Flowrex authentication service.
+#[derive(Debug, Parser)]
+#[command(name = "flowrex", version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Manage the database schema: up, down, status, fresh, refresh, reset.
+    Migrate {
+        /// The migration command.
+        #[command(subcommand)]
+        command: MigrateCommand,
+    },
+    /// Manage users.
+    User {
+        /// The user command.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Inspect the configuration.
+    Config {
+        /// The config command.
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// `flowrex user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from a prompt, or from the first line of
+    /// standard input when it is not a terminal — never from the command line.
+    Create {
+        /// The login address.
+        #[arg(long)]
+        email: String,
+        /// An optional display name.
+        #[arg(long)]
+        full_name: Option<String>,
+        /// Make the user an administrator.
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// Deactivate a user: it can no longer log in and its sessions end at once.
+    Deactivate {
+        /// The login address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// `flowrex config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted; exit 2 on a bad value.
+    Check,
+}
+
+/// Runs a command other than `serve`.
+///
+/// # Errors
+/// What went wrong, for `main` to print.
+pub async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        Command::Migrate { command } => {
+            let db = startup::connect(&settings).await?;
+            migration::cli::run(&db, command)
+                .await
+                .context("migration failed")?;
+            db.close().await.context("closing the database")?;
+        }
+        Command::User { command } => return user(settings, command).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            for (name, value) in settings.describe() {
+                println!("{name} = {value}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCode> {
+    let (db, auth) = startup::open_service(&settings).await?;
+    let outcome = match command {
+        UserCommand::Create {
+            email,
+            full_name,
+            superuser,
+        } => {
+            let email = EmailAddress::parse(&email).context("--email is not a valid address")?;
+            let full_name = full_name
+                .map(FullName::parse)
+                .transpose()
+                .context("--full-name is too long")?;
+            let password = NewPassword::parse(read_password()?).context("the password")?;
+            let shown = email.to_string();
+            let registration = Registration {
+                email,
+                password,
+                full_name,
+            };
+            match auth.create_user(registration, superuser).await {
+                Ok(user) => {
+                    println!(
+                        "created user {} <{}>{}",
+                        user.id(),
+                        user.email(),
+                        if user.is_superuser() {
+                            " (superuser)"
+                        } else {
+                            ""
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(RegisterError::EmailTaken) => {
+                    eprintln!("flowrex: {shown} is already registered");
+                    Ok(ExitCode::from(1))
+                }
+                Err(error) => Err(anyhow::Error::new(error)),
+            }
+        }
+        UserCommand::Deactivate { email } => {
+            let email = EmailAddress::parse(&email).context("--email is not a valid address")?;
+            if auth.deactivate(&email).await? {
+                println!("deactivated {email}; its sessions are revoked");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("flowrex: no user {email}");
+                Ok(ExitCode::from(1))
+            }
+        }
+    };
+    db.close().await.context("closing the database")?;
+    outcome
+}
+
+/// The new password: prompted twice on a terminal, else the first line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let password = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let again =
+            rpassword::prompt_password("Password again: ").context("reading the password")?;
+        if password != again {
+            bail!("the passwords differ");
+        }
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}

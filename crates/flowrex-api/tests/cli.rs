@@ -1,0 +1,270 @@
+//! The `flowrex` command line, run as an operator would.
+
+#[path = "support/process.rs"]
+mod process;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use process::{Running, spare_port};
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
+
+/// `flowrex args…` in `dir`, configured only by `vars`, with `stdin` as standard input.
+fn flowrex(dir: &Path, vars: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+const BASE: [(&str, &str); 4] = [
+    ("DATABASE_URL", "sqlite://./cli.db"),
+    ("JWT_SECRET_KEY", "cli-test-secret"),
+    ("APP_SECRET_KEY", "cli-test-app-secret"),
+    ("BCRYPT_COST", "4"),
+];
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["migrate", "up", "--help"],
+        vec!["migrate", "down", "--help"],
+        vec!["migrate", "status", "--help"],
+        vec!["migrate", "fresh", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "create", "--help"],
+        vec!["user", "deactivate", "--help"],
+        vec!["config", "--help"],
+        vec!["config", "check", "--help"],
+    ] {
+        let output = flowrex(dir.path(), &BASE, &args, "");
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn migrate_up_status_down_status() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let up = flowrex(dir.path(), &BASE, &["migrate", "up"], "");
+    assert!(up.status.success(), "{}", text(&up));
+    let status = flowrex(dir.path(), &BASE, &["migrate", "status"], "");
+    let listing = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert_eq!(
+        listing.lines().filter(|l| l.starts_with("Applied")).count(),
+        3,
+        "{listing}"
+    );
+    let down = flowrex(dir.path(), &BASE, &["migrate", "down", "--num", "3"], "");
+    assert!(down.status.success(), "{}", text(&down));
+    let status = flowrex(dir.path(), &BASE, &["migrate", "status"], "");
+    let listing = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert_eq!(
+        listing.lines().filter(|l| l.starts_with("Pending")).count(),
+        3,
+        "{listing}"
+    );
+}
+
+#[test]
+fn config_check_prints_the_configuration_without_secrets_and_fails_on_bad_values() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let vars = [
+        (
+            "DATABASE_URL",
+            "postgresql+asyncpg://app:db-password@db/flowrex",
+        ),
+        ("JWT_SECRET_KEY", "jwt-secret-value"),
+        ("APP_SECRET_KEY", "app-secret-value"),
+    ];
+    let output = flowrex(dir.path(), &vars, &["config", "check"], "");
+    assert!(output.status.success(), "{}", text(&output));
+    let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+    for line in [
+        "APP_ENV = development",
+        "JWT_ALGORITHM = HS256",
+        "PORT = 8000",
+        "DATABASE_URL = postgres://app:***@db/flowrex",
+    ] {
+        assert!(printed.contains(line), "{line} in {printed}");
+    }
+    for secret in ["jwt-secret-value", "app-secret-value", "db-password"] {
+        assert!(!printed.contains(secret), "{secret} printed");
+    }
+    let bad = flowrex(dir.path(), &[("PORT", "eighty")], &["config", "check"], "");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("PORT is invalid"));
+}
+
+async fn serve(dir: &Path) -> (Running, String) {
+    let port = spare_port().to_string();
+    let mut vars: Vec<(&str, &str)> = BASE.to_vec();
+    vars.push(("PORT", port.as_str()));
+    let server = Running(
+        Command::new(BINARY)
+            .current_dir(dir)
+            .env_clear()
+            .envs(vars)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/health")).await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (server, base)
+}
+
+async fn login(base: &str, email: &str, password: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_user_created_from_the_command_line_logs_in_and_a_deactivated_one_does_not() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let created = flowrex(
+        dir.path(),
+        &BASE,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--superuser",
+        ],
+        "Operat0rPass\n",
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(String::from_utf8_lossy(&created.stdout).contains("<ops@example.com> (superuser)"));
+    let again = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "create", "--email", "OPS@example.com"],
+        "Operat0rPass\n",
+    );
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    let weak = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "create", "--email", "weak@example.com"],
+        "short\n",
+    );
+    assert!(
+        !weak.status.success() && text(&weak).contains("Password must be"),
+        "{}",
+        text(&weak)
+    );
+    assert!(
+        !text(&weak).contains("short\n"),
+        "the password is not echoed"
+    );
+
+    let (server, base) = serve(dir.path()).await;
+    assert_eq!(login(&base, "ops@example.com", "Operat0rPass").await, 200);
+
+    let deactivated = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "deactivate", "--email", "ops@example.com"],
+        "",
+    );
+    assert!(deactivated.status.success(), "{}", text(&deactivated));
+    assert_eq!(login(&base, "ops@example.com", "Operat0rPass").await, 401);
+    let unknown = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "deactivate", "--email", "nobody@example.com"],
+        "",
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    drop(server);
+}
+
+#[tokio::test]
+async fn sigterm_during_a_slow_login_lets_it_finish_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let created = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "create", "--email", "slow@example.com"],
+        "SlowLogin1\n",
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    let port = spare_port().to_string();
+    let mut vars: Vec<(&str, &str)> = BASE.to_vec();
+    // A costly hash, so that the login is still running when SIGTERM arrives.
+    vars.retain(|(name, _)| *name != "BCRYPT_COST");
+    vars.extend([
+        ("PORT", port.as_str()),
+        ("BCRYPT_COST", "12"),
+        ("SHUTDOWN_GRACE_SECONDS", "30"),
+    ]);
+    let mut server = Command::new(BINARY)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(vars)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/health")).await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pending = tokio::spawn(async move { login(&base, "slow@example.com", "SlowLogin1").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let signal = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    assert!(signal.is_ok_and(|s| s.success()));
+    assert_eq!(
+        pending.await.unwrap_or_default(),
+        200,
+        "the in-flight login finishes"
+    );
+    let status = server.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(0), "exit 0 after the graceful stop");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
