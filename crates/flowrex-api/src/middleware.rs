@@ -2,4 +2,5 @@
 
 pub mod csrf;
 pub mod json_errors;
+pub mod observe;
 pub mod rate_limit;

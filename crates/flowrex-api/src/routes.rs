@@ -5,6 +5,7 @@ mod auth;
 pub mod cookie;
 pub mod health;
 pub mod keys;
+pub mod metrics;
 
 use actix_web::{HttpResponse, Resource, web};
 
@@ -28,6 +29,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(only(
             "GET",
             web::resource("/.well-known/jwks.json").route(web::get().to(keys::jwks)),
+        ))
+        .service(only(
+            "GET",
+            web::resource("/metrics").route(web::get().to(metrics::metrics)),
         ))
         .service(
             web::scope("/api/v1/auth")

@@ -27,7 +27,6 @@ use flowrex_infrastructure::{
 use migration::sea_orm::DatabaseConnection;
 use migration::{Migrator, MigratorTrait};
 use secrecy::ExposeSecret;
-use tracing_actix_web::TracingLogger;
 
 use crate::middleware::rate_limit::{self, ClientRateLimit};
 use crate::middleware::{csrf, json_errors};
@@ -148,6 +147,8 @@ impl Application {
             }),
         );
         let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
+        let pool = web::Data::new(db.clone());
+        crate::telemetry::metrics();
         if settings.session_cleanup_interval_seconds > 0 {
             spawn_session_cleanup(
                 auth.clone(),
@@ -175,6 +176,7 @@ impl Application {
                 .app_data(readiness.clone())
                 .app_data(trusted_proxies.clone())
                 .app_data(jwks.clone())
+                .app_data(pool.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
@@ -188,7 +190,7 @@ impl Application {
                 .wrap(cors(&origins))
                 .wrap(ErrorHandlers::new().default_handler(json_errors::into_json))
                 .wrap(security)
-                .wrap(TracingLogger::default())
+                .wrap(from_fn(crate::middleware::observe::observe))
         })
         .listen(listener)
         .context("failed to listen")?;

@@ -2,7 +2,29 @@
 //! production, human-readable text elsewhere. `log` records (sqlx statements when `DEBUG`
 //! is on) are forwarded into it.
 
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
+
+static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's metrics recorder (installed on first use) and its Prometheus renderer.
+pub fn metrics() -> &'static PrometheusHandle {
+    METRICS.get_or_init(|| {
+        let seconds = [
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &seconds)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder is installed; this one then renders nothing.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
 
 /// Installs the global subscriber. Does nothing if one is installed already (tests).
 pub fn init(json: bool) {

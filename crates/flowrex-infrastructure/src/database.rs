@@ -193,6 +193,26 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(options).await
 }
 
+/// Connections of the pool: (open, idle).
+pub fn pool_stats(db: &DatabaseConnection) -> (u32, usize) {
+    use sea_orm::DbBackend;
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DbBackend::MySql => {
+            let pool = db.get_mysql_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => (0, 0),
+    }
+}
+
 /// Translates a sea-orm error into the domain's: unique violations become
 /// [`RepositoryError::EmailTaken`] (the only unique column is `email`), lost connections and
 /// pool timeouts [`RepositoryError::Unavailable`].

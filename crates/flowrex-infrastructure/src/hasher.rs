@@ -69,11 +69,17 @@ impl BcryptHasher {
             .await
             .map_err(|e| HashError(anyhow!(e)))?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(work))
-            .await
-            .context("bcrypt worker failed")
-            .map_err(HashError)?
-            .map_err(|e| HashError(anyhow!(e)))
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let result = span.in_scope(work);
+            metrics::histogram!("flowrex_bcrypt_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            result
+        })
+        .await
+        .context("bcrypt worker failed")
+        .map_err(HashError)?
+        .map_err(|e| HashError(anyhow!(e)))
     }
 }
 

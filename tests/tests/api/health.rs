@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, spawn_app};
+use crate::helpers::{assert_json, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn root_answers_the_api_name() {
@@ -36,4 +36,76 @@ async fn readiness_answers_ready_when_the_database_answers() {
         json!({"status": "ready", "checks": {"database": "ok"}}),
     )
     .await;
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_sane_one_is_kept() {
+    let app = spawn_app().await;
+    let generated = app.get("/health").await;
+    let id = generated
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let kept = app
+        .client
+        .get(app.url("/nope"))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await;
+    let kept = kept.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        kept.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("trace-42")
+    );
+    let replaced = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "x".repeat(500))
+        .send()
+        .await;
+    let replaced = replaced.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        replaced.headers().get("x-request-id").map(|v| v.len()),
+        Some(36),
+        "an overlong id is replaced"
+    );
+}
+
+#[tokio::test]
+async fn metrics_show_the_listed_series_after_a_few_requests() {
+    let app = spawn_app_with(&[
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "1"),
+        ("RATE_LIMIT_PER_MINUTE", "12"),
+    ])
+    .await;
+    let tokens = app.register_and_login("metrics@example.com").await;
+    let wrong = json!({"email": "metrics@example.com", "password": "Wrong1234"});
+    app.post_login(&wrong).await;
+    app.post_login(&wrong).await;
+    app.get_me(tokens["access_token"].as_str().unwrap_or_default())
+        .await;
+    while app.get("/health").await.status() != StatusCode::TOO_MANY_REQUESTS {}
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap_or_default();
+    for series in [
+        "http_requests_total{method=\"POST\",route=\"/api/v1/auth/login\",status=\"200\"}",
+        "http_requests_total{method=\"GET\",route=\"/api/v1/auth/me\",status=\"200\"}",
+        "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\"",
+        "flowrex_logins_total{outcome=\"success\"}",
+        "flowrex_logins_total{outcome=\"invalid_credentials\"}",
+        "flowrex_logins_total{outcome=\"throttled\"}",
+        "flowrex_bcrypt_duration_seconds_bucket",
+        "flowrex_db_pool_connections{state=\"in_use\"}",
+        "flowrex_db_pool_connections{state=\"idle\"}",
+        "flowrex_rate_limited_total{limiter=\"ip\"}",
+        "flowrex_rate_limited_total{limiter=\"login\"}",
+    ] {
+        assert!(text.contains(series), "{series} missing from:\n{text}");
+    }
 }

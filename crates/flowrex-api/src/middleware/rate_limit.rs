@@ -34,7 +34,7 @@ pub fn client_key(client: Option<IpAddr>) -> String {
 
 /// Paths that are never limited: the readiness probe must report the dependencies'
 /// state to orchestrators, not a 429. (`/health` stays limited, as in the original.)
-const EXEMPT_PATHS: [&str; 1] = ["/health/ready"];
+const EXEMPT_PATHS: [&str; 2] = ["/health/ready", "/metrics"];
 
 /// The middleware, for `actix_web::middleware::from_fn`. A store failure lets the request
 /// through (the limiter has already fallen back where it can).
@@ -54,6 +54,7 @@ pub async fn limit_per_client(
         match limiter.hit(&client_key(client)).await {
             Ok(RateDecision::Allowed) => {}
             Ok(RateDecision::Limited { retry_after }) => {
+                metrics::counter!("flowrex_rate_limited_total", "limiter" => "ip").increment(1);
                 let error = ApiError::RateLimited {
                     retry_after,
                     per_minute: limiter.quota().max,

@@ -3,7 +3,7 @@
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::SecondsFormat;
-use flowrex_domain::{AuthService, LogoutRequest, TokenPair, User};
+use flowrex_domain::{AuthService, LoginError, LogoutRequest, TokenPair, User};
 use serde::Serialize;
 use serde_json::json;
 
@@ -128,7 +128,18 @@ pub async fn login(
         .get(header::USER_AGENT)
         .and_then(|agent| agent.to_str().ok())
         .map(str::to_owned);
-    let pair = auth.login(credentials).await?;
+    let result = auth.login(credentials).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(LoginError::Throttled { .. }) => "throttled",
+        Err(LoginError::Unavailable(_) | LoginError::Unexpected(_)) => "error",
+    };
+    metrics::counter!("flowrex_logins_total", "outcome" => outcome).increment(1);
+    if outcome == "throttled" {
+        metrics::counter!("flowrex_rate_limited_total", "limiter" => "login").increment(1);
+    }
+    let pair = result?;
     Ok(tokens_response(
         pair,
         cookie::wants_cookie(&request),

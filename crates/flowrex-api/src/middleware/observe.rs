@@ -1,0 +1,66 @@
+//! Per-request observability: a request id (the client's `X-Request-Id` when it is sane,
+//! a new UUID otherwise) echoed in the answer and attached to every log line of the request;
+//! one access-log line (target `flowrex::access`: method, route, status, latency); and the
+//! HTTP metrics.
+
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use tracing::Instrument;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The client's request id if it is short and printable (it goes into logs), else a new one.
+fn request_id(request: &ServiceRequest) -> String {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The middleware, for `actix_web::middleware::from_fn`.
+///
+/// # Errors
+/// Whatever the inner service fails with.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = request_id(&request);
+    let method = request.method().clone();
+    let span = tracing::info_span!("request", request_id = %id, method = %method);
+    let started = Instant::now();
+    let mut response = next.call(request).instrument(span.clone()).await?;
+    let elapsed = started.elapsed();
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status().as_u16();
+    tracing::info!(
+        target: "flowrex::access",
+        parent: &span,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1e3,
+        "request"
+    );
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2])
+        .record(elapsed.as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
