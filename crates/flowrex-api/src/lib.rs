@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod error;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod startup;

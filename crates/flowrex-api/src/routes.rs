@@ -1,7 +1,7 @@
 //! The SPEC's routes. Each resource answers other methods with 405 and an `Allow` header,
 //! and unknown paths with 404, both as JSON.
 
-mod auth;
+pub mod auth;
 pub mod cookie;
 pub mod health;
 pub mod keys;
@@ -33,6 +33,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(only(
             "GET",
             web::resource("/metrics").route(web::get().to(metrics::metrics)),
+        ))
+        .service(only(
+            "GET",
+            web::resource("/docs").route(web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("Location", "/docs/"))
+                    .finish()
+            })),
         ))
         .service(
             web::scope("/api/v1/auth")

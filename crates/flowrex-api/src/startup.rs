@@ -34,6 +34,8 @@ use crate::routes;
 use crate::routes::health::Readiness;
 use crate::routes::keys::Jwks;
 use crate::settings::Settings;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// While Redis is failing, how long to count in process before trying it again.
 const REDIS_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -159,6 +161,7 @@ impl Application {
         let origins = Arc::new(settings.cors_origins.clone());
         let hsts = settings.app_env.is_production();
 
+        let openapi = crate::openapi::ApiDoc::openapi();
         let mut server = HttpServer::new(move || {
             let mut security = DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
@@ -178,6 +181,7 @@ impl Application {
                 .app_data(jwks.clone())
                 .app_data(pool.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 // Innermost first: CSRF, then the rate limit, CORS (so that 403 and 429

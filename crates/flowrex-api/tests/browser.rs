@@ -201,3 +201,85 @@ fn a_browser_front_end_keeps_the_refresh_token_out_of_reach_and_cross_site_posts
         "the session survived the attacks; logout ends it and clears the cookie"
     );
 }
+
+#[test]
+#[ignore = "needs Debian's chromium; run by .ci/run"]
+fn the_interactive_docs_render_offline_and_list_every_operation() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = spare_port();
+    let _server = Running(
+        Command::new(BINARY)
+            .env_clear()
+            .envs([
+                ("PORT", port.to_string()),
+                (
+                    "DATABASE_URL",
+                    format!("sqlite://{}", dir.path().join("docs.db").display()),
+                ),
+                ("JWT_SECRET_KEY", "docs-test-secret".to_owned()),
+                ("APP_SECRET_KEY", "docs-test-app-secret".to_owned()),
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let profile = dir.path().join("profile");
+    let url = format!("http://127.0.0.1:{port}/docs/");
+    let document = chromium(&profile, &url);
+    for operation in [
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/me",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/sessions",
+        "/health/ready",
+    ] {
+        assert!(document.contains(operation), "Swagger UI lists {operation}");
+    }
+    assert!(
+        document.contains("opblock"),
+        "operations are rendered as Swagger UI blocks"
+    );
+
+    // A picture of it, kept next to the build for whoever wants to look.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs.png");
+    let status = Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1280,1600",
+            "--virtual-time-budget=15000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    let size = std::fs::metadata(&shot)
+        .map(|m| m.len())
+        .unwrap_or_default();
+    assert!(
+        size > 20_000,
+        "a real picture, not a blank page: {size} bytes at {}",
+        shot.display()
+    );
+    println!("screenshot: {}", shot.display());
+}

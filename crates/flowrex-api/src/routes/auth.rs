@@ -100,6 +100,20 @@ fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
 }
 
 /// `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = crate::openapi::RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = crate::openapi::UserResponse),
+        (status = 400, description = "Email already registered", body = crate::openapi::ErrorResponse),
+        (status = 413, description = "Body over 64 KiB", body = crate::openapi::ErrorResponse),
+        (status = 422, description = "Validation error", body = crate::openapi::ValidationErrorResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn register(
     auth: web::Data<AuthService>,
     request: HttpRequest,
@@ -113,6 +127,20 @@ pub async fn register(
 }
 
 /// `POST /api/v1/auth/login` → 200 tokens; 401 `Invalid email or password`; 422.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = crate::openapi::LoginRequest,
+    responses(
+        (status = 200, description = "A token pair", body = crate::openapi::TokensResponse),
+        (status = 401, description = "Invalid email or password", body = crate::openapi::ErrorResponse),
+        (status = 413, description = "Body over 64 KiB", body = crate::openapi::ErrorResponse),
+        (status = 422, description = "Validation error", body = crate::openapi::ValidationErrorResponse),
+        (status = 429, description = "Rate limited or too many failed logins (`Retry-After`)", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn login(
     auth: web::Data<AuthService>,
     request: HttpRequest,
@@ -148,6 +176,21 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/refresh` → 200 tokens; 401 `Invalid token`; 422.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "auth",
+    request_body = crate::openapi::RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair; the refresh token is rotated", body = crate::openapi::TokensResponse),
+        (status = 401, description = "Invalid token", body = crate::openapi::ErrorResponse),
+        (status = 403, description = "Cookie transport without `X-CSRF-Token`", body = crate::openapi::ErrorResponse),
+        (status = 413, description = "Body over 64 KiB", body = crate::openapi::ErrorResponse),
+        (status = 422, description = "Validation error", body = crate::openapi::ValidationErrorResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn refresh(
     auth: web::Data<AuthService>,
     request: HttpRequest,
@@ -173,6 +216,18 @@ pub async fn refresh(
 }
 
 /// `GET /api/v1/auth/me` → 200 user; 401 `Not authenticated` / `Invalid credentials`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The current user", body = crate::openapi::UserResponse),
+        (status = 401, description = "Not authenticated or invalid credentials (`WWW-Authenticate: Bearer`)", body = crate::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn me(
     auth: web::Data<AuthService>,
     request: HttpRequest,
@@ -188,6 +243,20 @@ pub async fn me(
 /// the bearer access token and/or of the `refresh_token` in the body; with
 /// `{"scope": "all"}`, every session of that user. Without any usable token there is
 /// nothing to revoke and the answer is the same; a body that is not JSON is ignored.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    request_body(content = Option<crate::openapi::LogoutBody>, description = "Optional"),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = crate::openapi::MessageResponse),
+        (status = 403, description = "Cookie transport without `X-CSRF-Token`", body = crate::openapi::ErrorResponse),
+        (status = 413, description = "Body over 64 KiB", body = crate::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn logout(
     auth: web::Data<AuthService>,
     request: HttpRequest,
@@ -232,6 +301,18 @@ fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
 
 /// `GET /api/v1/auth/sessions` → 200 the caller's active sessions, most recently used
 /// first; 401 as `/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/sessions",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's active sessions", body = Vec<crate::openapi::SessionResponse>),
+        (status = 401, description = "Not authenticated or invalid credentials", body = crate::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn sessions(
     auth: web::Data<AuthService>,
     request: HttpRequest,
@@ -255,6 +336,20 @@ pub async fn sessions(
 
 /// `DELETE /api/v1/auth/sessions/{id}` → 204 after revoking one of the caller's sessions;
 /// 404 `{"detail": "Session not found"}` for any other id; 401 as `/me`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/sessions/{id}",
+    tag = "auth",
+    params(("id" = String, Path, description = "A session id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not authenticated or invalid credentials", body = crate::openapi::ErrorResponse),
+        (status = 404, description = "Session not found", body = crate::openapi::ErrorResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn revoke_session(
     auth: web::Data<AuthService>,
     request: HttpRequest,

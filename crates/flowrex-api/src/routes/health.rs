@@ -10,11 +10,29 @@ use serde_json::{Map, Value, json};
 pub struct Readiness(pub Vec<Arc<dyn Probe>>);
 
 /// `GET /` → 200 `{"message": "Flowrex API"}`.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "service",
+    responses(
+        (status = 200, description = "The API", body = crate::openapi::MessageResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn root() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "message": "Flowrex API" }))
 }
 
 /// `GET /health` → 200 `{"status": "healthy"}`: liveness only, no dependency is checked.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    responses(
+        (status = 200, description = "Liveness", body = crate::openapi::HealthResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "healthy" }))
 }
@@ -23,6 +41,15 @@ pub async fn health() -> HttpResponse {
 /// every dependency answers; otherwise 503 `{"detail": "Service unavailable", "status":
 /// "unavailable", "checks": {…}}` naming the one that failed. Checks run concurrently,
 /// each bounded by its own timeout.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "service",
+    responses(
+        (status = 200, description = "Every dependency answers", body = crate::openapi::ReadyResponse),
+        (status = 503, description = "A dependency does not", body = crate::openapi::ReadyResponse)
+    )
+)]
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let results = futures::future::join_all(readiness.0.iter().map(|probe| probe.check())).await;
     let mut checks = Map::new();

@@ -9,6 +9,15 @@ use actix_web::web;
 pub struct Jwks(pub serde_json::Value);
 
 /// `GET /.well-known/jwks.json` → 200 `{"keys": [...]}`, cacheable for five minutes.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "service",
+    responses(
+        (status = 200, description = "The public keys that verify tokens", body = crate::openapi::JwkSetResponse),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse)
+    )
+)]
 pub async fn jwks(keys: web::Data<Jwks>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![
