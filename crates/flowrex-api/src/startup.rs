@@ -201,7 +201,10 @@ impl Application {
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
-        server = server.shutdown_timeout(settings.shutdown_grace_seconds);
+        // Signals are ours (see `run_until_stopped`): actix would stop at once on SIGINT.
+        server = server
+            .shutdown_timeout(settings.shutdown_grace_seconds)
+            .disable_signals();
         tracing::info!(
             address = %settings.address(),
             port,
@@ -231,11 +234,32 @@ impl Application {
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let signals = tokio::spawn(async move {
+            if shutdown_signal().await {
+                tracing::info!("shutting down: finishing in-flight requests");
+                handle.stop(true).await;
+            }
+        });
         let result = self.server.await;
+        signals.abort();
         if let Err(error) = self.db.close().await {
             tracing::warn!(%error, "closing the database pool failed");
         }
         result
+    }
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); `false` if no handler could be installed.
+async fn shutdown_signal() -> bool {
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        return false;
+    };
+    tokio::select! {
+        _ = terminate.recv() => true,
+        interrupted = tokio::signal::ctrl_c() => interrupted.is_ok(),
     }
 }
 

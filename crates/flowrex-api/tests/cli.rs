@@ -221,6 +221,15 @@ async fn a_user_created_from_the_command_line_logs_in_and_a_deactivated_one_does
 
 #[tokio::test]
 async fn sigterm_during_a_slow_login_lets_it_finish_and_exits_0() {
+    graceful_stop("-TERM").await;
+}
+
+#[tokio::test]
+async fn sigint_during_a_slow_login_lets_it_finish_and_exits_0() {
+    graceful_stop("-INT").await;
+}
+
+async fn graceful_stop(signal: &str) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let created = flowrex(
         dir.path(),
@@ -255,10 +264,10 @@ async fn sigterm_during_a_slow_login_lets_it_finish_and_exits_0() {
     let pending = tokio::spawn(async move { login(&base, "slow@example.com", "SlowLogin1").await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    let signal = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+    let sent = Command::new("kill")
+        .args([signal, &server.id().to_string()])
         .status();
-    assert!(signal.is_ok_and(|s| s.success()));
+    assert!(sent.is_ok_and(|s| s.success()));
     assert_eq!(
         pending.await.unwrap_or_default(),
         200,
