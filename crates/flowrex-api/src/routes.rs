@@ -13,6 +13,8 @@ use crate::error::ApiError;
 
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig) {
+    #[cfg(feature = "bench-routes")]
+    config.route("/bench/token-check", web::get().to(token_check));
     config
         .service(only(
             "GET",
@@ -73,6 +75,26 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/sessions/{id}").route(web::delete().to(auth::revoke_session)),
                 )),
         );
+}
+
+/// `GET /bench/token-check`: what `/me` costs without its database lookup (bench builds
+/// only).
+#[cfg(feature = "bench-routes")]
+async fn token_check(
+    tokens: web::Data<std::sync::Arc<flowrex_infrastructure::JwtTokens>>,
+    request: actix_web::HttpRequest,
+) -> HttpResponse {
+    use flowrex_domain::ports::TokenVerifier;
+    let token = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    match tokens.verify(token, flowrex_domain::TokenKind::Access, chrono::Utc::now()) {
+        Ok(claims) => HttpResponse::Ok().json(serde_json::json!({ "id": claims.subject.get() })),
+        Err(_) => HttpResponse::Unauthorized().finish(),
+    }
 }
 
 /// Answers any other method on `resource` with 405 naming `allow`.

@@ -180,6 +180,7 @@ impl Application {
                 .app_data(trusted_proxies.clone())
                 .app_data(jwks.clone())
                 .app_data(pool.clone())
+                .app_data(web::Data::new(tokens.clone()))
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .configure(routes::configure)
