@@ -1,12 +1,13 @@
 //! bcrypt password hashing, off the async executor.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::{Context, anyhow};
 use async_trait::async_trait;
 use flowrex_domain::ports::{HashError, PasswordHasher};
 use flowrex_domain::{PasswordAttempt, PasswordHash};
-use tokio::sync::Semaphore;
+use thread_priority::{ThreadPriority, set_current_thread_priority};
+use tokio::sync::oneshot;
 
 /// bcrypt's own bounds on the cost (the crate keeps its constants private).
 const MIN_COST: u32 = 4;
@@ -14,16 +15,58 @@ const MAX_COST: u32 = 31;
 
 /// bcrypt at a configured cost (12 by default, as the original's passlib).
 ///
-/// Each hash or verify runs on tokio's blocking pool, never on an executor thread; at most
-/// one per CPU runs at a time, so a login flood queues here instead of starting hundreds of
-/// threads that fight over the cores.
+/// Hashing runs on a pool of its own — one thread per CPU, at the lowest OS scheduling
+/// priority (nice 19) — never on an executor thread. Hashing therefore uses every idle
+/// cycle, yet yields the CPU to request handling at once: a login flood cannot slow
+/// `/health` or `/me` down. Jobs queue in the pool; a job whose request has gone away is
+/// skipped.
 #[derive(Clone)]
 pub struct BcryptHasher {
     cost: u32,
     /// A well-formed hash at `cost` that matches no password, verified when the email is
     /// unknown so that it costs the same as a wrong password.
     dummy: Arc<str>,
-    permits: Arc<Semaphore>,
+    pool: HashingPool,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Low-priority worker threads fed through one queue.
+#[derive(Clone)]
+struct HashingPool {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl HashingPool {
+    fn new(workers: usize) -> Self {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..workers {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("bcrypt-{n}"))
+                .spawn(move || {
+                    if let Err(error) = set_current_thread_priority(ThreadPriority::Min) {
+                        tracing::debug!(?error, "hashing thread keeps the normal priority");
+                    }
+                    loop {
+                        // The lock is held only to take a job, not to run it.
+                        let job = match queue.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // every hasher is gone
+                        }
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start a hashing thread");
+            }
+        }
+        Self { jobs }
+    }
 }
 
 /// The cost is outside bcrypt's range.
@@ -49,7 +92,7 @@ impl BcryptHasher {
         Ok(Self {
             cost,
             dummy: dummy.into(),
-            permits: Arc::new(Semaphore::new(workers)),
+            pool: HashingPool::new(workers),
         })
     }
 
@@ -63,23 +106,27 @@ impl BcryptHasher {
         T: Send + 'static,
         F: FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(anyhow!(e)))?;
+        let (done, result) = oneshot::channel();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let job: Job = Box::new(move || {
+            if done.is_closed() {
+                return; // the request was dropped while queued: no work for nobody
+            }
             let started = std::time::Instant::now();
-            let result = span.in_scope(work);
+            let outcome = span.in_scope(work);
             metrics::histogram!("flowrex_bcrypt_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
-            result
-        })
-        .await
-        .context("bcrypt worker failed")
-        .map_err(HashError)?
-        .map_err(|e| HashError(anyhow!(e)))
+            let _ = done.send(outcome);
+        });
+        self.pool
+            .jobs
+            .send(job)
+            .map_err(|_| HashError(anyhow!("the hashing pool is gone")))?;
+        result
+            .await
+            .context("bcrypt worker failed")
+            .map_err(HashError)?
+            .map_err(|e| HashError(anyhow!(e)))
     }
 }
 
