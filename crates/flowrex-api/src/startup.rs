@@ -69,23 +69,7 @@ impl Application {
                 settings.database.url
             );
         }
-        if settings.auto_migrate && !settings.database.url.is_sqlite_memory() {
-            migrate(&settings.database).await?;
-        }
-        let db = database::connect(&settings.database)
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to connect to the database at {}",
-                    settings.database.url
-                )
-            })?;
-        if settings.auto_migrate && settings.database.url.is_sqlite_memory() {
-            // One connection, which is the database: migrate it in place.
-            Migrator::up(&db, None)
-                .await
-                .context("failed to apply database migrations")?;
-        }
+        let db = open_database(&settings).await?;
 
         let listener = TcpListener::bind(settings.address())
             .with_context(|| format!("failed to bind {}", settings.address()))?;
@@ -119,14 +103,7 @@ impl Application {
             )));
         }
         let readiness = web::Data::new(Readiness(probes));
-        let tokens = Arc::new(
-            JwtTokens::new(
-                &settings.jwt_algorithm,
-                &settings.jwt_keys()?,
-                &settings.jwt_claims,
-            )
-            .context("invalid JWT settings")?,
-        );
+        let tokens = jwt_tokens(&settings)?;
         let jwks = web::Data::new(Jwks(
             serde_json::to_value(tokens.jwks()).context("JWK set")?,
         ));
@@ -287,20 +264,38 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
 pub async fn open_service(
     settings: &Settings,
 ) -> anyhow::Result<(DatabaseConnection, AuthService)> {
-    if settings.auto_migrate && !settings.database.url.is_sqlite_memory() {
+    let db = open_database(settings).await?;
+    let tokens = jwt_tokens(settings)?;
+    let auth = compose(settings, db.clone(), tokens)?;
+    Ok((db, auth))
+}
+
+/// The serving pool, with pending migrations applied first unless `AUTO_MIGRATE=false`:
+/// through a pool of their own, or in place for an in-memory SQLite database (whose one
+/// connection is the database).
+async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let in_memory = settings.database.url.is_sqlite_memory();
+    if settings.auto_migrate && !in_memory {
         migrate(&settings.database).await?;
     }
     let db = connect(settings).await?;
-    let tokens = Arc::new(
-        JwtTokens::new(
-            &settings.jwt_algorithm,
-            &settings.jwt_keys()?,
-            &settings.jwt_claims,
-        )
-        .context("invalid JWT settings")?,
-    );
-    let auth = compose(settings, db.clone(), tokens)?;
-    Ok((db, auth))
+    if settings.auto_migrate && in_memory {
+        Migrator::up(&db, None)
+            .await
+            .context("failed to apply database migrations")?;
+    }
+    Ok(db)
+}
+
+/// The token signer and verifier the settings describe.
+fn jwt_tokens(settings: &Settings) -> anyhow::Result<Arc<JwtTokens>> {
+    let tokens = JwtTokens::new(
+        &settings.jwt_algorithm,
+        &settings.jwt_keys()?,
+        &settings.jwt_claims,
+    )
+    .context("invalid JWT settings")?;
+    Ok(Arc::new(tokens))
 }
 
 /// Applies pending migrations through a pool of its own, closed before the serving pool

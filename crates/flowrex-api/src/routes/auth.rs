@@ -199,10 +199,7 @@ pub async fn refresh(
     let (token, from_cookie) = match bodies::refresh_token(content_type(&request), &body) {
         Ok(token) => (token, false),
         // No token in the body: the browser transport's cookie, with the CSRF header.
-        Err(invalid_body) => match cookie::refresh_token(&request) {
-            Some(_) if !cookie::has_csrf_header(&request) => {
-                return Err(ApiError::CsrfTokenMissing);
-            }
+        Err(invalid_body) => match cookie::refresh_token_with_csrf(&request)? {
             Some(token) => (token, true),
             None => return Err(invalid_body),
         },
@@ -263,13 +260,11 @@ pub async fn logout(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let options = bodies::logout_options(content_type(&request), &body);
-    let from_cookie = cookie::refresh_token(&request);
-    if from_cookie.is_some()
-        && options.refresh_token.is_none()
-        && !cookie::has_csrf_header(&request)
-    {
-        return Err(ApiError::CsrfTokenMissing);
-    }
+    let has_cookie = cookie::refresh_token(&request).is_some();
+    let from_cookie = match options.refresh_token {
+        Some(_) => None,
+        None => cookie::refresh_token_with_csrf(&request)?,
+    };
     auth.logout(LogoutRequest {
         access_token: bearer_token(&request).ok(),
         refresh_token: options.refresh_token.as_deref().or(from_cookie.as_deref()),
@@ -277,7 +272,7 @@ pub async fn logout(
     })
     .await?;
     let mut response = HttpResponse::Ok();
-    if from_cookie.is_some() {
+    if has_cookie {
         response.cookie(cookie::cleared());
     }
     Ok(response.json(json!({ "message": "Logged out" })))

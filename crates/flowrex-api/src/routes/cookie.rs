@@ -9,6 +9,7 @@ use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, SameSite};
 
+use crate::error::ApiError;
 use crate::middleware::csrf::CSRF_HEADER;
 
 /// The cookie's name.
@@ -34,8 +35,20 @@ pub fn refresh_token(request: &HttpRequest) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
+/// The cookie's refresh token for a request that relies on it: `None` without the
+/// cookie; 403 when the cookie is there but the `X-CSRF-Token` header is not.
+///
+/// # Errors
+/// [`ApiError::CsrfTokenMissing`].
+pub fn refresh_token_with_csrf(request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    match refresh_token(request) {
+        Some(_) if !has_csrf_header(request) => Err(ApiError::CsrfTokenMissing),
+        token => Ok(token),
+    }
+}
+
 /// Whether the request carries a non-empty `X-CSRF-Token`.
-pub fn has_csrf_header(request: &HttpRequest) -> bool {
+fn has_csrf_header(request: &HttpRequest) -> bool {
     request
         .headers()
         .get(CSRF_HEADER)
