@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use flowrex_domain::ports::{Probe, ProbeError, RepositoryError};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, RuntimeErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr, Select, SqlErr,
+};
 
 /// A database URL in the form sea-orm understands (`sqlite://…`, `postgres://…`,
 /// `mysql://…`), made from either that form or the original service's SQLAlchemy form.
@@ -211,6 +213,19 @@ pub fn pool_stats(db: &DatabaseConnection) -> (u32, usize) {
         }
         _ => (0, 0),
     }
+}
+
+/// The row a unique key selects, or `None`.
+///
+/// Not sea-orm's `one()`: it appends `LIMIT ?` with the limit as a bound parameter, and
+/// SQLite (3.51) re-prepares a statement whose `LIMIT` is a parameter every time the
+/// parameter is bound again, statement cache or not. On `GET /me` that re-parse was a
+/// quarter of the database thread's CPU (BENCHMARKS.md). A unique key needs no limit.
+pub async fn unique_row<E: EntityTrait>(
+    select: Select<E>,
+    db: &DatabaseConnection,
+) -> Result<Option<E::Model>, DbErr> {
+    select.all(db).await.map(|rows| rows.into_iter().next())
 }
 
 /// Translates a sea-orm error into the domain's: unique violations become

@@ -10,7 +10,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, RelationTrait, Set,
 };
 
-use crate::database::repository_error;
+use crate::database::{repository_error, unique_row};
 use crate::entity::{sessions, users};
 use crate::user_repository::into_user;
 
@@ -78,11 +78,13 @@ impl SessionStore for SeaOrmSessionStore {
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
-        sessions::Entity::find_by_id(id.as_str().to_owned())
-            .one(&self.db)
-            .await
-            .map(|row| row.and_then(into_session))
-            .map_err(repository_error)
+        unique_row(
+            sessions::Entity::find_by_id(id.as_str().to_owned()),
+            &self.db,
+        )
+        .await
+        .map(|row| row.and_then(into_session))
+        .map_err(repository_error)
     }
 
     async fn find_active_user(
@@ -94,13 +96,13 @@ impl SessionStore for SeaOrmSessionStore {
         let Some(user) = user_column(user) else {
             return Ok(None);
         };
-        users::Entity::find_by_id(user)
+        let select = users::Entity::find_by_id(user)
             .join(JoinType::InnerJoin, users::Relation::Sessions.def())
             .filter(sessions::Column::Id.eq(id.as_str()))
             .filter(sessions::Column::RevokedAt.is_null())
             .filter(sessions::Column::ExpiresAt.gt(now))
-            .filter(users::Column::IsActive.eq(true))
-            .one(&self.db)
+            .filter(users::Column::IsActive.eq(true));
+        unique_row(select, &self.db)
             .await
             .map(|row| row.map(into_user))
             .map_err(repository_error)

@@ -7,7 +7,7 @@ use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
-use crate::database::repository_error;
+use crate::database::{repository_error, unique_row};
 use crate::entity::users;
 
 /// Users in the `users` table.
@@ -98,9 +98,8 @@ impl UserRepository for SeaOrmUserRepository {
     }
 
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError> {
-        users::Entity::find()
-            .filter(users::Column::EmailKey.eq(email.key()))
-            .one(&self.db)
+        let select = users::Entity::find().filter(users::Column::EmailKey.eq(email.key()));
+        unique_row(select, &self.db)
             .await
             .map(|row| row.map(into_user))
             .map_err(repository_error)
@@ -111,8 +110,7 @@ impl UserRepository for SeaOrmUserRepository {
         let Ok(id) = i32::try_from(id.get()) else {
             return Ok(None);
         };
-        users::Entity::find_by_id(id)
-            .one(&self.db)
+        unique_row(users::Entity::find_by_id(id), &self.db)
             .await
             .map(|row| row.map(into_user))
             .map_err(repository_error)
