@@ -8,6 +8,11 @@
 #
 #   bash bench/load.sh                      # SQLite
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench bash bench/load.sh
+#
+# Options (environment): DURATION (seconds per run); PROFILE=1 records the server with
+# `perf` during the /me run and prints where its CPU went; REFERENCE=1 also builds
+# bench/reference (a minimal actix-web + sea-orm /me) and measures it on the same database
+# and machine, as a calibration of the /me figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowrex-target}"
@@ -102,8 +107,24 @@ drain() {
 rss_before=$(grep VmHWM /proc/$server/status | awk '{print $2}')
 health=$(measure 64 "$DURATION" "$base/health")
 ceiling=$(measure 64 "$DURATION" -H "Authorization: Bearer $access" "$base/bench/token-check")
+# The server's RSS, sampled every 50 ms during the /me run (its largest sample is "peak RSS
+# during /me"; VmHWM would also count what earlier runs left behind).
+( peak=0; while kill -0 "$server" 2>/dev/null; do
+    rss=$(awk '/VmRSS/ {print $2}' "/proc/$server/status" 2>/dev/null || echo 0)
+    [ "${rss:-0}" -gt "$peak" ] && { peak=$rss; echo "$peak" > "$work/rss_me"; }
+    sleep 0.05
+  done ) &
+sampler=$!
 me=$(measure 64 "$DURATION" -H "Authorization: Bearer $access" "$base/api/v1/auth/me")
-rss_me=$(grep VmHWM /proc/$server/status | awk '{print $2}')
+kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+rss_me=$(cat "$work/rss_me")
+if [ -n "${PROFILE:-}" ]; then # a second /me run under perf (recording slows the server down)
+  perf record -F 999 -e cpu-clock --call-graph dwarf,16384 -p "$server" -o "$work/perf.data" \
+    -- sleep "$DURATION" > /dev/null 2>&1 &
+  profiler=$!
+  measure 64 "$DURATION" -H "Authorization: Bearer $access" "$base/api/v1/auth/me" > /dev/null
+  wait "$profiler" || true
+fi
 login=$(BODY="$login_body" measure 64 "$DURATION" -s bench/post.lua "$base/api/v1/auth/login")
 drain
 refresh=$(THREADS=2 TOKENS_FILE="$work/refresh_tokens" measure 64 "$DURATION" -s bench/refresh.lua "$base/api/v1/auth/refresh")
@@ -133,4 +154,47 @@ row "POST /api/v1/auth/register (64)" "$login_limit" $register
 row "GET /health during login flood (8)" - $health_flood
 echo "bcrypt verify: ${verify_ms:-unknown (run: cargo bench -p flowrex-infrastructure --bench hot_paths)} ms"
 echo "start-up to first /health: ${first_start} ms on a new database, ${startup_ms} ms on an existing one"
-echo "peak RSS: $((rss_before / 1024)) MiB after start, $((rss_me / 1024)) MiB after the /me run, $((rss_peak / 1024)) MiB at the end"
+echo "RSS: $((rss_before / 1024)) MiB after start, peak $((rss_me / 1024)) MiB during the /me run, peak $((rss_peak / 1024)) MiB over all runs"
+
+if [ -n "${PROFILE:-}" ]; then
+  echo
+  echo "where the server's CPU went during a /me run (perf, cpu-clock samples; % of all samples):"
+  perf report -i "$work/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null > "$work/threads.txt" || true
+  perf report -i "$work/perf.data" --children --sort sym --stdio -g none 2>/dev/null > "$work/symbols.txt" || true
+  python3 - "$work/threads.txt" "$work/symbols.txt" <<'PY'
+import re, sys
+threads, symbols = (open(path).read() for path in sys.argv[1:])
+for line in threads.splitlines():
+    m = re.match(r"\s*([\d.]+)%\s+(.*)", line)
+    if m: print(f"  {m.group(1):>6}%  thread {m.group(2)}")
+rows = [  # (label, symbol pattern); inclusive time
+    ("handing each query to a SQLite thread (flume send, futex wake)", r"flume::Shared<T>::send$"),
+    ("SQLite threads parking and waking", r"std::thread::functions::park$"),
+    ("SQLite executing the statement (sqlite3_step)", r"\] sqlite3_step$"),
+    ("sqlx returning the connection (a ping round trip)", r"return_to_pool::\{\{closure\}\}$"),
+    ("writing responses to sockets (send)", r"__libc_send"),
+    ("JWT decode and verify", r"jsonwebtoken::decoding::decode$"),
+    ("sea-query building the SQL", r"SelectStatement as sea_orm::database::statement::StatementBuilder>::build$"),
+    ("decoding the row into a model", r"users::Model as sea_orm::entity::model::FromQueryResult>::from_query_result_nullable$"),
+    ("request id (observe middleware)", r"observe::request_id$"),
+]
+for label, pattern in rows:
+    found = [float(m.group(1)) for line in symbols.splitlines()
+             if re.search(pattern, line) and (m := re.match(r"\s*([\d.]+)%", line))]
+    print(f"  {max(found, default=0.0):>6.2f}%  {label}")
+PY
+fi
+
+if [ -n "${REFERENCE:-}" ]; then
+  cargo build --release --locked --manifest-path bench/reference/Cargo.toml >&2
+  stop
+  env -i PATH="$PATH" PORT="$port" DATABASE_URL="$database" JWT_SECRET_KEY=bench-secret \
+    "$CARGO_TARGET_DIR/release/flowrex-bench-reference" > "$work/reference.log" 2>&1 &
+  server=$!
+  until curl -fsS "$base/health" >/dev/null 2>&1; do sleep 0.01; done
+  reference=$(measure 64 "$DURATION" -H "Authorization: Bearer $access" "$base/api/v1/auth/me")
+  stop
+  echo
+  row "reference: minimal sea-orm /me" - $reference
+  echo "(bench/reference: HS256 check + one lookup by id, no sessions, middleware or metrics)"
+fi

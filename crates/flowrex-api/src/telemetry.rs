@@ -3,13 +3,20 @@
 //! is on) are forwarded into it.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// The process's metrics recorder (installed on first use) and its Prometheus renderer.
+/// How often recorded histogram samples are folded into their buckets. Until then each
+/// sample is kept (16 bytes per request): without this upkeep, memory grew with every
+/// request until `/metrics` was scraped, ~160 KB/s at 10k req/s.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The process's metrics recorder (installed on first use, with its upkeep thread) and its
+/// Prometheus renderer.
 pub fn metrics() -> &'static PrometheusHandle {
     METRICS.get_or_init(|| {
         let seconds = [
@@ -22,6 +29,18 @@ pub fn metrics() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder is installed; this one then renders nothing.
         let _ = metrics::set_global_recorder(recorder);
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "no metrics upkeep thread: histograms drain only on scrape");
+        }
         handle
     })
 }

@@ -1,6 +1,6 @@
 //! SPEC rows `GET /` and `GET /health`.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{assert_json, spawn_app, spawn_app_with};
@@ -107,5 +107,28 @@ async fn metrics_show_the_listed_series_after_a_few_requests() {
         "flowrex_rate_limited_total{limiter=\"login\"}",
     ] {
         assert!(text.contains(series), "{series} missing from:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn invented_methods_share_one_metrics_series() {
+    let app = spawn_app().await;
+    for method in ["BREW", "WHEN", "PROPFIND"] {
+        let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+        let response = app
+            .client
+            .request(method, app.url("/health"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request: {e}"));
+        assert!(response.status().is_client_error());
+    }
+    let text = app.get("/metrics").await.text().await.unwrap_or_default();
+    assert!(text.contains("method=\"OTHER\""), "{text}");
+    for invented in ["BREW", "WHEN", "PROPFIND"] {
+        assert!(
+            !text.contains(invented),
+            "{invented} became a label:\n{text}"
+        );
     }
 }

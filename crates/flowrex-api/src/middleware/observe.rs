@@ -8,8 +8,10 @@ use std::time::Instant;
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use metrics::SharedString;
 use tracing::Instrument;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -24,6 +26,24 @@ fn request_id(request: &ServiceRequest) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
+/// The method as a metrics label: the standard ones by name, any other `OTHER`, so that a
+/// client inventing methods cannot create new series (each costs memory for the process's
+/// lifetime).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// The middleware, for `actix_web::middleware::from_fn`.
 ///
 /// # Errors
@@ -33,8 +53,8 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = request_id(&request);
-    let method = request.method().clone();
-    let span = tracing::info_span!("request", request_id = %id, method = %method);
+    let method = method_label(request.method());
+    let span = tracing::info_span!("request", request_id = %id, method);
     let started = Instant::now();
     let mut response = next.call(request).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
@@ -52,9 +72,9 @@ pub async fn observe(
         "request"
     );
     let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.to_string()),
+        ("method", SharedString::const_str(method)),
+        ("route", SharedString::from(route)),
+        ("status", SharedString::from(status.to_string())),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2])
