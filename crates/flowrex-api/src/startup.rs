@@ -274,17 +274,30 @@ pub async fn open_service(
 /// through a pool of their own, or in place for an in-memory SQLite database (whose one
 /// connection is the database).
 async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
-    let in_memory = settings.database.url.is_sqlite_memory();
-    if settings.auto_migrate && !in_memory {
-        migrate(&settings.database).await?;
-    }
     let db = connect(settings).await?;
-    if settings.auto_migrate && in_memory {
+    if !settings.auto_migrate {
+        return Ok(db);
+    }
+    if settings.database.url.is_sqlite_memory() {
+        // One private database per connection: it is migrated where it lives.
         Migrator::up(&db, None)
             .await
             .context("failed to apply database migrations")?;
+        return Ok(db);
     }
-    Ok(db)
+    // A restart on an up-to-date schema (the common case) opens one connection, not two:
+    // the check reads `seaql_migrations` only, and changes nothing.
+    let pending = Migrator::get_pending_migrations_read_only(&db)
+        .await
+        .context("failed to read the applied database migrations")?;
+    if pending.is_empty() {
+        return Ok(db);
+    }
+    db.close()
+        .await
+        .context("failed to close the database pool before migrating")?;
+    migrate(&settings.database).await?;
+    connect(settings).await
 }
 
 /// The token signer and verifier the settings describe.

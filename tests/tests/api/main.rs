@@ -16,3 +16,4 @@ mod refresh;
 mod register;
 mod services;
 mod sessions;
+mod upgrade;
