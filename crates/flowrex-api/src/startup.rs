@@ -24,7 +24,7 @@ use flowrex_infrastructure::redis_store::{self, RedisProbe};
 use flowrex_infrastructure::{
     BcryptHasher, JwtTokens, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock,
 };
-use migration::sea_orm::{DatabaseConnection, TransactionTrait};
+use migration::sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use migration::{Migrator, MigratorTrait};
 use secrecy::ExposeSecret;
 
@@ -290,17 +290,14 @@ async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnection
     // transaction so that its two queries share the connection (sqlx hands a released
     // connection back asynchronously, so a second query at once would open another one;
     // with TLS to PostgreSQL each costs ~100 ms).
-    let check = db
-        .begin()
-        .await
-        .context("failed to read the applied database migrations")?;
-    let pending = Migrator::get_pending_migrations_read_only(&check)
-        .await
-        .context("failed to read the applied database migrations")?;
-    check
-        .commit()
-        .await
-        .context("failed to read the applied database migrations")?;
+    let pending = async {
+        let check = db.begin().await?;
+        let pending = Migrator::get_pending_migrations_read_only(&check).await?;
+        check.commit().await?;
+        Ok::<_, DbErr>(pending)
+    }
+    .await
+    .context("failed to read the applied database migrations")?;
     if pending.is_empty() {
         return Ok(db);
     }

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::database::{repository_error, unique_row};
 use crate::entity::{sessions, users};
-use crate::user_repository::into_user;
+use crate::user_repository::{into_user, user_column};
 
 /// Sessions in the `sessions` table.
 #[derive(Debug, Clone)]
@@ -25,10 +25,6 @@ impl SeaOrmSessionStore {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-}
-
-fn user_column(id: UserId) -> Option<i32> {
-    i32::try_from(id.get()).ok()
 }
 
 fn into_session(model: sessions::Model) -> Option<Session> {

@@ -21,6 +21,32 @@ impl SeaOrmUserRepository {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
+
+    /// Sets one column of a user, and `updated_at`; an id that cannot exist changes nothing.
+    async fn update_column(
+        &self,
+        id: UserId,
+        column: users::Column,
+        value: impl Into<sea_orm::Value>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        let Some(id) = user_column(id) else {
+            return Ok(());
+        };
+        users::Entity::update_many()
+            .col_expr(column, Expr::value(value))
+            .col_expr(users::Column::UpdatedAt, Expr::value(at))
+            .filter(users::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map(|_| ())
+            .map_err(repository_error)
+    }
+}
+
+/// The `users.id` value of an id; `None` beyond the column's range, where no user can exist.
+pub(crate) fn user_column(id: UserId) -> Option<i32> {
+    i32::try_from(id.get()).ok()
 }
 
 pub(crate) fn into_user(model: users::Model) -> User {
@@ -65,17 +91,8 @@ impl UserRepository for SeaOrmUserRepository {
         active: bool,
         at: DateTime<Utc>,
     ) -> Result<(), RepositoryError> {
-        let Ok(id) = i32::try_from(id.get()) else {
-            return Ok(());
-        };
-        users::Entity::update_many()
-            .col_expr(users::Column::IsActive, Expr::value(active))
-            .col_expr(users::Column::UpdatedAt, Expr::value(at))
-            .filter(users::Column::Id.eq(id))
-            .exec(&self.db)
+        self.update_column(id, users::Column::IsActive, active, at)
             .await
-            .map(|_| ())
-            .map_err(repository_error)
     }
 
     async fn update_password_hash(
@@ -84,17 +101,8 @@ impl UserRepository for SeaOrmUserRepository {
         hash: PasswordHash,
         at: DateTime<Utc>,
     ) -> Result<(), RepositoryError> {
-        let Ok(id) = i32::try_from(id.get()) else {
-            return Ok(());
-        };
-        users::Entity::update_many()
-            .col_expr(users::Column::HashedPassword, Expr::value(hash.as_str()))
-            .col_expr(users::Column::UpdatedAt, Expr::value(at))
-            .filter(users::Column::Id.eq(id))
-            .exec(&self.db)
+        self.update_column(id, users::Column::HashedPassword, hash.as_str(), at)
             .await
-            .map(|_| ())
-            .map_err(repository_error)
     }
 
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError> {
@@ -106,8 +114,7 @@ impl UserRepository for SeaOrmUserRepository {
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
-        // Ids beyond the column's range cannot exist.
-        let Ok(id) = i32::try_from(id.get()) else {
+        let Some(id) = user_column(id) else {
             return Ok(None);
         };
         unique_row(users::Entity::find_by_id(id), &self.db)

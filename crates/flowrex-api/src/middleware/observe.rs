@@ -11,7 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use metrics::SharedString;
+use metrics::Label;
 use tracing::Instrument;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,14 +71,22 @@ pub async fn observe(
         latency_ms = elapsed.as_secs_f64() * 1e3,
         "request"
     );
-    let labels = [
-        ("method", SharedString::const_str(method)),
-        ("route", SharedString::from(route)),
-        ("status", SharedString::from(status.to_string())),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2])
-        .record(elapsed.as_secs_f64());
+    // Labels by value: the registry keeps them without copying them again.
+    let method = Label::from_static_parts("method", method);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        vec![method.clone(), Label::new("route", route.clone())]
+    )
+    .record(elapsed.as_secs_f64());
+    metrics::counter!(
+        "http_requests_total",
+        vec![
+            method,
+            Label::new("route", route),
+            Label::new("status", status.to_string()),
+        ]
+    )
+    .increment(1);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
