@@ -105,7 +105,7 @@ impl Application {
         let readiness = web::Data::new(Readiness(probes));
         let tokens = jwt_tokens(&settings)?;
         let jwks = web::Data::new(Jwks(
-            serde_json::to_value(tokens.jwks()).context("JWK set")?,
+            serde_json::to_vec(tokens.jwks()).context("JWK set")?.into(),
         ));
         let auth = web::Data::new(
             compose(&settings, db.clone(), tokens.clone())?.with_login_throttle(LoginThrottle {

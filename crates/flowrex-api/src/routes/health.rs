@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
 use flowrex_domain::ports::Probe;
 use serde_json::{Map, Value, json};
@@ -20,7 +21,9 @@ pub struct Readiness(pub Vec<Arc<dyn Probe>>);
     )
 )]
 pub async fn root() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "message": "Flowrex API" }))
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(r#"{"message":"Flowrex API"}"#)
 }
 
 /// `GET /health` → 200 `{"status": "healthy"}`: liveness only, no dependency is checked.
@@ -34,7 +37,9 @@ pub async fn root() -> HttpResponse {
     )
 )]
 pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "healthy" }))
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(r#"{"status":"healthy"}"#)
 }
 
 /// `GET /health/ready` → 200 `{"status": "ready", "checks": {"database": "ok", …}}` when

@@ -2,11 +2,11 @@
 //! services can check them without any secret. Empty with a shared-secret algorithm.
 
 use actix_web::HttpResponse;
-use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::web;
 
 /// The JWK set, serialised once at start-up.
-pub struct Jwks(pub serde_json::Value);
+pub struct Jwks(pub web::Bytes);
 
 /// `GET /.well-known/jwks.json` → 200 `{"keys": [...]}`, cacheable for five minutes.
 #[utoipa::path(
@@ -24,5 +24,6 @@ pub async fn jwks(keys: web::Data<Jwks>) -> HttpResponse {
             CacheDirective::Public,
             CacheDirective::MaxAge(300),
         ]))
-        .json(&keys.0)
+        .content_type(ContentType::json())
+        .body(keys.0.clone())
 }
