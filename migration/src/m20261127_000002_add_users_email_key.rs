@@ -1,12 +1,12 @@
-//! `users.email_key`: the case-insensitive, Unicode-normalised form of `email`
-//! (`EmailAddress::key_of`), unique, so that `Foo@Example.com` and `foo@example.com` are one
+//! `users.email_key`: the case-insensitive, Unicode-normalised form of `email` (as the
+//! service's `EmailAddress::key_of` computed it when this shipped), unique, so that `Foo@Example.com` and `foo@example.com` are one
 //! account. `email` keeps the address as the user typed it.
 
 use std::collections::BTreeMap;
 
-use flowrex_domain::EmailAddress;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+use unicode_normalization::UnicodeNormalization;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -113,7 +113,7 @@ async fn existing_keys(manager: &SchemaManager<'_>) -> Result<Vec<(i64, String)>
             .map(i64::from)
             .or_else(|_| row.try_get::<i64>("", "id"))?;
         let email: String = row.try_get("", "email")?;
-        let key = EmailAddress::key_of(&email);
+        let key = email_key(&email);
         owners.entry(key.clone()).or_default().push(id);
         keys.push((id, key));
     }
@@ -129,6 +129,13 @@ async fn existing_keys(manager: &SchemaManager<'_>) -> Result<Vec<(i64, String)>
         )));
     }
     Ok(keys)
+}
+
+/// The comparison key of an address as the service computed it when this migration
+/// shipped: trimmed, NFC, lower-cased. Copied, not imported: a migration must keep doing
+/// what it did when it shipped.
+fn email_key(address: &str) -> String {
+    address.trim().nfc().collect::<String>().to_lowercase()
 }
 
 async fn fill_keys(manager: &SchemaManager<'_>, keys: Vec<(i64, String)>) -> Result<(), DbErr> {

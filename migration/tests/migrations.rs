@@ -231,3 +231,81 @@ async fn the_email_key_migration_stops_on_accounts_that_differ_only_by_case() {
         "a refused migration leaves the table as it was"
     );
 }
+
+/// Inserts a user with the SPEC's columns only, as the original service writes one.
+async fn insert_as_the_original(db: &DatabaseConnection, email: &str) {
+    db.execute_unprepared(&format!(
+        "INSERT INTO users (email, hashed_password, full_name, is_active, is_verified, \
+         is_superuser, created_at, updated_at) VALUES ('{email}', '$2b$12$x', NULL, true, false, \
+         false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("insert {email}: {e}"));
+}
+
+async fn keys(db: &DatabaseConnection) -> Vec<(String, Option<String>)> {
+    db.query_all_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT email, email_key FROM users ORDER BY id",
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .iter()
+    .map(|row| {
+        (
+            row.try_get("", "email").unwrap_or_default(),
+            row.try_get("", "email_key").unwrap_or_default(),
+        )
+    })
+    .collect()
+}
+
+/// Migration 4 on the configured backend: a row the original wrote under the old schema
+/// (`''` key) gets its key; afterwards any number of rows without a key can be inserted;
+/// `down` gives them keys and restores `NOT NULL DEFAULT ''`.
+#[tokio::test]
+async fn the_nullable_email_key_migration_lets_the_original_insert_any_number_of_users() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = flowrex_infrastructure::testing::fresh_database(dir.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut settings = flowrex_infrastructure::DatabaseSettings::new(url);
+    settings.max_connections = 1;
+    let db = flowrex_infrastructure::database::connect(&settings)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    Migrator::up(&db, Some(3))
+        .await
+        .unwrap_or_else(|e| panic!("up to 3: {e}"));
+    insert_as_the_original(&db, "Before@Example.com").await;
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up: {e}"));
+    insert_as_the_original(&db, "one@example.com").await;
+    insert_as_the_original(&db, "two@example.com").await;
+    assert_eq!(
+        keys(&db).await,
+        [
+            (
+                "Before@Example.com".to_owned(),
+                Some("before@example.com".to_owned())
+            ),
+            ("one@example.com".to_owned(), None),
+            ("two@example.com".to_owned(), None),
+        ]
+    );
+    Migrator::down(&db, Some(1))
+        .await
+        .unwrap_or_else(|e| panic!("down: {e}"));
+    let filled = keys(&db).await;
+    assert!(
+        filled
+            .iter()
+            .all(|(email, key)| key.as_deref() == Some(email.to_lowercase().as_str())),
+        "down gives every row its key: {filled:?}"
+    );
+    Migrator::up(&db, None)
+        .await
+        .unwrap_or_else(|e| panic!("up again: {e}"));
+    assert_eq!(keys(&db).await.len(), 3);
+}

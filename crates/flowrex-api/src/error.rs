@@ -45,6 +45,9 @@ pub enum ApiError {
     /// 405 `Method Not Allowed` with `Allow`.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    /// 408 `Request Timeout`: the body did not arrive in time; the connection is closed.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// 413 `Request body too large`.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -62,7 +65,7 @@ pub enum ApiError {
         /// How long until the client may try again.
         retry_after: std::time::Duration,
     },
-    /// 503 `Service unavailable`: the database cannot be reached.
+    /// 503 `Service unavailable` with `Retry-After`: the database cannot be reached.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
     /// 500 `Internal Server Error`.
@@ -83,6 +86,7 @@ impl std::fmt::Debug for ApiError {
             Self::NotFound => "NotFound",
             Self::SessionNotFound => "SessionNotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
+            Self::RequestTimeout => "RequestTimeout",
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::RateLimited { .. } => "RateLimited",
             Self::LoginThrottled { .. } => "LoginThrottled",
@@ -105,6 +109,7 @@ impl ResponseError for ApiError {
             Self::CsrfTokenMissing => StatusCode::FORBIDDEN,
             Self::NotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } | Self::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -126,6 +131,12 @@ impl ResponseError for ApiError {
             Self::NotFound => "Not Found",
             Self::SessionNotFound => "Session not found",
             Self::MethodNotAllowed(_) => "Method Not Allowed",
+            Self::RequestTimeout => {
+                // The rest of the body may still come: the connection cannot be reused.
+                return HttpResponse::RequestTimeout()
+                    .force_close()
+                    .json(json!({ "detail": "Request Timeout" }));
+            }
             Self::PayloadTooLarge => "Request body too large",
             Self::RateLimited {
                 retry_after,
@@ -142,7 +153,9 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(cause) => {
                 tracing::error!(error = ?cause, "dependency unavailable");
-                "Service unavailable"
+                return HttpResponse::ServiceUnavailable()
+                    .insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS))
+                    .json(json!({ "detail": "Service unavailable" }));
             }
             Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
@@ -163,6 +176,9 @@ impl ResponseError for ApiError {
         response.json(json!({ "detail": detail }))
     }
 }
+
+/// The `Retry-After` of a 503: a database restart or failover takes a few seconds.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
 
 /// 429 with `Retry-After` rounded up, and never 0 (a client told "retry after 0" retries
 /// at once).

@@ -7,6 +7,7 @@ pub mod bodies;
 pub mod cli;
 pub mod client_ip;
 pub mod error;
+pub mod extractors;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;

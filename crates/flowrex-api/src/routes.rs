@@ -17,27 +17,27 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config.route("/bench/token-check", web::get().to(token_check));
     config
         .service(only(
-            "GET",
+            GET,
             web::resource("/").route(web::get().to(health::root)),
         ))
         .service(only(
-            "GET",
+            GET,
             web::resource("/health").route(web::get().to(health::health)),
         ))
         .service(only(
-            "GET",
+            GET,
             web::resource("/health/ready").route(web::get().to(health::ready)),
         ))
         .service(only(
-            "GET",
+            GET,
             web::resource("/.well-known/jwks.json").route(web::get().to(keys::jwks)),
         ))
         .service(only(
-            "GET",
+            GET,
             web::resource("/metrics").route(web::get().to(metrics::metrics)),
         ))
         .service(only(
-            "GET",
+            GET,
             web::resource("/docs").route(web::get().to(|| async {
                 HttpResponse::PermanentRedirect()
                     .insert_header(("Location", "/docs/"))
@@ -59,7 +59,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/refresh").route(web::post().to(auth::refresh)),
                 ))
                 .service(only(
-                    "GET",
+                    GET,
                     web::resource("/me").route(web::get().to(auth::me)),
                 ))
                 .service(only(
@@ -67,7 +67,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/logout").route(web::post().to(auth::logout)),
                 ))
                 .service(only(
-                    "GET",
+                    GET,
                     web::resource("/sessions").route(web::get().to(auth::sessions)),
                 ))
                 .service(only(
@@ -96,6 +96,10 @@ async fn token_check(
         Err(_) => HttpResponse::Unauthorized().finish(),
     }
 }
+
+/// The `Allow` of a GET resource: HEAD is answered wherever GET is
+/// (`middleware::head`).
+const GET: &str = "GET, HEAD";
 
 /// Answers any other method on `resource` with 405 naming `allow`.
 fn only(allow: &'static str, resource: Resource) -> Resource {

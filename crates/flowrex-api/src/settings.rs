@@ -137,6 +137,8 @@ pub struct Settings {
     pub workers: usize,
     /// `SHUTDOWN_GRACE_SECONDS`: how long in-flight requests may finish after SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// `REQUEST_BODY_TIMEOUT_SECONDS`: how long a request body may take to arrive (408).
+    pub request_body_timeout: Duration,
 }
 
 /// Where settings come from. [`SettingsSources::from_process`] is what the binary uses;
@@ -317,6 +319,10 @@ impl Settings {
             auto_migrate: get(config, "AUTO_MIGRATE")?,
             workers: get(config, "WORKERS")?,
             shutdown_grace_seconds: get(config, "SHUTDOWN_GRACE_SECONDS")?,
+            request_body_timeout: Duration::from_secs(positive(
+                get(config, "REQUEST_BODY_TIMEOUT_SECONDS")?,
+                "REQUEST_BODY_TIMEOUT_SECONDS",
+            )?),
             app_env,
         };
         settings.check()?;
@@ -504,6 +510,10 @@ impl Settings {
             (
                 "SHUTDOWN_GRACE_SECONDS",
                 self.shutdown_grace_seconds.to_string(),
+            ),
+            (
+                "REQUEST_BODY_TIMEOUT_SECONDS",
+                self.request_body_timeout.as_secs().to_string(),
             ),
             ("BCRYPT_COST", self.bcrypt_cost.to_string()),
             (

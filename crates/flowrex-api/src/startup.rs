@@ -4,7 +4,6 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_cors::Cors;
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
@@ -28,6 +27,8 @@ use migration::sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use migration::{Migrator, MigratorTrait};
 use secrecy::ExposeSecret;
 
+use crate::extractors::BodyTimeout;
+use crate::middleware::cors::{self, AllowedOrigins};
 use crate::middleware::rate_limit::{self, ClientRateLimit};
 use crate::middleware::{csrf, json_errors};
 use crate::routes;
@@ -126,6 +127,7 @@ impl Application {
             }),
         );
         let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
+        let body_timeout = web::Data::new(BodyTimeout(settings.request_body_timeout));
         let pool = web::Data::new(db.clone());
         crate::telemetry::metrics();
         if settings.session_cleanup_interval_seconds > 0 {
@@ -136,6 +138,7 @@ impl Application {
         }
         let csrf_on = settings.app_env.is_production() && settings.csrf_protection_enabled;
         let origins = Arc::new(settings.cors_origins.clone());
+        let allowed_origins = web::Data::new(AllowedOrigins::new(&settings.cors_origins));
         let hsts = settings.app_env.is_production();
 
         let openapi = crate::openapi::ApiDoc::openapi();
@@ -156,22 +159,27 @@ impl Application {
                 .app_data(readiness.clone())
                 .app_data(trusted_proxies.clone())
                 .app_data(jwks.clone())
+                .app_data(allowed_origins.clone())
                 .app_data(pool.clone())
                 .app_data(web::Data::new(tokens.clone()))
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .app_data(body_timeout.clone())
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 // Innermost first: CSRF, then the rate limit, CORS (so that 403 and 429
-                // answers carry CORS headers), JSON error bodies, security headers, tracing.
+                // answers carry CORS headers) and its filter for other origins, JSON error
+                // bodies, security headers, HEAD as GET, request ids and access logs.
                 .wrap(Condition::new(csrf_on, from_fn(csrf::require_csrf_header)))
                 .wrap(Condition::new(
                     limit > 0,
                     from_fn(rate_limit::limit_per_client),
                 ))
-                .wrap(cors(&origins))
+                .wrap(cors::cors(&origins))
+                .wrap(from_fn(cors::only_allowed_origins))
                 .wrap(ErrorHandlers::new().default_handler(json_errors::into_json))
                 .wrap(security)
+                .wrap(from_fn(crate::middleware::head::head_as_get))
                 .wrap(from_fn(crate::middleware::observe::observe))
         })
         .listen(listener)
@@ -425,15 +433,4 @@ fn failure_counter(
         local,
         circuit.clone(),
     )))
-}
-
-/// SPEC's CORS: the configured origins, with credentials, any method and header.
-fn cors(origins: &[String]) -> Cors {
-    origins
-        .iter()
-        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
-        .allow_any_method()
-        .allow_any_header()
-        .supports_credentials()
-        .max_age(600)
 }

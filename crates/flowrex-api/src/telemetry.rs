@@ -29,6 +29,7 @@ pub fn metrics() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder is installed; this one then renders nothing.
         let _ = metrics::set_global_recorder(recorder);
+        register_series();
         let upkeep = handle.clone();
         let spawned = std::thread::Builder::new()
             .name("metrics-upkeep".to_owned())
@@ -43,6 +44,63 @@ pub fn metrics() -> &'static PrometheusHandle {
         }
         handle
     })
+}
+
+/// The label values of every series whose labels are known in advance: each is registered
+/// at 0 when the recorder starts, so that `rate()` and alerts have a series from the first
+/// scrape, not only after the first event.
+pub const LOGIN_OUTCOMES: [&str; 4] = ["success", "invalid_credentials", "throttled", "error"];
+/// See [`LOGIN_OUTCOMES`].
+pub const RATE_LIMITERS: [&str; 2] = ["ip", "login"];
+/// See [`LOGIN_OUTCOMES`]: `http_responses_total` by status class.
+pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// Registers (at 0) and describes every counter and histogram the service exports. Series
+/// labelled by route pattern (`http_requests_total`, `http_request_duration_seconds`)
+/// appear with their first request; `http_responses_total` by status class is there from
+/// the start for alerting.
+fn register_series() {
+    metrics::describe_counter!("flowrex_logins_total", "Logins by outcome.");
+    for outcome in LOGIN_OUTCOMES {
+        metrics::counter!("flowrex_logins_total", "outcome" => outcome).increment(0);
+    }
+    metrics::describe_counter!(
+        "flowrex_rate_limited_total",
+        "429 answers of the request limit (ip) and of the failed-login throttle (login)."
+    );
+    for limiter in RATE_LIMITERS {
+        metrics::counter!("flowrex_rate_limited_total", "limiter" => limiter).increment(0);
+    }
+    metrics::describe_counter!(
+        "http_responses_total",
+        "Answers by status class (1xx to 5xx)."
+    );
+    for class in STATUS_CLASSES {
+        metrics::counter!("http_responses_total", "class" => class).increment(0);
+    }
+    metrics::describe_counter!(
+        "http_requests_total",
+        "Answers by method, route and status."
+    );
+    metrics::describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer, by method and route."
+    );
+    metrics::describe_histogram!(
+        "flowrex_bcrypt_duration_seconds",
+        metrics::Unit::Seconds,
+        "Every bcrypt hash and verification."
+    );
+    // A histogram handle registers its (empty) series.
+    let _ = metrics::histogram!("flowrex_bcrypt_duration_seconds");
+    metrics::describe_gauge!(
+        "flowrex_db_pool_connections",
+        "The database pool's connections by state, read when scraped."
+    );
+    for state in ["in_use", "idle"] {
+        metrics::gauge!("flowrex_db_pool_connections", "state" => state).set(0.0);
+    }
 }
 
 /// Installs the global subscriber. Does nothing if one is installed already (tests).

@@ -23,14 +23,27 @@ pub struct FieldError {
     ctx: Option<Value>,
 }
 
-/// Fields whose values are never echoed back, not even inside a whole-body `input`.
-pub const SECRET_FIELDS: [&str; 2] = ["password", "refresh_token"];
+/// What a field name holds, once its case and separators are gone, when its value is a
+/// secret: never echoed back, not even inside a whole-body `input`, however the client
+/// spelled the key (`Password`, `refreshToken`, `new-password`, `mfa_token`,
+/// `recovery_code`…). Over-redacting a harmless field costs nothing.
+const SECRET_WORDS: [&str; 5] = ["password", "passwd", "token", "secret", "code"];
+
+/// Whether a field of this name may hold a secret.
+pub fn is_secret_field(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    SECRET_WORDS.iter().any(|word| folded.contains(word))
+}
 
 /// A body as it may be echoed in an error: without its secret fields.
 fn redacted(body: &Map<String, Value>) -> Value {
     Value::Object(
         body.iter()
-            .filter(|(name, _)| !SECRET_FIELDS.contains(&name.as_str()))
+            .filter(|(name, _)| !is_secret_field(name))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect(),
     )
@@ -236,6 +249,31 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_fields_are_recognised_in_any_spelling() {
+        for name in [
+            "password",
+            "Password",
+            "PASSWORD",
+            "refresh_token",
+            "refreshToken",
+            "Refresh-Token",
+            "refresh token",
+            "new_password",
+            "currentPassword",
+            "mfa_token",
+            "recovery_code",
+            "client_secret",
+            "pass_word",
+            "p-a-s-s-w-o-r-d",
+        ] {
+            assert!(is_secret_field(name), "{name}");
+        }
+        for name in ["email", "full_name", "scope", "id"] {
+            assert!(!is_secret_field(name), "{name}");
+        }
+    }
 
     fn decode(content_type: Option<&str>, body: &str) -> Result<Map<String, Value>, Value> {
         json_object(content_type.map(str::as_bytes), body.as_bytes()).map_err(|error| match error {

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use tracing::{Span, instrument};
 
 use crate::ports::{
-    Clock, FailureCounter, HashError, IssueError, PasswordHasher, RepositoryError, SessionStore,
-    TokenIssuer, TokenVerifier, UserRepository,
+    Clock, FailureCounter, HashError, IssueError, PasswordHasher, RateDecision, RepositoryError,
+    SessionStore, TokenIssuer, TokenVerifier, UserRepository,
 };
 use crate::{
     ClientInfo, EmailAddress, FullName, NewPassword, NewUser, PasswordAttempt, TokenPair, User,
@@ -61,8 +61,9 @@ pub struct Credentials {
     pub user_agent: Option<String>,
 }
 
-/// Brute-force throttling of logins: failures are counted per client IP and per account and
-/// client IP; a blocked key is refused before any password is checked.
+/// Brute-force throttling of logins: attempts are counted per client IP and per account and
+/// client IP, reserved before the password is checked (so that parallel attempts cannot
+/// outrun the count); a full key is refused without any password check.
 pub struct LoginThrottle {
     /// Failures per client IP (many accounts from one address).
     pub per_ip: Option<Arc<dyn FailureCounter>>,
@@ -333,29 +334,24 @@ impl AuthService {
     #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login(&self, credentials: Credentials) -> Result<TokenPair, LoginError> {
         let keys = ThrottleKeys::new(&credentials);
-        if let Some(retry_after) = self.throttled(&keys).await {
-            tracing::info!("login throttled");
-            return Err(LoginError::Throttled { retry_after });
-        }
-        let user = self.users.find_by_email(&credentials.email).await?;
-        // A password bcrypt cannot check in full was refused at registration: it can never
-        // be right, but it costs the same verification as any wrong one.
-        let verifiable = credentials.password.is_verifiable();
-        let hash = user
-            .as_ref()
-            .filter(|_| verifiable)
-            .map(User::password_hash);
-        let matches = self.hasher.verify(&credentials.password, hash).await?;
-        let user = match user {
-            Some(user) if matches && user.is_active() => user,
-            _ => {
-                tracing::info!("login refused");
-                self.record_failure(&keys).await;
-                return Err(LoginError::InvalidCredentials);
+        let reserved = match self.reserve_attempt(&keys).await {
+            Ok(reserved) => reserved,
+            Err(retry_after) => {
+                tracing::info!("login throttled");
+                return Err(LoginError::Throttled { retry_after });
             }
         };
+        let result = self.check_credentials(&credentials).await;
+        match &result {
+            // A failure keeps its reservation: it is one of the window's failures.
+            Err(LoginError::InvalidCredentials) => {}
+            // A success clears the account's failures and gives the client's attempt back.
+            Ok(_) => self.forget_failures(&keys, &reserved).await,
+            // Not a failed guess (the store is down): nothing to count.
+            Err(_) => self.release(&reserved).await,
+        }
+        let user = result?;
         Span::current().record("user_id", user.id().get());
-        self.forget_failures(&keys).await;
         self.upgrade_hash(&user, &credentials.password).await;
         let client = ClientInfo {
             ip: credentials.client_ip,
@@ -366,30 +362,66 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// Time until the first blocked key's window ends, if any. A counter store that cannot
-    /// be reached does not block logins (its adapter has already fallen back where it can).
-    async fn throttled(&self, keys: &ThrottleKeys) -> Option<std::time::Duration> {
+    /// The active user whose password `credentials` hold.
+    async fn check_credentials(&self, credentials: &Credentials) -> Result<User, LoginError> {
+        let user = self.users.find_by_email(&credentials.email).await?;
+        // A password bcrypt cannot check in full was refused at registration: it can never
+        // be right, but it costs the same verification as any wrong one.
+        let verifiable = credentials.password.is_verifiable();
+        let hash = user
+            .as_ref()
+            .filter(|_| verifiable)
+            .map(User::password_hash);
+        let matches = self.hasher.verify(&credentials.password, hash).await?;
+        match user {
+            Some(user) if matches && user.is_active() => Ok(user),
+            _ => {
+                tracing::info!("login refused");
+                Err(LoginError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Reserves this attempt with every counter, before any password is checked; the
+    /// reservations made, or the time until the first full window ends (then nothing stays
+    /// reserved). A counter store that cannot be reached does not block logins (its adapter
+    /// has already fallen back where it can).
+    async fn reserve_attempt<'a>(
+        &'a self,
+        keys: &'a ThrottleKeys,
+    ) -> Result<Reserved<'a>, std::time::Duration> {
+        let mut reserved = Vec::with_capacity(2);
         for (counter, key) in self.counters(keys) {
-            match counter.blocked(key).await {
-                Ok(Some(retry_after)) => return Some(retry_after),
-                Ok(None) => {}
+            match counter.reserve(key).await {
+                Ok(RateDecision::Allowed) => reserved.push((counter, key)),
+                Ok(RateDecision::Limited { retry_after }) => {
+                    self.release(&reserved).await;
+                    return Err(retry_after);
+                }
                 Err(error) => tracing::warn!(%error, "login throttle not checked"),
             }
         }
-        None
+        Ok(reserved)
     }
 
-    async fn record_failure(&self, keys: &ThrottleKeys) {
-        for (counter, key) in self.counters(keys) {
-            if let Err(error) = counter.record_failure(key).await {
-                tracing::warn!(%error, "failed login not counted");
+    async fn release(&self, reserved: &Reserved<'_>) {
+        for (counter, key) in reserved {
+            if let Err(error) = counter.release(key).await {
+                tracing::warn!(%error, "login attempt not given back");
             }
         }
     }
 
-    /// A success clears the account's failures (not the client's: an attacker must not be
-    /// able to reset an address's budget with an account of their own).
-    async fn forget_failures(&self, keys: &ThrottleKeys) {
+    /// After a success: the account's failures are forgotten, the client's attempt is
+    /// given back, but the client's earlier failures stay (an attacker must not be able to
+    /// reset an address's budget with an account of their own).
+    async fn forget_failures(&self, keys: &ThrottleKeys, reserved: &Reserved<'_>) {
+        let client: Reserved<'_> = reserved
+            .iter()
+            .filter(|(_, key)| *key == keys.ip)
+            .copied()
+            .collect();
+        self.release(&client).await;
         if let Some(counter) = &self.throttle.per_account
             && let Err(error) = counter.reset(&keys.account).await
         {
@@ -437,6 +469,9 @@ impl AuthService {
         self.clock.now()
     }
 }
+
+/// The counters (and keys) an attempt is reserved with.
+type Reserved<'a> = Vec<(&'a Arc<dyn FailureCounter>, &'a str)>;
 
 /// The throttling keys of one attempt: the client's address, and that address with the
 /// account's email key.

@@ -8,7 +8,8 @@ use unicode_normalization::UnicodeNormalization;
 /// Longest address we accept, in characters (RFC 5321's path limit less the brackets).
 pub const MAX_EMAIL_LENGTH: usize = 254;
 
-/// An address that passed Flowrex's rules: surrounding white space trimmed, Unicode
+/// An address that passed Flowrex's rules: no control character anywhere (not even a
+/// trailing newline or tab), surrounding spaces trimmed, Unicode
 /// normalised (NFC), a syntactically valid `local@domain` with a dotted domain (Unicode
 /// domains are accepted as such), at most [`MAX_EMAIL_LENGTH`] characters.
 ///
@@ -52,12 +53,14 @@ impl EmailAddress {
     /// # Errors
     /// [`InvalidEmail`] describing the first rule the input breaks.
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
+        // Before trimming: a control character is refused, never repaired, even at an end
+        // (`"a@b.co\n"`), since an address goes into mail headers.
+        if raw.chars().any(char::is_control) {
+            return Err(InvalidEmail::ControlCharacter);
+        }
         let normalized: String = raw.trim().nfc().collect();
         if normalized.is_empty() {
             return Err(InvalidEmail::Empty);
-        }
-        if normalized.chars().any(char::is_control) {
-            return Err(InvalidEmail::ControlCharacter);
         }
         let length = normalized.chars().count();
         if length > MAX_EMAIL_LENGTH {
@@ -186,11 +189,15 @@ mod tests {
             shown("a\0b@example.com"),
             Err(InvalidEmail::ControlCharacter)
         );
-        assert_eq!(
-            shown("a@example.com\n"),
-            Ok("a@example.com".to_owned()),
-            "trimmed"
-        );
+        for raw in [
+            "a@example.com\n",
+            "a@b.co\t",
+            "\u{0}a@b.co",
+            "\ra@b.co",
+            "a@b.co\u{85}",
+        ] {
+            assert_eq!(shown(raw), Err(InvalidEmail::ControlCharacter), "{raw:?}");
+        }
         assert_eq!(
             shown("a\nb@example.com"),
             Err(InvalidEmail::ControlCharacter)

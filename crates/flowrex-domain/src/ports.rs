@@ -113,6 +113,9 @@ pub enum TokenError {
     /// Past its `exp`.
     #[error("expired token")]
     Expired,
+    /// Before its `nbf`, or issued (`iat`) in the future.
+    #[error("token not valid yet")]
+    NotYetValid,
     /// An access token where a refresh token was expected, or the reverse.
     #[error("wrong token type")]
     WrongKind,
@@ -136,8 +139,8 @@ pub trait TokenIssuer: Send + Sync {
 /// Checks tokens made by a [`TokenIssuer`] with the same keys.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenVerifier: Send + Sync {
-    /// Verifies signature, algorithm, issuer, audience, claim shapes, kind and expiry
-    /// (against `now`, with the adapter's small leeway).
+    /// Verifies signature, algorithm, issuer, audience, claim shapes, kind, expiry and
+    /// not-before (against `now`, with the adapter's small leeway).
     ///
     /// # Errors
     /// [`TokenError`] saying why the token is refused.
@@ -217,25 +220,32 @@ pub trait Probe: Send + Sync {
     async fn check(&self) -> Result<(), ProbeError>;
 }
 
-/// Counts failures (failed logins) per key in fixed windows of [`Quota::window`], blocking a
-/// key once it has [`Quota::max`] failures in the current window.
+/// Counts login attempts per key in fixed windows of [`Quota::window`] (started by a key's
+/// first attempt), allowing at most [`Quota::max`] to be checked per window.
+///
+/// An attempt is *reserved* before its password is checked, atomically (also across
+/// instances sharing a store), so that attempts arriving together cannot all pass a check
+/// made before any of them was counted. A reservation that turns out not to be a failure is
+/// given back ([`Self::release`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait FailureCounter: Send + Sync {
     /// The quota it enforces.
     fn quota(&self) -> Quota;
 
-    /// `Some(time until the window ends)` when `key` is blocked; does not count.
+    /// Counts one attempt for `key` if the window has room: [`RateDecision::Allowed`], and
+    /// the attempt now counts as a failure until released; or [`RateDecision::Limited`]
+    /// with the time until the window ends, and nothing is counted.
     ///
     /// # Errors
     /// [`RateLimitError`] when a shared store cannot be reached.
-    async fn blocked(&self, key: &str) -> Result<Option<std::time::Duration>, RateLimitError>;
+    async fn reserve(&self, key: &str) -> Result<RateDecision, RateLimitError>;
 
-    /// Counts one failure for `key`.
+    /// Gives back one attempt reserved for `key` (it succeeded, or was never checked).
     ///
     /// # Errors
     /// [`RateLimitError`] when a shared store cannot be reached.
-    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError>;
+    async fn release(&self, key: &str) -> Result<(), RateLimitError>;
 
     /// Forgets `key`'s failures (after a success).
     ///

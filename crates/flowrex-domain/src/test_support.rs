@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ports::{
-    Clock, FailureCounter, IssueError, Quota, RateLimitError, RepositoryError, SessionStore,
-    TokenError, TokenIssuer, TokenVerifier, UserRepository,
+    Clock, FailureCounter, IssueError, Quota, RateDecision, RateLimitError, RepositoryError,
+    SessionStore, TokenError, TokenIssuer, TokenVerifier, UserRepository,
 };
 use crate::{
     EmailAddress, FullName, NewUser, PasswordHash, RevokeReason, Session, SessionId,
@@ -117,7 +117,7 @@ impl UserRepository for InMemoryUserRepository {
     }
 }
 
-/// Failure counts in a map, blocking at `max` for a fixed minute; no clock.
+/// Attempt counts in a map, allowing `max` per key for a fixed minute; no clock.
 #[derive(Debug)]
 pub struct CountingFailureCounter {
     max: u32,
@@ -125,7 +125,7 @@ pub struct CountingFailureCounter {
 }
 
 impl CountingFailureCounter {
-    /// Blocks a key after `max` failures.
+    /// Allows `max` attempts per key.
     pub fn new(max: u32) -> Self {
         Self {
             max,
@@ -133,7 +133,7 @@ impl CountingFailureCounter {
         }
     }
 
-    /// The failures counted for `key`.
+    /// The attempts counted for `key`.
     pub fn count(&self, key: &str) -> u32 {
         self.lock().get(key).copied().unwrap_or(0)
     }
@@ -154,12 +154,22 @@ impl FailureCounter for CountingFailureCounter {
         }
     }
 
-    async fn blocked(&self, key: &str) -> Result<Option<std::time::Duration>, RateLimitError> {
-        Ok((self.count(key) >= self.max).then_some(std::time::Duration::from_secs(60)))
+    async fn reserve(&self, key: &str) -> Result<RateDecision, RateLimitError> {
+        let mut counts = self.lock();
+        let count = counts.entry(key.to_owned()).or_insert(0);
+        if *count >= self.max {
+            return Ok(RateDecision::Limited {
+                retry_after: std::time::Duration::from_secs(60),
+            });
+        }
+        *count += 1;
+        Ok(RateDecision::Allowed)
     }
 
-    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
-        *self.lock().entry(key.to_owned()).or_insert(0) += 1;
+    async fn release(&self, key: &str) -> Result<(), RateLimitError> {
+        if let Some(count) = self.lock().get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
         Ok(())
     }
 

@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::anyhow;
 use flowrex_domain::ports::{Probe, ProbeError, RepositoryError};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr, Select, SqlErr,
-};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, Select};
+
+use crate::db_error::{is_unavailable, read_retrying};
 
 /// A database URL in the form sea-orm understands (`sqlite://…`, `postgres://…`,
 /// `mysql://…`), made from either that form or the original service's SQLAlchemy form.
@@ -215,51 +215,31 @@ pub fn pool_stats(db: &DatabaseConnection) -> (u32, usize) {
     }
 }
 
-/// The row a unique key selects, or `None`.
+/// The row a unique key selects, or `None`; retried once on a lost connection
+/// ([`read_retrying`]).
 ///
 /// Not sea-orm's `one()`: it appends `LIMIT ?` with the limit as a bound parameter, and
 /// SQLite (3.51) re-prepares a statement whose `LIMIT` is a parameter every time the
 /// parameter is bound again, statement cache or not. On `GET /me` that re-parse was a
 /// quarter of the database thread's CPU (BENCHMARKS.md). A unique key needs no limit.
 pub async fn unique_row<E: EntityTrait>(
-    select: Select<E>,
+    select: impl Fn() -> Select<E>,
     db: &DatabaseConnection,
 ) -> Result<Option<E::Model>, DbErr> {
-    select.all(db).await.map(|rows| rows.into_iter().next())
+    read_retrying(|| select().all(db))
+        .await
+        .map(|rows| rows.into_iter().next())
 }
 
-/// Translates a sea-orm error into the domain's: unique violations become
-/// [`RepositoryError::EmailTaken`] (the only unique column is `email`), lost connections and
-/// pool timeouts [`RepositoryError::Unavailable`].
+/// Translates a sea-orm error into the domain's: lost connections, refused connects and
+/// pool timeouts become [`RepositoryError::Unavailable`], anything else
+/// [`RepositoryError::Unexpected`]. (Which unique key a violation names is the caller's
+/// business: only the user repository knows that the email keys mean "taken".)
 pub fn repository_error(error: DbErr) -> RepositoryError {
-    if let Some(SqlErr::UniqueConstraintViolation(_)) = error.sql_err() {
-        return RepositoryError::EmailTaken;
-    }
     if is_unavailable(&error) {
         RepositoryError::Unavailable(anyhow!(error))
     } else {
         RepositoryError::Unexpected(anyhow!(error))
-    }
-}
-
-fn is_unavailable(error: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as Sqlx;
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
-            match inner.as_ref() {
-                Sqlx::Io(_)
-                | Sqlx::Tls(_)
-                | Sqlx::PoolTimedOut
-                | Sqlx::PoolClosed
-                | Sqlx::WorkerCrashed
-                | Sqlx::Protocol(_) => true,
-                // SQLite's "database is locked" after the busy timeout.
-                Sqlx::Database(db) => db.code().as_deref() == Some("5"),
-                _ => false,
-            }
-        }
-        _ => false,
     }
 }
 

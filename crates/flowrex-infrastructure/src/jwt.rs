@@ -1,7 +1,8 @@
 //! JSON Web Tokens with the SPEC's claims — `sub` (the user id as a string), `exp`, `type` —
 //! and those of RFC 8725's advice: `iss`, `aud`, `iat`, a unique `jti`, and `sid`, the
 //! session the token belongs to. Validation pins the configured algorithm, requires every
-//! claim, and allows a small, configured leeway on `exp`.
+//! claim, refuses a `crit` header, and allows a small, configured leeway on `exp`, `nbf`
+//! and `iat` alike.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -102,6 +103,9 @@ struct Claims {
     iss: String,
     aud: String,
     iat: i64,
+    /// Never written by us; honoured when present (RFC 7519 §4.1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
     jti: String,
     sid: String,
 }
@@ -264,6 +268,7 @@ impl TokenIssuer for JwtTokens {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: request.issued_at.timestamp(),
+            nbf: None,
             jti: uuid::Uuid::new_v4().to_string(),
             sid: request.session.to_string(),
         };
@@ -280,9 +285,19 @@ impl TokenVerifier for JwtTokens {
         now: DateTime<Utc>,
     ) -> Result<VerifiedToken, TokenError> {
         let verifier = self.verifier_for(token).ok_or(TokenError::Invalid)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, &verifier.key, &verifier.validation)
-            .map_err(|_| TokenError::Invalid)?
-            .claims;
+        let decoded = jsonwebtoken::decode::<Claims>(token, &verifier.key, &verifier.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        // RFC 7515 §4.1.11: a `crit` header names extensions the recipient MUST understand,
+        // and we understand none.
+        if decoded.header.crit.is_some() {
+            return Err(TokenError::Invalid);
+        }
+        let claims = decoded.claims;
+        // Not valid before `nbf`, nor before its own `iat`: both with the leeway of `exp`.
+        let not_before = (now + self.leeway).timestamp();
+        if claims.nbf.is_some_and(|nbf| nbf > not_before) || claims.iat > not_before {
+            return Err(TokenError::NotYetValid);
+        }
         if claims.kind != expected.as_str() {
             return Err(TokenError::WrongKind);
         }
@@ -437,6 +452,60 @@ mod tests {
         assert_eq!(
             jwt.verify(&token, TokenKind::Access, now() + Duration::seconds(5)),
             Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn not_before_and_issued_at_in_the_future_are_refused_beyond_the_leeway() {
+        let jwt = tokens("secret");
+        let with = |name: &str, seconds: i64| {
+            let mut claims = genuine_claims();
+            claims[name] = serde_json::json!((now() + Duration::seconds(seconds)).timestamp());
+            signed(&claims, "secret")
+        };
+        for name in ["nbf", "iat"] {
+            assert_eq!(
+                jwt.verify(&with(name, 3600), TokenKind::Access, now()),
+                Err(TokenError::NotYetValid),
+                "{name} an hour ahead"
+            );
+            assert_eq!(
+                jwt.verify(&with(name, 6), TokenKind::Access, now()),
+                Err(TokenError::NotYetValid),
+                "{name} just beyond the 5 s leeway"
+            );
+            assert!(
+                jwt.verify(&with(name, 5), TokenKind::Access, now()).is_ok(),
+                "{name} within the leeway"
+            );
+            assert!(
+                jwt.verify(&with(name, -60), TokenKind::Access, now())
+                    .is_ok(),
+                "{name} in the past"
+            );
+        }
+        let mut claims = genuine_claims();
+        claims["nbf"] = serde_json::json!("later");
+        assert_eq!(
+            jwt.verify(&signed(&claims, "secret"), TokenKind::Access, now()),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_critical_header_extension_is_refused() {
+        let jwt = tokens("secret");
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["x-probe".to_owned()]);
+        let token = jsonwebtoken::encode(
+            &header,
+            &genuine_claims(),
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            jwt.verify(&token, TokenKind::Access, now()),
+            Err(TokenError::Invalid)
         );
     }
 

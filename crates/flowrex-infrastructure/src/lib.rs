@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod database;
+pub mod db_error;
 pub mod entity;
 pub mod hasher;
 pub mod jwt;

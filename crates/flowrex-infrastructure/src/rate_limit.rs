@@ -273,7 +273,8 @@ impl RateLimiter for FailoverRateLimiter {
     }
 }
 
-/// Failure counts in this process: a fixed window per key, started by its first failure.
+/// Attempt counts in this process: a fixed window per key, started by its first attempt;
+/// reserving is one step under the map's lock.
 pub struct InProcessFailureCounter {
     quota: Quota,
     windows: Mutex<HashMap<String, (Instant, u32)>>,
@@ -305,25 +306,29 @@ impl FailureCounter for InProcessFailureCounter {
         self.quota
     }
 
-    async fn blocked(&self, key: &str) -> Result<Option<Duration>, RateLimitError> {
-        let windows = self.lock();
-        Ok(windows.get(key).and_then(|(started, count)| {
-            let left = self.quota.window.checked_sub(started.elapsed())?;
-            (*count >= self.quota.max).then_some(left)
-        }))
-    }
-
-    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
+    async fn reserve(&self, key: &str) -> Result<RateDecision, RateLimitError> {
         let mut windows = self.lock();
+        let window = self.quota.window;
         if windows.len() > MAX_IDLE_KEYS {
-            let window = self.quota.window;
             windows.retain(|_, (started, _)| started.elapsed() < window);
         }
         let entry = windows.entry(key.to_owned()).or_insert((Instant::now(), 0));
-        if entry.0.elapsed() >= self.quota.window {
+        if entry.0.elapsed() >= window {
             *entry = (Instant::now(), 0);
         }
+        if entry.1 >= self.quota.max {
+            return Ok(RateDecision::Limited {
+                retry_after: window.saturating_sub(entry.0.elapsed()),
+            });
+        }
         entry.1 += 1;
+        Ok(RateDecision::Allowed)
+    }
+
+    async fn release(&self, key: &str) -> Result<(), RateLimitError> {
+        if let Some((_, count)) = self.lock().get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
         Ok(())
     }
 
@@ -333,11 +338,40 @@ impl FailureCounter for InProcessFailureCounter {
     }
 }
 
-/// Failure counts in Redis, shared by every instance (the same fixed windows as the
-/// request limit).
+/// Counts an attempt unless the window is full, starting the window on its first attempt;
+/// answers whether it counted and the milliseconds left in the window. Atomic: of attempts
+/// that arrive together, on any instance, exactly `max` per window are counted.
+const RESERVE: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+if count >= tonumber(ARGV[2]) and ttl > 0 then
+  return {0, ttl}
+end
+count = redis.call('INCR', KEYS[1])
+if count == 1 or ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {1, ttl}
+";
+
+/// Gives one attempt back, never below 0 and never reviving an expired window (a plain
+/// `DECR` would create a key without expiry).
+const RELEASE: &str = r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+";
+
+/// Attempt counts in Redis, shared by every instance (the same fixed windows as the
+/// request limit), reserved and released by one atomic script each.
 pub struct RedisFailureCounter {
     quota: Quota,
     windows: RedisWindows,
+    reserve: redis::Script,
+    release: redis::Script,
 }
 
 impl RedisFailureCounter {
@@ -346,6 +380,8 @@ impl RedisFailureCounter {
         Self {
             quota,
             windows: RedisWindows::new(connection, prefix.into(), quota),
+            reserve: redis::Script::new(RESERVE),
+            release: redis::Script::new(RELEASE),
         }
     }
 }
@@ -356,21 +392,31 @@ impl FailureCounter for RedisFailureCounter {
         self.quota
     }
 
-    async fn blocked(&self, key: &str) -> Result<Option<Duration>, RateLimitError> {
-        let key = self.windows.key(key);
+    async fn reserve(&self, key: &str) -> Result<RateDecision, RateLimitError> {
         let mut connection = self.windows.connection.clone();
-        let (count, ttl_ms): (Option<u64>, i64) = redis::pipe()
-            .get(&key)
-            .pttl(&key)
-            .query_async(&mut connection)
+        let (allowed, ttl_ms): (u8, i64) = self
+            .reserve
+            .key(self.windows.key(key))
+            .arg(self.windows.window_ms)
+            .arg(self.quota.max)
+            .invoke_async(&mut connection)
             .await
             .map_err(store_error)?;
-        let blocked = count.unwrap_or(0) >= u64::from(self.quota.max) && ttl_ms > 0;
-        Ok(blocked.then(|| Duration::from_millis(ttl_ms.unsigned_abs())))
+        if allowed == 1 {
+            return Ok(RateDecision::Allowed);
+        }
+        Ok(RateDecision::Limited {
+            retry_after: Duration::from_millis(ttl_ms.unsigned_abs()),
+        })
     }
 
-    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
-        self.windows.increment(key).await.map(|_| ())
+    async fn release(&self, key: &str) -> Result<(), RateLimitError> {
+        let mut connection = self.windows.connection.clone();
+        self.release
+            .key(self.windows.key(key))
+            .invoke_async::<()>(&mut connection)
+            .await
+            .map_err(store_error)
     }
 
     async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
@@ -411,27 +457,26 @@ impl FailureCounter for FailoverFailureCounter {
         self.primary.quota()
     }
 
-    async fn blocked(&self, key: &str) -> Result<Option<Duration>, RateLimitError> {
-        match self.circuit.call(self.primary.blocked(key)).await {
-            Some(blocked) => Ok(blocked),
-            None => self.fallback.blocked(key).await,
+    async fn reserve(&self, key: &str) -> Result<RateDecision, RateLimitError> {
+        match self.circuit.call(self.primary.reserve(key)).await {
+            Some(decision) => Ok(decision),
+            None => self.fallback.reserve(key).await,
         }
     }
 
-    async fn record_failure(&self, key: &str) -> Result<(), RateLimitError> {
-        match self.circuit.call(self.primary.record_failure(key)).await {
-            Some(()) => Ok(()),
-            None => self.fallback.record_failure(key).await,
-        }
+    async fn release(&self, key: &str) -> Result<(), RateLimitError> {
+        // Where it was reserved is not known: in process, giving back what was never taken
+        // only stops at 0.
+        let _ = self.fallback.release(key).await;
+        let _ = self.circuit.call(self.primary.release(key)).await;
+        Ok(())
     }
 
     async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
         // Both: a count made in process during an outage must not outlive a success.
         let _ = self.fallback.reset(key).await;
-        match self.circuit.call(self.primary.reset(key)).await {
-            Some(()) => Ok(()),
-            None => Ok(()),
-        }
+        let _ = self.circuit.call(self.primary.reset(key)).await;
+        Ok(())
     }
 }
 
@@ -526,34 +571,70 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn in_process_failures_block_at_the_quota_until_reset() {
+    async fn in_process_reservations_stop_at_the_quota_until_released_or_reset() {
         let counter = InProcessFailureCounter::new(quota(3));
         for _ in 0..3 {
-            assert!(matches!(counter.blocked("k").await, Ok(None)));
-            assert!(counter.record_failure("k").await.is_ok());
+            assert!(matches!(
+                counter.reserve("k").await,
+                Ok(RateDecision::Allowed)
+            ));
         }
-        let blocked = counter.blocked("k").await.ok().flatten();
+        let Ok(RateDecision::Limited { retry_after }) = counter.reserve("k").await else {
+            panic!("the fourth attempt is refused");
+        };
+        assert!(retry_after <= Duration::from_secs(60) && retry_after > Duration::from_secs(50));
+        assert!(matches!(
+            counter.reserve("other").await,
+            Ok(RateDecision::Allowed)
+        ));
+        assert!(counter.release("k").await.is_ok());
         assert!(
-            blocked.is_some_and(
-                |left| left <= Duration::from_secs(60) && left > Duration::from_secs(50)
-            )
+            matches!(counter.reserve("k").await, Ok(RateDecision::Allowed)),
+            "a released attempt makes room for one"
         );
-        assert!(matches!(counter.blocked("other").await, Ok(None)));
+        assert!(matches!(
+            counter.reserve("k").await,
+            Ok(RateDecision::Limited { .. })
+        ));
         assert!(counter.reset("k").await.is_ok());
-        assert!(matches!(counter.blocked("k").await, Ok(None)));
+        assert!(matches!(
+            counter.reserve("k").await,
+            Ok(RateDecision::Allowed)
+        ));
     }
 
     #[tokio::test]
-    async fn in_process_failure_windows_expire() {
+    async fn concurrent_reservations_never_exceed_the_quota() {
+        let counter = Arc::new(InProcessFailureCounter::new(quota(5)));
+        let attempts = (0..50).map(|_| {
+            let counter = counter.clone();
+            tokio::spawn(async move { counter.reserve("k").await })
+        });
+        let allowed = futures::future::join_all(attempts)
+            .await
+            .into_iter()
+            .filter(|r| matches!(r, Ok(Ok(RateDecision::Allowed))))
+            .count();
+        assert_eq!(allowed, 5);
+    }
+
+    #[tokio::test]
+    async fn in_process_windows_expire() {
         let counter = InProcessFailureCounter::new(Quota {
             max: 1,
             window: Duration::from_millis(30),
         });
-        assert!(counter.record_failure("k").await.is_ok());
-        assert!(counter.blocked("k").await.ok().flatten().is_some());
+        assert!(matches!(
+            counter.reserve("k").await,
+            Ok(RateDecision::Allowed)
+        ));
+        assert!(matches!(
+            counter.reserve("k").await,
+            Ok(RateDecision::Limited { .. })
+        ));
         tokio::time::sleep(Duration::from_millis(40)).await;
         assert!(
-            matches!(counter.blocked("k").await, Ok(None)),
+            matches!(counter.reserve("k").await, Ok(RateDecision::Allowed)),
             "the window ended"
         );
     }

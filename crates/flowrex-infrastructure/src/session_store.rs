@@ -11,8 +11,9 @@ use sea_orm::{
 };
 
 use crate::database::{repository_error, unique_row};
+use crate::db_error::read_retrying;
+use crate::entity::users::id_column;
 use crate::entity::{sessions, users};
-use crate::user_repository::{into_user, user_column};
 
 /// Sessions in the `sessions` table.
 #[derive(Debug, Clone)]
@@ -50,7 +51,7 @@ fn into_session(model: sessions::Model) -> Option<Session> {
 #[async_trait]
 impl SessionStore for SeaOrmSessionStore {
     async fn create(&self, session: Session) -> Result<(), RepositoryError> {
-        let user_id = user_column(session.user_id)
+        let user_id = id_column(session.user_id)
             .ok_or_else(|| RepositoryError::Unexpected(anyhow::anyhow!("user id out of range")))?;
         sessions::ActiveModel {
             id: Set(session.id.as_str().to_owned()),
@@ -75,7 +76,7 @@ impl SessionStore for SeaOrmSessionStore {
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
         unique_row(
-            sessions::Entity::find_by_id(id.as_str().to_owned()),
+            || sessions::Entity::find_by_id(id.as_str().to_owned()),
             &self.db,
         )
         .await
@@ -89,18 +90,20 @@ impl SessionStore for SeaOrmSessionStore {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Option<User>, RepositoryError> {
-        let Some(user) = user_column(user) else {
+        let Some(user) = id_column(user) else {
             return Ok(None);
         };
-        let select = users::Entity::find_by_id(user)
-            .join(JoinType::InnerJoin, users::Relation::Sessions.def())
-            .filter(sessions::Column::Id.eq(id.as_str()))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(now))
-            .filter(users::Column::IsActive.eq(true));
+        let select = || {
+            users::Entity::find_by_id(user)
+                .join(JoinType::InnerJoin, users::Relation::Sessions.def())
+                .filter(sessions::Column::Id.eq(id.as_str()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .filter(sessions::Column::ExpiresAt.gt(now))
+                .filter(users::Column::IsActive.eq(true))
+        };
         unique_row(select, &self.db)
             .await
-            .map(|row| row.map(into_user))
+            .map(|row| row.map(User::from))
             .map_err(repository_error)
     }
 
@@ -158,7 +161,7 @@ impl SessionStore for SeaOrmSessionStore {
         reason: RevokeReason,
         now: DateTime<Utc>,
     ) -> Result<u64, RepositoryError> {
-        let Some(user) = user_column(user) else {
+        let Some(user) = id_column(user) else {
             return Ok(0);
         };
         sessions::Entity::update_many()
@@ -180,18 +183,20 @@ impl SessionStore for SeaOrmSessionStore {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, RepositoryError> {
-        let Some(user) = user_column(user) else {
+        let Some(user) = id_column(user) else {
             return Ok(Vec::new());
         };
-        sessions::Entity::find()
-            .filter(sessions::Column::UserId.eq(user))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .filter(sessions::Column::ExpiresAt.gt(now))
-            .order_by_desc(sessions::Column::LastUsedAt)
-            .all(&self.db)
-            .await
-            .map(|rows| rows.into_iter().filter_map(into_session).collect())
-            .map_err(repository_error)
+        read_retrying(|| {
+            sessions::Entity::find()
+                .filter(sessions::Column::UserId.eq(user))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .filter(sessions::Column::ExpiresAt.gt(now))
+                .order_by_desc(sessions::Column::LastUsedAt)
+                .all(&self.db)
+        })
+        .await
+        .map(|rows| rows.into_iter().filter_map(into_session).collect())
+        .map_err(repository_error)
     }
 
     async fn delete_expired(

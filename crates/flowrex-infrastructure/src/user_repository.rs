@@ -3,12 +3,21 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{RepositoryError, UserRepository};
-use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId, UserParts};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    Set,
+};
 
 use crate::database::{repository_error, unique_row};
-use crate::entity::users;
+use crate::db_error::{read_retrying, violates_unique};
+use crate::entity::users::{self, id_column};
+
+/// The unique indexes that make an email "taken" (the SPEC's on `email`, ours on
+/// `email_key`), by name, and for SQLite by column.
+const EMAIL_INDEXES: [&str; 2] = ["ix_users_email", "ix_users_email_key"];
+const EMAIL_COLUMNS: [&str; 2] = ["users.email", "users.email_key"];
 
 /// Users in the `users` table.
 #[derive(Debug, Clone)]
@@ -30,7 +39,7 @@ impl SeaOrmUserRepository {
         value: impl Into<sea_orm::Value>,
         at: DateTime<Utc>,
     ) -> Result<(), RepositoryError> {
-        let Some(id) = user_column(id) else {
+        let Some(id) = id_column(id) else {
             return Ok(());
         };
         users::Entity::update_many()
@@ -42,26 +51,49 @@ impl SeaOrmUserRepository {
             .map(|_| ())
             .map_err(repository_error)
     }
-}
 
-/// The `users.id` value of an id; `None` beyond the column's range, where no user can exist.
-pub(crate) fn user_column(id: UserId) -> Option<i32> {
-    i32::try_from(id.get()).ok()
-}
-
-pub(crate) fn into_user(model: users::Model) -> User {
-    UserParts {
-        id: UserId::new(i64::from(model.id)),
-        email: EmailAddress::from_stored(model.email),
-        password_hash: PasswordHash::new(model.hashed_password),
-        full_name: model.full_name,
-        is_active: model.is_active,
-        is_verified: model.is_verified,
-        is_superuser: model.is_superuser,
-        created_at: model.created_at,
-        updated_at: model.updated_at,
+    /// Gives a row that another writer stored without `email_key` (the original service, an
+    /// import in plain SQL) its key, so that from now on it is found by the index alone.
+    /// Best effort: a key another account holds already is left alone and logged.
+    async fn fill_key(&self, row: &users::Model, email: &EmailAddress) {
+        if EmailAddress::key_of(&row.email) != email.key() {
+            // SQL's LOWER matched, the service's Unicode rules do not: not this key.
+            return;
+        }
+        let filled = users::Entity::update_many()
+            .col_expr(users::Column::EmailKey, Expr::value(email.key()))
+            .filter(users::Column::Id.eq(row.id))
+            .filter(users::Column::EmailKey.is_null())
+            .exec(&self.db)
+            .await;
+        match filled {
+            Ok(_) => tracing::info!(user_id = row.id, "email key filled for a row without one"),
+            Err(error) => tracing::warn!(
+                user_id = row.id,
+                %error,
+                "email key not filled (another account may hold it)"
+            ),
+        }
     }
-    .into()
+}
+
+/// What an insert's error means: one of the email keys taken, or the usual.
+fn insert_error(error: DbErr) -> RepositoryError {
+    if violates_unique(&error, &EMAIL_INDEXES, &EMAIL_COLUMNS) {
+        RepositoryError::EmailTaken
+    } else {
+        repository_error(error)
+    }
+}
+
+/// The account `rows` (all matching one address) stand for: the keyed row if there is one,
+/// else a keyless one, spelled exactly as typed if several are (the original compared
+/// exactly, so it let case variants coexist), else the oldest.
+fn pick<'a>(rows: &'a [users::Model], email: &EmailAddress) -> Option<&'a users::Model> {
+    rows.iter()
+        .find(|row| row.email_key.is_some())
+        .or_else(|| rows.iter().find(|row| row.email == email.as_str()))
+        .or_else(|| rows.iter().min_by_key(|row| row.id))
 }
 
 #[async_trait]
@@ -69,7 +101,7 @@ impl UserRepository for SeaOrmUserRepository {
     async fn insert(&self, user: NewUser) -> Result<User, RepositoryError> {
         let row = users::ActiveModel {
             email: Set(user.email.as_str().to_owned()),
-            email_key: Set(user.email.key().to_owned()),
+            email_key: Set(Some(user.email.key().to_owned())),
             hashed_password: Set(user.password_hash.as_str().to_owned()),
             full_name: Set(user.full_name.map(FullName::into_inner)),
             is_active: Set(true),
@@ -81,8 +113,8 @@ impl UserRepository for SeaOrmUserRepository {
         };
         row.insert(&self.db)
             .await
-            .map(into_user)
-            .map_err(repository_error)
+            .map(User::from)
+            .map_err(insert_error)
     }
 
     async fn set_active(
@@ -105,21 +137,38 @@ impl UserRepository for SeaOrmUserRepository {
             .await
     }
 
+    /// By `email_key` through its unique index; rows without a key (see
+    /// [`Self::fill_key`]) by `LOWER(email)`, which the same index narrows to the keyless
+    /// rows (`email_key IS NULL`) first.
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError> {
-        let select = users::Entity::find().filter(users::Column::EmailKey.eq(email.key()));
-        unique_row(select, &self.db)
+        let keyless = Condition::all()
+            .add(users::Column::EmailKey.is_null())
+            .add(ExprTrait::eq(
+                Func::lower(Expr::col(users::Column::Email)),
+                Func::lower(Expr::value(email.as_str())),
+            ));
+        let matching = Condition::any()
+            .add(users::Column::EmailKey.eq(email.key()))
+            .add(keyless);
+        let rows = read_retrying(|| users::Entity::find().filter(matching.clone()).all(&self.db))
             .await
-            .map(|row| row.map(into_user))
-            .map_err(repository_error)
+            .map_err(repository_error)?;
+        let Some(row) = pick(&rows, email) else {
+            return Ok(None);
+        };
+        if row.email_key.is_none() && rows.len() == 1 {
+            self.fill_key(row, email).await;
+        }
+        Ok(Some(User::from(row.clone())))
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
-        let Some(id) = user_column(id) else {
+        let Some(id) = id_column(id) else {
             return Ok(None);
         };
-        unique_row(users::Entity::find_by_id(id), &self.db)
+        unique_row(|| users::Entity::find_by_id(id), &self.db)
             .await
-            .map(|row| row.map(into_user))
+            .map(|row| row.map(User::from))
             .map_err(repository_error)
     }
 }

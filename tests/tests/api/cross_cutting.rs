@@ -28,8 +28,8 @@ async fn wrong_methods_are_405_json_with_allow() {
     let app = spawn_app().await;
     for (method, path, allow) in [
         (Method::GET, "/api/v1/auth/login", "POST"),
-        (Method::DELETE, "/health", "GET"),
-        (Method::POST, "/api/v1/auth/me", "GET"),
+        (Method::DELETE, "/health", "GET, HEAD"),
+        (Method::POST, "/api/v1/auth/me", "GET, HEAD"),
         (Method::PUT, "/api/v1/auth/register", "POST"),
     ] {
         let response = app
@@ -246,5 +246,210 @@ async fn every_answer_carries_security_headers() {
     assert!(
         header("strict-transport-security").is_none(),
         "HSTS only in production"
+    );
+}
+
+/// Every `Access-Control-*` header of a response.
+fn cors_headers(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| name.starts_with("access-control-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_disallowed_origin_gets_no_cors_header_on_get_post_or_preflight() {
+    let app = spawn_app().await;
+    let evil = "http://evil.test";
+    let get = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header("origin", evil)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(get.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(cors_headers(&get), Vec::<String>::new(), "GET");
+    let post = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("origin", evil)
+        .json(&json!({"email": "x@example.com", "password": "Wrong1234"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(post.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(cors_headers(&post), Vec::<String>::new(), "POST");
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
+        .header("origin", evil)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cors_headers(&preflight), Vec::<String>::new(), "preflight");
+    assert!(preflight.status().is_client_error());
+    assert!(body(preflight).await["detail"].is_string());
+
+    let allowed = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("origin", "http://localhost:3000")
+        .json(&json!({"email": "x@example.com", "password": "Wrong1234"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let headers = cors_headers(&allowed);
+    assert!(
+        headers.contains(&"access-control-allow-origin".to_owned())
+            && headers.contains(&"access-control-allow-credentials".to_owned()),
+        "the allowed origin keeps its headers: {headers:?}"
+    );
+}
+
+/// Status and headers of a response, without those that differ between any two answers.
+fn status_and_headers(response: &reqwest::Response) -> (StatusCode, Vec<(String, String)>) {
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !["date", "x-request-id"].contains(&name.as_str()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    headers.sort();
+    (response.status(), headers)
+}
+
+#[tokio::test]
+async fn head_answers_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let tokens = app.register_and_login("head@example.com").await;
+    let token = tokens["access_token"].as_str().unwrap_or_default();
+    for (path, bearer) in [
+        ("/", None),
+        ("/health", None),
+        ("/health/ready", None),
+        ("/api/v1/auth/me", Some(token)),
+        ("/api/v1/auth/me", None),
+        ("/api/v1/auth/sessions", Some(token)),
+        ("/.well-known/jwks.json", None),
+        ("/openapi.json", None),
+        ("/nope", None),
+    ] {
+        let send = |method: Method| {
+            let mut request = app.client.request(method, app.url(path));
+            if let Some(token) = bearer {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        let get = send(Method::GET).await.unwrap_or_else(|e| panic!("{e}"));
+        let head = send(Method::HEAD).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            status_and_headers(&head),
+            status_and_headers(&get),
+            "HEAD {path} (bearer: {})",
+            bearer.is_some()
+        );
+        assert!(
+            head.bytes().await.unwrap_or_default().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    let not_allowed = app
+        .client
+        .post(app.url("/health"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        not_allowed
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("GET, HEAD")
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_within_the_deadline() {
+    let app = spawn_app_with(&[("REQUEST_BODY_TIMEOUT_SECONDS", "1")]).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let (status, answer, elapsed, closed) = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream =
+            std::net::TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = std::time::Instant::now();
+        stream
+            .write_all(
+                b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\": ",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The rest of the body never comes; the socket stays open.
+        let mut answer = Vec::new();
+        let closed = stream.read_to_end(&mut answer).is_ok();
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status: u16 = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        (status, text, started.elapsed(), closed)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, 408, "{answer}");
+    assert!(
+        answer.ends_with(r#"{"detail":"Request Timeout"}"#),
+        "{answer}"
+    );
+    assert!(
+        elapsed >= std::time::Duration::from_millis(900)
+            && elapsed < std::time::Duration::from_secs(3),
+        "answered at the 1 s deadline: {elapsed:?}"
+    );
+    assert!(closed, "the server closed the connection after the 408");
+    assert_eq!(
+        app.get("/health").await.status(),
+        StatusCode::OK,
+        "the server serves on"
+    );
+}
+
+#[tokio::test]
+async fn every_counter_and_histogram_with_known_labels_is_listed_from_start_up() {
+    let app = spawn_app().await;
+    let text = app.get("/metrics").await.text().await.unwrap_or_default();
+    for series in [
+        "flowrex_rate_limited_total{limiter=\"ip\"}",
+        "flowrex_rate_limited_total{limiter=\"login\"}",
+        "flowrex_logins_total{outcome=\"success\"}",
+        "flowrex_logins_total{outcome=\"invalid_credentials\"}",
+        "flowrex_logins_total{outcome=\"throttled\"}",
+        "flowrex_logins_total{outcome=\"error\"}",
+        "flowrex_bcrypt_duration_seconds_count",
+        "http_responses_total{class=\"5xx\"}",
+        "http_responses_total{class=\"2xx\"}",
+        "flowrex_db_pool_connections{state=\"idle\"}",
+    ] {
+        assert!(
+            text.contains(series),
+            "{series} missing at start-up:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("flowrex_rate_limited_total{limiter=\"login\"} 0"),
+        "at 0 before any event:\n{text}"
     );
 }

@@ -94,7 +94,8 @@ async fn two_unicode_spellings_of_an_email_are_one_account() {
 #[tokio::test]
 async fn surrounding_spaces_are_trimmed() {
     let app = spawn_app().await;
-    let user = app.register("  spaced@example.com \t").await;
+    // Spaces only: a tab or newline is a control character, refused (see below).
+    let user = app.register("  spaced@example.com  ").await;
     assert_eq!(user["email"], "spaced@example.com");
     assert_eq!(
         login(&app, "spaced@example.com", PASSWORD).await.status(),
@@ -124,6 +125,19 @@ async fn bad_emails_are_422_at_the_email_field() {
         ),
         (
             json!("a\nb@example.com"),
+            "value is not a valid email address: The email address contains a control character.",
+        ),
+        // Control characters at an end are refused too, never trimmed away.
+        (
+            json!("a@b.co\n"),
+            "value is not a valid email address: The email address contains a control character.",
+        ),
+        (
+            json!("a@b.co\t"),
+            "value is not a valid email address: The email address contains a control character.",
+        ),
+        (
+            json!("\u{0}a@b.co"),
             "value is not a valid email address: The email address contains a control character.",
         ),
         (
@@ -310,6 +324,58 @@ async fn repeated_failures_for_one_account_are_throttled_then_forgotten() {
         login(&app, "target@example.com", PASSWORD).await.status(),
         StatusCode::OK,
         "the right password works after the window"
+    );
+}
+
+/// Sends every login at once; the statuses, counted.
+async fn login_burst(apps: &[&TestApp], attempts: &[(String, String)]) -> (usize, usize) {
+    let sends = attempts.iter().enumerate().map(|(n, (email, password))| {
+        let app = apps[n % apps.len()];
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).status())
+        .collect();
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    let (checked, throttled) = (
+        count(StatusCode::UNAUTHORIZED),
+        count(StatusCode::TOO_MANY_REQUESTS),
+    );
+    assert_eq!(checked + throttled, attempts.len(), "{statuses:?}");
+    (checked, throttled)
+}
+
+/// Wrong passwords for one account, all sent at once.
+pub fn guesses(email: &str, count: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|n| (email.to_owned(), format!("Wrong{n}Pass")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_get_no_more_checks_than_the_limit() {
+    // A slower hash widens the window in which parallel attempts could all pass a check
+    // made before any of them was counted.
+    let app = spawn_app_with(&[("BCRYPT_COST", "8")]).await;
+    app.register("v@example.com").await;
+    assert_eq!(
+        login_burst(&[&app], &guesses("v@example.com", 25)).await,
+        (5, 20),
+        "five checked attempts for one account, however they arrive"
+    );
+    let spray: Vec<(String, String)> = (0..70)
+        .map(|n| (format!("nobody{n}@example.com"), "Wrong1234".to_owned()))
+        .collect();
+    let fresh = spawn_app_with(&[("BCRYPT_COST", "8")]).await;
+    assert_eq!(
+        login_burst(&[&fresh], &spray).await,
+        (50, 20),
+        "fifty checked attempts from one address"
     );
 }
 
@@ -798,6 +864,65 @@ async fn addresses_differing_by_an_accent_are_two_accounts_on_every_backend() {
         json!({"detail": REFUSED}),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_control_character_in_an_email_is_refused_at_login_too_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let response = app
+        .post_register(&json!({"email": "acc@example.com\n", "password": PASSWORD}))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        only_error(login(&app, "acc@example.com\r", PASSWORD).await).await["loc"],
+        json!(["body", "email"])
+    );
+    // The clean address was never registered by the refused attempt.
+    app.register("acc@example.com").await;
+}
+
+#[tokio::test]
+async fn no_spelling_of_a_secret_field_is_echoed() {
+    let app = spawn_app().await;
+    let secret = "Secret123XyZ";
+    for (path, payload) in [
+        (
+            "/api/v1/auth/login",
+            json!({"email": "a@example.com", "Password": secret}),
+        ),
+        (
+            "/api/v1/auth/login",
+            json!({"email": "a@example.com", "PASSWORD": secret}),
+        ),
+        (
+            "/api/v1/auth/login",
+            json!({"Email": "a@example.com", "pass_word": secret}),
+        ),
+        (
+            "/api/v1/auth/register",
+            json!({"email": "a@example.com", "passWord": secret}),
+        ),
+        (
+            "/api/v1/auth/register",
+            json!({"password": secret, "new-password": secret}),
+        ),
+        ("/api/v1/auth/refresh", json!({"refreshToken": secret})),
+        (
+            "/api/v1/auth/refresh",
+            json!({"Refresh_Token": secret, "access_token": secret}),
+        ),
+        ("/api/v1/auth/refresh", json!({"refresh-token": secret})),
+    ] {
+        let response = app.post_json(path, &payload).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{payload}"
+        );
+        let text = response.text().await.unwrap_or_default();
+        assert!(text.contains("\"missing\""), "{text}");
+        assert!(!text.contains(secret), "{path} echoed a secret: {text}");
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The black-box HTTP suite: one module per SPEC area, all through [`helpers::spawn_app`].
 
+mod coexistence;
 mod concurrency;
 mod cookies;
 mod cross_cutting;
@@ -16,4 +17,5 @@ mod refresh;
 mod register;
 mod services;
 mod sessions;
+mod tokens;
 mod upgrade;

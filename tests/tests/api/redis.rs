@@ -172,3 +172,45 @@ async fn failed_logins_are_counted_across_instances_sharing_redis() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_through_two_instances_get_no_more_checks_than_the_limit() {
+    let Some(redis) = redis_url() else { return };
+    let prefix = unique_prefix();
+    let vars = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("BCRYPT_COST", "8"),
+    ];
+    let first = spawn_app_with(&vars).await;
+    let second = crate::helpers::spawn_app_on_database(first.database_url.clone(), &vars).await;
+    first.register("both@example.com").await;
+    let attempts: Vec<(String, String)> = (0..30)
+        .map(|n| ("both@example.com".to_owned(), format!("Wrong{n}Pass")))
+        .collect();
+    let sends = attempts.iter().enumerate().map(|(n, (email, password))| {
+        let app = if n % 2 == 0 { &first } else { &second };
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        (checked, throttled),
+        (5, 25),
+        "five checked attempts in all, whichever instance: {statuses:?}"
+    );
+}

@@ -1,6 +1,6 @@
-//! Private PostgreSQL and Redis servers for fault tests: started on spare loopback ports in
-//! temporary directories, so that tests can stop and restart them without touching the
-//! machine's shared services. Each is stopped when dropped.
+//! Private PostgreSQL, MariaDB and Redis servers for fault tests: started on spare loopback
+//! ports in temporary directories, so that tests can stop and restart them without touching
+//! the machine's shared services. Each is stopped when dropped.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -130,15 +130,21 @@ impl PrivatePostgres {
         wait_for_port(self.port, "PostgreSQL");
     }
 
-    /// Stops the server at once, as a crash would (connections are cut).
-    pub fn stop(&self) {
+    /// Stops the server: `Stop::Gentle` is `pg_ctl stop -m fast`, what a restart or a
+    /// failover does (every session gets `57P01 terminating connection due to administrator
+    /// command`); `Stop::Kill` is `-m immediate`, as a crash would (connections are cut).
+    pub fn stop(&self, mode: Stop) {
+        let mode = match mode {
+            Stop::Gentle => "fast",
+            Stop::Kill => "immediate",
+        };
         run(&mut self.as_owner(
             "pg_ctl",
             &[
                 "-D",
                 &self.data().display().to_string(),
                 "-m",
-                "immediate",
+                mode,
                 "-w",
                 "stop",
             ],
@@ -190,6 +196,116 @@ fn postgres_bin_dir() -> PathBuf {
         .pop()
         .filter(|dir| Path::new(dir).join("initdb").is_file())
         .unwrap_or_else(|| panic!("no PostgreSQL server binaries (initdb) found"))
+}
+
+/// How a database server goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// The normal stop of a restart: connections are told, then closed.
+    Gentle,
+    /// Killed: connections are cut without a word.
+    Kill,
+}
+
+/// A MariaDB server of its own (`mariadb-install-db` + `mariadbd`), `root` without a
+/// password, database `flowrex`.
+pub struct PrivateMariaDb {
+    dir: TempDir,
+    port: u16,
+    child: std::sync::Mutex<Option<Child>>,
+}
+
+impl PrivateMariaDb {
+    /// Creates a data directory and starts the server on it.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        run(Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.path().join("data").display()))
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .stdin(Stdio::null()));
+        let mariadb = Self {
+            dir,
+            port: spare_port(),
+            child: std::sync::Mutex::new(None),
+        };
+        mariadb.resume();
+        run(Command::new("mariadb")
+            .args(["-h127.0.0.1", "-uroot"])
+            .arg(format!("-P{}", mariadb.port))
+            .args(["-e", "CREATE DATABASE IF NOT EXISTS flowrex"]));
+        mariadb
+    }
+
+    /// Starts (or restarts) the server and waits until it accepts connections.
+    pub fn resume(&self) {
+        let log = std::fs::File::create(self.dir.path().join("server.log"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let child = Command::new("/usr/sbin/mariadbd")
+            .arg("--no-defaults")
+            .arg(format!(
+                "--datadir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!(
+                "--socket={}",
+                self.dir.path().join("sock").display()
+            ))
+            .arg(format!("--port={}", self.port))
+            .args([
+                "--user=root",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                "--skip-log-bin",
+                "--innodb-buffer-pool-size=32M",
+                // Written to the OS at each commit: safe when the process is killed.
+                "--innodb-flush-log-at-trx-commit=2",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("mariadbd: {e}"));
+        *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
+        wait_for_port(self.port, "MariaDB");
+    }
+
+    /// Stops the server: `Stop::Gentle` is `mariadb-admin shutdown` (what a restart does);
+    /// `Stop::Kill` is SIGKILL.
+    pub fn stop(&self, mode: Stop) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(mut process) = child.take() else {
+            return;
+        };
+        match mode {
+            Stop::Gentle => run(Command::new("mariadb-admin")
+                .args(["-h127.0.0.1", "-uroot"])
+                .arg(format!("-P{}", self.port))
+                .arg("shutdown")),
+            Stop::Kill => {
+                let _ = process.kill();
+            }
+        }
+        let _ = process.wait();
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/flowrex", self.port)
+    }
+}
+
+impl Drop for PrivateMariaDb {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.child.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
 }
 
 /// A Redis server of its own, keeping nothing on disk.

@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::bodies;
 use crate::client_ip;
 use crate::error::ApiError;
+use crate::extractors::Body;
 use crate::routes::cookie;
 
 /// The user body of the SPEC: never a password or hash.
@@ -117,7 +118,7 @@ fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
 pub async fn register(
     auth: web::Data<AuthService>,
     request: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let registration = bodies::registration(content_type(&request), &body)?;
     let user = auth.register(registration).await?;
@@ -144,7 +145,7 @@ pub async fn register(
 pub async fn login(
     auth: web::Data<AuthService>,
     request: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let mut credentials = bodies::credentials(
         content_type(&request),
@@ -194,7 +195,7 @@ pub async fn login(
 pub async fn refresh(
     auth: web::Data<AuthService>,
     request: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let (token, from_cookie) = match bodies::refresh_token(content_type(&request), &body) {
         Ok(token) => (token, false),
@@ -257,7 +258,7 @@ pub async fn me(
 pub async fn logout(
     auth: web::Data<AuthService>,
     request: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let options = bodies::logout_options(content_type(&request), &body);
     let has_cookie = cookie::refresh_token(&request).is_some();

@@ -160,21 +160,42 @@ impl AuthService {
         Ok((user, claims.session))
     }
 
-    /// Ends the session of the token(s) given, or every session of their user. Without a
-    /// usable token there is nothing to end, and that is not an error.
+    /// Ends the session of the token(s) given, or every session of their user. A token
+    /// counts only while its session is live (and, for a refresh token, while it is the
+    /// session's current one), as for `/me` and `/refresh`: a logged-out, revoked or
+    /// replaced token ends nothing, least of all every session. Without a usable token
+    /// there is nothing to end, and that is not an error.
     ///
     /// # Errors
     /// [`LogoutError::Unavailable`] when the session store cannot be reached.
     #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn logout(&self, request: LogoutRequest<'_>) -> Result<(), LogoutError> {
         let now = self.now();
-        let from_access = request
-            .access_token
-            .and_then(|token| self.verifier.verify(token, TokenKind::Access, now).ok());
-        let from_refresh = request
-            .refresh_token
-            .and_then(|token| self.verifier.verify(token, TokenKind::Refresh, now).ok());
-        for claims in from_access.iter().chain(from_refresh.iter()) {
+        let tokens = [
+            (request.access_token, TokenKind::Access),
+            (request.refresh_token, TokenKind::Refresh),
+        ];
+        for (token, kind) in tokens {
+            let Some(token) = token else { continue };
+            let Ok(claims) = self.verifier.verify(token, kind, now) else {
+                continue;
+            };
+            let live = self
+                .sessions
+                .find(&claims.session)
+                .await?
+                .filter(|session| session.user_id == claims.subject && session.is_active(now))
+                .filter(|session| {
+                    kind == TokenKind::Access
+                        || session.refresh_token_hash == TokenFingerprint::of(token)
+                });
+            let Some(session) = live else {
+                tracing::info!(
+                    kind = kind.as_str(),
+                    "logout with a dead token: nothing ended"
+                );
+                continue;
+            };
             Span::current().record("user_id", claims.subject.get());
             if request.everywhere {
                 let revoked = self
@@ -182,15 +203,12 @@ impl AuthService {
                     .revoke_all(claims.subject, RevokeReason::LogoutAll, now)
                     .await?;
                 tracing::info!(revoked, "logged out everywhere");
-            } else {
-                let session = self.sessions.find(&claims.session).await?;
-                if session.is_some_and(|s| s.user_id == claims.subject) {
-                    self.sessions
-                        .revoke(&claims.session, RevokeReason::Logout, now)
-                        .await?;
-                    tracing::info!("logged out");
-                }
+                return Ok(());
             }
+            self.sessions
+                .revoke(&session.id, RevokeReason::Logout, now)
+                .await?;
+            tracing::info!("logged out");
         }
         Ok(())
     }

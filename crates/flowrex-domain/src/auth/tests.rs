@@ -568,6 +568,85 @@ async fn the_per_ip_limit_covers_many_accounts() {
     );
 }
 
+/// A hasher that takes its time (yields to other tasks) and never matches: what lets
+/// parallel attempts overlap.
+struct SlowWrongHasher;
+
+#[async_trait::async_trait]
+impl PasswordHasher for SlowWrongHasher {
+    async fn hash(&self, _: &str) -> Result<PasswordHash, HashError> {
+        Err(HashError(anyhow::anyhow!("not used")))
+    }
+    fn needs_rehash(&self, _: &PasswordHash) -> bool {
+        false
+    }
+    async fn verify<'a>(
+        &self,
+        _: &PasswordAttempt,
+        _: Option<&'a PasswordHash>,
+    ) -> Result<bool, HashError> {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        Ok(false)
+    }
+}
+
+#[tokio::test]
+async fn parallel_attempts_are_reserved_before_checking_so_no_more_than_the_limit_run() {
+    let users = repository_with(stored_user(7, true));
+    let per_account = Arc::new(CountingFailureCounter::new(5));
+    let service = AuthService::new(
+        AuthPorts {
+            sessions: Arc::new(InMemorySessionStore::new(users.clone())),
+            users,
+            hasher: Arc::new(SlowWrongHasher),
+            issuer: Arc::new(MockTokenIssuer::new()),
+            verifier: Arc::new(MockTokenVerifier::new()),
+            clock: Arc::new(FixedClock(now())),
+        },
+        AuthPolicy::default(),
+    )
+    .with_login_throttle(LoginThrottle {
+        per_ip: Some(Arc::new(CountingFailureCounter::new(50))),
+        per_account: Some(per_account.clone()),
+    });
+    let attempts = (0..25).map(|_| service.login(credentials("known@example.com", "Wrong123")));
+    let results = futures::future::join_all(attempts).await;
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(LoginError::InvalidCredentials)))
+        .count();
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r, Err(LoginError::Throttled { .. })))
+        .count();
+    assert_eq!((refused, throttled), (5, 20));
+    assert_eq!(per_account.count("203.0.113.9|known@example.com"), 5);
+}
+
+#[tokio::test]
+async fn an_attempt_the_store_could_not_check_is_given_back() {
+    let mut ports = Ports::with_users(unreachable_repository());
+    ports.hasher.expect_verify().never();
+    let (per_ip, per_account) = (
+        Arc::new(CountingFailureCounter::new(50)),
+        Arc::new(CountingFailureCounter::new(5)),
+    );
+    let service = throttled_service(ports, &per_ip, &per_account);
+    for _ in 0..10 {
+        let result = service
+            .login(credentials("known@example.com", "Wrong123"))
+            .await;
+        assert!(
+            matches!(result, Err(LoginError::Unavailable(_))),
+            "{result:?}"
+        );
+    }
+    assert_eq!(per_account.count("203.0.113.9|known@example.com"), 0);
+    assert_eq!(per_ip.count("203.0.113.9"), 0);
+}
+
 #[tokio::test]
 async fn a_success_resets_the_accounts_failures_but_not_the_clients() {
     let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();

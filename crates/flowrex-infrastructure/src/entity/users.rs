@@ -1,5 +1,6 @@
-//! The `users` table.
+//! The `users` table, and its mapping to the domain's [`User`].
 
+use flowrex_domain::{EmailAddress, PasswordHash, User, UserId, UserParts};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, Set};
 
@@ -11,9 +12,10 @@ pub struct Model {
     pub id: i32,
     #[sea_orm(unique)]
     pub email: String,
-    /// `EmailAddress::key`: what accounts are looked up by.
+    /// `EmailAddress::key`: what accounts are looked up by. `NULL` in rows other writers
+    /// inserted with only the SPEC's columns, until their first lookup fills it.
     #[sea_orm(unique)]
-    pub email_key: String,
+    pub email_key: Option<String>,
     pub hashed_password: String,
     pub full_name: Option<String>,
     pub is_active: bool,
@@ -48,5 +50,27 @@ impl ActiveModelBehavior for ActiveModel {
             self.updated_at = Set(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
         }
         Ok(self)
+    }
+}
+
+/// The `users.id` value of an id; `None` beyond the column's range, where no user can exist.
+pub fn id_column(id: UserId) -> Option<i32> {
+    i32::try_from(id.get()).ok()
+}
+
+impl From<Model> for User {
+    fn from(model: Model) -> Self {
+        UserParts {
+            id: UserId::new(i64::from(model.id)),
+            email: EmailAddress::from_stored(model.email),
+            password_hash: PasswordHash::new(model.hashed_password),
+            full_name: model.full_name,
+            is_active: model.is_active,
+            is_verified: model.is_verified,
+            is_superuser: model.is_superuser,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+        .into()
     }
 }

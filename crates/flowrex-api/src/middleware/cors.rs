@@ -1,0 +1,91 @@
+//! SPEC's CORS: the configured origins (`CORS_ORIGINS`), with credentials, any method and
+//! header, by `actix-cors`; and nothing at all for any other origin. actix-cors leaves an
+//! answer to a disallowed origin without `Access-Control-Allow-Origin` but still adds
+//! `Access-Control-Allow-Credentials` (and preflight headers), so [`only_allowed_origins`]
+//! removes every `Access-Control-*` header from answers to an `Origin` that is not listed,
+//! preflight or not, success or error.
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, web};
+
+/// The configured origins, as app data for [`only_allowed_origins`].
+#[derive(Debug, Clone, Default)]
+pub struct AllowedOrigins(Vec<HeaderValue>);
+
+impl AllowedOrigins {
+    /// The origins of `CORS_ORIGINS` (entries that cannot be header values cannot match).
+    pub fn new(origins: &[String]) -> Self {
+        Self(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok())
+                .collect(),
+        )
+    }
+
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        self.0.contains(origin)
+    }
+}
+
+/// The CORS middleware for `origins`: credentials, any method and header, preflight cached
+/// for 10 minutes.
+pub fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allow_any_method()
+        .allow_any_header()
+        .supports_credentials()
+        .max_age(600)
+}
+
+fn strip_cors_headers(headers: &mut HeaderMap) {
+    let names: Vec<header::HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+/// The middleware, for `actix_web::middleware::from_fn`, wrapped around [`cors`].
+///
+/// # Errors
+/// Whatever the inner service fails with (its answer, once rendered, is stripped too).
+pub async fn only_allowed_origins(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let disallowed = match (
+        request.headers().get(header::ORIGIN),
+        request.app_data::<web::Data<AllowedOrigins>>(),
+    ) {
+        (Some(origin), Some(allowed)) => !allowed.allows(origin),
+        _ => false,
+    };
+    match next.call(request).await {
+        Ok(mut response) => {
+            if disallowed {
+                strip_cors_headers(response.headers_mut());
+            }
+            Ok(response)
+        }
+        Err(mut error) => {
+            if disallowed {
+                // actix-cors adds its headers when the error is rendered: after it.
+                error.add_response_mapper(|mut response| {
+                    strip_cors_headers(response.headers_mut());
+                    response
+                });
+            }
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The original service and Flowrex on one database (a rolling cutover, or users imported
+//! with plain SQL): rows written with only the SPEC's columns log in, in any letter case,
+//! and their addresses stay taken. Runs on whichever backend the suite runs on (SQLite,
+//! PostgreSQL, MariaDB in CI).
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, assert_json, body, spawn_app};
+
+/// `Test1234` hashed as passlib does (`$2b$`), at the test suite's cost 4 so that no
+/// rehash runs (the cost-12 hash of the original is covered in `hostile.rs`).
+const ORIGINAL_HASH: &str = "$2b$04$./XCL/qWkxY6T3H9tB4SA./p/TEWfHLOv1v93ZRckvCScaunjuLBm";
+
+/// Inserts a user as the original's SQLAlchemy model does: the SPEC's columns, nothing else.
+async fn insert_as_the_original(app: &TestApp, email: &str) {
+    app.execute_sql(&format!(
+        "INSERT INTO users (email, hashed_password, full_name, is_active, is_verified, \
+         is_superuser, created_at, updated_at) VALUES ('{email}', '{ORIGINAL_HASH}', NULL, \
+         true, false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    ))
+    .await;
+}
+
+async fn login_status(app: &TestApp, email: &str) -> StatusCode {
+    app.post_login(&json!({"email": email, "password": PASSWORD}))
+        .await
+        .status()
+}
+
+#[tokio::test]
+async fn users_the_original_inserts_log_in_in_any_letter_case() {
+    let app = spawn_app().await;
+    // Two rows, as the original registering two users writes them.
+    insert_as_the_original(&app, "First@example.com").await;
+    insert_as_the_original(&app, "second@example.com").await;
+
+    assert_eq!(
+        login_status(&app, "First@example.com").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        login_status(&app, "second@EXAMPLE.com").await,
+        StatusCode::OK,
+        "a keyless row, another letter case"
+    );
+    assert_eq!(
+        login_status(&app, "SECOND@example.com").await,
+        StatusCode::OK,
+        "and again, now by its filled key"
+    );
+    assert_eq!(
+        login_status(&app, "first@example.com").await,
+        StatusCode::OK
+    );
+
+    let response = app
+        .post_login(&json!({"email": "first@example.com", "password": PASSWORD}))
+        .await;
+    let tokens = body(response).await;
+    let me = app
+        .get_me(tokens["access_token"].as_str().unwrap_or_default())
+        .await;
+    let user = body(me).await;
+    assert_eq!(user["email"], "First@example.com", "shown as stored");
+    let refreshed = app
+        .post_refresh(tokens["refresh_token"].as_str().unwrap_or_default())
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_address_the_original_holds_cannot_be_registered_again_in_any_case() {
+    let app = spawn_app().await;
+    insert_as_the_original(&app, "taken@example.com").await;
+    insert_as_the_original(&app, "other@example.com").await;
+    for spelling in [
+        "TAKEN@EXAMPLE.COM",
+        "taken@example.com",
+        "Taken@Example.com",
+    ] {
+        assert_json(
+            app.post_register(&json!({"email": spelling, "password": PASSWORD}))
+                .await,
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "Email already registered"}),
+        )
+        .await;
+    }
+    // A third original row after Flowrex filled the others' keys still inserts.
+    assert_eq!(
+        login_status(&app, "other@example.com").await,
+        StatusCode::OK
+    );
+    insert_as_the_original(&app, "third@example.com").await;
+    assert_eq!(
+        login_status(&app, "THIRD@example.com").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post_register(&json!({"email": "new@example.com", "password": PASSWORD}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_for_a_keyless_row_is_the_usual_401() {
+    let app = spawn_app().await;
+    insert_as_the_original(&app, "legacy@example.com").await;
+    assert_json(
+        app.post_login(&json!({"email": "LEGACY@example.com", "password": "Wrong1234"}))
+            .await,
+        StatusCode::UNAUTHORIZED,
+        json!({"detail": "Invalid email or password"}),
+    )
+    .await;
+}
