@@ -295,6 +295,13 @@ async fn a_disallowed_origin_gets_no_cors_header_on_get_post_or_preflight() {
     assert!(preflight.status().is_client_error());
     assert!(body(preflight).await["detail"].is_string());
 
+    let without_origin = app.get("/health").await;
+    assert_eq!(
+        cors_headers(&without_origin),
+        Vec::<String>::new(),
+        "no Origin, no CORS request"
+    );
+
     let allowed = app
         .client
         .post(app.url("/api/v1/auth/login"))

@@ -1,9 +1,10 @@
 //! SPEC's CORS: the configured origins (`CORS_ORIGINS`), with credentials, any method and
-//! header, by `actix-cors`; and nothing at all for any other origin. actix-cors leaves an
-//! answer to a disallowed origin without `Access-Control-Allow-Origin` but still adds
-//! `Access-Control-Allow-Credentials` (and preflight headers), so [`only_allowed_origins`]
-//! removes every `Access-Control-*` header from answers to an `Origin` that is not listed,
-//! preflight or not, success or error.
+//! header, by `actix-cors`; and nothing at all for any other origin, nor for a request
+//! without `Origin` (which is not a CORS request). actix-cors leaves such answers without
+//! `Access-Control-Allow-Origin` but still adds `Access-Control-Allow-Credentials` (and
+//! preflight headers), so [`only_allowed_origins`] removes every `Access-Control-*` header
+//! from them, preflight or not, success or error. `Vary: Origin` stays: caches must keep
+//! the answers for each origin apart.
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -68,7 +69,8 @@ pub async fn only_allowed_origins(
         request.app_data::<web::Data<AllowedOrigins>>(),
     ) {
         (Some(origin), Some(allowed)) => !allowed.allows(origin),
-        _ => false,
+        (None, _) => true,
+        (Some(_), None) => false,
     };
     match next.call(request).await {
         Ok(mut response) => {
