@@ -45,13 +45,21 @@ pub fn cors(origins: &[String]) -> Cors {
         .max_age(600)
 }
 
+/// Every response header of the CORS protocol (Fetch standard), and the private network
+/// access draft's.
+const CORS_RESPONSE_HEADERS: [&str; 7] = [
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-max-age",
+    "access-control-expose-headers",
+    "access-control-allow-private-network",
+];
+
+/// Removes them by name: no allocation on the path every request without `Origin` takes.
 fn strip_cors_headers(headers: &mut HeaderMap) {
-    let names: Vec<header::HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("access-control-"))
-        .cloned()
-        .collect();
-    for name in names {
+    for name in CORS_RESPONSE_HEADERS {
         headers.remove(name);
     }
 }
