@@ -243,3 +243,34 @@ pub fn forge_token(claims: &Value) -> String {
 pub fn exp_in(seconds: i64) -> i64 {
     chrono::Utc::now().timestamp() + seconds
 }
+
+/// Sends every login at once, spread over `apps` in turn; how many were checked (401) and
+/// how many throttled (429). Any other answer fails the test.
+pub async fn login_burst(apps: &[&TestApp], attempts: &[(String, String)]) -> (usize, usize) {
+    let sends = attempts.iter().enumerate().map(|(n, (email, password))| {
+        let app = apps[n % apps.len()];
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).status())
+        .collect();
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    let (checked, throttled) = (
+        count(StatusCode::UNAUTHORIZED),
+        count(StatusCode::TOO_MANY_REQUESTS),
+    );
+    assert_eq!(checked + throttled, attempts.len(), "{statuses:?}");
+    (checked, throttled)
+}
+
+/// `count` wrong passwords for `email`.
+pub fn guesses(email: &str, count: usize) -> Vec<(String, String)> {
+    (0..count)
+        .map(|n| (email.to_owned(), format!("Wrong{n}Pass")))
+        .collect()
+}

@@ -8,7 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_json, body, exp_in, forge_token, spawn_app, spawn_app_with,
+    PASSWORD, TestApp, assert_json, body, exp_in, forge_token, guesses, login_burst, spawn_app,
+    spawn_app_with,
 };
 
 /// A passlib hash of "Test1234" at cost 12, as the original service stored it.
@@ -325,36 +326,6 @@ async fn repeated_failures_for_one_account_are_throttled_then_forgotten() {
         StatusCode::OK,
         "the right password works after the window"
     );
-}
-
-/// Sends every login at once; the statuses, counted.
-async fn login_burst(apps: &[&TestApp], attempts: &[(String, String)]) -> (usize, usize) {
-    let sends = attempts.iter().enumerate().map(|(n, (email, password))| {
-        let app = apps[n % apps.len()];
-        app.client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-    });
-    let statuses: Vec<StatusCode> = futures::future::join_all(sends)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).status())
-        .collect();
-    let count = |status| statuses.iter().filter(|s| **s == status).count();
-    let (checked, throttled) = (
-        count(StatusCode::UNAUTHORIZED),
-        count(StatusCode::TOO_MANY_REQUESTS),
-    );
-    assert_eq!(checked + throttled, attempts.len(), "{statuses:?}");
-    (checked, throttled)
-}
-
-/// Wrong passwords for one account, all sent at once.
-pub fn guesses(email: &str, count: usize) -> Vec<(String, String)> {
-    (0..count)
-        .map(|n| (email.to_owned(), format!("Wrong{n}Pass")))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

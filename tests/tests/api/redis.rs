@@ -185,32 +185,13 @@ async fn parallel_guesses_through_two_instances_get_no_more_checks_than_the_limi
     let first = spawn_app_with(&vars).await;
     let second = crate::helpers::spawn_app_on_database(first.database_url.clone(), &vars).await;
     first.register("both@example.com").await;
-    let attempts: Vec<(String, String)> = (0..30)
-        .map(|n| ("both@example.com".to_owned(), format!("Wrong{n}Pass")))
-        .collect();
-    let sends = attempts.iter().enumerate().map(|(n, (email, password))| {
-        let app = if n % 2 == 0 { &first } else { &second };
-        app.client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-    });
-    let statuses: Vec<StatusCode> = futures::future::join_all(sends)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).status())
-        .collect();
-    let checked = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::UNAUTHORIZED)
-        .count();
-    let throttled = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
     assert_eq!(
-        (checked, throttled),
+        crate::helpers::login_burst(
+            &[&first, &second],
+            &crate::helpers::guesses("both@example.com", 30)
+        )
+        .await,
         (5, 25),
-        "five checked attempts in all, whichever instance: {statuses:?}"
+        "five checked attempts in all, whichever instance"
     );
 }
