@@ -100,7 +100,7 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCod
         Command::Config {
             command: ConfigCommand::Check,
         } => {
-            for (name, value) in settings.describe() {
+            for (name, value) in settings.listing() {
                 println!("{name} = {value}");
             }
         }

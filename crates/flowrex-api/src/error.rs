@@ -1,15 +1,35 @@
 //! The one error type of the HTTP layer and its mapping from the domain's errors. Every
 //! body is the SPEC's `{"detail": …}`; causes of 5xx answers are logged, never sent.
 
+use std::borrow::Cow;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use flowrex_domain::{
     AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, RevokeSessionError,
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::validation::FieldError;
+use crate::validation::Rejection;
+
+/// Every error body but a 422's: `{"detail": "..."}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    #[schema(value_type = String, example = "Invalid credentials")]
+    pub detail: Cow<'static, str>,
+}
+
+impl ErrorBody {
+    /// A body with this `detail`.
+    pub fn new(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            detail: detail.into(),
+        }
+    }
+}
 
 /// Everything a request can fail with. Its `Debug` (which request logs print) names the
 /// variant only: no client input, which may hold a password, and no internal cause.
@@ -17,7 +37,7 @@ use crate::validation::FieldError;
 pub enum ApiError {
     /// 422: the body does not fit the schema (FastAPI's list of errors).
     #[error("request validation failed")]
-    Validation(Vec<FieldError>),
+    Validation(Rejection),
     /// 400 `Email already registered`.
     #[error("email already registered")]
     EmailTaken,
@@ -48,9 +68,6 @@ pub enum ApiError {
     /// 408 `Request Timeout`: the body did not arrive in time; the connection is closed.
     #[error("request body timed out")]
     RequestTimeout,
-    /// 413 `Request body too large`.
-    #[error("request body too large")]
-    PayloadTooLarge,
     /// 429 `Rate limit exceeded: N per 1 minute` with `Retry-After` in whole seconds.
     #[error("rate limited")]
     RateLimited {
@@ -76,7 +93,9 @@ pub enum ApiError {
 impl std::fmt::Debug for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self {
-            Self::Validation(errors) => return write!(f, "Validation({} errors)", errors.len()),
+            Self::Validation(rejection) => {
+                return write!(f, "Validation({} errors)", rejection.detail.len());
+            }
             Self::EmailTaken => "EmailTaken",
             Self::InvalidLogin => "InvalidLogin",
             Self::InvalidToken => "InvalidToken",
@@ -87,7 +106,6 @@ impl std::fmt::Debug for ApiError {
             Self::SessionNotFound => "SessionNotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::RequestTimeout => "RequestTimeout",
-            Self::PayloadTooLarge => "PayloadTooLarge",
             Self::RateLimited { .. } => "RateLimited",
             Self::LoginThrottled { .. } => "LoginThrottled",
             Self::Unavailable(_) => "Unavailable",
@@ -110,7 +128,6 @@ impl ResponseError for ApiError {
             Self::NotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } | Self::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -119,8 +136,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let detail = match self {
-            Self::Validation(errors) => {
-                return HttpResponse::UnprocessableEntity().json(json!({ "detail": errors }));
+            Self::Validation(rejection) => {
+                return HttpResponse::UnprocessableEntity().json(rejection);
             }
             Self::EmailTaken => "Email already registered",
             Self::InvalidLogin => "Invalid email or password",
@@ -135,15 +152,14 @@ impl ResponseError for ApiError {
                 // The rest of the body may still come: the connection cannot be reused.
                 return HttpResponse::RequestTimeout()
                     .force_close()
-                    .json(json!({ "detail": "Request Timeout" }));
+                    .json(ErrorBody::new("Request Timeout"));
             }
-            Self::PayloadTooLarge => "Request body too large",
             Self::RateLimited {
                 retry_after,
                 per_minute,
             } => {
                 let detail = format!("Rate limit exceeded: {per_minute} per 1 minute");
-                return too_many_requests(*retry_after, &detail);
+                return too_many_requests(*retry_after, detail);
             }
             Self::LoginThrottled { retry_after } => {
                 return too_many_requests(
@@ -155,7 +171,7 @@ impl ResponseError for ApiError {
                 tracing::error!(error = ?cause, "dependency unavailable");
                 return HttpResponse::ServiceUnavailable()
                     .insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS))
-                    .json(json!({ "detail": "Service unavailable" }));
+                    .json(ErrorBody::new("Service unavailable"));
             }
             Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
@@ -173,7 +189,7 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.json(json!({ "detail": detail }))
+        response.json(ErrorBody::new(detail))
     }
 }
 
@@ -182,11 +198,20 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
 
 /// 429 with `Retry-After` rounded up, and never 0 (a client told "retry after 0" retries
 /// at once).
-fn too_many_requests(retry_after: std::time::Duration, detail: &str) -> HttpResponse {
+fn too_many_requests(
+    retry_after: std::time::Duration,
+    detail: impl Into<Cow<'static, str>>,
+) -> HttpResponse {
     let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     HttpResponse::TooManyRequests()
         .insert_header((header::RETRY_AFTER, seconds.max(1)))
-        .json(json!({ "detail": detail }))
+        .json(ErrorBody::new(detail))
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        Self::Validation(rejection)
+    }
 }
 
 impl From<RegisterError> for ApiError {
@@ -232,8 +257,9 @@ impl From<LogoutError> for ApiError {
 impl From<RevokeSessionError> for ApiError {
     fn from(error: RevokeSessionError) -> Self {
         match error {
-            RevokeSessionError::Authenticate(error) => error.into(),
             RevokeSessionError::NotFound => Self::SessionNotFound,
+            RevokeSessionError::Unavailable(cause) => Self::Unavailable(cause),
+            RevokeSessionError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

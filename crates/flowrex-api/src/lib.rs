@@ -1,13 +1,20 @@
-//! Flowrex's HTTP service: settings ([`settings`]), the composition root
-//! ([`startup::Application`]), routes ([`routes`]), middleware ([`middleware`]) and the one
-//! [`error::ApiError`]. The binary `flowrex` (`main.rs`) only loads settings, starts
-//! telemetry and runs an [`Application`]; the black-box tests build the same one.
+//! Flowrex's HTTP service. Reading order:
+//!
+//! 1. [`settings`]: every setting, declared once per section, checked into the adapters'
+//!    configurations;
+//! 2. [`startup`]: the composition root — adapters, then the `AuthService`, then the
+//!    server ([`Application::build`]);
+//! 3. [`routes`]: one file per endpoint (handler, body parser, body schema), with the
+//!    [`extract`]ors that do per-request work once and the [`middleware`] around them;
+//! 4. [`error::ApiError`]: every failure's status and `{"detail": …}` body.
+//!
+//! The binary `flowrex` (`main.rs`) loads settings, starts telemetry and runs a command
+//! ([`cli`]); the black-box tests build the same [`Application`].
 
-pub mod bodies;
 pub mod cli;
 pub mod client_ip;
 pub mod error;
-pub mod extractors;
+pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;

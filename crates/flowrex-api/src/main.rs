@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.app_env.is_production());
+    telemetry::init(settings.env.is_production_like());
     actix_web::rt::System::new().block_on(async move {
         match cli::run(settings, command).await {
             Ok(code) => code,

@@ -2,6 +2,7 @@
 //! and unknown paths with 404, both as JSON.
 
 pub mod auth;
+pub mod body_schema;
 pub mod cookie;
 pub mod health;
 pub mod keys;
@@ -48,31 +49,32 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::scope("/api/v1/auth")
                 .service(only(
                     "POST",
-                    web::resource("/register").route(web::post().to(auth::register)),
+                    web::resource("/register").route(web::post().to(auth::register::register)),
                 ))
                 .service(only(
                     "POST",
-                    web::resource("/login").route(web::post().to(auth::login)),
+                    web::resource("/login").route(web::post().to(auth::login::login)),
                 ))
                 .service(only(
                     "POST",
-                    web::resource("/refresh").route(web::post().to(auth::refresh)),
+                    web::resource("/refresh").route(web::post().to(auth::refresh::refresh)),
                 ))
                 .service(only(
                     GET,
-                    web::resource("/me").route(web::get().to(auth::me)),
+                    web::resource("/me").route(web::get().to(auth::me::me)),
                 ))
                 .service(only(
                     "POST",
-                    web::resource("/logout").route(web::post().to(auth::logout)),
+                    web::resource("/logout").route(web::post().to(auth::logout::logout)),
                 ))
                 .service(only(
                     GET,
-                    web::resource("/sessions").route(web::get().to(auth::sessions)),
+                    web::resource("/sessions").route(web::get().to(auth::sessions::sessions)),
                 ))
                 .service(only(
                     "DELETE",
-                    web::resource("/sessions/{id}").route(web::delete().to(auth::revoke_session)),
+                    web::resource("/sessions/{id}")
+                        .route(web::delete().to(auth::sessions::revoke_session)),
                 )),
         );
 }

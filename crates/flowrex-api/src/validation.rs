@@ -7,20 +7,35 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
-use crate::error::ApiError;
-
-/// One entry of a 422 `detail` list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One entry of a 422 `detail` list, in FastAPI's shape. `input` is left out for secrets.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct FieldError {
+    /// `missing`, `string_type`, `value_error`, `json_invalid`, …
     #[serde(rename = "type")]
+    #[schema(example = "value_error")]
     kind: &'static str,
+    /// Where: `["body"]` or `["body", field]` (a JSON position may follow `"body"`).
+    #[schema(value_type = Vec<Object>)]
     loc: Vec<Value>,
+    /// What is wrong.
     msg: String,
+    /// The offending value (never a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     input: Option<Value>,
+    /// Details of the rule broken.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     ctx: Option<Value>,
+}
+
+/// A body refused: every field error found, in field order (answered 422).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Rejection {
+    /// The errors.
+    pub detail: Vec<FieldError>,
 }
 
 /// What a field name holds, once its case and separators are gone, when its value is a
@@ -61,12 +76,16 @@ pub enum Echo {
 /// Decodes a JSON object body or answers 422 as FastAPI would.
 ///
 /// # Errors
-/// [`ApiError::Validation`] for an empty, non-JSON, malformed or non-object body.
+/// A [`Rejection`] for an empty, non-JSON, malformed or non-object body.
 pub fn json_object(
     content_type: Option<&[u8]>,
     body: &[u8],
-) -> Result<Map<String, Value>, ApiError> {
-    let single = |error: FieldError| Err(ApiError::Validation(vec![error]));
+) -> Result<Map<String, Value>, Rejection> {
+    let single = |error: FieldError| {
+        Err(Rejection {
+            detail: vec![error],
+        })
+    };
     if body.is_empty() {
         return single(FieldError {
             kind: "missing",
@@ -237,11 +256,13 @@ impl Fields {
     /// Done reading: the value built from the fields, or every error found.
     ///
     /// # Errors
-    /// [`ApiError::Validation`] when any field was rejected.
-    pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+    /// A [`Rejection`] when any field was rejected.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, Rejection> {
         match value {
             Some(value) if self.errors.is_empty() => Ok(value),
-            _ => Err(ApiError::Validation(self.errors)),
+            _ => Err(Rejection {
+                detail: self.errors,
+            }),
         }
     }
 }
@@ -276,10 +297,8 @@ mod tests {
     }
 
     fn decode(content_type: Option<&str>, body: &str) -> Result<Map<String, Value>, Value> {
-        json_object(content_type.map(str::as_bytes), body.as_bytes()).map_err(|error| match error {
-            ApiError::Validation(errors) => json!(errors),
-            other => json!(other.to_string()),
-        })
+        json_object(content_type.map(str::as_bytes), body.as_bytes())
+            .map_err(|rejection| json!(rejection.detail))
     }
 
     #[test]
@@ -327,11 +346,11 @@ mod tests {
         let name = fields.optional_string("full_name");
         let password = fields.required_string("password", Echo::No);
         let result = fields.finish(email.zip(name).zip(password));
-        let Err(ApiError::Validation(errors)) = result else {
+        let Err(rejection) = result else {
             panic!("three errors expected");
         };
         assert_eq!(
-            json!(errors),
+            json!(rejection.detail),
             json!([
                 {"type": "missing", "loc": ["body", "email"], "msg": "Field required",
                  "input": {"full_name": 7}},

@@ -132,7 +132,7 @@ async fn post(client: &reqwest::Client, url: String, body: &Value) -> (u16, Valu
 #[ignore = "needs nginx, TEST_POSTGRES_URL and TEST_REDIS_URL; run by .ci/run"]
 async fn two_instances_behind_nginx_share_users_tokens_and_the_rate_limit() {
     let database =
-        flowrex_infrastructure::testing::fresh_server_database(&required("TEST_POSTGRES_URL"))
+        flowrex_infrastructure::test_support::fresh_server_database(&required("TEST_POSTGRES_URL"))
             .await
             .unwrap_or_else(|e| panic!("{e:#}"));
     let redis_url = required("TEST_REDIS_URL");

@@ -1,13 +1,31 @@
-//! Flowrex's core: who a user is and how they authenticate, with no I/O and no framework.
+//! Flowrex's core: who a user is and how they authenticate — with no I/O and no framework,
+//! so that any Flowrex service can embed it.
 //!
-//! Start with [`AuthService`] (the use cases: register, login, refresh, current user,
-//! logout), then the [`ports`] it is written against. Values that reach the service have
-//! already passed their rules: [`EmailAddress`], [`NewPassword`]. Adapters (databases,
-//! bcrypt, JWT) live in other crates and implement the ports; this crate can be embedded by
-//! any Flowrex service.
+//! # Where to start
+//! - [`AuthService`]: the use cases (register, login, refresh, authenticate, logout, the
+//!   sessions list), each returning its own error type.
+//! - [`ports`]: the traits it is written against (users, sessions, hashing, tokens, time,
+//!   attempt counters), each with its contract in its docs. Adapters live in other crates
+//!   (`flowrex-infrastructure`: sea-orm, bcrypt, JWT, Redis); tests and examples use the
+//!   hand-written fakes of [`test_support`] (feature `test-support`) or the `mockall` mocks
+//!   of every port (feature `mocks`).
+//! - Values that reach the service have already passed their rules — parse, don't
+//!   validate: [`EmailAddress`], [`NewPassword`], [`FullName`], [`SessionId`].
+//!
+//! # Embedding
+//! ```toml
+//! [dependencies]
+//! flowrex-domain = { git = "…", package = "flowrex-domain" }
+//! ```
+//! then wire an [`AuthService`] from [`AuthPorts`] — `examples/in_memory.rs` does it with
+//! the in-memory fakes and runs register → login → the current user:
+//! `cargo run -p flowrex-domain --example in_memory --features test-support`.
+//! A service that only needs to check Flowrex's access tokens does not need this crate's
+//! use cases at all: see `flowrex-infrastructure`'s `examples/protected_service.rs`.
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod email;
 pub mod password;
 pub mod ports;
@@ -18,13 +36,15 @@ pub mod token;
 pub mod user;
 
 pub use auth::{
-    AuthPolicy, AuthPorts, AuthService, AuthenticateError, Credentials, LoginError, LoginThrottle,
-    LogoutError, LogoutRequest, RefreshError, RegisterError, Registration, RevokeSessionError,
+    AuthPolicy, AuthPorts, AuthService, AuthenticateError, Authenticated, LoginAttempt, LoginError,
+    LoginThrottle, LogoutError, LogoutRequest, RefreshError, RegisterError, Registration,
+    RevokeSessionError,
 };
+pub use client::{ClientInfo, ClientKey};
 pub use email::{EmailAddress, InvalidEmail};
 pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordAttempt, PasswordHash, PasswordPolicyViolation,
 };
-pub use session::{ClientInfo, RevokeReason, Session, SessionId, TokenFingerprint};
+pub use session::{RevokeReason, Session, SessionId, TokenFingerprint};
 pub use token::{TokenKind, TokenPair, TokenRequest, VerifiedToken};
 pub use user::{FullName, InvalidFullName, NewUser, User, UserId, UserParts};

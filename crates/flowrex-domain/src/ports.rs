@@ -1,6 +1,8 @@
-//! The ports: what [`crate::AuthService`] needs from the outside world. One trait per
-//! capability; adapters in other crates implement them, and `mockall` mocks of each are
-//! generated under the `mocks` feature (`MockUserRepository`, …).
+//! The ports: what [`crate::AuthService`] needs from the outside world, and nothing else
+//! (HTTP-only concerns such as request rate limits and readiness probes belong to the
+//! adapters' crates). One trait per capability; adapters in other crates implement them,
+//! each contract written in its docs, and `mockall` mocks of each are generated under the
+//! `mocks` feature (`MockUserRepository`, …).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,7 +12,7 @@ use crate::{
     TokenFingerprint, TokenKind, TokenRequest, User, UserId, VerifiedToken,
 };
 
-/// Why a repository call failed.
+/// Why a user repository call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RepositoryError {
     /// A user with this email already exists.
@@ -159,69 +161,25 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
-/// At most `max` hits per `window` for each key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    /// Hits allowed per window (at least 1).
-    pub max: u32,
-    /// The window.
-    pub window: std::time::Duration,
-}
+/// The counter store cannot be reached.
+#[derive(Debug, thiserror::Error)]
+#[error("counter store unavailable")]
+pub struct CounterError(#[source] pub anyhow::Error);
 
-/// The verdict on one hit.
+/// The verdict on one login attempt's reservation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateDecision {
-    /// Within the quota.
-    Allowed,
-    /// Over the quota until `retry_after` has passed.
-    Limited {
-        /// How long until a hit would be allowed again.
+pub enum Reservation {
+    /// Counted: the attempt may be checked.
+    Reserved,
+    /// The window is full until `retry_after` has passed; nothing was counted.
+    Full {
+        /// How long until an attempt would be counted again.
         retry_after: std::time::Duration,
     },
 }
 
-/// The counter store cannot be reached.
-#[derive(Debug, thiserror::Error)]
-#[error("rate-limit store unavailable")]
-pub struct RateLimitError(#[source] pub anyhow::Error);
-
-/// Counts hits per key against one fixed [`Quota`]. Each limiter has its own quota and key
-/// space (requests per client IP, failed logins per account, …).
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait RateLimiter: Send + Sync {
-    /// The quota it enforces.
-    fn quota(&self) -> Quota;
-
-    /// Counts one hit for `key` and says whether it is within the quota.
-    ///
-    /// # Errors
-    /// [`RateLimitError`] when a shared store cannot be reached; callers then decide whether
-    /// to fail open or fall back.
-    async fn hit(&self, key: &str) -> Result<RateDecision, RateLimitError>;
-}
-
-/// A dependency is not ready.
-#[derive(Debug, thiserror::Error)]
-#[error("{0} unavailable")]
-pub struct ProbeError(pub &'static str, #[source] pub anyhow::Error);
-
-/// A readiness check of one dependency (the database, Redis).
-#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
-#[async_trait]
-pub trait Probe: Send + Sync {
-    /// The dependency's name, as reported by `GET /health/ready`.
-    fn name(&self) -> &'static str;
-
-    /// Checks that the dependency answers, within a bounded time.
-    ///
-    /// # Errors
-    /// [`ProbeError`] when it does not.
-    async fn check(&self) -> Result<(), ProbeError>;
-}
-
-/// Counts login attempts per key in fixed windows of [`Quota::window`] (started by a key's
-/// first attempt), allowing at most [`Quota::max`] to be checked per window.
+/// Counts login attempts per key in fixed windows (started by a key's first attempt),
+/// allowing at most a configured number to be checked per window.
 ///
 /// An attempt is *reserved* before its password is checked, atomically (also across
 /// instances sharing a store), so that attempts arriving together cannot all pass a check
@@ -230,28 +188,36 @@ pub trait Probe: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait FailureCounter: Send + Sync {
-    /// The quota it enforces.
-    fn quota(&self) -> Quota;
-
-    /// Counts one attempt for `key` if the window has room: [`RateDecision::Allowed`], and
-    /// the attempt now counts as a failure until released; or [`RateDecision::Limited`]
-    /// with the time until the window ends, and nothing is counted.
+    /// Counts one attempt for `key` if the window has room ([`Reservation::Reserved`]: the
+    /// attempt now counts as a failure until released), or says how long the window stays
+    /// full ([`Reservation::Full`]; nothing is counted).
     ///
     /// # Errors
-    /// [`RateLimitError`] when a shared store cannot be reached.
-    async fn reserve(&self, key: &str) -> Result<RateDecision, RateLimitError>;
+    /// [`CounterError`] when a shared store cannot be reached.
+    async fn reserve(&self, key: &str) -> Result<Reservation, CounterError>;
 
     /// Gives back one attempt reserved for `key` (it succeeded, or was never checked).
     ///
     /// # Errors
-    /// [`RateLimitError`] when a shared store cannot be reached.
-    async fn release(&self, key: &str) -> Result<(), RateLimitError>;
+    /// [`CounterError`] when a shared store cannot be reached.
+    async fn release(&self, key: &str) -> Result<(), CounterError>;
 
     /// Forgets `key`'s failures (after a success).
     ///
     /// # Errors
-    /// [`RateLimitError`] when a shared store cannot be reached.
-    async fn reset(&self, key: &str) -> Result<(), RateLimitError>;
+    /// [`CounterError`] when a shared store cannot be reached.
+    async fn reset(&self, key: &str) -> Result<(), CounterError>;
+}
+
+/// Why a session store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionStoreError {
+    /// The store cannot be reached (connection refused or lost, pool timeout).
+    #[error("session store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error("session store failed")]
+    Unexpected(#[source] anyhow::Error),
 }
 
 /// Server-side sessions. Every call is one indexed statement.
@@ -261,80 +227,80 @@ pub trait SessionStore: Send + Sync {
     /// Stores a new session.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
-    async fn create(&self, session: Session) -> Result<(), RepositoryError>;
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn create(&self, session: Session) -> Result<(), SessionStoreError>;
 
     /// A session by id, whatever its state.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
-    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError>;
 
     /// The user `user` if it is active and `id` is one of its sessions, neither revoked nor
     /// expired at `now`: what every authenticated request checks, in one query.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
     async fn find_active_user(
         &self,
         id: &SessionId,
         user: UserId,
         now: DateTime<Utc>,
-    ) -> Result<Option<User>, RepositoryError>;
+    ) -> Result<Option<User>, SessionStoreError>;
 
     /// Replaces the session's refresh-token fingerprint `expected` by `next` (keeping
     /// `expected` as the previous one), if `expected` is still current and the session is
     /// active. `true` when it did: of two concurrent rotations exactly one succeeds.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
     async fn rotate(
         &self,
         id: &SessionId,
         expected: &TokenFingerprint,
         next: &TokenFingerprint,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError>;
+    ) -> Result<bool, SessionStoreError>;
 
     /// Revokes one session; `true` if it was not revoked already.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
     async fn revoke(
         &self,
         id: &SessionId,
         reason: RevokeReason,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError>;
+    ) -> Result<bool, SessionStoreError>;
 
     /// Revokes every session of a user; how many were still active.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
     async fn revoke_all(
         &self,
         user: UserId,
         reason: RevokeReason,
         now: DateTime<Utc>,
-    ) -> Result<u64, RepositoryError>;
+    ) -> Result<u64, SessionStoreError>;
 
     /// A user's active sessions, most recently used first.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
     async fn list_active(
         &self,
         user: UserId,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Session>, RepositoryError>;
+    ) -> Result<Vec<Session>, SessionStoreError>;
 
     /// Deletes up to `limit` sessions that expired before `before`; how many.
     ///
     /// # Errors
-    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
     async fn delete_expired(
         &self,
         before: DateTime<Utc>,
         limit: u64,
-    ) -> Result<u64, RepositoryError>;
+    ) -> Result<u64, SessionStoreError>;
 }

@@ -2,7 +2,6 @@
 //! and logouts take effect at once, on every instance.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -94,22 +93,13 @@ impl RevokeReason {
     }
 }
 
-/// Where a login came from, as far as the service can tell.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientInfo {
-    /// The client's address.
-    pub ip: Option<IpAddr>,
-    /// Its `User-Agent`, cut to 255 characters.
-    pub user_agent: Option<String>,
-}
-
-/// A stored session.
+/// A stored session: one login, whose refresh token rotates within it (the token family of
+/// RFC 9700 §4.14 is the session itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(missing_docs)] // the columns of the `sessions` table, documented in the migration
 pub struct Session {
     pub id: SessionId,
     pub user_id: UserId,
-    pub family_id: SessionId,
     pub refresh_token_hash: TokenFingerprint,
     pub previous_refresh_token_hash: Option<TokenFingerprint>,
     pub rotated_at: Option<DateTime<Utc>>,

@@ -1,13 +1,17 @@
-//! Small hand-written fakes for tests of this and other crates (feature `test-support`).
+//! Small hand-written fakes of the ports, for tests and examples of this and other crates
+//! (feature `test-support`): [`InMemoryStore`] (users and sessions, as one database holds
+//! both), [`FixedClock`] and [`SettableClock`], [`PlainTokens`], [`CountingFailureCounter`].
+//! They keep the ports' contracts (a taken email, a single winner among concurrent
+//! rotations) but nothing survives the process.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ports::{
-    Clock, FailureCounter, IssueError, Quota, RateDecision, RateLimitError, RepositoryError,
-    SessionStore, TokenError, TokenIssuer, TokenVerifier, UserRepository,
+    Clock, CounterError, FailureCounter, IssueError, RepositoryError, Reservation, SessionStore,
+    SessionStoreError, TokenError, TokenIssuer, TokenVerifier, UserRepository,
 };
 use crate::{
     EmailAddress, FullName, NewUser, PasswordHash, RevokeReason, Session, SessionId,
@@ -24,13 +28,15 @@ impl Clock for FixedClock {
     }
 }
 
-/// Users in a vector, with the same uniqueness rule as the real stores.
+/// Users and sessions in memory, with the real stores' rules: one database, so that
+/// [`SessionStore::find_active_user`] sees the users as the real join does.
 #[derive(Debug, Default)]
-pub struct InMemoryUserRepository {
+pub struct InMemoryStore {
     users: Mutex<Vec<User>>,
+    sessions: Mutex<Vec<Session>>,
 }
 
-impl InMemoryUserRepository {
+impl InMemoryStore {
     /// Adds a user as stored, bypassing the service (to set flags such as `is_active`).
     pub fn push(&self, parts: UserParts) {
         self.lock().push(parts.into());
@@ -45,16 +51,27 @@ impl InMemoryUserRepository {
         }
     }
 
+    /// Every session, in creation order.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.lock_sessions().clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<User>> {
         // A poisoned lock only means another test thread panicked; the data is still usable.
         self.users
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, Vec<Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 #[async_trait]
-impl UserRepository for InMemoryUserRepository {
+impl UserRepository for InMemoryStore {
     async fn insert(&self, user: NewUser) -> Result<User, RepositoryError> {
         let mut users = self.lock();
         if users.iter().any(|u| u.email() == &user.email) {
@@ -147,74 +164,40 @@ impl CountingFailureCounter {
 
 #[async_trait]
 impl FailureCounter for CountingFailureCounter {
-    fn quota(&self) -> Quota {
-        Quota {
-            max: self.max,
-            window: std::time::Duration::from_secs(60),
-        }
-    }
-
-    async fn reserve(&self, key: &str) -> Result<RateDecision, RateLimitError> {
+    async fn reserve(&self, key: &str) -> Result<Reservation, CounterError> {
         let mut counts = self.lock();
         let count = counts.entry(key.to_owned()).or_insert(0);
         if *count >= self.max {
-            return Ok(RateDecision::Limited {
+            return Ok(Reservation::Full {
                 retry_after: std::time::Duration::from_secs(60),
             });
         }
         *count += 1;
-        Ok(RateDecision::Allowed)
+        Ok(Reservation::Reserved)
     }
 
-    async fn release(&self, key: &str) -> Result<(), RateLimitError> {
+    async fn release(&self, key: &str) -> Result<(), CounterError> {
         if let Some(count) = self.lock().get_mut(key) {
             *count = count.saturating_sub(1);
         }
         Ok(())
     }
 
-    async fn reset(&self, key: &str) -> Result<(), RateLimitError> {
+    async fn reset(&self, key: &str) -> Result<(), CounterError> {
         self.lock().remove(key);
         Ok(())
     }
 }
 
-/// Sessions in a vector, over a user repository for [`SessionStore::find_active_user`].
-pub struct InMemorySessionStore {
-    users: Arc<dyn UserRepository>,
-    sessions: Mutex<Vec<Session>>,
-}
-
-impl InMemorySessionStore {
-    /// An empty store whose users come from `users`.
-    pub fn new(users: Arc<dyn UserRepository>) -> Self {
-        Self {
-            users,
-            sessions: Mutex::default(),
-        }
-    }
-
-    /// Every session, in creation order.
-    pub fn all(&self) -> Vec<Session> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Session>> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
 #[async_trait]
-impl SessionStore for InMemorySessionStore {
-    async fn create(&self, session: Session) -> Result<(), RepositoryError> {
-        self.lock().push(session);
+impl SessionStore for InMemoryStore {
+    async fn create(&self, session: Session) -> Result<(), SessionStoreError> {
+        self.lock_sessions().push(session);
         Ok(())
     }
 
-    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
-        Ok(self.lock().iter().find(|s| &s.id == id).cloned())
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError> {
+        Ok(self.lock_sessions().iter().find(|s| &s.id == id).cloned())
     }
 
     async fn find_active_user(
@@ -222,15 +205,19 @@ impl SessionStore for InMemorySessionStore {
         id: &SessionId,
         user: UserId,
         now: DateTime<Utc>,
-    ) -> Result<Option<User>, RepositoryError> {
+    ) -> Result<Option<User>, SessionStoreError> {
         let live = self
-            .lock()
+            .lock_sessions()
             .iter()
             .any(|s| &s.id == id && s.user_id == user && s.is_active(now));
         if !live {
             return Ok(None);
         }
-        Ok(self.users.find_by_id(user).await?.filter(User::is_active))
+        Ok(self
+            .lock()
+            .iter()
+            .find(|u| u.id() == user && u.is_active())
+            .cloned())
     }
 
     async fn rotate(
@@ -239,8 +226,8 @@ impl SessionStore for InMemorySessionStore {
         expected: &TokenFingerprint,
         next: &TokenFingerprint,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
-        let mut sessions = self.lock();
+    ) -> Result<bool, SessionStoreError> {
+        let mut sessions = self.lock_sessions();
         let Some(session) = sessions
             .iter_mut()
             .find(|s| &s.id == id && &s.refresh_token_hash == expected && s.is_active(now))
@@ -259,8 +246,8 @@ impl SessionStore for InMemorySessionStore {
         id: &SessionId,
         reason: RevokeReason,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
-        let mut sessions = self.lock();
+    ) -> Result<bool, SessionStoreError> {
+        let mut sessions = self.lock_sessions();
         let Some(session) = sessions
             .iter_mut()
             .find(|s| &s.id == id && s.revoked_at.is_none())
@@ -277,10 +264,10 @@ impl SessionStore for InMemorySessionStore {
         user: UserId,
         reason: RevokeReason,
         now: DateTime<Utc>,
-    ) -> Result<u64, RepositoryError> {
+    ) -> Result<u64, SessionStoreError> {
         let mut count = 0;
         for session in self
-            .lock()
+            .lock_sessions()
             .iter_mut()
             .filter(|s| s.user_id == user && s.revoked_at.is_none())
         {
@@ -295,9 +282,9 @@ impl SessionStore for InMemorySessionStore {
         &self,
         user: UserId,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Session>, RepositoryError> {
+    ) -> Result<Vec<Session>, SessionStoreError> {
         Ok(self
-            .lock()
+            .lock_sessions()
             .iter()
             .filter(|s| s.user_id == user && s.is_active(now))
             .cloned()
@@ -308,8 +295,8 @@ impl SessionStore for InMemorySessionStore {
         &self,
         before: DateTime<Utc>,
         limit: u64,
-    ) -> Result<u64, RepositoryError> {
-        let mut sessions = self.lock();
+    ) -> Result<u64, SessionStoreError> {
+        let mut sessions = self.lock_sessions();
         let expired: Vec<SessionId> = sessions
             .iter()
             .filter(|s| s.expires_at < before)

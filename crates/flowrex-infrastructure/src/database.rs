@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use flowrex_domain::ports::{Probe, ProbeError, RepositoryError};
+use flowrex_domain::ports::{RepositoryError, SessionStoreError};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, Select};
 
@@ -195,23 +195,43 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     Database::connect(options).await
 }
 
-/// Connections of the pool: (open, idle).
-pub fn pool_stats(db: &DatabaseConnection) -> (u32, usize) {
-    use sea_orm::DbBackend;
-    match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            let pool = db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle())
+/// A connection pool's figures, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolFigures {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+}
+
+/// Reads a connection pool's figures (`GET /metrics`), without handing out the pool.
+pub trait PoolStats: Send + Sync {
+    /// The figures now.
+    fn figures(&self) -> PoolFigures;
+}
+
+impl PoolStats for DatabaseConnection {
+    fn figures(&self) -> PoolFigures {
+        use sea_orm::DbBackend;
+        let (open, idle) = match self.get_database_backend() {
+            DbBackend::Sqlite => {
+                let pool = self.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::Postgres => {
+                let pool = self.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::MySql => {
+                let pool = self.get_mysql_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        };
+        PoolFigures {
+            open,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
         }
-        DbBackend::Postgres => {
-            let pool = db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-        DbBackend::MySql => {
-            let pool = db.get_mysql_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-        _ => (0, 0),
     }
 }
 
@@ -231,8 +251,8 @@ pub async fn unique_row<E: EntityTrait>(
         .map(|rows| rows.into_iter().next())
 }
 
-/// Translates a sea-orm error into the domain's: lost connections, refused connects and
-/// pool timeouts become [`RepositoryError::Unavailable`], anything else
+/// Translates a sea-orm error into the user repository's: lost connections, refused
+/// connects and pool timeouts become [`RepositoryError::Unavailable`], anything else
 /// [`RepositoryError::Unexpected`]. (Which unique key a violation names is the caller's
 /// business: only the user repository knows that the email keys mean "taken".)
 pub fn repository_error(error: DbErr) -> RepositoryError {
@@ -243,31 +263,12 @@ pub fn repository_error(error: DbErr) -> RepositoryError {
     }
 }
 
-/// Readiness of the database: a ping through the pool, bounded by the acquire timeout.
-pub struct DatabaseProbe {
-    db: DatabaseConnection,
-    timeout: Duration,
-}
-
-impl DatabaseProbe {
-    /// A probe over the pool, giving up after `timeout`.
-    pub fn new(db: DatabaseConnection, timeout: Duration) -> Self {
-        Self { db, timeout }
-    }
-}
-
-#[async_trait::async_trait]
-impl Probe for DatabaseProbe {
-    fn name(&self) -> &'static str {
-        "database"
-    }
-
-    async fn check(&self) -> Result<(), ProbeError> {
-        match tokio::time::timeout(self.timeout, self.db.ping()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(ProbeError("database", anyhow!(error))),
-            Err(_) => Err(ProbeError("database", anyhow!("timed out"))),
-        }
+/// The same translation for the session store.
+pub fn session_store_error(error: DbErr) -> SessionStoreError {
+    if is_unavailable(&error) {
+        SessionStoreError::Unavailable(anyhow!(error))
+    } else {
+        SessionStoreError::Unexpected(anyhow!(error))
     }
 }
 

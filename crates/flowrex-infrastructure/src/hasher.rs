@@ -1,5 +1,6 @@
 //! bcrypt password hashing, off the async executor.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use anyhow::{Context, anyhow};
@@ -35,6 +36,8 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 struct HashingPool {
     jobs: mpsc::Sender<Job>,
+    /// Jobs run to the end (observability and tests).
+    done: Arc<AtomicU64>,
 }
 
 impl HashingPool {
@@ -65,29 +68,57 @@ impl HashingPool {
                 tracing::error!(%error, "cannot start a hashing thread");
             }
         }
-        Self { jobs }
+        Self {
+            jobs,
+            done: Arc::new(AtomicU64::new(0)),
+        }
     }
 }
 
 /// The cost is outside bcrypt's range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("BCRYPT_COST must be between 4 and 31, got {0}")]
+#[error("must be between {MIN_COST} and {MAX_COST}, got {0}")]
 pub struct InvalidCost(pub u32);
 
-impl BcryptHasher {
-    /// A hasher at `cost`.
+/// A bcrypt cost within bcrypt's range: the one place that range is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BcryptCost(u32);
+
+impl BcryptCost {
+    /// `cost` if bcrypt accepts it.
     ///
     /// # Errors
     /// [`InvalidCost`] outside 4..=31.
     pub fn new(cost: u32) -> Result<Self, InvalidCost> {
-        if !(MIN_COST..=MAX_COST).contains(&cost) {
-            return Err(InvalidCost(cost));
+        if (MIN_COST..=MAX_COST).contains(&cost) {
+            Ok(Self(cost))
+        } else {
+            Err(InvalidCost(cost))
         }
+    }
+
+    /// The cost.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// The hasher's worker threads could not make their first hash.
+#[derive(Debug, thiserror::Error)]
+#[error("bcrypt failed to start: {0}")]
+pub struct HasherStartError(#[source] bcrypt::BcryptError);
+
+impl BcryptHasher {
+    /// A hasher at `cost`, with its pool of worker threads.
+    ///
+    /// # Errors
+    /// [`HasherStartError`] if bcrypt cannot hash at all.
+    pub fn new(cost: BcryptCost) -> Result<Self, HasherStartError> {
+        let cost = cost.get();
         // A cheap hash at the minimum cost, relabelled with the real cost: verifying against
         // it runs the full `cost` rounds, without paying them once at start-up.
-        let cheap =
-            bcrypt::hash("flowrex-dummy-password", MIN_COST).map_err(|_| InvalidCost(cost))?;
-        let dummy = cheap.replacen(&format!("${:02}$", MIN_COST), &format!("${cost:02}$"), 1);
+        let cheap = bcrypt::hash("flowrex-dummy-password", MIN_COST).map_err(HasherStartError)?;
+        let dummy = cheap.replacen(&format!("${MIN_COST:02}$"), &format!("${cost:02}$"), 1);
         let workers = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(Self {
             cost,
@@ -101,6 +132,11 @@ impl BcryptHasher {
         self.cost
     }
 
+    /// How many hashes and verifications the pool has run to the end.
+    pub fn jobs_done(&self) -> u64 {
+        self.pool.done.load(Ordering::Relaxed)
+    }
+
     async fn run<T, F>(&self, work: F) -> Result<T, HashError>
     where
         T: Send + 'static,
@@ -108,6 +144,7 @@ impl BcryptHasher {
     {
         let (done, result) = oneshot::channel();
         let span = tracing::Span::current();
+        let finished = Arc::clone(&self.pool.done);
         let job: Job = Box::new(move || {
             if done.is_closed() {
                 return; // the request was dropped while queued: no work for nobody
@@ -116,6 +153,7 @@ impl BcryptHasher {
             let outcome = span.in_scope(work);
             metrics::histogram!("flowrex_bcrypt_duration_seconds")
                 .record(started.elapsed().as_secs_f64());
+            finished.fetch_add(1, Ordering::Relaxed);
             let _ = done.send(outcome);
         });
         self.pool
@@ -181,7 +219,7 @@ mod tests {
     use super::*;
 
     fn hasher() -> BcryptHasher {
-        BcryptHasher::new(4).unwrap_or_else(|e| panic!("{e}"))
+        BcryptHasher::new(BcryptCost::new(4).unwrap()).unwrap()
     }
 
     #[tokio::test]
@@ -207,7 +245,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_made_by_the_original_passlib_service_verify() {
-        let hasher = BcryptHasher::new(12).unwrap_or_else(|e| panic!("{e}"));
+        let hasher = BcryptHasher::new(BcryptCost::new(12).unwrap()).unwrap();
         for (password, stored) in [
             ("Test1234", PASSLIB_TEST1234),
             ("Pässwörd1€", PASSLIB_UNICODE),
@@ -240,15 +278,28 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_user_never_matches_but_costs_a_full_verify() {
-        let hasher = BcryptHasher::new(6).unwrap_or_else(|e| panic!("{e}"));
+        let hasher = BcryptHasher::new(BcryptCost::new(6).unwrap()).unwrap();
+        // The dummy is a well-formed hash at the configured cost (bcrypt runs its 2^6 rounds
+        // on it and finds no match; a malformed one would be an error, not `false`)...
         assert!(
             hasher.dummy.starts_with("$2b$06$"),
             "dummy at the configured cost"
         );
+        assert_eq!(
+            bcrypt::verify("flowrex-dummy-password", &hasher.dummy).ok(),
+            Some(false)
+        );
+        // ...and an unknown user's verification really runs on the pool against it.
+        let before = hasher.jobs_done();
         let result = hasher
             .verify(&PasswordAttempt::new("flowrex-dummy-password".into()), None)
             .await;
         assert!(matches!(result, Ok(false)));
+        assert_eq!(
+            hasher.jobs_done(),
+            before + 1,
+            "one bcrypt verification ran"
+        );
     }
 
     #[tokio::test]
@@ -264,7 +315,8 @@ mod tests {
 
     #[test]
     fn costs_outside_bcrypts_range_are_refused() {
-        assert_eq!(BcryptHasher::new(3).map(|_| ()), Err(InvalidCost(3)));
-        assert_eq!(BcryptHasher::new(32).map(|_| ()), Err(InvalidCost(32)));
+        assert_eq!(BcryptCost::new(3), Err(InvalidCost(3)));
+        assert_eq!(BcryptCost::new(32), Err(InvalidCost(32)));
+        assert_eq!(BcryptCost::new(4).map(BcryptCost::get), Ok(4));
     }
 }

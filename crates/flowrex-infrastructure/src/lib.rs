@@ -1,22 +1,34 @@
-//! Adapters that implement [`flowrex_domain::ports`]: the sea-orm user repository
-//! ([`SeaOrmUserRepository`]), the bcrypt hasher ([`BcryptHasher`]), JWT tokens
-//! ([`JwtTokens`]) and the system clock. [`database`] connects to SQLite, PostgreSQL or
-//! MySQL/MariaDB from a URL in either the native or the original service's SQLAlchemy form.
+//! Adapters of [`flowrex_domain::ports`], and of the HTTP layer's own ports:
 //!
-//! Start reading at [`database::connect`]; each adapter translates its library's errors into
-//! the domain's at the seam, so no `DbErr` or `jsonwebtoken` error goes further.
+//! - [`database`] connects to SQLite, PostgreSQL or MySQL/MariaDB from a URL in the native
+//!   or the original service's SQLAlchemy form; [`db_error`] says what a database error
+//!   means (gone, a named unique key, anything else) on every backend.
+//! - sea-orm stores: [`SeaOrmUserRepository`], [`SeaOrmSessionStore`], over the [`entity`]
+//!   models (the schema itself belongs to the `migration` crate).
+//! - [`BcryptHasher`] (off the async executor), [`JwtTokens`] (sign and verify; JWK set),
+//!   [`SystemClock`].
+//! - limits: [`rate_limit`] (requests per client: the `RateLimiter` port and its
+//!   in-process, Redis and failover adapters) and [`failure_counter`] (login attempts:
+//!   the domain's `FailureCounter`), watched by one [`circuit::Circuit`] per Redis.
+//! - [`probe`]: readiness of the database and Redis.
+//!
+//! Each adapter translates its library's errors into the domain's at the seam, so no
+//! `DbErr`, `redis` or `jsonwebtoken` error goes further.
 
+pub mod circuit;
 pub mod clock;
 pub mod database;
 pub mod db_error;
 pub mod entity;
+pub mod failure_counter;
 pub mod hasher;
 pub mod jwt;
+pub mod probe;
 pub mod rate_limit;
-pub mod redis_store;
+pub mod redis_connection;
 pub mod session_store;
 #[cfg(feature = "test-support")]
-pub mod testing;
+pub mod test_support;
 pub mod user_repository;
 
 pub use clock::SystemClock;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use flowrex_domain::ports::{RepositoryError, SessionStore};
+use flowrex_domain::ports::{SessionStore, SessionStoreError};
 use flowrex_domain::{RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -10,7 +10,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, RelationTrait, Set,
 };
 
-use crate::database::{repository_error, unique_row};
+use crate::database::{session_store_error, unique_row};
 use crate::db_error::read_retrying;
 use crate::entity::users::id_column;
 use crate::entity::{sessions, users};
@@ -32,7 +32,6 @@ fn into_session(model: sessions::Model) -> Option<Session> {
     Some(Session {
         id: SessionId::parse(&model.id)?,
         user_id: UserId::new(i64::from(model.user_id)),
-        family_id: SessionId::parse(&model.family_id)?,
         refresh_token_hash: TokenFingerprint::from_stored(model.refresh_token_hash),
         previous_refresh_token_hash: model
             .previous_refresh_token_hash
@@ -50,13 +49,13 @@ fn into_session(model: sessions::Model) -> Option<Session> {
 
 #[async_trait]
 impl SessionStore for SeaOrmSessionStore {
-    async fn create(&self, session: Session) -> Result<(), RepositoryError> {
-        let user_id = id_column(session.user_id)
-            .ok_or_else(|| RepositoryError::Unexpected(anyhow::anyhow!("user id out of range")))?;
+    async fn create(&self, session: Session) -> Result<(), SessionStoreError> {
+        let user_id = id_column(session.user_id).ok_or_else(|| {
+            SessionStoreError::Unexpected(anyhow::anyhow!("user id out of range"))
+        })?;
         sessions::ActiveModel {
             id: Set(session.id.as_str().to_owned()),
             user_id: Set(user_id),
-            family_id: Set(session.family_id.as_str().to_owned()),
             refresh_token_hash: Set(session.refresh_token_hash.as_str().to_owned()),
             previous_refresh_token_hash: Set(None),
             rotated_at: Set(None),
@@ -71,17 +70,17 @@ impl SessionStore for SeaOrmSessionStore {
         .insert(&self.db)
         .await
         .map(|_| ())
-        .map_err(repository_error)
+        .map_err(session_store_error)
     }
 
-    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError> {
         unique_row(
             || sessions::Entity::find_by_id(id.as_str().to_owned()),
             &self.db,
         )
         .await
         .map(|row| row.and_then(into_session))
-        .map_err(repository_error)
+        .map_err(session_store_error)
     }
 
     async fn find_active_user(
@@ -89,7 +88,7 @@ impl SessionStore for SeaOrmSessionStore {
         id: &SessionId,
         user: UserId,
         now: DateTime<Utc>,
-    ) -> Result<Option<User>, RepositoryError> {
+    ) -> Result<Option<User>, SessionStoreError> {
         let Some(user) = id_column(user) else {
             return Ok(None);
         };
@@ -104,7 +103,7 @@ impl SessionStore for SeaOrmSessionStore {
         unique_row(select, &self.db)
             .await
             .map(|row| row.map(User::from))
-            .map_err(repository_error)
+            .map_err(session_store_error)
     }
 
     async fn rotate(
@@ -113,7 +112,7 @@ impl SessionStore for SeaOrmSessionStore {
         expected: &TokenFingerprint,
         next: &TokenFingerprint,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
+    ) -> Result<bool, SessionStoreError> {
         let result = sessions::Entity::update_many()
             .col_expr(
                 sessions::Column::RefreshTokenHash,
@@ -131,7 +130,7 @@ impl SessionStore for SeaOrmSessionStore {
             .filter(sessions::Column::ExpiresAt.gt(now))
             .exec(&self.db)
             .await
-            .map_err(repository_error)?;
+            .map_err(session_store_error)?;
         Ok(result.rows_affected == 1)
     }
 
@@ -140,7 +139,7 @@ impl SessionStore for SeaOrmSessionStore {
         id: &SessionId,
         reason: RevokeReason,
         now: DateTime<Utc>,
-    ) -> Result<bool, RepositoryError> {
+    ) -> Result<bool, SessionStoreError> {
         let result = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
             .col_expr(
@@ -151,7 +150,7 @@ impl SessionStore for SeaOrmSessionStore {
             .filter(sessions::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await
-            .map_err(repository_error)?;
+            .map_err(session_store_error)?;
         Ok(result.rows_affected == 1)
     }
 
@@ -160,7 +159,7 @@ impl SessionStore for SeaOrmSessionStore {
         user: UserId,
         reason: RevokeReason,
         now: DateTime<Utc>,
-    ) -> Result<u64, RepositoryError> {
+    ) -> Result<u64, SessionStoreError> {
         let Some(user) = id_column(user) else {
             return Ok(0);
         };
@@ -175,14 +174,14 @@ impl SessionStore for SeaOrmSessionStore {
             .exec(&self.db)
             .await
             .map(|result| result.rows_affected)
-            .map_err(repository_error)
+            .map_err(session_store_error)
     }
 
     async fn list_active(
         &self,
         user: UserId,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Session>, RepositoryError> {
+    ) -> Result<Vec<Session>, SessionStoreError> {
         let Some(user) = id_column(user) else {
             return Ok(Vec::new());
         };
@@ -196,14 +195,14 @@ impl SessionStore for SeaOrmSessionStore {
         })
         .await
         .map(|rows| rows.into_iter().filter_map(into_session).collect())
-        .map_err(repository_error)
+        .map_err(session_store_error)
     }
 
     async fn delete_expired(
         &self,
         before: DateTime<Utc>,
         limit: u64,
-    ) -> Result<u64, RepositoryError> {
+    ) -> Result<u64, SessionStoreError> {
         // In small batches by primary key, so that no statement holds the table for long.
         let ids: Vec<String> = sessions::Entity::find()
             .select_only()
@@ -213,7 +212,7 @@ impl SessionStore for SeaOrmSessionStore {
             .into_tuple()
             .all(&self.db)
             .await
-            .map_err(repository_error)?;
+            .map_err(session_store_error)?;
         if ids.is_empty() {
             return Ok(0);
         }
@@ -222,6 +221,6 @@ impl SessionStore for SeaOrmSessionStore {
             .exec(&self.db)
             .await
             .map(|result| result.rows_affected)
-            .map_err(repository_error)
+            .map_err(session_store_error)
     }
 }

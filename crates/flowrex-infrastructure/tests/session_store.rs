@@ -7,13 +7,13 @@ use flowrex_domain::{
     EmailAddress, NewUser, PasswordHash, RevokeReason, Session, SessionId, TokenFingerprint, UserId,
 };
 use flowrex_infrastructure::database::{self, DatabaseSettings};
-use flowrex_infrastructure::{SeaOrmSessionStore, SeaOrmUserRepository, testing};
+use flowrex_infrastructure::{SeaOrmSessionStore, SeaOrmUserRepository, test_support};
 use migration::{Migrator, MigratorTrait};
 use tempfile::TempDir;
 
 async fn stores() -> (SeaOrmSessionStore, UserId, TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = testing::fresh_database(dir.path())
+    let url = test_support::fresh_database(dir.path())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let settings = DatabaseSettings::new(url);
@@ -44,7 +44,6 @@ fn session(user: UserId, expires_in: Duration, refresh: &str) -> Session {
     let now = Utc::now().trunc_subsecs(6);
     let id = SessionId::generate();
     Session {
-        family_id: id.clone(),
         id,
         user_id: user,
         refresh_token_hash: TokenFingerprint::of(refresh),

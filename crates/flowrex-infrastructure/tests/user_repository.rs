@@ -4,14 +4,14 @@ use chrono::{SubsecRound, Utc};
 use flowrex_domain::ports::{RepositoryError, UserRepository};
 use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, UserId};
 use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
-use flowrex_infrastructure::{SeaOrmUserRepository, testing};
+use flowrex_infrastructure::{SeaOrmUserRepository, test_support};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use tempfile::TempDir;
 
 async fn repository() -> (SeaOrmUserRepository, sea_orm::DatabaseConnection, TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = testing::fresh_database(dir.path())
+    let url = test_support::fresh_database(dir.path())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     let settings = DatabaseSettings::new(url);

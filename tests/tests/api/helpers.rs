@@ -2,7 +2,7 @@
 //! own; `TestApp` has one verb per route.
 
 use flowrex_api::{Application, SettingsSources};
-use flowrex_infrastructure::testing;
+use flowrex_infrastructure::test_support;
 use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -39,7 +39,7 @@ pub async fn spawn_app_on_database(database_url: String, vars: &[(&str, &str)]) 
 }
 
 async fn spawn_on(dir: TempDir, vars: &[(&str, &str)]) -> TestApp {
-    let database_url = testing::fresh_database(dir.path())
+    let database_url = test_support::fresh_database(dir.path())
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"))
         .expose()

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::spawn_app_on_database;
-use flowrex_infrastructure::testing;
+use flowrex_infrastructure::test_support;
 
 /// `Test1234` hashed by the original service (passlib, cost 12).
 const TEST1234: &str = "$2b$12$53bKYujvn6hfO17ca2dZAOfSyt0zPJ8hr3gcAZm.R/Na0v9r5ca82";
@@ -17,7 +17,7 @@ const TEST1234: &str = "$2b$12$53bKYujvn6hfO17ca2dZAOfSyt0zPJ8hr3gcAZm.R/Na0v9r5
 #[tokio::test]
 async fn an_older_database_is_upgraded_at_start_up() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    let url = testing::fresh_database(dir.path())
+    let url = test_support::fresh_database(dir.path())
         .await
         .unwrap_or_else(|e| panic!("test database: {e:#}"))
         .expose()

@@ -1,14 +1,53 @@
 //! SPEC rows `GET /` and `GET /health`, and the readiness check `GET /health/ready`.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 
-use actix_web::http::header::ContentType;
+use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, web};
-use flowrex_domain::ports::Probe;
-use serde_json::{Map, Value, json};
+use flowrex_infrastructure::probe::Probe;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ErrorBody, UNAVAILABLE_RETRY_AFTER_SECONDS};
+use crate::routes::auth::MessageBody;
 
 /// The dependencies `GET /health/ready` checks (the database, and Redis when configured).
 pub struct Readiness(pub Vec<Arc<dyn Probe>>);
+
+/// `{"status": "healthy"}`.
+#[derive(Serialize, ToSchema)]
+pub struct HealthBody {
+    /// Always `healthy`: the process answers.
+    #[schema(example = "healthy")]
+    pub status: &'static str,
+}
+
+/// The readiness of each dependency.
+#[derive(Serialize, ToSchema)]
+pub struct ReadyBody {
+    /// `Service unavailable` when a dependency did not answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'static str>,
+    /// `ready` or `unavailable`.
+    pub status: &'static str,
+    /// `ok` or `unavailable`, by dependency (`database`, `redis`).
+    #[schema(value_type = Object)]
+    pub checks: BTreeMap<&'static str, &'static str>,
+}
+
+/// The fixed answers, serialised once.
+static ROOT: LazyLock<web::Bytes> = LazyLock::new(|| {
+    serialized(&MessageBody {
+        message: "Flowrex API",
+    })
+});
+static HEALTHY: LazyLock<web::Bytes> =
+    LazyLock::new(|| serialized(&HealthBody { status: "healthy" }));
+
+fn serialized(body: &impl Serialize) -> web::Bytes {
+    serde_json::to_vec(body).unwrap_or_default().into()
+}
 
 /// `GET /` → 200 `{"message": "Flowrex API"}`.
 #[utoipa::path(
@@ -16,14 +55,14 @@ pub struct Readiness(pub Vec<Arc<dyn Probe>>);
     path = "/",
     tag = "service",
     responses(
-        (status = 200, description = "The API", body = crate::openapi::MessageResponse),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse)
+        (status = 200, description = "The API", body = MessageBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)
     )
 )]
 pub async fn root() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(r#"{"message":"Flowrex API"}"#)
+        .body(ROOT.clone())
 }
 
 /// `GET /health` → 200 `{"status": "healthy"}`: liveness only, no dependency is checked.
@@ -32,14 +71,14 @@ pub async fn root() -> HttpResponse {
     path = "/health",
     tag = "service",
     responses(
-        (status = 200, description = "Liveness", body = crate::openapi::HealthResponse),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse)
+        (status = 200, description = "Liveness", body = HealthBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)
     )
 )]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
-        .body(r#"{"status":"healthy"}"#)
+        .body(HEALTHY.clone())
 }
 
 /// `GET /health/ready` → 200 `{"status": "ready", "checks": {"database": "ok", …}}` when
@@ -51,13 +90,13 @@ pub async fn health() -> HttpResponse {
     path = "/health/ready",
     tag = "service",
     responses(
-        (status = 200, description = "Every dependency answers", body = crate::openapi::ReadyResponse),
-        (status = 503, description = "A dependency does not", body = crate::openapi::ReadyResponse)
+        (status = 200, description = "Every dependency answers", body = ReadyBody),
+        (status = 503, description = "A dependency does not (`Retry-After`)", body = ReadyBody)
     )
 )]
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let results = futures::future::join_all(readiness.0.iter().map(|probe| probe.check())).await;
-    let mut checks = Map::new();
+    let mut checks = BTreeMap::new();
     let mut all_ok = true;
     for (probe, result) in readiness.0.iter().zip(results) {
         let state = match result {
@@ -68,15 +107,20 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
                 "unavailable"
             }
         };
-        checks.insert(probe.name().to_owned(), Value::from(state));
+        checks.insert(probe.name(), state);
     }
     if all_ok {
-        HttpResponse::Ok().json(json!({ "status": "ready", "checks": checks }))
-    } else {
-        HttpResponse::ServiceUnavailable().json(json!({
-            "detail": "Service unavailable",
-            "status": "unavailable",
-            "checks": checks,
-        }))
+        return HttpResponse::Ok().json(ReadyBody {
+            detail: None,
+            status: "ready",
+            checks,
+        });
     }
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS))
+        .json(ReadyBody {
+            detail: Some("Service unavailable"),
+            status: "unavailable",
+            checks,
+        })
 }

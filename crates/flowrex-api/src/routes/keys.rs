@@ -4,9 +4,31 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::web;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ErrorBody;
+
+/// A JSON Web Key Set (RFC 7517).
+#[derive(Serialize, ToSchema)]
+pub struct JwksBody {
+    /// The public keys (`kty`, `kid`, `use`, `alg` and the key's own members).
+    #[schema(value_type = Vec<Object>)]
+    pub keys: serde_json::Value,
+}
 
 /// The JWK set, serialised once at start-up.
 pub struct Jwks(pub web::Bytes);
+
+impl Jwks {
+    /// The set of the keys that the token adapter publishes (`keys`, a JSON array).
+    ///
+    /// # Errors
+    /// serde's, which a JSON value cannot cause.
+    pub fn of(keys: serde_json::Value) -> serde_json::Result<Self> {
+        serde_json::to_vec(&JwksBody { keys }).map(|bytes| Self(bytes.into()))
+    }
+}
 
 /// `GET /.well-known/jwks.json` → 200 `{"keys": [...]}`, cacheable for five minutes.
 #[utoipa::path(
@@ -14,8 +36,8 @@ pub struct Jwks(pub web::Bytes);
     path = "/.well-known/jwks.json",
     tag = "service",
     responses(
-        (status = 200, description = "The public keys that verify tokens", body = crate::openapi::JwkSetResponse),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = crate::openapi::ErrorResponse)
+        (status = 200, description = "The public keys that verify tokens", body = JwksBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)
     )
 )]
 pub async fn jwks(keys: web::Data<Jwks>) -> HttpResponse {

@@ -1,18 +1,23 @@
 //! `GET /metrics`: Prometheus text exposition of the service's metrics.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, web};
-use migration::sea_orm::DatabaseConnection;
+use flowrex_infrastructure::database::PoolStats;
 
 use crate::telemetry;
+
+/// The database pool, read through its figures only.
+pub struct Pool(pub Arc<dyn PoolStats>);
 
 /// `GET /metrics` → 200 in the Prometheus text format: requests by route and status,
 /// latency histograms, logins by outcome, bcrypt duration, database pool connections in use
 /// and idle, rate-limit rejections.
-pub async fn metrics(db: web::Data<DatabaseConnection>) -> HttpResponse {
-    let (open, idle) = flowrex_infrastructure::database::pool_stats(&db);
-    let in_use = f64::from(open) - idle as f64;
-    metrics::gauge!("flowrex_db_pool_connections", "state" => "in_use").set(in_use.max(0.0));
-    metrics::gauge!("flowrex_db_pool_connections", "state" => "idle").set(idle as f64);
+pub async fn metrics(pool: web::Data<Pool>) -> HttpResponse {
+    let figures = pool.0.figures();
+    let in_use = figures.open.saturating_sub(figures.idle);
+    metrics::gauge!("flowrex_db_pool_connections", "state" => "in_use").set(f64::from(in_use));
+    metrics::gauge!("flowrex_db_pool_connections", "state" => "idle").set(f64::from(figures.idle));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(telemetry::metrics().render())

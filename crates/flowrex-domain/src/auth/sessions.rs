@@ -7,11 +7,21 @@ use chrono::{DateTime, Utc};
 use tracing::{Span, instrument};
 
 use super::{AuthService, AuthenticateError, LogoutError, RefreshError, RevokeSessionError};
-use crate::ports::IssueError;
+use crate::ports::{IssueError, SessionStoreError};
 use crate::{
     ClientInfo, RevokeReason, Session, SessionId, TokenFingerprint, TokenKind, TokenPair,
     TokenRequest, User,
 };
+
+/// An access token's live session and its active user: what an authenticated request
+/// acts as.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The user.
+    pub user: User,
+    /// The session of the token.
+    pub session: SessionId,
+}
 
 /// What `POST /logout` was given.
 #[derive(Debug, Clone, Copy, Default)]
@@ -39,7 +49,6 @@ impl AuthService {
         let pair = self.issue_pair(user, &id, now)?;
         self.sessions
             .create(Session {
-                family_id: id.clone(),
                 id,
                 user_id: user.id(),
                 refresh_token_hash: TokenFingerprint::of(&pair.refresh_token),
@@ -133,20 +142,16 @@ impl AuthService {
         Ok(())
     }
 
-    /// The active user an access token belongs to, if its session is still live: one
-    /// token check and one indexed query.
+    /// The live session an access token belongs to, and its active user: one token check
+    /// and one indexed query.
     ///
     /// # Errors
     /// [`AuthenticateError::InvalidCredentials`] for a bad, expired or wrong-type token, a
     /// revoked or expired session, or a missing or inactive user.
-    pub async fn current_user(&self, access_token: &str) -> Result<User, AuthenticateError> {
-        self.authenticate(access_token).await.map(|(user, _)| user)
-    }
-
-    async fn authenticate(
+    pub async fn authenticate(
         &self,
         access_token: &str,
-    ) -> Result<(User, SessionId), AuthenticateError> {
+    ) -> Result<Authenticated, AuthenticateError> {
         let now = self.now();
         let claims = self
             .verifier
@@ -157,7 +162,10 @@ impl AuthService {
             .find_active_user(&claims.session, claims.subject, now)
             .await?
             .ok_or(AuthenticateError::InvalidCredentials)?;
-        Ok((user, claims.session))
+        Ok(Authenticated {
+            user,
+            session: claims.session,
+        })
     }
 
     /// Ends the session of the token(s) given, or every session of their user. A token
@@ -213,57 +221,56 @@ impl AuthService {
         Ok(())
     }
 
-    /// The caller's active sessions and which of them is the caller's own.
+    /// The caller's active sessions, most recently used first.
     ///
     /// # Errors
-    /// [`AuthenticateError`] when the access token does not identify a live session.
+    /// [`AuthenticateError::Unavailable`] when the session store cannot be reached.
     pub async fn list_sessions(
         &self,
-        access_token: &str,
-    ) -> Result<(SessionId, Vec<Session>), AuthenticateError> {
-        let (user, current) = self.authenticate(access_token).await?;
-        let sessions = self.sessions.list_active(user.id(), self.now()).await?;
-        Ok((current, sessions))
+        caller: &Authenticated,
+    ) -> Result<Vec<Session>, AuthenticateError> {
+        Ok(self
+            .sessions
+            .list_active(caller.user.id(), self.now())
+            .await?)
     }
 
     /// Revokes one of the caller's sessions (any of them, including its own).
     ///
     /// # Errors
     /// [`RevokeSessionError::NotFound`] unless `id` names an active session of the
-    /// caller's; [`RevokeSessionError::Authenticate`] for a bad access token.
+    /// caller's.
     pub async fn revoke_session(
         &self,
-        access_token: &str,
+        caller: &Authenticated,
         id: &str,
     ) -> Result<(), RevokeSessionError> {
-        let (user, _) = self.authenticate(access_token).await?;
         let now = self.now();
         let id = SessionId::parse(id).ok_or(RevokeSessionError::NotFound)?;
-        let owned = self
-            .sessions
-            .find(&id)
-            .await
-            .map_err(AuthenticateError::from)?
-            .is_some_and(|session| session.user_id == user.id() && session.is_active(now));
+        let owned =
+            self.sessions.find(&id).await?.is_some_and(|session| {
+                session.user_id == caller.user.id() && session.is_active(now)
+            });
         if !owned {
             return Err(RevokeSessionError::NotFound);
         }
         self.sessions
             .revoke(&id, RevokeReason::Revoked, now)
-            .await
-            .map_err(AuthenticateError::from)?;
+            .await?;
         Ok(())
     }
 
-    /// Deletes sessions that expired before `before`, in batches of `batch`; how many.
+    /// Deletes the sessions that have expired by now (the service's clock), at most
+    /// `batch` rows per statement so that none holds the table for long; how many. A
+    /// `batch` of 0 deletes nothing.
     ///
     /// # Errors
     /// The store's error.
-    pub async fn delete_expired_sessions(
-        &self,
-        before: DateTime<Utc>,
-        batch: u64,
-    ) -> Result<u64, crate::ports::RepositoryError> {
+    pub async fn delete_expired_sessions(&self, batch: u64) -> Result<u64, SessionStoreError> {
+        if batch == 0 {
+            return Ok(0);
+        }
+        let before = self.now();
         let mut total = 0;
         loop {
             let deleted = self.sessions.delete_expired(before, batch).await?;

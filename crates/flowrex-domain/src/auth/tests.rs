@@ -7,14 +7,17 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
 use crate::ports::{
-    HashError, MockPasswordHasher, MockSessionStore, MockTokenIssuer, MockTokenVerifier,
-    MockUserRepository, SessionStore,
+    HashError, IssueError, MockPasswordHasher, MockSessionStore, MockTokenIssuer,
+    MockTokenVerifier, MockUserRepository, PasswordHasher, RepositoryError, SessionStore,
+    SessionStoreError, UserRepository,
 };
 use crate::test_support::{
-    CountingFailureCounter, FixedClock, InMemorySessionStore, InMemoryUserRepository, PlainTokens,
-    SettableClock,
+    CountingFailureCounter, FixedClock, InMemoryStore, PlainTokens, SettableClock,
 };
-use crate::{ClientInfo, PasswordHash, RevokeReason, SessionId, UserId, UserParts};
+use crate::{
+    ClientInfo, EmailAddress, FullName, NewPassword, PasswordAttempt, PasswordHash, RevokeReason,
+    SessionId, TokenPair, User, UserId, UserParts,
+};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
@@ -82,7 +85,7 @@ impl Ports {
     fn service(self) -> AuthService {
         let sessions = self
             .sessions
-            .unwrap_or_else(|| Arc::new(InMemorySessionStore::new(self.users.clone())));
+            .unwrap_or_else(|| Arc::new(InMemoryStore::default()));
         AuthService::new(
             AuthPorts {
                 users: self.users,
@@ -137,12 +140,11 @@ fn registration(raw_email: &str) -> Registration {
     }
 }
 
-fn credentials(raw_email: &str, raw_password: &str) -> Credentials {
-    Credentials {
+fn credentials(raw_email: &str, raw_password: &str) -> LoginAttempt {
+    LoginAttempt {
         email: email(raw_email),
         password: PasswordAttempt::new(raw_password.to_owned()),
-        client_ip: Some(IpAddr::from([203, 0, 113, 9])),
-        user_agent: None,
+        client: ClientInfo::new(Some(IpAddr::from([203, 0, 113, 9])), None),
     }
 }
 
@@ -150,7 +152,7 @@ fn credentials(raw_email: &str, raw_password: &str) -> Credentials {
 
 #[tokio::test]
 async fn register_stores_the_hash_and_returns_the_new_user() {
-    let users = Arc::new(InMemoryUserRepository::default());
+    let users = Arc::new(InMemoryStore::default());
     let mut ports = Ports::with_users(users.clone());
     ports
         .hasher
@@ -246,7 +248,7 @@ async fn register_reports_a_failed_insert_as_unexpected() {
 
 #[tokio::test]
 async fn register_reports_a_hashing_failure_as_unexpected() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
     ports
         .hasher
         .expect_hash()
@@ -327,7 +329,7 @@ async fn login_with_a_wrong_password_is_refused() {
 
 #[tokio::test]
 async fn login_with_unknown_email_still_runs_the_hasher_once() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
     ports
         .hasher
         .expect_verify()
@@ -432,7 +434,7 @@ async fn a_password_bcrypt_cannot_check_in_full_never_matches_but_costs_a_verify
 
 #[tokio::test]
 async fn a_successful_login_upgrades_a_hash_of_another_cost() {
-    let users = Arc::new(InMemoryUserRepository::default());
+    let users = Arc::new(InMemoryStore::default());
     users.push(stored_user(7, true).to_parts());
     let mut ports = Ports::with_users(users.clone()).issuing_tokens();
     ports.hasher.checkpoint();
@@ -475,11 +477,11 @@ async fn a_failed_hash_upgrade_does_not_fail_the_login() {
 
 fn throttled_service(
     ports: Ports,
-    per_ip: &Arc<CountingFailureCounter>,
+    per_client: &Arc<CountingFailureCounter>,
     per_account: &Arc<CountingFailureCounter>,
 ) -> AuthService {
     ports.service().with_login_throttle(LoginThrottle {
-        per_ip: Some(per_ip.clone()),
+        per_client: Some(per_client.clone()),
         per_account: Some(per_account.clone()),
     })
 }
@@ -516,7 +518,7 @@ async fn after_five_failures_an_account_is_throttled_without_running_the_hasher(
 
 #[tokio::test]
 async fn unknown_emails_are_throttled_the_same_way() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
     ports
         .hasher
         .expect_verify()
@@ -543,7 +545,7 @@ async fn unknown_emails_are_throttled_the_same_way() {
 
 #[tokio::test]
 async fn the_per_ip_limit_covers_many_accounts() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
     ports
         .hasher
         .expect_verify()
@@ -598,7 +600,7 @@ async fn parallel_attempts_are_reserved_before_checking_so_no_more_than_the_limi
     let per_account = Arc::new(CountingFailureCounter::new(5));
     let service = AuthService::new(
         AuthPorts {
-            sessions: Arc::new(InMemorySessionStore::new(users.clone())),
+            sessions: Arc::new(InMemoryStore::default()),
             users,
             hasher: Arc::new(SlowWrongHasher),
             issuer: Arc::new(MockTokenIssuer::new()),
@@ -608,7 +610,7 @@ async fn parallel_attempts_are_reserved_before_checking_so_no_more_than_the_limi
         AuthPolicy::default(),
     )
     .with_login_throttle(LoginThrottle {
-        per_ip: Some(Arc::new(CountingFailureCounter::new(50))),
+        per_client: Some(Arc::new(CountingFailureCounter::new(50))),
         per_account: Some(per_account.clone()),
     });
     let attempts = (0..25).map(|_| service.login(credentials("known@example.com", "Wrong123")));
@@ -676,8 +678,7 @@ async fn a_success_resets_the_accounts_failures_but_not_the_clients() {
 
 /// A service over in-memory users and sessions, readable tokens and a clock tests move.
 struct World {
-    users: Arc<InMemoryUserRepository>,
-    sessions: Arc<InMemorySessionStore>,
+    store: Arc<InMemoryStore>,
     clock: Arc<SettableClock>,
     service: AuthService,
 }
@@ -687,14 +688,13 @@ fn world() -> World {
 }
 
 fn world_with_sessions(sessions: Option<Arc<dyn SessionStore>>) -> World {
-    let users = Arc::new(InMemoryUserRepository::default());
-    users.push(stored_user(7, true).to_parts());
-    users.push(UserParts {
+    let store = Arc::new(InMemoryStore::default());
+    store.push(stored_user(7, true).to_parts());
+    store.push(UserParts {
         id: UserId::new(8),
         email: email("other@example.com"),
         ..stored_user(8, true).to_parts()
     });
-    let memory = Arc::new(InMemorySessionStore::new(users.clone()));
     let clock = Arc::new(SettableClock::new(now()));
     let mut hasher = MockPasswordHasher::new();
     hasher.expect_needs_rehash().return_const(false);
@@ -704,8 +704,8 @@ fn world_with_sessions(sessions: Option<Arc<dyn SessionStore>>) -> World {
     let tokens = Arc::new(PlainTokens::default());
     let service = AuthService::new(
         AuthPorts {
-            users: users.clone(),
-            sessions: sessions.unwrap_or_else(|| memory.clone()),
+            users: store.clone(),
+            sessions: sessions.unwrap_or_else(|| store.clone()),
             hasher: Arc::new(hasher),
             issuer: tokens.clone(),
             verifier: tokens,
@@ -714,8 +714,7 @@ fn world_with_sessions(sessions: Option<Arc<dyn SessionStore>>) -> World {
         AuthPolicy::default(),
     );
     World {
-        users,
-        sessions: memory,
+        store,
         clock,
         service,
     }
@@ -724,8 +723,11 @@ fn world_with_sessions(sessions: Option<Arc<dyn SessionStore>>) -> World {
 impl World {
     async fn login(&self, raw_email: &str) -> TokenPair {
         self.service
-            .login(Credentials {
-                user_agent: Some("test-agent".to_owned()),
+            .login(LoginAttempt {
+                client: ClientInfo::new(
+                    Some(IpAddr::from([203, 0, 113, 9])),
+                    Some("test-agent".to_owned()),
+                ),
                 ..credentials(raw_email, "Test1234")
             })
             .await
@@ -733,7 +735,11 @@ impl World {
     }
 
     async fn is_valid(&self, access: &str) -> bool {
-        self.service.current_user(access).await.is_ok()
+        self.service
+            .authenticate(access)
+            .await
+            .map(|a| a.user)
+            .is_ok()
     }
 }
 
@@ -741,11 +747,10 @@ impl World {
 async fn login_opens_a_session_that_stores_only_the_refresh_fingerprint() {
     let world = world();
     let pair = world.login("known@example.com").await;
-    let sessions = world.sessions.all();
+    let sessions = world.store.sessions();
     assert_eq!(sessions.len(), 1);
     let session = &sessions[0];
     assert_eq!(session.user_id, UserId::new(7));
-    assert_eq!(session.family_id, session.id);
     assert_eq!(
         session.refresh_token_hash,
         crate::TokenFingerprint::of(&pair.refresh_token)
@@ -767,7 +772,7 @@ async fn refresh_rotates_the_refresh_token_and_the_new_pair_works() {
     let second = second.unwrap_or_else(|e| panic!("refresh: {e}"));
     assert_ne!(second.refresh_token, first.refresh_token);
     assert!(world.is_valid(&second.access_token).await);
-    let session = &world.sessions.all()[0];
+    let session = &world.store.sessions()[0];
     assert_eq!(
         session.refresh_token_hash,
         crate::TokenFingerprint::of(&second.refresh_token)
@@ -795,7 +800,7 @@ async fn a_replayed_refresh_token_revokes_the_whole_family() {
         "{replay:?}"
     );
     assert_eq!(
-        world.sessions.all()[0].revoked_reason.as_deref(),
+        world.store.sessions()[0].revoked_reason.as_deref(),
         Some("refresh_token_reuse")
     );
     let legitimate = world.service.refresh(&second.refresh_token).await;
@@ -824,7 +829,7 @@ async fn a_replay_within_the_grace_period_is_refused_without_revoking() {
         matches!(duplicate, Err(RefreshError::InvalidToken)),
         "{duplicate:?}"
     );
-    assert_eq!(world.sessions.all()[0].revoked_at, None);
+    assert_eq!(world.store.sessions()[0].revoked_at, None);
     assert!(world.service.refresh(&second.refresh_token).await.is_ok());
 }
 
@@ -850,7 +855,7 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
     ));
 
     let other = world.login("other@example.com").await;
-    let stolen_sid = world.sessions.all()[1].id.clone();
+    let stolen_sid = world.store.sessions()[1].id.clone();
     let mismatched = format!("refresh|7|{stolen_sid}|9999999999|0");
     assert!(
         matches!(
@@ -864,7 +869,7 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
         "a forged sid does not touch the real session"
     );
 
-    world.users.set_active(UserId::new(7), false);
+    world.store.set_active(UserId::new(7), false);
     let inactive = world.service.refresh(&pair.refresh_token).await;
     assert!(
         matches!(inactive, Err(RefreshError::InvalidToken)),
@@ -884,21 +889,25 @@ async fn current_user_needs_a_live_session_and_an_active_user() {
     let world = world();
     let pair = world.login("known@example.com").await;
     assert!(
-        matches!(world.service.current_user(&pair.access_token).await, Ok(u) if u.id() == UserId::new(7))
+        matches!(world.service.authenticate(&pair.access_token).await.map(|a| a.user), Ok(u) if u.id() == UserId::new(7))
     );
     for token in ["garbage", pair.refresh_token.as_str()] {
-        let result = world.service.current_user(token).await;
+        let result = world.service.authenticate(token).await.map(|a| a.user);
         assert!(
             matches!(result, Err(AuthenticateError::InvalidCredentials)),
             "{token}"
         );
     }
-    let session = world.sessions.all()[0].id.clone();
+    let session = world.store.sessions()[0].id.clone();
     let _ = world
-        .sessions
+        .store
         .revoke(&session, RevokeReason::Logout, now())
         .await;
-    let revoked = world.service.current_user(&pair.access_token).await;
+    let revoked = world
+        .service
+        .authenticate(&pair.access_token)
+        .await
+        .map(|a| a.user);
     assert!(
         matches!(revoked, Err(AuthenticateError::InvalidCredentials)),
         "{revoked:?}"
@@ -965,8 +974,8 @@ async fn logout_everywhere_revokes_every_session_of_the_user_only() {
     assert!(world.is_valid(&bystander.access_token).await);
     assert!(
         world
-            .sessions
-            .all()
+            .store
+            .sessions()
             .iter()
             .filter(|s| s.user_id == UserId::new(7))
             .all(|s| s.revoked_reason.as_deref() == Some("logout_all"))
@@ -988,7 +997,7 @@ async fn logout_without_a_usable_token_succeeds_and_changes_nothing() {
 }
 
 fn unreachable_sessions() -> Arc<dyn SessionStore> {
-    let down = || RepositoryError::Unavailable(anyhow::anyhow!("connection refused"));
+    let down = || SessionStoreError::Unavailable(anyhow::anyhow!("connection refused"));
     let mut sessions = MockSessionStore::new();
     sessions.expect_create().returning(move |_| Err(down()));
     sessions.expect_find().returning(move |_| Err(down()));
@@ -1016,7 +1025,7 @@ async fn an_unreachable_session_store_is_reported_as_unavailable() {
         "{login:?}"
     );
     let token = format!("access|7|{}|9999999999|0", SessionId::generate());
-    let me = world.service.current_user(&token).await;
+    let me = world.service.authenticate(&token).await.map(|a| a.user);
     assert!(
         matches!(me, Err(AuthenticateError::Unavailable(_))),
         "{me:?}"
@@ -1048,11 +1057,18 @@ async fn sessions_are_listed_and_revoked_only_by_their_owner() {
     let first = world.login("known@example.com").await;
     let second = world.login("known@example.com").await;
     let intruder = world.login("other@example.com").await;
-    let (current, listed) = world
+    let caller = world
         .service
-        .list_sessions(&second.access_token)
+        .authenticate(&second.access_token)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    let intruder = world
+        .service
+        .authenticate(&intruder.access_token)
+        .await
+        .unwrap();
+    let current = caller.session.clone();
+    let listed = world.service.list_sessions(&caller).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|s| s.id == current));
     let first_id = listed
@@ -1061,40 +1077,29 @@ async fn sessions_are_listed_and_revoked_only_by_their_owner() {
         .map(|s| s.id.to_string())
         .unwrap_or_default();
 
-    let stolen = world
-        .service
-        .revoke_session(&intruder.access_token, &first_id)
-        .await;
+    let stolen = world.service.revoke_session(&intruder, &first_id).await;
     assert!(
         matches!(stolen, Err(RevokeSessionError::NotFound)),
         "{stolen:?}"
     );
     for id in ["nonsense", "00000000-0000-4000-8000-000000000000"] {
-        let result = world.service.revoke_session(&second.access_token, id).await;
+        let result = world.service.revoke_session(&caller, id).await;
         assert!(matches!(result, Err(RevokeSessionError::NotFound)), "{id}");
     }
     assert!(
         world
             .service
-            .revoke_session(&second.access_token, &first_id)
+            .revoke_session(&caller, &first_id)
             .await
             .is_ok()
     );
     assert!(!world.is_valid(&first.access_token).await);
     assert!(world.is_valid(&second.access_token).await);
-    let again = world
-        .service
-        .revoke_session(&second.access_token, &first_id)
-        .await;
+    let again = world.service.revoke_session(&caller, &first_id).await;
     assert!(
         matches!(again, Err(RevokeSessionError::NotFound)),
         "a revoked session is gone"
     );
-    let anonymous = world.service.revoke_session("garbage", &first_id).await;
-    assert!(matches!(
-        anonymous,
-        Err(RevokeSessionError::Authenticate(_))
-    ));
 }
 
 #[tokio::test]
@@ -1105,21 +1110,21 @@ async fn expired_sessions_are_deleted_in_batches() {
     }
     world.clock.advance(Duration::days(8));
     let fresh = world.login("known@example.com").await;
-    let deleted = world
-        .service
-        .delete_expired_sessions(world.clock.now(), 2)
-        .await;
+    let deleted = world.service.delete_expired_sessions(2).await;
     assert!(matches!(deleted, Ok(5)), "{deleted:?}");
-    assert_eq!(world.sessions.all().len(), 1);
+    assert_eq!(world.store.sessions().len(), 1);
     assert!(world.is_valid(&fresh.access_token).await);
-    let _ = ClientInfo::default();
+    assert!(
+        matches!(world.service.delete_expired_sessions(0).await, Ok(0)),
+        "a batch of 0 deletes nothing and ends"
+    );
 }
 
 // ---- operator commands -------------------------------------------------------------------
 
 #[tokio::test]
 async fn an_operator_can_create_an_administrator_but_registration_never_does() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryUserRepository::default()));
+    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
     ports
         .hasher
         .expect_hash()
@@ -1142,8 +1147,8 @@ async fn deactivating_a_user_ends_its_sessions_at_once() {
     assert!(!world.is_valid(&pair.access_token).await);
     assert!(
         world
-            .sessions
-            .all()
+            .store
+            .sessions()
             .iter()
             .all(|s| s.revoked_reason.as_deref() == Some("user_deactivated"))
     );

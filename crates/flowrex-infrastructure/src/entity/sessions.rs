@@ -9,7 +9,6 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub user_id: i32,
-    pub family_id: String,
     pub refresh_token_hash: String,
     pub previous_refresh_token_hash: Option<String>,
     pub rotated_at: Option<DateTimeUtc>,

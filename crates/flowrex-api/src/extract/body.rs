@@ -1,4 +1,4 @@
-//! Extractors that do per-request work once, before a handler runs.
+//! The request body, read within a deadline.
 
 use std::time::Duration;
 

@@ -1,0 +1,27 @@
+//! SPEC row `GET /api/v1/auth/me` → 200 user; 401 `Not authenticated` / `Invalid
+//! credentials`, both with `WWW-Authenticate: Bearer`.
+
+use actix_web::HttpResponse;
+
+use super::{UserBody, no_store};
+use crate::error::ErrorBody;
+use crate::extract::AuthenticatedSession;
+
+/// `GET /api/v1/auth/me` → 200 user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The current user", body = UserBody),
+        (status = 401, description = "Not authenticated or invalid credentials (`WWW-Authenticate: Bearer`)", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+    )
+)]
+pub async fn me(AuthenticatedSession(caller): AuthenticatedSession) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(UserBody::from(&caller.user))
+}

@@ -1,0 +1,171 @@
+//! SPEC row `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use flowrex_domain::{AuthService, FullName, NewPassword, Registration};
+use serde_json::json;
+
+use super::{UserBody, content_type, email, no_store};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Body;
+use crate::routes::body_schema::{BodyField, request_body};
+use crate::validation::{Echo, Fields, Rejection, json_object};
+
+const EMAIL: BodyField = BodyField::required(
+    "email",
+    "A valid address; case and Unicode form do not matter.",
+)
+.email();
+const PASSWORD: BodyField = BodyField::required(
+    "password",
+    "At least 8 characters with an uppercase letter, a lowercase letter and a digit; at most 72 UTF-8 bytes; no NUL.",
+)
+.length(Some(8), None);
+const FULL_NAME: BodyField =
+    BodyField::optional("full_name", "Optional display name.").length(None, Some(255));
+
+request_body!(
+    /// The body of `POST /register`.
+    RegisterRequest,
+    "A new account.",
+    [EMAIL, PASSWORD, FULL_NAME]
+);
+
+/// `POST /register`'s body: `email`, `password`, optional `full_name`, every bad field
+/// reported at once, in that order.
+///
+/// # Errors
+/// The [`Rejection`] to answer with 422.
+pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, Rejection> {
+    let mut fields = Fields::new(json_object(content_type, body)?);
+    let raw_email = fields.required_string(EMAIL.name, Echo::Yes);
+    let email = email(&mut fields, EMAIL.name, raw_email);
+    let full_name = fields
+        .optional_string(FULL_NAME.name)
+        .and_then(|name| match name {
+            None => Some(None),
+            Some(name) if name.contains('\0') => {
+                fields.reject(
+                    FULL_NAME.name,
+                    "value_error",
+                    "Value error, must not contain NUL characters",
+                    None,
+                    Some(json!({ "error": {} })),
+                );
+                None
+            }
+            Some(name) => match FullName::parse(name.clone()) {
+                Ok(name) => Some(Some(name)),
+                Err(error) => {
+                    fields.reject(
+                        FULL_NAME.name,
+                        "string_too_long",
+                        error.to_string(),
+                        Some(json!(name)),
+                        Some(json!({ "max_length": flowrex_domain::user::MAX_FULL_NAME_CHARS })),
+                    );
+                    None
+                }
+            },
+        });
+    let password = fields
+        .required_string(PASSWORD.name, Echo::No)
+        .and_then(|raw| match NewPassword::parse(raw) {
+            Ok(password) => Some(password),
+            Err(violation) => {
+                fields.reject(
+                    PASSWORD.name,
+                    "value_error",
+                    format!("Value error, {violation}"),
+                    None,
+                    Some(json!({ "error": {} })),
+                );
+                None
+            }
+        });
+    let parts = email.zip(full_name).zip(password);
+    fields.finish(parts.map(|((email, full_name), password)| Registration {
+        email,
+        password,
+        full_name,
+    }))
+}
+
+/// `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = UserBody),
+        (status = 400, description = "Email already registered", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 422, description = "Validation error", body = Rejection),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+    )
+)]
+pub async fn register(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let registration = parse(content_type(&request), &body)?;
+    let user = auth.register(registration).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(UserBody::from(&user)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn register_body(body: Value) -> Value {
+        match parse(None, body.to_string().as_bytes()) {
+            Err(rejection) => json!(rejection.detail),
+            Ok(_) => json!("accepted"),
+        }
+    }
+
+    #[test]
+    fn a_valid_registration_is_accepted() {
+        assert_eq!(
+            register_body(
+                json!({"email": "a@b.co", "password": "Test1234", "full_name": null, "id": 9})
+            ),
+            json!("accepted")
+        );
+    }
+
+    #[test]
+    fn password_errors_have_the_originals_messages_and_no_input() {
+        assert_eq!(
+            register_body(json!({"email": "a@b.co", "password": "test1234"})),
+            json!([{"type": "value_error", "loc": ["body", "password"],
+                    "msg": "Value error, Must contain uppercase", "ctx": {"error": {}}}])
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_reported_in_field_order() {
+        let errors = register_body(
+            json!({"email": "nope", "full_name": "x".repeat(256), "password": "short"}),
+        );
+        let locs: Vec<_> = errors
+            .as_array()
+            .map(|a| a.iter().map(|e| e["loc"][1].clone()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            locs,
+            [json!("email"), json!("full_name"), json!("password")]
+        );
+        assert_eq!(
+            errors[0]["msg"],
+            "value is not a valid email address: An email address must have an @-sign."
+        );
+        assert_eq!(errors[1]["type"], "string_too_long");
+    }
+}

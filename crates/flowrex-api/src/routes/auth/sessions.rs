@@ -1,0 +1,92 @@
+//! `GET /api/v1/auth/sessions` and `DELETE /api/v1/auth/sessions/{id}`: the caller's
+//! active sessions, and revoking one.
+
+use actix_web::{HttpResponse, web};
+use flowrex_domain::AuthService;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{no_store, timestamp};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::AuthenticatedSession;
+
+/// One of the caller's sessions.
+#[derive(Serialize, ToSchema)]
+pub struct SessionBody<'a> {
+    /// The session's id (the `sid` claim of its tokens).
+    pub id: &'a str,
+    /// The session of the access token used.
+    pub current: bool,
+    /// The login.
+    #[schema(format = "date-time")]
+    pub created_at: String,
+    /// The login or the latest refresh.
+    #[schema(format = "date-time")]
+    pub last_used_at: String,
+    /// When it ends, however often it is refreshed.
+    #[schema(format = "date-time")]
+    pub expires_at: String,
+    /// The login's `User-Agent` (first 255 characters).
+    pub user_agent: Option<&'a str>,
+    /// The client's address at login.
+    pub ip: Option<&'a str>,
+}
+
+/// `GET /api/v1/auth/sessions` → 200 the caller's active sessions, most recently used
+/// first; 401 as `/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/sessions",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's active sessions", body = Vec<SessionBody>),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+    )
+)]
+pub async fn sessions(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = auth.list_sessions(&caller).await?;
+    let list: Vec<SessionBody<'_>> = sessions
+        .iter()
+        .map(|session| SessionBody {
+            id: session.id.as_str(),
+            current: session.id == caller.session,
+            created_at: timestamp(session.created_at),
+            last_used_at: timestamp(session.last_used_at),
+            expires_at: timestamp(session.expires_at),
+            user_agent: session.user_agent.as_deref(),
+            ip: session.ip.as_deref(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
+}
+
+/// `DELETE /api/v1/auth/sessions/{id}` → 204 after revoking one of the caller's sessions;
+/// 404 `{"detail": "Session not found"}` for any other id; 401 as `/me`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/sessions/{id}",
+    tag = "auth",
+    params(("id" = String, Path, description = "A session id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 404, description = "Session not found", body = ErrorBody),
+        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+    )
+)]
+pub async fn revoke_session(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    auth.revoke_session(&caller, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,115 @@
+//! Request bodies as the OpenAPI document describes them. The bodies are read field by
+//! field by the routes' parsers (to answer FastAPI's 422s), not deserialized into structs,
+//! so each body is declared once as a list of [`BodyField`]s: the parser reads its fields
+//! by these names, and the document's schema is built from the same list.
+
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::{RefOr, schema::Object};
+
+/// One field of a JSON request body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyField {
+    /// Its key.
+    pub name: &'static str,
+    /// Must be present.
+    pub required: bool,
+    /// `null` is accepted (as absent).
+    pub nullable: bool,
+    /// Holds an email address.
+    pub email: bool,
+    /// Shortest value the rules accept, in characters.
+    pub min_length: Option<usize>,
+    /// Longest value the rules accept, in characters.
+    pub max_length: Option<usize>,
+    /// What it is, for the document.
+    pub description: &'static str,
+}
+
+impl BodyField {
+    /// A required string.
+    pub const fn required(name: &'static str, description: &'static str) -> Self {
+        Self {
+            name,
+            required: true,
+            nullable: false,
+            email: false,
+            min_length: None,
+            max_length: None,
+            description,
+        }
+    }
+
+    /// An optional string, `null` allowed.
+    pub const fn optional(name: &'static str, description: &'static str) -> Self {
+        Self {
+            required: false,
+            nullable: true,
+            ..Self::required(name, description)
+        }
+    }
+
+    /// Holding an email address (at most 254 characters).
+    #[must_use]
+    pub const fn email(mut self) -> Self {
+        self.email = true;
+        self.max_length = Some(254);
+        self
+    }
+
+    /// With length bounds.
+    #[must_use]
+    pub const fn length(mut self, min: Option<usize>, max: Option<usize>) -> Self {
+        self.min_length = min;
+        self.max_length = max;
+        self
+    }
+
+    fn schema(&self) -> Object {
+        let kind = if self.nullable {
+            SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            SchemaType::new(Type::String)
+        };
+        ObjectBuilder::new()
+            .schema_type(kind)
+            .format(
+                self.email
+                    .then_some(SchemaFormat::KnownFormat(KnownFormat::Email)),
+            )
+            .min_length(self.min_length)
+            .max_length(self.max_length)
+            .description(Some(self.description))
+            .build()
+    }
+}
+
+/// The schema of a JSON object body with `fields`.
+pub fn object(description: &str, fields: &[BodyField]) -> RefOr<Schema> {
+    let mut object = ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::Object))
+        .description(Some(description));
+    for field in fields {
+        object = object.property(field.name, field.schema());
+        if field.required {
+            object = object.required(field.name);
+        }
+    }
+    RefOr::T(Schema::Object(object.build()))
+}
+
+/// Declares a request body type for the OpenAPI document from its fields.
+macro_rules! request_body {
+    ($(#[$meta:meta])* $name:ident, $description:literal, $fields:expr) => {
+        $(#[$meta])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::routes::body_schema::object($description, &$fields)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+pub(crate) use request_body;

@@ -1,0 +1,255 @@
+use std::collections::HashMap;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    SettingsSources::only(vars.iter().copied()).load()
+}
+
+fn listed<'a>(settings: &'a Settings, name: &str) -> Option<&'a str> {
+    settings
+        .listing()
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn defaults_are_the_specs() {
+    let settings = load(&[]).unwrap();
+    assert_eq!(settings.env, AppEnv::Development);
+    assert_eq!(listed(&settings, "JWT_ALGORITHM"), Some("HS256"));
+    assert_eq!(settings.auth.policy, flowrex_domain::AuthPolicy::default());
+    assert_eq!(
+        settings.database.pool.url.expose(),
+        "sqlite://flowrex_dev.db"
+    );
+    assert!(settings.database.pool.log_statements && settings.database.auto_migrate);
+    assert!(settings.redis.is_none());
+    assert!(!settings.http.csrf, "CSRF applies in production only");
+    assert_eq!(settings.http.address(), "127.0.0.1:8000");
+    assert_eq!(settings.auth.bcrypt_cost.get(), 12);
+    assert_eq!(settings.limits.per_minute, Some(200));
+    assert_eq!(settings.http.cors_origins, ["http://localhost:3000"]);
+}
+
+#[test]
+fn development_generates_missing_secrets() {
+    let settings = load(&[]).unwrap();
+    assert_eq!(
+        settings.generated_secrets,
+        ["APP_SECRET_KEY", "JWT_SECRET_KEY"]
+    );
+    let app = settings.app_secret_key.expose_secret();
+    assert_eq!(app.len(), 64);
+    assert!(app.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(
+        listed(&settings, "JWT_SECRET_KEY"),
+        Some("(generated for this run)")
+    );
+}
+
+#[test]
+fn production_without_a_secret_fails_naming_it() {
+    let error = load(&[("APP_ENV", "production"), ("APP_SECRET_KEY", "x")])
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert_eq!(
+        error,
+        Err(
+            "JWT_SECRET_KEY must be set when APP_ENV is not development (APP_ENV=production)"
+                .to_owned()
+        )
+    );
+    let prod = load(&[
+        ("app_env", "prod"),
+        ("jwt_secret_key", "j"),
+        ("app_secret_key", "a"),
+    ])
+    .unwrap();
+    assert_eq!(prod.env, AppEnv::Production);
+    assert!(prod.http.csrf && prod.http.hsts);
+}
+
+#[test]
+fn an_unknown_environment_is_refused_rather_than_run_as_development() {
+    for typo in ["prodution", "Produciton", "live", "prd"] {
+        let error = load(&[
+            ("APP_ENV", typo),
+            ("JWT_SECRET_KEY", "j"),
+            ("APP_SECRET_KEY", "a"),
+        ])
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+        assert!(
+            matches!(&error, Err(m) if m.starts_with("APP_ENV is invalid")),
+            "{typo}: {error:?}"
+        );
+    }
+    let staging = load(&[
+        ("APP_ENV", "staging"),
+        ("JWT_SECRET_KEY", "j"),
+        ("APP_SECRET_KEY", "a"),
+    ])
+    .unwrap();
+    assert!(staging.env.is_production_like() && staging.http.csrf);
+    let test = load(&[
+        ("APP_ENV", "TEST"),
+        ("JWT_SECRET_KEY", "j"),
+        ("APP_SECRET_KEY", "a"),
+    ])
+    .unwrap();
+    assert!(!test.env.is_production_like());
+}
+
+#[test]
+fn names_are_case_insensitive_and_values_are_parsed() {
+    let settings = load(&[
+        ("port", "9001"),
+        ("Debug", "false"),
+        ("CORS_ORIGINS", "http://a.test, http://b.test"),
+        ("DATABASE_URL", "sqlite+aiosqlite:///./x.db"),
+    ])
+    .unwrap();
+    assert_eq!(settings.http.port, 9001);
+    assert!(!settings.database.pool.log_statements);
+    assert_eq!(
+        settings.http.cors_origins,
+        ["http://a.test", "http://b.test"]
+    );
+    assert_eq!(settings.database.pool.url.expose(), "sqlite://./x.db");
+}
+
+#[test]
+fn bad_values_name_their_variable() {
+    for (vars, variable) in [
+        (vec![("PORT", "eighty")], "PORT is invalid"),
+        (vec![("BCRYPT_COST", "40")], "BCRYPT_COST is invalid"),
+        (vec![("BCRYPT_COST", "3")], "BCRYPT_COST is invalid"),
+        (
+            vec![("DATABASE_URL", "oracle://db")],
+            "DATABASE_URL is invalid",
+        ),
+        (vec![("JWT_ALGORITHM", "RS256")], "JWT_ALGORITHM is invalid"),
+        (
+            vec![
+                ("JWT_ALGORITHM", "EdDSA"),
+                ("JWT_PRIVATE_KEY_FILE", "/nonexistent.pem"),
+            ],
+            "JWT_PRIVATE_KEY_FILE is invalid",
+        ),
+        (
+            vec![("ACCESS_TOKEN_EXPIRE_MINUTES", "0")],
+            "ACCESS_TOKEN_EXPIRE_MINUTES is invalid",
+        ),
+        (vec![("CORS_ORIGINS", "*")], "CORS_ORIGINS is invalid"),
+        (
+            vec![("REDIS_URL", "localhost:6379")],
+            "REDIS_URL is invalid",
+        ),
+        (vec![("JWT_AUDIENCE", " ")], "JWT_AUDIENCE is invalid"),
+        (
+            vec![("SESSION_CLEANUP_BATCH", "0")],
+            "SESSION_CLEANUP_BATCH is invalid",
+        ),
+        (
+            vec![("DATABASE_MIN_CONNECTIONS", "20")],
+            "DATABASE_MIN_CONNECTIONS is invalid",
+        ),
+        (vec![("DEBUG", "maybe")], "DEBUG is invalid"),
+    ] {
+        let message = load(&vars).map(|_| ()).map_err(|e| e.to_string());
+        assert!(
+            matches!(&message, Err(m) if m.starts_with(variable)),
+            "{vars:?}: {message:?}"
+        );
+    }
+}
+
+#[test]
+fn the_listing_names_every_setting_and_never_shows_a_secret() {
+    let settings = load(&[
+        ("JWT_SECRET_KEY", "jwt-very-secret"),
+        ("APP_SECRET_KEY", "app-very-secret"),
+        ("DATABASE_URL", "postgresql+asyncpg://app:dbpass@db/flowrex"),
+        ("REDIS_URL", "redis://:redispass@cache:6379/0"),
+    ])
+    .unwrap();
+    let text = format!("{:?} {settings:?}", settings.listing());
+    for secret in ["jwt-very-secret", "app-very-secret", "dbpass", "redispass"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(
+        listed(&settings, "DATABASE_URL"),
+        Some("postgres://app:***@db/flowrex"),
+        "the URL in force, normalised"
+    );
+    assert_eq!(
+        listed(&settings, "REDIS_URL"),
+        Some("redis://:***@cache:6379/0")
+    );
+    assert_eq!(listed(&settings, "JWT_SECRET_KEY"), Some("(set, redacted)"));
+    // Every variable .env.example documents is listed, and the reverse.
+    let example = include_str!("../../../../.env.example");
+    let documented: Vec<&str> = example
+        .lines()
+        .filter_map(|line| line.trim_start_matches("# ").split_once('='))
+        .map(|(name, _)| name.trim())
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .collect();
+    for (name, _) in settings.listing() {
+        assert!(
+            documented.contains(&name.as_str()),
+            "{name} is not in .env.example"
+        );
+    }
+    // Read from the process environment only, before any setting.
+    let environment_only = ["CONFIG_DIR", "RUST_LOG"];
+    for name in documented
+        .into_iter()
+        .filter(|n| !environment_only.contains(n))
+    {
+        assert!(
+            listed(&settings, name).is_some(),
+            "{name} is in .env.example but not a setting"
+        );
+    }
+}
+
+#[test]
+fn layers_apply_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(
+        dir.join("default.toml"),
+        "port = 1111\nbcrypt_cost = 5\nrate_limit_per_minute = 7\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("test.toml"), "port = 2222\nbcrypt_cost = 6\n").unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        "PORT=3333\nAPP_ENV=test\nJWT_SECRET_KEY=j\nAPP_SECRET_KEY=a\n",
+    )
+    .unwrap();
+    let sources = SettingsSources {
+        env: HashMap::from([("PORT".to_owned(), "4444".to_owned())]),
+        dotenv: Some(dir.join(".env")),
+        config_dir: Some(dir.to_path_buf()),
+    };
+    let settings = sources.load().unwrap();
+    assert_eq!(settings.env, AppEnv::Test);
+    assert_eq!(settings.http.port, 4444, "environment beats .env");
+    assert_eq!(
+        settings.auth.bcrypt_cost.get(),
+        6,
+        "<APP_ENV>.toml beats default.toml"
+    );
+    assert_eq!(
+        settings.limits.per_minute,
+        Some(7),
+        "default.toml beats the built-in defaults"
+    );
+    assert_eq!(settings.app_secret_key.expose_secret(), "a", ".env is read");
+}

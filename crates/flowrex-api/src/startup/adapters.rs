@@ -1,0 +1,256 @@
+//! The adapters, each built once from its settings: the database pool (migrated first),
+//! Redis, the token and hashing adapters, the limiters and the readiness probes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use flowrex_domain::ports::FailureCounter;
+use flowrex_domain::{AuthPorts, AuthService, LoginThrottle};
+use flowrex_infrastructure::circuit::Circuit;
+use flowrex_infrastructure::database::{self, DatabaseSettings};
+use flowrex_infrastructure::failure_counter::{
+    FailoverFailureCounter, InProcessFailureCounter, RedisFailureCounter,
+};
+use flowrex_infrastructure::probe::{DatabaseProbe, Probe, RedisProbe};
+use flowrex_infrastructure::rate_limit::{
+    FailoverRateLimiter, InProcessRateLimiter, Quota, RateLimiter, RedisRateLimiter,
+};
+use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
+use flowrex_infrastructure::{
+    BcryptHasher, JwtTokens, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock,
+};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use secrecy::ExposeSecret;
+
+use crate::settings::Settings;
+use crate::settings::database::DatabaseConfig;
+use crate::settings::limits::LimitsConfig;
+use crate::settings::redis::RedisConfig;
+
+/// While Redis is failing, how long to count in process before trying it again.
+const REDIS_RETRY_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Every adapter the service uses, built once.
+pub struct Adapters {
+    /// The serving pool.
+    pub db: DatabaseConnection,
+    /// The token signer and verifier (built while checking the settings).
+    pub tokens: Arc<JwtTokens>,
+    hasher: BcryptHasher,
+    redis: Option<Redis>,
+}
+
+/// Redis and the circuit every adapter using it shares.
+struct Redis {
+    connection: ConnectionManager,
+    circuit: Arc<Circuit>,
+    config: RedisConfig,
+}
+
+impl Adapters {
+    /// Opens the database (migrating it unless `AUTO_MIGRATE=false`) and Redis, and starts
+    /// the hashing pool.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, or bcrypt cannot start.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let db = open_database(&settings.database).await?;
+        let redis = settings
+            .redis
+            .as_ref()
+            .map(|config| -> anyhow::Result<Redis> {
+                Ok(Redis {
+                    connection: redis_connection::connect(
+                        config.url.expose_secret(),
+                        config.timeout,
+                    )?,
+                    circuit: Arc::new(Circuit::new(config.timeout, REDIS_RETRY_INTERVAL)),
+                    config: config.clone(),
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            db,
+            tokens: settings.auth.tokens.clone(),
+            hasher: BcryptHasher::new(settings.auth.bcrypt_cost)?,
+            redis,
+        })
+    }
+
+    /// The use cases over the stores, hasher, tokens and clock (no login throttle).
+    pub fn auth_service(&self, settings: &Settings) -> AuthService {
+        AuthService::new(
+            AuthPorts {
+                users: Arc::new(SeaOrmUserRepository::new(self.db.clone())),
+                sessions: Arc::new(SeaOrmSessionStore::new(self.db.clone())),
+                hasher: Arc::new(self.hasher.clone()),
+                issuer: self.tokens.clone(),
+                verifier: self.tokens.clone(),
+                clock: Arc::new(SystemClock),
+            },
+            settings.auth.policy,
+        )
+    }
+
+    /// The request limit per client, when on.
+    pub fn request_limiter(&self, limits: &LimitsConfig) -> Option<Arc<dyn RateLimiter>> {
+        let quota = Quota {
+            max: limits.per_minute?,
+            window: Duration::from_secs(60),
+        };
+        let local = Arc::new(InProcessRateLimiter::new(quota));
+        let Some(redis) = &self.redis else {
+            return Some(local);
+        };
+        Some(Arc::new(FailoverRateLimiter::new(
+            Arc::new(RedisRateLimiter::new(
+                redis.connection.clone(),
+                redis.prefix("ip"),
+                quota,
+            )),
+            local,
+            redis.circuit.clone(),
+        )))
+    }
+
+    /// The login attempt counters, per client and per account and client.
+    pub fn login_throttle(&self, limits: &LimitsConfig) -> LoginThrottle {
+        LoginThrottle {
+            per_client: self.failure_counter("login-ip", limits.logins_per_client, limits),
+            per_account: self.failure_counter("login-account", limits.logins_per_account, limits),
+        }
+    }
+
+    /// A counter allowing `max` attempts per window (`None` when the limit is off): shared
+    /// through Redis (with in-process fallback) when Redis is configured, in process
+    /// otherwise.
+    fn failure_counter(
+        &self,
+        scope: &str,
+        max: Option<u32>,
+        limits: &LimitsConfig,
+    ) -> Option<Arc<dyn FailureCounter>> {
+        let quota = Quota {
+            max: max?,
+            window: limits.login_window,
+        };
+        let local = Arc::new(InProcessFailureCounter::new(quota));
+        let Some(redis) = &self.redis else {
+            return Some(local);
+        };
+        Some(Arc::new(FailoverFailureCounter::new(
+            Arc::new(RedisFailureCounter::new(
+                redis.connection.clone(),
+                redis.prefix(scope),
+                quota,
+            )),
+            local,
+            redis.circuit.clone(),
+        )))
+    }
+
+    /// What `GET /health/ready` checks: the database, and Redis when configured.
+    pub fn probes(&self, database: &DatabaseConfig) -> Vec<Arc<dyn Probe>> {
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(DatabaseProbe::new(
+            self.db.clone(),
+            database.pool.acquire_timeout,
+        ))];
+        if let Some(redis) = &self.redis {
+            probes.push(Arc::new(RedisProbe::new(
+                redis.connection.clone(),
+                redis.config.timeout,
+            )));
+        }
+        probes
+    }
+}
+
+impl Redis {
+    /// The key prefix of a counter scope: `<REDIS_KEY_PREFIX>:rl:<scope>:`.
+    fn prefix(&self, scope: &str) -> String {
+        format!("{}:rl:{scope}:", self.config.key_prefix)
+    }
+}
+
+/// A pool on the configured database (for the CLI's `migrate`).
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    connect_pool(&settings.database.pool).await
+}
+
+async fn connect_pool(pool: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    database::connect(pool)
+        .await
+        .with_context(|| format!("failed to connect to the database at {}", pool.url))
+}
+
+/// The service without the HTTP server, for the CLI's user commands: pending migrations
+/// applied (unless `AUTO_MIGRATE=false`), no login throttle.
+///
+/// # Errors
+/// When the database cannot be reached or migrated, or bcrypt cannot start.
+pub async fn open_service(
+    settings: &Settings,
+) -> anyhow::Result<(DatabaseConnection, AuthService)> {
+    let adapters = Adapters::build(settings).await?;
+    let auth = adapters.auth_service(settings);
+    Ok((adapters.db, auth))
+}
+
+/// The serving pool, with pending migrations applied first unless `AUTO_MIGRATE=false`:
+/// through a pool of their own, or in place for an in-memory SQLite database (whose one
+/// connection is the database).
+async fn open_database(config: &DatabaseConfig) -> anyhow::Result<DatabaseConnection> {
+    let db = connect_pool(&config.pool).await?;
+    if !config.auto_migrate {
+        return Ok(db);
+    }
+    if config.pool.url.is_sqlite_memory() {
+        // One private database per connection: it is migrated where it lives.
+        Migrator::up(&db, None)
+            .await
+            .context("failed to apply database migrations")?;
+        return Ok(db);
+    }
+    // A restart on an up-to-date schema (the common case) opens one connection, not two:
+    // the check reads `seaql_migrations` only, and changes nothing. It runs in one
+    // transaction so that its two queries share the connection (sqlx hands a released
+    // connection back asynchronously, so a second query at once would open another one;
+    // with TLS to PostgreSQL each costs ~100 ms).
+    let pending = async {
+        let check = db.begin().await?;
+        let pending = Migrator::get_pending_migrations_read_only(&check).await?;
+        check.commit().await?;
+        Ok::<_, DbErr>(pending)
+    }
+    .await
+    .context("failed to read the applied database migrations")?;
+    if pending.is_empty() {
+        return Ok(db);
+    }
+    db.close()
+        .await
+        .context("failed to close the database pool before migrating")?;
+    migrate(&config.pool).await?;
+    connect_pool(&config.pool).await
+}
+
+/// Applies pending migrations through a pool of its own, closed before the serving pool
+/// opens: a connection that read the schema before a migration changed it could describe
+/// statements by the old schema (SQLite).
+async fn migrate(pool: &DatabaseSettings) -> anyhow::Result<()> {
+    let mut one = pool.clone();
+    one.max_connections = 1;
+    one.min_connections = 1;
+    let db = connect_pool(&one).await?;
+    Migrator::up(&db, None)
+        .await
+        .context("failed to apply database migrations")?;
+    db.close()
+        .await
+        .context("failed to close the migration connection")
+}

@@ -1,0 +1,162 @@
+//! Each use case's error, and how the ports' errors map into them. Unknown email, wrong
+//! password and inactive user are one [`LoginError::InvalidCredentials`], so that no answer
+//! tells which accounts exist.
+
+use crate::ports::{HashError, IssueError, RepositoryError, SessionStoreError};
+
+/// Why registration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The address belongs to an existing user.
+    #[error("email already registered")]
+    EmailTaken,
+    /// The user store cannot be reached.
+    #[error("user store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else (hashing, storage).
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown email, wrong password or inactive user.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Too many attempts from this client (for this account): refused without checking
+    /// the password, until `retry_after` has passed.
+    #[error("too many failed logins")]
+    Throttled {
+        /// Time until the window ends.
+        retry_after: std::time::Duration,
+    },
+    /// A store cannot be reached.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Bad, expired or wrong-type token, dead session, replayed token, or its user is
+    /// missing or inactive.
+    #[error("invalid refresh token")]
+    InvalidToken,
+    /// A store cannot be reached.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Why an access token does not identify a live session of an active user.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    /// Bad, expired or wrong-type token, dead session, or a missing or inactive user.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A store cannot be reached.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Why a session could not be revoked by its owner.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeSessionError {
+    /// No active session with that id belongs to the caller.
+    #[error("session not found")]
+    NotFound,
+    /// The session store cannot be reached.
+    #[error("session store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Why a logout could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum LogoutError {
+    /// The session store cannot be reached: the session may still be valid.
+    #[error("session store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Store, hashing and signing failures of the use cases that have `Unavailable` and
+/// `Unexpected`. A taken email outside an insert is an adapter's bug: unexpected.
+macro_rules! from_port_errors {
+    ($($error:ident),+) => {$(
+        impl From<RepositoryError> for $error {
+            fn from(error: RepositoryError) -> Self {
+                match error {
+                    RepositoryError::Unavailable(source) => Self::Unavailable(source),
+                    RepositoryError::Unexpected(source) => Self::Unexpected(source),
+                    RepositoryError::EmailTaken => Self::Unexpected(anyhow::anyhow!(
+                        "the user store reported a taken email outside an insert"
+                    )),
+                }
+            }
+        }
+        impl From<SessionStoreError> for $error {
+            fn from(error: SessionStoreError) -> Self {
+                match error {
+                    SessionStoreError::Unavailable(source) => Self::Unavailable(source),
+                    SessionStoreError::Unexpected(source) => Self::Unexpected(source),
+                }
+            }
+        }
+        impl From<HashError> for $error {
+            fn from(error: HashError) -> Self {
+                Self::Unexpected(error.into())
+            }
+        }
+        impl From<IssueError> for $error {
+            fn from(error: IssueError) -> Self {
+                Self::Unexpected(error.into())
+            }
+        }
+    )+};
+}
+from_port_errors!(
+    LoginError,
+    RefreshError,
+    AuthenticateError,
+    LogoutError,
+    RevokeSessionError
+);
+
+impl From<RepositoryError> for RegisterError {
+    fn from(error: RepositoryError) -> Self {
+        match error {
+            RepositoryError::EmailTaken => Self::EmailTaken,
+            RepositoryError::Unavailable(source) => Self::Unavailable(source),
+            RepositoryError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}
+
+impl From<HashError> for RegisterError {
+    fn from(error: HashError) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
+
+impl From<SessionStoreError> for RegisterError {
+    fn from(error: SessionStoreError) -> Self {
+        match error {
+            SessionStoreError::Unavailable(source) => Self::Unavailable(source),
+            SessionStoreError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}

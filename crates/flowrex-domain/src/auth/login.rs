@@ -1,0 +1,181 @@
+//! Login: the password check, brute-force throttling by reservations, hash upgrades.
+
+use std::sync::Arc;
+
+use tracing::{Span, instrument};
+
+use super::{AuthService, LoginError};
+use crate::ports::{FailureCounter, Reservation};
+use crate::{ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User};
+
+/// A login attempt: what was typed, and who typed it.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    /// The address typed.
+    pub email: EmailAddress,
+    /// The password typed.
+    pub password: PasswordAttempt,
+    /// The client: its key for throttling, its address and `User-Agent` for the session.
+    pub client: ClientInfo,
+}
+
+impl AuthService {
+    /// Logs a user in and issues a token pair.
+    ///
+    /// # Errors
+    /// [`LoginError::InvalidCredentials`] for an unknown email, a wrong password or an
+    /// inactive user alike; an unknown email still costs one password verification.
+    /// [`LoginError::Throttled`] once the client (or the client for this account) has too
+    /// many recent failures; then no password is checked at all.
+    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn login(&self, attempt: LoginAttempt) -> Result<TokenPair, LoginError> {
+        let keys = ThrottleKeys::new(&attempt);
+        let reserved = match self.reserve_attempt(&keys).await {
+            Ok(reserved) => reserved,
+            Err(retry_after) => {
+                tracing::info!("login throttled");
+                return Err(LoginError::Throttled { retry_after });
+            }
+        };
+        let result = self.check_password(&attempt).await;
+        match &result {
+            // A failure keeps its reservation: it is one of the window's failures.
+            Err(LoginError::InvalidCredentials) => {}
+            // A success clears the account's failures and gives the client's attempt back.
+            Ok(_) => self.forget_failures(&keys, &reserved).await,
+            // Not a failed guess (the store is down): nothing to count.
+            Err(_) => self.release(&reserved).await,
+        }
+        let user = result?;
+        Span::current().record("user_id", user.id().get());
+        self.upgrade_hash(&user, &attempt.password).await;
+        let pair = self.start_session(&user, attempt.client).await?;
+        tracing::info!("login succeeded");
+        Ok(pair)
+    }
+
+    /// The active user whose password `attempt` holds.
+    async fn check_password(&self, attempt: &LoginAttempt) -> Result<User, LoginError> {
+        let user = self.users.find_by_email(&attempt.email).await?;
+        // A password bcrypt cannot check in full was refused at registration: it can never
+        // be right, but it costs the same verification as any wrong one.
+        let verifiable = attempt.password.is_verifiable();
+        let hash = user
+            .as_ref()
+            .filter(|_| verifiable)
+            .map(User::password_hash);
+        let matches = self.hasher.verify(&attempt.password, hash).await?;
+        match user {
+            Some(user) if matches && user.is_active() => Ok(user),
+            _ => {
+                tracing::info!("login refused");
+                Err(LoginError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Reserves this attempt with every counter, before any password is checked; the
+    /// reservations made, or the time until the first full window ends (then nothing stays
+    /// reserved). A counter store that cannot be reached does not block logins (its adapter
+    /// has already fallen back where it can).
+    async fn reserve_attempt<'a>(
+        &'a self,
+        keys: &'a ThrottleKeys,
+    ) -> Result<Reserved<'a>, std::time::Duration> {
+        let mut reserved = Vec::with_capacity(2);
+        for (counter, key) in self.counters(keys) {
+            match counter.reserve(key).await {
+                Ok(Reservation::Reserved) => reserved.push((counter, key)),
+                Ok(Reservation::Full { retry_after }) => {
+                    self.release(&reserved).await;
+                    return Err(retry_after);
+                }
+                Err(error) => tracing::warn!(%error, "login throttle not checked"),
+            }
+        }
+        Ok(reserved)
+    }
+
+    async fn release(&self, reserved: &Reserved<'_>) {
+        for (counter, key) in reserved {
+            if let Err(error) = counter.release(key).await {
+                tracing::warn!(%error, "login attempt not given back");
+            }
+        }
+    }
+
+    /// After a success: the account's failures are forgotten, the client's attempt is
+    /// given back, but the client's earlier failures stay (an attacker must not be able to
+    /// reset an address's budget with an account of their own).
+    async fn forget_failures(&self, keys: &ThrottleKeys, reserved: &Reserved<'_>) {
+        let client: Reserved<'_> = reserved
+            .iter()
+            .filter(|(_, key)| *key == keys.client)
+            .copied()
+            .collect();
+        self.release(&client).await;
+        if let Some(counter) = &self.throttle.per_account
+            && let Err(error) = counter.reset(&keys.account).await
+        {
+            tracing::warn!(%error, "failed logins not reset");
+        }
+    }
+
+    fn counters<'a>(
+        &'a self,
+        keys: &'a ThrottleKeys,
+    ) -> impl Iterator<Item = (&'a Arc<dyn FailureCounter>, &'a str)> {
+        let per_client = self
+            .throttle
+            .per_client
+            .iter()
+            .map(|c| (c, keys.client.as_str()));
+        let per_account = self
+            .throttle
+            .per_account
+            .iter()
+            .map(|c| (c, keys.account.as_str()));
+        per_client.chain(per_account)
+    }
+
+    /// Re-hashes at the configured cost when the stored hash was made differently. A
+    /// failure is logged and the login still succeeds.
+    async fn upgrade_hash(&self, user: &User, password: &PasswordAttempt) {
+        if !self.hasher.needs_rehash(user.password_hash()) {
+            return;
+        }
+        let upgraded = match self.hasher.hash(password.expose()).await {
+            Ok(hash) => {
+                self.users
+                    .update_password_hash(user.id(), hash, self.now())
+                    .await
+            }
+            Err(error) => {
+                tracing::warn!(%error, "password hash not upgraded");
+                return;
+            }
+        };
+        match upgraded {
+            Ok(()) => tracing::info!("password hash upgraded to the configured cost"),
+            Err(error) => tracing::warn!(%error, "password hash not upgraded"),
+        }
+    }
+}
+
+/// The counters (and keys) an attempt is reserved with.
+type Reserved<'a> = Vec<(&'a Arc<dyn FailureCounter>, &'a str)>;
+
+/// The throttling keys of one attempt: the client's key, and that key with the account's
+/// email key.
+struct ThrottleKeys {
+    client: String,
+    account: String,
+}
+
+impl ThrottleKeys {
+    fn new(attempt: &LoginAttempt) -> Self {
+        let client = attempt.client.key.as_str().to_owned();
+        let account = format!("{client}|{}", attempt.email.key());
+        Self { client, account }
+    }
+}
