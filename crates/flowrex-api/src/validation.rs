@@ -17,13 +17,13 @@ pub struct FieldError {
     #[schema(example = "value_error")]
     kind: &'static str,
     /// Where: `["body"]` or `["body", field]` (a JSON position may follow `"body"`).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<serde_json::Value>)]
     loc: Vec<Value>,
     /// What is wrong.
     msg: String,
     /// The offending value (never a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     input: Option<Value>,
     /// Details of the rule broken.
     #[serde(skip_serializing_if = "Option::is_none")]

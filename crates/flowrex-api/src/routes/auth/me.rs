@@ -7,7 +7,7 @@ use super::{UserBody, no_store};
 use crate::error::ErrorBody;
 use crate::extract::AuthenticatedSession;
 
-/// `GET /api/v1/auth/me` → 200 user.
+/// `GET /api/v1/auth/me` → 200 user; 401 `Not authenticated` / `Invalid credentials`.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/me",
