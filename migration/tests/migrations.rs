@@ -1,12 +1,13 @@
 //! Every migration's `down` undoes its `up`, and `up` works again after it.
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 
 async fn sqlite_memory() -> DatabaseConnection {
-    Database::connect("sqlite::memory:")
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"))
+    Database::connect("sqlite::memory:").await.expect("connect")
 }
 
 async fn objects(db: &DatabaseConnection) -> Vec<String> {
@@ -17,7 +18,7 @@ async fn objects(db: &DatabaseConnection) -> Vec<String> {
              WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'seaql_migrations%' ORDER BY name",
         ))
         .await
-        .unwrap_or_else(|e| panic!("list schema: {e}"));
+        .expect("list schema");
     rows.iter()
         .filter_map(|row| row.try_get::<String>("", "object").ok())
         .collect()
@@ -26,9 +27,7 @@ async fn objects(db: &DatabaseConnection) -> Vec<String> {
 #[tokio::test]
 async fn up_creates_users_with_its_unique_email_index() {
     let db = sqlite_memory().await;
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::up(&db, None).await.expect("up");
     assert_eq!(objects(&db).await, ALL_OBJECTS);
     let index = db
         .query_one_raw(Statement::from_string(
@@ -46,19 +45,13 @@ async fn up_creates_users_with_its_unique_email_index() {
 #[tokio::test]
 async fn down_leaves_an_empty_schema_and_up_works_again() {
     let db = sqlite_memory().await;
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
-    Migrator::down(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("down: {e}"));
+    Migrator::up(&db, None).await.expect("up");
+    Migrator::down(&db, None).await.expect("down");
     assert!(
         objects(&db).await.is_empty(),
         "down removes every table and index"
     );
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("up again: {e}"));
+    Migrator::up(&db, None).await.expect("up again");
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
@@ -74,16 +67,14 @@ const ALL_OBJECTS: [&str; 6] = [
 #[tokio::test]
 async fn the_first_migration_makes_the_specs_table() {
     let db = sqlite_memory().await;
-    Migrator::up(&db, Some(1))
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::up(&db, Some(1)).await.expect("up");
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
             "SELECT name, type, \"notnull\" AS required, dflt_value AS dflt FROM pragma_table_info('users') ORDER BY cid",
         ))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let columns: Vec<String> = rows
         .iter()
         .map(|row| {
@@ -120,41 +111,29 @@ async fn the_first_migration_makes_the_specs_table() {
 /// checked through the schema manager so that it holds on every backend.
 #[tokio::test]
 async fn up_down_up_on_the_configured_backend() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let url = flowrex_infrastructure::test_support::fresh_database(dir.path())
         .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+        .unwrap();
     let settings = flowrex_infrastructure::DatabaseSettings::new(url);
     let db = flowrex_infrastructure::database::connect(&settings)
         .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
+        .expect("connect");
     let manager = SchemaManager::new(&db);
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::up(&db, None).await.expect("up");
     assert_eq!(present(&manager).await, (true, true));
-    Migrator::down(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("down: {e}"));
+    Migrator::down(&db, None).await.expect("down");
     assert!(
         !manager.has_table("users").await.unwrap_or(true),
         "down drops users"
     );
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("up again: {e}"));
+    Migrator::up(&db, None).await.expect("up again");
     assert_eq!(present(&manager).await, (true, true));
 }
 
 async fn present(manager: &SchemaManager<'_>) -> (bool, bool) {
-    let table = manager
-        .has_table("users")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let index = manager
-        .has_index("users", "ix_users_email")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let table = manager.has_table("users").await.unwrap();
+    let index = manager.has_index("users", "ix_users_email").await.unwrap();
     (table, index)
 }
 
@@ -170,21 +149,17 @@ async fn insert_legacy_user(db: &DatabaseConnection, email: &str) {
 #[tokio::test]
 async fn the_email_key_migration_fills_keys_of_existing_users() {
     let db = sqlite_memory().await;
-    Migrator::up(&db, Some(1))
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::up(&db, Some(1)).await.expect("up");
     insert_legacy_user(&db, "Alice@Example.com").await;
     insert_legacy_user(&db, "bob@example.com").await;
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::up(&db, None).await.expect("up");
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
             "SELECT email, email_key FROM users ORDER BY id",
         ))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let pairs: Vec<(String, String)> = rows
         .iter()
         .map(|r| {
@@ -209,9 +184,7 @@ async fn the_email_key_migration_fills_keys_of_existing_users() {
 #[tokio::test]
 async fn the_email_key_migration_stops_on_accounts_that_differ_only_by_case() {
     let db = sqlite_memory().await;
-    Migrator::up(&db, Some(1))
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::up(&db, Some(1)).await.expect("up");
     insert_legacy_user(&db, "carol@example.com").await;
     insert_legacy_user(&db, "Carol@example.com").await;
     let error = Migrator::up(&db, None).await.map_err(|e| e.to_string());
@@ -225,7 +198,7 @@ async fn the_email_key_migration_stops_on_accounts_that_differ_only_by_case() {
             "SELECT name FROM pragma_table_info('users') WHERE name = 'email_key'",
         ))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(
         columns.is_empty(),
         "a refused migration leaves the table as it was"
@@ -249,7 +222,7 @@ async fn keys(db: &DatabaseConnection) -> Vec<(String, Option<String>)> {
         "SELECT email, email_key FROM users ORDER BY id",
     ))
     .await
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
     .iter()
     .map(|row| {
         (
@@ -265,22 +238,18 @@ async fn keys(db: &DatabaseConnection) -> Vec<(String, Option<String>)> {
 /// `down` gives them keys and restores `NOT NULL DEFAULT ''`.
 #[tokio::test]
 async fn the_nullable_email_key_migration_lets_the_original_insert_any_number_of_users() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let url = flowrex_infrastructure::test_support::fresh_database(dir.path())
         .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+        .unwrap();
     let mut settings = flowrex_infrastructure::DatabaseSettings::new(url);
     settings.max_connections = 1;
     let db = flowrex_infrastructure::database::connect(&settings)
         .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    Migrator::up(&db, Some(3))
-        .await
-        .unwrap_or_else(|e| panic!("up to 3: {e}"));
+        .expect("connect");
+    Migrator::up(&db, Some(3)).await.expect("up to 3");
     insert_as_the_original(&db, "Before@Example.com").await;
-    Migrator::up(&db, Some(1))
-        .await
-        .unwrap_or_else(|e| panic!("up: {e}"));
+    Migrator::up(&db, Some(1)).await.expect("up");
     insert_as_the_original(&db, "one@example.com").await;
     insert_as_the_original(&db, "two@example.com").await;
     assert_eq!(
@@ -294,9 +263,7 @@ async fn the_nullable_email_key_migration_lets_the_original_insert_any_number_of
             ("two@example.com".to_owned(), None),
         ]
     );
-    Migrator::down(&db, Some(1))
-        .await
-        .unwrap_or_else(|e| panic!("down: {e}"));
+    Migrator::down(&db, Some(1)).await.expect("down");
     let filled = keys(&db).await;
     assert!(
         filled
@@ -304,8 +271,6 @@ async fn the_nullable_email_key_migration_lets_the_original_insert_any_number_of
             .all(|(email, key)| key.as_deref() == Some(email.to_lowercase().as_str())),
         "down gives every row its key: {filled:?}"
     );
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("up again: {e}"));
+    Migrator::up(&db, None).await.expect("up again");
     assert_eq!(keys(&db).await.len(), 3);
 }

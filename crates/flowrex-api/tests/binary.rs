@@ -1,6 +1,9 @@
 //! The `flowrex` binary as an operator runs it: configured only by its environment, from a
 //! directory with nothing beside it.
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/process.rs"]
 mod process;
 
@@ -16,7 +19,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
 /// The binary copied into `dir`, run there with exactly `vars` as its environment.
 fn command_in(dir: &Path, vars: &[(&str, &str)]) -> Command {
     let copy = dir.join("flowrex");
-    std::fs::copy(BINARY, &copy).unwrap_or_else(|e| panic!("copy binary: {e}"));
+    std::fs::copy(BINARY, &copy).expect("copy binary");
     let mut command = Command::new(copy);
     command
         .current_dir(dir)
@@ -40,13 +43,13 @@ async fn wait_until_healthy(client: &reqwest::Client, base: &str) {
 
 #[test]
 fn production_without_a_jwt_secret_exits_non_zero_naming_it() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let output = command_in(
         dir.path(),
         &[("APP_ENV", "production"), ("APP_SECRET_KEY", "a")],
     )
     .output()
-    .unwrap_or_else(|e| panic!("run: {e}"));
+    .expect("run");
     assert_eq!(output.status.code(), Some(2), "exit status");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
@@ -58,17 +61,17 @@ fn production_without_a_jwt_secret_exits_non_zero_naming_it() {
 
 #[test]
 fn a_bad_value_exits_non_zero_naming_its_variable() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let output = command_in(dir.path(), &[("PORT", "eighty")])
         .output()
-        .unwrap_or_else(|e| panic!("run: {e}"));
+        .expect("run");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("PORT is invalid"));
 }
 
 #[tokio::test]
 async fn a_copied_binary_configured_only_by_environment_migrates_and_serves() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let port = spare_port().to_string();
     let _server = Running(
         command_in(
@@ -84,7 +87,7 @@ async fn a_copied_binary_configured_only_by_environment_migrates_and_serves() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}")),
+        .expect("spawn"),
     );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -100,20 +103,16 @@ async fn a_copied_binary_configured_only_by_environment_migrates_and_serves() {
         .json(&credentials)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(register.status().as_u16(), 201);
     let login = client
         .post(format!("{base}/api/v1/auth/login"))
         .json(&credentials)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(login.status().as_u16(), 200);
-    let root = client
-        .get(&base)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let root = client.get(&base).send().await.unwrap();
     assert_eq!(
         root.json::<serde_json::Value>().await.ok(),
         Some(json!({"message": "Flowrex API"}))
@@ -122,10 +121,10 @@ async fn a_copied_binary_configured_only_by_environment_migrates_and_serves() {
 
 #[tokio::test]
 async fn no_password_hash_token_or_secret_reaches_the_logs() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let port = spare_port().to_string();
     let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let log = std::fs::File::create(&log_path).unwrap();
     let jwt_secret = "jwt-secret-that-must-not-be-logged";
     let mut server = Running(
         command_in(
@@ -141,10 +140,10 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
                 ("RUST_LOG", "debug"),
             ],
         )
-        .stdout(log.try_clone().unwrap_or_else(|e| panic!("{e}")))
+        .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}")),
+        .expect("spawn"),
     );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -180,10 +179,10 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
     );
     let tokens: serde_json::Value = post("/api/v1/auth/login", credentials)
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .json()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let access = tokens["access_token"]
         .as_str()
         .unwrap_or_default()

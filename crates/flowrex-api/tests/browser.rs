@@ -4,6 +4,9 @@
 //! cross-site form post (from 127.0.0.1, another site than localhost) cannot use the
 //! session. `#[ignore]`d by default; `.ci/run` installs Chromium and runs it.
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/process.rs"]
 mod process;
 
@@ -105,12 +108,9 @@ fn form_post_page(action: &str) -> String {
 #[test]
 #[ignore = "needs Debian's chromium; run by .ci/run"]
 fn a_browser_front_end_keeps_the_refresh_token_out_of_reach_and_cross_site_posts_fail() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let page_listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let page_port = page_listener
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let page_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let page_port = page_listener.local_addr().map(|a| a.port()).unwrap();
     let api_port = spare_port();
     let api = format!("http://localhost:{api_port}");
     let database = format!("sqlite://{}", dir.path().join("browser.db").display());
@@ -129,7 +129,7 @@ fn a_browser_front_end_keeps_the_refresh_token_out_of_reach_and_cross_site_posts
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("{e}")),
+            .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
@@ -205,7 +205,7 @@ fn a_browser_front_end_keeps_the_refresh_token_out_of_reach_and_cross_site_posts
 #[test]
 #[ignore = "needs Debian's chromium; run by .ci/run"]
 fn the_interactive_docs_render_offline_and_list_every_operation() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let port = spare_port();
     let _server = Running(
         Command::new(BINARY)
@@ -223,7 +223,7 @@ fn the_interactive_docs_render_offline_and_list_every_operation() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("{e}")),
+            .unwrap(),
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -271,7 +271,7 @@ fn the_interactive_docs_render_offline_and_list_every_operation() {
         .stderr(Stdio::null())
         .stdout(Stdio::null())
         .status()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(status.success());
     let size = std::fs::metadata(&shot)
         .map(|m| m.len())

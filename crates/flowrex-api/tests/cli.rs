@@ -1,5 +1,8 @@
 //! The `flowrex` command line, run as an operator would.
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/process.rs"]
 mod process;
 
@@ -24,11 +27,11 @@ fn flowrex(dir: &Path, vars: &[(&str, &str)], args: &[&str], stdin: &str) -> Out
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     if let Some(mut input) = child.stdin.take() {
         let _ = input.write_all(stdin.as_bytes());
     }
-    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+    child.wait_with_output().unwrap()
 }
 
 fn text(output: &Output) -> String {
@@ -48,7 +51,7 @@ const BASE: [(&str, &str); 4] = [
 
 #[test]
 fn every_command_has_help() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     for args in [
         vec!["--help"],
         vec!["serve", "--help"],
@@ -74,7 +77,7 @@ fn every_command_has_help() {
 
 #[test]
 fn migrate_up_status_down_status() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let up = flowrex(dir.path(), &BASE, &["migrate", "up"], "");
     assert!(up.status.success(), "{}", text(&up));
     let status = flowrex(dir.path(), &BASE, &["migrate", "status"], "");
@@ -97,7 +100,7 @@ fn migrate_up_status_down_status() {
 
 #[test]
 fn config_check_prints_the_configuration_without_secrets_and_fails_on_bad_values() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let vars = [
         (
             "DATABASE_URL",
@@ -137,7 +140,7 @@ async fn serve(dir: &Path) -> (Running, String) {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("{e}")),
+            .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -160,7 +163,7 @@ async fn login(base: &str, email: &str, password: &str) -> u16 {
 
 #[tokio::test]
 async fn a_user_created_from_the_command_line_logs_in_and_a_deactivated_one_does_not() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let created = flowrex(
         dir.path(),
         &BASE,
@@ -230,7 +233,7 @@ async fn sigint_during_a_slow_login_lets_it_finish_and_exits_0() {
 }
 
 async fn graceful_stop(signal: &str) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let created = flowrex(
         dir.path(),
         &BASE,
@@ -254,7 +257,7 @@ async fn graceful_stop(signal: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while reqwest::get(format!("{base}/health")).await.is_err() {
@@ -273,7 +276,7 @@ async fn graceful_stop(signal: &str) {
         200,
         "the in-flight login finishes"
     );
-    let status = server.wait().unwrap_or_else(|e| panic!("{e}"));
+    let status = server.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit 0 after the graceful stop");
     assert!(started.elapsed() < Duration::from_secs(30));
 }

@@ -4,6 +4,9 @@
 //! `#[ignore]`d by default (it needs nginx and the servers named by `TEST_POSTGRES_URL` and
 //! `TEST_REDIS_URL`); `.ci/run` runs it with `--run-ignored only`.
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "support/process.rs"]
 mod process;
 
@@ -26,7 +29,7 @@ fn required(variable: &str) -> String {
 }
 
 fn instance(port: u16, database_url: &str, redis_url: &str, prefix: &str, log: &Path) -> Running {
-    let log = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
+    let log = std::fs::File::create(log).unwrap();
     let child = Command::new(BINARY)
         .env_clear()
         .envs([
@@ -45,10 +48,10 @@ fn instance(port: u16, database_url: &str, redis_url: &str, prefix: &str, log: &
             ("WORKERS", "1"),
         ])
         .current_dir(std::env::temp_dir())
-        .stdout(log.try_clone().unwrap_or_else(|e| panic!("{e}")))
+        .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn flowrex: {e}"));
+        .expect("spawn flowrex");
     Running(child)
 }
 
@@ -88,7 +91,7 @@ http {{
         b = upstreams[1],
     );
     let path = dir.join("nginx.conf");
-    std::fs::write(&path, config).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, config).unwrap();
     let child = Command::new("nginx")
         .args([
             "-p",
@@ -100,7 +103,7 @@ http {{
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("nginx (install the Debian package): {e}"));
+        .expect("nginx (install the Debian package)");
     Running(child)
 }
 
@@ -118,12 +121,7 @@ async fn wait_until_ready(client: &reqwest::Client, base: &str) {
 }
 
 async fn post(client: &reqwest::Client, url: String, body: &Value) -> (u16, Value) {
-    let response = client
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let response = client.post(url).json(body).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -134,7 +132,7 @@ async fn two_instances_behind_nginx_share_users_tokens_and_the_rate_limit() {
     let database =
         flowrex_infrastructure::test_support::fresh_server_database(&required("TEST_POSTGRES_URL"))
             .await
-            .unwrap_or_else(|e| panic!("{e:#}"));
+            .unwrap();
     let redis_url = required("TEST_REDIS_URL");
     let prefix = format!("flowrex_t_cluster_{}", std::process::id());
 
@@ -143,13 +141,11 @@ async fn two_instances_behind_nginx_share_users_tokens_and_the_rate_limit() {
         &flowrex_infrastructure::DatabaseSettings::new(database.clone()),
     )
     .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    Migrator::up(&db, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    db.close().await.unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    db.close().await.unwrap();
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ports = [spare_port(), spare_port()];
     let _a = instance(
         ports[0],
@@ -171,7 +167,7 @@ async fn two_instances_behind_nginx_share_users_tokens_and_the_rate_limit() {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let [a, b] = ports.map(|port| format!("http://127.0.0.1:{port}"));
     let balancer = format!("http://127.0.0.1:{balancer_port}");
     wait_until_ready(&client, &a).await;
@@ -194,7 +190,7 @@ async fn two_instances_behind_nginx_share_users_tokens_and_the_rate_limit() {
         .bearer_auth(access)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(me.status().as_u16(), 200, "B's token on A");
     let (status, _) = post(
         &client,
@@ -221,7 +217,7 @@ async fn two_instances_behind_nginx_share_users_tokens_and_the_rate_limit() {
         .args(["-u", &redis_url, "--scan", "--pattern"])
         .arg(format!("{prefix}:*"))
         .output()
-        .unwrap_or_else(|e| panic!("redis-cli: {e}"));
+        .expect("redis-cli");
     for key in String::from_utf8_lossy(&keys.stdout).lines() {
         let _ = Command::new("redis-cli")
             .args(["-u", &redis_url, "DEL", key])
@@ -234,7 +230,7 @@ async fn two_instances_behind_nginx_share_users_tokens_and_the_rate_limit() {
             .get(format!("{balancer}/health"))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .status()
             .as_u16();
         match status {

@@ -226,7 +226,7 @@ mod tests {
     async fn a_hash_verifies_its_password_and_no_other() {
         let hasher = hasher();
         let hash = hasher.hash("Test1234").await;
-        let hash = hash.unwrap_or_else(|e| panic!("{e}"));
+        let hash = hash.unwrap();
         assert!(hash.as_str().starts_with("$2b$04$"));
         let right = hasher
             .verify(&PasswordAttempt::new("Test1234".into()), Some(&hash))

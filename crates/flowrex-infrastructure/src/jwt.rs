@@ -340,7 +340,7 @@ mod tests {
             &JwtKeys::Secret(SecretString::from(secret)),
             &JwtClaimsPolicy::default(),
         )
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
     }
 
     fn request(kind: TokenKind, expires_at: DateTime<Utc>) -> TokenRequest {

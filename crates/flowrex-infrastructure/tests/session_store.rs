@@ -1,6 +1,9 @@
 //! Contract tests of the sea-orm session store on a real, migrated database (SQLite, or the
 //! server named by `TEST_DATABASE_URL`).
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{Duration, SubsecRound, Utc};
 use flowrex_domain::ports::{SessionStore, UserRepository};
 use flowrex_domain::{
@@ -12,31 +15,23 @@ use migration::{Migrator, MigratorTrait};
 use tempfile::TempDir;
 
 async fn stores() -> (SeaOrmSessionStore, UserId, TempDir) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = test_support::fresh_database(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_support::fresh_database(dir.path()).await.unwrap();
     let settings = DatabaseSettings::new(url);
-    let migrating = database::connect(&settings)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    Migrator::up(&migrating, None)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    migrating.close().await.unwrap_or_else(|e| panic!("{e}"));
-    let db = database::connect(&settings)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let migrating = database::connect(&settings).await.unwrap();
+    Migrator::up(&migrating, None).await.unwrap();
+    migrating.close().await.unwrap();
+    let db = database::connect(&settings).await.unwrap();
     let user = SeaOrmUserRepository::new(db.clone())
         .insert(NewUser {
-            email: EmailAddress::parse("s@example.com").unwrap_or_else(|e| panic!("{e}")),
+            email: EmailAddress::parse("s@example.com").unwrap(),
             password_hash: PasswordHash::new("$2b$04$x".to_owned()),
             full_name: None,
             created_at: Utc::now().trunc_subsecs(6),
             is_superuser: false,
         })
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     (SeaOrmSessionStore::new(db), user.id(), dir)
 }
 
@@ -63,10 +58,7 @@ fn session(user: UserId, expires_in: Duration, refresh: &str) -> Session {
 async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
     let (store, user, _dir) = stores().await;
     let stored = session(user, Duration::days(7), "r1");
-    store
-        .create(stored.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    store.create(stored.clone()).await.unwrap();
     assert_eq!(
         store.find(&stored.id).await.ok().flatten(),
         Some(stored.clone())
@@ -83,10 +75,7 @@ async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
 async fn of_concurrent_rotations_of_one_token_exactly_one_wins() {
     let (store, user, _dir) = stores().await;
     let stored = session(user, Duration::days(7), "r1");
-    store
-        .create(stored.clone())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    store.create(stored.clone()).await.unwrap();
     let attempts = (0..10).map(|n| {
         let (store, id) = (store.clone(), stored.id.clone());
         tokio::spawn(async move {
@@ -106,12 +95,7 @@ async fn of_concurrent_rotations_of_one_token_exactly_one_wins() {
         .filter(|r| matches!(r, Ok(Ok(true))))
         .count();
     assert_eq!(wins, 1);
-    let rotated = store
-        .find(&stored.id)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("gone"));
+    let rotated = store.find(&stored.id).await.ok().flatten().expect("gone");
     assert_eq!(
         rotated.previous_refresh_token_hash,
         Some(TokenFingerprint::of("r1"))
@@ -126,10 +110,7 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
     let revoked = session(user, Duration::days(7), "b");
     let expired = session(user, Duration::seconds(-1), "c");
     for s in [&live, &revoked, &expired] {
-        store
-            .create(s.clone())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        store.create(s.clone()).await.unwrap();
     }
     assert!(matches!(
         store

@@ -1,5 +1,8 @@
 //! Contract tests of the sea-orm user repository on a real, migrated SQLite database.
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{SubsecRound, Utc};
 use flowrex_domain::ports::{RepositoryError, UserRepository};
 use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, UserId};
@@ -10,30 +13,22 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use tempfile::TempDir;
 
 async fn repository() -> (SeaOrmUserRepository, sea_orm::DatabaseConnection, TempDir) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let url = test_support::fresh_database(dir.path())
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_support::fresh_database(dir.path()).await.unwrap();
     let settings = DatabaseSettings::new(url);
     // Migrated through a connection of its own, as the server does.
-    let migrating = database::connect(&settings)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    Migrator::up(&migrating, None)
-        .await
-        .unwrap_or_else(|e| panic!("migrate: {e}"));
-    migrating.close().await.unwrap_or_else(|e| panic!("{e}"));
-    let db = database::connect(&settings)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
+    let migrating = database::connect(&settings).await.expect("connect");
+    Migrator::up(&migrating, None).await.expect("migrate");
+    migrating.close().await.unwrap();
+    let db = database::connect(&settings).await.expect("connect");
     (SeaOrmUserRepository::new(db.clone()), db, dir)
 }
 
 fn new_user(email: &str) -> NewUser {
     NewUser {
-        email: EmailAddress::parse(email).unwrap_or_else(|e| panic!("{e}")),
+        email: EmailAddress::parse(email).unwrap(),
         password_hash: PasswordHash::new("$2b$04$hash".to_owned()),
-        full_name: Some(FullName::parse("Ada".to_owned()).unwrap_or_else(|e| panic!("{e}"))),
+        full_name: Some(FullName::parse("Ada".to_owned()).unwrap()),
         created_at: Utc::now().trunc_subsecs(6),
         is_superuser: false,
     }
@@ -44,10 +39,7 @@ async fn an_inserted_user_is_found_by_email_and_id() {
     let (users, _db, _dir) = repository().await;
     let new = new_user("ada@example.com");
     let created_at = new.created_at;
-    let user = users
-        .insert(new)
-        .await
-        .unwrap_or_else(|e| panic!("insert: {e}"));
+    let user = users.insert(new).await.expect("insert");
     assert_eq!(user.email().as_str(), "ada@example.com");
     assert_eq!(user.full_name(), Some("Ada"));
     assert!(user.is_active() && !user.is_verified() && !user.is_superuser());
@@ -67,7 +59,7 @@ async fn an_inserted_user_is_found_by_email_and_id() {
 #[tokio::test]
 async fn unknown_users_are_none_even_beyond_the_id_range() {
     let (users, _db, _dir) = repository().await;
-    let email = EmailAddress::parse("nobody@example.com").unwrap_or_else(|e| panic!("{e}"));
+    let email = EmailAddress::parse("nobody@example.com").unwrap();
     assert!(matches!(users.find_by_email(&email).await, Ok(None)));
     assert!(matches!(users.find_by_id(UserId::new(7)).await, Ok(None)));
     assert!(matches!(
@@ -79,10 +71,7 @@ async fn unknown_users_are_none_even_beyond_the_id_range() {
 #[tokio::test]
 async fn a_second_insert_of_an_email_is_email_taken() {
     let (users, _db, _dir) = repository().await;
-    users
-        .insert(new_user("dup@example.com"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    users.insert(new_user("dup@example.com")).await.unwrap();
     let second = users.insert(new_user("dup@example.com")).await;
     assert!(
         matches!(second, Err(RepositoryError::EmailTaken)),
@@ -109,20 +98,17 @@ async fn racing_inserts_of_one_email_store_exactly_one() {
 #[tokio::test]
 async fn updated_at_changes_on_every_update() {
     let (users, db, _dir) = repository().await;
-    let user = users
-        .insert(new_user("u@example.com"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let user = users.insert(new_user("u@example.com")).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let row = flowrex_infrastructure::entity::users::Entity::find_by_id(1)
         .one(&db)
         .await
         .ok()
         .flatten()
-        .unwrap_or_else(|| panic!("row"));
+        .expect("row");
     let mut active = row.into_active_model();
     active.full_name = Set(Some("Grace".to_owned()));
-    let updated = active.update(&db).await.unwrap_or_else(|e| panic!("{e}"));
+    let updated = active.update(&db).await.unwrap();
     assert!(
         updated.updated_at > user.updated_at(),
         "updated_at moves forward"
@@ -132,8 +118,7 @@ async fn updated_at_changes_on_every_update() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
-    let url =
-        DatabaseUrl::parse("postgres://nobody@127.0.0.1:1/none").unwrap_or_else(|e| panic!("{e}"));
+    let url = DatabaseUrl::parse("postgres://nobody@127.0.0.1:1/none").unwrap();
     let mut settings = DatabaseSettings::new(url);
     settings.acquire_timeout = std::time::Duration::from_millis(300);
     // Connecting fails fast; the error is the driver's, reported by `connect`.

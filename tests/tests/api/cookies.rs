@@ -32,9 +32,9 @@ async fn cookie_login(app: &TestApp, email: &str) -> (Value, String) {
         .json(&json!({"email": email, "password": PASSWORD}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let (value, line) = set_cookie(&response).unwrap_or_else(|| panic!("no refresh cookie"));
+    let (value, line) = set_cookie(&response).expect("no refresh cookie");
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/v1/auth"] {
         assert!(line.contains(attribute), "{attribute} in {line}");
     }
@@ -49,7 +49,7 @@ async fn cookie_post(app: &TestApp, path: &str, cookie: &str, csrf: bool) -> req
     if csrf {
         request = request.header("x-csrf-token", "1");
     }
-    request.send().await.unwrap_or_else(|e| panic!("{e}"))
+    request.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -71,7 +71,7 @@ async fn the_refresh_token_lives_only_in_the_cookie() {
 
     let refreshed = cookie_post(&app, "/api/v1/auth/refresh", &first, true).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
-    let (second, _) = set_cookie(&refreshed).unwrap_or_else(|| panic!("a rotated cookie"));
+    let (second, _) = set_cookie(&refreshed).expect("a rotated cookie");
     assert_ne!(second, first);
     let body = body(refreshed).await;
     assert_eq!(body["refresh_token"], Value::Null);
@@ -128,7 +128,7 @@ async fn logout_with_the_cookie_revokes_it_and_clears_it() {
     app.register("bye@example.com").await;
     let (tokens, cookie) = cookie_login(&app, "bye@example.com").await;
     let response = cookie_post(&app, "/api/v1/auth/logout", &cookie, true).await;
-    let (value, line) = set_cookie(&response).unwrap_or_else(|| panic!("the cookie is cleared"));
+    let (value, line) = set_cookie(&response).expect("the cookie is cleared");
     assert!(value.is_empty() && line.contains("Max-Age=0"), "{line}");
     assert_json(response, StatusCode::OK, json!({"message": "Logged out"})).await;
     let refresh = cookie_post(&app, "/api/v1/auth/refresh", &cookie, true).await;

@@ -134,7 +134,7 @@ async fn outage_under_load(database: &impl Outage, mode: Stop) {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let phase = Arc::new(AtomicU8::new(BEFORE));
     let mut clients = Vec::new();
     for (n, route) in ["me", "me", "refresh", "refresh", "login", "login"]
@@ -184,7 +184,7 @@ async fn outage_under_load(database: &impl Outage, mode: Stop) {
     let seen: Vec<Seen> = futures::future::join_all(clients)
         .await
         .into_iter()
-        .flat_map(|r| r.unwrap_or_else(|e| panic!("{e}")))
+        .flat_map(|r| r.unwrap())
         .collect();
     let count = |phase: u8, status: StatusCode| {
         seen.iter()

@@ -28,20 +28,20 @@ pub async fn spawn_app() -> TestApp {
 
 /// A server with the test defaults overridden by `vars` (SPEC variable names).
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let dir = tempfile::tempdir().expect("temp dir");
     spawn_on(dir, vars).await
 }
 
 /// A server on a database of the caller's (a private server in fault tests).
 pub async fn spawn_app_on_database(database_url: String, vars: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let dir = tempfile::tempdir().expect("temp dir");
     spawn_with_database(dir, database_url, vars).await
 }
 
 async fn spawn_on(dir: TempDir, vars: &[(&str, &str)]) -> TestApp {
     let database_url = test_support::fresh_database(dir.path())
         .await
-        .unwrap_or_else(|e| panic!("test database: {e:#}"))
+        .expect("test database")
         .expose()
         .to_owned();
     spawn_with_database(dir, database_url, vars).await
@@ -63,12 +63,10 @@ async fn spawn_with_database(dir: TempDir, database_url: String, vars: &[(&str, 
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let settings = SettingsSources::only(env)
-        .load()
-        .unwrap_or_else(|e| panic!("test settings: {e}"));
+    let settings = SettingsSources::only(env).load().expect("test settings");
     let application = Application::build(settings)
         .await
-        .unwrap_or_else(|e| panic!("the app should start: {e:#}"));
+        .expect("the app should start");
     let address = format!("http://127.0.0.1:{}", application.port());
     let handle = application.handle();
     tokio::spawn(application.run_until_stopped());
@@ -77,7 +75,7 @@ async fn spawn_with_database(dir: TempDir, database_url: String, vars: &[(&str, 
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_else(|e| panic!("client: {e}")),
+            .expect("client"),
         database_url,
         handle,
         dir: Some(dir),
@@ -88,7 +86,7 @@ impl TestApp {
     /// Stops this server and starts a new one on the same database file.
     pub async fn restart(mut self) -> TestApp {
         self.handle.stop(true).await;
-        let dir = self.dir.take().unwrap_or_else(|| panic!("no database dir"));
+        let dir = self.dir.take().expect("no database dir");
         spawn_with_database(dir, self.database_url.clone(), &[]).await
     }
 
@@ -135,7 +133,7 @@ impl TestApp {
             .bearer_auth(access_token)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET /me: {e}"))
+            .expect("GET /me")
     }
 
     pub async fn post_logout(&self) -> Response {
@@ -143,7 +141,7 @@ impl TestApp {
             .post(self.url("/api/v1/auth/logout"))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("POST /logout: {e}"))
+            .expect("POST /logout")
     }
 
     /// Registers `email` with [`PASSWORD`] and returns the user body.
@@ -173,7 +171,7 @@ impl TestApp {
     pub async fn execute_sql(&self, sql: &str) {
         let db: DatabaseConnection = Database::connect(self.database_url.as_str())
             .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+            .expect("connect");
         db.execute_unprepared(sql)
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -186,7 +184,7 @@ impl TestApp {
     pub async fn query_string(&self, sql: &str) -> String {
         let db: DatabaseConnection = Database::connect(self.database_url.as_str())
             .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+            .expect("connect");
         let row = db
             .query_one_raw(migration::sea_orm::Statement::from_string(
                 db.get_database_backend(),
@@ -205,10 +203,7 @@ impl TestApp {
 
 /// The JSON body of a response.
 pub async fn body(response: Response) -> Value {
-    let text = response
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("body: {e}"));
+    let text = response.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
@@ -236,7 +231,7 @@ pub fn forge_token(claims: &Value) -> String {
         claims,
         &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
     )
-    .unwrap_or_else(|e| panic!("forge: {e}"))
+    .expect("forge")
 }
 
 /// An `exp` claim `seconds` from now.
@@ -257,7 +252,7 @@ pub async fn login_burst(apps: &[&TestApp], attempts: &[(String, String)]) -> (u
     let statuses: Vec<StatusCode> = futures::future::join_all(sends)
         .await
         .into_iter()
-        .map(|r| r.unwrap_or_else(|e| panic!("{e}")).status())
+        .map(|r| r.unwrap().status())
         .collect();
     let count = |status| statuses.iter().filter(|s| **s == status).count();
     let (checked, throttled) = (

@@ -27,7 +27,7 @@ async fn raw_post(
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
     }
-    request.send().await.unwrap_or_else(|e| panic!("{e}"))
+    request.send().await.unwrap()
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
@@ -416,7 +416,7 @@ async fn an_untrusted_client_cannot_choose_its_rate_limit_key() {
         .header("forwarded", "for=10.8.8.8")
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_json(
         response,
         StatusCode::TOO_MANY_REQUESTS,
@@ -447,9 +447,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
             Some(StatusCode::OK)
         );
     }
-    let limited = get(("x-forwarded-for", "203.0.113.1"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let limited = get(("x-forwarded-for", "203.0.113.1")).await.unwrap();
     assert_json(
         limited,
         StatusCode::TOO_MANY_REQUESTS,
@@ -458,7 +456,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
     .await;
     let other = get(("forwarded", "for=\"[2001:db8::7]:4711\""))
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_json(other, StatusCode::OK, json!({"status": "healthy"})).await;
 }
 
@@ -622,7 +620,7 @@ async fn unknown_routes_and_methods_answer_json() {
         .send()
         .await;
     let headers = assert_json(
-        response.unwrap_or_else(|e| panic!("{e}")),
+        response.unwrap(),
         StatusCode::METHOD_NOT_ALLOWED,
         json!({"detail": "Method Not Allowed"}),
     )
@@ -641,15 +639,15 @@ async fn raw_http(app: &TestApp, request: &[u8]) -> (u16, String) {
     let request = request.to_vec();
     tokio::task::spawn_blocking(move || raw_http_blocking(&address, &request))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
 }
 
 fn raw_http_blocking(address: &str, request: &[u8]) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap_or_else(|e| panic!("{e}"));
-    stream.write_all(request).unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    stream.write_all(request).unwrap();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer).into_owned();
@@ -790,7 +788,7 @@ async fn a_disallowed_origin_gets_no_cors_headers_even_on_preflight() {
         .header("access-control-request-method", "POST")
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(
         preflight
             .headers()
@@ -809,7 +807,7 @@ async fn a_disallowed_origin_gets_no_cors_headers_even_on_preflight() {
         .header("origin", "https://app.example.com")
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(
         allowed
             .headers()

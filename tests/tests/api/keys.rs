@@ -20,7 +20,7 @@ fn ed25519(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         let status = Command::new("openssl")
             .args(args)
             .status()
-            .unwrap_or_else(|e| panic!("openssl: {e}"));
+            .expect("openssl");
         assert!(status.success(), "openssl {args:?}");
     };
     run(&[
@@ -44,7 +44,7 @@ fn ed25519(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 async fn jwks(app: &TestApp) -> JwkSet {
     let response = app.get("/.well-known/jwks.json").await;
     assert_eq!(response.status(), StatusCode::OK);
-    serde_json::from_value(body(response).await).unwrap_or_else(|e| panic!("not a JWK set: {e}"))
+    serde_json::from_value(body(response).await).expect("not a JWK set")
 }
 
 async fn login(app: &TestApp, email: &str) -> String {
@@ -74,7 +74,7 @@ fn verify_with_jwks(token: &str, keys: &JwkSet) -> Result<Value, String> {
 
 #[tokio::test]
 async fn ed25519_tokens_verify_against_the_published_jwks() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (private, _) = ed25519(dir.path(), "current");
     let private = private.display().to_string();
     let app = crate::helpers::spawn_app_with(&[
@@ -86,7 +86,7 @@ async fn ed25519_tokens_verify_against_the_published_jwks() {
     let token = login(&app, "keys@example.com").await;
     let keys = jwks(&app).await;
     assert_eq!(keys.keys.len(), 1);
-    let claims = verify_with_jwks(&token, &keys).unwrap_or_else(|e| panic!("{e}"));
+    let claims = verify_with_jwks(&token, &keys).unwrap();
     assert_eq!(claims["type"], "access");
     assert_eq!(app.get_me(&token).await.status(), StatusCode::OK);
     let published = serde_json::to_value(&keys.keys[0]).unwrap_or_default();
@@ -106,7 +106,7 @@ async fn ed25519_tokens_verify_against_the_published_jwks() {
 
 #[tokio::test]
 async fn a_retired_key_verifies_while_listed_and_not_after() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (old_private, old_public) = ed25519(dir.path(), "old");
     let (new_private, _) = ed25519(dir.path(), "new");
     let (old_private, old_public, new_private) = (
@@ -182,7 +182,7 @@ async fn a_shared_secret_publishes_no_keys() {
 
 #[tokio::test]
 async fn rs256_tokens_verify_against_the_published_jwks_too() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let private = dir.path().join("rsa.pem");
     let status = Command::new("openssl")
         .args([
@@ -195,7 +195,7 @@ async fn rs256_tokens_verify_against_the_published_jwks_too() {
         ])
         .arg(&private)
         .status()
-        .unwrap_or_else(|e| panic!("openssl: {e}"));
+        .expect("openssl");
     assert!(status.success());
     let private = private.display().to_string();
     let app = crate::helpers::spawn_app_with(&[
@@ -213,7 +213,7 @@ async fn rs256_tokens_verify_against_the_published_jwks_too() {
     let jwk = keys
         .find(&kid)
         .unwrap_or_else(|| panic!("kid {kid} not published"));
-    let key = DecodingKey::from_jwk(jwk).unwrap_or_else(|e| panic!("{e}"));
+    let key = DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&["flowrex"]);
     validation.set_issuer(&["flowrex"]);

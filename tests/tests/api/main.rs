@@ -1,5 +1,8 @@
 //! The black-box HTTP suite: one module per SPEC area, all through [`helpers::spawn_app`].
 
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod coexistence;
 mod concurrency;
 mod cookies;

@@ -72,7 +72,7 @@ async fn no_or_garbled_authorization_is_not_authenticated() {
             .header("authorization", header)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         assert_401(response, "Not authenticated").await;
     }
 }

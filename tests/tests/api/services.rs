@@ -14,7 +14,7 @@ pub fn spare_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
-        .unwrap_or_else(|e| panic!("no spare port: {e}"))
+        .expect("no spare port")
 }
 
 fn run(command: &mut Command) {
@@ -59,7 +59,7 @@ impl PrivatePostgres {
     /// Creates and starts a cluster.
     pub fn start() -> Self {
         let bin = postgres_bin_dir();
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let postgres = Self {
             dir,
             bin,
@@ -195,7 +195,7 @@ fn postgres_bin_dir() -> PathBuf {
     versions
         .pop()
         .filter(|dir| Path::new(dir).join("initdb").is_file())
-        .unwrap_or_else(|| panic!("no PostgreSQL server binaries (initdb) found"))
+        .expect("no PostgreSQL server binaries (initdb) found")
 }
 
 /// How a database server goes away.
@@ -218,7 +218,7 @@ pub struct PrivateMariaDb {
 impl PrivateMariaDb {
     /// Creates a data directory and starts the server on it.
     pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         run(Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.path().join("data").display()))
@@ -243,8 +243,7 @@ impl PrivateMariaDb {
 
     /// Starts (or restarts) the server and waits until it accepts connections.
     pub fn resume(&self) {
-        let log = std::fs::File::create(self.dir.path().join("server.log"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
         let child = Command::new("/usr/sbin/mariadbd")
             .arg("--no-defaults")
             .arg(format!(
@@ -269,7 +268,7 @@ impl PrivateMariaDb {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("mariadbd: {e}"));
+            .expect("mariadbd");
         *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
         wait_for_port(self.port, "MariaDB");
     }
@@ -333,7 +332,7 @@ impl PrivateRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("redis-server: {e}"));
+            .expect("redis-server");
         self.child = Some(child);
         wait_for_port(self.port, "Redis");
     }

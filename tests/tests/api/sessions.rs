@@ -47,7 +47,7 @@ async fn logout(app: &TestApp, access: Option<&str>, body: Option<Value>) -> req
     if let Some(body) = body {
         request = request.json(&body);
     }
-    request.send().await.unwrap_or_else(|e| panic!("{e}"))
+    request.send().await.unwrap()
 }
 
 #[tokio::test]
@@ -189,7 +189,7 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         .json(&json!({"email": "list@example.com", "password": PASSWORD}))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let second = body(second).await;
     let response = app
         .client
@@ -198,7 +198,7 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         .header("user-agent", "flowrex-test/1.0")
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response
@@ -239,7 +239,7 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         .bearer_auth(token(&second, "access_token"))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
     assert_me_refused(&app, &token(&first, "access_token")).await;
     assert_refresh_refused(&app, &token(&first, "refresh_token")).await;
@@ -260,7 +260,7 @@ async fn another_users_or_an_unknown_session_cannot_be_revoked() {
         .bearer_auth(token(&alice, "access_token"))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let alices = body(list).await[0]["id"]
         .as_str()
         .unwrap_or_default()
@@ -276,7 +276,7 @@ async fn another_users_or_an_unknown_session_cannot_be_revoked() {
             .bearer_auth(token(&mallory, "access_token"))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         assert_json(
             response,
             StatusCode::NOT_FOUND,
@@ -293,7 +293,7 @@ async fn another_users_or_an_unknown_session_cannot_be_revoked() {
         .get(app.url("/api/v1/auth/sessions"))
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_json(
         anonymous,
         StatusCode::UNAUTHORIZED,
@@ -308,7 +308,7 @@ fn signed(claims: &Value, secret: &str, algorithm: jsonwebtoken::Algorithm) -> S
         claims,
         &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
     )
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
 }
 
 #[tokio::test]

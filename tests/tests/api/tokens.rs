@@ -18,7 +18,7 @@ fn claims_of(token: &str) -> Value {
         &validation,
     )
     .map(|data| data.claims)
-    .unwrap_or_else(|e| panic!("decode: {e}"))
+    .expect("decode")
 }
 
 /// The app's own token for a live session, re-signed with `change` applied to its claims
@@ -31,7 +31,7 @@ fn resigned(token: &str, header: &jsonwebtoken::Header, change: impl Fn(&mut Val
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
     )
-    .unwrap_or_else(|e| panic!("encode: {e}"))
+    .expect("encode")
 }
 
 async fn live_tokens(app: &TestApp, email: &str) -> (String, String) {

@@ -16,10 +16,10 @@ const TEST1234: &str = "$2b$12$53bKYujvn6hfO17ca2dZAOfSyt0zPJ8hr3gcAZm.R/Na0v9r5
 /// finds nothing to do and serves on.
 #[tokio::test]
 async fn an_older_database_is_upgraded_at_start_up() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let dir = tempfile::tempdir().expect("temp dir");
     let url = test_support::fresh_database(dir.path())
         .await
-        .unwrap_or_else(|e| panic!("test database: {e:#}"))
+        .expect("test database")
         .expose()
         .to_owned();
     // A new SQLite file must be created: sqlx opens existing files only by default.
@@ -28,20 +28,16 @@ async fn an_older_database_is_upgraded_at_start_up() {
     } else {
         url.clone()
     };
-    let db = Database::connect(&create)
-        .await
-        .unwrap_or_else(|e| panic!("connect: {e}"));
-    Migrator::up(&db, Some(1))
-        .await
-        .unwrap_or_else(|e| panic!("first migration: {e}"));
+    let db = Database::connect(&create).await.expect("connect");
+    Migrator::up(&db, Some(1)).await.expect("first migration");
     db.execute_unprepared(&format!(
         "INSERT INTO users (email, hashed_password, full_name, is_active, is_verified, \
          is_superuser, created_at, updated_at) VALUES ('Older@Example.com', '{TEST1234}', NULL, \
          true, false, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
     ))
     .await
-    .unwrap_or_else(|e| panic!("insert: {e}"));
-    db.close().await.unwrap_or_else(|e| panic!("close: {e}"));
+    .expect("insert");
+    db.close().await.expect("close");
 
     let app = spawn_app_on_database(url, &[]).await;
     let login = json!({"email": "older@example.com", "password": "Test1234"});

@@ -18,5 +18,5 @@ pub fn spare_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
-        .unwrap_or_else(|e| panic!("no spare port: {e}"))
+        .expect("no spare port")
 }

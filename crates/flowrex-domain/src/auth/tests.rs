@@ -167,7 +167,7 @@ async fn register_stores_the_hash_and_returns_the_new_user() {
             ..registration("new@example.com")
         })
         .await
-        .unwrap_or_else(|e| panic!("registration should succeed: {e}"));
+        .expect("registration should succeed");
 
     assert_eq!(user.email().as_str(), "new@example.com");
     assert_eq!(user.full_name(), Some("Ada"));
@@ -282,7 +282,7 @@ async fn login_with_the_right_password_issues_an_access_and_a_refresh_token() {
         .service()
         .login(credentials("known@example.com", "Test1234"))
         .await
-        .unwrap_or_else(|e| panic!("login should succeed: {e}"));
+        .expect("login should succeed");
 
     let access_exp = (now() + Duration::minutes(30)).timestamp();
     let refresh_exp = (now() + Duration::days(7)).timestamp();
@@ -731,7 +731,7 @@ impl World {
                 ..credentials(raw_email, "Test1234")
             })
             .await
-            .unwrap_or_else(|e| panic!("login: {e}"))
+            .expect("login")
     }
 
     async fn is_valid(&self, access: &str) -> bool {
@@ -769,7 +769,7 @@ async fn refresh_rotates_the_refresh_token_and_the_new_pair_works() {
     let world = world();
     let first = world.login("known@example.com").await;
     let second = world.service.refresh(&first.refresh_token).await;
-    let second = second.unwrap_or_else(|e| panic!("refresh: {e}"));
+    let second = second.expect("refresh");
     assert_ne!(second.refresh_token, first.refresh_token);
     assert!(world.is_valid(&second.access_token).await);
     let session = &world.store.sessions()[0];
@@ -788,11 +788,7 @@ async fn refresh_rotates_the_refresh_token_and_the_new_pair_works() {
 async fn a_replayed_refresh_token_revokes_the_whole_family() {
     let world = world();
     let first = world.login("known@example.com").await;
-    let second = world
-        .service
-        .refresh(&first.refresh_token)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let second = world.service.refresh(&first.refresh_token).await.unwrap();
     world.clock.advance(Duration::seconds(6));
     let replay = world.service.refresh(&first.refresh_token).await;
     assert!(
@@ -818,11 +814,7 @@ async fn a_replayed_refresh_token_revokes_the_whole_family() {
 async fn a_replay_within_the_grace_period_is_refused_without_revoking() {
     let world = world();
     let first = world.login("known@example.com").await;
-    let second = world
-        .service
-        .refresh(&first.refresh_token)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let second = world.service.refresh(&first.refresh_token).await.unwrap();
     world.clock.advance(Duration::seconds(4));
     let duplicate = world.service.refresh(&first.refresh_token).await;
     assert!(
