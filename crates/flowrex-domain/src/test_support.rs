@@ -1,6 +1,7 @@
 //! Small hand-written fakes of the ports, for tests and examples of this and other crates
 //! (feature `test-support`): [`InMemoryStore`] (users and sessions, as one database holds
-//! both), [`FixedClock`] and [`SettableClock`], [`PlainTokens`], [`CountingFailureCounter`].
+//! both), [`FixedClock`] and [`SettableClock`], [`PlainTokens`], [`PlainHasher`],
+//! [`CountingFailureCounter`].
 //! They keep the ports' contracts (a taken email, a single winner among concurrent
 //! rotations) but nothing survives the process.
 
@@ -10,12 +11,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ports::{
-    Clock, CounterError, FailureCounter, IssueError, RepositoryError, Reservation, SessionStore,
-    SessionStoreError, TokenError, TokenIssuer, TokenVerifier, UserRepository,
+    Clock, CounterError, FailureCounter, HashError, IssueError, PasswordHasher, RepositoryError,
+    Reservation, SessionStore, SessionStoreError, TokenError, TokenIssuer, TokenVerifier,
+    UserRepository,
 };
 use crate::{
-    EmailAddress, FullName, NewUser, PasswordHash, RevokeReason, Session, SessionId,
-    TokenFingerprint, TokenKind, TokenRequest, User, UserId, UserParts, VerifiedToken,
+    EmailAddress, FullName, NewUser, PasswordAttempt, PasswordHash, RevokeReason, Session,
+    SessionId, TokenFingerprint, TokenKind, TokenRequest, User, UserId, UserParts, VerifiedToken,
 };
 
 /// A clock that always says the same time.
@@ -305,6 +307,37 @@ impl SessionStore for InMemoryStore {
             .collect();
         sessions.retain(|s| !expired.contains(&s.id));
         Ok(expired.len() as u64)
+    }
+}
+
+/// "Hashes" a password by prefixing it: for tests and examples, where bcrypt's cost would
+/// only slow them down. **Never for real passwords.** Keeps the port's contract: an unknown
+/// user (`None`) verifies as `false`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainHasher;
+
+const PLAIN: &str = "plain$";
+
+#[async_trait]
+impl PasswordHasher for PlainHasher {
+    async fn hash(&self, secret: &str) -> Result<PasswordHash, HashError> {
+        Ok(PasswordHash::new(format!("{PLAIN}{secret}")))
+    }
+
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        !hash.as_str().starts_with(PLAIN)
+    }
+
+    async fn verify<'a>(
+        &self,
+        attempt: &PasswordAttempt,
+        hash: Option<&'a PasswordHash>,
+    ) -> Result<bool, HashError> {
+        Ok(hash.is_some_and(|hash| {
+            hash.as_str()
+                .strip_prefix(PLAIN)
+                .is_some_and(|plain| plain == attempt.expose())
+        }))
     }
 }
 

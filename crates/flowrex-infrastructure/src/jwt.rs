@@ -3,6 +3,15 @@
 //! session the token belongs to. Validation pins the configured algorithm, requires every
 //! claim, refuses a `crit` header, and allows a small, configured leeway on `exp`, `nbf`
 //! and `iat` alike.
+//!
+//! [`JwtTokens`] signs and verifies (the service itself); [`JwksVerifier`] only verifies,
+//! with the public keys Flowrex publishes at `/.well-known/jwks.json` — what another
+//! service needs to accept Flowrex's access tokens without any secret (see
+//! `examples/protected_service.rs`). Key material is read in `jwt/keys.rs`.
+
+mod keys;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -11,7 +20,7 @@ use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{IssueError, TokenError, TokenIssuer, TokenVerifier};
 use flowrex_domain::{SessionId, TokenKind, TokenRequest, UserId, VerifiedToken};
-use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -23,11 +32,21 @@ use serde::{Deserialize, Serialize};
 pub struct JwtTokens {
     header: Header,
     encoding: EncodingKey,
-    /// Keys that verify: by `kid` for key pairs; one, without `kid`, for a shared secret.
-    verifiers: Vec<Verifier>,
+    ring: KeyRing,
     jwks: JwkSet,
     issuer: String,
     audience: String,
+}
+
+/// Verifies tokens with public keys only: a JWK set as Flowrex publishes it.
+pub struct JwksVerifier {
+    ring: KeyRing,
+}
+
+/// The keys that verify, and the rules they verify by.
+struct KeyRing {
+    /// By `kid` for key pairs; one, without `kid`, for a shared secret.
+    verifiers: Vec<Verifier>,
     leeway: chrono::Duration,
 }
 
@@ -57,7 +76,7 @@ pub struct JwtClaimsPolicy {
     pub issuer: String,
     /// `aud`.
     pub audience: String,
-    /// Leeway on `exp`, in seconds.
+    /// Leeway on `exp`, `nbf` and `iat`, in seconds.
     pub leeway_seconds: u32,
 }
 
@@ -89,7 +108,7 @@ pub enum JwtConfigError {
     /// An empty secret.
     #[error("JWT_SECRET_KEY must not be empty")]
     EmptySecret,
-    /// A key file that is not a key of the algorithm's kind.
+    /// A key that is not a key of the algorithm's kind, or a JWK set that is not one.
     #[error("{0}")]
     BadKey(String),
 }
@@ -155,17 +174,16 @@ impl JwtTokens {
                     private_pem,
                     retired_public_pems,
                 },
-            ) => key_pair(algorithm, private_pem, retired_public_pems, policy)?,
+            ) => keys::key_pair(algorithm, private_pem, retired_public_pems, policy)?,
             (other, _) => return Err(JwtConfigError::Unsupported(format!("{other:?}"))),
         };
         Ok(Self {
             header,
             encoding,
-            verifiers,
+            ring: KeyRing::new(verifiers, policy),
             jwks,
             issuer: policy.issuer.clone(),
             audience: policy.audience.clone(),
-            leeway: chrono::Duration::seconds(i64::from(policy.leeway_seconds)),
         })
     }
 
@@ -174,17 +192,21 @@ impl JwtTokens {
     pub fn jwks(&self) -> &JwkSet {
         &self.jwks
     }
+}
 
-    fn verifier_for(&self, token: &str) -> Option<&Verifier> {
-        match self.verifiers.as_slice() {
-            [only] if only.kid.is_none() => Some(only),
-            verifiers => {
-                let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
-                verifiers
-                    .iter()
-                    .find(|v| v.kid.as_deref() == Some(kid.as_str()))
-            }
-        }
+impl JwksVerifier {
+    /// A verifier over the keys of a JWK set (the JSON of `/.well-known/jwks.json`), each
+    /// for the algorithm its `alg` names (EdDSA or RS256), with Flowrex's claim rules.
+    ///
+    /// # Errors
+    /// [`JwtConfigError::BadKey`] for JSON that is not a JWK set, or a key without `kid`
+    /// or of an algorithm Flowrex does not sign with.
+    pub fn from_json(jwks: &[u8], policy: &JwtClaimsPolicy) -> Result<Self, JwtConfigError> {
+        let set: JwkSet = serde_json::from_slice(jwks)
+            .map_err(|e| JwtConfigError::BadKey(format!("not a JWK set: {e}")))?;
+        Ok(Self {
+            ring: KeyRing::new(keys::published_verifiers(&set, policy)?, policy),
+        })
     }
 }
 
@@ -202,61 +224,6 @@ fn validation(algorithm: Algorithm, policy: &JwtClaimsPolicy) -> Validation {
         .map(str::to_owned)
         .collect::<HashSet<_>>();
     validation
-}
-
-type KeyMaterial = (Header, EncodingKey, Vec<Verifier>, JwkSet);
-
-/// The signing key, its public JWK (with an RFC 7638 thumbprint as `kid`), and the
-/// verify-only keys of retired ones.
-fn key_pair(
-    algorithm: Algorithm,
-    private_pem: &[u8],
-    retired_public_pems: &[Vec<u8>],
-    policy: &JwtClaimsPolicy,
-) -> Result<KeyMaterial, JwtConfigError> {
-    let bad = |what: &str, error: jsonwebtoken::errors::Error| {
-        JwtConfigError::BadKey(format!("{what} is not a {algorithm:?} key: {error}"))
-    };
-    let encoding = match algorithm {
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(private_pem),
-        _ => EncodingKey::from_rsa_pem(private_pem),
-    }
-    .map_err(|e| bad("JWT_PRIVATE_KEY_FILE", e))?;
-    let current =
-        Jwk::from_encoding_key(&encoding, algorithm).map_err(|e| bad("JWT_PRIVATE_KEY_FILE", e))?;
-    let mut jwks = vec![published(current, algorithm)?];
-    for pem in retired_public_pems {
-        let (key, retired_algorithm) = DecodingKey::from_ed_pem(pem)
-            .map(|key| (key, Algorithm::EdDSA))
-            .or_else(|_| DecodingKey::from_rsa_pem(pem).map(|key| (key, Algorithm::RS256)))
-            .map_err(|e| bad("a JWT_RETIRED_PUBLIC_KEY_FILES entry", e))?;
-        let jwk = Jwk::from_decoding_key(&key, Some(retired_algorithm))
-            .map_err(|e| bad("a JWT_RETIRED_PUBLIC_KEY_FILES entry", e))?;
-        jwks.push(published(jwk, retired_algorithm)?);
-    }
-    let mut verifiers = Vec::with_capacity(jwks.len());
-    for (jwk, algorithm) in &jwks {
-        verifiers.push(Verifier {
-            kid: jwk.common.key_id.clone(),
-            key: DecodingKey::from_jwk(jwk).map_err(|e| bad("a public key", e))?,
-            validation: validation(*algorithm, policy),
-        });
-    }
-    let mut header = Header::new(algorithm);
-    header.kid = jwks.first().and_then(|(jwk, _)| jwk.common.key_id.clone());
-    let keys = jwks.into_iter().map(|(jwk, _)| jwk).collect();
-    Ok((header, encoding, verifiers, JwkSet { keys }))
-}
-
-/// A public JWK as published: `kid` (its SHA-256 thumbprint), `use: sig`, `alg`.
-fn published(mut jwk: Jwk, algorithm: Algorithm) -> Result<(Jwk, Algorithm), JwtConfigError> {
-    let kid = jwk
-        .thumbprint(ThumbprintHash::SHA256)
-        .map_err(|e| JwtConfigError::BadKey(format!("cannot fingerprint a key: {e}")))?;
-    jwk.common.key_id = Some(kid);
-    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-    jwk.common.key_algorithm = KeyAlgorithm::from_str(&format!("{algorithm:?}")).ok();
-    Ok((jwk, algorithm))
 }
 
 impl TokenIssuer for JwtTokens {
@@ -278,6 +245,47 @@ impl TokenIssuer for JwtTokens {
 }
 
 impl TokenVerifier for JwtTokens {
+    fn verify(
+        &self,
+        token: &str,
+        expected: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, TokenError> {
+        self.ring.verify(token, expected, now)
+    }
+}
+
+impl TokenVerifier for JwksVerifier {
+    fn verify(
+        &self,
+        token: &str,
+        expected: TokenKind,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, TokenError> {
+        self.ring.verify(token, expected, now)
+    }
+}
+
+impl KeyRing {
+    fn new(verifiers: Vec<Verifier>, policy: &JwtClaimsPolicy) -> Self {
+        Self {
+            verifiers,
+            leeway: chrono::Duration::seconds(i64::from(policy.leeway_seconds)),
+        }
+    }
+
+    fn verifier_for(&self, token: &str) -> Option<&Verifier> {
+        match self.verifiers.as_slice() {
+            [only] if only.kid.is_none() => Some(only),
+            verifiers => {
+                let kid = jsonwebtoken::decode_header(token).ok()?.kid?;
+                verifiers
+                    .iter()
+                    .find(|v| v.kid.as_deref() == Some(kid.as_str()))
+            }
+        }
+    }
+
     fn verify(
         &self,
         token: &str,
@@ -319,292 +327,5 @@ impl TokenVerifier for JwtTokens {
             session,
             expires_at,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{Duration, TimeZone};
-
-    use super::*;
-
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0)
-            .single()
-            .unwrap_or_default()
-    }
-
-    fn tokens(secret: &str) -> JwtTokens {
-        JwtTokens::new(
-            "HS256",
-            &JwtKeys::Secret(SecretString::from(secret)),
-            &JwtClaimsPolicy::default(),
-        )
-        .unwrap()
-    }
-
-    fn request(kind: TokenKind, expires_at: DateTime<Utc>) -> TokenRequest {
-        TokenRequest {
-            subject: UserId::new(42),
-            kind,
-            session: SessionId::parse("6f9619ff-8b86-4011-b42d-00c04fc964ff")
-                .unwrap_or_else(SessionId::generate),
-            issued_at: now(),
-            expires_at,
-        }
-    }
-
-    fn signed(claims: &serde_json::Value, secret: &str) -> String {
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .unwrap_or_default()
-    }
-
-    fn decoded(token: &str) -> serde_json::Value {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        jsonwebtoken::decode::<serde_json::Value>(
-            token,
-            &DecodingKey::from_secret(b"secret"),
-            &validation,
-        )
-        .map(|d| d.claims)
-        .unwrap_or_default()
-    }
-
-    fn genuine_claims() -> serde_json::Value {
-        serde_json::json!({
-            "sub": "42", "exp": (now() + Duration::hours(1)).timestamp(), "type": "access",
-            "iss": "flowrex", "aud": "flowrex", "iat": now().timestamp(),
-            "jti": "a", "sid": "6f9619ff-8b86-4011-b42d-00c04fc964ff"
-        })
-    }
-
-    #[test]
-    fn an_issued_token_verifies_with_its_claims() {
-        let jwt = tokens("secret");
-        let exp = now() + Duration::minutes(30);
-        let token = jwt
-            .issue(&request(TokenKind::Access, exp))
-            .unwrap_or_default();
-        let verified = jwt.verify(&token, TokenKind::Access, now());
-        assert_eq!(
-            verified,
-            Ok(VerifiedToken {
-                subject: UserId::new(42),
-                kind: TokenKind::Access,
-                session: request(TokenKind::Access, exp).session,
-                expires_at: exp
-            })
-        );
-    }
-
-    #[test]
-    fn the_payload_has_the_spec_claims_and_the_session_ones() {
-        let jwt = tokens("secret");
-        let token = jwt
-            .issue(&request(TokenKind::Refresh, now()))
-            .unwrap_or_default();
-        let claims = decoded(&token);
-        assert_eq!(claims["sub"], "42");
-        assert_eq!(claims["exp"], now().timestamp());
-        assert_eq!(claims["type"], "refresh");
-        assert_eq!(claims["iss"], "flowrex");
-        assert_eq!(claims["aud"], "flowrex");
-        assert_eq!(claims["iat"], now().timestamp());
-        assert_eq!(claims["sid"], "6f9619ff-8b86-4011-b42d-00c04fc964ff");
-        let other = jwt
-            .issue(&request(TokenKind::Refresh, now()))
-            .unwrap_or_default();
-        assert_ne!(
-            claims["jti"],
-            decoded(&other)["jti"],
-            "every token has its own jti"
-        );
-    }
-
-    #[test]
-    fn a_token_of_the_other_kind_is_refused() {
-        let jwt = tokens("secret");
-        let refresh = jwt
-            .issue(&request(TokenKind::Refresh, now() + Duration::days(7)))
-            .unwrap_or_default();
-        assert_eq!(
-            jwt.verify(&refresh, TokenKind::Access, now()),
-            Err(TokenError::WrongKind)
-        );
-    }
-
-    #[test]
-    fn expiry_allows_the_configured_leeway_and_no_more() {
-        let jwt = tokens("secret");
-        let token = jwt
-            .issue(&request(TokenKind::Access, now()))
-            .unwrap_or_default();
-        assert!(
-            jwt.verify(&token, TokenKind::Access, now() + Duration::seconds(4))
-                .is_ok()
-        );
-        assert_eq!(
-            jwt.verify(&token, TokenKind::Access, now() + Duration::seconds(5)),
-            Err(TokenError::Expired)
-        );
-    }
-
-    #[test]
-    fn not_before_and_issued_at_in_the_future_are_refused_beyond_the_leeway() {
-        let jwt = tokens("secret");
-        let with = |name: &str, seconds: i64| {
-            let mut claims = genuine_claims();
-            claims[name] = serde_json::json!((now() + Duration::seconds(seconds)).timestamp());
-            signed(&claims, "secret")
-        };
-        for name in ["nbf", "iat"] {
-            assert_eq!(
-                jwt.verify(&with(name, 3600), TokenKind::Access, now()),
-                Err(TokenError::NotYetValid),
-                "{name} an hour ahead"
-            );
-            assert_eq!(
-                jwt.verify(&with(name, 6), TokenKind::Access, now()),
-                Err(TokenError::NotYetValid),
-                "{name} just beyond the 5 s leeway"
-            );
-            assert!(
-                jwt.verify(&with(name, 5), TokenKind::Access, now()).is_ok(),
-                "{name} within the leeway"
-            );
-            assert!(
-                jwt.verify(&with(name, -60), TokenKind::Access, now())
-                    .is_ok(),
-                "{name} in the past"
-            );
-        }
-        let mut claims = genuine_claims();
-        claims["nbf"] = serde_json::json!("later");
-        assert_eq!(
-            jwt.verify(&signed(&claims, "secret"), TokenKind::Access, now()),
-            Err(TokenError::Invalid)
-        );
-    }
-
-    #[test]
-    fn a_critical_header_extension_is_refused() {
-        let jwt = tokens("secret");
-        let mut header = Header::new(Algorithm::HS256);
-        header.crit = Some(vec!["x-probe".to_owned()]);
-        let token = jsonwebtoken::encode(
-            &header,
-            &genuine_claims(),
-            &EncodingKey::from_secret(b"secret"),
-        )
-        .unwrap_or_default();
-        assert_eq!(
-            jwt.verify(&token, TokenKind::Access, now()),
-            Err(TokenError::Invalid)
-        );
-    }
-
-    #[test]
-    fn forged_garbled_and_misshapen_tokens_are_invalid() {
-        let jwt = tokens("secret");
-        let genuine = genuine_claims();
-        assert!(
-            jwt.verify(&signed(&genuine, "secret"), TokenKind::Access, now())
-                .is_ok()
-        );
-        let with = |name: &str, value: serde_json::Value| {
-            let mut claims = genuine.clone();
-            claims[name] = value;
-            signed(&claims, "secret")
-        };
-        let without = |name: &str| {
-            let mut claims = genuine.clone();
-            if let Some(object) = claims.as_object_mut() {
-                object.remove(name);
-            }
-            signed(&claims, "secret")
-        };
-        let payload = signed(&genuine, "secret")
-            .split('.')
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
-        let cases = [
-            signed(&genuine, "other"),
-            "not.a.token".to_owned(),
-            String::new(),
-            with("sub", serde_json::json!(42)),
-            with("sub", serde_json::json!("abc")),
-            with("sub", serde_json::json!("99999999999999999999999")),
-            with("sub", serde_json::json!("-3")),
-            with("exp", serde_json::json!("soon")),
-            with("iss", serde_json::json!("someone-else")),
-            with("aud", serde_json::json!("another-service")),
-            with("sid", serde_json::json!("not-a-session")),
-            without("exp"),
-            without("sub"),
-            without("type"),
-            without("iss"),
-            without("aud"),
-            without("sid"),
-            format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
-        ];
-        for token in cases {
-            assert_eq!(
-                jwt.verify(&token, TokenKind::Access, now()),
-                Err(TokenError::Invalid),
-                "{token}"
-            );
-        }
-    }
-
-    #[test]
-    fn keys_must_fit_the_algorithm() {
-        let secret = JwtKeys::Secret(SecretString::from("s"));
-        let policy = JwtClaimsPolicy::default();
-        assert!(JwtTokens::new("HS512", &secret, &policy).is_ok());
-        assert!(matches!(
-            JwtTokens::new("RS256", &secret, &policy),
-            Err(JwtConfigError::NeedsKeyPair(_))
-        ));
-        assert!(matches!(
-            JwtTokens::new("EdDSA", &secret, &policy),
-            Err(JwtConfigError::NeedsKeyPair(_))
-        ));
-        assert!(matches!(
-            JwtTokens::new("ES256", &secret, &policy),
-            Err(JwtConfigError::Unsupported(_))
-        ));
-        assert!(matches!(
-            JwtTokens::new("none", &secret, &policy),
-            Err(JwtConfigError::UnknownAlgorithm(_))
-        ));
-        let empty = JwtKeys::Secret(SecretString::from(""));
-        assert!(matches!(
-            JwtTokens::new("HS256", &empty, &policy),
-            Err(JwtConfigError::EmptySecret)
-        ));
-        let garbage = JwtKeys::KeyPair {
-            private_pem: b"not a key".to_vec(),
-            retired_public_pems: Vec::new(),
-        };
-        assert!(matches!(
-            JwtTokens::new("EdDSA", &garbage, &policy),
-            Err(JwtConfigError::BadKey(_))
-        ));
-        assert!(matches!(
-            JwtTokens::new("HS256", &garbage, &policy),
-            Err(JwtConfigError::NeedsSecret(_))
-        ));
-    }
-
-    #[test]
-    fn a_shared_secret_is_never_published() {
-        assert!(tokens("secret").jwks().keys.is_empty());
     }
 }

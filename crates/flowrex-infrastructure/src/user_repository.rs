@@ -138,7 +138,7 @@ impl UserRepository for SeaOrmUserRepository {
     }
 
     /// By `email_key` through its unique index; rows without a key (see
-    /// [`Self::fill_key`]) by `LOWER(email)`, which the same index narrows to the keyless
+    /// `fill_key`) by `LOWER(email)`, which the same index narrows to the keyless
     /// rows (`email_key IS NULL`) first.
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError> {
         let keyless = Condition::all()

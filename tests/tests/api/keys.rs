@@ -225,3 +225,70 @@ async fn rs256_tokens_verify_against_the_published_jwks_too() {
         "public only: {published}"
     );
 }
+
+/// The verify-only adapter another Flowrex service embeds: built from the JSON the server
+/// publishes, it accepts the server's access tokens and refuses anything else.
+#[tokio::test]
+async fn the_jwks_verifier_accepts_the_servers_tokens_from_its_published_keys() {
+    use flowrex_domain::TokenKind;
+    use flowrex_domain::ports::{TokenError, TokenVerifier};
+    use flowrex_infrastructure::JwtClaimsPolicy;
+    use flowrex_infrastructure::jwt::JwksVerifier;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (private, _) = ed25519(dir.path(), "embedded");
+    let private = private.display().to_string();
+    let app = crate::helpers::spawn_app_with(&[
+        ("JWT_ALGORITHM", "EdDSA"),
+        ("JWT_PRIVATE_KEY_FILE", private.as_str()),
+    ])
+    .await;
+    app.register("embed@example.com").await;
+    let tokens = body(
+        app.post_login(&json!({"email": "embed@example.com", "password": PASSWORD}))
+            .await,
+    )
+    .await;
+    let published = app
+        .get("/.well-known/jwks.json")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let verifier = JwksVerifier::from_json(&published, &JwtClaimsPolicy::default()).unwrap();
+    let now = chrono::Utc::now();
+    let access = tokens["access_token"].as_str().unwrap();
+    let verified = verifier.verify(access, TokenKind::Access, now).unwrap();
+    let me = body(app.get_me(access).await).await;
+    assert_eq!(Some(verified.subject.get()), me["id"].as_i64());
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        verifier.verify(refresh, TokenKind::Access, now).err(),
+        Some(TokenError::WrongKind)
+    );
+    let (other, _) = ed25519(dir.path(), "other");
+    let stranger = crate::helpers::spawn_app_with(&[
+        ("JWT_ALGORITHM", "EdDSA"),
+        ("JWT_PRIVATE_KEY_FILE", other.display().to_string().as_str()),
+    ])
+    .await;
+    stranger.register("embed@example.com").await;
+    let foreign = body(
+        stranger
+            .post_login(&json!({"email": "embed@example.com", "password": PASSWORD}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        verifier
+            .verify(
+                foreign["access_token"].as_str().unwrap(),
+                TokenKind::Access,
+                now
+            )
+            .err(),
+        Some(TokenError::Invalid),
+        "a token signed by another key"
+    );
+    assert!(JwksVerifier::from_json(b"{\"keys\": 5}", &JwtClaimsPolicy::default()).is_err());
+}
