@@ -1,5 +1,5 @@
 //! Two `flowrex` processes on different loopback ports, sharing one PostgreSQL database and
-//! one Redis, behind nginx round-robin: the deployment of deploy/DEPLOY.md, without Docker.
+//! one Redis, behind nginx round-robin: the deployment of docs/deployment.md, without Docker.
 //!
 //! `#[ignore]`d by default (it needs nginx and the servers named by `TEST_POSTGRES_URL` and
 //! `TEST_REDIS_URL`); `.ci/run` runs it with `--run-ignored only`.

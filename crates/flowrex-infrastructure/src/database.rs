@@ -241,7 +241,7 @@ impl PoolStats for DatabaseConnection {
 /// Not sea-orm's `one()`: it appends `LIMIT ?` with the limit as a bound parameter, and
 /// SQLite (3.51) re-prepares a statement whose `LIMIT` is a parameter every time the
 /// parameter is bound again, statement cache or not. On `GET /me` that re-parse was a
-/// quarter of the database thread's CPU (BENCHMARKS.md). A unique key needs no limit.
+/// quarter of the database thread's CPU (docs/benchmarks.md). A unique key needs no limit.
 pub async fn unique_row<E: EntityTrait>(
     select: impl Fn() -> Select<E>,
     db: &DatabaseConnection,
