@@ -4,10 +4,77 @@
 //! `ErrorBody`, `Rejection`, …); request schemas come from the field lists the parsers
 //! read (`routes::body_schema`).
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Required, Response};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
+
+/// The answers every route of a kind can give, added here once instead of on each handler:
+/// 429 on every route but the readiness probe (which the rate limit exempts); 503 (with
+/// `Retry-After`) on every route under `/api/v1/auth`, which all use the database; 413 on
+/// every route with a body; 422 on every route whose body is required.
+struct SharedResponses;
+
+impl SharedResponses {
+    fn add(operation: &mut Operation, status: &str, description: &str, schema: &str) {
+        let content = Content::new(Some(RefOr::Ref(Ref::from_schema_name(schema))));
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    Response::builder()
+                        .description(description)
+                        .content("application/json", content)
+                        .build(),
+                )
+            });
+    }
+}
+
+impl Modify for SharedResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            for operation in [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+                item.put.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let body = operation.request_body.clone();
+                if let Some(body) = body {
+                    Self::add(operation, "413", "Body over 64 KiB", "ErrorBody");
+                    if matches!(body.required, Some(Required::True)) {
+                        Self::add(operation, "422", "Validation error", "Rejection");
+                    }
+                }
+                if path != "/health/ready" {
+                    Self::add(
+                        operation,
+                        "429",
+                        "Rate limited (`Retry-After`)",
+                        "ErrorBody",
+                    );
+                }
+                if path.starts_with("/api/v1/auth/") {
+                    Self::add(
+                        operation,
+                        "503",
+                        "The database is unreachable (`Retry-After`)",
+                        "ErrorBody",
+                    );
+                }
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -46,7 +113,8 @@ impl Modify for BearerAuth {
         routes::auth::sessions::sessions,
         routes::auth::sessions::revoke_session,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody, crate::validation::Rejection)),
+    modifiers(&BearerAuth, &SharedResponses),
     tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "service", description = "Health and keys"))
 )]
 pub struct ApiDoc;

@@ -1,6 +1,7 @@
 //! Logging: one `tracing` subscriber, filtered by `RUST_LOG` (default `info`); JSON lines in
-//! production, human-readable text elsewhere. `log` records (sqlx statements when `DEBUG`
-//! is on) are forwarded into it.
+//! production and staging, human-readable text elsewhere. `log` records (sqlx statements when `DEBUG`
+//! is on) are forwarded into it. Metrics: the Prometheus recorder, with every series of known
+//! labels registered at 0 at start-up.
 
 use std::sync::OnceLock;
 use std::time::Duration;

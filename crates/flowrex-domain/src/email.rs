@@ -90,8 +90,9 @@ impl EmailAddress {
         Self { display, key }
     }
 
-    /// The comparison key of any address string: trimmed, NFC, lower-cased. Used to look
-    /// accounts up, and by the migration that fills the key column of existing rows.
+    /// The comparison key of any address string: trimmed, NFC, lower-cased: what accounts
+    /// are looked up and kept unique by. (The migrations that fill the key column keep
+    /// their own frozen copy of this rule.)
     pub fn key_of(address: &str) -> String {
         address.trim().nfc().collect::<String>().to_lowercase()
     }

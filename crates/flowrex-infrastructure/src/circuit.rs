@@ -3,6 +3,7 @@
 //! then it is tried again. Shared by every failover adapter that uses the same store.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -77,5 +78,32 @@ impl Circuit {
                 "rate-limit store unavailable: falling back to in-process counters"
             );
         }
+    }
+}
+
+/// An adapter over a shared store (`primary`, Redis) and its in-process stand-in
+/// (`fallback`), used while the [`Circuit`] is open: the request limiter and the login
+/// counters are both one of these (`rate_limit::FailoverRateLimiter`,
+/// `failure_counter::FailoverFailureCounter`). Never fails itself.
+pub struct Failover<T: ?Sized> {
+    pub(crate) primary: Arc<T>,
+    pub(crate) fallback: Arc<T>,
+    pub(crate) circuit: Arc<Circuit>,
+}
+
+impl<T: ?Sized> Failover<T> {
+    /// A failover from `primary` to `fallback`, watched by `circuit` (which may be shared
+    /// with other failovers to the same store).
+    pub fn new(primary: Arc<T>, fallback: Arc<T>, circuit: Arc<Circuit>) -> Self {
+        Self {
+            primary,
+            fallback,
+            circuit,
+        }
+    }
+
+    /// Whether the primary store is currently being bypassed.
+    pub fn is_degraded(&self) -> bool {
+        self.circuit.is_open()
     }
 }

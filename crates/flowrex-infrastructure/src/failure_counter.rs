@@ -3,14 +3,14 @@
 //! instance, one atomic script per reservation), and a failover between the two.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use flowrex_domain::ports::{CounterError, FailureCounter, Reservation};
 use redis::aio::ConnectionManager;
 
-use crate::circuit::Circuit;
+use crate::circuit::Failover;
 use crate::rate_limit::{Quota, RedisWindows, store_error};
 
 /// Above this many keys, expired windows are dropped on the next reservation.
@@ -161,27 +161,8 @@ impl FailureCounter for RedisFailureCounter {
     }
 }
 
-/// Uses `primary` (Redis) while its [`Circuit`] is closed, `fallback` otherwise.
-pub struct FailoverFailureCounter {
-    primary: Arc<dyn FailureCounter>,
-    fallback: Arc<dyn FailureCounter>,
-    circuit: Arc<Circuit>,
-}
-
-impl FailoverFailureCounter {
-    /// A failover from `primary` to `fallback`, watched by `circuit`.
-    pub fn new(
-        primary: Arc<dyn FailureCounter>,
-        fallback: Arc<dyn FailureCounter>,
-        circuit: Arc<Circuit>,
-    ) -> Self {
-        Self {
-            primary,
-            fallback,
-            circuit,
-        }
-    }
-}
+/// Redis while it answers, in process while it does not.
+pub type FailoverFailureCounter = Failover<dyn FailureCounter>;
 
 #[async_trait]
 impl FailureCounter for FailoverFailureCounter {
@@ -210,18 +191,13 @@ impl FailureCounter for FailoverFailureCounter {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    fn quota(max: u32) -> Quota {
-        Quota {
-            max,
-            window: Duration::from_secs(60),
-        }
-    }
+    use super::*;
 
     #[tokio::test]
     async fn in_process_reservations_stop_at_the_quota_until_released_or_reset() {
-        let counter = InProcessFailureCounter::new(quota(3));
+        let counter = InProcessFailureCounter::new(Quota::per_minute(3));
         for _ in 0..3 {
             assert!(matches!(
                 counter.reserve("k").await,
@@ -254,7 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_reservations_never_exceed_the_quota() {
-        let counter = Arc::new(InProcessFailureCounter::new(quota(5)));
+        let counter = Arc::new(InProcessFailureCounter::new(Quota::per_minute(5)));
         let attempts = (0..50).map(|_| {
             let counter = counter.clone();
             tokio::spawn(async move { counter.reserve("k").await })

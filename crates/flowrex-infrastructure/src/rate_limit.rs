@@ -5,7 +5,6 @@
 //! does not. Login throttling is the domain's `FailureCounter` ([`crate::failure_counter`]).
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota as GovernorQuota};
 use redis::aio::ConnectionManager;
 
-use crate::circuit::Circuit;
+use crate::circuit::Failover;
 
 /// At most `max` hits per `window` for each key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +24,16 @@ pub struct Quota {
     pub max: u32,
     /// The window.
     pub window: Duration,
+}
+
+impl Quota {
+    /// `max` hits per minute (the SPEC's request limit is counted so).
+    pub const fn per_minute(max: u32) -> Self {
+        Self {
+            max,
+            window: Duration::from_secs(60),
+        }
+    }
 }
 
 /// The verdict on one hit.
@@ -192,34 +201,8 @@ impl RateLimiter for RedisRateLimiter {
     }
 }
 
-/// Uses `primary` (Redis) while its [`Circuit`] is closed, `fallback` (in process)
-/// otherwise. Never fails itself.
-pub struct FailoverRateLimiter {
-    primary: Arc<dyn RateLimiter>,
-    fallback: Arc<dyn RateLimiter>,
-    circuit: Arc<Circuit>,
-}
-
-impl FailoverRateLimiter {
-    /// A failover from `primary` to `fallback`, watched by `circuit` (which may be shared
-    /// with other failovers to the same store).
-    pub fn new(
-        primary: Arc<dyn RateLimiter>,
-        fallback: Arc<dyn RateLimiter>,
-        circuit: Arc<Circuit>,
-    ) -> Self {
-        Self {
-            primary,
-            fallback,
-            circuit,
-        }
-    }
-
-    /// Whether the primary store is currently being bypassed.
-    pub fn is_degraded(&self) -> bool {
-        self.circuit.is_open()
-    }
-}
+/// Redis while it answers, in process while it does not.
+pub type FailoverRateLimiter = Failover<dyn RateLimiter>;
 
 #[async_trait]
 impl RateLimiter for FailoverRateLimiter {
@@ -237,18 +220,14 @@ impl RateLimiter for FailoverRateLimiter {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    fn quota(max: u32) -> Quota {
-        Quota {
-            max,
-            window: Duration::from_secs(60),
-        }
-    }
+    use super::*;
+    use crate::circuit::Circuit;
 
     #[test]
     fn in_process_allows_a_burst_of_max_then_limits_each_key() {
-        let limiter = InProcessRateLimiter::new(quota(3));
+        let limiter = InProcessRateLimiter::new(Quota::per_minute(3));
         for _ in 0..3 {
             assert_eq!(limiter.decide("a"), RateDecision::Allowed);
         }
@@ -265,7 +244,7 @@ mod tests {
 
     fn failing() -> Arc<dyn RateLimiter> {
         let mut primary = MockRateLimiter::new();
-        primary.expect_quota().return_const(quota(1));
+        primary.expect_quota().return_const(Quota::per_minute(1));
         primary
             .expect_hit()
             .times(1)
@@ -277,7 +256,7 @@ mod tests {
     async fn a_failing_primary_is_bypassed_until_the_retry_interval() {
         let failover = FailoverRateLimiter::new(
             failing(),
-            Arc::new(InProcessRateLimiter::new(quota(1))),
+            Arc::new(InProcessRateLimiter::new(Quota::per_minute(1))),
             Arc::new(Circuit::new(
                 Duration::from_millis(100),
                 Duration::from_secs(60),
@@ -295,7 +274,7 @@ mod tests {
     #[tokio::test]
     async fn the_primary_is_used_again_once_it_answers() {
         let mut primary = MockRateLimiter::new();
-        primary.expect_quota().return_const(quota(5));
+        primary.expect_quota().return_const(Quota::per_minute(5));
         let mut calls = 0;
         primary.expect_hit().times(2).returning(move |_| {
             calls += 1;
@@ -309,7 +288,7 @@ mod tests {
         });
         let failover = FailoverRateLimiter::new(
             Arc::new(primary),
-            Arc::new(InProcessRateLimiter::new(quota(5))),
+            Arc::new(InProcessRateLimiter::new(Quota::per_minute(5))),
             Arc::new(Circuit::new(Duration::from_millis(100), Duration::ZERO)),
         );
         assert!(

@@ -23,9 +23,7 @@ async fn insert_as_the_original(app: &TestApp, email: &str) {
 }
 
 async fn login_status(app: &TestApp, email: &str) -> StatusCode {
-    app.post_login(&json!({"email": email, "password": PASSWORD}))
-        .await
-        .status()
+    app.login(email, PASSWORD).await.status()
 }
 
 #[tokio::test]
@@ -54,9 +52,7 @@ async fn users_the_original_inserts_log_in_in_any_letter_case() {
         StatusCode::OK
     );
 
-    let response = app
-        .post_login(&json!({"email": "first@example.com", "password": PASSWORD}))
-        .await;
+    let response = app.login("first@example.com", PASSWORD).await;
     let tokens = body(response).await;
     let me = app
         .get_me(tokens["access_token"].as_str().unwrap_or_default())
@@ -110,8 +106,7 @@ async fn a_wrong_password_for_a_keyless_row_is_the_usual_401() {
     let app = spawn_app().await;
     insert_as_the_original(&app, "legacy@example.com").await;
     assert_json(
-        app.post_login(&json!({"email": "LEGACY@example.com", "password": "Wrong1234"}))
-            .await,
+        app.login("LEGACY@example.com", "Wrong1234").await,
         StatusCode::UNAUTHORIZED,
         json!({"detail": "Invalid email or password"}),
     )

@@ -39,9 +39,7 @@ async fn a_restart_keeps_registered_users() {
     let app = spawn_app().await;
     app.register("kept@example.com").await;
     let app = app.restart().await;
-    let response = app
-        .post_login(&json!({"email": "kept@example.com", "password": PASSWORD}))
-        .await;
+    let response = app.login("kept@example.com", PASSWORD).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,

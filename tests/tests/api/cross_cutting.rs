@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_json, body, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, assert_json, body, header, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn unknown_paths_are_404_json() {
@@ -78,23 +78,17 @@ async fn cors_allows_the_front_end_with_credentials() {
         .await
         .unwrap();
     assert_eq!(preflight.status(), StatusCode::OK);
-    let header = |name: &str| {
-        preflight
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase)
-    };
+    let lower = |name: &str| header(&preflight, name).map(str::to_ascii_lowercase);
     assert_eq!(
-        header("access-control-allow-origin").as_deref(),
+        lower("access-control-allow-origin").as_deref(),
         Some("http://localhost:3000")
     );
     assert_eq!(
-        header("access-control-allow-credentials").as_deref(),
+        lower("access-control-allow-credentials").as_deref(),
         Some("true")
     );
-    assert!(header("access-control-allow-methods").is_some_and(|m| m.contains("post")));
-    assert!(header("access-control-allow-headers").is_some_and(|h| h.contains("x-csrf-token")));
+    assert!(lower("access-control-allow-methods").is_some_and(|m| m.contains("post")));
+    assert!(lower("access-control-allow-headers").is_some_and(|h| h.contains("x-csrf-token")));
 
     let simple = app
         .client
@@ -104,10 +98,7 @@ async fn cors_allows_the_front_end_with_credentials() {
         .await
         .unwrap();
     assert_eq!(
-        simple
-            .headers()
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
+        header(&simple, "access-control-allow-origin"),
         Some("http://localhost:3000")
     );
 }
@@ -148,20 +139,13 @@ async fn the_rate_limit_answers_429_json_with_retry_after() {
         .send()
         .await
         .unwrap();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let retry_after = header(&response, "retry-after").and_then(|v| v.parse::<u64>().ok());
     assert!(
         retry_after.is_some_and(|s| (1..=60).contains(&s)),
         "Retry-After: {retry_after:?}"
     );
     assert_eq!(
-        response
-            .headers()
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
+        header(&response, "access-control-allow-origin"),
         Some("http://localhost:3000"),
         "a 429 still carries CORS headers"
     );
@@ -212,9 +196,7 @@ async fn production_requires_a_csrf_header_on_state_changing_requests() {
         .unwrap();
     assert_eq!(with_header.status(), StatusCode::CREATED);
 
-    let login = app
-        .post_login(&json!({"email": "c@example.com", "password": PASSWORD}))
-        .await;
+    let login = app.login("c@example.com", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::OK, "login is exempt");
     assert_eq!(
         app.get("/health").await.status(),
@@ -372,13 +354,7 @@ async fn head_answers_like_get_without_a_body() {
         );
     }
     let not_allowed = app.client.post(app.url("/health")).send().await.unwrap();
-    assert_eq!(
-        not_allowed
-            .headers()
-            .get("allow")
-            .and_then(|v| v.to_str().ok()),
-        Some("GET, HEAD")
-    );
+    assert_eq!(header(&not_allowed, "allow"), Some("GET, HEAD"));
 }
 
 #[tokio::test]

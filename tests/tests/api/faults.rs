@@ -266,9 +266,7 @@ async fn mariadb_killed_under_load_gives_only_503s_and_recovers() {
 /// restarted database would be.
 impl TestApp {
     async fn get_me_with_new_login(&self) -> StatusCode {
-        let response = self
-            .post_login(&json!({"email": "load0@example.com", "password": PASSWORD}))
-            .await;
+        let response = self.login("load0@example.com", PASSWORD).await;
         if response.status() != StatusCode::OK {
             return response.status();
         }

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_json, spawn_app, spawn_app_with};
+use crate::helpers::{assert_json, header, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn root_answers_the_api_name() {
@@ -42,10 +42,7 @@ async fn readiness_answers_ready_when_the_database_answers() {
 async fn every_answer_carries_a_request_id_and_a_sane_one_is_kept() {
     let app = spawn_app().await;
     let generated = app.get("/health").await;
-    let id = generated
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
+    let id = header(&generated, "x-request-id")
         .unwrap_or_default()
         .to_owned();
     assert_eq!(id.len(), 36, "a UUID: {id}");
@@ -56,12 +53,7 @@ async fn every_answer_carries_a_request_id_and_a_sane_one_is_kept() {
         .send()
         .await;
     let kept = kept.unwrap();
-    assert_eq!(
-        kept.headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok()),
-        Some("trace-42")
-    );
+    assert_eq!(header(&kept, "x-request-id"), Some("trace-42"));
     let replaced = app
         .client
         .get(app.url("/health"))

@@ -119,6 +119,12 @@ impl TestApp {
         self.post_json("/api/v1/auth/login", body).await
     }
 
+    /// `POST /login` with `email` and `password`.
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_login(&json!({ "email": email, "password": password }))
+            .await
+    }
+
     pub async fn post_refresh(&self, refresh_token: &str) -> Response {
         self.post_json(
             "/api/v1/auth/refresh",
@@ -160,9 +166,7 @@ impl TestApp {
     /// Registers `email` and logs in, returning the tokens body.
     pub async fn register_and_login(&self, email: &str) -> Value {
         self.register(email).await;
-        let response = self
-            .post_login(&json!({ "email": email, "password": PASSWORD }))
-            .await;
+        let response = self.login(email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK, "logging in {email}");
         body(response).await
     }
@@ -268,4 +272,19 @@ pub fn guesses(email: &str, count: usize) -> Vec<(String, String)> {
     (0..count)
         .map(|n| (email.to_owned(), format!("Wrong{n}Pass")))
         .collect()
+}
+
+/// A response header as text.
+pub fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The keys of a JSON object, sorted.
+pub fn sorted_keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
 }

@@ -8,8 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_json, body, exp_in, forge_token, guesses, login_burst, spawn_app,
-    spawn_app_with,
+    PASSWORD, TestApp, assert_json, body, exp_in, forge_token, guesses, header, login_burst,
+    spawn_app, spawn_app_with,
 };
 
 /// A passlib hash of "Test1234" at cost 12, as the original service stored it.
@@ -31,8 +31,7 @@ async fn raw_post(
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.post_login(&json!({"email": email, "password": password}))
-        .await
+    app.login(email, password).await
 }
 
 /// The single 422 error of a response.
@@ -735,13 +734,7 @@ async fn token_and_user_answers_are_not_cached_and_errors_carry_security_headers
         .await;
     for response in [refresh, me] {
         assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(
-            response
-                .headers()
-                .get("cache-control")
-                .and_then(|v| v.to_str().ok()),
-            Some("no-store")
-        );
+        assert_eq!(header(&response, "cache-control"), Some("no-store"));
         assert!(body(response).await.is_object());
     }
     let missing = app.get("/missing").await;
@@ -769,10 +762,7 @@ async fn production_adds_strict_transport_security() {
     let app = spawn_app_with(&[("APP_ENV", "production")]).await;
     let response = app.get("/health").await;
     assert_eq!(
-        response
-            .headers()
-            .get("strict-transport-security")
-            .and_then(|v| v.to_str().ok()),
+        header(&response, "strict-transport-security"),
         Some("max-age=63072000; includeSubDomains")
     );
     assert_json(response, StatusCode::OK, json!({"status": "healthy"})).await;
@@ -809,10 +799,7 @@ async fn a_disallowed_origin_gets_no_cors_headers_even_on_preflight() {
         .await
         .unwrap();
     assert_eq!(
-        allowed
-            .headers()
-            .get("access-control-allow-origin")
-            .and_then(|v| v.to_str().ok()),
+        header(&allowed, "access-control-allow-origin"),
         Some("https://app.example.com")
     );
     assert_json(allowed, StatusCode::OK, json!({"status": "healthy"})).await;

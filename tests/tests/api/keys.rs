@@ -10,7 +10,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_json, body, spawn_app, spawn_app_on_database};
+use crate::helpers::{
+    PASSWORD, TestApp, assert_json, body, header, spawn_app, spawn_app_on_database,
+};
 
 /// A new Ed25519 key pair (PKCS#8 private PEM, SPKI public PEM), made with openssl.
 fn ed25519(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -48,9 +50,7 @@ async fn jwks(app: &TestApp) -> JwkSet {
 }
 
 async fn login(app: &TestApp, email: &str) -> String {
-    let response = app
-        .post_login(&json!({"email": email, "password": PASSWORD}))
-        .await;
+    let response = app.login(email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     body(response).await["access_token"]
         .as_str()
@@ -171,10 +171,7 @@ async fn a_shared_secret_publishes_no_keys() {
     let app = spawn_app().await;
     let response = app.get("/.well-known/jwks.json").await;
     assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
+        header(&response, "cache-control"),
         Some("public, max-age=300")
     );
     assert_json(response, StatusCode::OK, json!({"keys": []})).await;
@@ -244,11 +241,7 @@ async fn the_jwks_verifier_accepts_the_servers_tokens_from_its_published_keys() 
     ])
     .await;
     app.register("embed@example.com").await;
-    let tokens = body(
-        app.post_login(&json!({"email": "embed@example.com", "password": PASSWORD}))
-            .await,
-    )
-    .await;
+    let tokens = body(app.login("embed@example.com", PASSWORD).await).await;
     let published = app
         .get("/.well-known/jwks.json")
         .await
@@ -273,12 +266,7 @@ async fn the_jwks_verifier_accepts_the_servers_tokens_from_its_published_keys() 
     ])
     .await;
     stranger.register("embed@example.com").await;
-    let foreign = body(
-        stranger
-            .post_login(&json!({"email": "embed@example.com", "password": PASSWORD}))
-            .await,
-    )
-    .await;
+    let foreign = body(stranger.login("embed@example.com", PASSWORD).await).await;
     assert_eq!(
         verifier
             .verify(

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_json, body, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, assert_json, body, header, sorted_keys, spawn_app, spawn_app_with};
 
 const REFUSED: &str = "Invalid email or password";
 
@@ -14,9 +14,7 @@ async fn login_answers_200_with_an_access_token() {
     let app = spawn_app().await;
     app.post_register(&json!({"email": "login@test.com", "password": "Test1234"}))
         .await;
-    let response = app
-        .post_login(&json!({"email": "login@test.com", "password": "Test1234"}))
-        .await;
+    let response = app.login("login@test.com", "Test1234").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(body(response).await.get("access_token").is_some());
 }
@@ -25,22 +23,10 @@ async fn login_answers_200_with_an_access_token() {
 async fn the_tokens_body_has_the_spec_fields() {
     let app = spawn_app().await;
     app.register("t@example.com").await;
-    let response = app
-        .post_login(&json!({"email": "t@example.com", "password": PASSWORD}))
-        .await;
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    let response = app.login("t@example.com", PASSWORD).await;
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let tokens = body(response).await;
-    let mut keys: Vec<_> = tokens
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    keys.sort();
+    let keys = sorted_keys(&tokens);
     assert_eq!(
         keys,
         ["access_token", "expires_in", "refresh_token", "token_type"]
@@ -61,9 +47,7 @@ async fn expires_in_follows_the_configured_access_lifetime() {
 async fn a_wrong_password_is_401() {
     let app = spawn_app().await;
     app.register("w@example.com").await;
-    let response = app
-        .post_login(&json!({"email": "w@example.com", "password": "Wrong1234"}))
-        .await;
+    let response = app.login("w@example.com", "Wrong1234").await;
     assert_json(
         response,
         StatusCode::UNAUTHORIZED,
@@ -75,9 +59,7 @@ async fn a_wrong_password_is_401() {
 #[tokio::test]
 async fn an_unknown_email_gets_the_same_401() {
     let app = spawn_app().await;
-    let response = app
-        .post_login(&json!({"email": "ghost@example.com", "password": PASSWORD}))
-        .await;
+    let response = app.login("ghost@example.com", PASSWORD).await;
     assert_json(
         response,
         StatusCode::UNAUTHORIZED,
@@ -92,9 +74,7 @@ async fn an_inactive_user_gets_the_same_401_even_with_the_right_password() {
     app.register("off@example.com").await;
     app.execute_sql("UPDATE users SET is_active = false WHERE email = 'off@example.com'")
         .await;
-    let response = app
-        .post_login(&json!({"email": "off@example.com", "password": PASSWORD}))
-        .await;
+    let response = app.login("off@example.com", PASSWORD).await;
     assert_json(
         response,
         StatusCode::UNAUTHORIZED,
@@ -106,9 +86,7 @@ async fn an_inactive_user_gets_the_same_401_even_with_the_right_password() {
 #[tokio::test]
 async fn invalid_login_bodies_are_422() {
     let app = spawn_app().await;
-    let response = app
-        .post_login(&json!({"email": "nope", "password": "x"}))
-        .await;
+    let response = app.login("nope", "x").await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         body(response).await["detail"][0]["loc"],

@@ -48,7 +48,7 @@ async fn a_dead_sessions_token_cannot_end_the_live_sessions() {
     let app = spawn_app().await;
     let first = app.register_and_login("dead@example.com").await;
     let second = app
-        .post_login(&json!({"email": "dead@example.com", "password": crate::helpers::PASSWORD}))
+        .login("dead@example.com", crate::helpers::PASSWORD)
         .await;
     let second = crate::helpers::body(second).await;
 

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, body, exp_in, forge_token, spawn_app};
+use crate::helpers::{assert_json, body, exp_in, forge_token, header, spawn_app};
 
 async fn assert_401(response: reqwest::Response, detail: &str) {
     let headers = assert_json(
@@ -28,9 +28,7 @@ async fn me_with_the_access_token_answers_200() {
     let app = spawn_app().await;
     app.post_register(&json!({"email": "me@test.com", "password": "Test1234"}))
         .await;
-    let login = app
-        .post_login(&json!({"email": "me@test.com", "password": "Test1234"}))
-        .await;
+    let login = app.login("me@test.com", "Test1234").await;
     let token = body(login).await["access_token"]
         .as_str()
         .unwrap_or_default()
@@ -44,20 +42,14 @@ async fn me_answers_the_same_user_body_as_register() {
     let app = spawn_app().await;
     let user = app.register("same@example.com").await;
     let login = app
-        .post_login(&json!({"email": "same@example.com", "password": crate::helpers::PASSWORD}))
+        .login("same@example.com", crate::helpers::PASSWORD)
         .await;
     let token = body(login).await["access_token"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
     let response = app.get_me(&token).await;
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
     assert_eq!(body(response).await, user);
 }
 

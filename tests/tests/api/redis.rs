@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, body, spawn_app_with};
+use crate::helpers::{assert_json, body, header, spawn_app_with};
 
 /// The Redis server to share. The tests that need one are `#[ignore]`d, so that a run
 /// without Redis lists them as skipped; run with `--run-ignored` (as `.ci/run` does) and
@@ -51,11 +51,7 @@ async fn two_instances_sharing_redis_share_one_budget() {
         "the 11th request of the minute, whichever instance"
     );
     assert_eq!(first.get("/").await.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after = limited
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let retry_after = header(&limited, "retry-after").and_then(|v| v.parse::<u64>().ok());
     assert!(
         retry_after.is_some_and(|s| (1..=60).contains(&s)),
         "{retry_after:?}"
@@ -158,11 +154,7 @@ async fn failed_logins_are_counted_across_instances_sharing_redis() {
         );
     }
     let throttled = second.post_login(&right).await;
-    let retry_after = throttled
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let retry_after = header(&throttled, "retry-after").and_then(|v| v.parse::<u64>().ok());
     assert!(
         retry_after.is_some_and(|s| s > 800),
         "about the 15-minute window: {retry_after:?}"

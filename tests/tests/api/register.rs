@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_json, body, spawn_app};
+use crate::helpers::{PASSWORD, assert_json, body, header, sorted_keys, spawn_app};
 
 #[tokio::test]
 async fn register_answers_201_with_the_email() {
@@ -25,19 +25,9 @@ async fn the_user_body_has_exactly_the_spec_fields() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let user = body(response).await;
-    let mut keys: Vec<_> = user
-        .as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    keys.sort();
+    let keys = sorted_keys(&user);
     assert_eq!(
         keys,
         [

@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    JWT_SECRET, PASSWORD, TestApp, assert_json, body, exp_in, spawn_app, spawn_app_on_database,
-    spawn_app_with,
+    JWT_SECRET, PASSWORD, TestApp, assert_json, body, exp_in, header, spawn_app,
+    spawn_app_on_database, spawn_app_with,
 };
 
 fn token(tokens: &Value, name: &str) -> String {
@@ -14,9 +14,7 @@ fn token(tokens: &Value, name: &str) -> String {
 }
 
 async fn login(app: &TestApp, email: &str) -> Value {
-    let response = app
-        .post_login(&json!({"email": email, "password": PASSWORD}))
-        .await;
+    let response = app.login(email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     body(response).await
 }
@@ -200,13 +198,7 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let list = body(response).await;
     let entries = list.as_array().cloned().unwrap_or_default();
     assert_eq!(entries.len(), 2, "{list}");

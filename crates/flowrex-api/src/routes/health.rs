@@ -9,7 +9,7 @@ use flowrex_infrastructure::probe::Probe;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ErrorBody, UNAVAILABLE_RETRY_AFTER_SECONDS};
+use crate::error::UNAVAILABLE_RETRY_AFTER_SECONDS;
 use crate::routes::auth::MessageBody;
 
 /// The dependencies `GET /health/ready` checks (the database, and Redis when configured).
@@ -55,8 +55,7 @@ fn serialized(body: &impl Serialize) -> web::Bytes {
     path = "/",
     tag = "service",
     responses(
-        (status = 200, description = "The API", body = MessageBody),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)
+        (status = 200, description = "The API", body = MessageBody)
     )
 )]
 pub async fn root() -> HttpResponse {
@@ -71,8 +70,7 @@ pub async fn root() -> HttpResponse {
     path = "/health",
     tag = "service",
     responses(
-        (status = 200, description = "Liveness", body = HealthBody),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)
+        (status = 200, description = "Liveness", body = HealthBody)
     )
 )]
 pub async fn health() -> HttpResponse {

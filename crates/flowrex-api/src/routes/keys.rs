@@ -7,8 +7,6 @@ use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::ErrorBody;
-
 /// A JSON Web Key Set (RFC 7517).
 #[derive(Serialize, ToSchema)]
 pub struct JwksBody {
@@ -36,8 +34,7 @@ impl Jwks {
     path = "/.well-known/jwks.json",
     tag = "service",
     responses(
-        (status = 200, description = "The public keys that verify tokens", body = JwksBody),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody)
+        (status = 200, description = "The public keys that verify tokens", body = JwksBody)
     )
 )]
 pub async fn jwks(keys: web::Data<Jwks>) -> HttpResponse {

@@ -96,10 +96,7 @@ impl Adapters {
 
     /// The request limit per client, when on.
     pub fn request_limiter(&self, limits: &LimitsConfig) -> Option<Arc<dyn RateLimiter>> {
-        let quota = Quota {
-            max: limits.per_minute?,
-            window: Duration::from_secs(60),
-        };
+        let quota = Quota::per_minute(limits.per_minute?);
         let local = Arc::new(InProcessRateLimiter::new(quota));
         let Some(redis) = &self.redis else {
             return Some(local);

@@ -48,11 +48,7 @@ pub fn parse(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "A token pair", body = TokensBody),
-        (status = 401, description = "Invalid email or password", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 422, description = "Validation error", body = Rejection),
-        (status = 429, description = "Rate limited or too many failed logins (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+        (status = 401, description = "Invalid email or password", body = ErrorBody)
     )
 )]
 pub async fn login(

@@ -58,10 +58,7 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> LogoutOptions {
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Logged out", body = MessageBody),
-        (status = 403, description = "Cookie transport without `X-CSRF-Token`", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+        (status = 403, description = "Cookie transport without `X-CSRF-Token`", body = ErrorBody)
     )
 )]
 pub async fn logout(

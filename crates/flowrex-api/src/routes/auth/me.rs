@@ -15,9 +15,7 @@ use crate::extract::AuthenticatedSession;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The current user", body = UserBody),
-        (status = 401, description = "Not authenticated or invalid credentials (`WWW-Authenticate: Bearer`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+        (status = 401, description = "Not authenticated or invalid credentials (`WWW-Authenticate: Bearer`)", body = ErrorBody)
     )
 )]
 pub async fn me(AuthenticatedSession(caller): AuthenticatedSession) -> HttpResponse {

@@ -42,11 +42,7 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejecti
     responses(
         (status = 200, description = "A new token pair; the refresh token is rotated", body = TokensBody),
         (status = 401, description = "Invalid token", body = ErrorBody),
-        (status = 403, description = "Cookie transport without `X-CSRF-Token`", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 422, description = "Validation error", body = Rejection),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+        (status = 403, description = "Cookie transport without `X-CSRF-Token`", body = ErrorBody)
     )
 )]
 pub async fn refresh(

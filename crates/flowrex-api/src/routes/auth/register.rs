@@ -98,11 +98,7 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, R
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserBody),
-        (status = 400, description = "Email already registered", body = ErrorBody),
-        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 422, description = "Validation error", body = Rejection),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+        (status = 400, description = "Email already registered", body = ErrorBody)
     )
 )]
 pub async fn register(

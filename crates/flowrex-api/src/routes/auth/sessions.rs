@@ -41,9 +41,7 @@ pub struct SessionBody<'a> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's active sessions", body = Vec<SessionBody>),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
     )
 )]
 pub async fn sessions(
@@ -77,9 +75,7 @@ pub async fn sessions(
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 404, description = "Session not found", body = ErrorBody),
-        (status = 429, description = "Rate limited (`Retry-After`)", body = ErrorBody),
-        (status = 503, description = "The database is unreachable (`Retry-After`)", body = ErrorBody)
+        (status = 404, description = "Session not found", body = ErrorBody)
     )
 )]
 pub async fn revoke_session(
