@@ -292,7 +292,7 @@ fn read<T: DeserializeOwned>(config: &Config) -> Result<T, SettingsError> {
         })
 }
 
-/// A section's settings as listed: its serialized fields, upper-cased, in their order.
+/// A section's settings as listed: its serialized fields, upper-cased, by name.
 fn list_section<T: serde::Serialize>(section: &T) -> Vec<(String, String)> {
     let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(section) else {
         return Vec::new();
