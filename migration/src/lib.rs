@@ -10,6 +10,7 @@ mod m20261127_000002_add_users_email_key;
 mod m20261127_000003_create_sessions;
 mod m20261201_000004_make_users_email_key_nullable;
 mod m20261201_000005_drop_sessions_family_id;
+mod m20261201_000006_create_one_time_tokens_and_outbox;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_sessions::Migration),
             Box::new(m20261201_000004_make_users_email_key_nullable::Migration),
             Box::new(m20261201_000005_drop_sessions_family_id::Migration),
+            Box::new(m20261201_000006_create_one_time_tokens_and_outbox::Migration),
         ]
     }
 }

@@ -55,11 +55,16 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 6] = [
+const ALL_OBJECTS: [&str; 11] = [
+    "index:ix_one_time_tokens_token_hash",
+    "index:ix_one_time_tokens_user_id_purpose",
+    "index:ix_outbox_next_attempt_at",
     "index:ix_sessions_expires_at",
     "index:ix_sessions_user_id",
     "index:ix_users_email",
     "index:ix_users_email_key",
+    "table:one_time_tokens",
+    "table:outbox",
     "table:sessions",
     "table:users",
 ];

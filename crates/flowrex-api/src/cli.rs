@@ -49,8 +49,9 @@ pub enum Command {
 /// `flowrex user …`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user. The password is read from a prompt, or from the first line of
-    /// standard input when it is not a terminal — never from the command line.
+    /// Create a user, its address taken as verified (the operator vouches for it). The
+    /// password is read from a prompt, or from the first line of standard input when it is
+    /// not a terminal — never from the command line.
     Create {
         /// The login address.
         #[arg(long)]
@@ -128,7 +129,7 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCo
                 password,
                 full_name,
             };
-            match auth.create_user(registration, superuser).await {
+            match auth.create_user(registration, superuser, true).await {
                 Ok(user) => {
                     println!(
                         "created user {} <{}>{}",

@@ -7,7 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use flowrex_domain::{
-    AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, RevokeSessionError,
+    AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError,
+    RevokeSessionError,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -41,6 +42,13 @@ pub enum ApiError {
     /// 400 `Email already registered`.
     #[error("email already registered")]
     EmailTaken,
+    /// 400 `Invalid or expired token`: a one-time token (mailed link) that is unknown,
+    /// used, replaced, expired or of another purpose.
+    #[error("invalid or expired one-time token")]
+    InvalidOneTimeToken,
+    /// 400 `Current password is incorrect`.
+    #[error("current password is incorrect")]
+    WrongPassword,
     /// 401 `Invalid email or password`.
     #[error("invalid email or password")]
     InvalidLogin,
@@ -56,6 +64,9 @@ pub enum ApiError {
     /// 403 `CSRF token missing`.
     #[error("CSRF token missing")]
     CsrfTokenMissing,
+    /// 403 `Email not verified` (`REQUIRE_VERIFIED_EMAIL`, after a correct password).
+    #[error("email not verified")]
+    EmailNotVerified,
     /// 404 `Not Found`.
     #[error("not found")]
     NotFound,
@@ -82,6 +93,10 @@ pub enum ApiError {
         /// How long until the client may try again.
         retry_after: std::time::Duration,
     },
+    /// 503 `Mail delivery is not configured`: the step must mail a link and `SMTP_URL` is
+    /// not set (outside development).
+    #[error("mail delivery is not configured")]
+    MailDisabled,
     /// 503 `Service unavailable` with `Retry-After`: the database cannot be reached.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -97,17 +112,21 @@ impl std::fmt::Debug for ApiError {
                 return write!(f, "Validation({} errors)", rejection.detail.len());
             }
             Self::EmailTaken => "EmailTaken",
+            Self::InvalidOneTimeToken => "InvalidOneTimeToken",
+            Self::WrongPassword => "WrongPassword",
             Self::InvalidLogin => "InvalidLogin",
             Self::InvalidToken => "InvalidToken",
             Self::InvalidCredentials => "InvalidCredentials",
             Self::NotAuthenticated => "NotAuthenticated",
             Self::CsrfTokenMissing => "CsrfTokenMissing",
+            Self::EmailNotVerified => "EmailNotVerified",
             Self::NotFound => "NotFound",
             Self::SessionNotFound => "SessionNotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::RequestTimeout => "RequestTimeout",
             Self::RateLimited { .. } => "RateLimited",
             Self::LoginThrottled { .. } => "LoginThrottled",
+            Self::MailDisabled => "MailDisabled",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Internal",
         };
@@ -119,17 +138,19 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::EmailTaken => StatusCode::BAD_REQUEST,
+            Self::EmailTaken | Self::InvalidOneTimeToken | Self::WrongPassword => {
+                StatusCode::BAD_REQUEST
+            }
             Self::InvalidLogin
             | Self::InvalidToken
             | Self::InvalidCredentials
             | Self::NotAuthenticated => StatusCode::UNAUTHORIZED,
-            Self::CsrfTokenMissing => StatusCode::FORBIDDEN,
+            Self::CsrfTokenMissing | Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::NotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited { .. } | Self::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::MailDisabled | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,14 +161,18 @@ impl ResponseError for ApiError {
                 return HttpResponse::UnprocessableEntity().json(rejection);
             }
             Self::EmailTaken => "Email already registered",
+            Self::InvalidOneTimeToken => "Invalid or expired token",
+            Self::WrongPassword => "Current password is incorrect",
             Self::InvalidLogin => "Invalid email or password",
             Self::InvalidToken => "Invalid token",
             Self::InvalidCredentials => "Invalid credentials",
             Self::NotAuthenticated => "Not authenticated",
             Self::CsrfTokenMissing => "CSRF token missing",
+            Self::EmailNotVerified => "Email not verified",
             Self::NotFound => "Not Found",
             Self::SessionNotFound => "Session not found",
             Self::MethodNotAllowed(_) => "Method Not Allowed",
+            Self::MailDisabled => "Mail delivery is not configured",
             Self::RequestTimeout => {
                 // The rest of the body may still come: the connection cannot be reused.
                 return HttpResponse::RequestTimeout()
@@ -228,9 +253,24 @@ impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
             LoginError::InvalidCredentials => Self::InvalidLogin,
+            LoginError::EmailNotVerified => Self::EmailNotVerified,
             LoginError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             LoginError::Unavailable(cause) => Self::Unavailable(cause),
             LoginError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::InvalidToken => Self::InvalidOneTimeToken,
+            AccountError::WrongPassword => Self::WrongPassword,
+            AccountError::EmailTaken => Self::EmailTaken,
+            AccountError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            AccountError::MailDisabled => Self::MailDisabled,
+            AccountError::Unavailable(cause) => Self::Unavailable(cause),
+            AccountError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

@@ -98,7 +98,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Flowrex API",
-        description = "Authentication and users: register, login, refresh, me, logout, sessions."
+        description = "Authentication and users: register, login, refresh, me, logout, sessions; the account lifecycle over mail (verification, forgotten and changed passwords, email change, deletion)."
     ),
     paths(
         routes::health::root,
@@ -112,9 +112,18 @@ impl Modify for BearerAuth {
         routes::auth::logout::logout,
         routes::auth::sessions::sessions,
         routes::auth::sessions::revoke_session,
+        routes::auth::verify_email::request,
+        routes::auth::verify_email::confirm,
+        routes::auth::password::forgot,
+        routes::auth::password::reset,
+        routes::auth::password::change,
+        routes::auth::profile::update,
+        routes::auth::profile::delete,
+        routes::auth::email::change,
+        routes::auth::email::confirm,
     ),
     components(schemas(crate::error::ErrorBody, crate::validation::Rejection)),
     modifiers(&BearerAuth, &SharedResponses),
-    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "service", description = "Health and keys"))
+    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "service", description = "Health and keys"))
 )]
 pub struct ApiDoc;

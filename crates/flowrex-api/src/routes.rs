@@ -7,9 +7,12 @@ pub mod cookie;
 pub mod health;
 pub mod keys;
 pub mod metrics;
+pub mod pages;
+pub mod uniform;
 
 use actix_web::{HttpResponse, Resource, web};
 
+use self::pages::Page;
 use crate::error::ApiError;
 
 /// Registers every route.
@@ -37,6 +40,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
             GET,
             web::resource("/metrics").route(web::get().to(metrics::metrics)),
         ))
+        .service(only(GET_POST, pages::resource(Page::VerifyEmail)))
+        .service(only(GET_POST, pages::resource(Page::ResetPassword)))
+        .service(only(GET_POST, pages::resource(Page::ConfirmEmail)))
         .service(only(
             GET,
             web::resource("/docs").route(web::get().to(|| async {
@@ -60,9 +66,34 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/refresh").route(web::post().to(auth::refresh::refresh)),
                 ))
                 .service(only(
-                    GET,
-                    web::resource("/me").route(web::get().to(auth::me::me)),
+                    "GET, HEAD, PATCH, DELETE",
+                    web::resource("/me")
+                        .route(web::get().to(auth::me::me))
+                        .route(web::patch().to(auth::profile::update))
+                        .route(web::delete().to(auth::profile::delete)),
                 ))
+                .service(post(
+                    "/verify-email/request",
+                    web::post().to(auth::verify_email::request),
+                ))
+                .service(post(
+                    "/verify-email/confirm",
+                    web::post().to(auth::verify_email::confirm),
+                ))
+                .service(post(
+                    "/password/forgot",
+                    web::post().to(auth::password::forgot),
+                ))
+                .service(post(
+                    "/password/reset",
+                    web::post().to(auth::password::reset),
+                ))
+                .service(post(
+                    "/password/change",
+                    web::post().to(auth::password::change),
+                ))
+                .service(post("/email/change", web::post().to(auth::email::change)))
+                .service(post("/email/confirm", web::post().to(auth::email::confirm)))
                 .service(only(
                     "POST",
                     web::resource("/logout").route(web::post().to(auth::logout::logout)),
@@ -102,6 +133,14 @@ async fn token_check(
 /// The `Allow` of a GET resource: HEAD is answered wherever GET is
 /// (`middleware::head`).
 const GET: &str = "GET, HEAD";
+
+/// The `Allow` of a link page.
+const GET_POST: &str = "GET, HEAD, POST";
+
+/// A POST-only resource at `path`.
+fn post(path: &str, route: actix_web::Route) -> Resource {
+    only("POST", web::resource(path).route(route))
+}
 
 /// Answers any other method on `resource` with 405 naming `allow`.
 fn only(allow: &'static str, resource: Resource) -> Resource {

@@ -4,7 +4,7 @@
 //! `CONFIG_DIR/default.toml`, `CONFIG_DIR/<APP_ENV>.toml`, `.env`, environment variables —
 //! all with the SPEC's variable names (case-insensitive; lower case in TOML). The flat
 //! configuration is read into one typed section per concern ([`http`], [`auth`],
-//! [`database`], [`redis`], [`limits`]), each a list of `name: Type = default` lines (see
+//! [`database`], [`redis`], [`limits`], [`mail`]), each a list of `name: Type = default` lines (see
 //! [`section`]); each section is then checked once into the configuration its adapter
 //! takes, and the redacted listing of `flowrex config check` is serialized from the same
 //! sections. Adding a setting is one line in one section (docs/development.md).
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod database;
 pub mod http;
 pub mod limits;
+pub mod mail;
 pub mod redis;
 pub mod section;
 
@@ -28,6 +29,7 @@ use self::auth::{AuthConfig, AuthSection};
 use self::database::{DatabaseConfig, DatabaseSection};
 use self::http::{HttpConfig, HttpSection};
 use self::limits::{LimitsConfig, LimitsSection};
+use self::mail::{MailConfig, MailSection};
 use self::redis::{RedisConfig, RedisSection};
 use self::section::section;
 
@@ -131,6 +133,8 @@ pub struct Settings {
     pub redis: Option<RedisConfig>,
     /// Request and login limits.
     pub limits: LimitsConfig,
+    /// Mail and the account lifecycle.
+    pub mail: MailConfig,
     /// The secrets generated because they were empty (development only).
     pub generated_secrets: Vec<&'static str>,
     listing: Vec<(String, String)>,
@@ -214,6 +218,7 @@ impl Settings {
         let database: DatabaseSection = read(config)?;
         let redis: RedisSection = read(config)?;
         let limits: LimitsSection = read(config)?;
+        let mail: MailSection = read(config)?;
 
         let mut generated_secrets = Vec::new();
         let mut secret = |name: &'static str, value: &SecretString| {
@@ -235,6 +240,7 @@ impl Settings {
             database: database.validate()?,
             redis: redis.validate()?,
             limits: limits.validate()?,
+            mail: mail.validate(env)?,
             env,
             app_secret_key,
             generated_secrets,
@@ -248,6 +254,7 @@ impl Settings {
             list_section(&database),
             list_section(&redis),
             list_section(&limits),
+            list_section(&mail),
         ] {
             listing.extend(section);
         }

@@ -13,7 +13,7 @@ use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use actix_web::web;
 use anyhow::Context;
-use flowrex_domain::AuthService;
+use flowrex_domain::{AuthService, MailDelivery};
 use flowrex_infrastructure::database::Backend;
 use sea_orm::DatabaseConnection;
 
@@ -41,18 +41,26 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         warn_about(&settings);
         let adapters = Adapters::build(&settings).await?;
+        let address = settings.http.address();
+        let listener =
+            TcpListener::bind(&address).with_context(|| format!("failed to bind {address}"))?;
+        let port = listener.local_addr().context("no local address")?.port();
+        let public_url = settings
+            .mail
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}", settings.http.host));
         let auth = web::Data::from(Arc::new(
             adapters
-                .auth_service(&settings)
+                .auth_service(&settings, &public_url)
                 .with_login_throttle(adapters.login_throttle(&settings.limits)),
         ));
         if let Some(cleanup) = settings.auth.cleanup {
             spawn_session_cleanup(auth.clone(), cleanup);
         }
-        let address = settings.http.address();
-        let listener =
-            TcpListener::bind(&address).with_context(|| format!("failed to bind {address}"))?;
-        let port = listener.local_addr().context("no local address")?.port();
+        if let Some(delivery) = adapters.mail_delivery() {
+            spawn_mail_delivery(delivery, settings.mail.poll_interval);
+        }
         let state = server::State::new(&settings, &adapters, auth)?;
         let server = server::run(listener, state, &settings.http)?;
         tracing::info!(
@@ -107,6 +115,11 @@ fn warn_about(settings: &Settings) {
             "{secret} is not set: using a random one for this run (development only); tokens will not survive a restart"
         );
     }
+    if !settings.mail.enabled() {
+        tracing::warn!(
+            "SMTP_URL is not set: no mail is sent; verification, password reset and email change answer 503 (set SMTP_URL)"
+        );
+    }
     if settings.env.is_production_like() && settings.database.pool.url.backend() == Backend::Sqlite
     {
         tracing::warn!(
@@ -142,6 +155,34 @@ fn spawn_session_cleanup(auth: web::Data<AuthService>, cleanup: SessionCleanup) 
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
                 Err(error) => tracing::warn!(%error, "expired sessions not deleted"),
+            }
+        }
+    });
+}
+
+/// Delivers queued mail every `interval` (at once again while a round finds a full
+/// batch), for as long as the server runs. Every instance runs it: the outbox hands each
+/// message to one of them.
+fn spawn_mail_delivery(delivery: MailDelivery, interval: std::time::Duration) {
+    tokio::spawn(async move {
+        let batch = delivery.policy().batch;
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let full = match delivery.deliver_due().await {
+                Ok(report) => {
+                    metrics::counter!("flowrex_mail_sent_total").increment(report.sent);
+                    metrics::counter!("flowrex_mail_retried_total").increment(report.retried);
+                    metrics::counter!("flowrex_mail_failed_total").increment(report.failed);
+                    report.sent + report.retried + report.failed >= batch
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "mail outbox not read; retrying");
+                    false
+                }
+            };
+            if !full {
+                ticks.tick().await;
             }
         }
     });

@@ -50,7 +50,13 @@ pub fn metrics() -> &'static PrometheusHandle {
 /// The label values of every series whose labels are known in advance: each is registered
 /// at 0 when the recorder starts, so that `rate()` and alerts have a series from the first
 /// scrape, not only after the first event.
-pub const LOGIN_OUTCOMES: [&str; 4] = ["success", "invalid_credentials", "throttled", "error"];
+pub const LOGIN_OUTCOMES: [&str; 5] = [
+    "success",
+    "invalid_credentials",
+    "email_not_verified",
+    "throttled",
+    "error",
+];
 /// See [`LOGIN_OUTCOMES`].
 pub const RATE_LIMITERS: [&str; 2] = ["ip", "login"];
 /// See [`LOGIN_OUTCOMES`]: `http_responses_total` by status class.
@@ -101,6 +107,34 @@ fn register_series() {
     );
     for state in ["in_use", "idle"] {
         metrics::gauge!("flowrex_db_pool_connections", "state" => state).set(0.0);
+    }
+    metrics::describe_gauge!(
+        "flowrex_mail_queued",
+        "Mails waiting in the outbox (to send or to retry), read when scraped."
+    );
+    metrics::gauge!("flowrex_mail_queued").set(0.0);
+    metrics::describe_gauge!(
+        "flowrex_mail_oldest_queued_age_seconds",
+        metrics::Unit::Seconds,
+        "How long the oldest waiting mail has waited (0 when none), read when scraped."
+    );
+    metrics::gauge!("flowrex_mail_oldest_queued_age_seconds").set(0.0);
+    for (name, help) in [
+        (
+            "flowrex_mail_sent_total",
+            "Mails delivered to the SMTP server.",
+        ),
+        (
+            "flowrex_mail_retried_total",
+            "Failed deliveries that will be tried again.",
+        ),
+        (
+            "flowrex_mail_failed_total",
+            "Mails given up (refused, or out of tries).",
+        ),
+    ] {
+        metrics::describe_counter!(name, help);
+        metrics::counter!(name).increment(0);
     }
 }
 

@@ -235,6 +235,27 @@ impl Fields {
         }
     }
 
+    /// Rejects every field not named in `allowed`, as pydantic's `extra="forbid"` does
+    /// (`extra_forbidden`, naming the field; a secret's value is not echoed).
+    pub fn forbid_others(&mut self, allowed: &[&str]) {
+        let extra: Vec<(String, Value)> = self
+            .body
+            .iter()
+            .filter(|(name, _)| !allowed.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        for (name, value) in extra {
+            let input = (!is_secret_field(&name)).then_some(value);
+            self.errors.push(FieldError {
+                kind: "extra_forbidden",
+                loc: vec![json!("body"), json!(name)],
+                msg: "Extra inputs are not permitted".to_owned(),
+                input,
+                ctx: None,
+            });
+        }
+    }
+
     /// Records that a field's value broke a rule (`type`, message, what to echo, context).
     pub fn reject(
         &mut self,

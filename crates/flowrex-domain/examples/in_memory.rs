@@ -20,14 +20,15 @@ use flowrex_domain::{
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    // One store plays the database (users and sessions); the fakes stand in for bcrypt and
-    // JWT. Each is an `Arc<dyn Port>`, chosen at run time.
+    // One store plays the database (users, sessions, one-time tokens and the mail
+    // outbox); the fakes stand in for bcrypt and JWT. Each is an `Arc<dyn Port>`, chosen at run time.
     let store = Arc::new(InMemoryStore::default());
     let tokens = Arc::new(PlainTokens::default());
     let auth = AuthService::new(
         AuthPorts {
             users: store.clone(),
             sessions: store.clone(),
+            accounts: store.clone(),
             hasher: Arc::new(PlainHasher),
             issuer: tokens.clone(),
             verifier: tokens,

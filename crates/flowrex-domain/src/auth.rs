@@ -2,6 +2,8 @@
 //!
 //! - accounts ([`AuthService::register`], [`AuthService::create_user`],
 //!   [`AuthService::deactivate`]): `auth/accounts.rs`;
+//! - the account lifecycle over mail (verification, forgotten and changed passwords, email
+//!   change, deletion, the profile): `auth/lifecycle.rs`;
 //! - login with brute-force throttling ([`AuthService::login`]): `auth/login.rs`;
 //! - sessions: refresh rotation, authentication, logout, the sessions list
 //!   (`auth/sessions.rs`);
@@ -11,12 +13,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::LinkTemplates;
 use crate::ports::{
-    Clock, FailureCounter, PasswordHasher, SessionStore, TokenIssuer, TokenVerifier, UserRepository,
+    AccountStore, Clock, FailureCounter, PasswordHasher, SessionStore, TokenIssuer, TokenVerifier,
+    UserRepository,
 };
 
 mod accounts;
 mod errors;
+mod lifecycle;
+#[cfg(test)]
+mod lifecycle_tests;
 mod login;
 mod sessions;
 #[cfg(test)]
@@ -24,8 +31,10 @@ mod tests;
 
 pub use accounts::Registration;
 pub use errors::{
-    AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError, RevokeSessionError,
+    AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError,
+    RevokeSessionError,
 };
+pub use lifecycle::{ProfileChange, VerificationRequest};
 pub use login::LoginAttempt;
 pub use sessions::{Authenticated, LogoutRequest};
 
@@ -52,6 +61,45 @@ impl Default for AuthPolicy {
     }
 }
 
+/// The account lifecycle's rules: token lifetimes, where links point, whether mail can be
+/// sent at all, and the per-recipient limit.
+#[derive(Clone)]
+pub struct AccountPolicy {
+    /// How long a verification link works.
+    pub verification_ttl: Duration,
+    /// How long a password-reset link works.
+    pub reset_ttl: Duration,
+    /// How long an email-change link works.
+    pub email_change_ttl: Duration,
+    /// Where the links point.
+    pub links: LinkTemplates,
+    /// Whether mail can be sent (`SMTP_URL` set, or development's log transport): without
+    /// it, the flows that must mail a link answer [`AccountError::MailDisabled`], and
+    /// notices are skipped.
+    pub mail_enabled: bool,
+    /// A correct password for an unverified account is refused
+    /// ([`LoginError::EmailNotVerified`]).
+    pub require_verified_email: bool,
+    /// At most one message per recipient and purpose per window (`None`: no limit).
+    pub resend_limit: Option<Arc<dyn FailureCounter>>,
+}
+
+impl Default for AccountPolicy {
+    /// 24 h, 1 h and 1 h links to the service's own pages on `127.0.0.1:8000`; mail on; no
+    /// verification required; no resend limit.
+    fn default() -> Self {
+        Self {
+            verification_ttl: Duration::hours(24),
+            reset_ttl: Duration::hours(1),
+            email_change_ttl: Duration::hours(1),
+            links: LinkTemplates::served_by("http://127.0.0.1:8000"),
+            mail_enabled: true,
+            require_verified_email: false,
+            resend_limit: None,
+        }
+    }
+}
+
 /// Brute-force throttling of logins: attempts are counted per client and per account and
 /// client, reserved before the password is checked (so that parallel attempts cannot
 /// outrun the count); a full key is refused without any password check.
@@ -69,6 +117,8 @@ pub struct AuthPorts {
     pub users: Arc<dyn UserRepository>,
     /// Sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// Atomic account changes, one-time tokens and the mail outbox.
+    pub accounts: Arc<dyn AccountStore>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Token signing.
@@ -84,11 +134,13 @@ pub struct AuthPorts {
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionStore>,
+    accounts: Arc<dyn AccountStore>,
     hasher: Arc<dyn PasswordHasher>,
     issuer: Arc<dyn TokenIssuer>,
     verifier: Arc<dyn TokenVerifier>,
     clock: Arc<dyn Clock>,
     policy: AuthPolicy,
+    accounts_policy: AccountPolicy,
     throttle: LoginThrottle,
 }
 
@@ -98,13 +150,22 @@ impl AuthService {
         Self {
             users: ports.users,
             sessions: ports.sessions,
+            accounts: ports.accounts,
             hasher: ports.hasher,
             issuer: ports.issuer,
             verifier: ports.verifier,
             clock: ports.clock,
             policy,
+            accounts_policy: AccountPolicy::default(),
             throttle: LoginThrottle::default(),
         }
+    }
+
+    /// Sets the account lifecycle's rules.
+    #[must_use]
+    pub fn with_account_policy(mut self, policy: AccountPolicy) -> Self {
+        self.accounts_policy = policy;
+        self
     }
 
     /// Turns on brute-force throttling of logins.

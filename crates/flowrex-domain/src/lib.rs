@@ -26,7 +26,10 @@
 
 pub mod auth;
 pub mod client;
+pub mod delivery;
 pub mod email;
+pub mod mail;
+pub mod one_time;
 pub mod password;
 pub mod ports;
 pub mod session;
@@ -36,12 +39,16 @@ pub mod token;
 pub mod user;
 
 pub use auth::{
-    AuthPolicy, AuthPorts, AuthService, AuthenticateError, Authenticated, LoginAttempt, LoginError,
-    LoginThrottle, LogoutError, LogoutRequest, RefreshError, RegisterError, Registration,
-    RevokeSessionError,
+    AccountError, AccountPolicy, AuthPolicy, AuthPorts, AuthService, AuthenticateError,
+    Authenticated, LoginAttempt, LoginError, LoginThrottle, LogoutError, LogoutRequest,
+    ProfileChange, RefreshError, RegisterError, Registration, RevokeSessionError,
+    VerificationRequest,
 };
 pub use client::{ClientInfo, ClientKey};
+pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};
 pub use email::{EmailAddress, InvalidEmail};
+pub use mail::{LinkTemplates, Mail, MailPurpose};
+pub use one_time::{NewOneTimeToken, OneTimeToken, StoredToken, TokenOwner, TokenPurpose};
 pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordAttempt, PasswordHash, PasswordPolicyViolation,
 };

@@ -78,6 +78,10 @@ pub enum RevokeReason {
     RefreshReuse,
     /// The user was deactivated.
     Deactivated,
+    /// The password was reset by mail: every session ends.
+    PasswordReset,
+    /// The password was changed: every session but the caller's ends.
+    PasswordChanged,
 }
 
 impl RevokeReason {
@@ -89,6 +93,8 @@ impl RevokeReason {
             Self::Revoked => "revoked",
             Self::RefreshReuse => "refresh_token_reuse",
             Self::Deactivated => "user_deactivated",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChanged => "password_changed",
         }
     }
 }

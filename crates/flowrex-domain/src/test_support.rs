@@ -1,7 +1,7 @@
 //! Small hand-written fakes of the ports, for tests and examples of this and other crates
-//! (feature `test-support`): [`InMemoryStore`] (users and sessions, as one database holds
-//! both), [`FixedClock`] and [`SettableClock`], [`PlainTokens`], [`PlainHasher`],
-//! [`CountingFailureCounter`].
+//! (feature `test-support`): [`InMemoryStore`] (users, sessions, one-time tokens and the
+//! mail outbox, as one database holds them all), [`FixedClock`] and [`SettableClock`],
+//! [`PlainTokens`], [`PlainHasher`], [`CountingFailureCounter`], [`RecordingTransport`].
 //! They keep the ports' contracts (a taken email, a single winner among concurrent
 //! rotations) but nothing survives the process.
 
@@ -11,13 +11,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ports::{
-    Clock, CounterError, FailureCounter, HashError, IssueError, PasswordHasher, RepositoryError,
-    Reservation, SessionStore, SessionStoreError, TokenError, TokenIssuer, TokenVerifier,
-    UserRepository,
+    AccountStore, AccountStoreError, Applied, Changes, Clock, CounterError, DeliveryError,
+    FailureCounter, HashError, IssueError, MailTransport, OutboxError, OutboxStats, OutboxStore,
+    PasswordHasher, QueuedMail, RepositoryError, Reservation, SessionStore, SessionStoreError,
+    TokenError, TokenIssuer, TokenVerifier, UserRepository,
 };
 use crate::{
-    EmailAddress, FullName, NewUser, PasswordAttempt, PasswordHash, RevokeReason, Session,
-    SessionId, TokenFingerprint, TokenKind, TokenRequest, User, UserId, UserParts, VerifiedToken,
+    EmailAddress, FullName, Mail, PasswordAttempt, PasswordHash, RevokeReason, Session, SessionId,
+    StoredToken, TokenFingerprint, TokenKind, TokenOwner, TokenPurpose, TokenRequest, User, UserId,
+    UserParts, VerifiedToken,
 };
 
 /// A clock that always says the same time.
@@ -36,6 +38,8 @@ impl Clock for FixedClock {
 pub struct InMemoryStore {
     users: Mutex<Vec<User>>,
     sessions: Mutex<Vec<Session>>,
+    tokens: Mutex<Vec<TokenRow>>,
+    outbox: Mutex<Vec<OutboxRow>>,
 }
 
 impl InMemoryStore {
@@ -74,65 +78,312 @@ impl InMemoryStore {
 
 #[async_trait]
 impl UserRepository for InMemoryStore {
-    async fn insert(&self, user: NewUser) -> Result<User, RepositoryError> {
-        let mut users = self.lock();
-        if users.iter().any(|u| u.email() == &user.email) {
-            return Err(RepositoryError::EmailTaken);
-        }
-        let id = UserId::new(i64::try_from(users.len()).unwrap_or(i64::MAX) + 1);
-        let stored: User = UserParts {
-            id,
-            email: user.email,
-            password_hash: user.password_hash,
-            full_name: user.full_name.map(FullName::into_inner),
-            is_active: true,
-            is_verified: false,
-            is_superuser: user.is_superuser,
-            created_at: user.created_at,
-            updated_at: user.created_at,
-        }
-        .into();
-        users.push(stored.clone());
-        Ok(stored)
-    }
-
-    async fn set_active(
-        &self,
-        id: UserId,
-        active: bool,
-        at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
-        for user in self.lock().iter_mut().filter(|u| u.id() == id) {
-            let mut parts = user.to_parts();
-            parts.is_active = active;
-            parts.updated_at = at;
-            *user = parts.into();
-        }
-        Ok(())
-    }
-
-    async fn update_password_hash(
-        &self,
-        id: UserId,
-        hash: PasswordHash,
-        at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
-        let mut users = self.lock();
-        if let Some(user) = users.iter_mut().find(|u| u.id() == id) {
-            let mut parts = user.to_parts();
-            parts.password_hash = hash;
-            parts.updated_at = at;
-            *user = parts.into();
-        }
-        Ok(())
-    }
-
     async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError> {
         Ok(self.lock().iter().find(|u| u.email() == email).cloned())
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
         Ok(self.lock().iter().find(|u| u.id() == id).cloned())
+    }
+}
+
+/// A stored one-time token and its fingerprint.
+#[derive(Debug, Clone)]
+struct TokenRow {
+    token: StoredToken,
+    fingerprint: TokenFingerprint,
+}
+
+/// A queued message and its delivery state.
+#[derive(Debug, Clone)]
+struct OutboxRow {
+    queued: QueuedMail,
+    due: DateTime<Utc>,
+    leased_until: Option<DateTime<Utc>>,
+    sent: bool,
+    given_up: bool,
+}
+
+impl InMemoryStore {
+    /// Every message queued so far, delivered or not, in order.
+    pub fn queued_mails(&self) -> Vec<Mail> {
+        self.lock_outbox()
+            .iter()
+            .map(|row| row.queued.mail.clone())
+            .collect()
+    }
+
+    fn lock_tokens(&self) -> std::sync::MutexGuard<'_, Vec<TokenRow>> {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_outbox(&self) -> std::sync::MutexGuard<'_, Vec<OutboxRow>> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Applies `changes` to copies, so that a failing step leaves nothing changed.
+    fn apply_now(&self, changes: Changes, at: DateTime<Utc>) -> Result<Applied, AccountStoreError> {
+        let mut users = self.lock().clone();
+        let mut tokens = self.lock_tokens().clone();
+        let mut sessions = self.lock_sessions().clone();
+        let mut outbox = self.lock_outbox().clone();
+        if let Some(id) = changes.consume_token {
+            let row = tokens
+                .iter_mut()
+                .find(|row| row.token.id == id && row.token.used_at.is_none())
+                .ok_or(AccountStoreError::TokenUsed)?;
+            row.token.used_at = Some(at);
+        }
+        let mut touched = None;
+        if let Some(new) = changes.insert_user {
+            if users.iter().any(|u| u.email() == &new.email) {
+                return Err(AccountStoreError::EmailTaken);
+            }
+            let id = UserId::new(i64::try_from(users.len()).unwrap_or(i64::MAX) + 1);
+            users.push(
+                UserParts {
+                    id,
+                    email: new.email,
+                    password_hash: new.password_hash,
+                    full_name: new.full_name.map(FullName::into_inner),
+                    is_active: true,
+                    is_verified: new.is_verified,
+                    is_superuser: new.is_superuser,
+                    created_at: new.created_at,
+                    updated_at: new.created_at,
+                }
+                .into(),
+            );
+            touched = Some(id);
+        }
+        if let Some(update) = changes.update_user {
+            if let Some(email) = &update.email
+                && users
+                    .iter()
+                    .any(|u| u.email() == email && u.id() != update.id)
+            {
+                return Err(AccountStoreError::EmailTaken);
+            }
+            for user in users.iter_mut().filter(|u| u.id() == update.id) {
+                let mut parts = user.to_parts();
+                if let Some(hash) = update.password_hash.clone() {
+                    parts.password_hash = hash;
+                }
+                if let Some(email) = update.email.clone() {
+                    parts.email = email;
+                }
+                if let Some(name) = update.full_name.clone() {
+                    parts.full_name = name.map(FullName::into_inner);
+                }
+                if let Some(verified) = update.is_verified {
+                    parts.is_verified = verified;
+                }
+                if let Some(active) = update.is_active {
+                    parts.is_active = active;
+                }
+                parts.updated_at = at;
+                *user = parts.into();
+            }
+            touched = Some(update.id);
+        }
+        for new in changes.issue_tokens {
+            let user = match new.owner {
+                TokenOwner::User(id) => id,
+                TokenOwner::Inserted => touched.ok_or_else(|| {
+                    AccountStoreError::Unexpected(anyhow::anyhow!("no inserted user"))
+                })?,
+            };
+            for row in tokens.iter_mut().filter(|row| {
+                row.token.user == user
+                    && row.token.purpose == new.purpose
+                    && row.token.used_at.is_none()
+            }) {
+                row.token.used_at = Some(at);
+            }
+            let id = i64::try_from(tokens.len()).unwrap_or(i64::MAX) + 1;
+            tokens.push(TokenRow {
+                token: StoredToken {
+                    id,
+                    user,
+                    purpose: new.purpose,
+                    expires_at: new.expires_at,
+                    used_at: None,
+                    new_email: new.new_email,
+                },
+                fingerprint: new.fingerprint,
+            });
+        }
+        let mut revoked = 0;
+        if let Some(revocation) = changes.revoke_sessions {
+            for session in sessions.iter_mut().filter(|s| {
+                s.user_id == revocation.user
+                    && s.revoked_at.is_none()
+                    && revocation.keep.as_ref() != Some(&s.id)
+            }) {
+                session.revoked_at = Some(at);
+                session.revoked_reason = Some(revocation.reason.as_str().to_owned());
+                revoked += 1;
+            }
+        }
+        for mail in changes.mails {
+            let id = i64::try_from(outbox.len()).unwrap_or(i64::MAX) + 1;
+            outbox.push(OutboxRow {
+                queued: QueuedMail {
+                    id,
+                    mail,
+                    attempts: 0,
+                    queued_at: at,
+                },
+                due: at,
+                leased_until: None,
+                sent: false,
+                given_up: false,
+            });
+        }
+        if let Some(id) = changes.delete_user {
+            users.retain(|u| u.id() != id);
+            sessions.retain(|s| s.user_id != id);
+            tokens.retain(|row| row.token.user != id);
+        }
+        let user = touched.and_then(|id| users.iter().find(|u| u.id() == id).cloned());
+        *self.lock() = users;
+        *self.lock_tokens() = tokens;
+        *self.lock_sessions() = sessions;
+        *self.lock_outbox() = outbox;
+        Ok(Applied { user, revoked })
+    }
+}
+
+#[async_trait]
+impl AccountStore for InMemoryStore {
+    async fn find_token(
+        &self,
+        fingerprint: &TokenFingerprint,
+        purpose: TokenPurpose,
+    ) -> Result<Option<StoredToken>, AccountStoreError> {
+        Ok(self
+            .lock_tokens()
+            .iter()
+            .find(|row| &row.fingerprint == fingerprint && row.token.purpose == purpose)
+            .map(|row| row.token.clone()))
+    }
+
+    async fn apply(
+        &self,
+        changes: Changes,
+        at: DateTime<Utc>,
+    ) -> Result<Applied, AccountStoreError> {
+        self.apply_now(changes, at)
+    }
+}
+
+#[async_trait]
+impl OutboxStore for InMemoryStore {
+    async fn claim(
+        &self,
+        limit: u64,
+        lease: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<QueuedMail>, OutboxError> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let mut claimed = Vec::new();
+        for row in self.lock_outbox().iter_mut().filter(|row| {
+            !row.sent
+                && !row.given_up
+                && row.due <= now
+                && row.leased_until.is_none_or(|t| t <= now)
+        }) {
+            if claimed.len() as u64 >= limit {
+                break;
+            }
+            row.leased_until = Some(until);
+            claimed.push(row.queued.clone());
+        }
+        Ok(claimed)
+    }
+
+    async fn delivered(&self, id: i64, _at: DateTime<Utc>) -> Result<(), OutboxError> {
+        for row in self
+            .lock_outbox()
+            .iter_mut()
+            .filter(|row| row.queued.id == id)
+        {
+            row.sent = true;
+            row.leased_until = None;
+        }
+        Ok(())
+    }
+
+    async fn failed(
+        &self,
+        id: i64,
+        retry_at: Option<DateTime<Utc>>,
+        _error: &str,
+    ) -> Result<(), OutboxError> {
+        for row in self
+            .lock_outbox()
+            .iter_mut()
+            .filter(|row| row.queued.id == id)
+        {
+            row.queued.attempts += 1;
+            row.leased_until = None;
+            match retry_at {
+                Some(at) => row.due = at,
+                None => row.given_up = true,
+            }
+        }
+        Ok(())
+    }
+
+    async fn stats(&self) -> Result<OutboxStats, OutboxError> {
+        let outbox = self.lock_outbox();
+        let pending: Vec<&OutboxRow> = outbox.iter().filter(|r| !r.sent && !r.given_up).collect();
+        Ok(OutboxStats {
+            pending: pending.len() as u64,
+            oldest_pending: pending.iter().map(|r| r.queued.queued_at).min(),
+        })
+    }
+}
+
+/// A transport that keeps what it delivers (or fails while told to).
+#[derive(Debug, Default)]
+pub struct RecordingTransport {
+    delivered: Mutex<Vec<Mail>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl RecordingTransport {
+    /// Every message delivered, in order.
+    pub fn delivered(&self) -> Vec<Mail> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes every delivery fail (transiently) until called with `false`.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl MailTransport for RecordingTransport {
+    async fn deliver(&self, mail: &Mail) -> Result<(), DeliveryError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DeliveryError::Transient(anyhow::anyhow!(
+                "the mail server is down"
+            )));
+        }
+        self.delivered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(mail.clone());
+        Ok(())
     }
 }
 

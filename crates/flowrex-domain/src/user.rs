@@ -160,7 +160,8 @@ impl User {
     }
 }
 
-/// A user about to be stored: new users are active, unverified and not administrators.
+/// A user about to be stored: new users are active; registered ones are unverified and
+/// never administrators.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {
     /// The login address.
@@ -173,6 +174,9 @@ pub struct NewUser {
     pub created_at: DateTime<Utc>,
     /// An administrator (only `flowrex user create --superuser` makes one).
     pub is_superuser: bool,
+    /// The address counts as verified from the start (an operator's `flowrex user
+    /// create` vouches for it).
+    pub is_verified: bool,
 }
 
 #[cfg(test)]

@@ -11,10 +11,14 @@
 //!   in-process, Redis and failover adapters) and [`failure_counter`] (login attempts:
 //!   the domain's `FailureCounter`), watched by one [`circuit::Circuit`] per Redis.
 //! - [`probe`]: readiness of the database and Redis.
+//! - the account lifecycle: [`SeaOrmAccountStore`] (changes and their mails in one
+//!   transaction), [`SeaOrmOutbox`] (queued mails, sealed by [`secret_box`], claimed by
+//!   delivery workers), [`mail`] (SMTP and log transports, templates).
 //!
 //! Each adapter translates its library's errors into the domain's at the seam, so no
 //! `DbErr`, `redis` or `jsonwebtoken` error goes further.
 
+pub mod account_store;
 pub mod circuit;
 pub mod clock;
 pub mod database;
@@ -23,17 +27,22 @@ pub mod entity;
 pub mod failure_counter;
 pub mod hasher;
 pub mod jwt;
+pub mod mail;
+pub mod outbox;
 pub mod probe;
 pub mod rate_limit;
 pub mod redis_connection;
+pub mod secret_box;
 pub mod session_store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod user_repository;
 
+pub use account_store::SeaOrmAccountStore;
 pub use clock::SystemClock;
 pub use database::{DatabaseSettings, DatabaseUrl, DatabaseUrlError};
 pub use hasher::BcryptHasher;
 pub use jwt::{JwtClaimsPolicy, JwtConfigError, JwtKeys, JwtTokens};
+pub use outbox::SeaOrmOutbox;
 pub use session_store::SeaOrmSessionStore;
 pub use user_repository::SeaOrmUserRepository;

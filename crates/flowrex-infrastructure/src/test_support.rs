@@ -1,9 +1,12 @@
 //! Test support (feature `test-support`): a fresh, empty database per test, on SQLite by
-//! default or on the server named by `TEST_DATABASE_URL` (PostgreSQL or MySQL/MariaDB).
+//! default or on the server named by `TEST_DATABASE_URL` (PostgreSQL or MySQL/MariaDB);
+//! a private SMTP server ([`smtp`]).
 //!
 //! Server databases are named `flowrex_t_…`; `.ci/run` drops them after the suite. When
 //! `TEST_DATABASE_URL` is set and its server cannot be reached, tests fail: they never fall
 //! back to SQLite silently.
+
+pub mod smtp;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -79,6 +82,19 @@ fn with_database(url: &str, name: &str) -> String {
         result.push_str(query);
     }
     result
+}
+
+/// The key tests seal queued mail with.
+pub fn test_sealer() -> std::sync::Arc<crate::secret_box::SecretBox> {
+    std::sync::Arc::new(crate::secret_box::SecretBox::new(
+        &secrecy::SecretString::from("test-app-secret-key"),
+        "outbox",
+    ))
+}
+
+/// The account store over `db`, sealing with [`test_sealer`].
+pub fn account_store(db: sea_orm::DatabaseConnection) -> crate::SeaOrmAccountStore {
+    crate::SeaOrmAccountStore::new(db, test_sealer())
 }
 
 #[cfg(test)]

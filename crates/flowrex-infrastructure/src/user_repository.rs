@@ -1,23 +1,21 @@
-//! The user repository on sea-orm (SQLite, PostgreSQL, MySQL/MariaDB).
+//! The user repository on sea-orm (SQLite, PostgreSQL, MySQL/MariaDB): reads, and the
+//! completion of rows other writers stored without their email key. Users are written by
+//! the account store (`account_store.rs`).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{RepositoryError, UserRepository};
-use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId};
+use flowrex_domain::{EmailAddress, User, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::database::{repository_error, unique_row};
-use crate::db_error::{read_retrying, violates_unique};
+use crate::db_error::read_retrying;
 use crate::entity::users::{self, id_column};
 
 /// The unique indexes that make an email "taken" (the SPEC's on `email`, ours on
 /// `email_key`), by name, and for SQLite by column.
-const EMAIL_INDEXES: [&str; 2] = ["ix_users_email", "ix_users_email_key"];
-const EMAIL_COLUMNS: [&str; 2] = ["users.email", "users.email_key"];
+pub(crate) const EMAIL_INDEXES: [&str; 2] = ["ix_users_email", "ix_users_email_key"];
+pub(crate) const EMAIL_COLUMNS: [&str; 2] = ["users.email", "users.email_key"];
 
 /// Users in the `users` table.
 #[derive(Debug, Clone)]
@@ -29,27 +27,6 @@ impl SeaOrmUserRepository {
     /// A repository over a pool.
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
-    }
-
-    /// Sets one column of a user, and `updated_at`; an id that cannot exist changes nothing.
-    async fn update_column(
-        &self,
-        id: UserId,
-        column: users::Column,
-        value: impl Into<sea_orm::Value>,
-        at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
-        let Some(id) = id_column(id) else {
-            return Ok(());
-        };
-        users::Entity::update_many()
-            .col_expr(column, Expr::value(value))
-            .col_expr(users::Column::UpdatedAt, Expr::value(at))
-            .filter(users::Column::Id.eq(id))
-            .exec(&self.db)
-            .await
-            .map(|_| ())
-            .map_err(repository_error)
     }
 
     /// Gives a row that another writer stored without `email_key` (the original service, an
@@ -77,15 +54,6 @@ impl SeaOrmUserRepository {
     }
 }
 
-/// What an insert's error means: one of the email keys taken, or the usual.
-fn insert_error(error: DbErr) -> RepositoryError {
-    if violates_unique(&error, &EMAIL_INDEXES, &EMAIL_COLUMNS) {
-        RepositoryError::EmailTaken
-    } else {
-        repository_error(error)
-    }
-}
-
 /// The account `rows` (all matching one address) stand for: the keyed row if there is one,
 /// else a keyless one, spelled exactly as typed if several are (the original compared
 /// exactly, so it let case variants coexist), else the oldest.
@@ -98,45 +66,6 @@ fn pick<'a>(rows: &'a [users::Model], email: &EmailAddress) -> Option<&'a users:
 
 #[async_trait]
 impl UserRepository for SeaOrmUserRepository {
-    async fn insert(&self, user: NewUser) -> Result<User, RepositoryError> {
-        let row = users::ActiveModel {
-            email: Set(user.email.as_str().to_owned()),
-            email_key: Set(Some(user.email.key().to_owned())),
-            hashed_password: Set(user.password_hash.as_str().to_owned()),
-            full_name: Set(user.full_name.map(FullName::into_inner)),
-            is_active: Set(true),
-            is_verified: Set(false),
-            is_superuser: Set(user.is_superuser),
-            created_at: Set(user.created_at),
-            updated_at: Set(user.created_at),
-            ..Default::default()
-        };
-        row.insert(&self.db)
-            .await
-            .map(User::from)
-            .map_err(insert_error)
-    }
-
-    async fn set_active(
-        &self,
-        id: UserId,
-        active: bool,
-        at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
-        self.update_column(id, users::Column::IsActive, active, at)
-            .await
-    }
-
-    async fn update_password_hash(
-        &self,
-        id: UserId,
-        hash: PasswordHash,
-        at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
-        self.update_column(id, users::Column::HashedPassword, hash.as_str(), at)
-            .await
-    }
-
     /// By `email_key` through its unique index; rows without a key (see
     /// `fill_key`) by `LOWER(email)`, which the same index narrows to the keyless
     /// rows (`email_key IS NULL`) first.

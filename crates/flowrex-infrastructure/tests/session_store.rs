@@ -5,12 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, SubsecRound, Utc};
-use flowrex_domain::ports::{SessionStore, UserRepository};
+use flowrex_domain::ports::{AccountStore, Changes, SessionStore};
 use flowrex_domain::{
     EmailAddress, NewUser, PasswordHash, RevokeReason, Session, SessionId, TokenFingerprint, UserId,
 };
 use flowrex_infrastructure::database::{self, DatabaseSettings};
-use flowrex_infrastructure::{SeaOrmSessionStore, SeaOrmUserRepository, test_support};
+use flowrex_infrastructure::{SeaOrmSessionStore, test_support};
 use migration::{Migrator, MigratorTrait};
 use tempfile::TempDir;
 
@@ -22,15 +22,26 @@ async fn stores() -> (SeaOrmSessionStore, UserId, TempDir) {
     Migrator::up(&migrating, None).await.unwrap();
     migrating.close().await.unwrap();
     let db = database::connect(&settings).await.unwrap();
-    let user = SeaOrmUserRepository::new(db.clone())
-        .insert(NewUser {
-            email: EmailAddress::parse("s@example.com").unwrap(),
-            password_hash: PasswordHash::new("$2b$04$x".to_owned()),
-            full_name: None,
-            created_at: Utc::now().trunc_subsecs(6),
-            is_superuser: false,
-        })
+    let now = Utc::now().trunc_subsecs(6);
+    let new = NewUser {
+        email: EmailAddress::parse("s@example.com").unwrap(),
+        password_hash: PasswordHash::new("$2b$04$x".to_owned()),
+        full_name: None,
+        created_at: now,
+        is_superuser: false,
+        is_verified: false,
+    };
+    let user = test_support::account_store(db.clone())
+        .apply(
+            Changes {
+                insert_user: Some(new),
+                ..Changes::default()
+            },
+            now,
+        )
         .await
+        .unwrap()
+        .user
         .unwrap();
     (SeaOrmSessionStore::new(db), user.id(), dir)
 }

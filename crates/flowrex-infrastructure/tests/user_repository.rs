@@ -1,18 +1,49 @@
-//! Contract tests of the sea-orm user repository on a real, migrated SQLite database.
+//! Contract tests of the sea-orm user repository on a real, migrated SQLite database (users
+//! are written through the account store, as the service does).
 
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{SubsecRound, Utc};
-use flowrex_domain::ports::{RepositoryError, UserRepository};
-use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, UserId};
+use flowrex_domain::ports::{AccountStore, AccountStoreError, Changes, UserRepository};
+use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId};
 use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
-use flowrex_infrastructure::{SeaOrmUserRepository, test_support};
+use flowrex_infrastructure::{SeaOrmAccountStore, SeaOrmUserRepository, test_support};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use tempfile::TempDir;
 
-async fn repository() -> (SeaOrmUserRepository, sea_orm::DatabaseConnection, TempDir) {
+/// The repository, with an `insert` of the account store beside it.
+#[derive(Clone)]
+struct Users {
+    repository: SeaOrmUserRepository,
+    accounts: SeaOrmAccountStore,
+}
+
+impl std::ops::Deref for Users {
+    type Target = SeaOrmUserRepository;
+    fn deref(&self) -> &Self::Target {
+        &self.repository
+    }
+}
+
+impl Users {
+    async fn insert(&self, new: NewUser) -> Result<User, AccountStoreError> {
+        let at = new.created_at;
+        let changes = Changes {
+            insert_user: Some(new),
+            ..Changes::default()
+        };
+        Ok(self
+            .accounts
+            .apply(changes, at)
+            .await?
+            .user
+            .expect("inserted"))
+    }
+}
+
+async fn repository() -> (Users, sea_orm::DatabaseConnection, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = test_support::fresh_database(dir.path()).await.unwrap();
     let settings = DatabaseSettings::new(url);
@@ -21,7 +52,11 @@ async fn repository() -> (SeaOrmUserRepository, sea_orm::DatabaseConnection, Tem
     Migrator::up(&migrating, None).await.expect("migrate");
     migrating.close().await.unwrap();
     let db = database::connect(&settings).await.expect("connect");
-    (SeaOrmUserRepository::new(db.clone()), db, dir)
+    let users = Users {
+        repository: SeaOrmUserRepository::new(db.clone()),
+        accounts: test_support::account_store(db.clone()),
+    };
+    (users, db, dir)
 }
 
 fn new_user(email: &str) -> NewUser {
@@ -31,6 +66,7 @@ fn new_user(email: &str) -> NewUser {
         full_name: Some(FullName::parse("Ada".to_owned()).unwrap()),
         created_at: Utc::now().trunc_subsecs(6),
         is_superuser: false,
+        is_verified: false,
     }
 }
 
@@ -74,7 +110,7 @@ async fn a_second_insert_of_an_email_is_email_taken() {
     users.insert(new_user("dup@example.com")).await.unwrap();
     let second = users.insert(new_user("dup@example.com")).await;
     assert!(
-        matches!(second, Err(RepositoryError::EmailTaken)),
+        matches!(second, Err(AccountStoreError::EmailTaken)),
         "{second:?}"
     );
 }
@@ -90,7 +126,7 @@ async fn racing_inserts_of_one_email_store_exactly_one() {
     let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
     let taken = results
         .iter()
-        .filter(|r| matches!(r, Ok(Err(RepositoryError::EmailTaken))))
+        .filter(|r| matches!(r, Ok(Err(AccountStoreError::EmailTaken))))
         .count();
     assert_eq!((ok, taken), (1, 19));
 }

@@ -29,7 +29,8 @@ async fn wrong_methods_are_405_json_with_allow() {
     for (method, path, allow) in [
         (Method::GET, "/api/v1/auth/login", "POST"),
         (Method::DELETE, "/health", "GET, HEAD"),
-        (Method::POST, "/api/v1/auth/me", "GET, HEAD"),
+        (Method::POST, "/api/v1/auth/me", "GET, HEAD, PATCH, DELETE"),
+        (Method::PUT, "/reset-password", "GET, HEAD, POST"),
         (Method::PUT, "/api/v1/auth/register", "POST"),
     ] {
         let response = app

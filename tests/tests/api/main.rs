@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod keys;
+mod lifecycle;
 mod login;
 mod logout;
 mod me;

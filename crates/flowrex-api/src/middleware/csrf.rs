@@ -1,7 +1,10 @@
 //! SPEC's CSRF rule (production only): a request other than GET/HEAD/OPTIONS without a
 //! non-empty `X-CSRF-Token` header gets 403 `{"detail": "CSRF token missing"}`; paths under
 //! `/api/v1/auth/login` are exempt. (The original raised inside its middleware, which
-//! Starlette turned into a 500; this answers the intended 403.)
+//! Starlette turned into a 500; this answers the intended 403.) So are the form posts of
+//! the mailed links' own pages (`/verify-email`, `/reset-password`, `/confirm-email`): a
+//! browser form cannot send the header, and each post carries its one-time token, an
+//! unguessable credential that another site cannot have (see `routes::pages`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,13 +19,17 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 const EXEMPT_PREFIX: &str = "/api/v1/auth/login";
 
+/// The link pages, whose forms carry their own credential.
+const EXEMPT_PAGES: [&str; 3] = ["/verify-email", "/reset-password", "/confirm-email"];
+
 /// Whether `request` breaks the rule.
 pub fn is_missing_token(request: &ServiceRequest) -> bool {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if safe || request.path().starts_with(EXEMPT_PREFIX) {
+    let path = request.path();
+    if safe || path.starts_with(EXEMPT_PREFIX) || EXEMPT_PAGES.contains(&path) {
         return false;
     }
     request
@@ -77,5 +84,19 @@ mod tests {
         }
         assert!(!missing(Method::POST, "/api/v1/auth/login", None));
         assert!(!missing(Method::POST, "/api/v1/auth/login/extra", None));
+    }
+
+    #[test]
+    fn the_link_pages_forms_are_exempt_and_their_json_twins_are_not() {
+        for page in ["/verify-email", "/reset-password", "/confirm-email"] {
+            assert!(!missing(Method::POST, page, None), "{page}");
+        }
+        assert!(missing(Method::POST, "/api/v1/auth/password/reset", None));
+        assert!(missing(
+            Method::POST,
+            "/api/v1/auth/verify-email/confirm",
+            None
+        ));
+        assert!(missing(Method::POST, "/reset-password/x", None));
     }
 }

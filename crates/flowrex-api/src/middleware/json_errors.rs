@@ -1,6 +1,7 @@
 //! Last line of defence: any error answer that is not JSON yet (actix's plain-text 404,
 //! 405, 413, payload and CORS errors) gets the SPEC's `{"detail": <reason>}` body. Headers
-//! such as `Allow`, `Retry-After` and CORS ones are kept.
+//! such as `Allow`, `Retry-After` and CORS ones are kept. The link pages' own HTML answers
+//! (`routes::pages`) are left as they are.
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
@@ -14,12 +15,14 @@ use serde_json::json;
 /// # Errors
 /// Never; the signature is the middleware's.
 pub fn into_json<B>(response: ServiceResponse<B>) -> Result<ErrorHandlerResponse<B>> {
-    let is_json = response
+    let is_ours = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|value| {
+            value.starts_with("application/json") || value.starts_with("text/html")
+        });
+    if is_ours {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

@@ -2,23 +2,27 @@
 //! handler, its request body's parser and that body's schema. This file holds what they
 //! share: the user and tokens bodies, and how a body is read.
 
+pub mod email;
 pub mod login;
 pub mod logout;
 pub mod me;
+pub mod password;
+pub mod profile;
 pub mod refresh;
 pub mod register;
 pub mod sessions;
+pub mod verify_email;
 
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::SecondsFormat;
-use flowrex_domain::{EmailAddress, TokenPair, User};
+use flowrex_domain::{EmailAddress, FullName, NewPassword, PasswordAttempt, TokenPair, User};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::routes::cookie;
-use crate::validation::Fields;
+use crate::validation::{Echo, Fields};
 
 /// The SPEC's user body: never a password or hash.
 #[derive(Serialize, ToSchema)]
@@ -133,4 +137,61 @@ fn email(fields: &mut Fields, name: &'static str, raw: Option<String>) -> Option
             None
         }
     }
+}
+
+/// Reads the optional field `name` as a display name: `Some(None)` for absent or `null`,
+/// `None` (rejected) for one too long or holding NUL.
+fn full_name(fields: &mut Fields, name: &'static str) -> Option<Option<FullName>> {
+    fields.optional_string(name).and_then(|value| match value {
+        None => Some(None),
+        Some(value) if value.contains('\0') => {
+            fields.reject(
+                name,
+                "value_error",
+                "Value error, must not contain NUL characters",
+                None,
+                Some(json!({ "error": {} })),
+            );
+            None
+        }
+        Some(value) => match FullName::parse(value.clone()) {
+            Ok(full_name) => Some(Some(full_name)),
+            Err(error) => {
+                fields.reject(
+                    name,
+                    "string_too_long",
+                    error.to_string(),
+                    Some(json!(value)),
+                    Some(json!({ "max_length": flowrex_domain::user::MAX_FULL_NAME_CHARS })),
+                );
+                None
+            }
+        },
+    })
+}
+
+/// Reads the required field `name` as a new password, by the SPEC's rules (never echoed).
+fn new_password(fields: &mut Fields, name: &'static str) -> Option<NewPassword> {
+    fields
+        .required_string(name, Echo::No)
+        .and_then(|raw| match NewPassword::parse(raw) {
+            Ok(password) => Some(password),
+            Err(violation) => {
+                fields.reject(
+                    name,
+                    "value_error",
+                    format!("Value error, {violation}"),
+                    None,
+                    Some(json!({ "error": {} })),
+                );
+                None
+            }
+        })
+}
+
+/// Reads the required field `name` as a password to check (never echoed).
+fn current_password(fields: &mut Fields, name: &'static str) -> Option<PasswordAttempt> {
+    fields
+        .required_string(name, Echo::No)
+        .map(PasswordAttempt::new)
 }

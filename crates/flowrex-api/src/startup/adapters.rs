@@ -1,24 +1,31 @@
 //! The adapters, each built once from its settings: the database pool (migrated first),
-//! Redis, the token and hashing adapters, the limiters and the readiness probes.
+//! Redis, the token and hashing adapters, the limiters, the readiness probes, and mail
+//! (the account store and outbox, sealed with `APP_SECRET_KEY`, and the transport).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use flowrex_domain::ports::FailureCounter;
-use flowrex_domain::{AuthPorts, AuthService, LoginThrottle};
+use flowrex_domain::ports::{FailureCounter, MailTransport, OutboxStore};
+use flowrex_domain::{
+    AccountPolicy, AuthPorts, AuthService, DeliveryPolicy, LinkTemplates, LoginThrottle,
+    MailDelivery,
+};
 use flowrex_infrastructure::circuit::Circuit;
 use flowrex_infrastructure::database::{self, DatabaseSettings};
 use flowrex_infrastructure::failure_counter::{
     FailoverFailureCounter, InProcessFailureCounter, RedisFailureCounter,
 };
+use flowrex_infrastructure::mail::{LinkLifetimes, LogTransport, MailRenderer, SmtpTransport};
 use flowrex_infrastructure::probe::{DatabaseProbe, Probe, RedisProbe};
 use flowrex_infrastructure::rate_limit::{
     FailoverRateLimiter, InProcessRateLimiter, Quota, RateLimiter, RedisRateLimiter,
 };
 use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
+use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
-    BcryptHasher, JwtTokens, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock,
+    BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmOutbox, SeaOrmSessionStore,
+    SeaOrmUserRepository, SystemClock,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -27,6 +34,7 @@ use secrecy::ExposeSecret;
 use crate::settings::Settings;
 use crate::settings::database::DatabaseConfig;
 use crate::settings::limits::LimitsConfig;
+use crate::settings::mail::{MailConfig, MailMode};
 use crate::settings::redis::RedisConfig;
 
 /// While Redis is failing, how long to count in process before trying it again.
@@ -40,6 +48,10 @@ pub struct Adapters {
     pub tokens: Arc<JwtTokens>,
     hasher: BcryptHasher,
     redis: Option<Redis>,
+    /// Seals queued mails (from `APP_SECRET_KEY`).
+    sealer: Arc<SecretBox>,
+    /// Where mail goes; `None` when mail is off.
+    transport: Option<Arc<dyn MailTransport>>,
 }
 
 /// Redis and the circuit every adapter using it shares.
@@ -76,15 +88,35 @@ impl Adapters {
             tokens: settings.auth.tokens.clone(),
             hasher: BcryptHasher::new(settings.auth.bcrypt_cost)?,
             redis,
+            sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "outbox")),
+            transport: mail_transport(&settings.mail)?,
         })
     }
 
-    /// The use cases over the stores, hasher, tokens and clock (no login throttle).
-    pub fn auth_service(&self, settings: &Settings) -> AuthService {
+    /// The use cases over the stores, hasher, tokens and clock (no login throttle), with
+    /// links to `public_url` unless the settings name other pages.
+    pub fn auth_service(&self, settings: &Settings, public_url: &str) -> AuthService {
+        let mail = &settings.mail;
+        let own = LinkTemplates::served_by(public_url);
+        let links = LinkTemplates {
+            verify_email: mail.verify_email_url.clone().unwrap_or(own.verify_email),
+            reset_password: mail
+                .reset_password_url
+                .clone()
+                .unwrap_or(own.reset_password),
+            confirm_email_change: mail
+                .confirm_email_change_url
+                .clone()
+                .unwrap_or(own.confirm_email_change),
+        };
         AuthService::new(
             AuthPorts {
                 users: Arc::new(SeaOrmUserRepository::new(self.db.clone())),
                 sessions: Arc::new(SeaOrmSessionStore::new(self.db.clone())),
+                accounts: Arc::new(SeaOrmAccountStore::new(
+                    self.db.clone(),
+                    self.sealer.clone(),
+                )),
                 hasher: Arc::new(self.hasher.clone()),
                 issuer: self.tokens.clone(),
                 verifier: self.tokens.clone(),
@@ -92,6 +124,33 @@ impl Adapters {
             },
             settings.auth.policy,
         )
+        .with_account_policy(AccountPolicy {
+            verification_ttl: mail.verification_ttl,
+            reset_ttl: mail.reset_ttl,
+            email_change_ttl: mail.email_change_ttl,
+            links,
+            mail_enabled: mail.enabled(),
+            require_verified_email: mail.require_verified_email,
+            resend_limit: mail
+                .resend_interval
+                .and_then(|window| self.counter("mail", Quota { max: 1, window })),
+        })
+    }
+
+    /// The outbox, for delivery and its metrics.
+    pub fn outbox(&self) -> Arc<dyn OutboxStore> {
+        Arc::new(SeaOrmOutbox::new(self.db.clone(), self.sealer.clone()))
+    }
+
+    /// The delivery worker's use case, when mail is on.
+    pub fn mail_delivery(&self) -> Option<MailDelivery> {
+        let transport = self.transport.clone()?;
+        Some(MailDelivery::new(
+            self.outbox(),
+            transport,
+            Arc::new(SystemClock),
+            DeliveryPolicy::default(),
+        ))
     }
 
     /// The request limit per client, when on.
@@ -129,10 +188,17 @@ impl Adapters {
         max: Option<u32>,
         limits: &LimitsConfig,
     ) -> Option<Arc<dyn FailureCounter>> {
-        let quota = Quota {
-            max: max?,
-            window: limits.login_window,
-        };
+        self.counter(
+            scope,
+            Quota {
+                max: max?,
+                window: limits.login_window,
+            },
+        )
+    }
+
+    /// A counter of `quota` under `scope`, shared as [`Self::failure_counter`] says.
+    fn counter(&self, scope: &str, quota: Quota) -> Option<Arc<dyn FailureCounter>> {
         let local = Arc::new(InProcessFailureCounter::new(quota));
         let Some(redis) = &self.redis else {
             return Some(local);
@@ -171,6 +237,48 @@ impl Redis {
     }
 }
 
+/// The transport `mail` asks for: SMTP, the log (development), or none.
+///
+/// # Errors
+/// When `SMTP_URL`, `MAIL_FROM` or a template in `MAIL_TEMPLATES_DIR` cannot work.
+fn mail_transport(mail: &MailConfig) -> anyhow::Result<Option<Arc<dyn MailTransport>>> {
+    let lifetimes = LinkLifetimes {
+        verify_email: spoken(mail.verification_ttl),
+        reset_password: spoken(mail.reset_ttl),
+        confirm_email_change: spoken(mail.email_change_ttl),
+    };
+    let renderer = || -> anyhow::Result<Arc<MailRenderer>> {
+        Ok(Arc::new(MailRenderer::new(
+            mail.templates_dir.as_deref(),
+            lifetimes.clone(),
+        )?))
+    };
+    Ok(match &mail.mode {
+        MailMode::Smtp(url) => Some(Arc::new(SmtpTransport::new(
+            url.expose_secret(),
+            &mail.from,
+            renderer()?,
+        )?)),
+        MailMode::Log => Some(Arc::new(LogTransport::new(renderer()?))),
+        MailMode::Disabled => None,
+    })
+}
+
+/// A lifetime as a message says it: "24 hours", "1 hour", "90 minutes".
+fn spoken(lifetime: chrono::Duration) -> String {
+    let minutes = lifetime.num_minutes();
+    let (count, unit) = if minutes % 60 == 0 {
+        (minutes / 60, "hour")
+    } else {
+        (minutes, "minute")
+    };
+    if count == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{count} {unit}s")
+    }
+}
+
 /// A pool on the configured database (for the CLI's `migrate`).
 ///
 /// # Errors
@@ -194,7 +302,12 @@ pub async fn open_service(
     settings: &Settings,
 ) -> anyhow::Result<(DatabaseConnection, AuthService)> {
     let adapters = Adapters::build(settings).await?;
-    let auth = adapters.auth_service(settings);
+    let public_url = settings
+        .mail
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.http.address()));
+    let auth = adapters.auth_service(settings, &public_url);
     Ok((adapters.db, auth))
 }
 

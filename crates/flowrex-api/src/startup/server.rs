@@ -23,7 +23,8 @@ use crate::middleware::{csrf, head, json_errors, observe};
 use crate::routes;
 use crate::routes::health::Readiness;
 use crate::routes::keys::Jwks;
-use crate::routes::metrics::Pool;
+use crate::routes::metrics::{Outbox, Pool};
+use crate::routes::pages::Pages;
 use crate::settings::Settings;
 use crate::settings::http::HttpConfig;
 
@@ -38,13 +39,15 @@ pub struct State {
     tokens: web::Data<Arc<JwtTokens>>,
     allowed_origins: web::Data<AllowedOrigins>,
     body_timeout: web::Data<BodyTimeout>,
+    pages: web::Data<Pages>,
+    outbox: web::Data<Outbox>,
 }
 
 impl State {
     /// The state of a server over `adapters` and `auth`.
     ///
     /// # Errors
-    /// When the JWK set cannot be serialised.
+    /// When the JWK set cannot be serialised or a page template does not parse.
     pub fn new(
         settings: &Settings,
         adapters: &Adapters,
@@ -63,6 +66,8 @@ impl State {
             tokens: web::Data::new(adapters.tokens.clone()),
             allowed_origins: web::Data::new(AllowedOrigins::new(&settings.http.cors_origins)),
             body_timeout: web::Data::new(BodyTimeout(settings.http.body_timeout)),
+            pages: web::Data::new(Pages::new().context("page templates")?),
+            outbox: web::Data::new(Outbox(adapters.outbox())),
         })
     }
 }
@@ -97,6 +102,8 @@ pub fn run(listener: TcpListener, state: State, http: &HttpConfig) -> anyhow::Re
             .app_data(state.tokens.clone())
             .app_data(state.allowed_origins.clone())
             .app_data(state.body_timeout.clone())
+            .app_data(state.pages.clone())
+            .app_data(state.outbox.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES));
         if let Some(limit) = &state.client_limit {
             app = app.app_data(limit.clone());

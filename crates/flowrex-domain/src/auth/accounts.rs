@@ -1,9 +1,16 @@
-//! Accounts: registration (and the operator's `user create`), deactivation.
+//! Accounts: registration (and the operator's `user create`), deactivation, and the
+//! helpers every change of an account uses: one-time tokens, the mails they cause, and the
+//! per-recipient limit of those mails.
 
+use chrono::{DateTime, Utc};
 use tracing::{Span, instrument};
 
-use super::{AuthService, LogoutError, RegisterError};
-use crate::{EmailAddress, FullName, NewPassword, NewUser, RevokeReason, User};
+use super::{AccountError, AuthService, LogoutError, RegisterError};
+use crate::ports::{Changes, Reservation, Revocation, UserUpdate};
+use crate::{
+    EmailAddress, FullName, LinkTemplates, Mail, MailPurpose, NewOneTimeToken, NewPassword,
+    NewUser, OneTimeToken, RevokeReason, TokenOwner, TokenPurpose, User,
+};
 
 /// A registration request whose parts passed their rules.
 #[derive(Debug)]
@@ -17,17 +24,20 @@ pub struct Registration {
 }
 
 impl AuthService {
-    /// Registers a new user (never an administrator).
+    /// Registers a new user (never an administrator) and queues the mail that verifies
+    /// the address, in the same transaction.
     ///
     /// # Errors
     /// [`RegisterError::EmailTaken`] when the address is registered, also when another
     /// registration of it wins a race; store and hashing failures otherwise.
     pub async fn register(&self, registration: Registration) -> Result<User, RegisterError> {
-        self.create_user(registration, false).await
+        self.create_user(registration, false, false).await
     }
 
     /// Creates a user, an administrator when `superuser` (the operator's `flowrex user
-    /// create`; registration over HTTP never makes one).
+    /// create`; registration over HTTP never makes one). With `verified` the address counts
+    /// as verified at once (the operator vouches for it); otherwise the verification mail
+    /// is queued with the user (when mail can be sent).
     ///
     /// # Errors
     /// As [`Self::register`].
@@ -36,9 +46,10 @@ impl AuthService {
         &self,
         registration: Registration,
         superuser: bool,
+        verified: bool,
     ) -> Result<User, RegisterError> {
-        // Checked first so that a taken address does not cost a hash; the repository's
-        // unique index still decides when two registrations race.
+        // Checked first so that a taken address does not cost a hash; the store's unique
+        // index still decides when two registrations race.
         if self
             .users
             .find_by_email(&registration.email)
@@ -48,23 +59,41 @@ impl AuthService {
             return Err(RegisterError::EmailTaken);
         }
         let password_hash = self.hasher.hash(registration.password.expose()).await?;
-        let user = self
-            .users
-            .insert(NewUser {
-                email: registration.email,
+        let now = self.now();
+        let mut changes = Changes {
+            insert_user: Some(NewUser {
+                email: registration.email.clone(),
                 password_hash,
                 full_name: registration.full_name,
-                created_at: self.now(),
+                created_at: now,
                 is_superuser: superuser,
-            })
-            .await?;
+                is_verified: verified,
+            }),
+            ..Changes::default()
+        };
+        if !verified && self.accounts_policy.mail_enabled {
+            self.add_link_mail(
+                &mut changes,
+                TokenOwner::Inserted,
+                &registration.email,
+                TokenPurpose::VerifyEmail,
+                now,
+            )
+            .await;
+        }
+        let user = self
+            .accounts
+            .apply(changes, now)
+            .await?
+            .user
+            .ok_or_else(|| RegisterError::Unexpected(anyhow::anyhow!("no user inserted")))?;
         Span::current().record("user_id", user.id().get());
         tracing::info!("user registered");
         Ok(user)
     }
 
-    /// Deactivates the user with this address and ends all its sessions: its tokens stop
-    /// working at once. `false` when no such user exists.
+    /// Deactivates the user with this address and ends all its sessions, together: its
+    /// tokens stop working at once. `false` when no such user exists.
     ///
     /// # Errors
     /// [`LogoutError::Unavailable`] when a store cannot be reached.
@@ -72,13 +101,118 @@ impl AuthService {
         let Some(user) = self.users.find_by_email(email).await? else {
             return Ok(false);
         };
-        let now = self.now();
-        self.users.set_active(user.id(), false, now).await?;
-        let revoked = self
-            .sessions
-            .revoke_all(user.id(), RevokeReason::Deactivated, now)
+        let applied = self
+            .accounts
+            .apply(
+                Changes {
+                    update_user: Some(UserUpdate {
+                        is_active: Some(false),
+                        ..UserUpdate::of(user.id())
+                    }),
+                    revoke_sessions: Some(Revocation {
+                        user: user.id(),
+                        keep: None,
+                        reason: RevokeReason::Deactivated,
+                    }),
+                    ..Changes::default()
+                },
+                self.now(),
+            )
             .await?;
-        tracing::info!(user_id = user.id().get(), revoked, "user deactivated");
+        tracing::info!(
+            user_id = user.id().get(),
+            revoked = applied.revoked,
+            "user deactivated"
+        );
         Ok(true)
+    }
+
+    /// Adds to `changes` a new token of `purpose` for `owner` and the mail carrying its
+    /// link to `to` — unless the per-recipient limit says a message of this purpose went
+    /// to `to` too recently (then neither: the older link still works).
+    pub(super) async fn add_link_mail(
+        &self,
+        changes: &mut Changes,
+        owner: TokenOwner,
+        to: &EmailAddress,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) {
+        let policy = &self.accounts_policy;
+        let (mail_purpose, ttl, template) = match purpose {
+            TokenPurpose::VerifyEmail => (
+                MailPurpose::VerifyEmail,
+                policy.verification_ttl,
+                &policy.links.verify_email,
+            ),
+            TokenPurpose::ResetPassword => (
+                MailPurpose::ResetPassword,
+                policy.reset_ttl,
+                &policy.links.reset_password,
+            ),
+            TokenPurpose::ChangeEmail => (
+                MailPurpose::ConfirmEmailChange,
+                policy.email_change_ttl,
+                &policy.links.confirm_email_change,
+            ),
+        };
+        if !self.may_mail(to, mail_purpose).await {
+            return;
+        }
+        let token = OneTimeToken::generate();
+        changes.issue_tokens.push(NewOneTimeToken {
+            owner,
+            purpose,
+            fingerprint: token.fingerprint(),
+            expires_at: now + ttl,
+            new_email: (purpose == TokenPurpose::ChangeEmail).then(|| to.as_str().to_owned()),
+        });
+        changes.mails.push(Mail::with_link(
+            to.clone(),
+            mail_purpose,
+            LinkTemplates::fill(template, token.expose()),
+        ));
+    }
+
+    /// Adds a notice to `to`, when mail can be sent and the per-recipient limit allows.
+    pub(super) async fn add_notice(
+        &self,
+        changes: &mut Changes,
+        to: &EmailAddress,
+        purpose: MailPurpose,
+    ) {
+        if self.accounts_policy.mail_enabled && self.may_mail(to, purpose).await {
+            changes.mails.push(Mail::notice(to.clone(), purpose));
+        }
+    }
+
+    /// Whether a message of `purpose` may go to `to` now: at most one per recipient and
+    /// purpose per `EMAIL_RESEND_INTERVAL_SECONDS`. A limit store that cannot be reached
+    /// does not stop mail.
+    async fn may_mail(&self, to: &EmailAddress, purpose: MailPurpose) -> bool {
+        let Some(limit) = &self.accounts_policy.resend_limit else {
+            return true;
+        };
+        let key = format!("{}|{}", purpose.as_str(), to.key());
+        match limit.reserve(&key).await {
+            Ok(Reservation::Reserved) => true,
+            Ok(Reservation::Full { .. }) => {
+                tracing::info!(purpose = purpose.as_str(), "mail not sent: resend limit");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, "resend limit not checked");
+                true
+            }
+        }
+    }
+
+    /// [`AccountError::MailDisabled`] unless mail can be sent.
+    pub(super) fn require_mail(&self) -> Result<(), AccountError> {
+        if self.accounts_policy.mail_enabled {
+            Ok(())
+        } else {
+            Err(AccountError::MailDisabled)
+        }
     }
 }

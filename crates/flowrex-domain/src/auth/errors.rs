@@ -2,7 +2,7 @@
 //! password and inactive user are one [`LoginError::InvalidCredentials`], so that no answer
 //! tells which accounts exist.
 
-use crate::ports::{HashError, IssueError, RepositoryError, SessionStoreError};
+use crate::ports::{AccountStoreError, HashError, IssueError, RepositoryError, SessionStoreError};
 
 /// Why registration failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +31,40 @@ pub enum LoginError {
         /// Time until the window ends.
         retry_after: std::time::Duration,
     },
+    /// The right password of an account whose address is not verified, while
+    /// `REQUIRE_VERIFIED_EMAIL` is on.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// A store cannot be reached.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Why a step of the account lifecycle failed. Each use case says which it can answer.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A one-time token that is unknown, used, replaced, expired or of another purpose.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// The current password given with the request is wrong.
+    #[error("current password is incorrect")]
+    WrongPassword,
+    /// The address is another account's.
+    #[error("email already registered")]
+    EmailTaken,
+    /// Too many wrong passwords from this client for this account: refused unchecked.
+    #[error("too many failed attempts")]
+    Throttled {
+        /// Time until the window ends.
+        retry_after: std::time::Duration,
+    },
+    /// The step must send mail, and no mail can be sent (`SMTP_URL` unset outside
+    /// development).
+    #[error("mail delivery is not configured")]
+    MailDisabled,
     /// A store cannot be reached.
     #[error("store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -102,9 +136,6 @@ macro_rules! from_port_errors {
                 match error {
                     RepositoryError::Unavailable(source) => Self::Unavailable(source),
                     RepositoryError::Unexpected(source) => Self::Unexpected(source),
-                    RepositoryError::EmailTaken => Self::Unexpected(anyhow::anyhow!(
-                        "the user store reported a taken email outside an insert"
-                    )),
                 }
             }
         }
@@ -113,6 +144,15 @@ macro_rules! from_port_errors {
                 match error {
                     SessionStoreError::Unavailable(source) => Self::Unavailable(source),
                     SessionStoreError::Unexpected(source) => Self::Unexpected(source),
+                }
+            }
+        }
+        impl From<AccountStoreError> for $error {
+            fn from(error: AccountStoreError) -> Self {
+                match error {
+                    AccountStoreError::Unavailable(source) => Self::Unavailable(source),
+                    AccountStoreError::Unexpected(source) => Self::Unexpected(source),
+                    other => Self::Unexpected(anyhow::anyhow!(other)),
                 }
             }
         }
@@ -136,12 +176,56 @@ from_port_errors!(
     RevokeSessionError
 );
 
+impl From<RepositoryError> for AccountError {
+    fn from(error: RepositoryError) -> Self {
+        match error {
+            RepositoryError::Unavailable(source) => Self::Unavailable(source),
+            RepositoryError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}
+
+impl From<SessionStoreError> for AccountError {
+    fn from(error: SessionStoreError) -> Self {
+        match error {
+            SessionStoreError::Unavailable(source) => Self::Unavailable(source),
+            SessionStoreError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}
+
+impl From<HashError> for AccountError {
+    fn from(error: HashError) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
+
 impl From<RepositoryError> for RegisterError {
     fn from(error: RepositoryError) -> Self {
         match error {
-            RepositoryError::EmailTaken => Self::EmailTaken,
             RepositoryError::Unavailable(source) => Self::Unavailable(source),
             RepositoryError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}
+
+impl From<AccountStoreError> for RegisterError {
+    fn from(error: AccountStoreError) -> Self {
+        match error {
+            AccountStoreError::EmailTaken => Self::EmailTaken,
+            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
+            other => Self::Unexpected(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+impl From<AccountStoreError> for AccountError {
+    fn from(error: AccountStoreError) -> Self {
+        match error {
+            AccountStoreError::EmailTaken => Self::EmailTaken,
+            AccountStoreError::TokenUsed => Self::InvalidToken,
+            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
+            AccountStoreError::Unexpected(source) => Self::Unexpected(source),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tracing::{Span, instrument};
 
 use super::{AuthService, LoginError};
-use crate::ports::{FailureCounter, Reservation};
+use crate::ports::{Changes, FailureCounter, Reservation, UserUpdate};
 use crate::{ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User};
 
 /// A login attempt: what was typed, and who typed it.
@@ -37,12 +37,21 @@ impl AuthService {
                 return Err(LoginError::Throttled { retry_after });
             }
         };
-        let result = self.check_password(&attempt).await;
+        let result = self.check_password(&attempt).await.and_then(|user| {
+            if self.accounts_policy.require_verified_email && !user.is_verified() {
+                tracing::info!("login refused: address not verified");
+                return Err(LoginError::EmailNotVerified);
+            }
+            Ok(user)
+        });
         match &result {
             // A failure keeps its reservation: it is one of the window's failures.
             Err(LoginError::InvalidCredentials) => {}
-            // A success clears the account's failures and gives the client's attempt back.
-            Ok(_) => self.forget_failures(&keys, &reserved).await,
+            // A success (or the right password of an unverified account) clears the
+            // account's failures and gives the client's attempt back.
+            Ok(_) | Err(LoginError::EmailNotVerified) => {
+                self.forget_failures(&keys, &reserved).await;
+            }
             // Not a failed guess (the store is down): nothing to count.
             Err(_) => self.release(&reserved).await,
         }
@@ -78,7 +87,7 @@ impl AuthService {
     /// reservations made, or the time until the first full window ends (then nothing stays
     /// reserved). A counter store that cannot be reached does not block logins (its adapter
     /// has already fallen back where it can).
-    async fn reserve_attempt<'a>(
+    pub(super) async fn reserve_attempt<'a>(
         &'a self,
         keys: &'a ThrottleKeys,
     ) -> Result<Reserved<'a>, std::time::Duration> {
@@ -96,7 +105,7 @@ impl AuthService {
         Ok(reserved)
     }
 
-    async fn release(&self, reserved: &Reserved<'_>) {
+    pub(super) async fn release(&self, reserved: &Reserved<'_>) {
         for (counter, key) in reserved {
             if let Err(error) = counter.release(key).await {
                 tracing::warn!(%error, "login attempt not given back");
@@ -107,7 +116,7 @@ impl AuthService {
     /// After a success: the account's failures are forgotten, the client's attempt is
     /// given back, but the client's earlier failures stay (an attacker must not be able to
     /// reset an address's budget with an account of their own).
-    async fn forget_failures(&self, keys: &ThrottleKeys, reserved: &Reserved<'_>) {
+    pub(super) async fn forget_failures(&self, keys: &ThrottleKeys, reserved: &Reserved<'_>) {
         let client: Reserved<'_> = reserved
             .iter()
             .filter(|(_, key)| *key == keys.client)
@@ -144,38 +153,46 @@ impl AuthService {
         if !self.hasher.needs_rehash(user.password_hash()) {
             return;
         }
-        let upgraded = match self.hasher.hash(password.expose()).await {
-            Ok(hash) => {
-                self.users
-                    .update_password_hash(user.id(), hash, self.now())
-                    .await
-            }
+        let hash = match self.hasher.hash(password.expose()).await {
+            Ok(hash) => hash,
             Err(error) => {
                 tracing::warn!(%error, "password hash not upgraded");
                 return;
             }
         };
-        match upgraded {
-            Ok(()) => tracing::info!("password hash upgraded to the configured cost"),
+        let changes = Changes {
+            update_user: Some(UserUpdate {
+                password_hash: Some(hash),
+                ..UserUpdate::of(user.id())
+            }),
+            ..Changes::default()
+        };
+        match self.accounts.apply(changes, self.now()).await {
+            Ok(_) => tracing::info!("password hash upgraded to the configured cost"),
             Err(error) => tracing::warn!(%error, "password hash not upgraded"),
         }
     }
 }
 
 /// The counters (and keys) an attempt is reserved with.
-type Reserved<'a> = Vec<(&'a Arc<dyn FailureCounter>, &'a str)>;
+pub(super) type Reserved<'a> = Vec<(&'a Arc<dyn FailureCounter>, &'a str)>;
 
 /// The throttling keys of one attempt: the client's key, and that key with the account's
 /// email key.
-struct ThrottleKeys {
+pub(super) struct ThrottleKeys {
     client: String,
     account: String,
 }
 
 impl ThrottleKeys {
     fn new(attempt: &LoginAttempt) -> Self {
-        let client = attempt.client.key.as_str().to_owned();
-        let account = format!("{client}|{}", attempt.email.key());
+        Self::of(&attempt.client, &attempt.email)
+    }
+
+    /// The keys of `client` acting on the account of `email`.
+    pub(super) fn of(client: &ClientInfo, email: &EmailAddress) -> Self {
+        let client = client.key.as_str().to_owned();
+        let account = format!("{client}|{}", email.key());
         Self { client, account }
     }
 }

@@ -7,9 +7,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
 use crate::ports::{
-    HashError, IssueError, MockPasswordHasher, MockSessionStore, MockTokenIssuer,
-    MockTokenVerifier, MockUserRepository, PasswordHasher, RepositoryError, SessionStore,
-    SessionStoreError, UserRepository,
+    AccountStore, AccountStoreError, HashError, IssueError, MockAccountStore, MockPasswordHasher,
+    MockSessionStore, MockTokenIssuer, MockTokenVerifier, MockUserRepository, PasswordHasher,
+    RepositoryError, SessionStore, SessionStoreError, UserRepository,
 };
 use crate::test_support::{
     CountingFailureCounter, FixedClock, InMemoryStore, PlainTokens, SettableClock,
@@ -52,6 +52,7 @@ fn stored_user(id: i64, active: bool) -> User {
 struct Ports {
     users: Arc<dyn UserRepository>,
     sessions: Option<Arc<dyn SessionStore>>,
+    accounts: Option<Arc<dyn AccountStore>>,
     hasher: MockPasswordHasher,
     issuer: MockTokenIssuer,
     verifier: MockTokenVerifier,
@@ -64,10 +65,19 @@ impl Ports {
         Self {
             users,
             sessions: None,
+            accounts: None,
             hasher,
             issuer: MockTokenIssuer::new(),
             verifier: MockTokenVerifier::new(),
         }
+    }
+
+    /// Users, sessions and account changes all in `store`.
+    fn with_store(store: &Arc<InMemoryStore>) -> Self {
+        let mut ports = Self::with_users(store.clone());
+        ports.sessions = Some(store.clone());
+        ports.accounts = Some(store.clone());
+        ports
     }
 
     fn issuing_tokens(mut self) -> Self {
@@ -86,10 +96,14 @@ impl Ports {
         let sessions = self
             .sessions
             .unwrap_or_else(|| Arc::new(InMemoryStore::default()));
+        let accounts = self
+            .accounts
+            .unwrap_or_else(|| Arc::new(InMemoryStore::default()));
         AuthService::new(
             AuthPorts {
                 users: self.users,
                 sessions,
+                accounts,
                 hasher: Arc::new(self.hasher),
                 issuer: Arc::new(self.issuer),
                 verifier: Arc::new(self.verifier),
@@ -124,11 +138,6 @@ fn unreachable_repository() -> Arc<dyn UserRepository> {
             "connection refused"
         )))
     });
-    users.expect_insert().returning(|_| {
-        Err(RepositoryError::Unavailable(anyhow::anyhow!(
-            "connection refused"
-        )))
-    });
     Arc::new(users)
 }
 
@@ -153,7 +162,7 @@ fn credentials(raw_email: &str, raw_password: &str) -> LoginAttempt {
 #[tokio::test]
 async fn register_stores_the_hash_and_returns_the_new_user() {
     let users = Arc::new(InMemoryStore::default());
-    let mut ports = Ports::with_users(users.clone());
+    let mut ports = Ports::with_store(&users);
     ports
         .hasher
         .expect_hash()
@@ -195,11 +204,13 @@ async fn register_with_a_taken_email_fails_without_hashing() {
 async fn register_losing_a_race_for_the_email_reports_it_taken() {
     let mut users = MockUserRepository::new();
     users.expect_find_by_email().returning(|_| Ok(None));
-    users
-        .expect_insert()
+    let mut accounts = MockAccountStore::new();
+    accounts
+        .expect_apply()
         .times(1)
-        .returning(|_| Err(RepositoryError::EmailTaken));
+        .returning(|_, _| Err(AccountStoreError::EmailTaken));
     let mut ports = Ports::with_users(Arc::new(users));
+    ports.accounts = Some(Arc::new(accounts));
     ports
         .hasher
         .expect_hash()
@@ -228,10 +239,12 @@ async fn register_reports_an_unreachable_store_as_unavailable() {
 async fn register_reports_a_failed_insert_as_unexpected() {
     let mut users = MockUserRepository::new();
     users.expect_find_by_email().returning(|_| Ok(None));
-    users
-        .expect_insert()
-        .returning(|_| Err(RepositoryError::Unexpected(anyhow::anyhow!("disk full"))));
+    let mut accounts = MockAccountStore::new();
+    accounts
+        .expect_apply()
+        .returning(|_, _| Err(AccountStoreError::Unexpected(anyhow::anyhow!("disk full"))));
     let mut ports = Ports::with_users(Arc::new(users));
+    ports.accounts = Some(Arc::new(accounts));
     ports
         .hasher
         .expect_hash()
@@ -436,7 +449,7 @@ async fn a_password_bcrypt_cannot_check_in_full_never_matches_but_costs_a_verify
 async fn a_successful_login_upgrades_a_hash_of_another_cost() {
     let users = Arc::new(InMemoryStore::default());
     users.push(stored_user(7, true).to_parts());
-    let mut ports = Ports::with_users(users.clone()).issuing_tokens();
+    let mut ports = Ports::with_store(&users).issuing_tokens();
     ports.hasher.checkpoint();
     ports.hasher.expect_needs_rehash().return_const(true);
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
@@ -601,6 +614,7 @@ async fn parallel_attempts_are_reserved_before_checking_so_no_more_than_the_limi
     let service = AuthService::new(
         AuthPorts {
             sessions: Arc::new(InMemoryStore::default()),
+            accounts: Arc::new(InMemoryStore::default()),
             users,
             hasher: Arc::new(SlowWrongHasher),
             issuer: Arc::new(MockTokenIssuer::new()),
@@ -706,6 +720,7 @@ fn world_with_sessions(sessions: Option<Arc<dyn SessionStore>>) -> World {
         AuthPorts {
             users: store.clone(),
             sessions: sessions.unwrap_or_else(|| store.clone()),
+            accounts: store.clone(),
             hasher: Arc::new(hasher),
             issuer: tokens.clone(),
             verifier: tokens,
@@ -1116,14 +1131,15 @@ async fn expired_sessions_are_deleted_in_batches() {
 
 #[tokio::test]
 async fn an_operator_can_create_an_administrator_but_registration_never_does() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
+    let store = Arc::new(InMemoryStore::default());
+    let mut ports = Ports::with_store(&store);
     ports
         .hasher
         .expect_hash()
         .returning(|_| Ok(PasswordHash::new("h".to_owned())));
     let service = ports.service();
     let admin = service
-        .create_user(registration("admin@example.com"), true)
+        .create_user(registration("admin@example.com"), true, false)
         .await;
     assert!(matches!(admin, Ok(u) if u.is_superuser()));
     let user = service.register(registration("user@example.com")).await;

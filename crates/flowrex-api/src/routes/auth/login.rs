@@ -63,6 +63,7 @@ pub async fn login(
         Ok(_) => "success",
         Err(LoginError::InvalidCredentials) => "invalid_credentials",
         Err(LoginError::Throttled { .. }) => "throttled",
+        Err(LoginError::EmailNotVerified) => "email_not_verified",
         Err(LoginError::Unavailable(_) | LoginError::Unexpected(_)) => "error",
     };
     metrics::counter!("flowrex_logins_total", "outcome" => outcome).increment(1);

@@ -1,10 +1,9 @@
 //! SPEC row `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use flowrex_domain::{AuthService, FullName, NewPassword, Registration};
-use serde_json::json;
+use flowrex_domain::{AuthService, Registration};
 
-use super::{UserBody, content_type, email, no_store};
+use super::{UserBody, content_type, email, full_name, new_password, no_store};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Body;
 use crate::routes::body_schema::{BodyField, request_body};
@@ -39,49 +38,8 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, R
     let mut fields = Fields::new(json_object(content_type, body)?);
     let raw_email = fields.required_string(EMAIL.name, Echo::Yes);
     let email = email(&mut fields, EMAIL.name, raw_email);
-    let full_name = fields
-        .optional_string(FULL_NAME.name)
-        .and_then(|name| match name {
-            None => Some(None),
-            Some(name) if name.contains('\0') => {
-                fields.reject(
-                    FULL_NAME.name,
-                    "value_error",
-                    "Value error, must not contain NUL characters",
-                    None,
-                    Some(json!({ "error": {} })),
-                );
-                None
-            }
-            Some(name) => match FullName::parse(name.clone()) {
-                Ok(name) => Some(Some(name)),
-                Err(error) => {
-                    fields.reject(
-                        FULL_NAME.name,
-                        "string_too_long",
-                        error.to_string(),
-                        Some(json!(name)),
-                        Some(json!({ "max_length": flowrex_domain::user::MAX_FULL_NAME_CHARS })),
-                    );
-                    None
-                }
-            },
-        });
-    let password = fields
-        .required_string(PASSWORD.name, Echo::No)
-        .and_then(|raw| match NewPassword::parse(raw) {
-            Ok(password) => Some(password),
-            Err(violation) => {
-                fields.reject(
-                    PASSWORD.name,
-                    "value_error",
-                    format!("Value error, {violation}"),
-                    None,
-                    Some(json!({ "error": {} })),
-                );
-                None
-            }
-        });
+    let full_name = full_name(&mut fields, FULL_NAME.name);
+    let password = new_password(&mut fields, PASSWORD.name);
     let parts = email.zip(full_name).zip(password);
     fields.finish(parts.map(|((email, full_name), password)| Registration {
         email,

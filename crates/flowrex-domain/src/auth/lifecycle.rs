@@ -1,0 +1,409 @@
+//! The account lifecycle over mail: verifying the address, forgotten and changed
+//! passwords, changing the address, the profile, deleting the account. Every change is
+//! applied with its mails in one transaction ([`crate::ports::AccountStore::apply`]).
+//!
+//! Answers never tell whether an address has an account: asking for a verification or a
+//! reset succeeds alike for unknown, inactive and limited addresses (only no mail goes
+//! out), after comparable work.
+
+use tracing::instrument;
+
+use super::login::ThrottleKeys;
+use super::{AccountError, AuthService, Authenticated};
+use crate::ports::{Changes, Revocation, UserUpdate};
+use crate::{
+    ClientInfo, EmailAddress, FullName, MailPurpose, NewPassword, OneTimeToken, PasswordAttempt,
+    RevokeReason, StoredToken, TokenOwner, TokenPurpose, User,
+};
+
+/// Who asks for a verification mail.
+#[derive(Debug)]
+pub enum VerificationRequest<'a> {
+    /// The signed-in user (bearer token).
+    Caller(&'a User),
+    /// Anyone, for an address.
+    Email(EmailAddress),
+}
+
+/// What `PATCH /me` changes.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    /// A new display name (`Some(None)` clears it).
+    pub full_name: Option<Option<FullName>>,
+}
+
+impl AuthService {
+    /// Queues a new verification link for an unverified, active account (the older link
+    /// stops working). Succeeds alike when there is nothing to send.
+    ///
+    /// # Errors
+    /// [`AccountError::MailDisabled`]; store failures.
+    #[instrument(skip_all)]
+    pub async fn request_verification(
+        &self,
+        request: VerificationRequest<'_>,
+    ) -> Result<(), AccountError> {
+        self.require_mail()?;
+        let user = match request {
+            VerificationRequest::Caller(user) => Some(user.clone()),
+            VerificationRequest::Email(email) => self.users.find_by_email(&email).await?,
+        };
+        let now = self.now();
+        let mut changes = Changes::default();
+        if let Some(user) = user.filter(|u| u.is_active() && !u.is_verified()) {
+            self.add_link_mail(
+                &mut changes,
+                TokenOwner::User(user.id()),
+                user.email(),
+                TokenPurpose::VerifyEmail,
+                now,
+            )
+            .await;
+        }
+        // An empty change set still costs its transaction: no timing tells the cases apart.
+        self.accounts.apply(changes, now).await?;
+        Ok(())
+    }
+
+    /// Marks the address of a verification link's account verified.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidToken`] for a token that is unknown, used, replaced, expired
+    /// or of another purpose, or whose account is inactive; store failures.
+    #[instrument(skip_all)]
+    pub async fn confirm_verification(&self, token: &str) -> Result<User, AccountError> {
+        let (stored, user) = self.usable_token(token, TokenPurpose::VerifyEmail).await?;
+        let applied = self
+            .accounts
+            .apply(
+                Changes {
+                    consume_token: Some(stored.id),
+                    update_user: Some(UserUpdate {
+                        is_verified: Some(true),
+                        ..UserUpdate::of(user.id())
+                    }),
+                    ..Changes::default()
+                },
+                self.now(),
+            )
+            .await?;
+        tracing::info!(user_id = user.id().get(), "email verified");
+        applied.user.ok_or(AccountError::InvalidToken)
+    }
+
+    /// Queues a password-reset link for an active account. Succeeds alike for an unknown
+    /// or inactive address, which gets no mail.
+    ///
+    /// # Errors
+    /// [`AccountError::MailDisabled`]; store failures.
+    #[instrument(skip_all)]
+    pub async fn forgot_password(&self, email: &EmailAddress) -> Result<(), AccountError> {
+        self.require_mail()?;
+        let user = self.users.find_by_email(email).await?;
+        let now = self.now();
+        let mut changes = Changes::default();
+        if let Some(user) = user.filter(User::is_active) {
+            self.add_link_mail(
+                &mut changes,
+                TokenOwner::User(user.id()),
+                user.email(),
+                TokenPurpose::ResetPassword,
+                now,
+            )
+            .await;
+        }
+        self.accounts.apply(changes, now).await?;
+        Ok(())
+    }
+
+    /// Sets a new password from a reset link: every session of the user ends, the address
+    /// counts as verified (the link reached it), and a notice is mailed.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidToken`] as for [`Self::confirm_verification`]; store and
+    /// hashing failures.
+    #[instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: NewPassword,
+    ) -> Result<(), AccountError> {
+        let (stored, user) = self
+            .usable_token(token, TokenPurpose::ResetPassword)
+            .await?;
+        let hash = self.hasher.hash(new_password.expose()).await?;
+        let mut changes = Changes {
+            consume_token: Some(stored.id),
+            update_user: Some(UserUpdate {
+                password_hash: Some(hash),
+                is_verified: Some(true),
+                ..UserUpdate::of(user.id())
+            }),
+            revoke_sessions: Some(Revocation {
+                user: user.id(),
+                keep: None,
+                reason: RevokeReason::PasswordReset,
+            }),
+            ..Changes::default()
+        };
+        self.add_notice(&mut changes, user.email(), MailPurpose::PasswordReset)
+            .await;
+        let applied = self.accounts.apply(changes, self.now()).await?;
+        tracing::info!(
+            user_id = user.id().get(),
+            revoked = applied.revoked,
+            "password reset"
+        );
+        Ok(())
+    }
+
+    /// Changes the caller's password: the other sessions end, the caller's goes on, and a
+    /// notice is mailed.
+    ///
+    /// # Errors
+    /// [`AccountError::WrongPassword`] (counted like a failed login),
+    /// [`AccountError::Throttled`]; store and hashing failures.
+    #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
+    pub async fn change_password(
+        &self,
+        caller: &Authenticated,
+        current: &PasswordAttempt,
+        new_password: NewPassword,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        self.check_current_password(&caller.user, current, client)
+            .await?;
+        let hash = self.hasher.hash(new_password.expose()).await?;
+        let mut changes = Changes {
+            update_user: Some(UserUpdate {
+                password_hash: Some(hash),
+                ..UserUpdate::of(caller.user.id())
+            }),
+            revoke_sessions: Some(Revocation {
+                user: caller.user.id(),
+                keep: Some(caller.session.clone()),
+                reason: RevokeReason::PasswordChanged,
+            }),
+            ..Changes::default()
+        };
+        self.add_notice(
+            &mut changes,
+            caller.user.email(),
+            MailPurpose::PasswordChanged,
+        )
+        .await;
+        let applied = self.accounts.apply(changes, self.now()).await?;
+        tracing::info!(revoked = applied.revoked, "password changed");
+        Ok(())
+    }
+
+    /// Changes the caller's profile (the display name).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn update_profile(
+        &self,
+        caller: &Authenticated,
+        change: ProfileChange,
+    ) -> Result<User, AccountError> {
+        if change.full_name.is_none() {
+            return Ok(caller.user.clone());
+        }
+        let applied = self
+            .accounts
+            .apply(
+                Changes {
+                    update_user: Some(UserUpdate {
+                        full_name: change.full_name,
+                        ..UserUpdate::of(caller.user.id())
+                    }),
+                    ..Changes::default()
+                },
+                self.now(),
+            )
+            .await?;
+        applied
+            .user
+            .ok_or_else(|| AccountError::Unexpected(anyhow::anyhow!("no user updated")))
+    }
+
+    /// Mails a confirmation link to `new_email` and a notice to the current address; the
+    /// address changes only when the link is followed.
+    ///
+    /// # Errors
+    /// [`AccountError::WrongPassword`], [`AccountError::Throttled`],
+    /// [`AccountError::EmailTaken`], [`AccountError::MailDisabled`]; store failures.
+    #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
+    pub async fn request_email_change(
+        &self,
+        caller: &Authenticated,
+        new_email: EmailAddress,
+        current: &PasswordAttempt,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        self.require_mail()?;
+        self.check_current_password(&caller.user, current, client)
+            .await?;
+        if self.users.find_by_email(&new_email).await?.is_some() {
+            return Err(AccountError::EmailTaken);
+        }
+        let now = self.now();
+        let mut changes = Changes::default();
+        self.add_link_mail(
+            &mut changes,
+            TokenOwner::User(caller.user.id()),
+            &new_email,
+            TokenPurpose::ChangeEmail,
+            now,
+        )
+        .await;
+        if !changes.mails.is_empty() {
+            let mut notice = crate::Mail::notice(
+                caller.user.email().clone(),
+                MailPurpose::EmailChangeRequested,
+            );
+            notice.new_email = Some(new_email.as_str().to_owned());
+            changes.mails.push(notice);
+        }
+        self.accounts.apply(changes, now).await?;
+        tracing::info!("email change requested");
+        Ok(())
+    }
+
+    /// Moves the account of an email-change link to its new address, which counts as
+    /// verified; the old address no longer logs in.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidToken`] as for [`Self::confirm_verification`],
+    /// [`AccountError::EmailTaken`] if another account took the address meanwhile; store
+    /// failures.
+    #[instrument(skip_all)]
+    pub async fn confirm_email_change(&self, token: &str) -> Result<User, AccountError> {
+        let (stored, user) = self.usable_token(token, TokenPurpose::ChangeEmail).await?;
+        let new_email = stored
+            .new_email
+            .as_deref()
+            .and_then(|raw| EmailAddress::parse(raw).ok())
+            .ok_or(AccountError::InvalidToken)?;
+        let applied = self
+            .accounts
+            .apply(
+                Changes {
+                    consume_token: Some(stored.id),
+                    update_user: Some(UserUpdate {
+                        email: Some(new_email),
+                        is_verified: Some(true),
+                        ..UserUpdate::of(user.id())
+                    }),
+                    ..Changes::default()
+                },
+                self.now(),
+            )
+            .await?;
+        tracing::info!(user_id = user.id().get(), "email changed");
+        applied.user.ok_or(AccountError::InvalidToken)
+    }
+
+    /// Deletes the caller's account, its sessions and tokens; the address can register
+    /// again. A notice is mailed.
+    ///
+    /// # Errors
+    /// [`AccountError::WrongPassword`], [`AccountError::Throttled`]; store failures.
+    #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
+    pub async fn delete_account(
+        &self,
+        caller: &Authenticated,
+        current: &PasswordAttempt,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        self.check_current_password(&caller.user, current, client)
+            .await?;
+        let mut changes = Changes {
+            delete_user: Some(caller.user.id()),
+            ..Changes::default()
+        };
+        self.add_notice(
+            &mut changes,
+            caller.user.email(),
+            MailPurpose::AccountDeleted,
+        )
+        .await;
+        self.accounts.apply(changes, self.now()).await?;
+        tracing::info!("account deleted");
+        Ok(())
+    }
+
+    /// Whether the link token `raw` would be accepted for `purpose` now, without using it
+    /// (the pages a link opens check it before asking anything; mail scanners that follow
+    /// links consume nothing).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn link_is_usable(
+        &self,
+        raw: &str,
+        purpose: TokenPurpose,
+    ) -> Result<bool, AccountError> {
+        match self.usable_token(raw, purpose).await {
+            Ok(_) => Ok(true),
+            Err(AccountError::InvalidToken) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The stored token `raw` stands for, if it is usable for `purpose`, and its active
+    /// user.
+    async fn usable_token(
+        &self,
+        raw: &str,
+        purpose: TokenPurpose,
+    ) -> Result<(StoredToken, User), AccountError> {
+        let token = OneTimeToken::parse(raw).ok_or(AccountError::InvalidToken)?;
+        let stored = self
+            .accounts
+            .find_token(&token.fingerprint(), purpose)
+            .await?
+            .filter(|stored| stored.is_usable_for(purpose, self.now()))
+            .ok_or(AccountError::InvalidToken)?;
+        let user = self
+            .users
+            .find_by_id(stored.user)
+            .await?
+            .filter(User::is_active)
+            .ok_or(AccountError::InvalidToken)?;
+        Ok((stored, user))
+    }
+
+    /// Checks the password a signed-in user confirms a change with, throttled and counted
+    /// like a login.
+    async fn check_current_password(
+        &self,
+        user: &User,
+        current: &PasswordAttempt,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let keys = ThrottleKeys::of(client, user.email());
+        let reserved = self
+            .reserve_attempt(&keys)
+            .await
+            .map_err(|retry_after| AccountError::Throttled { retry_after })?;
+        let verified = if current.is_verifiable() {
+            self.hasher
+                .verify(current, Some(user.password_hash()))
+                .await
+        } else {
+            Ok(false)
+        };
+        match verified {
+            Ok(true) => {
+                self.forget_failures(&keys, &reserved).await;
+                Ok(())
+            }
+            Ok(false) => Err(AccountError::WrongPassword),
+            Err(error) => {
+                self.release(&reserved).await;
+                Err(error.into())
+            }
+        }
+    }
+}

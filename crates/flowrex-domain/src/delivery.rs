@@ -1,0 +1,183 @@
+//! Mail delivery from the outbox: take what is due, deliver it, record the outcome, retry
+//! with a growing delay, give up after a bounded number of tries. Requests only queue;
+//! a worker runs [`MailDelivery::deliver_due`] in a loop, on every instance (the outbox
+//! hands each message to one worker at a time).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::ports::{Clock, DeliveryError, MailTransport, OutboxError, OutboxStore, QueuedMail};
+
+/// How the worker retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// Messages taken per round.
+    pub batch: u64,
+    /// How long a taken message is the worker's before another may take it.
+    pub lease: Duration,
+    /// Tries before a message is given up.
+    pub max_attempts: u32,
+    /// The delay after the first failure; it doubles with every further one.
+    pub first_retry: Duration,
+    /// The longest delay between tries.
+    pub max_retry: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    /// 20 per round, 60 s leases, 10 tries, 5 s doubling up to 10 minutes (about an hour of
+    /// tries in all).
+    fn default() -> Self {
+        Self {
+            batch: 20,
+            lease: Duration::from_secs(60),
+            max_attempts: 10,
+            first_retry: Duration::from_secs(5),
+            max_retry: Duration::from_secs(600),
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    /// When to try again after the failed try number `attempt` (1 for the first), or
+    /// `None` to give up.
+    pub fn retry_after(&self, attempt: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        let delay = self.first_retry.saturating_mul(factor).min(self.max_retry);
+        chrono::Duration::from_std(delay)
+            .ok()
+            .map(|delay| now + delay)
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Delivered.
+    pub sent: u64,
+    /// Failed, to be tried again.
+    pub retried: u64,
+    /// Failed for good (refused, or out of tries).
+    pub failed: u64,
+}
+
+/// The delivery use case, over the outbox and a transport.
+pub struct MailDelivery {
+    outbox: Arc<dyn OutboxStore>,
+    transport: Arc<dyn MailTransport>,
+    clock: Arc<dyn Clock>,
+    policy: DeliveryPolicy,
+}
+
+impl MailDelivery {
+    /// Delivery from `outbox` through `transport`.
+    pub fn new(
+        outbox: Arc<dyn OutboxStore>,
+        transport: Arc<dyn MailTransport>,
+        clock: Arc<dyn Clock>,
+        policy: DeliveryPolicy,
+    ) -> Self {
+        Self {
+            outbox,
+            transport,
+            clock,
+            policy,
+        }
+    }
+
+    /// The retry policy in force.
+    pub fn policy(&self) -> DeliveryPolicy {
+        self.policy
+    }
+
+    /// Delivers the messages due now, one by one.
+    ///
+    /// # Errors
+    /// [`OutboxError`] when the outbox cannot be reached (messages then wait; a message
+    /// delivered but not recorded is delivered again after its lease).
+    pub async fn deliver_due(&self) -> Result<DeliveryReport, OutboxError> {
+        let now = self.clock.now();
+        let due = self
+            .outbox
+            .claim(self.policy.batch, self.policy.lease, now)
+            .await?;
+        let mut report = DeliveryReport::default();
+        for queued in due {
+            self.deliver(queued, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn deliver(
+        &self,
+        queued: QueuedMail,
+        report: &mut DeliveryReport,
+    ) -> Result<(), OutboxError> {
+        let purpose = queued.mail.purpose.as_str();
+        match self.transport.deliver(&queued.mail).await {
+            Ok(()) => {
+                self.outbox.delivered(queued.id, self.clock.now()).await?;
+                tracing::info!(mail_id = queued.id, purpose, "mail delivered");
+                report.sent += 1;
+            }
+            Err(error) => {
+                let attempt = queued.attempts + 1;
+                let retry_at = match &error {
+                    DeliveryError::Transient(_) => {
+                        self.policy.retry_after(attempt, self.clock.now())
+                    }
+                    DeliveryError::Permanent(_) => None,
+                };
+                let reason = format!("{:#}", anyhow::Error::new(error));
+                self.outbox.failed(queued.id, retry_at, &reason).await?;
+                if retry_at.is_some() {
+                    tracing::warn!(
+                        mail_id = queued.id,
+                        purpose,
+                        attempt,
+                        reason,
+                        "mail not delivered: will retry"
+                    );
+                    report.retried += 1;
+                } else {
+                    tracing::error!(
+                        mail_id = queued.id,
+                        purpose,
+                        attempt,
+                        reason,
+                        "mail given up"
+                    );
+                    report.failed += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn retries_double_up_to_the_longest_delay_then_stop() {
+        let policy = DeliveryPolicy::default();
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+        let delay = |attempt| {
+            policy
+                .retry_after(attempt, now)
+                .map(|at| (at - now).num_seconds())
+        };
+        assert_eq!(delay(1), Some(5));
+        assert_eq!(delay(2), Some(10));
+        assert_eq!(delay(3), Some(20));
+        assert_eq!(delay(9), Some(600), "capped");
+        assert_eq!(delay(10), None, "given up after 10 tries");
+    }
+}

@@ -1,0 +1,130 @@
+//! Account changes that must happen together: the state, and the mails it causes, in one
+//! transaction (the transactional outbox), so that a stored change never lacks its mail
+//! and a queued mail never lacks its change.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    EmailAddress, FullName, Mail, NewOneTimeToken, NewUser, PasswordHash, RevokeReason, SessionId,
+    StoredToken, TokenFingerprint, TokenPurpose, User, UserId,
+};
+
+/// Why an account store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountStoreError {
+    /// The inserted or updated address is another account's (its email key is taken), on
+    /// every backend, also when two changes race.
+    #[error("email already registered")]
+    EmailTaken,
+    /// The token to consume was used (or replaced) meanwhile: nothing was changed.
+    #[error("one-time token already used")]
+    TokenUsed,
+    /// The store cannot be reached.
+    #[error("account store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error("account store failed")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// New values for some of a user's fields; `updated_at` is set to the changes' time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserUpdate {
+    /// Whose.
+    pub id: UserId,
+    /// A new password hash.
+    pub password_hash: Option<PasswordHash>,
+    /// A new address (its key changes with it).
+    pub email: Option<EmailAddress>,
+    /// A new display name (`Some(None)` clears it).
+    pub full_name: Option<Option<FullName>>,
+    /// Verified or not.
+    pub is_verified: Option<bool>,
+    /// Active or not.
+    pub is_active: Option<bool>,
+}
+
+impl UserUpdate {
+    /// An update of `id` that changes nothing yet.
+    pub fn of(id: UserId) -> Self {
+        Self {
+            id,
+            password_hash: None,
+            email: None,
+            full_name: None,
+            is_verified: None,
+            is_active: None,
+        }
+    }
+}
+
+/// Sessions to end with the changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Whose.
+    pub user: UserId,
+    /// One to keep (the caller's own, after a password change).
+    pub keep: Option<SessionId>,
+    /// Why, as recorded.
+    pub reason: RevokeReason,
+}
+
+/// What one call of [`AccountStore::apply`] changes, in this order: a token consumed (it
+/// must still be unused, or nothing happens), a user inserted, a user updated, tokens
+/// issued (each replacing its owner's unused ones of its purpose), sessions revoked, mails
+/// queued, a user deleted (with its sessions and tokens).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The stored token (its id) this change set uses up.
+    pub consume_token: Option<i64>,
+    /// A user to insert.
+    pub insert_user: Option<NewUser>,
+    /// Fields of a user to change.
+    pub update_user: Option<UserUpdate>,
+    /// One-time tokens to store.
+    pub issue_tokens: Vec<NewOneTimeToken>,
+    /// Sessions to revoke.
+    pub revoke_sessions: Option<Revocation>,
+    /// Mails to queue for delivery.
+    pub mails: Vec<Mail>,
+    /// A user to delete.
+    pub delete_user: Option<UserId>,
+}
+
+/// What [`AccountStore::apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The inserted or updated user, as stored now.
+    pub user: Option<User>,
+    /// How many sessions were revoked.
+    pub revoked: u64,
+}
+
+/// Accounts: their atomic changes, and the one-time tokens they check.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// The token with this fingerprint and purpose, whatever its state.
+    ///
+    /// # Errors
+    /// [`AccountStoreError::Unavailable`] or [`AccountStoreError::Unexpected`].
+    async fn find_token(
+        &self,
+        fingerprint: &TokenFingerprint,
+        purpose: TokenPurpose,
+    ) -> Result<Option<StoredToken>, AccountStoreError>;
+
+    /// Applies every change of `changes` at `at`, in one transaction, or none of them.
+    ///
+    /// # Errors
+    /// - [`AccountStoreError::TokenUsed`] when the token to consume is no longer unused
+    ///   (of two concurrent confirmations exactly one succeeds);
+    /// - [`AccountStoreError::EmailTaken`] when an inserted or updated address is taken;
+    /// - [`AccountStoreError::Unavailable`] or [`AccountStoreError::Unexpected`].
+    async fn apply(
+        &self,
+        changes: Changes,
+        at: DateTime<Utc>,
+    ) -> Result<Applied, AccountStoreError>;
+}

@@ -1,0 +1,102 @@
+//! Server-side sessions.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
+
+/// Why a session store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionStoreError {
+    /// The store cannot be reached (connection refused or lost, pool timeout).
+    #[error("session store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error("session store failed")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Server-side sessions. Every call is one indexed statement.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn create(&self, session: Session) -> Result<(), SessionStoreError>;
+
+    /// A session by id, whatever its state.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError>;
+
+    /// The user `user` if it is active and `id` is one of its sessions, neither revoked nor
+    /// expired at `now`: what every authenticated request checks, in one query.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn find_active_user(
+        &self,
+        id: &SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, SessionStoreError>;
+
+    /// Replaces the session's refresh-token fingerprint `expected` by `next` (keeping
+    /// `expected` as the previous one), if `expected` is still current and the session is
+    /// active. `true` when it did: of two concurrent rotations exactly one succeeds.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn rotate(
+        &self,
+        id: &SessionId,
+        expected: &TokenFingerprint,
+        next: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Result<bool, SessionStoreError>;
+
+    /// Revokes one session; `true` if it was not revoked already.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn revoke(
+        &self,
+        id: &SessionId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<bool, SessionStoreError>;
+
+    /// Revokes every session of a user; how many were still active.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        reason: RevokeReason,
+        now: DateTime<Utc>,
+    ) -> Result<u64, SessionStoreError>;
+
+    /// A user's active sessions, most recently used first.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn list_active(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, SessionStoreError>;
+
+    /// Deletes up to `limit` sessions that expired before `before`; how many.
+    ///
+    /// # Errors
+    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
+    async fn delete_expired(
+        &self,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<u64, SessionStoreError>;
+}

@@ -1,0 +1,34 @@
+//! The user repository: reads of users. Every write of a user goes through
+//! [`super::AccountStore::apply`], with what must change beside it.
+
+use async_trait::async_trait;
+
+use crate::{EmailAddress, User, UserId};
+
+/// Why a user repository call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// The store cannot be reached (connection refused or lost, pool timeout).
+    #[error("user store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error("user store failed")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Users, read.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Finds a user by address, compared by [`EmailAddress::key`] (case-insensitively).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn find_by_email(&self, email: &EmailAddress) -> Result<Option<User>, RepositoryError>;
+
+    /// Finds a user by id: one indexed query.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`] or [`RepositoryError::Unexpected`].
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+}

@@ -1,0 +1,275 @@
+//! Account changes on sea-orm: every [`Changes`] set in one database transaction — the
+//! user, its tokens and sessions, and the mails queued in the outbox — or none of it.
+
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flowrex_domain::ports::{AccountStore, AccountStoreError, Applied, Changes, UserUpdate};
+use flowrex_domain::{
+    FullName, NewOneTimeToken, StoredToken, TokenFingerprint, TokenOwner, TokenPurpose, User,
+    UserId,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
+};
+
+use crate::database::unique_row;
+use crate::db_error::{is_unavailable, violates_unique};
+use crate::entity::users::id_column;
+use crate::entity::{one_time_tokens, outbox, sessions, users};
+use crate::outbox::queued_row;
+use crate::secret_box::SecretBox;
+use crate::user_repository::{EMAIL_COLUMNS, EMAIL_INDEXES};
+
+/// Accounts in the `users`, `sessions`, `one_time_tokens` and `outbox` tables.
+#[derive(Clone)]
+pub struct SeaOrmAccountStore {
+    db: DatabaseConnection,
+    sealer: Arc<SecretBox>,
+}
+
+impl SeaOrmAccountStore {
+    /// A store over a pool; queued mails are sealed with `sealer`.
+    pub fn new(db: DatabaseConnection, sealer: Arc<SecretBox>) -> Self {
+        Self { db, sealer }
+    }
+}
+
+/// What a database error means here: a taken email key, a lost connection, or a bug.
+fn account_error(error: DbErr) -> AccountStoreError {
+    if violates_unique(&error, &EMAIL_INDEXES, &EMAIL_COLUMNS) {
+        AccountStoreError::EmailTaken
+    } else if is_unavailable(&error) {
+        AccountStoreError::Unavailable(anyhow!(error))
+    } else {
+        AccountStoreError::Unexpected(anyhow!(error))
+    }
+}
+
+fn user_column(id: UserId) -> Result<i32, AccountStoreError> {
+    id_column(id).ok_or_else(|| AccountStoreError::Unexpected(anyhow!("user id out of range")))
+}
+
+fn stored_token(row: one_time_tokens::Model) -> Option<StoredToken> {
+    Some(StoredToken {
+        id: row.id,
+        user: UserId::new(i64::from(row.user_id)),
+        purpose: TokenPurpose::parse(&row.purpose)?,
+        expires_at: row.expires_at,
+        used_at: row.used_at,
+        new_email: row.new_email,
+    })
+}
+
+#[async_trait]
+impl AccountStore for SeaOrmAccountStore {
+    async fn find_token(
+        &self,
+        fingerprint: &TokenFingerprint,
+        purpose: TokenPurpose,
+    ) -> Result<Option<StoredToken>, AccountStoreError> {
+        let select = || {
+            one_time_tokens::Entity::find()
+                .filter(one_time_tokens::Column::TokenHash.eq(fingerprint.as_str()))
+                .filter(one_time_tokens::Column::Purpose.eq(purpose.as_str()))
+        };
+        unique_row(select, &self.db)
+            .await
+            .map(|row| row.and_then(stored_token))
+            .map_err(account_error)
+    }
+
+    async fn apply(
+        &self,
+        changes: Changes,
+        at: DateTime<Utc>,
+    ) -> Result<Applied, AccountStoreError> {
+        let txn = self.db.begin().await.map_err(account_error)?;
+        let applied = self.apply_in(&txn, changes, at).await?;
+        txn.commit().await.map_err(account_error)?;
+        Ok(applied)
+    }
+}
+
+impl SeaOrmAccountStore {
+    /// The steps of [`AccountStore::apply`], in its documented order, inside `txn` (an
+    /// error drops `txn` uncommitted: nothing happened).
+    async fn apply_in(
+        &self,
+        txn: &DatabaseTransaction,
+        changes: Changes,
+        at: DateTime<Utc>,
+    ) -> Result<Applied, AccountStoreError> {
+        if let Some(id) = changes.consume_token {
+            let consumed = one_time_tokens::Entity::update_many()
+                .col_expr(one_time_tokens::Column::UsedAt, Expr::value(at))
+                .filter(one_time_tokens::Column::Id.eq(id))
+                .filter(one_time_tokens::Column::UsedAt.is_null())
+                .exec(txn)
+                .await
+                .map_err(account_error)?;
+            if consumed.rows_affected != 1 {
+                return Err(AccountStoreError::TokenUsed);
+            }
+        }
+        let mut touched = None;
+        if let Some(new) = changes.insert_user {
+            let row = users::ActiveModel {
+                email: Set(new.email.as_str().to_owned()),
+                email_key: Set(Some(new.email.key().to_owned())),
+                hashed_password: Set(new.password_hash.as_str().to_owned()),
+                full_name: Set(new.full_name.map(FullName::into_inner)),
+                is_active: Set(true),
+                is_verified: Set(new.is_verified),
+                is_superuser: Set(new.is_superuser),
+                created_at: Set(new.created_at),
+                updated_at: Set(new.created_at),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await
+            .map_err(account_error)?;
+            touched = Some(row.id);
+        }
+        if let Some(update) = changes.update_user {
+            touched = Some(update_user(txn, update, at).await?);
+        }
+        for token in changes.issue_tokens {
+            issue_token(txn, token, touched, at).await?;
+        }
+        let mut revoked = 0;
+        if let Some(revocation) = changes.revoke_sessions {
+            let mut update = sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(at))
+                .col_expr(
+                    sessions::Column::RevokedReason,
+                    Expr::value(revocation.reason.as_str()),
+                )
+                .filter(sessions::Column::UserId.eq(user_column(revocation.user)?))
+                .filter(sessions::Column::RevokedAt.is_null());
+            if let Some(keep) = &revocation.keep {
+                update = update.filter(sessions::Column::Id.ne(keep.as_str()));
+            }
+            revoked = update.exec(txn).await.map_err(account_error)?.rows_affected;
+        }
+        for mail in &changes.mails {
+            outbox::Entity::insert(queued_row(&self.sealer, mail, at))
+                .exec(txn)
+                .await
+                .map_err(account_error)?;
+        }
+        if let Some(id) = changes.delete_user {
+            // The foreign keys cascade too; deleted by name so that no backend setting
+            // (SQLite's `foreign_keys` pragma) can leave a session behind.
+            let id = user_column(id)?;
+            sessions::Entity::delete_many()
+                .filter(sessions::Column::UserId.eq(id))
+                .exec(txn)
+                .await
+                .map_err(account_error)?;
+            one_time_tokens::Entity::delete_many()
+                .filter(one_time_tokens::Column::UserId.eq(id))
+                .exec(txn)
+                .await
+                .map_err(account_error)?;
+            users::Entity::delete_by_id(id)
+                .exec(txn)
+                .await
+                .map_err(account_error)?;
+        }
+        let user = match touched {
+            Some(id) => users::Entity::find_by_id(id)
+                .one(txn)
+                .await
+                .map_err(account_error)?
+                .map(User::from),
+            None => None,
+        };
+        Ok(Applied { user, revoked })
+    }
+}
+
+/// Sets the fields `update` names, and `updated_at`; the row's id.
+async fn update_user(
+    txn: &DatabaseTransaction,
+    update: UserUpdate,
+    at: DateTime<Utc>,
+) -> Result<i32, AccountStoreError> {
+    let id = user_column(update.id)?;
+    let mut statement = users::Entity::update_many()
+        .col_expr(users::Column::UpdatedAt, Expr::value(at))
+        .filter(users::Column::Id.eq(id));
+    if let Some(hash) = update.password_hash {
+        statement = statement.col_expr(
+            users::Column::HashedPassword,
+            Expr::value(hash.as_str().to_owned()),
+        );
+    }
+    if let Some(email) = update.email {
+        statement = statement
+            .col_expr(users::Column::Email, Expr::value(email.as_str().to_owned()))
+            .col_expr(users::Column::EmailKey, Expr::value(email.key().to_owned()));
+    }
+    if let Some(name) = update.full_name {
+        statement = statement.col_expr(
+            users::Column::FullName,
+            Expr::value(name.map(FullName::into_inner)),
+        );
+    }
+    if let Some(verified) = update.is_verified {
+        statement = statement.col_expr(users::Column::IsVerified, Expr::value(verified));
+    }
+    if let Some(active) = update.is_active {
+        statement = statement.col_expr(users::Column::IsActive, Expr::value(active));
+    }
+    statement.exec(txn).await.map_err(account_error)?;
+    Ok(id)
+}
+
+/// Stores `token`, first marking its owner's unused tokens of its purpose used: a new
+/// link replaces the older ones.
+async fn issue_token(
+    txn: &DatabaseTransaction,
+    token: NewOneTimeToken,
+    inserted: Option<i32>,
+    at: DateTime<Utc>,
+) -> Result<(), AccountStoreError> {
+    let owner = match token.owner {
+        TokenOwner::User(id) => user_column(id)?,
+        TokenOwner::Inserted => {
+            inserted.ok_or_else(|| AccountStoreError::Unexpected(anyhow!("no user inserted")))?
+        }
+    };
+    one_time_tokens::Entity::update_many()
+        .col_expr(one_time_tokens::Column::UsedAt, Expr::value(at))
+        .filter(one_time_tokens::Column::UserId.eq(owner))
+        .filter(one_time_tokens::Column::Purpose.eq(token.purpose.as_str()))
+        .filter(one_time_tokens::Column::UsedAt.is_null())
+        .exec(txn)
+        .await
+        .map_err(account_error)?;
+    one_time_tokens::ActiveModel {
+        user_id: Set(owner),
+        purpose: Set(token.purpose.as_str().to_owned()),
+        token_hash: Set(token.fingerprint.as_str().to_owned()),
+        new_email: Set(token.new_email),
+        created_at: Set(at),
+        expires_at: Set(token.expires_at),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await
+    .map(|_| ())
+    .map_err(account_error)
+}
+
+impl std::fmt::Debug for SeaOrmAccountStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaOrmAccountStore").finish_non_exhaustive()
+    }
+}
