@@ -29,7 +29,7 @@ async fn start(dir: &std::path::Path, cost: &str, throttle: bool) -> anyhow::Res
     let url = format!("sqlite://{}", dir.join("bench.db").display());
     let failures = if throttle { "5" } else { "0" };
     let settings = SettingsSources::only([
-        ("APP_ENV", "bench"),
+        ("APP_ENV", "test"),
         ("JWT_SECRET_KEY", "bench-secret"),
         ("APP_SECRET_KEY", "bench-app-secret"),
         ("DATABASE_URL", url.as_str()),

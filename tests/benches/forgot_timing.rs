@@ -1,0 +1,203 @@
+//! Account enumeration through the mailing flows, by timing: starts the real server
+//! (release build, SQLite, mail on through the development log transport) and measures
+//! the answers of `POST /password/forgot` and `POST /verify-email/request` for each kind of
+//! address — an active account (a mail is queued), an unknown address, an inactive account,
+//! an account mailed moments ago (the per-recipient limit), and for verification also a
+//! verified account — 40 tries each, interleaved. Every kind must answer the same status
+//! and body, with a median within 5% of the mailed kind's.
+//!
+//! `cargo bench -p flowrex-tests --bench forgot_timing`. Exits non-zero when a bound is
+//! missed.
+
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use flowrex_api::{Application, SettingsSources};
+use migration::sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+const TRIES: usize = 40;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+async fn start(url: &str) -> anyhow::Result<String> {
+    let settings = SettingsSources::only([
+        ("APP_ENV", "development"),
+        ("JWT_SECRET_KEY", "bench-secret"),
+        ("APP_SECRET_KEY", "bench-app-secret"),
+        ("DATABASE_URL", url),
+        ("PORT", "0"),
+        ("BCRYPT_COST", "4"),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("EMAIL_RESEND_INTERVAL_SECONDS", "3600"),
+        ("MAIL_POLL_INTERVAL_MS", "50"),
+    ])
+    .load()?;
+    let app = Application::build(settings).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Ok(base)
+}
+
+async fn ask(
+    client: &reqwest::Client,
+    url: &str,
+    email: &str,
+) -> anyhow::Result<((u16, Value), Duration)> {
+    let started = Instant::now();
+    let response = client
+        .post(url)
+        .json(&json!({ "email": email }))
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await?;
+    Ok(((status, body), started.elapsed()))
+}
+
+/// Measures `path` for each `(kind, address of try n)`, interleaved; prints the medians and
+/// checks the bounds against the first kind.
+async fn measure(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    kinds: &[(&str, fn(usize) -> String)],
+) -> anyhow::Result<bool> {
+    let url = format!("{base}{path}");
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+    let mut answers: Vec<(u16, Value)> = Vec::new();
+    for n in 0..TRIES {
+        for (i, (_, address)) in kinds.iter().enumerate() {
+            let (answer, time) = ask(client, &url, &address(n)).await?;
+            samples[i].push(time);
+            answers.push(answer);
+        }
+    }
+    let same = answers.windows(2).all(|pair| pair[0] == pair[1]);
+    let medians: Vec<Duration> = samples.into_iter().map(median).collect();
+    let reference = medians[0].as_secs_f64();
+    println!(
+        "POST {path}: {TRIES} tries per kind, interleaved; every answer {:?}",
+        answers[0]
+    );
+    let mut ok = same;
+    for ((kind, _), median) in kinds.iter().zip(&medians) {
+        let ratio = median.as_secs_f64() / reference;
+        let within = (0.95..=1.05).contains(&ratio);
+        ok &= within;
+        println!(
+            "  {kind:<28} median {:>7.2} ms  ratio {ratio:.3} {}",
+            median.as_secs_f64() * 1e3,
+            if within {
+                "ok"
+            } else {
+                "MISSED (bound 0.95–1.05)"
+            }
+        );
+    }
+    if !same {
+        println!("  MISSED: the answers differ");
+    }
+    Ok(ok)
+}
+
+async fn run() -> anyhow::Result<bool> {
+    let dir = tempfile::tempdir()?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let base = start(&url).await?;
+    let client = reqwest::Client::new();
+    let register = |email: String| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let response = client
+                .post(format!("{base}/api/v1/auth/register"))
+                .json(&json!({"email": email, "password": "Right1234"}))
+                .send()
+                .await?;
+            anyhow::ensure!(response.status().as_u16() == 201, "registering {email}");
+            Ok(())
+        }
+    };
+    for n in 0..TRIES {
+        for kind in ["active", "inactive", "limited", "verified"] {
+            register(format!("{kind}{n}@example.com")).await?;
+        }
+    }
+    let db = Database::connect(url.as_str()).await?;
+    db.execute_unprepared("UPDATE users SET is_active = false WHERE email LIKE 'inactive%'")
+        .await?;
+    db.execute_unprepared("UPDATE users SET is_verified = true WHERE email LIKE 'verified%'")
+        .await?;
+    // The limited kind had its reset link moments ago; the verification kinds had theirs
+    // at registration, except `active`, whose limit is spent below by its reset only.
+    for n in 0..TRIES {
+        ask(
+            &client,
+            &format!("{base}/api/v1/auth/password/forgot"),
+            &format!("limited{n}@example.com"),
+        )
+        .await?;
+    }
+    db.close().await?;
+
+    let forgot = measure(
+        &client,
+        &base,
+        "/api/v1/auth/password/forgot",
+        &[
+            ("active account (mailed)", |n| {
+                format!("active{n}@example.com")
+            }),
+            ("unknown address", |n| format!("nobody{n}@example.com")),
+            ("inactive account", |n| format!("inactive{n}@example.com")),
+            ("mailed moments ago (limit)", |n| {
+                format!("limited{n}@example.com")
+            }),
+        ],
+    )
+    .await?;
+    let verify = measure(
+        &client,
+        &base,
+        "/api/v1/auth/verify-email/request",
+        &[
+            ("unverified, limited", |n| format!("active{n}@example.com")),
+            ("unknown address", |n| format!("nobody{n}@example.com")),
+            ("inactive account", |n| format!("inactive{n}@example.com")),
+            ("verified account", |n| format!("verified{n}@example.com")),
+        ],
+    )
+    .await?;
+    Ok(forgot && verify)
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("forgot_timing: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
