@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 
 const TRIES: usize = 40;
 
+/// A kind of address: its name, and its address for try `n`.
+type Kind<'a> = (&'a str, fn(usize) -> String);
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples.get(samples.len() / 2).copied().unwrap_or_default()
@@ -67,7 +70,7 @@ async fn measure(
     client: &reqwest::Client,
     base: &str,
     path: &str,
-    kinds: &[(&str, fn(usize) -> String)],
+    kinds: &[Kind<'_>],
 ) -> anyhow::Result<bool> {
     let url = format!("{base}{path}");
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];

@@ -160,15 +160,31 @@ fn spawn_session_cleanup(auth: web::Data<AuthService>, cleanup: SessionCleanup) 
     });
 }
 
+/// How long the row of a delivered or given-up mail (its purpose, times and attempts; no
+/// address, no link) is kept.
+const MAIL_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+/// How often those rows are looked for.
+const MAIL_PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Delivers queued mail every `interval` (at once again while a round finds a full
-/// batch), for as long as the server runs. Every instance runs it: the outbox hands each
+/// batch), and deletes finished rows older than [`MAIL_RETENTION`] hourly, for as long
+/// as the server runs. Every instance runs it: the outbox hands each
 /// message to one of them.
 fn spawn_mail_delivery(delivery: MailDelivery, interval: std::time::Duration) {
     tokio::spawn(async move {
         let batch = delivery.policy().batch;
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut next_purge = tokio::time::Instant::now();
         loop {
+            if tokio::time::Instant::now() >= next_purge {
+                next_purge += MAIL_PURGE_INTERVAL;
+                match delivery.purge_finished(MAIL_RETENTION).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "finished mails deleted"),
+                    Err(error) => tracing::warn!(%error, "finished mails not deleted"),
+                }
+            }
             let full = match delivery.deliver_due().await {
                 Ok(report) => {
                     metrics::counter!("flowrex_mail_sent_total").increment(report.sent);

@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 
 use crate::ports::{Clock, DeliveryError, MailTransport, OutboxError, OutboxStore, QueuedMail};
 
+/// Rows one purge statement deletes.
+const PURGE_BATCH: u64 = 500;
+
 /// How the worker retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryPolicy {
@@ -92,6 +95,26 @@ impl MailDelivery {
     /// The retry policy in force.
     pub fn policy(&self) -> DeliveryPolicy {
         self.policy
+    }
+
+    /// Deletes the rows of messages finished (delivered or given up) more than `age` ago,
+    /// in batches of 500; how many.
+    ///
+    /// # Errors
+    /// [`OutboxError`].
+    pub async fn purge_finished(&self, age: Duration) -> Result<u64, OutboxError> {
+        let Ok(age) = chrono::Duration::from_std(age) else {
+            return Ok(0);
+        };
+        let before = self.clock.now() - age;
+        let mut purged = 0;
+        loop {
+            let batch = self.outbox.purge_finished(before, PURGE_BATCH).await?;
+            purged += batch;
+            if batch < PURGE_BATCH {
+                return Ok(purged);
+            }
+        }
     }
 
     /// Delivers the messages due now, one by one.

@@ -347,6 +347,21 @@ impl OutboxStore for InMemoryStore {
             oldest_pending: pending.iter().map(|r| r.queued.queued_at).min(),
         })
     }
+
+    async fn purge_finished(&self, before: DateTime<Utc>, batch: u64) -> Result<u64, OutboxError> {
+        let mut outbox = self.lock_outbox();
+        let mut purged = 0;
+        outbox.retain(|row| {
+            let finished = (row.sent || row.given_up) && row.queued.queued_at < before;
+            if finished && purged < batch {
+                purged += 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(purged)
+    }
 }
 
 /// A transport that keeps what it delivers (or fails while told to).

@@ -245,6 +245,20 @@ impl OutboxStore for SeaOrmOutbox {
             .map_err(unavailable)
     }
 
+    async fn purge_finished(&self, before: DateTime<Utc>, batch: u64) -> Result<u64, OutboxError> {
+        // By id, so that one statement touches at most `batch` rows on every backend.
+        let ids = self.finished_ids(before, batch).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        outbox::Entity::delete_many()
+            .filter(outbox::Column::Id.is_in(ids))
+            .exec(&self.db)
+            .await
+            .map(|done| done.rows_affected)
+            .map_err(unavailable)
+    }
+
     async fn stats(&self) -> Result<OutboxStats, OutboxError> {
         let pending = || {
             outbox::Entity::find()
@@ -262,6 +276,28 @@ impl OutboxStore for SeaOrmOutbox {
             pending: count,
             oldest_pending: oldest,
         })
+    }
+}
+
+impl SeaOrmOutbox {
+    /// The ids of up to `batch` finished rows queued before `before`.
+    async fn finished_ids(
+        &self,
+        before: DateTime<Utc>,
+        batch: u64,
+    ) -> Result<Vec<i64>, OutboxError> {
+        let finished = Condition::any()
+            .add(outbox::Column::SentAt.is_not_null())
+            .add(outbox::Column::FailedAt.is_not_null());
+        let rows = outbox::Entity::find()
+            .filter(finished)
+            .filter(outbox::Column::CreatedAt.lt(before))
+            .order_by_asc(outbox::Column::Id)
+            .limit(batch)
+            .all(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(|row| row.id).collect())
     }
 }
 

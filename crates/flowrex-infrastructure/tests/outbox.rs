@@ -234,3 +234,38 @@ async fn outbox_mail_waits_for_a_stopped_smtp_server_and_then_arrives_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn outbox_purges_only_finished_rows_queued_before_the_cut() {
+    let (url, _dir) = migrated().await;
+    let db = pool(&url).await;
+    queue(&db, 3).await;
+    let outbox = SeaOrmOutbox::new(db, test_support::test_sealer());
+    let taken = outbox
+        .claim(10, Duration::from_secs(60), Utc::now())
+        .await
+        .unwrap();
+    outbox.delivered(taken[0].id, Utc::now()).await.unwrap();
+    outbox.failed(taken[1].id, None, "refused").await.unwrap();
+    let cut = Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(
+        outbox
+            .purge_finished(Utc::now() - chrono::Duration::hours(1), 10)
+            .await
+            .unwrap(),
+        0,
+        "too young"
+    );
+    assert_eq!(
+        outbox.purge_finished(cut, 1).await.unwrap(),
+        1,
+        "at most a batch"
+    );
+    assert_eq!(outbox.purge_finished(cut, 10).await.unwrap(), 1);
+    assert_eq!(
+        outbox.purge_finished(cut, 10).await.unwrap(),
+        0,
+        "the pending one stays"
+    );
+    assert_eq!(outbox.stats().await.unwrap().pending, 1);
+}

@@ -95,4 +95,11 @@ pub trait OutboxStore: Send + Sync {
     /// # Errors
     /// [`OutboxError`].
     async fn stats(&self) -> Result<OutboxStats, OutboxError>;
+
+    /// Deletes up to `batch` rows of messages delivered or given up that were queued before
+    /// `before` (they hold no address or link any more, only their times); how many.
+    ///
+    /// # Errors
+    /// [`OutboxError`].
+    async fn purge_finished(&self, before: DateTime<Utc>, batch: u64) -> Result<u64, OutboxError>;
 }
