@@ -43,6 +43,7 @@ pub fn parse_change(
 #[utoipa::path(
     post,
     path = "/api/v1/auth/email/change",
+    operation_id = "request_email_change",
     tag = "account",
     request_body = EmailChangeRequest,
     security(("bearer" = [])),
@@ -74,6 +75,7 @@ pub async fn change(
 #[utoipa::path(
     post,
     path = "/api/v1/auth/email/confirm",
+    operation_id = "confirm_email_change",
     tag = "account",
     request_body = TokenBody,
     responses(

@@ -89,6 +89,7 @@ pub fn parse_change(
 #[utoipa::path(
     post,
     path = "/api/v1/auth/password/forgot",
+    operation_id = "forgot_password",
     tag = "account",
     request_body = ForgotPasswordRequest,
     responses(
@@ -115,6 +116,7 @@ pub async fn forgot(
 #[utoipa::path(
     post,
     path = "/api/v1/auth/password/reset",
+    operation_id = "reset_password",
     tag = "account",
     request_body = ResetPasswordRequest,
     responses(
@@ -140,6 +142,7 @@ pub async fn reset(
 #[utoipa::path(
     post,
     path = "/api/v1/auth/password/change",
+    operation_id = "change_password",
     tag = "account",
     request_body = ChangePasswordRequest,
     security(("bearer" = [])),

@@ -64,6 +64,7 @@ pub fn parse_delete(
 #[utoipa::path(
     patch,
     path = "/api/v1/auth/me",
+    operation_id = "update_me",
     tag = "account",
     request_body = ProfileRequest,
     security(("bearer" = [])),
@@ -91,6 +92,7 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/api/v1/auth/me",
+    operation_id = "delete_me",
     tag = "account",
     request_body = DeleteAccountRequest,
     security(("bearer" = [])),

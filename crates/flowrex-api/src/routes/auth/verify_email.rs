@@ -61,6 +61,7 @@ pub fn parse_token(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, R
 #[utoipa::path(
     post,
     path = "/api/v1/auth/verify-email/request",
+    operation_id = "request_verification",
     tag = "account",
     request_body(content = Option<VerificationRequestBody>, description = "Without a bearer token"),
     security((), ("bearer" = [])),
@@ -98,6 +99,7 @@ pub async fn request(
 #[utoipa::path(
     post,
     path = "/api/v1/auth/verify-email/confirm",
+    operation_id = "confirm_verification",
     tag = "account",
     request_body = TokenBody,
     responses(
