@@ -12,8 +12,12 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+use support::median;
 
 use flowrex_api::{Application, SettingsSources};
 use migration::sea_orm::{ConnectionTrait, Database};
@@ -23,11 +27,6 @@ const TRIES: usize = 40;
 
 /// A kind of address: its name, and its address for try `n`.
 type Kind<'a> = (&'a str, fn(usize) -> String);
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples.get(samples.len() / 2).copied().unwrap_or_default()
-}
 
 async fn start(url: &str) -> anyhow::Result<String> {
     let settings = SettingsSources::only([
@@ -185,22 +184,5 @@ async fn run() -> anyhow::Result<bool> {
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("forgot_timing: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    support::main_of("forgot_timing", run())
 }

@@ -12,18 +12,17 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+use support::median;
 
 use flowrex_api::{Application, SettingsSources};
 use serde_json::json;
 
 const TRIES: usize = 50;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples.get(samples.len() / 2).copied().unwrap_or_default()
-}
 
 async fn start(dir: &std::path::Path, cost: &str, throttle: bool) -> anyhow::Result<String> {
     let url = format!("sqlite://{}", dir.join("bench.db").display());
@@ -149,22 +148,5 @@ async fn run() -> anyhow::Result<bool> {
 }
 
 fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(error) => {
-            eprintln!("login_timing: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    support::main_of("login_timing", run())
 }

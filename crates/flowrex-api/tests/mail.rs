@@ -210,6 +210,19 @@ async fn an_smtp_server_down_for_30_seconds_delays_mail_and_fails_no_request() {
     );
 }
 
+/// Saves what `tab` shows as a PNG at `path`, for whoever wants to look.
+fn screenshot(tab: &headless_chrome::Tab, path: &Path) {
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .unwrap();
+    std::fs::write(path, png).unwrap();
+}
+
 /// Headless Chromium, driven over the DevTools protocol.
 fn browser(profile: &Path) -> headless_chrome::Browser {
     let options = headless_chrome::LaunchOptions::default_builder()
@@ -283,15 +296,7 @@ async fn a_person_verifies_and_resets_through_the_pages_in_a_real_browser() {
         let tab = browser.new_tab().unwrap();
         tab.navigate_to(&verify_link).unwrap();
         tab.wait_until_navigated().unwrap();
-        let shot = tab
-            .capture_screenshot(
-                headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-                None,
-                None,
-                true,
-            )
-            .unwrap();
-        std::fs::write(shots.join("verify-page.png"), shot).unwrap();
+        screenshot(&tab, &shots.join("verify-page.png"));
         tab.wait_for_element("button").unwrap().click().unwrap();
         tab.wait_until_navigated().unwrap();
         let verified_text = tab
@@ -313,15 +318,7 @@ async fn a_person_verifies_and_resets_through_the_pages_in_a_real_browser() {
             .click()
             .unwrap();
         tab.type_str(new_password).unwrap();
-        let shot = tab
-            .capture_screenshot(
-                headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-                None,
-                None,
-                true,
-            )
-            .unwrap();
-        std::fs::write(shots.join("reset-page.png"), shot).unwrap();
+        screenshot(&tab, &shots.join("reset-page.png"));
         tab.wait_for_element("button").unwrap().click().unwrap();
         tab.wait_until_navigated().unwrap();
         let reset_text = tab

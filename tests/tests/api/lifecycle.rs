@@ -26,7 +26,24 @@ async fn app_mailing_to(smtp: &PrivateSmtp, extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
+/// A fresh SMTP server and a server mailing through it.
+async fn mailing(extra: &[(&str, &str)]) -> (PrivateSmtp, TestApp) {
+    let smtp = PrivateSmtp::start();
+    let app = app_mailing_to(&smtp, extra).await;
+    (smtp, app)
+}
+
 impl TestApp {
+    /// `POST path {"token": token}`.
+    async fn confirm(&self, path: &str, token: &str) -> Response {
+        self.post_json(path, &json!({ "token": token })).await
+    }
+
+    /// The status of a login.
+    async fn login_status(&self, email: &str, password: &str) -> StatusCode {
+        self.login(email, password).await.status()
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,
@@ -86,8 +103,7 @@ async fn mail_about(smtp: &PrivateSmtp, to: &str, subject_has: &str) -> Received
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn register_mails_a_link_that_verifies_once() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     let user = app.register("Ada@Example.com").await;
     assert_eq!(user["is_verified"], false);
     let mail = one_mail(&smtp, "Ada@example.com", "Verify").await;
@@ -116,10 +132,7 @@ async fn register_mails_a_link_that_verifies_once() {
     .await;
     for garbled in ["", "nope", &token[1..], &format!("{token}0")] {
         let response = app
-            .post_json(
-                "/api/v1/auth/verify-email/confirm",
-                &json!({ "token": garbled }),
-            )
+            .confirm("/api/v1/auth/verify-email/confirm", garbled)
             .await;
         assert_json(
             response,
@@ -130,20 +143,14 @@ async fn register_mails_a_link_that_verifies_once() {
     }
 
     let confirmed = app
-        .post_json(
-            "/api/v1/auth/verify-email/confirm",
-            &json!({ "token": token }),
-        )
+        .confirm("/api/v1/auth/verify-email/confirm", &token)
         .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let confirmed = body(confirmed).await;
     assert_eq!(confirmed["is_verified"], true);
     assert_eq!(confirmed["email"], "Ada@example.com");
     let again = app
-        .post_json(
-            "/api/v1/auth/verify-email/confirm",
-            &json!({ "token": token }),
-        )
+        .confirm("/api/v1/auth/verify-email/confirm", &token)
         .await;
     assert_json(
         again,
@@ -161,8 +168,7 @@ async fn register_mails_a_link_that_verifies_once() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn a_reset_ends_every_session_and_only_the_new_password_works() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     let first = app.register_and_login("reset@example.com").await;
     let second = body(app.login("reset@example.com", PASSWORD).await).await;
 
@@ -208,7 +214,7 @@ async fn a_reset_ends_every_session_and_only_the_new_password_works() {
         );
     }
     assert_eq!(
-        app.login("reset@example.com", PASSWORD).await.status(),
+        app.login_status("reset@example.com", PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     let fresh = app.login("reset@example.com", NEW_PASSWORD).await;
@@ -232,8 +238,7 @@ async fn a_reset_ends_every_session_and_only_the_new_password_works() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn a_password_change_keeps_the_callers_session_and_ends_the_others() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     let caller = app.register_and_login("change@example.com").await;
     let other = body(app.login("change@example.com", PASSWORD).await).await;
 
@@ -278,11 +283,11 @@ async fn a_password_change_keeps_the_callers_session_and_ends_the_others() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        app.login("change@example.com", PASSWORD).await.status(),
+        app.login_status("change@example.com", PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        app.login("change@example.com", NEW_PASSWORD).await.status(),
+        app.login_status("change@example.com", NEW_PASSWORD).await,
         StatusCode::OK
     );
     mail_about(&smtp, "change@example.com", "password was changed").await;
@@ -291,8 +296,7 @@ async fn a_password_change_keeps_the_callers_session_and_ends_the_others() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn wrong_current_passwords_count_as_failed_logins() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3")]).await;
+    let (_smtp, app) = mailing(&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3")]).await;
     let caller = app.register_and_login("guess@example.com").await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
@@ -307,7 +311,7 @@ async fn wrong_current_passwords_count_as_failed_logins() {
     }
     assert_eq!(statuses, [400, 400, 400, 429]);
     assert_eq!(
-        app.login("guess@example.com", PASSWORD).await.status(),
+        app.login_status("guess@example.com", PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS,
         "the same count as logins"
     );
@@ -316,8 +320,7 @@ async fn wrong_current_passwords_count_as_failed_logins() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn an_email_change_moves_the_login_only_when_confirmed() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     let caller = app.register_and_login("old@example.com").await;
     app.register("taken@example.com").await;
 
@@ -360,32 +363,27 @@ async fn an_email_change_moves_the_login_only_when_confirmed() {
     assert!(notice.text.contains("new@example.com"), "{}", notice.text);
     assert!(notice.token().is_none(), "the old address gets no link");
     assert_eq!(
-        app.login("old@example.com", PASSWORD).await.status(),
+        app.login_status("old@example.com", PASSWORD).await,
         StatusCode::OK,
         "nothing changes before the confirmation"
     );
 
     let token = link.token().expect("token");
-    let confirmed = app
-        .post_json("/api/v1/auth/email/confirm", &json!({ "token": token }))
-        .await;
+    let confirmed = app.confirm("/api/v1/auth/email/confirm", &token).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let confirmed = body(confirmed).await;
     assert_eq!(confirmed["email"], "new@example.com");
     assert_eq!(confirmed["is_verified"], true);
     assert_eq!(
-        app.login("old@example.com", PASSWORD).await.status(),
+        app.login_status("old@example.com", PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        app.login("new@example.com", PASSWORD).await.status(),
+        app.login_status("new@example.com", PASSWORD).await,
         StatusCode::OK
     );
     let verify_route = app
-        .post_json(
-            "/api/v1/auth/verify-email/confirm",
-            &json!({ "token": token }),
-        )
+        .confirm("/api/v1/auth/verify-email/confirm", &token)
         .await;
     assert_eq!(verify_route.status(), StatusCode::BAD_REQUEST);
 }
@@ -393,8 +391,7 @@ async fn an_email_change_moves_the_login_only_when_confirmed() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn a_deleted_account_is_gone_and_its_address_registers_again() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     let caller = app.register_and_login("leave@example.com").await;
     let wrong = app
         .send(
@@ -430,7 +427,7 @@ async fn a_deleted_account_is_gone_and_its_address_registers_again() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        app.login("leave@example.com", PASSWORD).await.status(),
+        app.login_status("leave@example.com", PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     mail_about(&smtp, "leave@example.com", "deleted").await;
@@ -446,8 +443,7 @@ async fn answer(app: &TestApp, path: &str, email: &str) -> (u16, Value) {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn forgot_and_verify_requests_answer_alike_for_every_address() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     app.register("real@example.com").await;
     app.register("inactive@example.com").await;
     app.execute_sql("UPDATE users SET is_active = false WHERE email = 'inactive@example.com'")
@@ -457,9 +453,9 @@ async fn forgot_and_verify_requests_answer_alike_for_every_address() {
     mail_about(&smtp, "real@example.com", "Verify").await;
     let verified = mail_about(&smtp, "verified@example.com", "Verify").await;
     let confirmed = app
-        .post_json(
+        .confirm(
             "/api/v1/auth/verify-email/confirm",
-            &json!({"token": verified.token().unwrap()}),
+            &verified.token().unwrap(),
         )
         .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
@@ -510,8 +506,7 @@ async fn forgot_and_verify_requests_answer_alike_for_every_address() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn a_signed_in_user_asks_for_a_new_link_which_replaces_the_old() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[("EMAIL_RESEND_INTERVAL_SECONDS", "0")]).await;
+    let (smtp, app) = mailing(&[("EMAIL_RESEND_INTERVAL_SECONDS", "0")]).await;
     let tokens = app.register_and_login("again@example.com").await;
     let first = mail_about(&smtp, "again@example.com", "Verify").await;
     let asked = app
@@ -527,31 +522,20 @@ async fn a_signed_in_user_asks_for_a_new_link_which_replaces_the_old() {
     assert_eq!(received.len(), 2);
     let (old, new) = (first.token().unwrap(), received[1].token().unwrap());
     assert_ne!(old, new);
-    let stale = app
-        .post_json(
-            "/api/v1/auth/verify-email/confirm",
-            &json!({ "token": old }),
-        )
-        .await;
+    let stale = app.confirm("/api/v1/auth/verify-email/confirm", &old).await;
     assert_eq!(
         stale.status(),
         StatusCode::BAD_REQUEST,
         "a newer link replaced it"
     );
-    let fresh = app
-        .post_json(
-            "/api/v1/auth/verify-email/confirm",
-            &json!({ "token": new }),
-        )
-        .await;
+    let fresh = app.confirm("/api/v1/auth/verify-email/confirm", &new).await;
     assert_eq!(fresh.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn of_two_concurrent_confirmations_exactly_one_succeeds() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     app.register("race@example.com").await;
     app.post_json(
         "/api/v1/auth/password/forgot",
@@ -580,8 +564,7 @@ async fn of_two_concurrent_confirmations_exactly_one_succeeds() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn opening_a_link_page_uses_nothing_and_its_form_does() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[]).await;
+    let (smtp, app) = mailing(&[]).await;
     app.register("page@example.com").await;
     let mail = mail_about(&smtp, "page@example.com", "Verify").await;
     let link = mail.link().unwrap();
@@ -666,8 +649,7 @@ async fn a_front_end_takes_the_links_over_by_configuration() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn with_verification_required_an_unverified_account_cannot_log_in() {
-    let smtp = PrivateSmtp::start();
-    let app = app_mailing_to(&smtp, &[("REQUIRE_VERIFIED_EMAIL", "true")]).await;
+    let (smtp, app) = mailing(&[("REQUIRE_VERIFIED_EMAIL", "true")]).await;
     app.register("strict@example.com").await;
     assert_json(
         app.login("strict@example.com", PASSWORD).await,
@@ -676,20 +658,17 @@ async fn with_verification_required_an_unverified_account_cannot_log_in() {
     )
     .await;
     assert_eq!(
-        app.login("strict@example.com", "Wrong1234").await.status(),
+        app.login_status("strict@example.com", "Wrong1234").await,
         StatusCode::UNAUTHORIZED
     );
     let token = mail_about(&smtp, "strict@example.com", "Verify")
         .await
         .token()
         .unwrap();
-    app.post_json(
-        "/api/v1/auth/verify-email/confirm",
-        &json!({ "token": token }),
-    )
-    .await;
+    app.confirm("/api/v1/auth/verify-email/confirm", &token)
+        .await;
     assert_eq!(
-        app.login("strict@example.com", PASSWORD).await.status(),
+        app.login_status("strict@example.com", PASSWORD).await,
         StatusCode::OK
     );
 }

@@ -106,6 +106,13 @@ fn tokens_response(
     })
 }
 
+/// 200 with the user body, not to be cached.
+fn user_response(user: &User) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(UserBody::from(user))
+}
+
 /// Token and user answers must not be stored by caches.
 fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])

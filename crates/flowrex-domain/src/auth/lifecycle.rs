@@ -48,21 +48,11 @@ impl AuthService {
             VerificationRequest::Caller(user) => Some(user.clone()),
             VerificationRequest::Email(email) => self.users.find_by_email(&email).await?,
         };
-        let now = self.now();
-        let mut changes = Changes::default();
-        if let Some(user) = user.filter(|u| u.is_active() && !u.is_verified()) {
-            self.add_link_mail(
-                &mut changes,
-                TokenOwner::User(user.id()),
-                user.email(),
-                TokenPurpose::VerifyEmail,
-                now,
-            )
-            .await;
-        }
-        // An empty change set still costs its transaction: no timing tells the cases apart.
-        self.accounts.apply(changes, now).await?;
-        Ok(())
+        self.queue_link(
+            user.filter(|u| u.is_active() && !u.is_verified()),
+            TokenPurpose::VerifyEmail,
+        )
+        .await
     }
 
     /// Marks the address of a verification link's account verified.
@@ -100,14 +90,25 @@ impl AuthService {
     pub async fn forgot_password(&self, email: &EmailAddress) -> Result<(), AccountError> {
         self.require_mail()?;
         let user = self.users.find_by_email(email).await?;
+        self.queue_link(user.filter(User::is_active), TokenPurpose::ResetPassword)
+            .await
+    }
+
+    /// Queues a link of `purpose` to `user`, if any. With no user the same transaction
+    /// still runs, empty, so that the work (and its time) does not tell the cases apart.
+    async fn queue_link(
+        &self,
+        user: Option<User>,
+        purpose: TokenPurpose,
+    ) -> Result<(), AccountError> {
         let now = self.now();
         let mut changes = Changes::default();
-        if let Some(user) = user.filter(User::is_active) {
+        if let Some(user) = user {
             self.add_link_mail(
                 &mut changes,
                 TokenOwner::User(user.id()),
                 user.email(),
-                TokenPurpose::ResetPassword,
+                purpose,
                 now,
             )
             .await;

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, EmailAddress, PasswordAttempt};
 
 use super::verify_email::{TokenBody, parse_token};
-use super::{MessageBody, UserBody, content_type, current_password, email, no_store};
+use super::{MessageBody, UserBody, content_type, current_password, email, user_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -90,7 +90,5 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ApiError> {
     let token = parse_token(content_type(&request), &body)?;
     let user = auth.confirm_email_change(&token).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(UserBody::from(&user)))
+    Ok(user_response(&user))
 }

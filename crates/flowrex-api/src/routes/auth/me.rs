@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 
-use super::{UserBody, no_store};
+use super::{UserBody, user_response};
 use crate::error::ErrorBody;
 use crate::extract::AuthenticatedSession;
 
@@ -19,7 +19,5 @@ use crate::extract::AuthenticatedSession;
     )
 )]
 pub async fn me(AuthenticatedSession(caller): AuthenticatedSession) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(UserBody::from(&caller.user))
+    user_response(&caller.user)
 }

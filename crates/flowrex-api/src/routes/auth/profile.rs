@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, PasswordAttempt, ProfileChange};
 
-use super::{UserBody, content_type, current_password, full_name, no_store};
+use super::{UserBody, content_type, current_password, full_name, user_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -81,9 +81,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let change = parse_profile(content_type(&request), &body)?;
     let user = auth.update_profile(&caller, change).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(UserBody::from(&user)))
+    Ok(user_response(&user))
 }
 
 /// `DELETE /api/v1/auth/me` → 204. The account, its sessions and its tokens are deleted

@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, EmailAddress, VerificationRequest};
 
-use super::{MessageBody, UserBody, content_type, email, no_store};
+use super::{MessageBody, UserBody, content_type, email, user_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, bearer_token};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -114,7 +114,5 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ApiError> {
     let token = parse_token(content_type(&request), &body)?;
     let user = auth.confirm_verification(&token).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(UserBody::from(&user)))
+    Ok(user_response(&user))
 }
