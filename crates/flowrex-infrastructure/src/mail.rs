@@ -80,7 +80,7 @@ const TEMPLATES: [(&str, &str); 14] = [
 #[derive(Debug, thiserror::Error)]
 pub enum MailConfigError {
     /// `MAIL_FROM` is not a mailbox.
-    #[error("MAIL_FROM is not an address: {0}")]
+    #[error("not a mailbox such as `Flowrex <no-reply@example.com>`: {0}")]
     From(String),
     /// `SMTP_URL` is not one lettre understands.
     #[error("SMTP_URL is not an SMTP URL: {0}")]
@@ -220,6 +220,16 @@ impl SmtpTransport {
             renderer,
         })
     }
+}
+
+/// `SMTP_URL` as lettre reads it, checked (for start-up).
+///
+/// # Errors
+/// [`MailConfigError::Url`].
+pub fn check_smtp_url(url: &str) -> Result<(), MailConfigError> {
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        .map(|_| ())
+        .map_err(|e| MailConfigError::Url(e.to_string()))
 }
 
 /// `MAIL_FROM` as a mailbox, checked (for start-up).

@@ -111,6 +111,13 @@ impl MailSection {
             if !(smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {
                 return Err(invalid("SMTP_URL", "must start with smtp:// or smtps://"));
             }
+            // lettre's own message may quote the URL: only its kind is shown.
+            flowrex_infrastructure::mail::check_smtp_url(smtp_url).map_err(|_| {
+                invalid(
+                    "SMTP_URL",
+                    "not an SMTP URL lettre accepts (smtp://user:pass@host:587?tls=required, smtps://host:465)",
+                )
+            })?;
             MailMode::Smtp(SecretString::from(smtp_url))
         } else if env == AppEnv::Development {
             MailMode::Log

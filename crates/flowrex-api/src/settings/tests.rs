@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use secrecy::ExposeSecret;
 
+use super::mail::MailMode;
 use super::*;
 
 fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
@@ -159,6 +160,32 @@ fn bad_values_name_their_variable() {
             "DATABASE_MIN_CONNECTIONS is invalid",
         ),
         (vec![("DEBUG", "maybe")], "DEBUG is invalid"),
+        (vec![("SMTP_URL", "http://mail:25")], "SMTP_URL is invalid"),
+        (
+            vec![("SMTP_URL", "smtp://u:secret@mail:port")],
+            "SMTP_URL is invalid",
+        ),
+        (vec![("MAIL_FROM", "nobody")], "MAIL_FROM is invalid"),
+        (
+            vec![("RESET_PASSWORD_URL", "http://localhost:3000/reset")],
+            "RESET_PASSWORD_URL is invalid",
+        ),
+        (
+            vec![("VERIFY_EMAIL_URL", "localhost:3000/v?token={token}")],
+            "VERIFY_EMAIL_URL is invalid",
+        ),
+        (
+            vec![("VERIFY_EMAIL_TOKEN_EXPIRE_HOURS", "0")],
+            "VERIFY_EMAIL_TOKEN_EXPIRE_HOURS is invalid",
+        ),
+        (
+            vec![("RESET_PASSWORD_TOKEN_EXPIRE_MINUTES", "9999999999999")],
+            "RESET_PASSWORD_TOKEN_EXPIRE_MINUTES is invalid",
+        ),
+        (
+            vec![("MAIL_TEMPLATES_DIR", "/nonexistent/templates")],
+            "MAIL_TEMPLATES_DIR is invalid",
+        ),
     ] {
         let message = load(&vars).map(|_| ()).map_err(|e| e.to_string());
         assert!(
@@ -166,6 +193,29 @@ fn bad_values_name_their_variable() {
             "{vars:?}: {message:?}"
         );
     }
+}
+
+#[test]
+fn mail_is_logged_in_development_off_elsewhere_and_smtp_when_configured() {
+    let mode = |vars: &[(&str, &str)]| load(vars).map(|s| s.mail.mode).map_err(|e| e.to_string());
+    assert!(matches!(mode(&[]), Ok(MailMode::Log)));
+    let test = [
+        ("APP_ENV", "test"),
+        ("JWT_SECRET_KEY", "j"),
+        ("APP_SECRET_KEY", "a"),
+    ];
+    assert!(matches!(mode(&test), Ok(MailMode::Disabled)));
+    let smtp = [("SMTP_URL", "smtps://u:p@mail.example.com:465")];
+    assert!(
+        matches!(mode(&smtp), Ok(MailMode::Smtp(url)) if url.expose_secret().starts_with("smtps://"))
+    );
+    let message = load(&[("SMTP_URL", "smtp://u:secret@mail:port")])
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    assert!(
+        matches!(&message, Err(m) if !m.contains("secret")),
+        "{message:?}"
+    );
 }
 
 #[test]
