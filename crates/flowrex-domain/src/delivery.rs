@@ -203,4 +203,112 @@ mod tests {
         assert_eq!(delay(9), Some(600), "capped");
         assert_eq!(delay(10), None, "given up after 10 tries");
     }
+
+    use crate::ports::{MockMailTransport, MockOutboxStore};
+    use crate::test_support::FixedClock;
+    use crate::{EmailAddress, Mail, MailPurpose};
+
+    fn queued(id: i64, attempts: u32) -> QueuedMail {
+        QueuedMail {
+            id,
+            mail: Mail::notice(
+                EmailAddress::parse(&format!("{id}@example.com")).unwrap(),
+                MailPurpose::PasswordChanged,
+            ),
+            attempts,
+            queued_at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
+        }
+    }
+
+    /// A delivery over the mocked `outbox` and `transport`, at 10:00.
+    fn delivery(outbox: MockOutboxStore, transport: MockMailTransport) -> MailDelivery {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+        MailDelivery::new(
+            Arc::new(outbox),
+            Arc::new(transport),
+            Arc::new(FixedClock(now)),
+            DeliveryPolicy::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn each_outcome_is_recorded_as_sent_retried_or_given_up() {
+        let mut outbox = MockOutboxStore::new();
+        outbox
+            .expect_claim()
+            .returning(|_, _, _| Ok(vec![queued(1, 0), queued(2, 0), queued(3, 9)]));
+        outbox
+            .expect_delivered()
+            .withf(|id, _| *id == 1)
+            .times(1)
+            .returning(|_, _| Ok(()));
+        // A temporary failure is tried again 5 s later; a refusal, and the tenth failure,
+        // give the message up.
+        outbox
+            .expect_failed()
+            .withf(|id, retry_at, _| *id == 2 && retry_at.is_none())
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        outbox
+            .expect_failed()
+            .withf(|id, retry_at, _| *id == 3 && retry_at.is_none())
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let mut transport = MockMailTransport::new();
+        transport
+            .expect_deliver()
+            .returning(|mail| match mail.to.as_str() {
+                "1@example.com" => Ok(()),
+                "2@example.com" => Err(DeliveryError::Permanent(anyhow::anyhow!(
+                    "550 no such user"
+                ))),
+                _ => Err(DeliveryError::Transient(anyhow::anyhow!(
+                    "connection refused"
+                ))),
+            });
+        let report = delivery(outbox, transport).deliver_due().await.unwrap();
+        assert_eq!(
+            report,
+            DeliveryReport {
+                sent: 1,
+                retried: 0,
+                failed: 2
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_temporary_failure_is_retried_after_the_first_delay() {
+        let mut outbox = MockOutboxStore::new();
+        outbox
+            .expect_claim()
+            .returning(|_, _, _| Ok(vec![queued(7, 0)]));
+        let retry = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 5).unwrap();
+        outbox
+            .expect_failed()
+            .withf(move |id, retry_at, reason| {
+                *id == 7 && *retry_at == Some(retry) && reason.contains("connection refused")
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let mut transport = MockMailTransport::new();
+        transport.expect_deliver().returning(|_| {
+            Err(DeliveryError::Transient(anyhow::anyhow!(
+                "connection refused"
+            )))
+        });
+        let report = delivery(outbox, transport).deliver_due().await.unwrap();
+        assert_eq!(report.retried, 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_outbox_is_reported_and_nothing_is_sent() {
+        let mut outbox = MockOutboxStore::new();
+        outbox
+            .expect_claim()
+            .returning(|_, _, _| Err(OutboxError(anyhow::anyhow!("database down"))));
+        let mut transport = MockMailTransport::new();
+        transport.expect_deliver().never();
+        assert!(delivery(outbox, transport).deliver_due().await.is_err());
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+use flowrex_infrastructure::test_support::smtp::PrivateSmtp;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -85,6 +86,13 @@ async fn client_loop(
             "refresh" => client
                 .post(format!("{base}/api/v1/auth/refresh"))
                 .json(&json!({"refresh_token": tokens["refresh_token"]})),
+            "forgot" => client
+                .post(format!("{base}/api/v1/auth/password/forgot"))
+                .json(&json!({ "email": email })),
+            "profile" => client
+                .patch(format!("{base}/api/v1/auth/me"))
+                .bearer_auth(tokens["access_token"].as_str().unwrap_or_default())
+                .json(&json!({"full_name": "Under Load"})),
             _ => client
                 .post(format!("{base}/api/v1/auth/login"))
                 .json(&json!({"email": email, "password": PASSWORD})),
@@ -115,14 +123,28 @@ async fn client_loop(
     }
 }
 
-/// Steady load on `/me`, `/refresh` and `/login` while `database` is stopped with `mode`
-/// and started again: every answer is 200 or a well-formed 503, none waits much longer than
-/// the acquire timeout, and the service recovers without a restart.
+/// The answer of `route` when all is well.
+fn success(route: &str) -> StatusCode {
+    if route == "forgot" {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    }
+}
+
+/// Steady load on `/me`, `/refresh`, `/login`, `password/forgot` (which queues mail) and
+/// `PATCH /me` while `database` is stopped with `mode` and started again: every answer is
+/// the route's success or a well-formed 503, none waits much longer than the acquire
+/// timeout, and the service recovers without a restart.
 async fn outage_under_load(database: &impl Outage, mode: Stop) {
     let timeout = ACQUIRE_TIMEOUT_SECONDS.to_string();
+    let smtp = PrivateSmtp::start();
+    let smtp_url = smtp.url();
     let app = spawn_app_on_database(
         database.url(),
         &[
+            ("SMTP_URL", smtp_url.as_str()),
+            ("MAIL_POLL_INTERVAL_MS", "100"),
             ("DATABASE_ACQUIRE_TIMEOUT_SECONDS", timeout.as_str()),
             ("DATABASE_MAX_CONNECTIONS", "4"),
             ("RATE_LIMIT_PER_MINUTE", "0"),
@@ -137,9 +159,11 @@ async fn outage_under_load(database: &impl Outage, mode: Stop) {
         .unwrap();
     let phase = Arc::new(AtomicU8::new(BEFORE));
     let mut clients = Vec::new();
-    for (n, route) in ["me", "me", "refresh", "refresh", "login", "login"]
-        .into_iter()
-        .enumerate()
+    for (n, route) in [
+        "me", "me", "refresh", "refresh", "login", "login", "forgot", "profile",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let email = format!("load{n}@example.com");
         let tokens = app.register_and_login(&email).await;
@@ -191,26 +215,31 @@ async fn outage_under_load(database: &impl Outage, mode: Stop) {
             .filter(|s| s.phase == phase && s.status == status)
             .count()
     };
+    let succeeded = |phase: u8| {
+        seen.iter()
+            .filter(|s| s.phase == phase && s.status == success(s.route))
+            .count()
+    };
     println!(
         "{mode:?} stop took {stopped_in:?}; {} answers: before {} ok; outage {} ok, {} 503; restarted {} ok, {} 503; after {} ok; recovered {recovered_in:?} after the restart",
         seen.len(),
-        count(BEFORE, StatusCode::OK),
-        count(OUTAGE, StatusCode::OK),
+        succeeded(BEFORE),
+        succeeded(OUTAGE),
         count(OUTAGE, StatusCode::SERVICE_UNAVAILABLE),
-        count(RESTARTED, StatusCode::OK),
+        succeeded(RESTARTED),
         count(RESTARTED, StatusCode::SERVICE_UNAVAILABLE),
-        count(AFTER, StatusCode::OK),
+        succeeded(AFTER),
     );
     let wrong: Vec<&Seen> = seen
         .iter()
         .filter(|s| match s.phase {
-            BEFORE | AFTER => s.status != StatusCode::OK,
-            _ => ![StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(&s.status),
+            BEFORE | AFTER => s.status != success(s.route),
+            _ => ![success(s.route), StatusCode::SERVICE_UNAVAILABLE].contains(&s.status),
         })
         .collect();
     assert!(
         wrong.is_empty(),
-        "only 200 before and after, 200 or 503 in between: {wrong:?}"
+        "only success before and after, success or 503 in between: {wrong:?}"
     );
     let malformed: Vec<&Seen> = seen.iter().filter(|s| !s.well_formed).collect();
     assert!(
@@ -227,13 +256,21 @@ async fn outage_under_load(database: &impl Outage, mode: Stop) {
         slowest <= limit,
         "no request waits much longer than the acquire timeout: {slowest:?}"
     );
-    for route in ["me", "refresh", "login"] {
+    for route in ["me", "refresh", "login", "forgot", "profile"] {
         assert!(
             seen.iter()
-                .any(|s| s.phase == AFTER && s.route == route && s.status == StatusCode::OK),
-            "{route} answers 200 after the restart"
+                .any(|s| s.phase == AFTER && s.route == route && s.status == success(route)),
+            "{route} succeeds after the restart"
         );
     }
+    // The mail queued by the forgot loop before and after the outage went out.
+    let delivered = smtp
+        .wait_for("load6@example.com", 2, Duration::from_secs(10))
+        .await;
+    assert!(
+        delivered.iter().any(|m| m.subject == "Reset your password"),
+        "the reset mail was delivered: {delivered:?}"
+    );
     let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), StatusCode::OK, "ready again");
 }

@@ -785,3 +785,29 @@ async fn patch_me_changes_the_name_only_and_names_any_other_field() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 }
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd; run by .ci/run"]
+async fn an_expired_link_is_refused_like_a_used_one() {
+    let (smtp, app) = mailing(&[]).await;
+    app.register("late@example.com").await;
+    let token = mail_about(&smtp, "late@example.com", "Verify")
+        .await
+        .token()
+        .unwrap();
+    app.execute_sql("UPDATE one_time_tokens SET expires_at = created_at")
+        .await;
+    assert_json(
+        app.confirm("/api/v1/auth/verify-email/confirm", &token)
+            .await,
+        StatusCode::BAD_REQUEST,
+        json!({"detail": "Invalid or expired token"}),
+    )
+    .await;
+    let page = app.get(&format!("/verify-email?token={token}")).await;
+    assert_eq!(
+        page.status(),
+        StatusCode::BAD_REQUEST,
+        "the page says so too"
+    );
+}
