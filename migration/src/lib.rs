@@ -11,6 +11,7 @@ mod m20261127_000003_create_sessions;
 mod m20261201_000004_make_users_email_key_nullable;
 mod m20261201_000005_drop_sessions_family_id;
 mod m20261201_000006_create_one_time_tokens_and_outbox;
+mod m20261201_000007_add_users_last_login_at;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_make_users_email_key_nullable::Migration),
             Box::new(m20261201_000005_drop_sessions_family_id::Migration),
             Box::new(m20261201_000006_create_one_time_tokens_and_outbox::Migration),
+            Box::new(m20261201_000007_add_users_last_login_at::Migration),
         ]
     }
 }

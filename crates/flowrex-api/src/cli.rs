@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use flowrex_domain::{EmailAddress, FullName, NewPassword, RegisterError, Registration};
+use flowrex_domain::{
+    AdminError, EmailAddress, FullName, NewPassword, RegisterError, Registration,
+};
 use migration::cli::MigrateCommand;
 
 use crate::settings::Settings;
@@ -62,6 +64,15 @@ pub enum UserCommand {
         /// Make the user an administrator.
         #[arg(long)]
         superuser: bool,
+    },
+    /// Make a user a superuser (an administrator), or with `--revoke` no longer one; the
+    /// last active superuser cannot be revoked.
+    Superuser {
+        /// The user's login address.
+        email: String,
+        /// Take the superuser right away instead of giving it.
+        #[arg(long)]
+        revoke: bool,
     },
     /// Deactivate a user: it can no longer log in and its sessions end at once.
     Deactivate {
@@ -145,6 +156,31 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCo
                 }
                 Err(RegisterError::EmailTaken) => {
                     eprintln!("flowrex: {shown} is already registered");
+                    Ok(ExitCode::from(1))
+                }
+                Err(error) => Err(anyhow::Error::new(error)),
+            }
+        }
+        UserCommand::Superuser { email, revoke } => {
+            let email = EmailAddress::parse(&email).context("EMAIL is not a valid address")?;
+            match auth.set_superuser(&email, !revoke).await {
+                Ok(Some(user)) => {
+                    let state = if user.is_superuser() {
+                        "now a superuser"
+                    } else {
+                        "no longer a superuser"
+                    };
+                    println!("{} is {state}", user.email());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(None) => {
+                    eprintln!("flowrex: no user {email}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(AdminError::LastSuperuser) => {
+                    eprintln!(
+                        "flowrex: {email} is the last active superuser; make another one first"
+                    );
                     Ok(ExitCode::from(1))
                 }
                 Err(error) => Err(anyhow::Error::new(error)),

@@ -7,8 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use flowrex_domain::{
-    AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError,
-    RevokeSessionError,
+    AccountError, AdminError, AuthenticateError, LoginError, LogoutError, RefreshError,
+    RegisterError, RevokeSessionError,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -64,6 +64,15 @@ pub enum ApiError {
     /// 403 `CSRF token missing`.
     #[error("CSRF token missing")]
     CsrfTokenMissing,
+    /// 403 `Superuser required`: an administration route for a user who is not one.
+    #[error("superuser required")]
+    SuperuserRequired,
+    /// 404 `User not found`.
+    #[error("user not found")]
+    UserNotFound,
+    /// 409 `The last active superuser cannot be removed`.
+    #[error("last superuser")]
+    LastSuperuser,
     /// 403 `Email not verified` (`REQUIRE_VERIFIED_EMAIL`, after a correct password).
     #[error("email not verified")]
     EmailNotVerified,
@@ -120,6 +129,9 @@ impl std::fmt::Debug for ApiError {
             Self::NotAuthenticated => "NotAuthenticated",
             Self::CsrfTokenMissing => "CsrfTokenMissing",
             Self::EmailNotVerified => "EmailNotVerified",
+            Self::SuperuserRequired => "SuperuserRequired",
+            Self::UserNotFound => "UserNotFound",
+            Self::LastSuperuser => "LastSuperuser",
             Self::NotFound => "NotFound",
             Self::SessionNotFound => "SessionNotFound",
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
@@ -145,7 +157,11 @@ impl ResponseError for ApiError {
             | Self::InvalidToken
             | Self::InvalidCredentials
             | Self::NotAuthenticated => StatusCode::UNAUTHORIZED,
-            Self::CsrfTokenMissing | Self::EmailNotVerified => StatusCode::FORBIDDEN,
+            Self::CsrfTokenMissing | Self::EmailNotVerified | Self::SuperuserRequired => {
+                StatusCode::FORBIDDEN
+            }
+            Self::UserNotFound => StatusCode::NOT_FOUND,
+            Self::LastSuperuser => StatusCode::CONFLICT,
             Self::NotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -169,6 +185,9 @@ impl ResponseError for ApiError {
             Self::NotAuthenticated => "Not authenticated",
             Self::CsrfTokenMissing => "CSRF token missing",
             Self::EmailNotVerified => "Email not verified",
+            Self::SuperuserRequired => "Superuser required",
+            Self::UserNotFound => "User not found",
+            Self::LastSuperuser => "The last active superuser cannot be removed",
             Self::NotFound => "Not Found",
             Self::SessionNotFound => "Session not found",
             Self::MethodNotAllowed(_) => "Method Not Allowed",
@@ -257,6 +276,20 @@ impl From<LoginError> for ApiError {
             LoginError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             LoginError::Unavailable(cause) => Self::Unavailable(cause),
             LoginError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::Forbidden => Self::SuperuserRequired,
+            AdminError::NotFound => Self::UserNotFound,
+            AdminError::LastSuperuser => Self::LastSuperuser,
+            AdminError::EmailTaken => Self::EmailTaken,
+            AdminError::MailDisabled => Self::MailDisabled,
+            AdminError::Unavailable(cause) => Self::Unavailable(cause),
+            AdminError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

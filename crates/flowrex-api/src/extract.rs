@@ -8,4 +8,4 @@ mod session;
 
 pub use body::{Body, BodyTimeout, DEFAULT_BODY_TIMEOUT};
 pub use client::Client;
-pub use session::{AuthenticatedSession, bearer_token};
+pub use session::{AuthenticatedSession, SuperuserSession, bearer_token};

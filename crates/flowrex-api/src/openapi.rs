@@ -63,7 +63,7 @@ impl Modify for SharedResponses {
                         "ErrorBody",
                     );
                 }
-                if path.starts_with("/api/v1/auth/") {
+                if path.starts_with("/api/v1/auth/") || path.starts_with("/api/v1/admin/") {
                     Self::add(
                         operation,
                         "503",
@@ -121,9 +121,17 @@ impl Modify for BearerAuth {
         routes::auth::profile::delete,
         routes::auth::email::change,
         routes::auth::email::confirm,
+        routes::admin::list_users,
+        routes::admin::create_user,
+        routes::admin::get_user,
+        routes::admin::update_user,
+        routes::admin::delete_user,
+        routes::admin::list_sessions,
+        routes::admin::revoke_sessions,
+        routes::admin::send_password_reset,
     ),
     components(schemas(crate::error::ErrorBody, crate::validation::Rejection)),
     modifiers(&BearerAuth, &SharedResponses),
-    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "service", description = "Health and keys"))
+    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "admin", description = "Account administration (superusers only)"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "service", description = "Health and keys"))
 )]
 pub struct ApiDoc;

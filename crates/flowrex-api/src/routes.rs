@@ -1,6 +1,7 @@
 //! The SPEC's routes. Each resource answers other methods with 405 and an `Allow` header,
 //! and unknown paths with 404, both as JSON.
 
+pub mod admin;
 pub mod auth;
 pub mod body_schema;
 pub mod cookie;
@@ -106,6 +107,32 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     "DELETE",
                     web::resource("/sessions/{id}")
                         .route(web::delete().to(auth::sessions::revoke_session)),
+                )),
+        )
+        .service(
+            web::scope("/api/v1/admin/users")
+                .service(only(
+                    "GET, HEAD, POST",
+                    web::resource("")
+                        .route(web::get().to(admin::list_users))
+                        .route(web::post().to(admin::create_user)),
+                ))
+                .service(only(
+                    "GET, HEAD, PATCH, DELETE",
+                    web::resource("/{id}")
+                        .route(web::get().to(admin::get_user))
+                        .route(web::patch().to(admin::update_user))
+                        .route(web::delete().to(admin::delete_user)),
+                ))
+                .service(only(
+                    "GET, HEAD, DELETE",
+                    web::resource("/{id}/sessions")
+                        .route(web::get().to(admin::list_sessions))
+                        .route(web::delete().to(admin::revoke_sessions)),
+                ))
+                .service(post(
+                    "/{id}/password-reset",
+                    web::post().to(admin::send_password_reset),
                 )),
         );
 }

@@ -126,6 +126,23 @@ fn not_an_object(input: Option<Value>) -> FieldError {
 }
 
 impl FieldError {
+    /// An error of `kind` at `loc` (for parameters outside the body, e.g. `["query", …]`).
+    pub fn new(
+        kind: &'static str,
+        loc: Vec<Value>,
+        msg: String,
+        input: Option<Value>,
+        ctx: Option<Value>,
+    ) -> Self {
+        Self {
+            kind,
+            loc,
+            msg,
+            input,
+            ctx,
+        }
+    }
+
     /// Echoes a non-object JSON body unless it contains a string that could be a secret
     /// (an array of strings, or a string).
     fn echoing(mut self, body: Value) -> Self {
@@ -215,6 +232,25 @@ impl Fields {
         match self.body.get(name).cloned() {
             None | Some(Value::Null) => Some(None),
             Some(value) => self.string(name, value, Echo::Yes).map(Some),
+        }
+    }
+
+    /// An optional boolean field: absent and `null` are `None` (pydantic's strict `bool`:
+    /// only `true` and `false`).
+    pub fn optional_bool(&mut self, name: &'static str) -> Option<Option<bool>> {
+        match self.body.get(name).cloned() {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::Bool(value)) => Some(Some(value)),
+            Some(other) => {
+                self.reject(
+                    name,
+                    "bool_type",
+                    "Input should be a valid boolean",
+                    Some(other),
+                    None,
+                );
+                None
+            }
         }
     }
 

@@ -63,6 +63,7 @@ fn every_command_has_help() {
         vec!["user", "--help"],
         vec!["user", "create", "--help"],
         vec!["user", "deactivate", "--help"],
+        vec!["user", "superuser", "--help"],
         vec!["config", "--help"],
         vec!["config", "check", "--help"],
     ] {
@@ -84,16 +85,16 @@ fn migrate_up_status_down_status() {
     let listing = String::from_utf8_lossy(&status.stdout).into_owned();
     assert_eq!(
         listing.lines().filter(|l| l.starts_with("Applied")).count(),
-        6,
+        7,
         "{listing}"
     );
-    let down = flowrex(dir.path(), &BASE, &["migrate", "down", "--num", "6"], "");
+    let down = flowrex(dir.path(), &BASE, &["migrate", "down", "--num", "7"], "");
     assert!(down.status.success(), "{}", text(&down));
     let status = flowrex(dir.path(), &BASE, &["migrate", "status"], "");
     let listing = String::from_utf8_lossy(&status.stdout).into_owned();
     assert_eq!(
         listing.lines().filter(|l| l.starts_with("Pending")).count(),
-        6,
+        7,
         "{listing}"
     );
 }
@@ -220,6 +221,70 @@ async fn a_user_created_from_the_command_line_logs_in_and_a_deactivated_one_does
     );
     assert_eq!(unknown.status.code(), Some(1));
     drop(server);
+}
+
+#[test]
+fn the_first_superuser_is_made_without_sql_and_the_last_one_cannot_be_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    for email in ["first@example.com", "second@example.com"] {
+        let created = flowrex(
+            dir.path(),
+            &BASE,
+            &["user", "create", "--email", email],
+            "Operat0rPass\n",
+        );
+        assert!(created.status.success(), "{}", text(&created));
+    }
+    let made = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "superuser", "first@example.com"],
+        "",
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    assert!(
+        text(&made).contains("first@example.com is now a superuser"),
+        "{}",
+        text(&made)
+    );
+    let last = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "superuser", "FIRST@example.com", "--revoke"],
+        "",
+    );
+    assert_eq!(last.status.code(), Some(1), "{}", text(&last));
+    assert!(
+        text(&last).contains("last active superuser"),
+        "{}",
+        text(&last)
+    );
+    let second = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "superuser", "second@example.com"],
+        "",
+    );
+    assert!(second.status.success(), "{}", text(&second));
+    let revoked = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "superuser", "first@example.com", "--revoke"],
+        "",
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked));
+    assert!(
+        text(&revoked).contains("no longer a superuser"),
+        "{}",
+        text(&revoked)
+    );
+    let unknown = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "superuser", "nobody@example.com"],
+        "",
+    );
+    assert_eq!(unknown.status.code(), Some(1));
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 //!   [`AuthService::deactivate`]): `auth/accounts.rs`;
 //! - the account lifecycle over mail (verification, forgotten and changed passwords, email
 //!   change, deletion, the profile): `auth/lifecycle.rs`;
+//! - administration by superusers (users, their sessions, reset links; never without an
+//!   active superuser): `auth/admin.rs`;
 //! - login with brute-force throttling ([`AuthService::login`]): `auth/login.rs`;
 //! - sessions: refresh rotation, authentication, logout, the sessions list
 //!   (`auth/sessions.rs`);
@@ -16,10 +18,11 @@ use chrono::{DateTime, Duration, Utc};
 use crate::LinkTemplates;
 use crate::ports::{
     AccountStore, Clock, FailureCounter, PasswordHasher, SessionStore, TokenIssuer, TokenVerifier,
-    UserRepository,
+    UserDirectory, UserRepository,
 };
 
 mod accounts;
+mod admin;
 mod errors;
 mod lifecycle;
 #[cfg(test)]
@@ -30,6 +33,7 @@ mod sessions;
 mod tests;
 
 pub use accounts::Registration;
+pub use admin::{AdminError, AdminNewUser, AdminUserChange, INVITATION_TTL_DAYS, UserPage};
 pub use errors::{
     AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError,
     RevokeSessionError,
@@ -142,6 +146,7 @@ pub struct AuthService {
     policy: AuthPolicy,
     accounts_policy: AccountPolicy,
     throttle: LoginThrottle,
+    directory: Option<Arc<dyn UserDirectory>>,
 }
 
 impl AuthService {
@@ -158,6 +163,7 @@ impl AuthService {
             policy,
             accounts_policy: AccountPolicy::default(),
             throttle: LoginThrottle::default(),
+            directory: None,
         }
     }
 

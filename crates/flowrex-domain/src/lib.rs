@@ -39,10 +39,10 @@ pub mod token;
 pub mod user;
 
 pub use auth::{
-    AccountError, AccountPolicy, AuthPolicy, AuthPorts, AuthService, AuthenticateError,
-    Authenticated, LoginAttempt, LoginError, LoginThrottle, LogoutError, LogoutRequest,
-    ProfileChange, RefreshError, RegisterError, Registration, RevokeSessionError,
-    VerificationRequest,
+    AccountError, AccountPolicy, AdminError, AdminNewUser, AdminUserChange, AuthPolicy, AuthPorts,
+    AuthService, AuthenticateError, Authenticated, INVITATION_TTL_DAYS, LoginAttempt, LoginError,
+    LoginThrottle, LogoutError, LogoutRequest, ProfileChange, RefreshError, RegisterError,
+    Registration, RevokeSessionError, UserPage, VerificationRequest,
 };
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};

@@ -20,6 +20,8 @@ pub enum MailPurpose {
     EmailChangeRequested,
     /// Notice: the account was deleted.
     AccountDeleted,
+    /// A link, to a user an administrator created without a password, that sets one.
+    Invitation,
 }
 
 impl MailPurpose {
@@ -33,6 +35,7 @@ impl MailPurpose {
             Self::ConfirmEmailChange => "confirm_email_change",
             Self::EmailChangeRequested => "email_change_requested",
             Self::AccountDeleted => "account_deleted",
+            Self::Invitation => "invitation",
         }
     }
 
@@ -46,6 +49,7 @@ impl MailPurpose {
             Self::ConfirmEmailChange,
             Self::EmailChangeRequested,
             Self::AccountDeleted,
+            Self::Invitation,
         ]
         .into_iter()
         .find(|purpose| purpose.as_str() == raw)

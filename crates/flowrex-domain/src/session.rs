@@ -82,6 +82,8 @@ pub enum RevokeReason {
     PasswordReset,
     /// The password was changed: every session but the caller's ends.
     PasswordChanged,
+    /// An administrator revoked the user's sessions, or deactivated or deleted the user.
+    Admin,
 }
 
 impl RevokeReason {
@@ -95,6 +97,7 @@ impl RevokeReason {
             Self::Deactivated => "user_deactivated",
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
+            Self::Admin => "admin",
         }
     }
 }

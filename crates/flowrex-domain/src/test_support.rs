@@ -87,6 +87,35 @@ impl UserRepository for InMemoryStore {
     }
 }
 
+#[async_trait]
+impl crate::ports::UserDirectory for InMemoryStore {
+    async fn list(
+        &self,
+        filter: &crate::ports::UserFilter,
+        before: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<User>, RepositoryError> {
+        let needle = filter.email_contains.as_deref().map(str::to_lowercase);
+        let mut users: Vec<User> = self
+            .lock()
+            .iter()
+            .filter(|u| before.is_none_or(|before| u.id().get() < before.get()))
+            .filter(|u| {
+                needle
+                    .as_deref()
+                    .is_none_or(|n| u.email().as_str().to_lowercase().contains(n))
+            })
+            .filter(|u| filter.is_active.is_none_or(|v| u.is_active() == v))
+            .filter(|u| filter.is_verified.is_none_or(|v| u.is_verified() == v))
+            .filter(|u| filter.is_superuser.is_none_or(|v| u.is_superuser() == v))
+            .cloned()
+            .collect();
+        users.sort_by_key(|u| std::cmp::Reverse(u.id().get()));
+        users.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(users)
+    }
+}
+
 /// A stored one-time token and its fingerprint.
 #[derive(Debug, Clone)]
 struct TokenRow {
@@ -155,6 +184,7 @@ impl InMemoryStore {
                     is_superuser: new.is_superuser,
                     created_at: new.created_at,
                     updated_at: new.created_at,
+                    last_login_at: None,
                 }
                 .into(),
             );
@@ -184,6 +214,9 @@ impl InMemoryStore {
                 }
                 if let Some(active) = update.is_active {
                     parts.is_active = active;
+                }
+                if let Some(superuser) = update.is_superuser {
+                    parts.is_superuser = superuser;
                 }
                 parts.updated_at = at;
                 *user = parts.into();
@@ -248,6 +281,9 @@ impl InMemoryStore {
             users.retain(|u| u.id() != id);
             sessions.retain(|s| s.user_id != id);
             tokens.retain(|row| row.token.user != id);
+        }
+        if changes.keep_a_superuser && !users.iter().any(|u| u.is_superuser() && u.is_active()) {
+            return Err(AccountStoreError::LastSuperuser);
         }
         let user = touched.and_then(|id| users.iter().find(|u| u.id() == id).cloned());
         *self.lock() = users;
@@ -460,6 +496,13 @@ impl FailureCounter for CountingFailureCounter {
 #[async_trait]
 impl SessionStore for InMemoryStore {
     async fn create(&self, session: Session) -> Result<(), SessionStoreError> {
+        let mut users = self.lock();
+        if let Some(user) = users.iter_mut().find(|u| u.id() == session.user_id) {
+            let mut parts = user.to_parts();
+            parts.last_login_at = Some(session.created_at);
+            *user = parts.into();
+        }
+        drop(users);
         self.lock_sessions().push(session);
         Ok(())
     }

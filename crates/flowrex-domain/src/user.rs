@@ -73,6 +73,7 @@ pub struct User {
     is_superuser: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
 }
 
 /// Every field of a stored user, for repositories to rebuild a [`User`].
@@ -88,6 +89,7 @@ pub struct UserParts {
     pub is_superuser: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub last_login_at: Option<DateTime<Utc>>,
 }
 
 impl From<UserParts> for User {
@@ -102,6 +104,7 @@ impl From<UserParts> for User {
             is_superuser: parts.is_superuser,
             created_at: parts.created_at,
             updated_at: parts.updated_at,
+            last_login_at: parts.last_login_at,
         }
     }
 }
@@ -143,6 +146,10 @@ impl User {
     pub fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
+    /// When the user last logged in (`None`: never, or only through the original).
+    pub fn last_login_at(&self) -> Option<DateTime<Utc>> {
+        self.last_login_at
+    }
 
     /// Every field, for adapters and fakes that rebuild a changed user.
     pub fn to_parts(&self) -> UserParts {
@@ -156,6 +163,7 @@ impl User {
             is_superuser: self.is_superuser,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            last_login_at: self.last_login_at,
         }
     }
 }

@@ -11,10 +11,10 @@ use flowrex_domain::{
     FullName, NewOneTimeToken, StoredToken, TokenFingerprint, TokenOwner, TokenPurpose, User,
     UserId,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::database::unique_row;
@@ -104,6 +104,9 @@ impl SeaOrmAccountStore {
         changes: Changes,
         at: DateTime<Utc>,
     ) -> Result<Applied, AccountStoreError> {
+        if changes.keep_a_superuser {
+            lock_superusers(txn).await?;
+        }
         if let Some(id) = changes.consume_token {
             let consumed = one_time_tokens::Entity::update_many()
                 .col_expr(one_time_tokens::Column::UsedAt, Expr::value(at))
@@ -181,6 +184,10 @@ impl SeaOrmAccountStore {
                 .await
                 .map_err(account_error)?;
         }
+        if changes.keep_a_superuser && active_superusers(txn).await? == 0 {
+            // Dropped uncommitted: nothing happened.
+            return Err(AccountStoreError::LastSuperuser);
+        }
         let user = match touched {
             Some(id) => users::Entity::find_by_id(id)
                 .one(txn)
@@ -191,6 +198,31 @@ impl SeaOrmAccountStore {
         };
         Ok(Applied { user, revoked })
     }
+}
+
+fn superusers() -> sea_orm::Select<users::Entity> {
+    users::Entity::find()
+        .filter(users::Column::IsSuperuser.eq(true))
+        .filter(users::Column::IsActive.eq(true))
+}
+
+/// Locks the active superusers' rows until `txn` ends (PostgreSQL, MySQL/MariaDB; SQLite
+/// has one writer at a time anyway), so that two changes that each remove one of the last
+/// two superusers run one after the other and the second sees the first.
+async fn lock_superusers(txn: &DatabaseTransaction) -> Result<(), AccountStoreError> {
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        return Ok(());
+    }
+    superusers()
+        .lock(LockType::Update)
+        .all(txn)
+        .await
+        .map(|_| ())
+        .map_err(account_error)
+}
+
+async fn active_superusers(txn: &DatabaseTransaction) -> Result<u64, AccountStoreError> {
+    superusers().count(txn).await.map_err(account_error)
 }
 
 /// Sets the fields `update` names, and `updated_at`; the row's id.
@@ -225,6 +257,9 @@ async fn update_user(
     }
     if let Some(active) = update.is_active {
         statement = statement.col_expr(users::Column::IsActive, Expr::value(active));
+    }
+    if let Some(superuser) = update.is_superuser {
+        statement = statement.col_expr(users::Column::IsSuperuser, Expr::value(superuser));
     }
     statement.exec(txn).await.map_err(account_error)?;
     Ok(id)

@@ -17,7 +17,7 @@ use minijinja::Environment;
 
 /// The built-in templates: `<purpose>.txt` (a `Subject:` line, a blank line, the text) and
 /// `<purpose>.html`.
-const TEMPLATES: [(&str, &str); 14] = [
+const TEMPLATES: [(&str, &str); 16] = [
     (
         "verify_email.txt",
         include_str!("mail/templates/verify_email.txt"),
@@ -73,6 +73,14 @@ const TEMPLATES: [(&str, &str); 14] = [
     (
         "account_deleted.html",
         include_str!("mail/templates/account_deleted.html"),
+    ),
+    (
+        "invitation.txt",
+        include_str!("mail/templates/invitation.txt"),
+    ),
+    (
+        "invitation.html",
+        include_str!("mail/templates/invitation.html"),
     ),
 ];
 
@@ -158,6 +166,7 @@ impl MailRenderer {
             MailPurpose::VerifyEmail => self.lifetimes.verify_email.as_str(),
             MailPurpose::ResetPassword => self.lifetimes.reset_password.as_str(),
             MailPurpose::ConfirmEmailChange => self.lifetimes.confirm_email_change.as_str(),
+            MailPurpose::Invitation => "7 days",
             _ => "",
         };
         let context = minijinja::context! {
@@ -327,6 +336,7 @@ mod tests {
             MailPurpose::ConfirmEmailChange,
             MailPurpose::EmailChangeRequested,
             MailPurpose::AccountDeleted,
+            MailPurpose::Invitation,
         ] {
             let mut mail = Mail::with_link(
                 EmailAddress::parse("ada+<x>@example.com")

@@ -7,7 +7,7 @@ use flowrex_domain::{RevokeReason, Session, SessionId, TokenFingerprint, User, U
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Set,
+    QueryOrder, QuerySelect, RelationTrait, Set, TransactionTrait,
 };
 
 use crate::database::{session_store_error, unique_row};
@@ -53,7 +53,8 @@ impl SessionStore for SeaOrmSessionStore {
         let user_id = id_column(session.user_id).ok_or_else(|| {
             SessionStoreError::Unexpected(anyhow::anyhow!("user id out of range"))
         })?;
-        sessions::ActiveModel {
+        let at = session.created_at;
+        let row = sessions::ActiveModel {
             id: Set(session.id.as_str().to_owned()),
             user_id: Set(user_id),
             refresh_token_hash: Set(session.refresh_token_hash.as_str().to_owned()),
@@ -66,11 +67,17 @@ impl SessionStore for SeaOrmSessionStore {
             revoked_reason: Set(None),
             user_agent: Set(session.user_agent),
             ip: Set(session.ip),
-        }
-        .insert(&self.db)
-        .await
-        .map(|_| ())
-        .map_err(session_store_error)
+        };
+        let txn = self.db.begin().await.map_err(session_store_error)?;
+        row.insert(&txn).await.map_err(session_store_error)?;
+        // Not through the users model, whose save would also move `updated_at`.
+        users::Entity::update_many()
+            .col_expr(users::Column::LastLoginAt, Expr::value(at))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&txn)
+            .await
+            .map_err(session_store_error)?;
+        txn.commit().await.map_err(session_store_error)
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError> {

@@ -3,10 +3,12 @@
 //! the account store (`account_store.rs`).
 
 use async_trait::async_trait;
-use flowrex_domain::ports::{RepositoryError, UserRepository};
+use flowrex_domain::ports::{RepositoryError, UserDirectory, UserFilter, UserRepository};
 use flowrex_domain::{EmailAddress, User, UserId};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::database::{repository_error, unique_row};
 use crate::db_error::read_retrying;
@@ -98,6 +100,58 @@ impl UserRepository for SeaOrmUserRepository {
         unique_row(|| users::Entity::find_by_id(id), &self.db)
             .await
             .map(|row| row.map(User::from))
+            .map_err(repository_error)
+    }
+}
+
+#[async_trait]
+impl UserDirectory for SeaOrmUserRepository {
+    async fn list(
+        &self,
+        filter: &UserFilter,
+        before: Option<UserId>,
+        limit: u64,
+    ) -> Result<Vec<User>, RepositoryError> {
+        let mut condition = Condition::all();
+        if let Some(needle) = filter.email_contains.as_deref() {
+            // `\` escapes the pattern's own `%` and `_`; lower-cased on both sides.
+            let escaped: String = needle
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    other => vec![other],
+                })
+                .collect();
+            condition = condition.add(
+                Expr::expr(Func::lower(Expr::col(users::Column::Email)))
+                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
+        }
+        if let Some(active) = filter.is_active {
+            condition = condition.add(users::Column::IsActive.eq(active));
+        }
+        if let Some(verified) = filter.is_verified {
+            condition = condition.add(users::Column::IsVerified.eq(verified));
+        }
+        if let Some(superuser) = filter.is_superuser {
+            condition = condition.add(users::Column::IsSuperuser.eq(superuser));
+        }
+        if let Some(before) = before {
+            let Some(before) = id_column(before) else {
+                return Ok(Vec::new());
+            };
+            condition = condition.add(users::Column::Id.lt(before));
+        }
+        let select = || {
+            users::Entity::find()
+                .filter(condition.clone())
+                .order_by_desc(users::Column::Id)
+                .limit(limit)
+        };
+        read_retrying(|| select().all(&self.db))
+            .await
+            .map(|rows| rows.into_iter().map(User::from).collect())
             .map_err(repository_error)
     }
 }

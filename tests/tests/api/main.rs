@@ -3,6 +3,7 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod coexistence;
 mod concurrency;
 mod cookies;

@@ -49,6 +49,28 @@ impl FromRequest for AuthenticatedSession {
     }
 }
 
+/// A handler argument: the caller, if it is an active superuser; else 401 as for
+/// [`AuthenticatedSession`], or 403 `Superuser required`. The flag is the one this
+/// request's session lookup read from the database.
+pub struct SuperuserSession(pub Authenticated);
+
+impl FromRequest for SuperuserSession {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = AuthenticatedSession::from_request(request, payload);
+        Box::pin(async move {
+            let AuthenticatedSession(caller) = caller.await?;
+            if caller.user.is_superuser() && caller.user.is_active() {
+                Ok(Self(caller))
+            } else {
+                Err(ApiError::SuperuserRequired)
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;

@@ -114,12 +114,12 @@ fn user_response(user: &User) -> HttpResponse {
 }
 
 /// Token and user answers must not be stored by caches.
-fn no_store() -> CacheControl {
+pub(crate) fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
 /// The raw `Content-Type` header, which decides how the body is read.
-fn content_type(request: &HttpRequest) -> Option<&[u8]> {
+pub(crate) fn content_type(request: &HttpRequest) -> Option<&[u8]> {
     request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -128,7 +128,11 @@ fn content_type(request: &HttpRequest) -> Option<&[u8]> {
 
 /// Parses the field `name` (already read as a string) as pydantic's `EmailStr` would
 /// report it.
-fn email(fields: &mut Fields, name: &'static str, raw: Option<String>) -> Option<EmailAddress> {
+pub(crate) fn email(
+    fields: &mut Fields,
+    name: &'static str,
+    raw: Option<String>,
+) -> Option<EmailAddress> {
     let raw = raw?;
     match EmailAddress::parse(&raw) {
         Ok(email) => Some(email),
@@ -148,7 +152,7 @@ fn email(fields: &mut Fields, name: &'static str, raw: Option<String>) -> Option
 
 /// Reads the optional field `name` as a display name: `Some(None)` for absent or `null`,
 /// `None` (rejected) for one too long or holding NUL.
-fn full_name(fields: &mut Fields, name: &'static str) -> Option<Option<FullName>> {
+pub(crate) fn full_name(fields: &mut Fields, name: &'static str) -> Option<Option<FullName>> {
     fields.optional_string(name).and_then(|value| match value {
         None => Some(None),
         Some(value) if value.contains('\0') => {
@@ -178,7 +182,7 @@ fn full_name(fields: &mut Fields, name: &'static str) -> Option<Option<FullName>
 }
 
 /// Reads the required field `name` as a new password, by the SPEC's rules (never echoed).
-fn new_password(fields: &mut Fields, name: &'static str) -> Option<NewPassword> {
+pub(crate) fn new_password(fields: &mut Fields, name: &'static str) -> Option<NewPassword> {
     fields
         .required_string(name, Echo::No)
         .and_then(|raw| match NewPassword::parse(raw) {

@@ -17,6 +17,8 @@ pub struct BodyField {
     pub nullable: bool,
     /// Holds an email address.
     pub email: bool,
+    /// A boolean, not a string.
+    pub boolean: bool,
     /// Shortest value the rules accept, in characters.
     pub min_length: Option<usize>,
     /// Longest value the rules accept, in characters.
@@ -33,6 +35,7 @@ impl BodyField {
             required: true,
             nullable: false,
             email: false,
+            boolean: false,
             min_length: None,
             max_length: None,
             description,
@@ -45,6 +48,14 @@ impl BodyField {
             required: false,
             nullable: true,
             ..Self::required(name, description)
+        }
+    }
+
+    /// An optional boolean, `null` allowed.
+    pub const fn flag(name: &'static str, description: &'static str) -> Self {
+        Self {
+            boolean: true,
+            ..Self::optional(name, description)
         }
     }
 
@@ -65,10 +76,15 @@ impl BodyField {
     }
 
     fn schema(&self) -> Object {
-        let kind = if self.nullable {
-            SchemaType::from_iter([Type::String, Type::Null])
+        let base = if self.boolean {
+            Type::Boolean
         } else {
-            SchemaType::new(Type::String)
+            Type::String
+        };
+        let kind = if self.nullable {
+            SchemaType::from_iter([base, Type::Null])
+        } else {
+            SchemaType::new(base)
         };
         ObjectBuilder::new()
             .schema_type(kind)

@@ -124,6 +124,7 @@ impl Adapters {
             },
             settings.auth.policy,
         )
+        .with_directory(Arc::new(SeaOrmUserRepository::new(self.db.clone())))
         .with_account_policy(AccountPolicy {
             verification_ttl: mail.verification_ttl,
             reset_ttl: mail.reset_ttl,

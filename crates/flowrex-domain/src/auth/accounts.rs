@@ -23,6 +23,16 @@ pub struct Registration {
     pub full_name: Option<FullName>,
 }
 
+/// A link to mail: whose token, to whom, for what, for how long, and where it points.
+pub(super) struct LinkMail<'a> {
+    pub(super) owner: TokenOwner,
+    pub(super) to: &'a EmailAddress,
+    pub(super) purpose: TokenPurpose,
+    pub(super) mail_purpose: MailPurpose,
+    pub(super) ttl: chrono::Duration,
+    pub(super) template: &'a str,
+}
+
 impl AuthService {
     /// Registers a new user (never an administrator) and queues the mail that verifies
     /// the address, in the same transaction.
@@ -156,21 +166,45 @@ impl AuthService {
                 &policy.links.confirm_email_change,
             ),
         };
-        if !self.may_mail(to, mail_purpose).await {
+        let template = template.clone();
+        self.add_link(
+            changes,
+            LinkMail {
+                owner,
+                to,
+                purpose,
+                mail_purpose,
+                ttl,
+                template: &template,
+            },
+            now,
+        )
+        .await;
+    }
+
+    /// Adds `link`'s token and mail to `changes`, unless the per-recipient limit says no.
+    pub(super) async fn add_link(
+        &self,
+        changes: &mut Changes,
+        link: LinkMail<'_>,
+        now: DateTime<Utc>,
+    ) {
+        if !self.may_mail(link.to, link.mail_purpose).await {
             return;
         }
         let token = OneTimeToken::generate();
         changes.issue_tokens.push(NewOneTimeToken {
-            owner,
-            purpose,
+            owner: link.owner,
+            purpose: link.purpose,
             fingerprint: token.fingerprint(),
-            expires_at: now + ttl,
-            new_email: (purpose == TokenPurpose::ChangeEmail).then(|| to.as_str().to_owned()),
+            expires_at: now + link.ttl,
+            new_email: (link.purpose == TokenPurpose::ChangeEmail)
+                .then(|| link.to.as_str().to_owned()),
         });
         changes.mails.push(Mail::with_link(
-            to.clone(),
-            mail_purpose,
-            LinkTemplates::fill(template, token.expose()),
+            link.to.clone(),
+            link.mail_purpose,
+            LinkTemplates::fill(link.template, token.expose()),
         ));
     }
 

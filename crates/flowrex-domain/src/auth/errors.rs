@@ -226,6 +226,7 @@ impl From<AccountStoreError> for AccountError {
             AccountStoreError::TokenUsed => Self::InvalidToken,
             AccountStoreError::Unavailable(source) => Self::Unavailable(source),
             AccountStoreError::Unexpected(source) => Self::Unexpected(source),
+            other @ AccountStoreError::LastSuperuser => Self::Unexpected(anyhow::anyhow!(other)),
         }
     }
 }

@@ -458,3 +458,191 @@ async fn queued_mail_is_delivered_once_and_retried_while_the_server_is_down() {
     );
     assert_eq!(transport.delivered().len(), 1);
 }
+
+// ---- administration -------------------------------------------------------------------
+
+impl Lifecycle {
+    /// `raw`, registered, made a superuser by the operator's command, and signed in.
+    async fn admin(&self, raw: &str) -> Authenticated {
+        self.register(raw).await;
+        self.service.set_superuser(&email(raw), true).await.unwrap();
+        self.caller(raw, "Secret123").await.1
+    }
+}
+
+#[tokio::test]
+async fn only_superusers_administer_and_the_last_one_stays() {
+    let world = lifecycle();
+    let admin = world.admin("root@example.com").await;
+    let user = world.register("user@example.com").await;
+    let (_, plain) = world.caller("user@example.com", "Secret123").await;
+    assert!(matches!(
+        world.service.admin_get_user(&plain, admin.user.id()).await,
+        Err(AdminError::Forbidden)
+    ));
+    for change in [
+        AdminUserChange {
+            is_superuser: Some(false),
+            ..AdminUserChange::default()
+        },
+        AdminUserChange {
+            is_active: Some(false),
+            ..AdminUserChange::default()
+        },
+    ] {
+        let refused = world
+            .service
+            .admin_update_user(&admin, admin.user.id(), change)
+            .await;
+        assert!(
+            matches!(refused, Err(AdminError::LastSuperuser)),
+            "{refused:?}"
+        );
+    }
+    assert!(matches!(
+        world
+            .service
+            .admin_delete_user(&admin, admin.user.id())
+            .await,
+        Err(AdminError::LastSuperuser)
+    ));
+    assert!(matches!(
+        world
+            .service
+            .set_superuser(&email("root@example.com"), false)
+            .await,
+        Err(AdminError::LastSuperuser)
+    ));
+    let still = world
+        .store
+        .find_by_id(admin.user.id())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(still.is_superuser() && still.is_active(), "nothing changed");
+    // Another superuser makes stepping down possible.
+    let promoted = world
+        .service
+        .admin_update_user(
+            &admin,
+            user.id(),
+            AdminUserChange {
+                is_superuser: Some(true),
+                ..AdminUserChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(promoted.is_superuser());
+    assert!(
+        world
+            .service
+            .set_superuser(&email("root@example.com"), false)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn deactivating_by_an_administrator_ends_every_session_of_the_user() {
+    let world = lifecycle();
+    let admin = world.admin("root@example.com").await;
+    let user = world.register("user@example.com").await;
+    let (pair, _) = world.caller("user@example.com", "Secret123").await;
+    let changed = world
+        .service
+        .admin_update_user(
+            &admin,
+            user.id(),
+            AdminUserChange {
+                is_active: Some(false),
+                ..AdminUserChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!changed.is_active());
+    assert!(
+        world
+            .service
+            .authenticate(&pair.access_token)
+            .await
+            .is_err()
+    );
+    assert!(
+        world
+            .service
+            .authenticate(&admin_token(&world).await)
+            .await
+            .is_ok()
+    );
+}
+
+async fn admin_token(world: &Lifecycle) -> String {
+    world
+        .login("root@example.com", "Secret123")
+        .await
+        .unwrap()
+        .access_token
+}
+
+#[tokio::test]
+async fn an_invitation_mails_a_seven_day_link_that_sets_the_password() {
+    let world = lifecycle();
+    let admin = world.admin("root@example.com").await;
+    let invited = world
+        .service
+        .admin_create_user(
+            &admin,
+            AdminNewUser {
+                email: email("guest@example.com"),
+                password: None,
+                full_name: None,
+                is_verified: false,
+                is_superuser: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        world.login("guest@example.com", "Secret123").await.is_err(),
+        "no known password"
+    );
+    let token = world.last_token(MailPurpose::Invitation);
+    world.clock.advance(Duration::days(6));
+    world
+        .service
+        .reset_password(&token, new_password("Guest1234"))
+        .await
+        .unwrap();
+    assert!(world.login("guest@example.com", "Guest1234").await.is_ok());
+    let user = world.store.find_by_id(invited.id()).await.unwrap().unwrap();
+    assert!(user.is_verified(), "the link reached the address");
+}
+
+#[tokio::test]
+async fn users_are_listed_in_pages_newest_first() {
+    let world = lifecycle();
+    let admin = world.admin("root@example.com").await;
+    for n in 0..4 {
+        world.register(&format!("u{n}@example.com")).await;
+    }
+    let service = world.service.with_directory(world.store.clone());
+    let filter = crate::ports::UserFilter::default();
+    let first = service
+        .admin_list_users(&admin, &filter, None, 3)
+        .await
+        .unwrap();
+    let emails: Vec<&str> = first.items.iter().map(|u| u.email().as_str()).collect();
+    assert_eq!(
+        emails,
+        ["u3@example.com", "u2@example.com", "u1@example.com"]
+    );
+    let rest = service
+        .admin_list_users(&admin, &filter, first.next, 3)
+        .await
+        .unwrap();
+    let emails: Vec<&str> = rest.items.iter().map(|u| u.email().as_str()).collect();
+    assert_eq!(emails, ["u0@example.com", "root@example.com"]);
+    assert_eq!(rest.next, None);
+}

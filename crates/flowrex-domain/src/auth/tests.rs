@@ -44,6 +44,7 @@ fn stored_user(id: i64, active: bool) -> User {
         is_superuser: false,
         created_at: now(),
         updated_at: now(),
+        last_login_at: None,
     }
     .into()
 }

@@ -20,6 +20,9 @@ pub enum AccountStoreError {
     /// The token to consume was used (or replaced) meanwhile: nothing was changed.
     #[error("one-time token already used")]
     TokenUsed,
+    /// The changes would leave no active administrator: nothing was changed.
+    #[error("the last active superuser cannot be removed")]
+    LastSuperuser,
     /// The store cannot be reached.
     #[error("account store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -43,6 +46,8 @@ pub struct UserUpdate {
     pub is_verified: Option<bool>,
     /// Active or not.
     pub is_active: Option<bool>,
+    /// Administrator or not.
+    pub is_superuser: Option<bool>,
 }
 
 impl UserUpdate {
@@ -55,6 +60,7 @@ impl UserUpdate {
             full_name: None,
             is_verified: None,
             is_active: None,
+            is_superuser: None,
         }
     }
 }
@@ -90,6 +96,10 @@ pub struct Changes {
     pub mails: Vec<Mail>,
     /// A user to delete.
     pub delete_user: Option<UserId>,
+    /// Refuse the whole set ([`AccountStoreError::LastSuperuser`]) if it leaves no active
+    /// superuser; checked under a lock of the superusers' rows, so that two changes at once
+    /// cannot each remove one of the last two.
+    pub keep_a_superuser: bool,
 }
 
 /// What [`AccountStore::apply`] did.
@@ -121,6 +131,8 @@ pub trait AccountStore: Send + Sync {
     /// - [`AccountStoreError::TokenUsed`] when the token to consume is no longer unused
     ///   (of two concurrent confirmations exactly one succeeds);
     /// - [`AccountStoreError::EmailTaken`] when an inserted or updated address is taken;
+    /// - [`AccountStoreError::LastSuperuser`] when `keep_a_superuser` is set and no active
+    ///   superuser would be left;
     /// - [`AccountStoreError::Unavailable`] or [`AccountStoreError::Unexpected`].
     async fn apply(
         &self,

@@ -16,11 +16,13 @@ pub enum SessionStoreError {
     Unexpected(#[source] anyhow::Error),
 }
 
-/// Server-side sessions. Every call is one indexed statement.
+/// Server-side sessions. Every call is one indexed statement, but `create`, which is two in
+/// one transaction.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Stores a new session.
+    /// Stores a new session (a login) and, with it, its user's last login time (the
+    /// session's `created_at`).
     ///
     /// # Errors
     /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].

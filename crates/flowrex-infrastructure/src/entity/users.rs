@@ -23,6 +23,8 @@ pub struct Model {
     pub is_superuser: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When the user last logged in; `NULL` until then.
+    pub last_login_at: Option<DateTimeUtc>,
 }
 
 /// A user has sessions.
@@ -70,6 +72,7 @@ impl From<Model> for User {
             is_superuser: model.is_superuser,
             created_at: model.created_at,
             updated_at: model.updated_at,
+            last_login_at: model.last_login_at,
         }
         .into()
     }

@@ -2,7 +2,7 @@
 //! active sessions, and revoking one.
 
 use actix_web::{HttpResponse, web};
-use flowrex_domain::AuthService;
+use flowrex_domain::{AuthService, Session, SessionId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -32,6 +32,21 @@ pub struct SessionBody<'a> {
     pub ip: Option<&'a str>,
 }
 
+impl<'a> SessionBody<'a> {
+    /// `session` as listed; `current` when it is `caller`'s own.
+    pub fn of(session: &'a Session, caller: &SessionId) -> Self {
+        Self {
+            id: session.id.as_str(),
+            current: &session.id == caller,
+            created_at: timestamp(session.created_at),
+            last_used_at: timestamp(session.last_used_at),
+            expires_at: timestamp(session.expires_at),
+            user_agent: session.user_agent.as_deref(),
+            ip: session.ip.as_deref(),
+        }
+    }
+}
+
 /// `GET /api/v1/auth/sessions` → 200 the caller's active sessions, most recently used
 /// first; 401 as `/me`.
 #[utoipa::path(
@@ -51,15 +66,7 @@ pub async fn sessions(
     let sessions = auth.list_sessions(&caller).await?;
     let list: Vec<SessionBody<'_>> = sessions
         .iter()
-        .map(|session| SessionBody {
-            id: session.id.as_str(),
-            current: session.id == caller.session,
-            created_at: timestamp(session.created_at),
-            last_used_at: timestamp(session.last_used_at),
-            expires_at: timestamp(session.expires_at),
-            user_agent: session.user_agent.as_deref(),
-            ip: session.ip.as_deref(),
-        })
+        .map(|session| SessionBody::of(session, &caller.session))
         .collect();
     Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
 }
