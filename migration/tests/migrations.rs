@@ -55,7 +55,12 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 11] = [
+const ALL_OBJECTS: [&str; 16] = [
+    "table:audit_events",
+    "index:ix_audit_events_action",
+    "index:ix_audit_events_actor_id",
+    "index:ix_audit_events_created_at",
+    "index:ix_audit_events_subject_id",
     "index:ix_one_time_tokens_token_hash",
     "index:ix_one_time_tokens_user_id_purpose",
     "index:ix_outbox_next_attempt_at",

@@ -129,6 +129,8 @@ impl Modify for BearerAuth {
         routes::admin::list_sessions,
         routes::admin::revoke_sessions,
         routes::admin::send_password_reset,
+        routes::audit::admin_audit,
+        routes::audit::security_events,
     ),
     components(schemas(crate::error::ErrorBody, crate::validation::Rejection)),
     modifiers(&BearerAuth, &SharedResponses),

@@ -2,6 +2,7 @@
 //! and unknown paths with 404, both as JSON.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod body_schema;
 pub mod cookie;
@@ -104,11 +105,19 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::resource("/sessions").route(web::get().to(auth::sessions::sessions)),
                 ))
                 .service(only(
+                    GET,
+                    web::resource("/security-events").route(web::get().to(audit::security_events)),
+                ))
+                .service(only(
                     "DELETE",
                     web::resource("/sessions/{id}")
                         .route(web::delete().to(auth::sessions::revoke_session)),
                 )),
         )
+        .service(only(
+            GET,
+            web::resource("/api/v1/admin/audit").route(web::get().to(audit::admin_audit)),
+        ))
         .service(
             web::scope("/api/v1/admin/users")
                 .service(only(

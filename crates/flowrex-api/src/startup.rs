@@ -143,8 +143,8 @@ async fn shutdown_signal() -> bool {
     }
 }
 
-/// Deletes expired sessions every `cleanup.interval`, in batches, for as long as the server
-/// runs. Every instance may run it: deletes of the same rows are harmless.
+/// Deletes expired sessions, and audit events past their retention, every
+/// `cleanup.interval`, in batches, for as long as the server runs. Every instance may run it: deletes of the same rows are harmless.
 fn spawn_session_cleanup(auth: web::Data<AuthService>, cleanup: SessionCleanup) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(cleanup.interval);
@@ -155,6 +155,13 @@ fn spawn_session_cleanup(auth: web::Data<AuthService>, cleanup: SessionCleanup) 
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
                 Err(error) => tracing::warn!(%error, "expired sessions not deleted"),
+            }
+            if let Some(retention) = cleanup.audit_retention {
+                match auth.purge_audit(retention, cleanup.batch).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "old audit events deleted"),
+                    Err(error) => tracing::warn!(%error, "old audit events not deleted"),
+                }
             }
         }
     });

@@ -6,6 +6,8 @@
 //!   change, deletion, the profile): `auth/lifecycle.rs`;
 //! - administration by superusers (users, their sessions, reset links; never without an
 //!   active superuser): `auth/admin.rs`;
+//! - the audit trail, read by administrators and by each user for their own account:
+//!   `auth/audit.rs`;
 //! - login with brute-force throttling ([`AuthService::login`]): `auth/login.rs`;
 //! - sessions: refresh rotation, authentication, logout, the sessions list
 //!   (`auth/sessions.rs`);
@@ -17,12 +19,13 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::LinkTemplates;
 use crate::ports::{
-    AccountStore, Clock, FailureCounter, PasswordHasher, SessionStore, TokenIssuer, TokenVerifier,
-    UserDirectory, UserRepository,
+    AccountStore, AuditLog, Clock, FailureCounter, PasswordHasher, SessionStore, TokenIssuer,
+    TokenVerifier, UserDirectory, UserRepository,
 };
 
 mod accounts;
 mod admin;
+mod audit;
 mod errors;
 mod lifecycle;
 #[cfg(test)]
@@ -34,6 +37,7 @@ mod tests;
 
 pub use accounts::Registration;
 pub use admin::{AdminError, AdminNewUser, AdminUserChange, INVITATION_TTL_DAYS, UserPage};
+pub use audit::EventPage;
 pub use errors::{
     AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError,
     RevokeSessionError,
@@ -147,6 +151,7 @@ pub struct AuthService {
     accounts_policy: AccountPolicy,
     throttle: LoginThrottle,
     directory: Option<Arc<dyn UserDirectory>>,
+    audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl AuthService {
@@ -164,6 +169,7 @@ impl AuthService {
             accounts_policy: AccountPolicy::default(),
             throttle: LoginThrottle::default(),
             directory: None,
+            audit: None,
         }
     }
 

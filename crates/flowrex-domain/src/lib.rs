@@ -24,6 +24,7 @@
 //! use cases at all: see `flowrex-infrastructure`'s `examples/protected_service.rs`.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod delivery;
@@ -38,11 +39,12 @@ pub mod test_support;
 pub mod token;
 pub mod user;
 
+pub use audit::{AuditAction, AuditEvent, AuditFilter, AuditUser, RecordedEvent};
 pub use auth::{
     AccountError, AccountPolicy, AdminError, AdminNewUser, AdminUserChange, AuthPolicy, AuthPorts,
-    AuthService, AuthenticateError, Authenticated, INVITATION_TTL_DAYS, LoginAttempt, LoginError,
-    LoginThrottle, LogoutError, LogoutRequest, ProfileChange, RefreshError, RegisterError,
-    Registration, RevokeSessionError, UserPage, VerificationRequest,
+    AuthService, AuthenticateError, Authenticated, EventPage, INVITATION_TTL_DAYS, LoginAttempt,
+    LoginError, LoginThrottle, LogoutError, LogoutRequest, ProfileChange, RefreshError,
+    RegisterError, Registration, RevokeSessionError, UserPage, VerificationRequest,
 };
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};

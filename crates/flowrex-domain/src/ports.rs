@@ -5,6 +5,7 @@
 //! `mocks` feature (`MockUserRepository`, …).
 
 mod accounts;
+mod audit;
 mod counters;
 mod mail;
 mod security;
@@ -12,6 +13,7 @@ mod sessions;
 mod users;
 
 pub use accounts::*;
+pub use audit::*;
 pub use counters::*;
 pub use mail::*;
 pub use security::*;

@@ -17,9 +17,9 @@ use crate::ports::{
     TokenError, TokenIssuer, TokenVerifier, UserRepository,
 };
 use crate::{
-    EmailAddress, FullName, Mail, PasswordAttempt, PasswordHash, RevokeReason, Session, SessionId,
-    StoredToken, TokenFingerprint, TokenKind, TokenOwner, TokenPurpose, TokenRequest, User, UserId,
-    UserParts, VerifiedToken,
+    AuditEvent, AuditFilter, AuditUser, EmailAddress, FullName, Mail, PasswordAttempt,
+    PasswordHash, RecordedEvent, RevokeReason, Session, SessionId, StoredToken, TokenFingerprint,
+    TokenKind, TokenOwner, TokenPurpose, TokenRequest, User, UserId, UserParts, VerifiedToken,
 };
 
 /// A clock that always says the same time.
@@ -40,6 +40,7 @@ pub struct InMemoryStore {
     sessions: Mutex<Vec<Session>>,
     tokens: Mutex<Vec<TokenRow>>,
     outbox: Mutex<Vec<OutboxRow>>,
+    events: Mutex<Vec<RecordedEvent>>,
 }
 
 impl InMemoryStore {
@@ -60,6 +61,44 @@ impl InMemoryStore {
     /// Every session, in creation order.
     pub fn sessions(&self) -> Vec<Session> {
         self.lock_sessions().clone()
+    }
+
+    /// Every audit event's action, oldest first.
+    pub fn actions(&self) -> Vec<String> {
+        self.lock_events()
+            .iter()
+            .map(|e| e.action.clone())
+            .collect()
+    }
+
+    fn lock_events(&self) -> std::sync::MutexGuard<'_, Vec<RecordedEvent>> {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends `events`, `inserted` standing for [`AuditUser::Inserted`].
+    fn append(&self, events: Vec<AuditEvent>, inserted: Option<UserId>, at: DateTime<Utc>) {
+        let who = |user: Option<AuditUser>| match user? {
+            AuditUser::User(id) => Some(id),
+            AuditUser::Inserted => inserted,
+        };
+        let mut stored = self.lock_events();
+        for event in events {
+            let id = i64::try_from(stored.len()).unwrap_or(i64::MAX) + 1;
+            stored.push(RecordedEvent {
+                id,
+                action: event.action.as_str().to_owned(),
+                created_at: at,
+                actor: who(event.actor),
+                subject: who(event.subject),
+                session: event.session.map(|s| s.as_str().to_owned()),
+                ip: None,
+                user_agent: None,
+                request_id: None,
+                details: serde_json::Value::Object(event.details),
+            });
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<User>> {
@@ -116,6 +155,54 @@ impl crate::ports::UserDirectory for InMemoryStore {
     }
 }
 
+#[async_trait]
+impl crate::ports::AuditLog for InMemoryStore {
+    async fn record(&self, event: AuditEvent) {
+        self.append(vec![event], None, Utc::now());
+    }
+
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, RepositoryError> {
+        let mut events: Vec<RecordedEvent> = self
+            .lock_events()
+            .iter()
+            .filter(|e| before.is_none_or(|before| e.id < before))
+            .filter(|e| {
+                filter
+                    .user
+                    .is_none_or(|u| e.actor == Some(u) || e.subject == Some(u))
+            })
+            .filter(|e| filter.subject.is_none_or(|u| e.subject == Some(u)))
+            .filter(|e| filter.action.is_none_or(|a| e.action == a.as_str()))
+            .filter(|e| filter.since.is_none_or(|t| e.created_at >= t))
+            .filter(|e| filter.until.is_none_or(|t| e.created_at < t))
+            .cloned()
+            .collect();
+        events.reverse();
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(events)
+    }
+
+    async fn purge_before(
+        &self,
+        before: DateTime<Utc>,
+        batch: u64,
+    ) -> Result<u64, RepositoryError> {
+        let mut events = self.lock_events();
+        let old = events
+            .iter()
+            .filter(|e| e.created_at < before)
+            .count()
+            .min(usize::try_from(batch).unwrap_or(usize::MAX));
+        events.drain(..old);
+        Ok(old as u64)
+    }
+}
+
 /// A stored one-time token and its fingerprint.
 #[derive(Debug, Clone)]
 struct TokenRow {
@@ -168,6 +255,7 @@ impl InMemoryStore {
             row.token.used_at = Some(at);
         }
         let mut touched = None;
+        let mut inserted_id = None;
         if let Some(new) = changes.insert_user {
             if users.iter().any(|u| u.email() == &new.email) {
                 return Err(AccountStoreError::EmailTaken);
@@ -189,6 +277,7 @@ impl InMemoryStore {
                 .into(),
             );
             touched = Some(id);
+            inserted_id = Some(id);
         }
         if let Some(update) = changes.update_user {
             if let Some(email) = &update.email
@@ -286,10 +375,12 @@ impl InMemoryStore {
             return Err(AccountStoreError::LastSuperuser);
         }
         let user = touched.and_then(|id| users.iter().find(|u| u.id() == id).cloned());
+        let inserted = inserted_id;
         *self.lock() = users;
         *self.lock_tokens() = tokens;
         *self.lock_sessions() = sessions;
         *self.lock_outbox() = outbox;
+        self.append(changes.audit, inserted, at);
         Ok(Applied { user, revoked })
     }
 }
@@ -495,7 +586,12 @@ impl FailureCounter for CountingFailureCounter {
 
 #[async_trait]
 impl SessionStore for InMemoryStore {
-    async fn create(&self, session: Session) -> Result<(), SessionStoreError> {
+    async fn create(
+        &self,
+        session: Session,
+        audit: Option<AuditEvent>,
+    ) -> Result<(), SessionStoreError> {
+        self.append(audit.into_iter().collect(), None, session.created_at);
         let mut users = self.lock();
         if let Some(user) = users.iter_mut().find(|u| u.id() == session.user_id) {
             let mut parts = user.to_parts();
@@ -557,6 +653,7 @@ impl SessionStore for InMemoryStore {
         id: &SessionId,
         reason: RevokeReason,
         now: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<bool, SessionStoreError> {
         let mut sessions = self.lock_sessions();
         let Some(session) = sessions
@@ -567,6 +664,8 @@ impl SessionStore for InMemoryStore {
         };
         session.revoked_at = Some(now);
         session.revoked_reason = Some(reason.as_str().to_owned());
+        drop(sessions);
+        self.append(audit.into_iter().collect(), None, now);
         Ok(true)
     }
 
@@ -575,6 +674,7 @@ impl SessionStore for InMemoryStore {
         user: UserId,
         reason: RevokeReason,
         now: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<u64, SessionStoreError> {
         let mut count = 0;
         for session in self
@@ -586,6 +686,7 @@ impl SessionStore for InMemoryStore {
             session.revoked_reason = Some(reason.as_str().to_owned());
             count += 1;
         }
+        self.append(audit.into_iter().collect(), None, now);
         Ok(count)
     }
 

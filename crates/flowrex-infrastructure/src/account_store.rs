@@ -17,6 +17,7 @@ use sea_orm::{
     DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 
+use crate::audit::{EventRow, insert_events, log_rows};
 use crate::database::unique_row;
 use crate::db_error::{is_unavailable, violates_unique};
 use crate::entity::users::id_column;
@@ -89,8 +90,9 @@ impl AccountStore for SeaOrmAccountStore {
         at: DateTime<Utc>,
     ) -> Result<Applied, AccountStoreError> {
         let txn = self.db.begin().await.map_err(account_error)?;
-        let applied = self.apply_in(&txn, changes, at).await?;
+        let (applied, events) = self.apply_in(&txn, changes, at).await?;
         txn.commit().await.map_err(account_error)?;
+        log_rows(&events);
         Ok(applied)
     }
 }
@@ -103,7 +105,7 @@ impl SeaOrmAccountStore {
         txn: &DatabaseTransaction,
         changes: Changes,
         at: DateTime<Utc>,
-    ) -> Result<Applied, AccountStoreError> {
+    ) -> Result<(Applied, Vec<EventRow>), AccountStoreError> {
         if changes.keep_a_superuser {
             lock_superusers(txn).await?;
         }
@@ -120,6 +122,7 @@ impl SeaOrmAccountStore {
             }
         }
         let mut touched = None;
+        let mut inserted = None;
         if let Some(new) = changes.insert_user {
             let row = users::ActiveModel {
                 email: Set(new.email.as_str().to_owned()),
@@ -137,6 +140,7 @@ impl SeaOrmAccountStore {
             .await
             .map_err(account_error)?;
             touched = Some(row.id);
+            inserted = Some(row.id);
         }
         if let Some(update) = changes.update_user {
             touched = Some(update_user(txn, update, at).await?);
@@ -188,6 +192,9 @@ impl SeaOrmAccountStore {
             // Dropped uncommitted: nothing happened.
             return Err(AccountStoreError::LastSuperuser);
         }
+        let events = insert_events(txn, &changes.audit, at, inserted)
+            .await
+            .map_err(account_error)?;
         let user = match touched {
             Some(id) => users::Entity::find_by_id(id)
                 .one(txn)
@@ -196,7 +203,7 @@ impl SeaOrmAccountStore {
                 .map(User::from),
             None => None,
         };
-        Ok(Applied { user, revoked })
+        Ok((Applied { user, revoked }, events))
     }
 }
 

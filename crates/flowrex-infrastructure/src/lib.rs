@@ -11,6 +11,7 @@
 //!   in-process, Redis and failover adapters) and [`failure_counter`] (login attempts:
 //!   the domain's `FailureCounter`), watched by one [`circuit::Circuit`] per Redis.
 //! - [`probe`]: readiness of the database and Redis.
+//! - the audit trail: [`audit`] ([`SeaOrmAuditLog`], events' origin per request);
 //! - the account lifecycle: [`SeaOrmAccountStore`] (changes and their mails in one
 //!   transaction), [`SeaOrmOutbox`] (queued mails, sealed by [`secret_box`], claimed by
 //!   delivery workers), [`mail`] (SMTP and log transports, templates).
@@ -19,6 +20,7 @@
 //! `DbErr`, `redis` or `jsonwebtoken` error goes further.
 
 pub mod account_store;
+pub mod audit;
 pub mod circuit;
 pub mod clock;
 pub mod database;
@@ -39,6 +41,7 @@ pub mod test_support;
 pub mod user_repository;
 
 pub use account_store::SeaOrmAccountStore;
+pub use audit::SeaOrmAuditLog;
 pub use clock::SystemClock;
 pub use database::{DatabaseSettings, DatabaseUrl, DatabaseUrlError};
 pub use hasher::BcryptHasher;

@@ -3,13 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{SessionStore, SessionStoreError};
-use flowrex_domain::{RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
+use flowrex_domain::{
+    AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
     QueryOrder, QuerySelect, RelationTrait, Set, TransactionTrait,
 };
 
+use crate::audit::{insert_events, log_rows};
 use crate::database::{session_store_error, unique_row};
 use crate::db_error::read_retrying;
 use crate::entity::users::id_column;
@@ -49,7 +52,11 @@ fn into_session(model: sessions::Model) -> Option<Session> {
 
 #[async_trait]
 impl SessionStore for SeaOrmSessionStore {
-    async fn create(&self, session: Session) -> Result<(), SessionStoreError> {
+    async fn create(
+        &self,
+        session: Session,
+        audit: Option<AuditEvent>,
+    ) -> Result<(), SessionStoreError> {
         let user_id = id_column(session.user_id).ok_or_else(|| {
             SessionStoreError::Unexpected(anyhow::anyhow!("user id out of range"))
         })?;
@@ -77,7 +84,12 @@ impl SessionStore for SeaOrmSessionStore {
             .exec(&txn)
             .await
             .map_err(session_store_error)?;
-        txn.commit().await.map_err(session_store_error)
+        let events = insert_events(&txn, audit.as_slice(), at, None)
+            .await
+            .map_err(session_store_error)?;
+        txn.commit().await.map_err(session_store_error)?;
+        log_rows(&events);
+        Ok(())
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError> {
@@ -146,19 +158,31 @@ impl SessionStore for SeaOrmSessionStore {
         id: &SessionId,
         reason: RevokeReason,
         now: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<bool, SessionStoreError> {
-        let result = sessions::Entity::update_many()
+        let revoke = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
             .col_expr(
                 sessions::Column::RevokedReason,
                 Expr::value(reason.as_str()),
             )
             .filter(sessions::Column::Id.eq(id.as_str()))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .filter(sessions::Column::RevokedAt.is_null());
+        let Some(event) = audit else {
+            let result = revoke.exec(&self.db).await.map_err(session_store_error)?;
+            return Ok(result.rows_affected == 1);
+        };
+        let txn = self.db.begin().await.map_err(session_store_error)?;
+        let result = revoke.exec(&txn).await.map_err(session_store_error)?;
+        if result.rows_affected != 1 {
+            return Ok(false);
+        }
+        let events = insert_events(&txn, &[event], now, None)
             .await
             .map_err(session_store_error)?;
-        Ok(result.rows_affected == 1)
+        txn.commit().await.map_err(session_store_error)?;
+        log_rows(&events);
+        Ok(true)
     }
 
     async fn revoke_all(
@@ -166,11 +190,13 @@ impl SessionStore for SeaOrmSessionStore {
         user: UserId,
         reason: RevokeReason,
         now: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<u64, SessionStoreError> {
         let Some(user) = id_column(user) else {
             return Ok(0);
         };
-        sessions::Entity::update_many()
+        let txn = self.db.begin().await.map_err(session_store_error)?;
+        let revoked = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(now))
             .col_expr(
                 sessions::Column::RevokedReason,
@@ -178,10 +204,16 @@ impl SessionStore for SeaOrmSessionStore {
             )
             .filter(sessions::Column::UserId.eq(user))
             .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await
-            .map(|result| result.rows_affected)
-            .map_err(session_store_error)
+            .map_err(session_store_error)?
+            .rows_affected;
+        let events = insert_events(&txn, audit.as_slice(), now, None)
+            .await
+            .map_err(session_store_error)?;
+        txn.commit().await.map_err(session_store_error)?;
+        log_rows(&events);
+        Ok(revoked)
     }
 
     async fn list_active(

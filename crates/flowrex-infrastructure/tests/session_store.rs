@@ -69,7 +69,7 @@ fn session(user: UserId, expires_in: Duration, refresh: &str) -> Session {
 async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
     let (store, user, _dir) = stores().await;
     let stored = session(user, Duration::days(7), "r1");
-    store.create(stored.clone()).await.unwrap();
+    store.create(stored.clone(), None).await.unwrap();
     assert_eq!(
         store.find(&stored.id).await.ok().flatten(),
         Some(stored.clone())
@@ -86,7 +86,7 @@ async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
 async fn of_concurrent_rotations_of_one_token_exactly_one_wins() {
     let (store, user, _dir) = stores().await;
     let stored = session(user, Duration::days(7), "r1");
-    store.create(stored.clone()).await.unwrap();
+    store.create(stored.clone(), None).await.unwrap();
     let attempts = (0..10).map(|n| {
         let (store, id) = (store.clone(), stored.id.clone());
         tokio::spawn(async move {
@@ -121,18 +121,18 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
     let revoked = session(user, Duration::days(7), "b");
     let expired = session(user, Duration::seconds(-1), "c");
     for s in [&live, &revoked, &expired] {
-        store.create(s.clone()).await.unwrap();
+        store.create(s.clone(), None).await.unwrap();
     }
     assert!(matches!(
         store
-            .revoke(&revoked.id, RevokeReason::Logout, Utc::now())
+            .revoke(&revoked.id, RevokeReason::Logout, Utc::now(), None)
             .await,
         Ok(true)
     ));
     assert!(
         matches!(
             store
-                .revoke(&revoked.id, RevokeReason::Logout, Utc::now())
+                .revoke(&revoked.id, RevokeReason::Logout, Utc::now(), None)
                 .await,
             Ok(false)
         ),
@@ -154,7 +154,7 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
     assert!(store.find(&expired.id).await.ok().flatten().is_none());
     assert!(matches!(
         store
-            .revoke_all(user, RevokeReason::LogoutAll, Utc::now())
+            .revoke_all(user, RevokeReason::LogoutAll, Utc::now(), None)
             .await,
         Ok(1)
     ));

@@ -24,6 +24,11 @@ struct Address {
 }
 
 impl Client {
+    /// The address of `request`'s client, computed now if no one did before.
+    pub fn ip_of(request: &HttpRequest) -> Option<std::net::IpAddr> {
+        Self::address(request).ip
+    }
+
     /// The limit key of `request`'s client, computed now if no one did before.
     pub fn key_of(request: &HttpRequest) -> ClientKey {
         Self::address(request).key

@@ -1,7 +1,8 @@
 //! Per-request observability: a request id (the client's `X-Request-Id` when it is sane,
 //! a new UUID otherwise) echoed in the answer and attached to every log line of the request;
 //! one access-log line (target `flowrex::access`: method, route, status, latency); and the
-//! HTTP metrics.
+//! HTTP metrics. The request's origin (client address, user agent, request id) is set for
+//! the audit events its handling writes.
 
 use std::time::Instant;
 
@@ -9,10 +10,13 @@ use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use flowrex_infrastructure::audit::{Origin, with_origin};
 use metrics::Label;
 use tracing::Instrument;
+
+use crate::extract::Client;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -55,8 +59,17 @@ pub async fn observe(
     let id = request_id(&request);
     let method = method_label(request.method());
     let span = tracing::info_span!("request", request_id = %id, method);
+    let origin = Origin {
+        ip: Client::ip_of(request.request()).map(|ip| ip.to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|agent| agent.to_str().ok())
+            .map(str::to_owned),
+        request_id: Some(id.clone()),
+    };
     let started = Instant::now();
-    let mut response = next.call(request).instrument(span.clone()).await?;
+    let mut response = with_origin(origin, next.call(request).instrument(span.clone())).await?;
     let elapsed = started.elapsed();
     let route = response
         .request()

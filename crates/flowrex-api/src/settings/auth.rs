@@ -15,7 +15,7 @@ use super::{SettingsError, invalid, positive};
 
 section! {
     /// `JWT_*`, `ACCESS_TOKEN_EXPIRE_MINUTES`, `REFRESH_TOKEN_EXPIRE_DAYS`,
-    /// `REFRESH_REUSE_GRACE_SECONDS`, `SESSION_CLEANUP_*`, `BCRYPT_COST`.
+    /// `REFRESH_REUSE_GRACE_SECONDS`, `SESSION_CLEANUP_*`, `BCRYPT_COST`, `AUDIT_RETENTION_DAYS`.
     pub struct AuthSection {
         /// Signs HS256/HS384/HS512 tokens; generated in development when empty.
         #[serde(
@@ -47,6 +47,8 @@ section! {
         session_cleanup_batch: u64 = 500,
         /// bcrypt cost (4 to 31).
         bcrypt_cost: u32 = 12,
+        /// Days audit events are kept (deleted by the session cleanup); 0 keeps them.
+        audit_retention_days: u32 = 365,
     }
 }
 
@@ -57,6 +59,8 @@ pub struct SessionCleanup {
     pub interval: Duration,
     /// Rows per statement (never 0).
     pub batch: u64,
+    /// How long audit events are kept (`None`: for ever).
+    pub audit_retention: Option<chrono::Duration>,
 }
 
 /// The token, session and hashing settings, checked: the token adapter is built here,
@@ -111,6 +115,8 @@ impl AuthSection {
             seconds => Some(SessionCleanup {
                 interval: Duration::from_secs(seconds),
                 batch: positive(self.session_cleanup_batch, "SESSION_CLEANUP_BATCH")?,
+                audit_retention: (self.audit_retention_days > 0)
+                    .then(|| chrono::Duration::days(i64::from(self.audit_retention_days))),
             }),
         };
         Ok(AuthConfig {

@@ -24,7 +24,7 @@ use flowrex_infrastructure::rate_limit::{
 use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
-    BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmOutbox, SeaOrmSessionStore,
+    BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmAuditLog, SeaOrmOutbox, SeaOrmSessionStore,
     SeaOrmUserRepository, SystemClock,
 };
 use migration::{Migrator, MigratorTrait};
@@ -125,6 +125,7 @@ impl Adapters {
             settings.auth.policy,
         )
         .with_directory(Arc::new(SeaOrmUserRepository::new(self.db.clone())))
+        .with_audit_log(Arc::new(SeaOrmAuditLog::new(self.db.clone())))
         .with_account_policy(AccountPolicy {
             verification_ttl: mail.verification_ttl,
             reset_ttl: mail.reset_ttl,

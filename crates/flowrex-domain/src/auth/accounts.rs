@@ -8,8 +8,9 @@ use tracing::{Span, instrument};
 use super::{AccountError, AuthService, LogoutError, RegisterError};
 use crate::ports::{Changes, Reservation, Revocation, UserUpdate};
 use crate::{
-    EmailAddress, FullName, LinkTemplates, Mail, MailPurpose, NewOneTimeToken, NewPassword,
-    NewUser, OneTimeToken, RevokeReason, TokenOwner, TokenPurpose, User,
+    AuditAction, AuditEvent, AuditUser, EmailAddress, FullName, LinkTemplates, Mail, MailPurpose,
+    NewOneTimeToken, NewPassword, NewUser, OneTimeToken, RevokeReason, TokenOwner, TokenPurpose,
+    User,
 };
 
 /// A registration request whose parts passed their rules.
@@ -79,6 +80,11 @@ impl AuthService {
                 is_superuser: superuser,
                 is_verified: verified,
             }),
+            audit: vec![
+                AuditEvent::new(AuditAction::UserRegistered)
+                    .by(AuditUser::Inserted)
+                    .on(AuditUser::Inserted),
+            ],
             ..Changes::default()
         };
         if !verified && self.accounts_policy.mail_enabled {

@@ -16,8 +16,8 @@ use crate::ports::{
     UserDirectory, UserFilter, UserUpdate,
 };
 use crate::{
-    EmailAddress, FullName, MailPurpose, NewPassword, NewUser, OneTimeToken, RevokeReason, Session,
-    TokenOwner, TokenPurpose, User, UserId,
+    AuditAction, AuditEvent, AuditUser, EmailAddress, FullName, MailPurpose, NewPassword, NewUser,
+    OneTimeToken, RevokeReason, Session, TokenOwner, TokenPurpose, User, UserId,
 };
 
 /// How long an invitation's set-password link works.
@@ -216,6 +216,14 @@ impl AuthService {
                 is_superuser: new.is_superuser,
                 is_verified: new.is_verified,
             }),
+            audit: vec![
+                AuditEvent::new(AuditAction::AdminUserCreated)
+                    .by(AuditUser::User(caller.user.id()))
+                    .on(AuditUser::Inserted)
+                    .with("invited", invited)
+                    .with("is_superuser", new.is_superuser)
+                    .with("is_verified", new.is_verified),
+            ],
             ..Changes::default()
         };
         if invited {
@@ -266,7 +274,8 @@ impl AuthService {
             .find_by_id(id)
             .await?
             .ok_or(AdminError::NotFound)?;
-        let deactivated = change.is_active == Some(false);
+        let deactivated = change.is_active == Some(false) && user.is_active();
+        let event = updated_event(caller, &user, &change);
         let removes_superuser = user.is_superuser()
             && user.is_active()
             && (deactivated || change.is_superuser == Some(false));
@@ -284,6 +293,7 @@ impl AuthService {
                 reason: RevokeReason::Admin,
             }),
             keep_a_superuser: removes_superuser,
+            audit: vec![event],
             ..Changes::default()
         };
         let applied = self.accounts.apply(changes, self.now()).await?;
@@ -314,6 +324,11 @@ impl AuthService {
         let changes = Changes {
             delete_user: Some(id),
             keep_a_superuser: user.is_superuser() && user.is_active(),
+            audit: vec![
+                AuditEvent::new(AuditAction::AdminUserDeleted)
+                    .by(AuditUser::User(caller.user.id()))
+                    .on(AuditUser::User(id)),
+            ],
             ..Changes::default()
         };
         self.accounts.apply(changes, self.now()).await?;
@@ -345,9 +360,12 @@ impl AuthService {
         id: UserId,
     ) -> Result<u64, AdminError> {
         let user = self.admin_get_user(caller, id).await?;
+        let event = AuditEvent::new(AuditAction::AdminSessionsRevoked)
+            .by(AuditUser::User(caller.user.id()))
+            .on(AuditUser::User(user.id()));
         let revoked = self
             .sessions
-            .revoke_all(user.id(), RevokeReason::Admin, self.now())
+            .revoke_all(user.id(), RevokeReason::Admin, self.now(), Some(event))
             .await?;
         tracing::info!(revoked, "sessions revoked by an administrator");
         Ok(revoked)
@@ -368,7 +386,14 @@ impl AuthService {
             return Err(AdminError::MailDisabled);
         }
         let now = self.now();
-        let mut changes = Changes::default();
+        let mut changes = Changes {
+            audit: vec![
+                AuditEvent::new(AuditAction::AdminPasswordResetSent)
+                    .by(AuditUser::User(caller.user.id()))
+                    .on(AuditUser::User(user.id())),
+            ],
+            ..Changes::default()
+        };
         self.add_link_mail(
             &mut changes,
             TokenOwner::User(user.id()),
@@ -405,4 +430,27 @@ impl AuthService {
         };
         Ok(self.accounts.apply(changes, self.now()).await?.user)
     }
+}
+
+/// The `admin_user_updated` event of `change` to `user`: the fields named, and each flag's
+/// old and new value.
+fn updated_event(caller: &Authenticated, user: &User, change: &AdminUserChange) -> AuditEvent {
+    let mut fields = Vec::new();
+    let mut event = AuditEvent::new(AuditAction::AdminUserUpdated)
+        .by(AuditUser::User(caller.user.id()))
+        .on(AuditUser::User(user.id()));
+    for (name, new, old) in [
+        ("is_active", change.is_active, user.is_active()),
+        ("is_verified", change.is_verified, user.is_verified()),
+        ("is_superuser", change.is_superuser, user.is_superuser()),
+    ] {
+        if let Some(new) = new {
+            fields.push(name);
+            event = event.with(name, serde_json::json!({ "old": old, "new": new }));
+        }
+    }
+    if change.full_name.is_some() {
+        fields.push("full_name");
+    }
+    event.with("fields", fields)
 }

@@ -12,8 +12,9 @@ use super::login::ThrottleKeys;
 use super::{AccountError, AuthService, Authenticated};
 use crate::ports::{Changes, Revocation, UserUpdate};
 use crate::{
-    ClientInfo, EmailAddress, FullName, MailPurpose, NewPassword, OneTimeToken, PasswordAttempt,
-    RevokeReason, StoredToken, TokenOwner, TokenPurpose, User,
+    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, FullName, MailPurpose,
+    NewPassword, OneTimeToken, PasswordAttempt, RevokeReason, StoredToken, TokenOwner,
+    TokenPurpose, User,
 };
 
 /// Who asks for a verification mail.
@@ -72,6 +73,7 @@ impl AuthService {
                         is_verified: Some(true),
                         ..UserUpdate::of(user.id())
                     }),
+                    audit: vec![AuditEvent::own(AuditAction::EmailVerified, user.id())],
                     ..Changes::default()
                 },
                 self.now(),
@@ -112,6 +114,16 @@ impl AuthService {
                 now,
             )
             .await;
+            let action = match purpose {
+                TokenPurpose::VerifyEmail => AuditAction::EmailVerificationRequested,
+                _ => AuditAction::PasswordResetRequested,
+            };
+            let mailed = !changes.mails.is_empty();
+            changes.audit.push(
+                AuditEvent::new(action)
+                    .on(AuditUser::User(user.id()))
+                    .with("mailed", mailed),
+            );
         }
         self.accounts.apply(changes, now).await?;
         Ok(())
@@ -145,6 +157,7 @@ impl AuthService {
                 keep: None,
                 reason: RevokeReason::PasswordReset,
             }),
+            audit: vec![AuditEvent::own(AuditAction::PasswordReset, user.id())],
             ..Changes::default()
         };
         self.add_notice(&mut changes, user.email(), MailPurpose::PasswordReset)
@@ -185,6 +198,10 @@ impl AuthService {
                 keep: Some(caller.session.clone()),
                 reason: RevokeReason::PasswordChanged,
             }),
+            audit: vec![
+                AuditEvent::own(AuditAction::PasswordChanged, caller.user.id())
+                    .in_session(&caller.session),
+            ],
             ..Changes::default()
         };
         self.add_notice(
@@ -258,6 +275,11 @@ impl AuthService {
             now,
         )
         .await;
+        changes.audit.push(
+            AuditEvent::own(AuditAction::EmailChangeRequested, caller.user.id())
+                .in_session(&caller.session)
+                .with("to", new_email.as_str()),
+        );
         if !changes.mails.is_empty() {
             let mut notice = crate::Mail::notice(
                 caller.user.email().clone(),
@@ -291,6 +313,11 @@ impl AuthService {
             .apply(
                 Changes {
                     consume_token: Some(stored.id),
+                    audit: vec![
+                        AuditEvent::own(AuditAction::EmailChanged, user.id())
+                            .with("from", user.email().as_str())
+                            .with("to", new_email.as_str()),
+                    ],
                     update_user: Some(UserUpdate {
                         email: Some(new_email),
                         is_verified: Some(true),
@@ -321,6 +348,10 @@ impl AuthService {
             .await?;
         let mut changes = Changes {
             delete_user: Some(caller.user.id()),
+            audit: vec![
+                AuditEvent::own(AuditAction::AccountDeleted, caller.user.id())
+                    .in_session(&caller.session),
+            ],
             ..Changes::default()
         };
         self.add_notice(

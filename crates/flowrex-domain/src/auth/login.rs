@@ -6,7 +6,10 @@ use tracing::{Span, instrument};
 
 use super::{AuthService, LoginError};
 use crate::ports::{Changes, FailureCounter, Reservation, UserUpdate};
-use crate::{ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User};
+use crate::{
+    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User,
+    UserId,
+};
 
 /// A login attempt: what was typed, and who typed it.
 #[derive(Debug)]
@@ -34,16 +37,26 @@ impl AuthService {
             Ok(reserved) => reserved,
             Err(retry_after) => {
                 tracing::info!("login throttled");
+                if self.audit.is_some()
+                    && let Ok(Some(user)) = self.users.find_by_email(&attempt.email).await
+                {
+                    self.record_failure(user.id(), "throttled").await;
+                }
                 return Err(LoginError::Throttled { retry_after });
             }
         };
+        let mut unverified = None;
         let result = self.check_password(&attempt).await.and_then(|user| {
             if self.accounts_policy.require_verified_email && !user.is_verified() {
                 tracing::info!("login refused: address not verified");
+                unverified = Some(user.id());
                 return Err(LoginError::EmailNotVerified);
             }
             Ok(user)
         });
+        if let Some(user) = unverified {
+            self.record_failure(user, "unverified").await;
+        }
         match &result {
             // A failure keeps its reservation: it is one of the window's failures.
             Err(LoginError::InvalidCredentials) => {}
@@ -76,10 +89,33 @@ impl AuthService {
         let matches = self.hasher.verify(&attempt.password, hash).await?;
         match user {
             Some(user) if matches && user.is_active() => Ok(user),
-            _ => {
+            Some(user) => {
+                tracing::info!("login refused");
+                let reason = if matches {
+                    "inactive"
+                } else {
+                    "wrong_password"
+                };
+                self.record_failure(user.id(), reason).await;
+                Err(LoginError::InvalidCredentials)
+            }
+            None => {
                 tracing::info!("login refused");
                 Err(LoginError::InvalidCredentials)
             }
+        }
+    }
+
+    /// Records a failed login of an existing account (never the password tried).
+    pub(super) async fn record_failure(&self, user: UserId, reason: &'static str) {
+        if let Some(audit) = &self.audit {
+            audit
+                .record(
+                    AuditEvent::new(AuditAction::LoginFailed)
+                        .on(AuditUser::User(user))
+                        .with("reason", reason),
+                )
+                .await;
         }
     }
 

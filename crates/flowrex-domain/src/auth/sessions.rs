@@ -9,8 +9,8 @@ use tracing::{Span, instrument};
 use super::{AuthService, AuthenticateError, LogoutError, RefreshError, RevokeSessionError};
 use crate::ports::{IssueError, SessionStoreError};
 use crate::{
-    ClientInfo, RevokeReason, Session, SessionId, TokenFingerprint, TokenKind, TokenPair,
-    TokenRequest, User,
+    AuditAction, AuditEvent, AuditUser, ClientInfo, RevokeReason, Session, SessionId,
+    TokenFingerprint, TokenKind, TokenPair, TokenRequest, User,
 };
 
 /// An access token's live session and its active user: what an authenticated request
@@ -47,23 +47,27 @@ impl AuthService {
         let now = self.now();
         let id = SessionId::generate();
         let pair = self.issue_pair(user, &id, now)?;
+        let event = AuditEvent::own(AuditAction::LoginSucceeded, user.id()).in_session(&id);
         self.sessions
-            .create(Session {
-                id,
-                user_id: user.id(),
-                refresh_token_hash: TokenFingerprint::of(&pair.refresh_token),
-                previous_refresh_token_hash: None,
-                rotated_at: None,
-                created_at: now,
-                last_used_at: now,
-                expires_at: now + self.policy.refresh_ttl,
-                revoked_at: None,
-                revoked_reason: None,
-                user_agent: client
-                    .user_agent
-                    .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
-                ip: client.ip.map(|ip| ip.to_string()),
-            })
+            .create(
+                Session {
+                    id,
+                    user_id: user.id(),
+                    refresh_token_hash: TokenFingerprint::of(&pair.refresh_token),
+                    previous_refresh_token_hash: None,
+                    rotated_at: None,
+                    created_at: now,
+                    last_used_at: now,
+                    expires_at: now + self.policy.refresh_ttl,
+                    revoked_at: None,
+                    revoked_reason: None,
+                    user_agent: client
+                        .user_agent
+                        .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+                    ip: client.ip.map(|ip| ip.to_string()),
+                },
+                Some(event),
+            )
             .await?;
         Ok(pair)
     }
@@ -136,8 +140,12 @@ impl AuthService {
             session = %session.id,
             "refresh token reuse detected: revoking the session"
         );
+        let event = AuditEvent::new(AuditAction::SessionRevoked)
+            .on(AuditUser::User(session.user_id))
+            .in_session(&session.id)
+            .with("by", "reuse_detection");
         self.sessions
-            .revoke(&session.id, RevokeReason::RefreshReuse, now)
+            .revoke(&session.id, RevokeReason::RefreshReuse, now, Some(event))
             .await?;
         Ok(())
     }
@@ -206,15 +214,21 @@ impl AuthService {
             };
             Span::current().record("user_id", claims.subject.get());
             if request.everywhere {
+                let event = AuditEvent::own(AuditAction::Logout, claims.subject)
+                    .in_session(&session.id)
+                    .with("scope", "all");
                 let revoked = self
                     .sessions
-                    .revoke_all(claims.subject, RevokeReason::LogoutAll, now)
+                    .revoke_all(claims.subject, RevokeReason::LogoutAll, now, Some(event))
                     .await?;
                 tracing::info!(revoked, "logged out everywhere");
                 return Ok(());
             }
+            let event = AuditEvent::own(AuditAction::Logout, claims.subject)
+                .in_session(&session.id)
+                .with("scope", "session");
             self.sessions
-                .revoke(&session.id, RevokeReason::Logout, now)
+                .revoke(&session.id, RevokeReason::Logout, now, Some(event))
                 .await?;
             tracing::info!("logged out");
         }
@@ -254,8 +268,11 @@ impl AuthService {
         if !owned {
             return Err(RevokeSessionError::NotFound);
         }
+        let event = AuditEvent::own(AuditAction::SessionRevoked, caller.user.id())
+            .in_session(&id)
+            .with("by", "user");
         self.sessions
-            .revoke(&id, RevokeReason::Revoked, now)
+            .revoke(&id, RevokeReason::Revoked, now, Some(event))
             .await?;
         Ok(())
     }

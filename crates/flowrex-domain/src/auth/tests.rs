@@ -909,7 +909,7 @@ async fn current_user_needs_a_live_session_and_an_active_user() {
     let session = world.store.sessions()[0].id.clone();
     let _ = world
         .store
-        .revoke(&session, RevokeReason::Logout, now())
+        .revoke(&session, RevokeReason::Logout, now(), None)
         .await;
     let revoked = world
         .service
@@ -1007,17 +1007,17 @@ async fn logout_without_a_usable_token_succeeds_and_changes_nothing() {
 fn unreachable_sessions() -> Arc<dyn SessionStore> {
     let down = || SessionStoreError::Unavailable(anyhow::anyhow!("connection refused"));
     let mut sessions = MockSessionStore::new();
-    sessions.expect_create().returning(move |_| Err(down()));
+    sessions.expect_create().returning(move |_, _| Err(down()));
     sessions.expect_find().returning(move |_| Err(down()));
     sessions
         .expect_find_active_user()
         .returning(move |_, _, _| Err(down()));
     sessions
         .expect_revoke()
-        .returning(move |_, _, _| Err(down()));
+        .returning(move |_, _, _, _| Err(down()));
     sessions
         .expect_revoke_all()
-        .returning(move |_, _, _| Err(down()));
+        .returning(move |_, _, _, _| Err(down()));
     Arc::new(sessions)
 }
 

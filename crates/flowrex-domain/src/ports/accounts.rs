@@ -80,7 +80,7 @@ pub struct Revocation {
 /// must still be unused, or nothing happens), a user inserted, a user updated, tokens
 /// issued (each replacing its owner's unused ones of its purpose), sessions revoked, mails
 /// queued, a user deleted (with its sessions and tokens).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
     /// The stored token (its id) this change set uses up.
     pub consume_token: Option<i64>,
@@ -100,6 +100,9 @@ pub struct Changes {
     /// superuser; checked under a lock of the superusers' rows, so that two changes at once
     /// cannot each remove one of the last two.
     pub keep_a_superuser: bool,
+    /// The audit events these changes record, written with them (last, after the
+    /// superuser check), or not at all.
+    pub audit: Vec<crate::AuditEvent>,
 }
 
 /// What [`AccountStore::apply`] did.

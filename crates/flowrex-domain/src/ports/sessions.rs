@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
+use crate::{AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
 
 /// Why a session store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -16,17 +16,21 @@ pub enum SessionStoreError {
     Unexpected(#[source] anyhow::Error),
 }
 
-/// Server-side sessions. Every call is one indexed statement, but `create`, which is two in
-/// one transaction.
+/// Server-side sessions. Every call is one indexed statement, but those that also write
+/// an audit event or the last login time: one transaction.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a new session (a login) and, with it, its user's last login time (the
-    /// session's `created_at`).
+    /// session's `created_at`) and the `audit` event, in one transaction.
     ///
     /// # Errors
     /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
-    async fn create(&self, session: Session) -> Result<(), SessionStoreError>;
+    async fn create(
+        &self,
+        session: Session,
+        audit: Option<AuditEvent>,
+    ) -> Result<(), SessionStoreError>;
 
     /// A session by id, whatever its state.
     ///
@@ -60,7 +64,8 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, SessionStoreError>;
 
-    /// Revokes one session; `true` if it was not revoked already.
+    /// Revokes one session; `true` if it was not revoked already. The `audit` event is
+    /// written with the revocation, and only if there was one.
     ///
     /// # Errors
     /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
@@ -69,9 +74,11 @@ pub trait SessionStore: Send + Sync {
         id: &SessionId,
         reason: RevokeReason,
         now: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<bool, SessionStoreError>;
 
-    /// Revokes every session of a user; how many were still active.
+    /// Revokes every session of a user; how many were still active. The `audit` event is
+    /// written with the revocation (also when there was none to revoke).
     ///
     /// # Errors
     /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
@@ -80,6 +87,7 @@ pub trait SessionStore: Send + Sync {
         user: UserId,
         reason: RevokeReason,
         now: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<u64, SessionStoreError>;
 
     /// A user's active sessions, most recently used first.

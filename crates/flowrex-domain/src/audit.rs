@@ -1,0 +1,229 @@
+//! The audit trail's vocabulary: what happened ([`AuditAction`]), who did it to whom, in
+//! which session, and details that never hold a secret (no password, token, hash or code).
+//! Where the request came from (address, user agent, request id) is added by the adapter
+//! that writes the event, from the request it runs in.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::{SessionId, UserId};
+
+/// A kind of security event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// A user registered (or an operator created one).
+    UserRegistered,
+    /// A login succeeded.
+    LoginSucceeded,
+    /// A login of an existing account failed (`reason`: `wrong_password`, `inactive`,
+    /// `unverified`, `throttled`).
+    LoginFailed,
+    /// A session ended by logout (`scope`: `session` or `all`).
+    Logout,
+    /// A session was revoked (`by`: `user`, `reuse_detection`).
+    SessionRevoked,
+    /// The password was changed.
+    PasswordChanged,
+    /// A reset link was asked for (and queued).
+    PasswordResetRequested,
+    /// The password was reset through a mailed link.
+    PasswordReset,
+    /// A verification link was asked for (and queued).
+    EmailVerificationRequested,
+    /// The address was verified.
+    EmailVerified,
+    /// An email change was asked for (`to`).
+    EmailChangeRequested,
+    /// The address changed (`from`, `to`).
+    EmailChanged,
+    /// The user deleted the account.
+    AccountDeleted,
+    /// An administrator created a user (`invited`, `is_superuser`, `is_verified`).
+    AdminUserCreated,
+    /// An administrator changed a user (`fields`, and each flag's `old` and `new`).
+    AdminUserUpdated,
+    /// An administrator deleted a user.
+    AdminUserDeleted,
+    /// An administrator ended every session of a user.
+    AdminSessionsRevoked,
+    /// An administrator mailed a user a reset link.
+    AdminPasswordResetSent,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [Self; 18] = [
+        Self::UserRegistered,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::SessionRevoked,
+        Self::PasswordChanged,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::EmailVerificationRequested,
+        Self::EmailVerified,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::AccountDeleted,
+        Self::AdminUserCreated,
+        Self::AdminUserUpdated,
+        Self::AdminUserDeleted,
+        Self::AdminSessionsRevoked,
+        Self::AdminPasswordResetSent,
+    ];
+
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserRegistered => "user_registered",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::Logout => "logout",
+            Self::SessionRevoked => "session_revoked",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::EmailVerificationRequested => "email_verification_requested",
+            Self::EmailVerified => "email_verified",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::AccountDeleted => "account_deleted",
+            Self::AdminUserCreated => "admin_user_created",
+            Self::AdminUserUpdated => "admin_user_updated",
+            Self::AdminUserDeleted => "admin_user_deleted",
+            Self::AdminSessionsRevoked => "admin_sessions_revoked",
+            Self::AdminPasswordResetSent => "admin_password_reset_sent",
+        }
+    }
+
+    /// The action stored as [`Self::as_str`].
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == raw)
+    }
+}
+
+/// A user an event names: a stored one, or the one its change set inserts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditUser {
+    /// This user.
+    User(UserId),
+    /// The user inserted by the same change set (its id is known only once stored).
+    Inserted,
+}
+
+/// An event to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    /// What happened.
+    pub action: AuditAction,
+    /// Who did it (`None`: anonymous, or the operator's command line).
+    pub actor: Option<AuditUser>,
+    /// To whom.
+    pub subject: Option<AuditUser>,
+    /// In which session.
+    pub session: Option<SessionId>,
+    /// More about it; never a secret.
+    pub details: Map<String, Value>,
+}
+
+impl AuditEvent {
+    /// An event of `action` with nobody named yet.
+    pub fn new(action: AuditAction) -> Self {
+        Self {
+            action,
+            actor: None,
+            subject: None,
+            session: None,
+            details: Map::new(),
+        }
+    }
+
+    /// An event a user did to their own account.
+    pub fn own(action: AuditAction, user: UserId) -> Self {
+        Self::new(action)
+            .by(AuditUser::User(user))
+            .on(AuditUser::User(user))
+    }
+
+    /// Done by `actor`.
+    #[must_use]
+    pub fn by(mut self, actor: AuditUser) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+
+    /// Done to `subject`.
+    #[must_use]
+    pub fn on(mut self, subject: AuditUser) -> Self {
+        self.subject = Some(subject);
+        self
+    }
+
+    /// In `session`.
+    #[must_use]
+    pub fn in_session(mut self, session: &SessionId) -> Self {
+        self.session = Some(session.clone());
+        self
+    }
+
+    /// With the detail `key`.
+    #[must_use]
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// An event as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    /// Its place in the trail (newest highest).
+    pub id: i64,
+    /// What happened (as stored; an unknown name from a newer version stays readable).
+    pub action: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: Option<UserId>,
+    /// To whom.
+    pub subject: Option<UserId>,
+    /// In which session.
+    pub session: Option<String>,
+    /// From which address.
+    pub ip: Option<String>,
+    /// With which user agent.
+    pub user_agent: Option<String>,
+    /// Under which request id.
+    pub request_id: Option<String>,
+    /// More about it.
+    pub details: Value,
+}
+
+/// Which events to list; every criterion set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Events whose actor or subject is this user.
+    pub user: Option<UserId>,
+    /// Events whose subject is this user.
+    pub subject: Option<UserId>,
+    /// Of this action.
+    pub action: Option<AuditAction>,
+    /// At or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_reads_back_from_its_name() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::parse("password"), None);
+    }
+}

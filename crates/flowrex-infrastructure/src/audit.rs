@@ -1,0 +1,308 @@
+//! The audit trail on sea-orm (`audit_events`), and where each event came from.
+//!
+//! The domain says what happened, who did it to whom and in which session; the request an
+//! event is written in says from where: [`with_origin`] runs a request's handling with its
+//! client address, user agent and request id, and every event written inside it carries
+//! them. Events that go with a change are inserted by the stores in the change's
+//! transaction (`insert_events`); failed logins, which change nothing, go through
+//! [`SeaOrmAuditLog::record`]: a bounded queue that a background task writes in batches, so
+//! that a flood of failed logins never waits on (nor slows) the database — past
+//! [`QUEUE_CAPACITY`] waiting events, new ones are dropped and counted
+//! (`flowrex_audit_dropped_total`). Each stored event is also logged as a line with target
+//! `flowrex::audit` (JSON in production), for log shippers.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use flowrex_domain::ports::{AuditLog, RepositoryError};
+use flowrex_domain::{AuditEvent, AuditFilter, AuditUser, RecordedEvent, UserId};
+use sea_orm::{
+    ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use tokio::sync::mpsc;
+
+use crate::database::repository_error;
+use crate::db_error::read_retrying;
+use crate::entity::audit_events;
+use crate::entity::users::id_column;
+
+/// Failed-login events waiting to be written, at most.
+pub const QUEUE_CAPACITY: usize = 10_000;
+/// Events one background insert writes, at most.
+const BATCH: usize = 200;
+/// Longest user agent kept (the column's size).
+const MAX_USER_AGENT_CHARS: usize = 255;
+
+/// Where a request came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The client's address (behind trusted proxies, the forwarded one).
+    pub ip: Option<String>,
+    /// Its `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request id (`X-Request-Id`).
+    pub request_id: Option<String>,
+}
+
+tokio::task_local! {
+    static ORIGIN: Origin;
+}
+
+/// Runs `work` (a request's handling) with `origin`: events written inside carry it.
+pub async fn with_origin<F: Future>(origin: Origin, work: F) -> F::Output {
+    ORIGIN.scope(origin, work).await
+}
+
+fn current_origin() -> Origin {
+    ORIGIN.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// An event about to be stored, with its origin.
+#[derive(Debug, Clone)]
+pub(crate) struct EventRow {
+    created_at: DateTime<Utc>,
+    action: &'static str,
+    actor_id: Option<i32>,
+    subject_id: Option<i32>,
+    session_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+    details: String,
+}
+
+impl EventRow {
+    /// `event` at `at`, from the current request; `inserted` is the id
+    /// [`AuditUser::Inserted`] stands for.
+    fn of(event: &AuditEvent, at: DateTime<Utc>, inserted: Option<i32>) -> Self {
+        let who = |user: Option<AuditUser>| match user? {
+            AuditUser::User(id) => id_column(id),
+            AuditUser::Inserted => inserted,
+        };
+        let origin = current_origin();
+        Self {
+            created_at: at.trunc_subsecs(6),
+            action: event.action.as_str(),
+            actor_id: who(event.actor),
+            subject_id: who(event.subject),
+            session_id: event.session.as_ref().map(|s| s.as_str().to_owned()),
+            ip: origin.ip,
+            user_agent: origin
+                .user_agent
+                .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            request_id: origin.request_id,
+            details: serde_json::Value::Object(event.details.clone()).to_string(),
+        }
+    }
+
+    fn model(&self) -> audit_events::ActiveModel {
+        audit_events::ActiveModel {
+            id: NotSet,
+            created_at: Set(self.created_at),
+            action: Set(self.action.to_owned()),
+            actor_id: Set(self.actor_id),
+            subject_id: Set(self.subject_id),
+            session_id: Set(self.session_id.clone()),
+            ip: Set(self.ip.clone()),
+            user_agent: Set(self.user_agent.clone()),
+            request_id: Set(self.request_id.clone()),
+            details: Set(self.details.clone()),
+        }
+    }
+
+    /// The `flowrex::audit` log line of this (stored) event.
+    fn log(&self) {
+        tracing::info!(
+            target: "flowrex::audit",
+            action = self.action,
+            actor_id = self.actor_id,
+            subject_id = self.subject_id,
+            session_id = self.session_id.as_deref(),
+            ip = self.ip.as_deref(),
+            request_id = self.request_id.as_deref(),
+            details = %self.details,
+            "audit"
+        );
+    }
+}
+
+/// Writes `events` through `conn` (a change's transaction); the rows, for [`log_rows`]
+/// once that transaction committed.
+///
+/// # Errors
+/// The database's error.
+pub(crate) async fn insert_events(
+    conn: &impl ConnectionTrait,
+    events: &[AuditEvent],
+    at: DateTime<Utc>,
+    inserted: Option<i32>,
+) -> Result<Vec<EventRow>, sea_orm::DbErr> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<EventRow> = events
+        .iter()
+        .map(|event| EventRow::of(event, at, inserted))
+        .collect();
+    audit_events::Entity::insert_many(rows.iter().map(EventRow::model))
+        .exec(conn)
+        .await?;
+    Ok(rows)
+}
+
+/// Logs each stored row (after its transaction committed).
+pub(crate) fn log_rows(rows: &[EventRow]) {
+    for row in rows {
+        row.log();
+    }
+}
+
+/// The trail in `audit_events`.
+#[derive(Clone)]
+pub struct SeaOrmAuditLog {
+    db: DatabaseConnection,
+    queue: mpsc::Sender<EventRow>,
+}
+
+impl SeaOrmAuditLog {
+    /// The trail over a pool, with its background writer (call inside a tokio runtime).
+    pub fn new(db: DatabaseConnection) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(write_queued(db.clone(), receiver));
+        Self { db, queue }
+    }
+}
+
+/// Writes queued events in batches until every sender is gone; a batch the database
+/// refuses is retried a few times, then dropped and counted.
+async fn write_queued(db: DatabaseConnection, mut receiver: mpsc::Receiver<EventRow>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        let mut tries = 0;
+        loop {
+            match audit_events::Entity::insert_many(batch.iter().map(EventRow::model))
+                .exec(&db)
+                .await
+            {
+                Ok(_) => {
+                    log_rows(&batch);
+                    break;
+                }
+                Err(error) if tries < 3 => {
+                    tries += 1;
+                    tracing::warn!(%error, "audit events not written yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500 * tries)).await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, lost = batch.len(), "audit events lost");
+                    metrics::counter!("flowrex_audit_dropped_total").increment(batch.len() as u64);
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+fn recorded(row: audit_events::Model) -> RecordedEvent {
+    RecordedEvent {
+        id: row.id,
+        action: row.action,
+        created_at: row.created_at,
+        actor: row.actor_id.map(|id| UserId::new(i64::from(id))),
+        subject: row.subject_id.map(|id| UserId::new(i64::from(id))),
+        session: row.session_id,
+        ip: row.ip,
+        user_agent: row.user_agent,
+        request_id: row.request_id,
+        details: serde_json::from_str(&row.details).unwrap_or(serde_json::Value::Null),
+    }
+}
+
+#[async_trait]
+impl AuditLog for SeaOrmAuditLog {
+    async fn record(&self, event: AuditEvent) {
+        let row = EventRow::of(&event, Utc::now(), None);
+        if self.queue.try_send(row).is_err() {
+            metrics::counter!("flowrex_audit_dropped_total").increment(1);
+        }
+    }
+
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, RepositoryError> {
+        let mut condition = Condition::all();
+        let column = |id: UserId| id_column(id).unwrap_or(-1);
+        if let Some(user) = filter.user {
+            condition = condition.add(
+                Condition::any()
+                    .add(audit_events::Column::ActorId.eq(column(user)))
+                    .add(audit_events::Column::SubjectId.eq(column(user))),
+            );
+        }
+        if let Some(subject) = filter.subject {
+            condition = condition.add(audit_events::Column::SubjectId.eq(column(subject)));
+        }
+        if let Some(action) = filter.action {
+            condition = condition.add(audit_events::Column::Action.eq(action.as_str()));
+        }
+        if let Some(since) = filter.since {
+            condition = condition.add(audit_events::Column::CreatedAt.gte(since));
+        }
+        if let Some(until) = filter.until {
+            condition = condition.add(audit_events::Column::CreatedAt.lt(until));
+        }
+        if let Some(before) = before {
+            condition = condition.add(audit_events::Column::Id.lt(before));
+        }
+        read_retrying(|| {
+            audit_events::Entity::find()
+                .filter(condition.clone())
+                .order_by_desc(audit_events::Column::Id)
+                .limit(limit)
+                .all(&self.db)
+        })
+        .await
+        .map(|rows| rows.into_iter().map(recorded).collect())
+        .map_err(repository_error)
+    }
+
+    async fn purge_before(
+        &self,
+        before: DateTime<Utc>,
+        batch: u64,
+    ) -> Result<u64, RepositoryError> {
+        // By id, so that one statement touches at most `batch` rows on every backend.
+        let ids: Vec<i64> = audit_events::Entity::find()
+            .filter(audit_events::Column::CreatedAt.lt(before))
+            .order_by_asc(audit_events::Column::Id)
+            .limit(batch)
+            .all(&self.db)
+            .await
+            .map_err(repository_error)?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        audit_events::Entity::delete_many()
+            .filter(audit_events::Column::Id.is_in(ids))
+            .exec(&self.db)
+            .await
+            .map(|done| done.rows_affected)
+            .map_err(repository_error)
+    }
+}
+
+impl std::fmt::Debug for SeaOrmAuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaOrmAuditLog").finish_non_exhaustive()
+    }
+}
