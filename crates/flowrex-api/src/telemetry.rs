@@ -132,6 +132,10 @@ fn register_series() {
             "flowrex_mail_failed_total",
             "Mails given up (refused, or out of tries).",
         ),
+        (
+            "flowrex_audit_dropped_total",
+            "Failed-login audit events dropped: the write queue was full, or the database refused them.",
+        ),
     ] {
         metrics::describe_counter!(name, help);
         metrics::counter!(name).increment(0);

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::{SessionId, UserId};
+use crate::{EmailAddress, SessionId, UserId};
 
 /// A kind of security event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,13 +103,17 @@ impl AuditAction {
     }
 }
 
-/// A user an event names: a stored one, or the one its change set inserts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A user an event names: a stored one, the one its change set inserts, or the account
+/// of an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditUser {
     /// This user.
     User(UserId),
     /// The user inserted by the same change set (its id is known only once stored).
     Inserted,
+    /// The account with this address, looked up when the event is written, away from the
+    /// request (a throttled login is refused before any lookup); no account, no event.
+    Address(EmailAddress),
 }
 
 /// An event to record.

@@ -79,19 +79,26 @@ impl InMemoryStore {
 
     /// Appends `events`, `inserted` standing for [`AuditUser::Inserted`].
     fn append(&self, events: Vec<AuditEvent>, inserted: Option<UserId>, at: DateTime<Utc>) {
+        let users = self.lock().clone();
         let who = |user: Option<AuditUser>| match user? {
             AuditUser::User(id) => Some(id),
             AuditUser::Inserted => inserted,
+            AuditUser::Address(email) => users.iter().find(|u| u.email() == &email).map(User::id),
         };
         let mut stored = self.lock_events();
         for event in events {
+            if matches!(&event.subject, Some(AuditUser::Address(_)))
+                && who(event.subject.clone()).is_none()
+            {
+                continue;
+            }
             let id = i64::try_from(stored.len()).unwrap_or(i64::MAX) + 1;
             stored.push(RecordedEvent {
                 id,
                 action: event.action.as_str().to_owned(),
                 created_at: at,
-                actor: who(event.actor),
-                subject: who(event.subject),
+                actor: who(event.actor.clone()),
+                subject: who(event.subject.clone()),
                 session: event.session.map(|s| s.as_str().to_owned()),
                 ip: None,
                 user_agent: None,

@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 
 use crate::database::repository_error;
 use crate::db_error::read_retrying;
-use crate::entity::audit_events;
 use crate::entity::users::id_column;
+use crate::entity::{audit_events, users};
 
 /// Failed-login events waiting to be written, at most.
 pub const QUEUE_CAPACITY: usize = 10_000;
@@ -67,6 +67,8 @@ pub(crate) struct EventRow {
     action: &'static str,
     actor_id: Option<i32>,
     subject_id: Option<i32>,
+    /// The email key of an [`AuditUser::Address`] subject, until resolved.
+    subject_key: Option<String>,
     session_id: Option<String>,
     ip: Option<String>,
     user_agent: Option<String>,
@@ -78,16 +80,21 @@ impl EventRow {
     /// `event` at `at`, from the current request; `inserted` is the id
     /// [`AuditUser::Inserted`] stands for.
     fn of(event: &AuditEvent, at: DateTime<Utc>, inserted: Option<i32>) -> Self {
-        let who = |user: Option<AuditUser>| match user? {
-            AuditUser::User(id) => id_column(id),
+        let who = |user: &Option<AuditUser>| match user.as_ref()? {
+            AuditUser::User(id) => id_column(*id),
             AuditUser::Inserted => inserted,
+            AuditUser::Address(_) => None,
         };
         let origin = current_origin();
         Self {
             created_at: at.trunc_subsecs(6),
             action: event.action.as_str(),
-            actor_id: who(event.actor),
-            subject_id: who(event.subject),
+            actor_id: who(&event.actor),
+            subject_id: who(&event.subject),
+            subject_key: match &event.subject {
+                Some(AuditUser::Address(email)) => Some(email.key().to_owned()),
+                _ => None,
+            },
             session_id: event.session.as_ref().map(|s| s.as_str().to_owned()),
             ip: origin.ip,
             user_agent: origin
@@ -178,9 +185,50 @@ impl SeaOrmAuditLog {
 
 /// Writes queued events in batches until every sender is gone; a batch the database
 /// refuses is retried a few times, then dropped and counted.
+/// Gives each row naming its subject by address that account's id, in one query per
+/// batch; rows whose address has no account are dropped (unknown addresses leave no
+/// event). A lookup that fails keeps the rows for the retry.
+async fn resolve_subjects(
+    db: &DatabaseConnection,
+    batch: &mut Vec<EventRow>,
+) -> Result<(), sea_orm::DbErr> {
+    let keys: Vec<String> = batch
+        .iter()
+        .filter_map(|row| row.subject_key.clone())
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let found: std::collections::HashMap<String, i32> = users::Entity::find()
+        .filter(users::Column::EmailKey.is_in(keys))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|user| Some((user.email_key?, user.id)))
+        .collect();
+    batch.retain_mut(|row| match row.subject_key.take() {
+        None => true,
+        Some(key) => {
+            row.subject_id = found.get(&key).copied();
+            row.subject_id.is_some()
+        }
+    });
+    Ok(())
+}
+
 async fn write_queued(db: DatabaseConnection, mut receiver: mpsc::Receiver<EventRow>) {
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
+        if let Err(error) = resolve_subjects(&db, &mut batch).await {
+            tracing::warn!(%error, "audit subjects not looked up; retrying once");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if resolve_subjects(&db, &mut batch).await.is_err() {
+                batch.retain(|row| row.subject_key.is_none());
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
         let mut tries = 0;
         loop {
             match audit_events::Entity::insert_many(batch.iter().map(EventRow::model))

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// The median of `samples` (zero for none).
+#[allow(dead_code)] // each benchmark compiles this module; not all take medians
 pub fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples.get(samples.len() / 2).copied().unwrap_or_default()

@@ -8,7 +8,6 @@ use super::{AuthService, LoginError};
 use crate::ports::{Changes, FailureCounter, Reservation, UserUpdate};
 use crate::{
     AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User,
-    UserId,
 };
 
 /// A login attempt: what was typed, and who typed it.
@@ -37,11 +36,8 @@ impl AuthService {
             Ok(reserved) => reserved,
             Err(retry_after) => {
                 tracing::info!("login throttled");
-                if self.audit.is_some()
-                    && let Ok(Some(user)) = self.users.find_by_email(&attempt.email).await
-                {
-                    self.record_failure(user.id(), "throttled").await;
-                }
+                self.record_failure(AuditUser::Address(attempt.email.clone()), "throttled")
+                    .await;
                 return Err(LoginError::Throttled { retry_after });
             }
         };
@@ -55,7 +51,8 @@ impl AuthService {
             Ok(user)
         });
         if let Some(user) = unverified {
-            self.record_failure(user, "unverified").await;
+            self.record_failure(AuditUser::User(user), "unverified")
+                .await;
         }
         match &result {
             // A failure keeps its reservation: it is one of the window's failures.
@@ -96,7 +93,8 @@ impl AuthService {
                 } else {
                     "wrong_password"
                 };
-                self.record_failure(user.id(), reason).await;
+                self.record_failure(AuditUser::User(user.id()), reason)
+                    .await;
                 Err(LoginError::InvalidCredentials)
             }
             None => {
@@ -107,12 +105,12 @@ impl AuthService {
     }
 
     /// Records a failed login of an existing account (never the password tried).
-    pub(super) async fn record_failure(&self, user: UserId, reason: &'static str) {
+    pub(super) async fn record_failure(&self, user: AuditUser, reason: &'static str) {
         if let Some(audit) = &self.audit {
             audit
                 .record(
                     AuditEvent::new(AuditAction::LoginFailed)
-                        .on(AuditUser::User(user))
+                        .on(user)
                         .with("reason", reason),
                 )
                 .await;

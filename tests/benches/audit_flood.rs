@@ -1,0 +1,133 @@
+//! A flood of failed logins against the audit trail: starts the real server (release
+//! build, SQLite) and sends 4,000 wrong-password logins, 32 at a time, for an existing
+//! account — after the throttle's 5 failures each is a 429 that still records a
+//! `login_failed` event (reason `throttled`) — and then as many for an unknown address,
+//! which records nothing. The audit write must not be the bottleneck: the first flood's
+//! rate must be at least 80% of the second's, and every event must be stored (none
+//! dropped).
+//!
+//! `cargo bench -p flowrex-tests --bench audit_flood`. Exits non-zero when a bound is
+//! missed.
+
+// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowrex_api::{Application, SettingsSources};
+use futures::StreamExt;
+use migration::sea_orm::{ConnectionTrait, Database, Statement};
+use serde_json::json;
+
+const ATTEMPTS: usize = 4_000;
+const CONCURRENCY: usize = 32;
+
+async fn start(url: &str) -> anyhow::Result<String> {
+    let settings = SettingsSources::only([
+        ("APP_ENV", "test"),
+        ("JWT_SECRET_KEY", "bench-secret"),
+        ("APP_SECRET_KEY", "bench-app-secret"),
+        ("DATABASE_URL", url),
+        ("PORT", "0"),
+        ("BCRYPT_COST", "4"),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"),
+        ("LOGIN_MAX_FAILURES_PER_IP", "0"),
+    ])
+    .load()?;
+    let app = Application::build(settings).await?;
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Ok(base)
+}
+
+/// `ATTEMPTS` wrong-password logins for `email`; the rate and how many were 429.
+async fn flood(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<(f64, usize)> {
+    let url = Arc::new(format!("{base}/api/v1/auth/login"));
+    let started = Instant::now();
+    let statuses: Vec<u16> = futures::stream::iter(0..ATTEMPTS)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                client
+                    .post(url.as_str())
+                    .json(&json!({"email": email, "password": "Wrong1234"}))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let rate = ATTEMPTS as f64 / started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "unexpected answers"
+    );
+    Ok((rate, statuses.iter().filter(|s| **s == 429).count()))
+}
+
+async fn run() -> anyhow::Result<bool> {
+    let dir = tempfile::tempdir()?;
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
+    let base = start(&url).await?;
+    let client = reqwest::Client::new();
+    let register = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"email": "target@example.com", "password": "Right1234"}))
+        .send()
+        .await?;
+    anyhow::ensure!(register.status().as_u16() == 201, "registration failed");
+
+    let (audited, audited_429) = flood(&client, &base, "target@example.com").await?;
+    let (plain, plain_429) = flood(&client, &base, "ghost@example.com").await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let db = Database::connect(url.as_str()).await?;
+    let stored: i64 = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'login_failed'",
+        ))
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or_default();
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let dropped = metrics
+        .lines()
+        .find(|l| l.starts_with("flowrex_audit_dropped_total "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or("?")
+        .to_owned();
+    let ratio = audited / plain;
+    let rate_ok = ratio >= 0.8;
+    let stored_ok = stored == ATTEMPTS as i64;
+    println!("{ATTEMPTS} failed logins, {CONCURRENCY} at a time (SQLite, this machine)");
+    println!("  existing account (audited): {audited:>8.0} req/s, {audited_429} × 429");
+    println!("  unknown address (no event): {plain:>8.0} req/s, {plain_429} × 429");
+    println!(
+        "  ratio {ratio:.2} (bound ≥ 0.80: {}); login_failed events stored {stored} of {ATTEMPTS} ({}); dropped {dropped}",
+        if rate_ok { "ok" } else { "MISSED" },
+        if stored_ok { "ok" } else { "MISSED" }
+    );
+    Ok(rate_ok && stored_ok)
+}
+
+fn main() -> ExitCode {
+    support::main_of("audit_flood", run())
+}
