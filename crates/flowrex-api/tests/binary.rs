@@ -205,6 +205,16 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         .send()
         .await;
     assert_eq!(forged.map(|r| r.status().as_u16()).ok(), Some(401));
+    let new_password = "N3wSecretPassw0rd";
+    let changed = client
+        .post(format!("{base}/api/v1/auth/password/change"))
+        .bearer_auth(&access)
+        .json(&json!({"current_password": password, "new_password": new_password}))
+        .send()
+        .await;
+    assert_eq!(changed.map(|r| r.status().as_u16()).ok(), Some(200));
+    // The failed login's audit event is written by a background batch.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let _ = server.0.kill();
     let _ = server.0.wait();
@@ -213,10 +223,23 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         logs.contains("login succeeded"),
         "the server did log the requests:\n{logs}"
     );
+    for action in [
+        "user_registered",
+        "login_failed",
+        "login_succeeded",
+        "password_changed",
+    ] {
+        assert!(
+            logs.lines()
+                .any(|line| line.contains("flowrex::audit") && line.contains(action)),
+            "the audit line of {action} is in the log"
+        );
+    }
     for (what, secret) in [
         ("password", password),
         ("wrong password", "Wr0ngPassw0rdXyz"),
         ("rejected password", "sh0rtpw"),
+        ("new password", new_password),
         ("bcrypt hash", "$2b$04$"),
         ("access token", access.as_str()),
         ("refresh token", refresh.as_str()),

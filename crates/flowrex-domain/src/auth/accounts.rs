@@ -130,6 +130,16 @@ impl AuthService {
                         keep: None,
                         reason: RevokeReason::Deactivated,
                     }),
+                    audit: vec![
+                        AuditEvent::new(AuditAction::AdminUserUpdated)
+                            .on(AuditUser::User(user.id()))
+                            .with("by", "operator")
+                            .with("fields", vec!["is_active"])
+                            .with(
+                                "is_active",
+                                serde_json::json!({"old": user.is_active(), "new": false}),
+                            ),
+                    ],
                     ..Changes::default()
                 },
                 self.now(),

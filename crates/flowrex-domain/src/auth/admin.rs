@@ -426,6 +426,16 @@ impl AuthService {
                 ..UserUpdate::of(user.id())
             }),
             keep_a_superuser: !superuser && user.is_superuser() && user.is_active(),
+            audit: vec![
+                AuditEvent::new(AuditAction::AdminUserUpdated)
+                    .on(AuditUser::User(user.id()))
+                    .with("by", "operator")
+                    .with("fields", vec!["is_superuser"])
+                    .with(
+                        "is_superuser",
+                        serde_json::json!({"old": user.is_superuser(), "new": superuser}),
+                    ),
+            ],
             ..Changes::default()
         };
         Ok(self.accounts.apply(changes, self.now()).await?.user)
