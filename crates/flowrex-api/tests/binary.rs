@@ -214,7 +214,7 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         .await;
     assert_eq!(changed.map(|r| r.status().as_u16()).ok(), Some(200));
     // The failed login's audit event is written by a background batch.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let _ = server.0.kill();
     let _ = server.0.wait();
