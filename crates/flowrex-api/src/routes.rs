@@ -10,6 +10,7 @@ pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod pages;
+pub mod query;
 pub mod uniform;
 
 use actix_web::{HttpResponse, Resource, web};

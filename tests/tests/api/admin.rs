@@ -575,6 +575,31 @@ async fn an_invited_user_sets_a_password_through_the_mailed_link() {
         mails.iter().any(|m| m.subject == "Reset your password"),
         "{mails:?}"
     );
+    let sent = body(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/audit?action=admin_password_reset_sent",
+            &admin,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(sent["items"].as_array().map(Vec::len), Some(1), "{sent}");
+    assert_eq!(sent["items"][0]["subject_id"], id);
+    let created = body(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/admin/audit?action=admin_user_created",
+            &admin,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(created["items"][0]["details"]["invited"], true, "{created}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

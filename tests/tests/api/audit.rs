@@ -545,3 +545,28 @@ async fn the_mailed_flows_leave_their_events() {
         assert_eq!(count(&app, &format!("details LIKE '%{token}%'")).await, 0);
     }
 }
+
+#[tokio::test]
+async fn a_replayed_refresh_token_revokes_its_session_and_says_so() {
+    let (app, root) = with_root(&[("REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
+    let tokens = app.register_and_login("replay@example.com").await;
+    let id = body(app.get_me(&access(&tokens)).await).await["id"]
+        .as_i64()
+        .unwrap();
+    let old = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(app.post_refresh(old).await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        app.post_refresh(old).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let events = events_of(&app, &root, id).await;
+    let revoked: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "session_revoked")
+        .collect();
+    assert_eq!(revoked.len(), 1, "{events:#?}");
+    assert_eq!(revoked[0]["details"], json!({"by": "reuse_detection"}));
+    assert_eq!(revoked[0]["actor_id"], Value::Null);
+    assert_eq!(revoked[0]["subject_id"], id);
+}

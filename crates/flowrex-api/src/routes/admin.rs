@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::ports::UserFilter;
 use flowrex_domain::{AdminNewUser, AdminUserChange, AuthService, User, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
@@ -17,11 +16,8 @@ use crate::routes::auth::{
     MessageBody, content_type, email, full_name, new_password, no_store, timestamp,
 };
 use crate::routes::body_schema::{BodyField, request_body};
-use crate::validation::{Echo, FieldError, Fields, Rejection, json_object};
-
-/// Users per page when `limit` is not given, and at most.
-const DEFAULT_LIMIT: u64 = 50;
-const MAX_LIMIT: u64 = 100;
+use crate::routes::query::QueryErrors;
+use crate::validation::{Echo, Fields, Rejection, json_object};
 
 const EMAIL: BodyField = BodyField::required("email", "The login address.").email();
 const PASSWORD: BodyField = BodyField::optional(
@@ -133,16 +129,6 @@ pub struct ListRequest {
     pub limit: u64,
 }
 
-fn query_error(name: &str, kind: &'static str, msg: &str, input: &str) -> FieldError {
-    FieldError::new(
-        kind,
-        vec![json!("query"), json!(name)],
-        msg.to_owned(),
-        Some(json!(input)),
-        None,
-    )
-}
-
 /// `GET /admin/users`'s query: `limit` (1–100), `cursor`, `email`, and the three flags
 /// (`true`/`false`, as FastAPI reads booleans: also `1`/`0`, `yes`/`no`, `on`/`off`).
 ///
@@ -150,48 +136,23 @@ fn query_error(name: &str, kind: &'static str, msg: &str, input: &str) -> FieldE
 /// The [`Rejection`] to answer with 422 (`loc` `["query", name]`).
 pub fn parse_list(query: &str) -> Result<ListRequest, Rejection> {
     let raw: ListQuery = serde_urlencoded::from_str(query).unwrap_or_default();
-    let mut errors = Vec::new();
-    let limit = match raw.limit.as_deref().map(str::parse::<u64>) {
-        None => DEFAULT_LIMIT,
-        Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
-        Some(_) => {
-            let input = raw.limit.clone().unwrap_or_default();
-            errors.push(query_error(
-                "limit",
-                "less_than_equal",
-                "Input should be an integer from 1 to 100",
-                &input,
-            ));
-            DEFAULT_LIMIT
-        }
-    };
-    let before = match raw.cursor.as_deref() {
-        None | Some("") => None,
-        Some(cursor) => match cursor.parse::<i64>() {
-            Ok(id) if id > 0 => Some(UserId::new(id)),
-            _ => {
-                errors.push(query_error(
-                    "cursor",
-                    "value_error",
-                    "Invalid cursor",
-                    cursor,
-                ));
-                None
-            }
-        },
-    };
+    let mut errors = QueryErrors::default();
+    let limit = errors.limit(raw.limit.as_deref());
+    let before = errors
+        .positive("cursor", raw.cursor.as_deref(), "Invalid cursor")
+        .map(UserId::new);
     let mut flag = |name: &'static str, raw: Option<&str>| -> Option<bool> {
         let value = raw?;
         match value.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" | "t" | "y" => Some(true),
             "false" | "0" | "no" | "off" | "f" | "n" => Some(false),
             _ => {
-                errors.push(query_error(
+                errors.reject(
                     name,
                     "bool_parsing",
                     "Input should be a valid boolean, unable to interpret input",
                     value,
-                ));
+                );
                 None
             }
         }
@@ -202,14 +163,14 @@ pub fn parse_list(query: &str) -> Result<ListRequest, Rejection> {
         is_superuser: flag("is_superuser", raw.is_superuser.as_deref()),
         email_contains: raw.email.filter(|needle| !needle.is_empty()),
     };
-    if errors.is_empty() {
+    if errors.0.is_empty() {
         Ok(ListRequest {
             filter,
             before,
             limit,
         })
     } else {
-        Err(Rejection { detail: errors })
+        Err(Rejection { detail: errors.0 })
     }
 }
 

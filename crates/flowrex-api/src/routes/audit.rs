@@ -5,17 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use flowrex_domain::{AuditAction, AuditFilter, AuthService, EventPage, RecordedEvent, UserId};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, SuperuserSession};
 use crate::routes::auth::{no_store, timestamp};
-use crate::validation::{FieldError, Rejection};
-
-/// Events per page when `limit` is not given, and at most.
-const DEFAULT_LIMIT: u64 = 50;
-const MAX_LIMIT: u64 = 100;
+use crate::routes::query::QueryErrors;
+use crate::validation::Rejection;
 
 /// One recorded event.
 #[derive(Serialize, ToSchema)]
@@ -101,16 +97,6 @@ pub struct EventRequest {
     pub limit: u64,
 }
 
-fn query_error(name: &str, kind: &'static str, msg: &str, input: &str) -> FieldError {
-    FieldError::new(
-        kind,
-        vec![json!("query"), json!(name)],
-        msg.to_owned(),
-        Some(json!(input)),
-        None,
-    )
-}
-
 /// An event list's query: `limit` (1–100), `cursor`, `user_id`, `action`, `since`, `until`
 /// (RFC 3339).
 ///
@@ -118,49 +104,22 @@ fn query_error(name: &str, kind: &'static str, msg: &str, input: &str) -> FieldE
 /// The [`Rejection`] to answer with 422 (`loc` `["query", name]`).
 pub fn parse_events(query: &str) -> Result<EventRequest, Rejection> {
     let raw: EventQuery = serde_urlencoded::from_str(query).unwrap_or_default();
-    let mut errors = Vec::new();
-    let limit = match raw.limit.as_deref().map(str::parse::<u64>) {
-        None => DEFAULT_LIMIT,
-        Some(Ok(limit)) if (1..=MAX_LIMIT).contains(&limit) => limit,
-        Some(_) => {
-            let input = raw.limit.clone().unwrap_or_default();
-            errors.push(query_error(
-                "limit",
-                "less_than_equal",
-                "Input should be an integer from 1 to 100",
-                &input,
-            ));
-            DEFAULT_LIMIT
-        }
-    };
-    let mut positive = |name: &str, raw: Option<&str>, msg: &str| -> Option<i64> {
-        let value = raw.filter(|v| !v.is_empty())?;
-        match value.parse::<i64>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                errors.push(query_error(name, "int_parsing", msg, value));
-                None
-            }
-        }
-    };
-    let before = positive("cursor", raw.cursor.as_deref(), "Invalid cursor");
-    let user = positive(
-        "user_id",
-        raw.user_id.as_deref(),
-        "Input should be a valid integer",
-    )
-    .map(UserId::new);
+    let mut errors = QueryErrors::default();
+    let limit = errors.limit(raw.limit.as_deref());
+    let before = errors.positive("cursor", raw.cursor.as_deref(), "Invalid cursor");
+    let user = errors
+        .positive(
+            "user_id",
+            raw.user_id.as_deref(),
+            "Input should be a valid integer",
+        )
+        .map(UserId::new);
     let action = match raw.action.as_deref().filter(|a| !a.is_empty()) {
         None => None,
         Some(name) => match AuditAction::parse(name) {
             Some(action) => Some(action),
             None => {
-                errors.push(query_error(
-                    "action",
-                    "enum",
-                    "Input should be an audit action",
-                    name,
-                ));
+                errors.reject("action", "enum", "Input should be an audit action", name);
                 None
             }
         },
@@ -170,20 +129,20 @@ pub fn parse_events(query: &str) -> Result<EventRequest, Rejection> {
         match DateTime::parse_from_rfc3339(value) {
             Ok(at) => Some(at.with_timezone(&Utc)),
             Err(_) => {
-                errors.push(query_error(
+                errors.reject(
                     name,
                     "datetime_from_date_parsing",
                     "Input should be an RFC 3339 time",
                     value,
-                ));
+                );
                 None
             }
         }
     };
     let since = time("since", raw.since.as_deref());
     let until = time("until", raw.until.as_deref());
-    if !errors.is_empty() {
-        return Err(Rejection { detail: errors });
+    if !errors.0.is_empty() {
+        return Err(Rejection { detail: errors.0 });
     }
     Ok(EventRequest {
         filter: AuditFilter {
