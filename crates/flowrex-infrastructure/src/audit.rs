@@ -40,7 +40,7 @@ const MAX_USER_AGENT_CHARS: usize = 255;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     /// The client's address (behind trusted proxies, the forwarded one).
-    pub ip: Option<String>,
+    pub ip: Option<std::net::IpAddr>,
     /// Its `User-Agent`.
     pub user_agent: Option<String>,
     /// The request id (`X-Request-Id`).
@@ -96,7 +96,7 @@ impl EventRow {
                 _ => None,
             },
             session_id: event.session.as_ref().map(|s| s.as_str().to_owned()),
-            ip: origin.ip,
+            ip: origin.ip.map(|ip| ip.to_string()),
             user_agent: origin
                 .user_agent
                 .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),

@@ -60,7 +60,7 @@ pub async fn observe(
     let method = method_label(request.method());
     let span = tracing::info_span!("request", request_id = %id, method);
     let origin = Origin {
-        ip: Client::ip_of(request.request()).map(|ip| ip.to_string()),
+        ip: Client::ip_of(request.request()),
         user_agent: request
             .headers()
             .get(header::USER_AGENT)
