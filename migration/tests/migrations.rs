@@ -55,22 +55,28 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 16] = [
+const ALL_OBJECTS: [&str; 22] = [
     "table:audit_events",
     "index:ix_audit_events_action",
     "index:ix_audit_events_actor_id",
     "index:ix_audit_events_created_at",
     "index:ix_audit_events_subject_id",
+    "index:ix_mfa_challenges_token_hash",
     "index:ix_one_time_tokens_token_hash",
     "index:ix_one_time_tokens_user_id_purpose",
     "index:ix_outbox_next_attempt_at",
+    "index:ix_recovery_codes_user_id_code_hash",
     "index:ix_sessions_expires_at",
     "index:ix_sessions_user_id",
+    "index:ix_totp_factors_user_id",
     "index:ix_users_email",
     "index:ix_users_email_key",
+    "table:mfa_challenges",
     "table:one_time_tokens",
     "table:outbox",
+    "table:recovery_codes",
     "table:sessions",
+    "table:totp_factors",
     "table:users",
 ];
 

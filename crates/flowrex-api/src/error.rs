@@ -7,8 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use flowrex_domain::{
-    AccountError, AdminError, AuthenticateError, LoginError, LogoutError, RefreshError,
-    RegisterError, RevokeSessionError,
+    AccountError, AdminError, AuthenticateError, LoginError, LogoutError, MfaError, MfaVerifyError,
+    RefreshError, RegisterError, RevokeSessionError,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -76,6 +76,34 @@ pub enum ApiError {
     /// 403 `Email not verified` (`REQUIRE_VERIFIED_EMAIL`, after a correct password).
     #[error("email not verified")]
     EmailNotVerified,
+    /// 403 `{"detail": "mfa_required", "mfa_token": …, "methods": […]}`: the right
+    /// password of an account with a second factor.
+    #[error("second factor required")]
+    MfaRequired {
+        /// The challenge's token.
+        mfa_token: String,
+        /// The factors that complete it.
+        methods: Vec<&'static str>,
+    },
+    /// 403 `aal2_required`: the account has a second factor and the session was not
+    /// signed in with one.
+    #[error("aal2 required")]
+    Aal2Required,
+    /// 400 `Invalid code` (managing a factor).
+    #[error("invalid code")]
+    InvalidCode,
+    /// 401 `Invalid code` (completing a login).
+    #[error("invalid code")]
+    InvalidLoginCode,
+    /// 401 `Invalid or expired mfa_token`: log in again.
+    #[error("invalid mfa token")]
+    InvalidMfaToken,
+    /// 400 `No TOTP enrolment is pending`.
+    #[error("nothing pending")]
+    NothingPending,
+    /// 400 `TOTP is not enabled`.
+    #[error("no factor")]
+    NoFactor,
     /// 404 `Not Found`.
     #[error("not found")]
     NotFound,
@@ -129,6 +157,13 @@ impl std::fmt::Debug for ApiError {
             Self::NotAuthenticated => "NotAuthenticated",
             Self::CsrfTokenMissing => "CsrfTokenMissing",
             Self::EmailNotVerified => "EmailNotVerified",
+            Self::MfaRequired { .. } => "MfaRequired",
+            Self::Aal2Required => "Aal2Required",
+            Self::InvalidCode => "InvalidCode",
+            Self::InvalidLoginCode => "InvalidLoginCode",
+            Self::InvalidMfaToken => "InvalidMfaToken",
+            Self::NothingPending => "NothingPending",
+            Self::NoFactor => "NoFactor",
             Self::SuperuserRequired => "SuperuserRequired",
             Self::UserNotFound => "UserNotFound",
             Self::LastSuperuser => "LastSuperuser",
@@ -150,16 +185,23 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::EmailTaken | Self::InvalidOneTimeToken | Self::WrongPassword => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::EmailTaken
+            | Self::InvalidOneTimeToken
+            | Self::WrongPassword
+            | Self::InvalidCode
+            | Self::NothingPending
+            | Self::NoFactor => StatusCode::BAD_REQUEST,
             Self::InvalidLogin
             | Self::InvalidToken
             | Self::InvalidCredentials
-            | Self::NotAuthenticated => StatusCode::UNAUTHORIZED,
-            Self::CsrfTokenMissing | Self::EmailNotVerified | Self::SuperuserRequired => {
-                StatusCode::FORBIDDEN
-            }
+            | Self::NotAuthenticated
+            | Self::InvalidLoginCode
+            | Self::InvalidMfaToken => StatusCode::UNAUTHORIZED,
+            Self::CsrfTokenMissing
+            | Self::EmailNotVerified
+            | Self::SuperuserRequired
+            | Self::MfaRequired { .. }
+            | Self::Aal2Required => StatusCode::FORBIDDEN,
             Self::UserNotFound => StatusCode::NOT_FOUND,
             Self::LastSuperuser => StatusCode::CONFLICT,
             Self::NotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
@@ -185,6 +227,20 @@ impl ResponseError for ApiError {
             Self::NotAuthenticated => "Not authenticated",
             Self::CsrfTokenMissing => "CSRF token missing",
             Self::EmailNotVerified => "Email not verified",
+            Self::MfaRequired { mfa_token, methods } => {
+                return HttpResponse::Forbidden()
+                    .insert_header(crate::routes::auth::no_store())
+                    .json(MfaRequiredBody {
+                        detail: "mfa_required",
+                        mfa_token,
+                        methods,
+                    });
+            }
+            Self::Aal2Required => "aal2_required",
+            Self::InvalidCode | Self::InvalidLoginCode => "Invalid code",
+            Self::InvalidMfaToken => "Invalid or expired mfa_token",
+            Self::NothingPending => "No TOTP enrolment is pending",
+            Self::NoFactor => "TOTP is not enabled",
             Self::SuperuserRequired => "Superuser required",
             Self::UserNotFound => "User not found",
             Self::LastSuperuser => "The last active superuser cannot be removed",
@@ -237,6 +293,19 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The answer to the right password of an account with a second factor: no tokens.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequiredBody<'a> {
+    /// Always `mfa_required`.
+    #[schema(example = "mfa_required")]
+    pub detail: &'static str,
+    /// Sent back to `POST /api/v1/auth/mfa/verify` with a code; valid for 5 minutes and 5
+    /// tries.
+    pub mfa_token: &'a str,
+    /// What the login can be completed with: `totp`, `recovery_code`.
+    pub methods: &'a [&'static str],
+}
+
 /// The `Retry-After` of a 503: a database restart or failover takes a few seconds.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
 
@@ -274,6 +343,10 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => Self::InvalidLogin,
             LoginError::EmailNotVerified => Self::EmailNotVerified,
             LoginError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            LoginError::MfaRequired(required) => Self::MfaRequired {
+                mfa_token: required.token.expose().to_owned(),
+                methods: required.methods.iter().map(|m| m.as_str()).collect(),
+            },
             LoginError::Unavailable(cause) => Self::Unavailable(cause),
             LoginError::Unexpected(cause) => Self::Internal(cause),
         }
@@ -302,8 +375,36 @@ impl From<AccountError> for ApiError {
             AccountError::EmailTaken => Self::EmailTaken,
             AccountError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             AccountError::MailDisabled => Self::MailDisabled,
+            AccountError::Aal2Required => Self::Aal2Required,
             AccountError::Unavailable(cause) => Self::Unavailable(cause),
             AccountError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<MfaError> for ApiError {
+    fn from(error: MfaError) -> Self {
+        match error {
+            MfaError::InvalidCode => Self::InvalidCode,
+            MfaError::WrongPassword => Self::WrongPassword,
+            MfaError::NothingPending => Self::NothingPending,
+            MfaError::NoFactor => Self::NoFactor,
+            MfaError::Aal2Required => Self::Aal2Required,
+            MfaError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            MfaError::Unavailable(cause) => Self::Unavailable(cause),
+            MfaError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<MfaVerifyError> for ApiError {
+    fn from(error: MfaVerifyError) -> Self {
+        match error {
+            MfaVerifyError::InvalidCode => Self::InvalidLoginCode,
+            MfaVerifyError::InvalidChallenge => Self::InvalidMfaToken,
+            MfaVerifyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            MfaVerifyError::Unavailable(cause) => Self::Unavailable(cause),
+            MfaVerifyError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

@@ -121,6 +121,11 @@ impl Modify for BearerAuth {
         routes::auth::profile::delete,
         routes::auth::email::change,
         routes::auth::email::confirm,
+        routes::auth::mfa::enroll,
+        routes::auth::mfa::activate,
+        routes::auth::mfa::recovery_codes,
+        routes::auth::mfa::disable,
+        routes::auth::mfa::verify,
         routes::admin::list_users,
         routes::admin::create_user,
         routes::admin::get_user,
@@ -134,6 +139,6 @@ impl Modify for BearerAuth {
     ),
     components(schemas(crate::error::ErrorBody, crate::validation::Rejection)),
     modifiers(&BearerAuth, &SharedResponses),
-    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "admin", description = "Account administration (superusers only)"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "service", description = "Health and keys"))
+    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "admin", description = "Account administration (superusers only)"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "mfa", description = "Second factors: TOTP with recovery codes, and completing a login with a code"), (name = "service", description = "Health and keys"))
 )]
 pub struct ApiDoc;

@@ -97,6 +97,20 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 ))
                 .service(post("/email/change", web::post().to(auth::email::change)))
                 .service(post("/email/confirm", web::post().to(auth::email::confirm)))
+                .service(post("/mfa/totp/enroll", web::post().to(auth::mfa::enroll)))
+                .service(post(
+                    "/mfa/totp/activate",
+                    web::post().to(auth::mfa::activate),
+                ))
+                .service(only(
+                    "DELETE",
+                    web::resource("/mfa/totp").route(web::delete().to(auth::mfa::disable)),
+                ))
+                .service(post(
+                    "/mfa/recovery-codes",
+                    web::post().to(auth::mfa::recovery_codes),
+                ))
+                .service(post("/mfa/verify", web::post().to(auth::mfa::verify)))
                 .service(only(
                     "POST",
                     web::resource("/logout").route(web::post().to(auth::logout::logout)),

@@ -16,7 +16,7 @@ pub enum AuditAction {
     /// A login succeeded.
     LoginSucceeded,
     /// A login of an existing account failed (`reason`: `wrong_password`, `inactive`,
-    /// `unverified`, `throttled`).
+    /// `unverified`, `throttled`, `wrong_code` for a second factor).
     LoginFailed,
     /// A session ended by logout (`scope`: `session` or `all`).
     Logout,
@@ -48,11 +48,25 @@ pub enum AuditAction {
     AdminSessionsRevoked,
     /// An administrator mailed a user a reset link.
     AdminPasswordResetSent,
+    /// A TOTP factor was enrolled (pending until activated).
+    MfaEnrolled,
+    /// A TOTP factor was activated, with a first set of recovery codes.
+    MfaActivated,
+    /// The TOTP factor and its recovery codes were removed.
+    MfaDisabled,
+    /// A fresh set of recovery codes replaced the old one.
+    RecoveryCodesRegenerated,
+    /// A recovery code was used up (at sign-in).
+    RecoveryCodeUsed,
+    /// A passkey was registered (`name`).
+    PasskeyAdded,
+    /// A passkey was removed.
+    PasskeyRemoved,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 25] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -71,6 +85,13 @@ impl AuditAction {
         Self::AdminUserDeleted,
         Self::AdminSessionsRevoked,
         Self::AdminPasswordResetSent,
+        Self::MfaEnrolled,
+        Self::MfaActivated,
+        Self::MfaDisabled,
+        Self::RecoveryCodesRegenerated,
+        Self::RecoveryCodeUsed,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
     ];
 
     /// As stored and shown.
@@ -94,6 +115,13 @@ impl AuditAction {
             Self::AdminUserDeleted => "admin_user_deleted",
             Self::AdminSessionsRevoked => "admin_sessions_revoked",
             Self::AdminPasswordResetSent => "admin_password_reset_sent",
+            Self::MfaEnrolled => "mfa_enrolled",
+            Self::MfaActivated => "mfa_activated",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
         }
     }
 

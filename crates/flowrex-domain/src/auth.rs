@@ -9,6 +9,8 @@
 //! - the audit trail, read by administrators and by each user for their own account:
 //!   `auth/audit.rs`;
 //! - login with brute-force throttling ([`AuthService::login`]): `auth/login.rs`;
+//! - second factors: TOTP, recovery codes, completing a login with a code
+//!   (`auth/mfa.rs`);
 //! - sessions: refresh rotation, authentication, logout, the sessions list
 //!   (`auth/sessions.rs`);
 //! - each use case's error type and its mapping from the ports' errors: `auth/errors.rs`.
@@ -31,6 +33,9 @@ mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
 mod login;
+mod mfa;
+#[cfg(test)]
+mod mfa_tests;
 mod sessions;
 #[cfg(test)]
 mod tests;
@@ -39,11 +44,12 @@ pub use accounts::Registration;
 pub use admin::{AdminError, AdminNewUser, AdminUserChange, INVITATION_TTL_DAYS, UserPage};
 pub use audit::EventPage;
 pub use errors::{
-    AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RegisterError,
-    RevokeSessionError,
+    AccountError, AuthenticateError, LoginError, LogoutError, MfaError, MfaRequired,
+    MfaVerifyError, RefreshError, RegisterError, RevokeSessionError,
 };
 pub use lifecycle::{ProfileChange, VerificationRequest};
 pub use login::LoginAttempt;
+pub use mfa::{MfaPorts, SecondFactorProof};
 pub use sessions::{Authenticated, LogoutRequest};
 
 /// Token lifetimes and the refresh grace period, from configuration.
@@ -152,6 +158,7 @@ pub struct AuthService {
     throttle: LoginThrottle,
     directory: Option<Arc<dyn UserDirectory>>,
     audit: Option<Arc<dyn AuditLog>>,
+    mfa: Option<MfaPorts>,
 }
 
 impl AuthService {
@@ -170,6 +177,7 @@ impl AuthService {
             throttle: LoginThrottle::default(),
             directory: None,
             audit: None,
+            mfa: None,
         }
     }
 

@@ -30,6 +30,7 @@ pub mod client;
 pub mod delivery;
 pub mod email;
 pub mod mail;
+pub mod mfa;
 pub mod one_time;
 pub mod password;
 pub mod ports;
@@ -43,13 +44,18 @@ pub use audit::{AuditAction, AuditEvent, AuditFilter, AuditUser, RecordedEvent};
 pub use auth::{
     AccountError, AccountPolicy, AdminError, AdminNewUser, AdminUserChange, AuthPolicy, AuthPorts,
     AuthService, AuthenticateError, Authenticated, EventPage, INVITATION_TTL_DAYS, LoginAttempt,
-    LoginError, LoginThrottle, LogoutError, LogoutRequest, ProfileChange, RefreshError,
-    RegisterError, Registration, RevokeSessionError, UserPage, VerificationRequest,
+    LoginError, LoginThrottle, LogoutError, LogoutRequest, MfaError, MfaPorts, MfaRequired,
+    MfaVerifyError, ProfileChange, RefreshError, RegisterError, Registration, RevokeSessionError,
+    SecondFactorProof, UserPage, VerificationRequest,
 };
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};
 pub use email::{EmailAddress, InvalidEmail};
 pub use mail::{LinkTemplates, Mail, MailPurpose};
+pub use mfa::{
+    Aal, Assurance, AuthMethod, RecoveryCode, SealedSecret, SecondFactor, TotpProvisioning,
+    TotpSecret,
+};
 pub use one_time::{NewOneTimeToken, OneTimeToken, StoredToken, TokenOwner, TokenPurpose};
 pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordAttempt, PasswordHash, PasswordPolicyViolation,

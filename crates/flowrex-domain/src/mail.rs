@@ -22,6 +22,12 @@ pub enum MailPurpose {
     AccountDeleted,
     /// A link, to a user an administrator created without a password, that sets one.
     Invitation,
+    /// Notice: a second factor was turned on.
+    MfaEnabled,
+    /// Notice: the second factor was turned off.
+    MfaDisabled,
+    /// Notice: a recovery code was used to sign in.
+    RecoveryCodeUsed,
 }
 
 impl MailPurpose {
@@ -36,6 +42,9 @@ impl MailPurpose {
             Self::EmailChangeRequested => "email_change_requested",
             Self::AccountDeleted => "account_deleted",
             Self::Invitation => "invitation",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 
@@ -50,6 +59,9 @@ impl MailPurpose {
             Self::EmailChangeRequested,
             Self::AccountDeleted,
             Self::Invitation,
+            Self::MfaEnabled,
+            Self::MfaDisabled,
+            Self::RecoveryCodeUsed,
         ]
         .into_iter()
         .find(|purpose| purpose.as_str() == raw)

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::UserId;
+use crate::{Assurance, UserId};
 
 /// A session's id: the `sid` claim of its tokens, and the id clients use to revoke it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -84,6 +84,8 @@ pub enum RevokeReason {
     PasswordChanged,
     /// An administrator revoked the user's sessions, or deactivated or deleted the user.
     Admin,
+    /// The second factor was turned off: every session but the caller's ends.
+    MfaDisabled,
 }
 
 impl RevokeReason {
@@ -98,6 +100,7 @@ impl RevokeReason {
             Self::PasswordReset => "password_reset",
             Self::PasswordChanged => "password_changed",
             Self::Admin => "admin",
+            Self::MfaDisabled => "mfa_disabled",
         }
     }
 }
@@ -119,6 +122,7 @@ pub struct Session {
     pub revoked_reason: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub assurance: Assurance,
 }
 
 impl Session {

@@ -1,7 +1,8 @@
 //! Small hand-written fakes of the ports, for tests and examples of this and other crates
 //! (feature `test-support`): [`InMemoryStore`] (users, sessions, one-time tokens and the
 //! mail outbox, as one database holds them all), [`FixedClock`] and [`SettableClock`],
-//! [`PlainTokens`], [`PlainHasher`], [`CountingFailureCounter`], [`RecordingTransport`].
+//! [`PlainTokens`], [`PlainHasher`], [`CountingFailureCounter`], [`RecordingTransport`],
+//! and for second factors [`PlainSealer`] and [`StepCodes`] (the store keeps factors too).
 //! They keep the ports' contracts (a taken email, a single winner among concurrent
 //! rotations) but nothing survives the process.
 
@@ -12,14 +13,16 @@ use chrono::{DateTime, Utc};
 
 use crate::ports::{
     AccountStore, AccountStoreError, Applied, Changes, Clock, CounterError, DeliveryError,
-    FailureCounter, HashError, IssueError, MailTransport, OutboxError, OutboxStats, OutboxStore,
-    PasswordHasher, QueuedMail, RepositoryError, Reservation, SessionStore, SessionStoreError,
-    TokenError, TokenIssuer, TokenVerifier, UserRepository,
+    FailureCounter, HashError, IssueError, MailTransport, MfaChallenge, MfaStore, MfaStoreError,
+    OneTimePasswords, OtpError, OutboxError, OutboxStats, OutboxStore, PasswordHasher, QueuedMail,
+    RecoveryCodesChange, RepositoryError, Reservation, Sealer, SessionStore, SessionStoreError,
+    TokenError, TokenIssuer, TokenVerifier, TotpChange, TotpFactor, UnsealError, UserRepository,
 };
 use crate::{
-    AuditEvent, AuditFilter, AuditUser, EmailAddress, FullName, Mail, PasswordAttempt,
-    PasswordHash, RecordedEvent, RevokeReason, Session, SessionId, StoredToken, TokenFingerprint,
-    TokenKind, TokenOwner, TokenPurpose, TokenRequest, User, UserId, UserParts, VerifiedToken,
+    Assurance, AuditEvent, AuditFilter, AuditUser, EmailAddress, FullName, Mail, PasswordAttempt,
+    PasswordHash, RecordedEvent, RevokeReason, SealedSecret, Session, SessionId, StoredToken,
+    TokenFingerprint, TokenKind, TokenOwner, TokenPurpose, TokenRequest, TotpProvisioning,
+    TotpSecret, User, UserId, UserParts, VerifiedToken,
 };
 
 /// A clock that always says the same time.
@@ -41,6 +44,27 @@ pub struct InMemoryStore {
     tokens: Mutex<Vec<TokenRow>>,
     outbox: Mutex<Vec<OutboxRow>>,
     events: Mutex<Vec<RecordedEvent>>,
+    factors: Mutex<Factors>,
+}
+
+/// Second factors as the store keeps them.
+#[derive(Debug, Default, Clone)]
+struct Factors {
+    totp: Vec<TotpFactor>,
+    /// (user, fingerprint, used)
+    recovery: Vec<(UserId, TokenFingerprint, bool)>,
+    challenges: Vec<ChallengeRow>,
+    next_id: i64,
+}
+
+#[derive(Debug, Clone)]
+struct ChallengeRow {
+    id: i64,
+    user: UserId,
+    fingerprint: TokenFingerprint,
+    expires_at: DateTime<Utc>,
+    tries: u32,
+    used: bool,
 }
 
 impl InMemoryStore {
@@ -106,6 +130,21 @@ impl InMemoryStore {
                 details: serde_json::Value::Object(event.details),
             });
         }
+    }
+
+    fn lock_factors(&self) -> std::sync::MutexGuard<'_, Factors> {
+        self.factors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The fingerprints of the user's unused recovery codes.
+    pub fn unused_recovery_codes(&self, user: UserId) -> usize {
+        self.lock_factors()
+            .recovery
+            .iter()
+            .filter(|(owner, _, used)| *owner == user && !used)
+            .count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<User>> {
@@ -254,12 +293,33 @@ impl InMemoryStore {
         let mut tokens = self.lock_tokens().clone();
         let mut sessions = self.lock_sessions().clone();
         let mut outbox = self.lock_outbox().clone();
+        let mut factors = self.lock_factors().clone();
         if let Some(id) = changes.consume_token {
             let row = tokens
                 .iter_mut()
                 .find(|row| row.token.id == id && row.token.used_at.is_none())
                 .ok_or(AccountStoreError::TokenUsed)?;
             row.token.used_at = Some(at);
+        }
+        if let Some(change) = changes.totp {
+            apply_totp(&mut factors, change)?;
+        }
+        match changes.recovery_codes {
+            Some(RecoveryCodesChange::Replace { user, codes }) => {
+                factors.recovery.retain(|(owner, _, _)| *owner != user);
+                factors
+                    .recovery
+                    .extend(codes.into_iter().map(|code| (user, code, false)));
+            }
+            Some(RecoveryCodesChange::Consume { user, code }) => {
+                let row = factors
+                    .recovery
+                    .iter_mut()
+                    .find(|(owner, stored, used)| *owner == user && *stored == code && !used)
+                    .ok_or(AccountStoreError::TokenUsed)?;
+                row.2 = true;
+            }
+            None => {}
         }
         let mut touched = None;
         let mut inserted_id = None;
@@ -387,8 +447,211 @@ impl InMemoryStore {
         *self.lock_tokens() = tokens;
         *self.lock_sessions() = sessions;
         *self.lock_outbox() = outbox;
+        *self.lock_factors() = factors;
         self.append(changes.audit, inserted, at);
         Ok(Applied { user, revoked })
+    }
+}
+
+fn apply_totp(factors: &mut Factors, change: TotpChange) -> Result<(), AccountStoreError> {
+    match change {
+        TotpChange::Enroll { user, secret } => {
+            factors.totp.retain(|f| f.user != user || f.active);
+            factors.next_id += 1;
+            factors.totp.push(TotpFactor {
+                id: factors.next_id,
+                user,
+                secret,
+                active: false,
+                last_used_step: None,
+            });
+        }
+        TotpChange::Activate { user, factor, step } => {
+            if !factors
+                .totp
+                .iter()
+                .any(|f| f.id == factor && f.user == user && !f.active)
+            {
+                return Err(AccountStoreError::TokenUsed);
+            }
+            factors.totp.retain(|f| f.user != user || f.id == factor);
+            for f in factors.totp.iter_mut().filter(|f| f.id == factor) {
+                f.active = true;
+                f.last_used_step = Some(step);
+            }
+        }
+        TotpChange::Remove { user } => {
+            factors.totp.retain(|f| f.user != user);
+            factors.recovery.retain(|(owner, _, _)| *owner != user);
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl MfaStore for InMemoryStore {
+    async fn totp_factors(&self, user: UserId) -> Result<Vec<TotpFactor>, MfaStoreError> {
+        Ok(self
+            .lock_factors()
+            .totp
+            .iter()
+            .filter(|f| f.user == user)
+            .cloned()
+            .collect())
+    }
+
+    async fn accept_totp_step(&self, factor: i64, step: u64) -> Result<bool, MfaStoreError> {
+        let mut factors = self.lock_factors();
+        let Some(row) = factors.totp.iter_mut().find(|f| {
+            f.id == factor && f.active && f.last_used_step.is_none_or(|last| last < step)
+        }) else {
+            return Ok(false);
+        };
+        row.last_used_step = Some(step);
+        Ok(true)
+    }
+
+    async fn create_challenge(
+        &self,
+        user: UserId,
+        fingerprint: &TokenFingerprint,
+        expires_at: DateTime<Utc>,
+        _at: DateTime<Utc>,
+    ) -> Result<(), MfaStoreError> {
+        let mut factors = self.lock_factors();
+        factors.next_id += 1;
+        let id = factors.next_id;
+        factors.challenges.push(ChallengeRow {
+            id,
+            user,
+            fingerprint: fingerprint.clone(),
+            expires_at,
+            tries: 0,
+            used: false,
+        });
+        Ok(())
+    }
+
+    async fn try_challenge(
+        &self,
+        fingerprint: &TokenFingerprint,
+        now: DateTime<Utc>,
+        max_tries: u32,
+    ) -> Result<Option<MfaChallenge>, MfaStoreError> {
+        let mut factors = self.lock_factors();
+        let Some(row) = factors.challenges.iter_mut().find(|c| {
+            &c.fingerprint == fingerprint && !c.used && c.expires_at > now && c.tries < max_tries
+        }) else {
+            return Ok(None);
+        };
+        row.tries += 1;
+        Ok(Some(MfaChallenge {
+            id: row.id,
+            user: row.user,
+        }))
+    }
+
+    async fn complete_challenge(
+        &self,
+        id: i64,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, MfaStoreError> {
+        let mut factors = self.lock_factors();
+        let Some(row) = factors
+            .challenges
+            .iter_mut()
+            .find(|c| c.id == id && !c.used)
+        else {
+            return Ok(false);
+        };
+        row.used = true;
+        Ok(true)
+    }
+
+    async fn delete_expired_challenges(&self, before: DateTime<Utc>) -> Result<u64, MfaStoreError> {
+        let mut factors = self.lock_factors();
+        let count = factors.challenges.len();
+        factors.challenges.retain(|c| c.expires_at >= before);
+        Ok(u64::try_from(count - factors.challenges.len()).unwrap_or(0))
+    }
+}
+
+/// "Sealing" that only hex-encodes: enough to see that what is stored is not the plaintext.
+#[derive(Debug, Default)]
+pub struct PlainSealer;
+
+impl Sealer for PlainSealer {
+    fn seal(&self, plaintext: &[u8]) -> SealedSecret {
+        SealedSecret::new(format!(
+            "plain:{}",
+            plaintext
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ))
+    }
+
+    fn open(&self, sealed: &SealedSecret) -> Result<Vec<u8>, UnsealError> {
+        let hex = sealed.as_str().strip_prefix("plain:").ok_or(UnsealError)?;
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                    .ok_or(UnsealError)
+            })
+            .collect()
+    }
+}
+
+/// One-time passwords with RFC 6238's window (30-second steps, one step either way) but a
+/// readable code: the step's number, modulo a million, plus the secret's first byte.
+#[derive(Debug, Default)]
+pub struct StepCodes;
+
+impl StepCodes {
+    /// The code of `step` for `secret`.
+    pub fn code(secret: &[u8], step: u64) -> String {
+        let salt = u64::from(secret.first().copied().unwrap_or(0));
+        format!("{:06}", (step + salt) % 1_000_000)
+    }
+
+    /// The code of the step `at` falls in.
+    pub fn code_at(secret: &[u8], at: DateTime<Utc>) -> String {
+        Self::code(secret, step_of(at))
+    }
+}
+
+fn step_of(at: DateTime<Utc>) -> u64 {
+    u64::try_from(at.timestamp()).unwrap_or(0) / 30
+}
+
+impl OneTimePasswords for StepCodes {
+    fn provisioning(
+        &self,
+        secret: &TotpSecret,
+        account: &str,
+    ) -> Result<TotpProvisioning, OtpError> {
+        let hex: String = secret.expose().iter().map(|b| format!("{b:02x}")).collect();
+        Ok(TotpProvisioning {
+            secret: hex.clone(),
+            uri: format!("otpauth://totp/Flowrex:{account}?secret={hex}"),
+            qr_svg: "<svg/>".to_owned(),
+        })
+    }
+
+    fn matching_step(
+        &self,
+        secret: &TotpSecret,
+        code: &str,
+        now: DateTime<Utc>,
+        after: Option<u64>,
+    ) -> Option<u64> {
+        let current = step_of(now);
+        [current + 1, current, current.saturating_sub(1)]
+            .into_iter()
+            .filter(|step| after.is_none_or(|last| *step > last))
+            .find(|step| Self::code(secret.expose(), *step) == code)
     }
 }
 
@@ -800,11 +1063,12 @@ impl TokenIssuer for PlainTokens {
             .issued
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(format!(
-            "{}|{}|{}|{}|{n}",
+            "{}|{}|{}|{}|{}|{n}",
             request.kind.as_str(),
             request.subject,
             request.session,
-            request.expires_at.timestamp()
+            request.expires_at.timestamp(),
+            request.assurance.to_stored().replace(' ', "+"),
         ))
     }
 }
@@ -817,7 +1081,7 @@ impl TokenVerifier for PlainTokens {
         now: DateTime<Utc>,
     ) -> Result<VerifiedToken, TokenError> {
         let parts: Vec<&str> = token.split('|').collect();
-        let [kind, subject, session, expires_at, _] = parts.as_slice() else {
+        let [kind, subject, session, expires_at, amr, _] = parts.as_slice() else {
             return Err(TokenError::Invalid);
         };
         if *kind != expected.as_str() {
@@ -841,6 +1105,7 @@ impl TokenVerifier for PlainTokens {
             kind: expected,
             session,
             expires_at,
+            assurance: Assurance::from_stored(&amr.replace('+', " ")),
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{SessionId, UserId};
+use crate::{Assurance, SessionId, UserId};
 
 /// Which of the two tokens a string is meant to be. One is never accepted for the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +34,9 @@ pub struct VerifiedToken {
     pub session: SessionId,
     /// When it stops being valid.
     pub expires_at: DateTime<Utc>,
+    /// How its session was authenticated (`amr`, `aal`); a password alone for tokens
+    /// issued before the claims existed.
+    pub assurance: Assurance,
 }
 
 /// What to put in a new token.
@@ -49,6 +52,8 @@ pub struct TokenRequest {
     pub issued_at: DateTime<Utc>,
     /// When it stops being valid.
     pub expires_at: DateTime<Utc>,
+    /// How its session was authenticated: the `amr` and `aal` claims.
+    pub assurance: Assurance,
 }
 
 /// What login and refresh hand back.

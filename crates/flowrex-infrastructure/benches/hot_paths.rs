@@ -32,6 +32,7 @@ fn tokens(c: &mut Criterion) {
         session: SessionId::generate(),
         issued_at: now,
         expires_at: now + chrono::Duration::minutes(30),
+        assurance: flowrex_domain::Assurance::PASSWORD,
     };
     let token = jwt.issue(&request).unwrap_or_default();
     c.bench_function("token issue (HS256)", |b| {

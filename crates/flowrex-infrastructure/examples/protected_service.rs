@@ -96,6 +96,7 @@ fn access_token(
         session: SessionId::generate(),
         issued_at: now,
         expires_at: now + valid_for,
+        assurance: flowrex_domain::Assurance::PASSWORD,
     })?)
 }
 

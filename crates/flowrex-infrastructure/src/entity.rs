@@ -1,7 +1,10 @@
 //! sea-orm entities. The schema itself is owned by the `migration` crate.
 
 pub mod audit_events;
+pub mod mfa_challenges;
 pub mod one_time_tokens;
 pub mod outbox;
+pub mod recovery_codes;
 pub mod sessions;
+pub mod totp_factors;
 pub mod users;

@@ -1,6 +1,7 @@
 //! JSON Web Tokens with the SPEC's claims — `sub` (the user id as a string), `exp`, `type` —
 //! and those of RFC 8725's advice: `iss`, `aud`, `iat`, a unique `jti`, and `sid`, the
-//! session the token belongs to. Validation pins the configured algorithm, requires every
+//! session the token belongs to; and `amr` (RFC 8176) and `aal`, how that session was
+//! authenticated. Validation pins the configured algorithm, requires every
 //! claim, refuses a `crit` header, and allows a small, configured leeway on `exp`, `nbf`
 //! and `iat` alike.
 //!
@@ -19,7 +20,9 @@ use std::str::FromStr;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{IssueError, TokenError, TokenIssuer, TokenVerifier};
-use flowrex_domain::{SessionId, TokenKind, TokenRequest, UserId, VerifiedToken};
+use flowrex_domain::{
+    Aal, Assurance, AuthMethod, SessionId, TokenKind, TokenRequest, UserId, VerifiedToken,
+};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
@@ -127,6 +130,76 @@ struct Claims {
     nbf: Option<i64>,
     jti: String,
     sid: String,
+    /// How the session was authenticated (RFC 8176 values); absent in tokens issued
+    /// before second factors existed, which count as a password alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    amr: Option<AmrClaim>,
+    /// The assurance level `amr` amounts to, for clients; verification reads `amr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aal: Option<AalClaim>,
+}
+
+/// `amr` as a list of strings, read without allocating (on every authenticated request).
+#[derive(Debug, Clone, Copy)]
+struct AmrClaim(Assurance);
+
+impl Serialize for AmrClaim {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.methods().map(AuthMethod::as_str))
+    }
+}
+
+impl<'de> Deserialize<'de> for AmrClaim {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Methods;
+        impl<'de> serde::de::Visitor<'de> for Methods {
+            type Value = AmrClaim;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of authentication method names")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<AmrClaim, A::Error> {
+                let mut set = None::<Assurance>;
+                while let Some(Method(method)) = seq.next_element()? {
+                    // A value we do not know (a later version's) proves nothing here.
+                    if let Some(method) = method {
+                        set = Some(set.map_or(Assurance::of([method]), |s| s.and(method)));
+                    }
+                }
+                Ok(AmrClaim(set.unwrap_or(Assurance::PASSWORD)))
+            }
+        }
+        deserializer.deserialize_seq(Methods)
+    }
+}
+
+/// One `amr` value, matched without copying it.
+struct Method(Option<AuthMethod>);
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl serde::de::Visitor<'_> for Name {
+            type Value = Method;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an authentication method name")
+            }
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Method, E> {
+                Ok(Method(AuthMethod::parse(raw)))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+enum AalClaim {
+    #[serde(rename = "aal1")]
+    Aal1,
+    #[serde(rename = "aal2")]
+    Aal2,
 }
 
 impl JwtTokens {
@@ -238,6 +311,11 @@ impl TokenIssuer for JwtTokens {
             nbf: None,
             jti: uuid::Uuid::new_v4().to_string(),
             sid: request.session.to_string(),
+            amr: Some(AmrClaim(request.assurance)),
+            aal: Some(match request.assurance.aal() {
+                Aal::Aal1 => AalClaim::Aal1,
+                Aal::Aal2 => AalClaim::Aal2,
+            }),
         };
         jsonwebtoken::encode(&self.header, &claims, &self.encoding)
             .map_err(|e| IssueError(anyhow!(e)))
@@ -326,6 +404,7 @@ impl KeyRing {
             kind: expected,
             session,
             expires_at,
+            assurance: claims.amr.map_or(Assurance::PASSWORD, |amr| amr.0),
         })
     }
 }

@@ -15,6 +15,8 @@
 //! - the account lifecycle: [`SeaOrmAccountStore`] (changes and their mails in one
 //!   transaction), [`SeaOrmOutbox`] (queued mails, sealed by [`secret_box`], claimed by
 //!   delivery workers), [`mail`] (SMTP and log transports, templates).
+//! - second factors: [`SeaOrmMfaStore`] (TOTP factors, sign-in challenges), [`TotpCodes`]
+//!   (RFC 6238 codes with `totp-rs`); their secrets are sealed by [`secret_box`].
 //!
 //! Each adapter translates its library's errors into the domain's at the seam, so no
 //! `DbErr`, `redis` or `jsonwebtoken` error goes further.
@@ -30,6 +32,7 @@ pub mod failure_counter;
 pub mod hasher;
 pub mod jwt;
 pub mod mail;
+pub mod mfa_store;
 pub mod outbox;
 pub mod probe;
 pub mod rate_limit;
@@ -38,6 +41,7 @@ pub mod secret_box;
 pub mod session_store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+pub mod totp;
 pub mod user_repository;
 
 pub use account_store::SeaOrmAccountStore;
@@ -46,6 +50,8 @@ pub use clock::SystemClock;
 pub use database::{DatabaseSettings, DatabaseUrl, DatabaseUrlError};
 pub use hasher::BcryptHasher;
 pub use jwt::{JwtClaimsPolicy, JwtConfigError, JwtKeys, JwtTokens};
+pub use mfa_store::SeaOrmMfaStore;
 pub use outbox::SeaOrmOutbox;
 pub use session_store::SeaOrmSessionStore;
+pub use totp::TotpCodes;
 pub use user_repository::SeaOrmUserRepository;

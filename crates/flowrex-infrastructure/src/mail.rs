@@ -17,7 +17,7 @@ use minijinja::Environment;
 
 /// The built-in templates: `<purpose>.txt` (a `Subject:` line, a blank line, the text) and
 /// `<purpose>.html`.
-const TEMPLATES: [(&str, &str); 16] = [
+const TEMPLATES: [(&str, &str); 22] = [
     (
         "verify_email.txt",
         include_str!("mail/templates/verify_email.txt"),
@@ -81,6 +81,30 @@ const TEMPLATES: [(&str, &str); 16] = [
     (
         "invitation.html",
         include_str!("mail/templates/invitation.html"),
+    ),
+    (
+        "mfa_enabled.txt",
+        include_str!("mail/templates/mfa_enabled.txt"),
+    ),
+    (
+        "mfa_enabled.html",
+        include_str!("mail/templates/mfa_enabled.html"),
+    ),
+    (
+        "mfa_disabled.txt",
+        include_str!("mail/templates/mfa_disabled.txt"),
+    ),
+    (
+        "mfa_disabled.html",
+        include_str!("mail/templates/mfa_disabled.html"),
+    ),
+    (
+        "recovery_code_used.txt",
+        include_str!("mail/templates/recovery_code_used.txt"),
+    ),
+    (
+        "recovery_code_used.html",
+        include_str!("mail/templates/recovery_code_used.html"),
     ),
 ];
 
@@ -337,6 +361,9 @@ mod tests {
             MailPurpose::EmailChangeRequested,
             MailPurpose::AccountDeleted,
             MailPurpose::Invitation,
+            MailPurpose::MfaEnabled,
+            MailPurpose::MfaDisabled,
+            MailPurpose::RecoveryCodeUsed,
         ] {
             let mut mail = Mail::with_link(
                 EmailAddress::parse("ada+<x>@example.com")

@@ -1,5 +1,5 @@
-//! Encryption at rest of what waits in the database and holds a secret (queued mails with
-//! their one-time links): XChaCha20-Poly1305 with a random 192-bit nonce per message, under
+//! Encryption at rest of what the database holds and is a secret (queued mails with their
+//! one-time links, TOTP secrets): XChaCha20-Poly1305 with a random 192-bit nonce per message, under
 //! a key derived from `APP_SECRET_KEY` with HKDF-SHA256. Every instance sharing a database
 //! must share `APP_SECRET_KEY`; changing it makes queued mails unreadable (they are then
 //! given up, not sent garbled).
@@ -62,6 +62,20 @@ impl SecretBox {
         self.cipher
             .decrypt(&XNonce::from(nonce), ciphertext)
             .map_err(|_| OpenError)
+    }
+}
+
+/// TOTP secrets at rest, for the domain.
+impl flowrex_domain::ports::Sealer for SecretBox {
+    fn seal(&self, plaintext: &[u8]) -> flowrex_domain::SealedSecret {
+        flowrex_domain::SealedSecret::new(SecretBox::seal(self, plaintext))
+    }
+
+    fn open(
+        &self,
+        sealed: &flowrex_domain::SealedSecret,
+    ) -> Result<Vec<u8>, flowrex_domain::ports::UnsealError> {
+        SecretBox::open(self, sealed.as_str()).map_err(|_| flowrex_domain::ports::UnsealError)
     }
 }
 

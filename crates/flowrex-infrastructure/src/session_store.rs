@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{SessionStore, SessionStoreError};
 use flowrex_domain::{
-    AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId,
+    Assurance, AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -47,6 +47,7 @@ fn into_session(model: sessions::Model) -> Option<Session> {
         revoked_reason: model.revoked_reason,
         user_agent: model.user_agent,
         ip: model.ip,
+        assurance: Assurance::from_stored(&model.amr),
     })
 }
 
@@ -74,6 +75,8 @@ impl SessionStore for SeaOrmSessionStore {
             revoked_reason: Set(None),
             user_agent: Set(session.user_agent),
             ip: Set(session.ip),
+            amr: Set(session.assurance.to_stored()),
+            aal: Set(session.assurance.aal().as_str().to_owned()),
         };
         let txn = self.db.begin().await.map_err(session_store_error)?;
         row.insert(&txn).await.map_err(session_store_error)?;

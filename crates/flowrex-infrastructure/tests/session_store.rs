@@ -62,6 +62,8 @@ fn session(user: UserId, expires_in: Duration, refresh: &str) -> Session {
         revoked_reason: None,
         user_agent: Some("agent".to_owned()),
         ip: Some("203.0.113.9".to_owned()),
+        // Read back as stored, so a second factor's methods survive the round trip.
+        assurance: flowrex_domain::Assurance::PASSWORD.and(flowrex_domain::AuthMethod::Otp),
     }
 }
 

@@ -18,6 +18,7 @@ mod lifecycle;
 mod login;
 mod logout;
 mod me;
+mod mfa;
 mod redis;
 mod refresh;
 mod register;

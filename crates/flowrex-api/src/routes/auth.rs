@@ -6,6 +6,7 @@ pub mod email;
 pub mod login;
 pub mod logout;
 pub mod me;
+pub mod mfa;
 pub mod password;
 pub mod profile;
 pub mod refresh;

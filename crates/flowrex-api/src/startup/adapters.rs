@@ -9,7 +9,7 @@ use anyhow::Context;
 use flowrex_domain::ports::{FailureCounter, MailTransport, OutboxStore};
 use flowrex_domain::{
     AccountPolicy, AuthPorts, AuthService, DeliveryPolicy, LinkTemplates, LoginThrottle,
-    MailDelivery,
+    MailDelivery, MfaPorts,
 };
 use flowrex_infrastructure::circuit::Circuit;
 use flowrex_infrastructure::database::{self, DatabaseSettings};
@@ -24,8 +24,8 @@ use flowrex_infrastructure::rate_limit::{
 use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
-    BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmAuditLog, SeaOrmOutbox, SeaOrmSessionStore,
-    SeaOrmUserRepository, SystemClock,
+    BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmAuditLog, SeaOrmMfaStore, SeaOrmOutbox,
+    SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -50,6 +50,7 @@ pub struct Adapters {
     redis: Option<Redis>,
     /// Seals queued mails (from `APP_SECRET_KEY`).
     sealer: Arc<SecretBox>,
+    factor_sealer: Arc<SecretBox>,
     /// Where mail goes; `None` when mail is off.
     transport: Option<Arc<dyn MailTransport>>,
 }
@@ -89,6 +90,7 @@ impl Adapters {
             hasher: BcryptHasher::new(settings.auth.bcrypt_cost)?,
             redis,
             sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "outbox")),
+            factor_sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "totp")),
             transport: mail_transport(&settings.mail)?,
         })
     }
@@ -126,6 +128,11 @@ impl Adapters {
         )
         .with_directory(Arc::new(SeaOrmUserRepository::new(self.db.clone())))
         .with_audit_log(Arc::new(SeaOrmAuditLog::new(self.db.clone())))
+        .with_mfa(MfaPorts {
+            store: Arc::new(SeaOrmMfaStore::new(self.db.clone())),
+            otp: Arc::new(TotpCodes::default()),
+            sealer: self.factor_sealer.clone(),
+        })
         .with_account_policy(AccountPolicy {
             verification_ttl: mail.verification_ttl,
             reset_ttl: mail.reset_ttl,

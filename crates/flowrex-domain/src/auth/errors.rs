@@ -2,7 +2,12 @@
 //! password and inactive user are one [`LoginError::InvalidCredentials`], so that no answer
 //! tells which accounts exist.
 
-use crate::ports::{AccountStoreError, HashError, IssueError, RepositoryError, SessionStoreError};
+use crate::OneTimeToken;
+use crate::SecondFactor;
+use crate::ports::{
+    AccountStoreError, HashError, IssueError, MfaStoreError, OtpError, RepositoryError,
+    SessionStoreError,
+};
 
 /// Why registration failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,74 @@ pub enum LoginError {
     /// `REQUIRE_VERIFIED_EMAIL` is on.
     #[error("email not verified")]
     EmailNotVerified,
+    /// The right password of an account with a second factor: no session yet; the login
+    /// goes on at [`crate::AuthService::verify_second_factor`] with this challenge.
+    #[error("second factor required")]
+    MfaRequired(MfaRequired),
+    /// A store cannot be reached.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// A login that awaits its second factor.
+#[derive(Debug)]
+pub struct MfaRequired {
+    /// The challenge's token (`mfa_token`), valid for [`crate::mfa::MFA_TOKEN_TTL`].
+    pub token: OneTimeToken,
+    /// The factors it can be completed with.
+    pub methods: Vec<SecondFactor>,
+}
+
+/// Why managing a second factor failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    /// The code is wrong, or was used already.
+    #[error("invalid code")]
+    InvalidCode,
+    /// The current password given with the request is wrong.
+    #[error("current password is incorrect")]
+    WrongPassword,
+    /// Activation without a pending enrolment.
+    #[error("no TOTP enrolment is pending")]
+    NothingPending,
+    /// The step needs an active factor, and there is none.
+    #[error("no active TOTP factor")]
+    NoFactor,
+    /// The account has a second factor and the session was not signed in with one.
+    #[error("a session at aal2 is required")]
+    Aal2Required,
+    /// Too many wrong passwords from this client for this account: refused unchecked.
+    #[error("too many failed attempts")]
+    Throttled {
+        /// Time until the window ends.
+        retry_after: std::time::Duration,
+    },
+    /// A store cannot be reached.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+/// Why completing a login with its second factor failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MfaVerifyError {
+    /// A wrong, used or replayed code or recovery code (a try of the challenge's five).
+    #[error("invalid code")]
+    InvalidCode,
+    /// An `mfa_token` that is unknown, used, expired or out of tries: log in again.
+    #[error("invalid or expired mfa_token")]
+    InvalidChallenge,
+    /// Too many failures from this client (for this account), as for logins.
+    #[error("too many failed attempts")]
+    Throttled {
+        /// Time until the window ends.
+        retry_after: std::time::Duration,
+    },
     /// A store cannot be reached.
     #[error("store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -65,6 +138,9 @@ pub enum AccountError {
     /// development).
     #[error("mail delivery is not configured")]
     MailDisabled,
+    /// The account has a second factor and the session was not signed in with one.
+    #[error("a session at aal2 is required")]
+    Aal2Required,
     /// A store cannot be reached.
     #[error("store unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -173,8 +249,31 @@ from_port_errors!(
     RefreshError,
     AuthenticateError,
     LogoutError,
-    RevokeSessionError
+    RevokeSessionError,
+    MfaError,
+    MfaVerifyError
 );
+
+/// Factor store failures of the use cases that read factors.
+macro_rules! from_mfa_store_error {
+    ($($error:ident),+) => {$(
+        impl From<MfaStoreError> for $error {
+            fn from(error: MfaStoreError) -> Self {
+                match error {
+                    MfaStoreError::Unavailable(source) => Self::Unavailable(source),
+                    MfaStoreError::Unexpected(source) => Self::Unexpected(source),
+                }
+            }
+        }
+    )+};
+}
+from_mfa_store_error!(LoginError, MfaError, MfaVerifyError, AccountError);
+
+impl From<OtpError> for MfaError {
+    fn from(error: OtpError) -> Self {
+        Self::Unexpected(error.into())
+    }
+}
 
 impl From<RepositoryError> for AccountError {
     fn from(error: RepositoryError) -> Self {

@@ -176,7 +176,8 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AccountError::WrongPassword`] (counted like a failed login),
-    /// [`AccountError::Throttled`]; store and hashing failures.
+    /// [`AccountError::Throttled`], [`AccountError::Aal2Required`] when the account has a
+    /// second factor the session was not signed in with; store and hashing failures.
     #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
     pub async fn change_password(
         &self,
@@ -185,6 +186,7 @@ impl AuthService {
         new_password: NewPassword,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
+        self.require_aal2_for_account(caller).await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         let hash = self.hasher.hash(new_password.expose()).await?;
@@ -260,6 +262,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         self.require_mail()?;
+        self.require_aal2_for_account(caller).await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         if self.users.find_by_email(&new_email).await?.is_some() {
@@ -408,7 +411,7 @@ impl AuthService {
 
     /// Checks the password a signed-in user confirms a change with, throttled and counted
     /// like a login.
-    async fn check_current_password(
+    pub(super) async fn check_current_password(
         &self,
         user: &User,
         current: &PasswordAttempt,

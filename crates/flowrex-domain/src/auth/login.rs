@@ -29,6 +29,8 @@ impl AuthService {
     /// inactive user alike; an unknown email still costs one password verification.
     /// [`LoginError::Throttled`] once the client (or the client for this account) has too
     /// many recent failures; then no password is checked at all.
+    /// [`LoginError::MfaRequired`] for the right password of an account with a second
+    /// factor: no session yet.
     #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn login(&self, attempt: LoginAttempt) -> Result<TokenPair, LoginError> {
         let keys = ThrottleKeys::new(&attempt);
@@ -54,21 +56,45 @@ impl AuthService {
             self.record_failure(AuditUser::User(user), "unverified")
                 .await;
         }
+        // The right password of an account with a second factor is only half a login.
+        let result = match result {
+            Ok(user) => match self.second_factor_challenge(&user).await {
+                Ok(Some(challenge)) => Err((Some(user), LoginError::MfaRequired(challenge))),
+                Ok(None) => Ok(user),
+                Err(error) => Err((None, error)),
+            },
+            Err(error) => Err((None, error)),
+        };
         match &result {
             // A failure keeps its reservation: it is one of the window's failures.
-            Err(LoginError::InvalidCredentials) => {}
+            Err((_, LoginError::InvalidCredentials)) => {}
             // A success (or the right password of an unverified account) clears the
             // account's failures and gives the client's attempt back.
-            Ok(_) | Err(LoginError::EmailNotVerified) => {
+            Ok(_) | Err((_, LoginError::EmailNotVerified)) => {
                 self.forget_failures(&keys, &reserved).await;
             }
+            // Half a login gives its attempt back but clears nothing: the failed codes
+            // that follow count until a second factor succeeds, however often the
+            // password is given again.
+            Err((_, LoginError::MfaRequired(_))) => self.release(&reserved).await,
             // Not a failed guess (the store is down): nothing to count.
             Err(_) => self.release(&reserved).await,
         }
-        let user = result?;
+        let user = match result {
+            Ok(user) => user,
+            Err((user, error)) => {
+                if let Some(user) = user {
+                    self.upgrade_hash(&user, &attempt.password).await;
+                    tracing::info!("password accepted: second factor required");
+                }
+                return Err(error);
+            }
+        };
         Span::current().record("user_id", user.id().get());
         self.upgrade_hash(&user, &attempt.password).await;
-        let pair = self.start_session(&user, attempt.client).await?;
+        let pair = self
+            .start_session(&user, attempt.client, crate::Assurance::PASSWORD)
+            .await?;
         tracing::info!("login succeeded");
         Ok(pair)
     }

@@ -9,7 +9,7 @@ use tracing::{Span, instrument};
 use super::{AuthService, AuthenticateError, LogoutError, RefreshError, RevokeSessionError};
 use crate::ports::{IssueError, SessionStoreError};
 use crate::{
-    AuditAction, AuditEvent, AuditUser, ClientInfo, RevokeReason, Session, SessionId,
+    Assurance, AuditAction, AuditEvent, AuditUser, ClientInfo, RevokeReason, Session, SessionId,
     TokenFingerprint, TokenKind, TokenPair, TokenRequest, User,
 };
 
@@ -21,6 +21,9 @@ pub struct Authenticated {
     pub user: User,
     /// The session of the token.
     pub session: SessionId,
+    /// How the session was authenticated (from the token's signed claims, which are the
+    /// session's).
+    pub assurance: Assurance,
 }
 
 /// What `POST /logout` was given.
@@ -38,16 +41,21 @@ pub struct LogoutRequest<'a> {
 const MAX_USER_AGENT_CHARS: usize = 255;
 
 impl AuthService {
-    /// Opens a session for `user` and issues its first pair.
+    /// Opens a session for `user`, authenticated by `assurance`'s methods, and issues its
+    /// first pair.
     pub(super) async fn start_session(
         &self,
         user: &User,
         client: ClientInfo,
+        assurance: Assurance,
     ) -> Result<TokenPair, super::LoginError> {
         let now = self.now();
         let id = SessionId::generate();
-        let pair = self.issue_pair(user, &id, now)?;
-        let event = AuditEvent::own(AuditAction::LoginSucceeded, user.id()).in_session(&id);
+        let pair = self.issue_pair(user, &id, assurance, now)?;
+        let amr: Vec<&str> = assurance.methods().map(crate::AuthMethod::as_str).collect();
+        let event = AuditEvent::own(AuditAction::LoginSucceeded, user.id())
+            .in_session(&id)
+            .with("amr", amr);
         self.sessions
             .create(
                 Session {
@@ -65,6 +73,7 @@ impl AuthService {
                         .user_agent
                         .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
                     ip: client.ip.map(|ip| ip.to_string()),
+                    assurance,
                 },
                 Some(event),
             )
@@ -107,7 +116,7 @@ impl AuthService {
             .await?
             .filter(User::is_active)
             .ok_or(RefreshError::InvalidToken)?;
-        let pair = self.issue_pair(&user, &session.id, now)?;
+        let pair = self.issue_pair(&user, &session.id, session.assurance, now)?;
         let next = TokenFingerprint::of(&pair.refresh_token);
         if !self
             .sessions
@@ -173,6 +182,7 @@ impl AuthService {
         Ok(Authenticated {
             user,
             session: claims.session,
+            assurance: claims.assurance,
         })
     }
 
@@ -279,7 +289,7 @@ impl AuthService {
 
     /// Deletes the sessions that have expired by now (the service's clock), at most
     /// `batch` rows per statement so that none holds the table for long; how many. A
-    /// `batch` of 0 deletes nothing.
+    /// `batch` of 0 deletes nothing. Expired second-factor challenges go too.
     ///
     /// # Errors
     /// The store's error.
@@ -293,15 +303,23 @@ impl AuthService {
             let deleted = self.sessions.delete_expired(before, batch).await?;
             total += deleted;
             if deleted < batch {
-                return Ok(total);
+                break;
             }
         }
+        if let Some(mfa) = &self.mfa {
+            match mfa.store.delete_expired_challenges(before).await {
+                Ok(deleted) => tracing::debug!(deleted, "expired sign-in challenges deleted"),
+                Err(error) => tracing::warn!(%error, "expired sign-in challenges not deleted"),
+            }
+        }
+        Ok(total)
     }
 
     pub(super) fn issue_pair(
         &self,
         user: &User,
         session: &SessionId,
+        assurance: Assurance,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, IssueError> {
         let request = |kind, ttl| TokenRequest {
@@ -310,6 +328,7 @@ impl AuthService {
             session: session.clone(),
             issued_at: now,
             expires_at: now + ttl,
+            assurance,
         };
         Ok(TokenPair {
             access_token: self

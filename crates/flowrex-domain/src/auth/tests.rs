@@ -848,7 +848,7 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
     for token in [
         "garbage",
         pair.access_token.as_str(),
-        "refresh|7|not-a-uuid|9999999999|0",
+        "refresh|7|not-a-uuid|9999999999|pwd|0",
     ] {
         let result = world.service.refresh(token).await;
         assert!(
@@ -856,7 +856,7 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
             "{token}: {result:?}"
         );
     }
-    let forged_session = format!("refresh|7|{}|9999999999|0", SessionId::generate());
+    let forged_session = format!("refresh|7|{}|9999999999|pwd|0", SessionId::generate());
     assert!(matches!(
         world.service.refresh(&forged_session).await,
         Err(RefreshError::InvalidToken)
@@ -864,7 +864,7 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
 
     let other = world.login("other@example.com").await;
     let stolen_sid = world.store.sessions()[1].id.clone();
-    let mismatched = format!("refresh|7|{stolen_sid}|9999999999|0");
+    let mismatched = format!("refresh|7|{stolen_sid}|9999999999|pwd|0");
     assert!(
         matches!(
             world.service.refresh(&mismatched).await,
@@ -1032,7 +1032,7 @@ async fn an_unreachable_session_store_is_reported_as_unavailable() {
         matches!(login, Err(LoginError::Unavailable(_))),
         "{login:?}"
     );
-    let token = format!("access|7|{}|9999999999|0", SessionId::generate());
+    let token = format!("access|7|{}|9999999999|pwd|0", SessionId::generate());
     let me = world.service.authenticate(&token).await.map(|a| a.user);
     assert!(
         matches!(me, Err(AuthenticateError::Unavailable(_))),

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    EmailAddress, FullName, Mail, NewOneTimeToken, NewUser, PasswordHash, RevokeReason, SessionId,
-    StoredToken, TokenFingerprint, TokenPurpose, User, UserId,
+    EmailAddress, FullName, Mail, NewOneTimeToken, NewUser, PasswordHash, RevokeReason,
+    SealedSecret, SessionId, StoredToken, TokenFingerprint, TokenPurpose, User, UserId,
 };
 
 /// Why an account store call failed.
@@ -17,7 +17,8 @@ pub enum AccountStoreError {
     /// every backend, also when two changes race.
     #[error("email already registered")]
     EmailTaken,
-    /// The token to consume was used (or replaced) meanwhile: nothing was changed.
+    /// The token, recovery code or pending factor to use up was used (or replaced)
+    /// meanwhile: nothing was changed.
     #[error("one-time token already used")]
     TokenUsed,
     /// The changes would leave no active administrator: nothing was changed.
@@ -76,14 +77,65 @@ pub struct Revocation {
     pub reason: RevokeReason,
 }
 
+/// A change of a user's TOTP factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TotpChange {
+    /// Store a pending factor with this secret, replacing a pending one.
+    Enroll {
+        /// Whose.
+        user: UserId,
+        /// The secret, sealed.
+        secret: SealedSecret,
+    },
+    /// Make the pending factor `factor` the active one (replacing an active one), with
+    /// `step` as its last used step; it must still be pending, or nothing happens.
+    Activate {
+        /// Whose.
+        user: UserId,
+        /// The pending factor.
+        factor: i64,
+        /// The step of the code that activated it.
+        step: u64,
+    },
+    /// Remove every TOTP factor and recovery code of the user.
+    Remove {
+        /// Whose.
+        user: UserId,
+    },
+}
+
+/// A change of a user's recovery codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryCodesChange {
+    /// Replace the whole set by these (their fingerprints).
+    Replace {
+        /// Whose.
+        user: UserId,
+        /// The new set.
+        codes: Vec<TokenFingerprint>,
+    },
+    /// Use up one code; it must be one of the user's and still unused, or nothing happens.
+    Consume {
+        /// Whose.
+        user: UserId,
+        /// The code's fingerprint.
+        code: TokenFingerprint,
+    },
+}
+
 /// What one call of [`AccountStore::apply`] changes, in this order: a token consumed (it
-/// must still be unused, or nothing happens), a user inserted, a user updated, tokens
+/// must still be unused, or nothing happens), a second-factor change and a recovery-code
+/// change (each conditional in the same way), a user inserted, a user updated, tokens
 /// issued (each replacing its owner's unused ones of its purpose), sessions revoked, mails
 /// queued, a user deleted (with its sessions and tokens).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
     /// The stored token (its id) this change set uses up.
     pub consume_token: Option<i64>,
+    /// A change of a TOTP factor.
+    pub totp: Option<TotpChange>,
+    /// A change of recovery codes.
+    pub recovery_codes: Option<RecoveryCodesChange>,
     /// A user to insert.
     pub insert_user: Option<NewUser>,
     /// Fields of a user to change.
@@ -132,7 +184,8 @@ pub trait AccountStore: Send + Sync {
     ///
     /// # Errors
     /// - [`AccountStoreError::TokenUsed`] when the token to consume is no longer unused
-    ///   (of two concurrent confirmations exactly one succeeds);
+    ///   (of two concurrent confirmations exactly one succeeds), nor the recovery code, nor
+    ///   the factor to activate pending;
     /// - [`AccountStoreError::EmailTaken`] when an inserted or updated address is taken;
     /// - [`AccountStoreError::LastSuperuser`] when `keep_a_superuser` is set and no active
     ///   superuser would be left;

@@ -19,6 +19,9 @@ pub struct Model {
     pub revoked_reason: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The `amr` values, separated by spaces.
+    pub amr: String,
+    pub aal: String,
 }
 
 /// A session belongs to a user.

@@ -25,6 +25,7 @@ fn request(kind: TokenKind, expires_at: DateTime<Utc>) -> TokenRequest {
             .unwrap_or_else(SessionId::generate),
         issued_at: now(),
         expires_at,
+        assurance: Assurance::PASSWORD,
     }
 }
 
@@ -72,8 +73,53 @@ fn an_issued_token_verifies_with_its_claims() {
             subject: UserId::new(42),
             kind: TokenKind::Access,
             session: request(TokenKind::Access, exp).session,
-            expires_at: exp
+            expires_at: exp,
+            assurance: Assurance::PASSWORD,
         })
+    );
+}
+
+#[test]
+fn amr_and_aal_are_signed_claims_and_older_tokens_count_as_a_password_alone() {
+    let jwt = tokens("secret");
+    let exp = now() + Duration::minutes(30);
+    let strong = Assurance::PASSWORD.and(AuthMethod::Otp);
+    let token = jwt
+        .issue(&TokenRequest {
+            assurance: strong,
+            ..request(TokenKind::Access, exp)
+        })
+        .unwrap_or_default();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&["flowrex"]);
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<serde_json::Value>(
+        &token,
+        &DecodingKey::from_secret(b"secret"),
+        &validation,
+    )
+    .map(|data| data.claims)
+    .unwrap_or_default();
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(
+        jwt.verify(&token, TokenKind::Access, now())
+            .map(|v| v.assurance),
+        Ok(strong)
+    );
+    // A token of the version before: no amr, no aal.
+    let old = signed(
+        &serde_json::json!({
+            "sub": "42", "exp": exp.timestamp(), "type": "access", "iss": "flowrex",
+            "aud": "flowrex", "iat": now().timestamp(), "jti": "j",
+            "sid": "6f9619ff-8b86-4011-b42d-00c04fc964ff"
+        }),
+        "secret",
+    );
+    assert_eq!(
+        jwt.verify(&old, TokenKind::Access, now())
+            .map(|v| v.assurance),
+        Ok(Assurance::PASSWORD)
     );
 }
 

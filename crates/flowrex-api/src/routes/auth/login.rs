@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, ClientInfo, LoginAttempt, LoginError, PasswordAttempt};
 
 use super::{TokensBody, content_type, email, tokens_response};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, MfaRequiredBody};
 use crate::extract::{Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
 use crate::routes::cookie;
@@ -48,7 +48,8 @@ pub fn parse(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "A token pair", body = TokensBody),
-        (status = 401, description = "Invalid email or password", body = ErrorBody)
+        (status = 401, description = "Invalid email or password", body = ErrorBody),
+        (status = 403, description = "mfa_required: the right password of an account with a second factor; no tokens", body = MfaRequiredBody)
     )
 )]
 pub async fn login(
@@ -64,6 +65,7 @@ pub async fn login(
         Err(LoginError::InvalidCredentials) => "invalid_credentials",
         Err(LoginError::Throttled { .. }) => "throttled",
         Err(LoginError::EmailNotVerified) => "email_not_verified",
+        Err(LoginError::MfaRequired(_)) => "mfa_required",
         Err(LoginError::Unavailable(_) | LoginError::Unexpected(_)) => "error",
     };
     metrics::counter!("flowrex_logins_total", "outcome" => outcome).increment(1);

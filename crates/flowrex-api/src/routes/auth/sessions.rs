@@ -30,6 +30,12 @@ pub struct SessionBody<'a> {
     pub user_agent: Option<&'a str>,
     /// The client's address at login.
     pub ip: Option<&'a str>,
+    /// How the login was authenticated (RFC 8176 values: `pwd`, `otp`, `recovery`,
+    /// `passkey`).
+    pub amr: Vec<&'static str>,
+    /// `aal1` (a password) or `aal2` (a second factor, or a passkey).
+    #[schema(example = "aal1")]
+    pub aal: &'static str,
 }
 
 impl<'a> SessionBody<'a> {
@@ -43,6 +49,12 @@ impl<'a> SessionBody<'a> {
             expires_at: timestamp(session.expires_at),
             user_agent: session.user_agent.as_deref(),
             ip: session.ip.as_deref(),
+            amr: session
+                .assurance
+                .methods()
+                .map(flowrex_domain::AuthMethod::as_str)
+                .collect(),
+            aal: session.assurance.aal().as_str(),
         }
     }
 }

@@ -1,0 +1,292 @@
+//! Second factors under `/api/v1/auth/mfa`: enrolling, activating and removing TOTP,
+//! regenerating recovery codes, and completing a login that answered `mfa_required`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use flowrex_domain::{
+    AuthService, PasswordAttempt, RecoveryCode, SecondFactorProof, TotpProvisioning,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{TokensBody, content_type, current_password, no_store, tokens_response};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AuthenticatedSession, Body, Client};
+use crate::routes::body_schema::{BodyField, request_body};
+use crate::routes::cookie;
+use crate::validation::{Echo, Fields, Rejection, json_object};
+
+const CURRENT_PASSWORD: BodyField =
+    BodyField::required("current_password", "The password in use now.");
+const CODE: BodyField =
+    BodyField::required("code", "The 6-digit code the authenticator app shows now.");
+const MFA_TOKEN: BodyField =
+    BodyField::required("mfa_token", "The `mfa_token` of the login's 403 answer.");
+const LOGIN_CODE: BodyField =
+    BodyField::optional("code", "A 6-digit code (or give `recovery_code`).");
+const RECOVERY_CODE: BodyField = BodyField::optional(
+    "recovery_code",
+    "One of the recovery codes (or give `code`).",
+);
+
+request_body!(
+    /// The body of `POST /mfa/totp/enroll`.
+    EnrollRequest,
+    "The password, confirmed.",
+    [CURRENT_PASSWORD]
+);
+request_body!(
+    /// The body of `POST /mfa/totp/activate` and `POST /mfa/recovery-codes`.
+    CodeRequest,
+    "A current code.",
+    [CODE]
+);
+request_body!(
+    /// The body of `DELETE /mfa/totp`.
+    DisableRequest,
+    "The password and a current code.",
+    [CURRENT_PASSWORD, CODE]
+);
+request_body!(
+    /// The body of `POST /mfa/verify`.
+    VerifyRequest,
+    "The login's challenge and one proof: `code` or `recovery_code`.",
+    [MFA_TOKEN, LOGIN_CODE, RECOVERY_CODE]
+);
+
+/// What an authenticator app needs, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct EnrollBody {
+    /// The secret in base32, to type in.
+    pub secret: String,
+    /// The `otpauth://totp/…` URI.
+    pub otpauth_uri: String,
+    /// The URI as a QR code (an SVG document).
+    pub qr_svg: String,
+}
+
+impl From<TotpProvisioning> for EnrollBody {
+    fn from(provisioning: TotpProvisioning) -> Self {
+        Self {
+            secret: provisioning.secret,
+            otpauth_uri: provisioning.uri,
+            qr_svg: provisioning.qr_svg,
+        }
+    }
+}
+
+/// A set of recovery codes, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodesBody {
+    /// Ten codes (`xxxx-xxxx-xxxx-xxxx`), each usable once.
+    pub recovery_codes: Vec<String>,
+}
+
+impl RecoveryCodesBody {
+    fn of(codes: &[RecoveryCode]) -> Self {
+        Self {
+            recovery_codes: codes.iter().map(RecoveryCode::display).collect(),
+        }
+    }
+}
+
+/// A body holding the required field `field` only (a password, or a code).
+fn one_field(
+    content_type: Option<&[u8]>,
+    body: &[u8],
+    field: &BodyField,
+) -> Result<String, Rejection> {
+    let mut fields = Fields::new(json_object(content_type, body)?);
+    let value = fields.required_string(field.name, Echo::No);
+    fields.finish(value)
+}
+
+/// `POST /mfa/verify`'s body: `mfa_token` and exactly one of `code` and `recovery_code`.
+///
+/// # Errors
+/// The [`Rejection`] to answer with 422.
+pub fn parse_verify(
+    content_type: Option<&[u8]>,
+    body: &[u8],
+) -> Result<(String, SecondFactorProof), Rejection> {
+    let mut fields = Fields::new(json_object(content_type, body)?);
+    let token = fields.required_string(MFA_TOKEN.name, Echo::No);
+    let code = fields.optional_string(LOGIN_CODE.name);
+    let recovery = fields.optional_string(RECOVERY_CODE.name);
+    let proof = match (code, recovery) {
+        (Some(Some(code)), Some(None)) => Some(SecondFactorProof::Code(code)),
+        (Some(None), Some(Some(recovery))) => Some(SecondFactorProof::RecoveryCode(recovery)),
+        (Some(Some(_)), Some(Some(_))) => {
+            fields.reject(
+                RECOVERY_CODE.name,
+                "value_error",
+                "Value error, give either code or recovery_code, not both",
+                None,
+                Some(serde_json::json!({ "error": {} })),
+            );
+            None
+        }
+        (Some(None), Some(None)) => {
+            fields.reject(LOGIN_CODE.name, "missing", "Field required", None, None);
+            None
+        }
+        // A field of the wrong type: already rejected.
+        _ => None,
+    };
+    fields.finish(token.zip(proof))
+}
+
+/// `POST /api/v1/auth/mfa/totp/enroll` → 200 the secret, its URI and a QR code, shown
+/// once; the factor is pending until activated. With a factor active already, the session
+/// must be at `aal2`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/mfa/totp/enroll",
+    tag = "mfa",
+    request_body = EnrollRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A pending factor", body = EnrollBody),
+        (status = 400, description = "Current password is incorrect", body = ErrorBody),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 403, description = "aal2_required", body = ErrorBody)
+    )
+)]
+pub async fn enroll(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+    Client(client): Client,
+    request: HttpRequest,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = Fields::new(json_object(content_type(&request), &body)?);
+    let current = current_password(&mut fields, CURRENT_PASSWORD.name);
+    let current: PasswordAttempt = fields.finish(current)?;
+    let provisioning = auth.enroll_totp(&caller, &current, &client).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(EnrollBody::from(provisioning)))
+}
+
+/// `POST /api/v1/auth/mfa/totp/activate` → 200 ten recovery codes, shown once; from now
+/// on a login with the password asks for a code. The activating code counts as used.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/mfa/totp/activate",
+    tag = "mfa",
+    request_body = CodeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Activated", body = RecoveryCodesBody),
+        (status = 400, description = "Invalid code, or no enrolment pending", body = ErrorBody),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+    )
+)]
+pub async fn activate(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+    request: HttpRequest,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let code = one_field(content_type(&request), &body, &CODE)?;
+    let codes = auth.activate_totp(&caller, &code).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(RecoveryCodesBody::of(&codes)))
+}
+
+/// `POST /api/v1/auth/mfa/recovery-codes` → 200 a fresh set; the old set stops working.
+/// Needs a session at `aal2` and a current code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/mfa/recovery-codes",
+    tag = "mfa",
+    request_body = CodeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A fresh set", body = RecoveryCodesBody),
+        (status = 400, description = "Invalid code, or TOTP is not enabled", body = ErrorBody),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 403, description = "aal2_required", body = ErrorBody)
+    )
+)]
+pub async fn recovery_codes(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+    request: HttpRequest,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let code = one_field(content_type(&request), &body, &CODE)?;
+    let codes = auth.regenerate_recovery_codes(&caller, &code).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(RecoveryCodesBody::of(&codes)))
+}
+
+/// `DELETE /api/v1/auth/mfa/totp` → 204: the factor and its recovery codes are gone, every
+/// other session ends, a notice is mailed. Needs a session at `aal2`, the password and a
+/// current code.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/mfa/totp",
+    tag = "mfa",
+    request_body = DisableRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Invalid code, wrong password, or TOTP is not enabled", body = ErrorBody),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 403, description = "aal2_required", body = ErrorBody)
+    )
+)]
+pub async fn disable(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+    Client(client): Client,
+    request: HttpRequest,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = Fields::new(json_object(content_type(&request), &body)?);
+    let current = current_password(&mut fields, CURRENT_PASSWORD.name);
+    let code = fields.required_string(CODE.name, Echo::No);
+    let (current, code) = fields.finish(current.zip(code))?;
+    auth.disable_totp(&caller, &current, &code, &client).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/auth/mfa/verify` → 200 the SPEC's tokens body (`amr` `pwd otp` or `pwd
+/// recovery`, `aal2`); 401 `Invalid code` (a try of the challenge's five), 401 `Invalid or
+/// expired mfa_token` (log in again); 429 as for logins.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/mfa/verify",
+    tag = "mfa",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "A token pair", body = TokensBody),
+        (status = 401, description = "Invalid code, or invalid or expired mfa_token", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = ErrorBody)
+    )
+)]
+pub async fn verify(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    Client(client): Client,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let (token, proof) = parse_verify(content_type(&request), &body)?;
+    let result = auth.verify_second_factor(&token, proof, client).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(flowrex_domain::MfaVerifyError::InvalidCode) => "invalid_code",
+        Err(flowrex_domain::MfaVerifyError::InvalidChallenge) => "invalid_challenge",
+        Err(flowrex_domain::MfaVerifyError::Throttled { .. }) => "throttled",
+        Err(_) => "error",
+    };
+    metrics::counter!("flowrex_mfa_verifications_total", "outcome" => outcome).increment(1);
+    let pair = result?;
+    Ok(tokens_response(
+        pair,
+        cookie::wants_cookie(&request),
+        auth.policy().refresh_ttl,
+    ))
+}

@@ -1,0 +1,565 @@
+//! Second factors over the in-memory store and a controlled clock: enrolment, activation,
+//! the login that asks for a code, replays (sequential and concurrent), recovery codes,
+//! the `aal2` rules and removal.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::*;
+use crate::mfa::MFA_TOKEN_TRIES;
+use crate::ports::Sealer;
+use crate::test_support::{
+    CountingFailureCounter, InMemoryStore, PlainHasher, PlainSealer, PlainTokens, SettableClock,
+    StepCodes,
+};
+use crate::{
+    Aal, Assurance, AuthMethod, ClientInfo, EmailAddress, MailPurpose, NewPassword,
+    PasswordAttempt, RecoveryCode, TokenPair, User,
+};
+
+struct World {
+    store: Arc<InMemoryStore>,
+    clock: Arc<SettableClock>,
+    service: AuthService,
+}
+
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "Secret123";
+
+fn client() -> ClientInfo {
+    ClientInfo::new(Some(IpAddr::from([198, 51, 100, 7])), None)
+}
+
+fn world() -> World {
+    let store = Arc::new(InMemoryStore::default());
+    // 09:00:10: the 10th second of a 30-second step.
+    let clock = Arc::new(SettableClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 10).unwrap(),
+    ));
+    let tokens = Arc::new(PlainTokens::default());
+    let service = AuthService::new(
+        AuthPorts {
+            users: store.clone(),
+            sessions: store.clone(),
+            accounts: store.clone(),
+            hasher: Arc::new(PlainHasher),
+            issuer: tokens.clone(),
+            verifier: tokens,
+            clock: clock.clone(),
+        },
+        AuthPolicy::default(),
+    )
+    .with_login_throttle(LoginThrottle {
+        per_client: Some(Arc::new(CountingFailureCounter::new(50))),
+        per_account: Some(Arc::new(CountingFailureCounter::new(5))),
+    })
+    .with_mfa(MfaPorts {
+        store: store.clone(),
+        otp: Arc::new(StepCodes),
+        sealer: Arc::new(PlainSealer),
+    });
+    World {
+        store,
+        clock,
+        service,
+    }
+}
+
+impl World {
+    async fn register(&self) -> User {
+        self.service
+            .register(Registration {
+                email: EmailAddress::parse(EMAIL).unwrap(),
+                password: NewPassword::parse(PASSWORD.to_owned()).unwrap(),
+                full_name: None,
+            })
+            .await
+            .unwrap()
+    }
+
+    async fn login(&self) -> Result<TokenPair, LoginError> {
+        self.service
+            .login(LoginAttempt {
+                email: EmailAddress::parse(EMAIL).unwrap(),
+                password: PasswordAttempt::new(PASSWORD.to_owned()),
+                client: client(),
+            })
+            .await
+    }
+
+    async fn authenticate(&self, pair: &TokenPair) -> Authenticated {
+        self.service.authenticate(&pair.access_token).await.unwrap()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        use crate::ports::Clock;
+        self.clock.now()
+    }
+
+    /// The secret of the user's factor (as the authenticator app holds it).
+    async fn secret(&self, user: &User) -> Vec<u8> {
+        use crate::ports::MfaStore;
+        let factors = self.store.totp_factors(user.id()).await.unwrap();
+        let factor = factors.last().unwrap();
+        PlainSealer.open(&factor.secret).unwrap()
+    }
+
+    /// Registers, enrols and activates: the user, its secret and recovery codes.
+    async fn enrolled(&self) -> (User, Vec<u8>, Vec<RecoveryCode>) {
+        let user = self.register().await;
+        let caller = self.authenticate(&self.login().await.unwrap()).await;
+        self.service
+            .enroll_totp(
+                &caller,
+                &PasswordAttempt::new(PASSWORD.to_owned()),
+                &client(),
+            )
+            .await
+            .unwrap();
+        let secret = self.secret(&user).await;
+        let codes = self
+            .service
+            .activate_totp(&caller, &StepCodes::code_at(&secret, self.now()))
+            .await
+            .unwrap();
+        (user, secret, codes)
+    }
+
+    async fn challenge(&self) -> String {
+        match self.login().await {
+            Err(LoginError::MfaRequired(required)) => {
+                assert_eq!(
+                    required.methods,
+                    vec![crate::SecondFactor::Totp, crate::SecondFactor::RecoveryCode]
+                );
+                required.token.expose().to_owned()
+            }
+            other => panic!("expected mfa_required, got {other:?}"),
+        }
+    }
+
+    async fn verify(
+        &self,
+        token: &str,
+        proof: SecondFactorProof,
+    ) -> Result<TokenPair, MfaVerifyError> {
+        self.service
+            .verify_second_factor(token, proof, client())
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_user_without_a_factor_logs_in_with_the_password_alone_at_aal1() {
+    let world = world();
+    world.register().await;
+    let caller = world.authenticate(&world.login().await.unwrap()).await;
+    assert_eq!(caller.assurance, Assurance::PASSWORD);
+    assert_eq!(caller.assurance.aal(), Aal::Aal1);
+    assert_eq!(world.store.sessions()[0].assurance, Assurance::PASSWORD);
+}
+
+#[tokio::test]
+async fn enrolment_stays_pending_until_a_code_activates_it_and_that_code_counts_as_used() {
+    let world = world();
+    let user = world.register().await;
+    let caller = world.authenticate(&world.login().await.unwrap()).await;
+    let wrong = world
+        .service
+        .enroll_totp(
+            &caller,
+            &PasswordAttempt::new("Wrong1234".to_owned()),
+            &client(),
+        )
+        .await;
+    assert!(matches!(wrong, Err(MfaError::WrongPassword)), "{wrong:?}");
+    let provisioning = world
+        .service
+        .enroll_totp(
+            &caller,
+            &PasswordAttempt::new(PASSWORD.to_owned()),
+            &client(),
+        )
+        .await
+        .unwrap();
+    assert!(provisioning.uri.starts_with("otpauth://totp/"));
+    // Pending: login is unchanged.
+    assert!(world.login().await.is_ok());
+    let secret = world.secret(&user).await;
+    let stored = {
+        use crate::ports::MfaStore;
+        world.store.totp_factors(user.id()).await.unwrap()
+    };
+    assert_ne!(stored[0].secret.as_str().as_bytes(), secret.as_slice());
+    let code = StepCodes::code_at(&secret, world.now());
+    let bad = world.service.activate_totp(&caller, "000000").await;
+    assert!(matches!(bad, Err(MfaError::InvalidCode)), "{bad:?}");
+    let codes = world.service.activate_totp(&caller, &code).await.unwrap();
+    assert_eq!(codes.len(), 10);
+    assert_eq!(world.store.unused_recovery_codes(user.id()), 10);
+    // Activated: the password alone no longer logs in, and the activating code is spent.
+    let token = world.challenge().await;
+    let replay = world.verify(&token, SecondFactorProof::Code(code)).await;
+    assert!(
+        matches!(replay, Err(MfaVerifyError::InvalidCode)),
+        "{replay:?}"
+    );
+    assert!(world.store.actions().contains(&"mfa_activated".to_owned()));
+    assert!(
+        world
+            .store
+            .queued_mails()
+            .iter()
+            .any(|m| m.purpose == MailPurpose::MfaEnabled)
+    );
+}
+
+#[tokio::test]
+async fn a_code_completes_the_login_once_at_aal2_and_refresh_keeps_the_level() {
+    let world = world();
+    let (_, secret, _) = world.enrolled().await;
+    world.clock.advance(Duration::seconds(30));
+    let token = world.challenge().await;
+    let code = StepCodes::code_at(&secret, world.now());
+    let pair = world
+        .verify(&token, SecondFactorProof::Code(code.clone()))
+        .await
+        .unwrap();
+    let caller = world.authenticate(&pair).await;
+    assert_eq!(
+        caller.assurance,
+        Assurance::of([AuthMethod::Password, AuthMethod::Otp])
+    );
+    assert_eq!(caller.assurance.aal(), Aal::Aal2);
+    // The same code again, with a fresh challenge: refused (its step is spent).
+    let again = world.challenge().await;
+    let replay = world.verify(&again, SecondFactorProof::Code(code)).await;
+    assert!(
+        matches!(replay, Err(MfaVerifyError::InvalidCode)),
+        "{replay:?}"
+    );
+    // The used challenge is gone.
+    let reused = world
+        .verify(
+            &token,
+            SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
+        )
+        .await;
+    assert!(
+        matches!(reused, Err(MfaVerifyError::InvalidChallenge)),
+        "{reused:?}"
+    );
+    // Refreshed tokens keep the session's level.
+    let refreshed = world.service.refresh(&pair.refresh_token).await.unwrap();
+    assert_eq!(
+        world.authenticate(&refreshed).await.assurance.aal(),
+        Aal::Aal2
+    );
+}
+
+#[tokio::test]
+async fn the_window_is_one_step_either_way_and_an_older_step_never_follows_a_newer_one() {
+    let world = world();
+    let (_, secret, _) = world.enrolled().await;
+    world.clock.advance(Duration::seconds(90));
+    let now = world.now();
+    let step = u64::try_from(now.timestamp()).unwrap() / 30;
+    let token = world.challenge().await;
+    // Two steps back and two ahead: outside the window.
+    for outside in [step - 2, step + 2] {
+        let result = world
+            .verify(
+                &token,
+                SecondFactorProof::Code(StepCodes::code(&secret, outside)),
+            )
+            .await;
+        assert!(
+            matches!(result, Err(MfaVerifyError::InvalidCode)),
+            "{result:?}"
+        );
+    }
+    // One ahead: accepted.
+    world
+        .verify(
+            &token,
+            SecondFactorProof::Code(StepCodes::code(&secret, step + 1)),
+        )
+        .await
+        .unwrap();
+    // Then the current step (older than the accepted one) is refused.
+    let token = world.challenge().await;
+    let older = world
+        .verify(
+            &token,
+            SecondFactorProof::Code(StepCodes::code(&secret, step)),
+        )
+        .await;
+    assert!(
+        matches!(older, Err(MfaVerifyError::InvalidCode)),
+        "{older:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_verifications_with_one_code_let_exactly_one_through() {
+    let world = world();
+    let (_, secret, _) = world.enrolled().await;
+    world.clock.advance(Duration::seconds(30));
+    let first = world.challenge().await;
+    let second = world.challenge().await;
+    let code = StepCodes::code_at(&secret, world.now());
+    let (a, b) = futures::join!(
+        world.verify(&first, SecondFactorProof::Code(code.clone())),
+        world.verify(&second, SecondFactorProof::Code(code)),
+    );
+    assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
+}
+
+#[tokio::test]
+async fn an_mfa_token_expires_after_five_minutes_and_allows_five_tries() {
+    let world = world();
+    let (_, secret, _) = world.enrolled().await;
+    world.clock.advance(Duration::seconds(30));
+    let token = world.challenge().await;
+    world.clock.advance(Duration::minutes(5));
+    let late = world
+        .verify(
+            &token,
+            SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
+        )
+        .await;
+    assert!(
+        matches!(late, Err(MfaVerifyError::InvalidChallenge)),
+        "{late:?}"
+    );
+    let garbage = world
+        .verify("not-a-token", SecondFactorProof::Code("123456".to_owned()))
+        .await;
+    assert!(matches!(garbage, Err(MfaVerifyError::InvalidChallenge)));
+
+    let token = world.challenge().await;
+    for _ in 0..MFA_TOKEN_TRIES {
+        let wrong = world
+            .verify(&token, SecondFactorProof::Code("999999".to_owned()))
+            .await;
+        assert!(
+            matches!(wrong, Err(MfaVerifyError::InvalidCode)),
+            "{wrong:?}"
+        );
+    }
+    // A sixth try, even with the right code: the challenge is spent.
+    let right = StepCodes::code_at(&secret, world.now());
+    let spent = world.verify(&token, SecondFactorProof::Code(right)).await;
+    assert!(
+        matches!(spent, Err(MfaVerifyError::InvalidChallenge)),
+        "{spent:?}"
+    );
+}
+
+#[tokio::test]
+async fn failed_codes_are_throttled_like_logins_and_a_right_password_does_not_reset_them() {
+    let world = world();
+    world.enrolled().await;
+    world.clock.advance(Duration::seconds(30));
+    // The per-account limit is 5: five wrong codes over two challenges, with the right
+    // password given again in between.
+    for tries in [3, 2] {
+        let token = world.challenge().await;
+        for _ in 0..tries {
+            let wrong = world
+                .verify(&token, SecondFactorProof::Code("999999".to_owned()))
+                .await;
+            assert!(
+                matches!(wrong, Err(MfaVerifyError::InvalidCode)),
+                "{wrong:?}"
+            );
+        }
+    }
+    // The account is now throttled for this client: the right password is refused
+    // unchecked.
+    assert!(matches!(
+        world.login().await,
+        Err(LoginError::Throttled { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_recovery_code_works_exactly_once_and_is_audited_and_mailed() {
+    let world = world();
+    let (user, _, codes) = world.enrolled().await;
+    let code = codes[3].display();
+    let token = world.challenge().await;
+    let pair = world
+        .verify(&token, SecondFactorProof::RecoveryCode(code.to_uppercase()))
+        .await
+        .unwrap();
+    let caller = world.authenticate(&pair).await;
+    assert_eq!(
+        caller.assurance,
+        Assurance::of([AuthMethod::Password, AuthMethod::Recovery])
+    );
+    assert_eq!(world.store.unused_recovery_codes(user.id()), 9);
+    let token = world.challenge().await;
+    let again = world
+        .verify(&token, SecondFactorProof::RecoveryCode(code))
+        .await;
+    assert!(
+        matches!(again, Err(MfaVerifyError::InvalidCode)),
+        "{again:?}"
+    );
+    assert!(
+        world
+            .store
+            .actions()
+            .contains(&"recovery_code_used".to_owned())
+    );
+    assert!(
+        world
+            .store
+            .queued_mails()
+            .iter()
+            .any(|m| m.purpose == MailPurpose::RecoveryCodeUsed)
+    );
+}
+
+#[tokio::test]
+async fn managing_the_factor_and_changing_the_password_need_aal2() {
+    let world = world();
+    let (user, secret, old_codes) = world.enrolled().await;
+    // The session that enrolled is still at aal1.
+    world.clock.advance(Duration::seconds(30));
+    let token = world.challenge().await;
+    let strong = world
+        .verify(
+            &token,
+            SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
+        )
+        .await
+        .unwrap();
+    let strong = world.authenticate(&strong).await;
+    let weak = Authenticated {
+        assurance: Assurance::PASSWORD,
+        ..strong.clone()
+    };
+    world.clock.advance(Duration::seconds(30));
+    let code = StepCodes::code_at(&secret, world.now());
+    let refused = world.service.regenerate_recovery_codes(&weak, &code).await;
+    assert!(
+        matches!(refused, Err(MfaError::Aal2Required)),
+        "{refused:?}"
+    );
+    let change = world
+        .service
+        .change_password(
+            &weak,
+            &PasswordAttempt::new(PASSWORD.to_owned()),
+            NewPassword::parse("Another123".to_owned()).unwrap(),
+            &client(),
+        )
+        .await;
+    assert!(
+        matches!(change, Err(AccountError::Aal2Required)),
+        "{change:?}"
+    );
+    let enroll = world
+        .service
+        .enroll_totp(&weak, &PasswordAttempt::new(PASSWORD.to_owned()), &client())
+        .await;
+    assert!(matches!(enroll, Err(MfaError::Aal2Required)), "{enroll:?}");
+
+    let fresh = world
+        .service
+        .regenerate_recovery_codes(&strong, &code)
+        .await
+        .unwrap();
+    assert_eq!(world.store.unused_recovery_codes(user.id()), 10);
+    // The old set stopped working; the new one works.
+    let token = world.challenge().await;
+    let old = world
+        .verify(
+            &token,
+            SecondFactorProof::RecoveryCode(old_codes[0].display()),
+        )
+        .await;
+    assert!(matches!(old, Err(MfaVerifyError::InvalidCode)), "{old:?}");
+    world
+        .verify(&token, SecondFactorProof::RecoveryCode(fresh[0].display()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn disabling_needs_password_and_code_and_ends_the_other_sessions() {
+    let world = world();
+    let (user, secret, _) = world.enrolled().await;
+    world.clock.advance(Duration::seconds(30));
+    let token = world.challenge().await;
+    let pair = world
+        .verify(
+            &token,
+            SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
+        )
+        .await
+        .unwrap();
+    let caller = world.authenticate(&pair).await;
+    world.clock.advance(Duration::seconds(30));
+    let code = StepCodes::code_at(&secret, world.now());
+    let wrong = world
+        .service
+        .disable_totp(
+            &caller,
+            &PasswordAttempt::new(PASSWORD.to_owned()),
+            "999999",
+            &client(),
+        )
+        .await;
+    assert!(matches!(wrong, Err(MfaError::InvalidCode)), "{wrong:?}");
+    world
+        .service
+        .disable_totp(
+            &caller,
+            &PasswordAttempt::new(PASSWORD.to_owned()),
+            &code,
+            &client(),
+        )
+        .await
+        .unwrap();
+    // The first session (from enrolment) ended; the caller's goes on.
+    let sessions = world.store.sessions();
+    assert!(sessions[0].revoked_at.is_some());
+    assert!(world.service.authenticate(&pair.access_token).await.is_ok());
+    assert_eq!(world.store.unused_recovery_codes(user.id()), 0);
+    // The password alone logs in again.
+    assert!(world.login().await.is_ok());
+}
+
+#[tokio::test]
+async fn a_password_reset_keeps_the_factor() {
+    let world = world();
+    world.enrolled().await;
+    world
+        .service
+        .forgot_password(&EmailAddress::parse(EMAIL).unwrap())
+        .await
+        .unwrap();
+    let link = world
+        .store
+        .queued_mails()
+        .into_iter()
+        .rev()
+        .find(|m| m.purpose == MailPurpose::ResetPassword)
+        .and_then(|m| m.link)
+        .unwrap();
+    let token = link.rsplit_once("token=").unwrap().1.to_owned();
+    world
+        .service
+        .reset_password(&token, NewPassword::parse(PASSWORD.to_owned()).unwrap())
+        .await
+        .unwrap();
+    assert!(matches!(
+        world.login().await,
+        Err(LoginError::MfaRequired(_))
+    ));
+}
