@@ -213,6 +213,75 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         .send()
         .await;
     assert_eq!(changed.map(|r| r.status().as_u16()).ok(), Some(200));
+
+    // A second factor: its secret, recovery codes and mfa_token stay out of the logs too.
+    let call = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&access)
+            .json(&body)
+            .send()
+    };
+    let enrolled: serde_json::Value = call(
+        "/api/v1/auth/mfa/totp/enroll",
+        json!({"current_password": new_password}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let totp_secret = enrolled["secret"].as_str().unwrap_or_default().to_owned();
+    let code = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(totp_secret.clone())
+            .to_bytes()
+            .unwrap(),
+        None,
+        String::new(),
+    )
+    .generate_current()
+    .unwrap();
+    let activated: serde_json::Value =
+        call("/api/v1/auth/mfa/totp/activate", json!({"code": code}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let recovery = activated["recovery_codes"][0]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let challenged: serde_json::Value = post(
+        "/api/v1/auth/login",
+        json!({"email": "logs@example.com", "password": new_password}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let mfa_token = challenged["mfa_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let verified: serde_json::Value = post(
+        "/api/v1/auth/mfa/verify",
+        json!({"mfa_token": mfa_token, "recovery_code": recovery}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let strong_access = verified["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     // The failed login's audit event is written by a background batch.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -228,6 +297,8 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         "login_failed",
         "login_succeeded",
         "password_changed",
+        "mfa_activated",
+        "recovery_code_used",
     ] {
         assert!(
             logs.lines()
@@ -246,6 +317,17 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         ("forged token", "forged.token.value"),
         ("JWT secret", jwt_secret),
         ("app secret", "app-secret-that-must-not-be-logged"),
+        ("TOTP secret", totp_secret.as_str()),
+        ("recovery code", recovery.as_str()),
+        (
+            "recovery code, undashed",
+            recovery.replace('-', "").as_str(),
+        ),
+        ("mfa_token", mfa_token.as_str()),
+        (
+            "access token after the second factor",
+            strong_access.as_str(),
+        ),
     ] {
         assert!(
             !secret.is_empty() && !logs.contains(secret),
