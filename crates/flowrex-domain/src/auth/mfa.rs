@@ -451,7 +451,7 @@ impl From<anyhow::Error> for MfaVerifyError {
     }
 }
 
-/// The password check of [`AuthService::check_current_password`], as a factor step sees it.
+/// The password check of the lifecycle, as a factor step sees it.
 impl From<AccountError> for MfaError {
     fn from(error: AccountError) -> Self {
         match error {
