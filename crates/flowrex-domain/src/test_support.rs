@@ -346,6 +346,11 @@ impl InMemoryStore {
             touched = Some(id);
             inserted_id = Some(id);
         }
+        let password_changed = changes
+            .update_user
+            .as_ref()
+            .filter(|u| u.password_hash.is_some())
+            .map(|u| u.id);
         if let Some(update) = changes.update_user {
             if let Some(email) = &update.email
                 && users
@@ -407,6 +412,14 @@ impl InMemoryStore {
             });
         }
         let mut revoked = 0;
+        if let Some(user) = changes
+            .revoke_sessions
+            .as_ref()
+            .map(|r| r.user)
+            .or(password_changed)
+        {
+            factors.challenges.retain(|c| c.user != user);
+        }
         if let Some(revocation) = changes.revoke_sessions {
             for session in sessions.iter_mut().filter(|s| {
                 s.user_id == revocation.user

@@ -154,7 +154,12 @@ impl SeaOrmAccountStore {
             inserted = Some(row.id);
         }
         if let Some(update) = changes.update_user {
-            touched = Some(update_user(txn, update, at).await?);
+            let new_password = update.password_hash.is_some();
+            let id = update_user(txn, update, at).await?;
+            if new_password {
+                delete_challenges(txn, id).await?;
+            }
+            touched = Some(id);
         }
         for token in changes.issue_tokens {
             issue_token(txn, token, touched, at).await?;
@@ -173,6 +178,8 @@ impl SeaOrmAccountStore {
                 update = update.filter(sessions::Column::Id.ne(keep.as_str()));
             }
             revoked = update.exec(txn).await.map_err(account_error)?.rows_affected;
+            // A login waiting for its second factor would open a session after this.
+            delete_challenges(txn, user_column(revocation.user)?).await?;
         }
         for mail in &changes.mails {
             outbox::Entity::insert(queued_row(&self.sealer, mail, at))
@@ -195,11 +202,7 @@ impl SeaOrmAccountStore {
                 .await
                 .map_err(account_error)?;
             delete_factors(txn, id).await?;
-            mfa_challenges::Entity::delete_many()
-                .filter(mfa_challenges::Column::UserId.eq(id))
-                .exec(txn)
-                .await
-                .map_err(account_error)?;
+            delete_challenges(txn, id).await?;
             users::Entity::delete_by_id(id)
                 .exec(txn)
                 .await
@@ -234,6 +237,7 @@ async fn apply_totp(
     match change {
         TotpChange::Enroll { user, secret } => {
             let user = user_column(user)?;
+            lock_user(txn, user).await?;
             totp_factors::Entity::delete_many()
                 .filter(totp_factors::Column::UserId.eq(user))
                 .filter(totp_factors::Column::Active.eq(false))
@@ -255,6 +259,7 @@ async fn apply_totp(
         }
         TotpChange::Activate { user, factor, step } => {
             let user = user_column(user)?;
+            lock_user(txn, user).await?;
             let step = i64::try_from(step)
                 .map_err(|_| AccountStoreError::Unexpected(anyhow!("step out of range")))?;
             let activated = totp_factors::Entity::update_many()
@@ -330,6 +335,32 @@ async fn apply_recovery_codes(
             }
         }
     }
+}
+
+/// Every open sign-in challenge of `user`: logins that passed the password before it
+/// changed, or before its sessions were ended, do not complete.
+async fn delete_challenges(txn: &DatabaseTransaction, user: i32) -> Result<(), AccountStoreError> {
+    mfa_challenges::Entity::delete_many()
+        .filter(mfa_challenges::Column::UserId.eq(user))
+        .exec(txn)
+        .await
+        .map(|_| ())
+        .map_err(account_error)
+}
+
+/// Locks `user`'s row until `txn` ends (PostgreSQL, MySQL/MariaDB; SQLite has one writer at
+/// a time anyway), so that two enrolments or activations of one user run one after the
+/// other: never two pending factors, never two activations deleting each other's row.
+async fn lock_user(txn: &DatabaseTransaction, user: i32) -> Result<(), AccountStoreError> {
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        return Ok(());
+    }
+    users::Entity::find_by_id(user)
+        .lock(LockType::Update)
+        .all(txn)
+        .await
+        .map(|_| ())
+        .map_err(account_error)
 }
 
 /// Every TOTP factor and recovery code of `user`.

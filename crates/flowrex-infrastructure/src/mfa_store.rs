@@ -10,7 +10,8 @@ use flowrex_domain::ports::{MfaChallenge, MfaStore, MfaStoreError, TotpFactor};
 use flowrex_domain::{SealedSecret, TokenFingerprint, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set,
 };
 
 use crate::database::unique_row;
@@ -53,6 +54,7 @@ impl MfaStore for SeaOrmMfaStore {
         let rows = read_retrying(|| {
             totp_factors::Entity::find()
                 .filter(totp_factors::Column::UserId.eq(user_id))
+                .order_by_asc(totp_factors::Column::Id)
                 .all(&self.db)
         })
         .await

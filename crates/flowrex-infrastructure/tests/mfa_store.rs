@@ -277,3 +277,79 @@ async fn a_recovery_code_is_consumed_once_and_a_new_set_replaces_the_old() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn ending_the_sessions_or_changing_the_password_ends_open_challenges() {
+    let stores = stores().await;
+    let now = Utc::now();
+    let open = |name: &str| {
+        let fingerprint = TokenFingerprint::of(name);
+        let mfa = stores.mfa.clone();
+        let user = stores.user;
+        async move {
+            mfa.create_challenge(user, &fingerprint, now + Duration::minutes(5), now)
+                .await
+                .unwrap();
+            fingerprint
+        }
+    };
+    let first = open("before-revocation").await;
+    stores
+        .apply(Changes {
+            revoke_sessions: Some(flowrex_domain::ports::Revocation {
+                user: stores.user,
+                keep: None,
+                reason: flowrex_domain::RevokeReason::PasswordReset,
+            }),
+            ..Changes::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        stores
+            .mfa
+            .try_challenge(&first, now, 5)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let second = open("before-new-password").await;
+    stores
+        .apply(Changes {
+            update_user: Some(flowrex_domain::ports::UserUpdate {
+                password_hash: Some(PasswordHash::new("$2b$04$y".to_owned())),
+                ..flowrex_domain::ports::UserUpdate::of(stores.user)
+            }),
+            ..Changes::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        stores
+            .mfa
+            .try_challenge(&second, now, 5)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A change of something else leaves a challenge alone.
+    let third = open("unrelated").await;
+    stores
+        .apply(Changes {
+            update_user: Some(flowrex_domain::ports::UserUpdate {
+                is_verified: Some(true),
+                ..flowrex_domain::ports::UserUpdate::of(stores.user)
+            }),
+            ..Changes::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        stores
+            .mfa
+            .try_challenge(&third, now, 5)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

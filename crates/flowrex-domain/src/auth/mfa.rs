@@ -14,8 +14,8 @@ use super::{
 };
 use crate::mfa::{MFA_TOKEN_TRIES, MFA_TOKEN_TTL};
 use crate::ports::{
-    AccountStoreError, Changes, MfaStore, OneTimePasswords, RecoveryCodesChange, Revocation,
-    Sealer, TotpChange, TotpFactor,
+    AccountStoreError, Changes, MfaStore, OneTimePasswords, RecoveryCodesChange, Reservation,
+    Revocation, Sealer, TotpChange, TotpFactor,
 };
 use crate::{
     Aal, Assurance, AuditAction, AuditEvent, AuthMethod, ClientInfo, MailPurpose, OneTimeToken,
@@ -33,8 +33,12 @@ pub struct MfaPorts {
     pub sealer: Arc<dyn Sealer>,
 }
 
-/// The proof a login is completed with.
-#[derive(Debug)]
+/// The key of an account's second-factor budget.
+fn code_key(user: UserId) -> String {
+    format!("second-factor|{}", user.get())
+}
+
+/// The proof a login is completed with (never printed).
 pub enum SecondFactorProof {
     /// A code from the authenticator app.
     Code(String),
@@ -160,8 +164,11 @@ impl AuthService {
         if factors.iter().any(|f| f.active) {
             Self::require_aal2(caller)?;
         }
+        // The newest pending one (enrolments of one user are serialised by the store, so
+        // there is at most one).
         let pending = factors
             .into_iter()
+            .rev()
             .find(|f| !f.active)
             .ok_or(MfaError::NothingPending)?;
         let secret = self.open_secret(mfa, &pending)?;
@@ -312,6 +319,13 @@ impl AuthService {
             .reserve_attempt(&keys)
             .await
             .map_err(|retry_after| MfaVerifyError::Throttled { retry_after })?;
+        let code_try = match self.reserve_code_try(user.id()).await {
+            Ok(code_try) => code_try,
+            Err(retry_after) => {
+                self.release(&reserved).await;
+                return Err(MfaVerifyError::Throttled { retry_after });
+            }
+        };
         let checked = self.check_proof(&user, &proof).await;
         let method = match checked {
             Ok(Some(method)) => method,
@@ -323,6 +337,7 @@ impl AuthService {
             }
             Err(error) => {
                 self.release(&reserved).await;
+                self.settle_code_try(user.id(), code_try, None).await;
                 return Err(error);
             }
         };
@@ -331,6 +346,7 @@ impl AuthService {
             return Err(MfaVerifyError::InvalidChallenge);
         }
         self.forget_failures(&keys, &reserved).await;
+        self.settle_code_try(user.id(), code_try, Some(true)).await;
         let assurance = Assurance::PASSWORD.and(method);
         let pair =
             self.start_session(&user, client, assurance)
@@ -358,7 +374,7 @@ impl AuthService {
                 let Some(factor) = self.active_totp(user.id()).await? else {
                     return Ok(None);
                 };
-                match self.use_code(&factor, code).await {
+                match self.check_code(&factor, code).await {
                     Ok(()) => Ok(Some(AuthMethod::Otp)),
                     Err(MfaError::InvalidCode) => Ok(None),
                     Err(MfaError::Unavailable(source)) => Err(MfaVerifyError::Unavailable(source)),
@@ -391,9 +407,65 @@ impl AuthService {
         }
     }
 
+    /// [`Self::check_code`] for a signed-in caller managing the factor: each try counts
+    /// against the account's second-factor budget, as at sign-in, so that a stolen
+    /// session cannot guess codes without limit.
+    async fn use_code(&self, factor: &TotpFactor, code: &str) -> Result<(), MfaError> {
+        let code_try = self
+            .reserve_code_try(factor.user)
+            .await
+            .map_err(|retry_after| MfaError::Throttled { retry_after })?;
+        let result = self.check_code(factor, code).await;
+        let outcome = match &result {
+            Ok(()) => Some(true),
+            Err(MfaError::InvalidCode) => Some(false),
+            Err(_) => None,
+        };
+        self.settle_code_try(factor.user, code_try, outcome).await;
+        result
+    }
+
+    /// Reserves one try of the account's second-factor budget — whatever the client, so
+    /// that rotating addresses buys no more guesses — with the per-account limit of
+    /// logins (`LOGIN_MAX_FAILURES_PER_ACCOUNT` per window). `Ok(true)` when reserved,
+    /// `Ok(false)` without a counter (or when it cannot be reached), else the wait.
+    async fn reserve_code_try(&self, user: UserId) -> Result<bool, std::time::Duration> {
+        let Some(counter) = &self.throttle.per_account else {
+            return Ok(false);
+        };
+        match counter.reserve(&code_key(user)).await {
+            Ok(Reservation::Reserved) => Ok(true),
+            Ok(Reservation::Full { retry_after }) => {
+                tracing::info!("second factor throttled");
+                Err(retry_after)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "second-factor throttle not checked");
+                Ok(false)
+            }
+        }
+    }
+
+    /// After a try: a right code clears the budget's failures, a wrong one keeps its
+    /// reservation, one that could not be checked (`None`) gives it back.
+    async fn settle_code_try(&self, user: UserId, reserved: bool, right: Option<bool>) {
+        let (Some(counter), true) = (&self.throttle.per_account, reserved) else {
+            return;
+        };
+        let key = code_key(user);
+        let result = match right {
+            Some(true) => counter.reset(&key).await,
+            Some(false) => return,
+            None => counter.release(&key).await,
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "second-factor throttle not updated");
+        }
+    }
+
     /// Accepts `code` for the active `factor` once: the matching step must be later than
     /// the last accepted one, and recording it must win against any concurrent request.
-    async fn use_code(&self, factor: &TotpFactor, code: &str) -> Result<(), MfaError> {
+    async fn check_code(&self, factor: &TotpFactor, code: &str) -> Result<(), MfaError> {
         let mfa = self.mfa_ports()?;
         let secret = self.open_secret(mfa, factor)?;
         let step = mfa
@@ -436,6 +508,15 @@ impl AuthService {
         } else {
             Err(MfaError::Aal2Required)
         }
+    }
+}
+
+impl std::fmt::Debug for SecondFactorProof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Code(_) => "Code(***)",
+            Self::RecoveryCode(_) => "RecoveryCode(***)",
+        })
     }
 }
 

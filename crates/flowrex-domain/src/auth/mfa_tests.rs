@@ -563,3 +563,88 @@ async fn a_password_reset_keeps_the_factor() {
         Err(LoginError::MfaRequired(_))
     ));
 }
+
+#[tokio::test]
+async fn rotating_client_addresses_buys_no_more_guesses_at_the_code() {
+    let world = world();
+    let (_, secret, _) = world.enrolled().await;
+    world.clock.advance(Duration::seconds(30));
+    let token = world.challenge().await;
+    let from = |n: u8| ClientInfo::new(Some(IpAddr::from([203, 0, 113, n])), None);
+    // Five wrong codes, each from another address (and each a fresh challenge's worth).
+    for n in 1..=5 {
+        let token = if n == 1 {
+            token.clone()
+        } else {
+            world.challenge().await
+        };
+        let wrong = world
+            .service
+            .verify_second_factor(
+                &token,
+                SecondFactorProof::Code("999999".to_owned()),
+                from(n),
+            )
+            .await;
+        assert!(
+            matches!(wrong, Err(MfaVerifyError::InvalidCode)),
+            "{wrong:?}"
+        );
+    }
+    // The account's budget is spent for every address, even with the right code.
+    let fresh = world.challenge().await;
+    let right = StepCodes::code_at(&secret, world.now());
+    let throttled = world
+        .service
+        .verify_second_factor(&fresh, SecondFactorProof::Code(right), from(9))
+        .await;
+    assert!(
+        matches!(throttled, Err(MfaVerifyError::Throttled { .. })),
+        "{throttled:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_logins_waiting_for_their_second_factor() {
+    let world = world();
+    let (_, secret, _) = world.enrolled().await;
+    world.clock.advance(Duration::seconds(30));
+    // Someone with the old password is waiting at the code step…
+    let waiting = world.challenge().await;
+    // …when the owner resets the password.
+    world
+        .service
+        .forgot_password(&EmailAddress::parse(EMAIL).unwrap())
+        .await
+        .unwrap();
+    let link = world
+        .store
+        .queued_mails()
+        .into_iter()
+        .rev()
+        .find(|m| m.purpose == MailPurpose::ResetPassword)
+        .and_then(|m| m.link)
+        .unwrap();
+    let token = link.rsplit_once("token=").unwrap().1.to_owned();
+    world
+        .service
+        .reset_password(&token, NewPassword::parse("Another123".to_owned()).unwrap())
+        .await
+        .unwrap();
+    let late = world
+        .verify(
+            &waiting,
+            SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
+        )
+        .await;
+    assert!(
+        matches!(late, Err(MfaVerifyError::InvalidChallenge)),
+        "{late:?}"
+    );
+}
+
+#[test]
+fn proofs_never_print_their_codes() {
+    let proof = SecondFactorProof::RecoveryCode("abcd-efgh".to_owned());
+    assert_eq!(format!("{proof:?}"), "RecoveryCode(***)");
+}

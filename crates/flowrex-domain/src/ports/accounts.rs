@@ -127,7 +127,8 @@ pub enum RecoveryCodesChange {
 /// must still be unused, or nothing happens), a second-factor change and a recovery-code
 /// change (each conditional in the same way), a user inserted, a user updated, tokens
 /// issued (each replacing its owner's unused ones of its purpose), sessions revoked, mails
-/// queued, a user deleted (with its sessions and tokens).
+/// queued, a user deleted (with its sessions and tokens). A new password or revoked
+/// sessions also end the user's open sign-in challenges (logins awaiting a second factor).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
     /// The stored token (its id) this change set uses up.

@@ -48,7 +48,7 @@ pub struct MfaChallenge {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait MfaStore: Send + Sync {
-    /// The user's TOTP factors: at most one active and one pending.
+    /// The user's TOTP factors, oldest first: at most one active and one pending.
     ///
     /// # Errors
     /// [`MfaStoreError`].
