@@ -14,6 +14,7 @@ mod m20261201_000006_create_one_time_tokens_and_outbox;
 mod m20261201_000007_add_users_last_login_at;
 mod m20261201_000008_create_audit_events;
 mod m20261201_000009_create_second_factors;
+mod m20261201_000010_create_passkeys;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_add_users_last_login_at::Migration),
             Box::new(m20261201_000008_create_audit_events::Migration),
             Box::new(m20261201_000009_create_second_factors::Migration),
+            Box::new(m20261201_000010_create_passkeys::Migration),
         ]
     }
 }

@@ -55,7 +55,7 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 22] = [
+const ALL_OBJECTS: [&str; 27] = [
     "table:audit_events",
     "index:ix_audit_events_action",
     "index:ix_audit_events_actor_id",
@@ -65,19 +65,24 @@ const ALL_OBJECTS: [&str; 22] = [
     "index:ix_one_time_tokens_token_hash",
     "index:ix_one_time_tokens_user_id_purpose",
     "index:ix_outbox_next_attempt_at",
+    "index:ix_passkeys_credential_id",
+    "index:ix_passkeys_user_id",
     "index:ix_recovery_codes_user_id_code_hash",
     "index:ix_sessions_expires_at",
     "index:ix_sessions_user_id",
     "index:ix_totp_factors_user_id",
     "index:ix_users_email",
     "index:ix_users_email_key",
+    "index:ix_webauthn_ceremonies_expires_at",
     "table:mfa_challenges",
     "table:one_time_tokens",
     "table:outbox",
+    "table:passkeys",
     "table:recovery_codes",
     "table:sessions",
     "table:totp_factors",
     "table:users",
+    "table:webauthn_ceremonies",
 ];
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use flowrex_domain::{
     AccountError, AdminError, AuthenticateError, LoginError, LogoutError, MfaError, MfaVerifyError,
-    RefreshError, RegisterError, RevokeSessionError,
+    PasskeyError, RefreshError, RegisterError, RevokeSessionError,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -104,6 +104,21 @@ pub enum ApiError {
     /// 400 `TOTP is not enabled`.
     #[error("no factor")]
     NoFactor,
+    /// 400 `Invalid or expired ceremony`.
+    #[error("invalid ceremony")]
+    InvalidCeremony,
+    /// 400 `Passkey registration failed`.
+    #[error("passkey registration rejected")]
+    PasskeyRegistrationRejected,
+    /// 409 `Passkey already registered`.
+    #[error("passkey already registered")]
+    PasskeyTaken,
+    /// 401 `Passkey not accepted`.
+    #[error("passkey not accepted")]
+    PasskeyRejected,
+    /// 404 `Passkey not found`.
+    #[error("passkey not found")]
+    PasskeyNotFound,
     /// 404 `Not Found`.
     #[error("not found")]
     NotFound,
@@ -164,6 +179,11 @@ impl std::fmt::Debug for ApiError {
             Self::InvalidMfaToken => "InvalidMfaToken",
             Self::NothingPending => "NothingPending",
             Self::NoFactor => "NoFactor",
+            Self::InvalidCeremony => "InvalidCeremony",
+            Self::PasskeyRegistrationRejected => "PasskeyRegistrationRejected",
+            Self::PasskeyTaken => "PasskeyTaken",
+            Self::PasskeyRejected => "PasskeyRejected",
+            Self::PasskeyNotFound => "PasskeyNotFound",
             Self::SuperuserRequired => "SuperuserRequired",
             Self::UserNotFound => "UserNotFound",
             Self::LastSuperuser => "LastSuperuser",
@@ -190,21 +210,24 @@ impl ResponseError for ApiError {
             | Self::WrongPassword
             | Self::InvalidCode
             | Self::NothingPending
-            | Self::NoFactor => StatusCode::BAD_REQUEST,
+            | Self::NoFactor
+            | Self::InvalidCeremony
+            | Self::PasskeyRegistrationRejected => StatusCode::BAD_REQUEST,
             Self::InvalidLogin
             | Self::InvalidToken
             | Self::InvalidCredentials
             | Self::NotAuthenticated
             | Self::InvalidLoginCode
-            | Self::InvalidMfaToken => StatusCode::UNAUTHORIZED,
+            | Self::InvalidMfaToken
+            | Self::PasskeyRejected => StatusCode::UNAUTHORIZED,
             Self::CsrfTokenMissing
             | Self::EmailNotVerified
             | Self::SuperuserRequired
             | Self::MfaRequired { .. }
             | Self::Aal2Required => StatusCode::FORBIDDEN,
             Self::UserNotFound => StatusCode::NOT_FOUND,
-            Self::LastSuperuser => StatusCode::CONFLICT,
-            Self::NotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
+            Self::LastSuperuser | Self::PasskeyTaken => StatusCode::CONFLICT,
+            Self::NotFound | Self::SessionNotFound | Self::PasskeyNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::RateLimited { .. } | Self::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -241,6 +264,11 @@ impl ResponseError for ApiError {
             Self::InvalidMfaToken => "Invalid or expired mfa_token",
             Self::NothingPending => "No TOTP enrolment is pending",
             Self::NoFactor => "TOTP is not enabled",
+            Self::InvalidCeremony => "Invalid or expired ceremony",
+            Self::PasskeyRegistrationRejected => "Passkey registration failed",
+            Self::PasskeyTaken => "Passkey already registered",
+            Self::PasskeyRejected => "Passkey not accepted",
+            Self::PasskeyNotFound => "Passkey not found",
             Self::SuperuserRequired => "Superuser required",
             Self::UserNotFound => "User not found",
             Self::LastSuperuser => "The last active superuser cannot be removed",
@@ -393,6 +421,22 @@ impl From<MfaError> for ApiError {
             MfaError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             MfaError::Unavailable(cause) => Self::Unavailable(cause),
             MfaError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<PasskeyError> for ApiError {
+    fn from(error: PasskeyError) -> Self {
+        match error {
+            PasskeyError::InvalidCeremony => Self::InvalidCeremony,
+            PasskeyError::RegistrationRejected => Self::PasskeyRegistrationRejected,
+            PasskeyError::AlreadyRegistered => Self::PasskeyTaken,
+            PasskeyError::LoginRejected => Self::PasskeyRejected,
+            PasskeyError::NotFound => Self::PasskeyNotFound,
+            PasskeyError::Aal2Required => Self::Aal2Required,
+            PasskeyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            PasskeyError::Unavailable(cause) => Self::Unavailable(cause),
+            PasskeyError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

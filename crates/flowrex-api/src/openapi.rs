@@ -126,6 +126,12 @@ impl Modify for BearerAuth {
         routes::auth::mfa::recovery_codes,
         routes::auth::mfa::disable,
         routes::auth::mfa::verify,
+        routes::auth::passkeys::register_start,
+        routes::auth::passkeys::register_finish,
+        routes::auth::passkeys::list,
+        routes::auth::passkeys::delete,
+        routes::auth::passkeys::login_start,
+        routes::auth::passkeys::login_finish,
         routes::admin::list_users,
         routes::admin::create_user,
         routes::admin::get_user,
@@ -139,6 +145,6 @@ impl Modify for BearerAuth {
     ),
     components(schemas(crate::error::ErrorBody, crate::validation::Rejection)),
     modifiers(&BearerAuth, &SharedResponses),
-    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "admin", description = "Account administration (superusers only)"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "mfa", description = "Second factors: TOTP with recovery codes, and completing a login with a code"), (name = "service", description = "Health and keys"))
+    tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "admin", description = "Account administration (superusers only)"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "mfa", description = "Second factors: TOTP with recovery codes, and completing a login with a code"), (name = "passkeys", description = "Passkeys (WebAuthn): registering, listing, removing, signing in"), (name = "service", description = "Health and keys"))
 )]
 pub struct ApiDoc;

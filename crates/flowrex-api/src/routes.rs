@@ -111,6 +111,30 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::post().to(auth::mfa::recovery_codes),
                 ))
                 .service(post("/mfa/verify", web::post().to(auth::mfa::verify)))
+                .service(post(
+                    "/passkeys/register/start",
+                    web::post().to(auth::passkeys::register_start),
+                ))
+                .service(post(
+                    "/passkeys/register/finish",
+                    web::post().to(auth::passkeys::register_finish),
+                ))
+                .service(post(
+                    "/passkeys/login/start",
+                    web::post().to(auth::passkeys::login_start),
+                ))
+                .service(post(
+                    "/passkeys/login/finish",
+                    web::post().to(auth::passkeys::login_finish),
+                ))
+                .service(only(
+                    GET,
+                    web::resource("/passkeys").route(web::get().to(auth::passkeys::list)),
+                ))
+                .service(only(
+                    "DELETE",
+                    web::resource("/passkeys/{id}").route(web::delete().to(auth::passkeys::delete)),
+                ))
                 .service(only(
                     "POST",
                     web::resource("/logout").route(web::post().to(auth::logout::logout)),

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod mail;
 pub mod redis;
 pub mod section;
+pub mod webauthn;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ use self::limits::{LimitsConfig, LimitsSection};
 use self::mail::{MailConfig, MailSection};
 use self::redis::{RedisConfig, RedisSection};
 use self::section::section;
+use self::webauthn::{WebauthnConfig, WebauthnSection};
 
 /// The deployment environment (`APP_ENV`). Only these names are accepted: a typo of
 /// `production` must not quietly run without the CSRF rule, HSTS and JSON logs.
@@ -135,6 +137,8 @@ pub struct Settings {
     pub limits: LimitsConfig,
     /// Mail and the account lifecycle.
     pub mail: MailConfig,
+    /// Passkeys.
+    pub webauthn: WebauthnConfig,
     /// The secrets generated because they were empty (development only).
     pub generated_secrets: Vec<&'static str>,
     listing: Vec<(String, String)>,
@@ -219,6 +223,7 @@ impl Settings {
         let redis: RedisSection = read(config)?;
         let limits: LimitsSection = read(config)?;
         let mail: MailSection = read(config)?;
+        let webauthn: WebauthnSection = read(config)?;
 
         let mut generated_secrets = Vec::new();
         let mut secret = |name: &'static str, value: &SecretString| {
@@ -241,6 +246,7 @@ impl Settings {
             redis: redis.validate()?,
             limits: limits.validate()?,
             mail: mail.validate(env)?,
+            webauthn: webauthn.validate(),
             env,
             app_secret_key,
             generated_secrets,
@@ -255,6 +261,7 @@ impl Settings {
             list_section(&redis),
             list_section(&limits),
             list_section(&mail),
+            list_section(&webauthn),
         ] {
             listing.extend(section);
         }

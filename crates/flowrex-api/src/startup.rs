@@ -52,7 +52,7 @@ impl Application {
             .unwrap_or_else(|| format!("http://{}:{port}", settings.http.host));
         let auth = web::Data::from(Arc::new(
             adapters
-                .auth_service(&settings, &public_url)
+                .auth_service(&settings, &public_url, port)?
                 .with_login_throttle(adapters.login_throttle(&settings.limits)),
         ));
         if let Some(cleanup) = settings.auth.cleanup {

@@ -10,7 +10,8 @@
 //!   `auth/audit.rs`;
 //! - login with brute-force throttling ([`AuthService::login`]): `auth/login.rs`;
 //! - second factors: TOTP, recovery codes, completing a login with a code
-//!   (`auth/mfa.rs`);
+//!   (`auth/mfa.rs`); passkeys: registering, listing, removing, signing in with one
+//!   (`auth/passkeys.rs`);
 //! - sessions: refresh rotation, authentication, logout, the sessions list
 //!   (`auth/sessions.rs`);
 //! - each use case's error type and its mapping from the ports' errors: `auth/errors.rs`.
@@ -36,6 +37,7 @@ mod login;
 mod mfa;
 #[cfg(test)]
 mod mfa_tests;
+mod passkeys;
 mod sessions;
 #[cfg(test)]
 mod tests;
@@ -50,6 +52,7 @@ pub use errors::{
 pub use lifecycle::{ProfileChange, VerificationRequest};
 pub use login::LoginAttempt;
 pub use mfa::{MfaPorts, SecondFactorProof};
+pub use passkeys::{CEREMONY_TTL, PasskeyCeremony, PasskeyError, PasskeyPorts, user_handle};
 pub use sessions::{Authenticated, LogoutRequest};
 
 /// Token lifetimes and the refresh grace period, from configuration.
@@ -159,6 +162,7 @@ pub struct AuthService {
     directory: Option<Arc<dyn UserDirectory>>,
     audit: Option<Arc<dyn AuditLog>>,
     mfa: Option<MfaPorts>,
+    passkeys: Option<PasskeyPorts>,
 }
 
 impl AuthService {
@@ -178,6 +182,7 @@ impl AuthService {
             directory: None,
             audit: None,
             mfa: None,
+            passkeys: None,
         }
     }
 

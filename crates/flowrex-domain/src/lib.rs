@@ -45,8 +45,9 @@ pub use auth::{
     AccountError, AccountPolicy, AdminError, AdminNewUser, AdminUserChange, AuthPolicy, AuthPorts,
     AuthService, AuthenticateError, Authenticated, EventPage, INVITATION_TTL_DAYS, LoginAttempt,
     LoginError, LoginThrottle, LogoutError, LogoutRequest, MfaError, MfaPorts, MfaRequired,
-    MfaVerifyError, ProfileChange, RefreshError, RegisterError, Registration, RevokeSessionError,
-    SecondFactorProof, UserPage, VerificationRequest,
+    MfaVerifyError, PasskeyCeremony, PasskeyError, PasskeyPorts, ProfileChange, RefreshError,
+    RegisterError, Registration, RevokeSessionError, SecondFactorProof, UserPage,
+    VerificationRequest,
 };
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};

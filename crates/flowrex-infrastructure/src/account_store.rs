@@ -25,7 +25,8 @@ use crate::database::unique_row;
 use crate::db_error::{is_unavailable, violates_unique};
 use crate::entity::users::id_column;
 use crate::entity::{
-    mfa_challenges, one_time_tokens, outbox, recovery_codes, sessions, totp_factors, users,
+    mfa_challenges, one_time_tokens, outbox, passkeys, recovery_codes, sessions, totp_factors,
+    users,
 };
 use crate::outbox::queued_row;
 use crate::secret_box::SecretBox;
@@ -203,6 +204,11 @@ impl SeaOrmAccountStore {
                 .map_err(account_error)?;
             delete_factors(txn, id).await?;
             delete_challenges(txn, id).await?;
+            passkeys::Entity::delete_many()
+                .filter(passkeys::Column::UserId.eq(id))
+                .exec(txn)
+                .await
+                .map_err(account_error)?;
             users::Entity::delete_by_id(id)
                 .exec(txn)
                 .await

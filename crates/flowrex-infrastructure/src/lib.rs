@@ -16,7 +16,9 @@
 //!   transaction), [`SeaOrmOutbox`] (queued mails, sealed by [`secret_box`], claimed by
 //!   delivery workers), [`mail`] (SMTP and log transports, templates).
 //! - second factors: [`SeaOrmMfaStore`] (TOTP factors, sign-in challenges), [`TotpCodes`]
-//!   (RFC 6238 codes with `totp-rs`); their secrets are sealed by [`secret_box`].
+//!   (RFC 6238 codes with `totp-rs`); their secrets are sealed by [`secret_box`];
+//!   passkeys: [`WebauthnRelyingParty`] (`webauthn-rs`), [`SeaOrmPasskeyStore`] (credentials
+//!   and server-side ceremony states).
 //!
 //! Each adapter translates its library's errors into the domain's at the seam, so no
 //! `DbErr`, `redis` or `jsonwebtoken` error goes further.
@@ -34,6 +36,7 @@ pub mod jwt;
 pub mod mail;
 pub mod mfa_store;
 pub mod outbox;
+pub mod passkey_store;
 pub mod probe;
 pub mod rate_limit;
 pub mod redis_connection;
@@ -43,6 +46,7 @@ pub mod session_store;
 pub mod test_support;
 pub mod totp;
 pub mod user_repository;
+pub mod webauthn;
 
 pub use account_store::SeaOrmAccountStore;
 pub use audit::SeaOrmAuditLog;
@@ -52,6 +56,8 @@ pub use hasher::BcryptHasher;
 pub use jwt::{JwtClaimsPolicy, JwtConfigError, JwtKeys, JwtTokens};
 pub use mfa_store::SeaOrmMfaStore;
 pub use outbox::SeaOrmOutbox;
+pub use passkey_store::SeaOrmPasskeyStore;
 pub use session_store::SeaOrmSessionStore;
 pub use totp::TotpCodes;
 pub use user_repository::SeaOrmUserRepository;
+pub use webauthn::WebauthnRelyingParty;

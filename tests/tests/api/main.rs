@@ -19,6 +19,7 @@ mod login;
 mod logout;
 mod me;
 mod mfa;
+mod passkeys;
 mod redis;
 mod refresh;
 mod register;

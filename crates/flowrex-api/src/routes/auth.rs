@@ -7,6 +7,7 @@ pub mod login;
 pub mod logout;
 pub mod me;
 pub mod mfa;
+pub mod passkeys;
 pub mod password;
 pub mod profile;
 pub mod refresh;

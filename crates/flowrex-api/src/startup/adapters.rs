@@ -9,7 +9,7 @@ use anyhow::Context;
 use flowrex_domain::ports::{FailureCounter, MailTransport, OutboxStore};
 use flowrex_domain::{
     AccountPolicy, AuthPorts, AuthService, DeliveryPolicy, LinkTemplates, LoginThrottle,
-    MailDelivery, MfaPorts,
+    MailDelivery, MfaPorts, PasskeyPorts,
 };
 use flowrex_infrastructure::circuit::Circuit;
 use flowrex_infrastructure::database::{self, DatabaseSettings};
@@ -25,7 +25,8 @@ use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
     BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmAuditLog, SeaOrmMfaStore, SeaOrmOutbox,
-    SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
+    SeaOrmPasskeyStore, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
+    WebauthnRelyingParty,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -96,8 +97,24 @@ impl Adapters {
     }
 
     /// The use cases over the stores, hasher, tokens and clock (no login throttle), with
-    /// links to `public_url` unless the settings name other pages.
-    pub fn auth_service(&self, settings: &Settings, public_url: &str) -> AuthService {
+    /// links to `public_url` unless the settings name other pages, and passkeys for pages
+    /// at the configured origins (by default `http://localhost:3000` and this service's own
+    /// on `port`).
+    ///
+    /// # Errors
+    /// When the WebAuthn origins cannot work with the relying party id.
+    pub fn auth_service(
+        &self,
+        settings: &Settings,
+        public_url: &str,
+        port: u16,
+    ) -> anyhow::Result<AuthService> {
+        let webauthn = &settings.webauthn;
+        let relying_party = WebauthnRelyingParty::new(
+            &webauthn.rp_id,
+            &webauthn.rp_name,
+            &webauthn.origins_for(port),
+        )?;
         let mail = &settings.mail;
         let own = LinkTemplates::served_by(public_url);
         let links = LinkTemplates {
@@ -111,7 +128,7 @@ impl Adapters {
                 .clone()
                 .unwrap_or(own.confirm_email_change),
         };
-        AuthService::new(
+        Ok(AuthService::new(
             AuthPorts {
                 users: Arc::new(SeaOrmUserRepository::new(self.db.clone())),
                 sessions: Arc::new(SeaOrmSessionStore::new(self.db.clone())),
@@ -133,6 +150,10 @@ impl Adapters {
             otp: Arc::new(TotpCodes::default()),
             sealer: self.factor_sealer.clone(),
         })
+        .with_passkeys(PasskeyPorts {
+            relying_party: Arc::new(relying_party),
+            store: Arc::new(SeaOrmPasskeyStore::new(self.db.clone())),
+        })
         .with_account_policy(AccountPolicy {
             verification_ttl: mail.verification_ttl,
             reset_ttl: mail.reset_ttl,
@@ -143,7 +164,7 @@ impl Adapters {
             resend_limit: mail
                 .resend_interval
                 .and_then(|window| self.counter("mail", Quota { max: 1, window })),
-        })
+        }))
     }
 
     /// The outbox, for delivery and its metrics.
@@ -316,7 +337,7 @@ pub async fn open_service(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.http.address()));
-    let auth = adapters.auth_service(settings, &public_url);
+    let auth = adapters.auth_service(settings, &public_url, settings.http.port)?;
     Ok((adapters.db, auth))
 }
 

@@ -249,6 +249,14 @@ impl ThrottleKeys {
         Self::of(&attempt.client, &attempt.email)
     }
 
+    /// The keys of `client` signing in with a passkey (no address typed): the client's,
+    /// and the client's passkey attempts.
+    pub(super) fn of_client(client: &ClientInfo) -> Self {
+        let client = client.key.as_str().to_owned();
+        let account = format!("{client}|passkey");
+        Self { client, account }
+    }
+
     /// The keys of `client` acting on the account of `email`.
     pub(super) fn of(client: &ClientInfo, email: &EmailAddress) -> Self {
         let client = client.key.as_str().to_owned();

@@ -1,0 +1,276 @@
+//! Passkeys under `/api/v1/auth/passkeys`: registering one (two steps: the creation
+//! options, then the authenticator's answer), listing and removing them, and signing in
+//! with one (the request options, then the assertion). Each start answers a
+//! `ceremony_id` beside the WebAuthn options; the ceremony's state stays on the server.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use flowrex_domain::ports::StoredPasskey;
+use flowrex_domain::{AuthService, PasskeyCeremony};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::{TokensBody, content_type, no_store, timestamp, tokens_response};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{AuthenticatedSession, Body, Client};
+use crate::routes::body_schema::{BodyField, request_body};
+use crate::routes::cookie;
+use crate::validation::{Echo, Fields, Rejection, json_object};
+
+const CEREMONY_ID: BodyField =
+    BodyField::required("ceremony_id", "The `ceremony_id` of the ceremony's start.");
+const CREDENTIAL: BodyField = BodyField::required(
+    "credential",
+    "The `PublicKeyCredential` the browser returned, as JSON (binary fields base64url).",
+);
+const NAME: BodyField =
+    BodyField::optional("name", "A name for the passkey (at most 64 characters).");
+
+request_body!(
+    /// The body of `POST /passkeys/register/finish`.
+    RegisterFinishRequest,
+    "The ceremony and the authenticator's answer.",
+    [CEREMONY_ID, CREDENTIAL, NAME]
+);
+request_body!(
+    /// The body of `POST /passkeys/login/finish`.
+    LoginFinishRequest,
+    "The ceremony and the assertion.",
+    [CEREMONY_ID, CREDENTIAL]
+);
+
+/// A ceremony begun: `ceremony_id` beside the WebAuthn options (`publicKey`, and for a
+/// sign-in `mediation` when any), ready for `navigator.credentials.create()` or `.get()`
+/// once its base64url fields are decoded.
+#[derive(Serialize, ToSchema)]
+pub struct CeremonyBody {
+    /// Send it back with the finish; valid for 5 minutes, once.
+    pub ceremony_id: String,
+    /// `PublicKeyCredentialCreationOptions` or `PublicKeyCredentialRequestOptions`.
+    #[serde(rename = "publicKey")]
+    #[schema(value_type = Object)]
+    pub public_key: Value,
+}
+
+impl From<PasskeyCeremony> for CeremonyBody {
+    fn from(ceremony: PasskeyCeremony) -> Self {
+        let public_key = ceremony
+            .options
+            .get("publicKey")
+            .cloned()
+            .unwrap_or(Value::Null);
+        Self {
+            ceremony_id: ceremony.ceremony_id.expose().to_owned(),
+            public_key,
+        }
+    }
+}
+
+/// A passkey as listed.
+#[derive(Serialize, ToSchema)]
+pub struct PasskeyBody<'a> {
+    /// Its id (for `DELETE /passkeys/{id}`).
+    pub id: i64,
+    /// Its name.
+    pub name: &'a str,
+    /// When it was registered.
+    #[schema(format = "date-time")]
+    pub created_at: String,
+    /// When it last signed in.
+    #[schema(format = "date-time")]
+    pub last_used_at: Option<String>,
+}
+
+impl<'a> From<&'a StoredPasskey> for PasskeyBody<'a> {
+    fn from(passkey: &'a StoredPasskey) -> Self {
+        Self {
+            id: passkey.id,
+            name: &passkey.name,
+            created_at: timestamp(passkey.created_at),
+            last_used_at: passkey.last_used_at.map(timestamp),
+        }
+    }
+}
+
+/// A finish's body: the ceremony id, the credential (a JSON object) and the optional name.
+///
+/// # Errors
+/// The [`Rejection`] to answer with 422.
+pub fn parse_finish(
+    content_type: Option<&[u8]>,
+    body: &[u8],
+) -> Result<(String, Value, Option<String>), Rejection> {
+    let mut map: Map<String, Value> = json_object(content_type, body)?;
+    let credential = map.remove(CREDENTIAL.name);
+    let mut fields = Fields::new(map);
+    let ceremony = fields.required_string(CEREMONY_ID.name, Echo::No);
+    let name = fields.optional_string(NAME.name);
+    let credential = match credential {
+        Some(value @ Value::Object(_)) => Some(value),
+        None => {
+            fields.reject(CREDENTIAL.name, "missing", "Field required", None, None);
+            None
+        }
+        Some(_) => {
+            fields.reject(
+                CREDENTIAL.name,
+                "dict_type",
+                "Input should be a valid dictionary",
+                None,
+                None,
+            );
+            None
+        }
+    };
+    let parsed = match (ceremony, credential, name) {
+        (Some(ceremony), Some(credential), Some(name)) => Some((ceremony, credential, name)),
+        _ => None,
+    };
+    fields.finish(parsed)
+}
+
+/// `POST /api/v1/auth/passkeys/register/start` → 200 the creation options and a
+/// `ceremony_id`. At `aal2` when the account has a second factor.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/register/start",
+    tag = "passkeys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Creation options", body = CeremonyBody),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 403, description = "aal2_required", body = ErrorBody)
+    )
+)]
+pub async fn register_start(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+) -> Result<HttpResponse, ApiError> {
+    let ceremony = auth.start_passkey_registration(&caller).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(CeremonyBody::from(ceremony)))
+}
+
+/// `POST /api/v1/auth/passkeys/register/finish` → 201 `{"id", "name", "created_at"}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/register/finish",
+    tag = "passkeys",
+    request_body = RegisterFinishRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered", body = PasskeyBody),
+        (status = 400, description = "Invalid or expired ceremony, or a response that does not verify", body = ErrorBody),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 409, description = "Passkey already registered", body = ErrorBody)
+    )
+)]
+pub async fn register_finish(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+    request: HttpRequest,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let (ceremony, credential, name) = parse_finish(content_type(&request), &body)?;
+    let passkey = auth
+        .finish_passkey_registration(&caller, &ceremony, &credential, name)
+        .await?;
+    Ok(HttpResponse::Created().json(json!({
+        "id": passkey.id,
+        "name": passkey.name,
+        "created_at": timestamp(passkey.created_at),
+    })))
+}
+
+/// `GET /api/v1/auth/passkeys` → 200 the caller's passkeys, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/passkeys",
+    tag = "passkeys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's passkeys", body = Vec<PasskeyBody>),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+    )
+)]
+pub async fn list(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+) -> Result<HttpResponse, ApiError> {
+    let passkeys = auth.list_passkeys(&caller).await?;
+    let body: Vec<PasskeyBody<'_>> = passkeys.iter().map(PasskeyBody::from).collect();
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(body))
+}
+
+/// `DELETE /api/v1/auth/passkeys/{id}` → 204; 404 `Passkey not found` for any id that is
+/// not one of the caller's.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/passkeys/{id}",
+    tag = "passkeys",
+    params(("id" = String, Path, description = "A passkey id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
+        (status = 404, description = "Passkey not found", body = ErrorBody)
+    )
+)]
+pub async fn delete(
+    auth: web::Data<AuthService>,
+    AuthenticatedSession(caller): AuthenticatedSession,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.parse::<i64>().map_err(|_| ApiError::PasskeyNotFound)?;
+    auth.delete_passkey(&caller, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/auth/passkeys/login/start` → 200 the request options (any discoverable
+/// credential: no address needed) and a `ceremony_id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/login/start",
+    tag = "passkeys",
+    responses((status = 200, description = "Request options", body = CeremonyBody))
+)]
+pub async fn login_start(auth: web::Data<AuthService>) -> Result<HttpResponse, ApiError> {
+    let ceremony = auth.start_passkey_login().await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(CeremonyBody::from(ceremony)))
+}
+
+/// `POST /api/v1/auth/passkeys/login/finish` → 200 the SPEC's tokens body (`amr`
+/// `["passkey"]`, `aal2`); 401 `Passkey not accepted`; 400 `Invalid or expired ceremony`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/passkeys/login/finish",
+    tag = "passkeys",
+    request_body = LoginFinishRequest,
+    responses(
+        (status = 200, description = "A token pair", body = TokensBody),
+        (status = 400, description = "Invalid or expired ceremony", body = ErrorBody),
+        (status = 401, description = "Passkey not accepted", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts", body = ErrorBody)
+    )
+)]
+pub async fn login_finish(
+    auth: web::Data<AuthService>,
+    request: HttpRequest,
+    Client(client): Client,
+    Body(body): Body,
+) -> Result<HttpResponse, ApiError> {
+    let (ceremony, credential, _) = parse_finish(content_type(&request), &body)?;
+    let result = auth
+        .finish_passkey_login(&ceremony, &credential, client)
+        .await;
+    let outcome = if result.is_ok() { "success" } else { "refused" };
+    metrics::counter!("flowrex_passkey_logins_total", "outcome" => outcome).increment(1);
+    Ok(tokens_response(
+        result?,
+        cookie::wants_cookie(&request),
+        auth.policy().refresh_ttl,
+    ))
+}

@@ -1,0 +1,59 @@
+//! Passkeys: the WebAuthn relying party's id, name and the origins of the pages that run
+//! its ceremonies.
+
+use super::section::section;
+
+section! {
+    /// `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME`, `WEBAUTHN_ORIGINS`.
+    pub struct WebauthnSection {
+        /// The relying party id: the domain passkeys are bound to (`localhost`, `example.com`).
+        webauthn_rp_id: String = "localhost".to_owned(),
+        /// The name authenticators show beside the account.
+        webauthn_rp_name: String = "Flowrex".to_owned(),
+        /// Comma-separated origins of the pages that register and use passkeys; each host must
+        /// be the rp id or below it. Empty: `http://localhost:3000` and `http://localhost:PORT`.
+        webauthn_origins: String = String::new(),
+    }
+}
+
+/// The relying party's settings, checked once the port is known (the default origins name
+/// it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnConfig {
+    /// `WEBAUTHN_RP_ID`.
+    pub rp_id: String,
+    /// `WEBAUTHN_RP_NAME`.
+    pub rp_name: String,
+    /// `WEBAUTHN_ORIGINS`, when set.
+    pub origins: Option<Vec<String>>,
+}
+
+impl WebauthnSection {
+    /// The settings as given (an unusable origin is refused when the relying party is
+    /// built, naming `WEBAUTHN_ORIGINS`).
+    pub fn validate(&self) -> WebauthnConfig {
+        let origins: Vec<String> = self
+            .webauthn_origins
+            .split(',')
+            .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect();
+        WebauthnConfig {
+            rp_id: self.webauthn_rp_id.trim().to_owned(),
+            rp_name: self.webauthn_rp_name.trim().to_owned(),
+            origins: Some(origins).filter(|o| !o.is_empty()),
+        }
+    }
+}
+
+impl WebauthnConfig {
+    /// The origins in force for a service listening on `port`.
+    pub fn origins_for(&self, port: u16) -> Vec<String> {
+        self.origins.clone().unwrap_or_else(|| {
+            vec![
+                "http://localhost:3000".to_owned(),
+                format!("http://localhost:{port}"),
+            ]
+        })
+    }
+}

@@ -1,0 +1,426 @@
+//! Passkeys: registering one for a signed-in user, listing and removing them, and signing
+//! in with one — discoverable, so no address is typed — into a session at `aal2`
+//! (`amr` `passkey`). Each ceremony's state waits server-side, single use, for 5 minutes;
+//! the client holds only an opaque ceremony id.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tracing::{Span, instrument};
+
+use super::login::ThrottleKeys;
+use super::{AuthService, Authenticated, LoginError};
+use crate::ports::{
+    CeremonyKind, CeremonyState, NewPasskey, PasskeyStore, PasskeyStoreError, RelyingParty,
+    StoredPasskey, WebauthnError,
+};
+use crate::{
+    Assurance, AuditAction, AuditEvent, AuditUser, AuthMethod, ClientInfo, OneTimeToken, TokenPair,
+    User, UserId,
+};
+
+/// How long a ceremony may take.
+pub const CEREMONY_TTL: Duration = Duration::minutes(5);
+/// The longest passkey name kept, in characters.
+const MAX_NAME_CHARS: usize = 64;
+
+/// The ports passkeys need.
+pub struct PasskeyPorts {
+    /// The WebAuthn relying party.
+    pub relying_party: Arc<dyn RelyingParty>,
+    /// Passkeys and ceremony states.
+    pub store: Arc<dyn PasskeyStore>,
+}
+
+/// A ceremony begun: its id (for the finish) and the options for the browser.
+#[derive(Debug)]
+pub struct PasskeyCeremony {
+    /// Opaque, single use; only its hash is stored.
+    pub ceremony_id: OneTimeToken,
+    /// What `navigator.credentials.create()` or `.get()` takes (`{"publicKey": …}`).
+    pub options: Value,
+}
+
+/// Why a passkey step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PasskeyError {
+    /// The ceremony id is unknown, used, expired or of the other ceremony.
+    #[error("invalid or expired ceremony")]
+    InvalidCeremony,
+    /// The registration response does not verify.
+    #[error("passkey registration rejected")]
+    RegistrationRejected,
+    /// The passkey is registered already.
+    #[error("passkey already registered")]
+    AlreadyRegistered,
+    /// The assertion does not verify, or names no passkey of an active user.
+    #[error("passkey not accepted")]
+    LoginRejected,
+    /// No such passkey of the caller's.
+    #[error("passkey not found")]
+    NotFound,
+    /// The account has a second factor and the session was not signed in with one.
+    #[error("a session at aal2 is required")]
+    Aal2Required,
+    /// Too many failures from this client.
+    #[error("too many failed attempts")]
+    Throttled {
+        /// Time until the window ends.
+        retry_after: std::time::Duration,
+    },
+    /// A store cannot be reached.
+    #[error("store unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
+}
+
+impl From<PasskeyStoreError> for PasskeyError {
+    fn from(error: PasskeyStoreError) -> Self {
+        match error {
+            PasskeyStoreError::CredentialTaken => Self::AlreadyRegistered,
+            PasskeyStoreError::Unavailable(source) => Self::Unavailable(source),
+            PasskeyStoreError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}
+
+impl From<crate::ports::MfaStoreError> for PasskeyError {
+    fn from(error: crate::ports::MfaStoreError) -> Self {
+        match error {
+            crate::ports::MfaStoreError::Unavailable(source) => Self::Unavailable(source),
+            crate::ports::MfaStoreError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}
+
+impl From<crate::ports::RepositoryError> for PasskeyError {
+    fn from(error: crate::ports::RepositoryError) -> Self {
+        match error {
+            crate::ports::RepositoryError::Unavailable(source) => Self::Unavailable(source),
+            crate::ports::RepositoryError::Unexpected(source) => Self::Unexpected(source),
+        }
+    }
+}
+
+/// The WebAuthn user handle of `user`: 16 bytes derived from its id, stable across its
+/// passkeys (authenticators group credentials by it), holding neither its address nor its
+/// name.
+pub fn user_handle(user: UserId) -> [u8; 16] {
+    let digest = Sha256::digest(format!("flowrex webauthn user {}", user.get()).as_bytes());
+    let mut handle = [0u8; 16];
+    handle.copy_from_slice(&digest[..16]);
+    handle
+}
+
+impl AuthService {
+    /// Turns on passkeys.
+    #[must_use]
+    pub fn with_passkeys(mut self, ports: PasskeyPorts) -> Self {
+        self.passkeys = Some(ports);
+        self
+    }
+
+    fn passkey_ports(&self) -> Result<&PasskeyPorts, PasskeyError> {
+        self.passkeys
+            .as_ref()
+            .ok_or_else(|| PasskeyError::Unexpected(anyhow::anyhow!("passkeys are not configured")))
+    }
+
+    /// Begins registering a passkey for the caller (at `aal2` when the account has a second
+    /// factor).
+    ///
+    /// # Errors
+    /// [`PasskeyError::Aal2Required`]; store failures.
+    #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
+    pub async fn start_passkey_registration(
+        &self,
+        caller: &Authenticated,
+    ) -> Result<PasskeyCeremony, PasskeyError> {
+        let ports = self.passkey_ports()?;
+        if caller.assurance.aal() < crate::Aal::Aal2
+            && self.active_totp(caller.user.id()).await?.is_some()
+        {
+            return Err(PasskeyError::Aal2Required);
+        }
+        let exclude: Vec<String> = ports
+            .store
+            .list(caller.user.id())
+            .await?
+            .into_iter()
+            .map(|p| p.credential_id)
+            .collect();
+        let start = ports
+            .relying_party
+            .start_registration(
+                user_handle(caller.user.id()),
+                caller.user.email().as_str(),
+                &exclude,
+            )
+            .map_err(|error| PasskeyError::Unexpected(error.into()))?;
+        self.keep_ceremony(
+            ports,
+            CeremonyKind::Registration,
+            Some(caller.user.id()),
+            start,
+        )
+        .await
+    }
+
+    /// Finishes a registration begun by the same user: the passkey, stored under `name`
+    /// (or a default one).
+    ///
+    /// # Errors
+    /// [`PasskeyError::InvalidCeremony`], [`PasskeyError::RegistrationRejected`],
+    /// [`PasskeyError::AlreadyRegistered`]; store failures.
+    #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
+    pub async fn finish_passkey_registration(
+        &self,
+        caller: &Authenticated,
+        ceremony_id: &str,
+        response: &Value,
+        name: Option<String>,
+    ) -> Result<StoredPasskey, PasskeyError> {
+        let ports = self.passkey_ports()?;
+        let state = self
+            .take_ceremony(ports, ceremony_id, CeremonyKind::Registration)
+            .await?
+            .filter(|state| state.user == Some(caller.user.id()))
+            .ok_or(PasskeyError::InvalidCeremony)?;
+        let registered = ports
+            .relying_party
+            .finish_registration(response, &state.state)
+            .map_err(|error| match error {
+                WebauthnError::Rejected(cause) => {
+                    tracing::info!(error = %cause, "passkey registration rejected");
+                    PasskeyError::RegistrationRejected
+                }
+                WebauthnError::Unexpected(cause) => PasskeyError::Unexpected(cause),
+            })?;
+        let name = name
+            .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect::<String>())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "Passkey".to_owned());
+        let event = AuditEvent::own(AuditAction::PasskeyAdded, caller.user.id())
+            .in_session(&caller.session)
+            .with("name", name.as_str());
+        let stored = ports
+            .store
+            .insert(
+                NewPasskey {
+                    user: caller.user.id(),
+                    name,
+                    registered,
+                },
+                self.now(),
+                event,
+            )
+            .await?;
+        tracing::info!(passkey = stored.id, "passkey registered");
+        Ok(stored)
+    }
+
+    /// The caller's passkeys.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn list_passkeys(
+        &self,
+        caller: &Authenticated,
+    ) -> Result<Vec<StoredPasskey>, PasskeyError> {
+        Ok(self.passkey_ports()?.store.list(caller.user.id()).await?)
+    }
+
+    /// Removes one of the caller's passkeys.
+    ///
+    /// # Errors
+    /// [`PasskeyError::NotFound`]; store failures.
+    pub async fn delete_passkey(
+        &self,
+        caller: &Authenticated,
+        id: i64,
+    ) -> Result<(), PasskeyError> {
+        let event = AuditEvent::own(AuditAction::PasskeyRemoved, caller.user.id())
+            .in_session(&caller.session)
+            .with("passkey", id);
+        let deleted = self
+            .passkey_ports()?
+            .store
+            .delete(caller.user.id(), id, self.now(), event)
+            .await?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(PasskeyError::NotFound)
+        }
+    }
+
+    /// Begins a passkey sign-in: no address needed, the authenticator offers its
+    /// discoverable credentials.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn start_passkey_login(&self) -> Result<PasskeyCeremony, PasskeyError> {
+        let ports = self.passkey_ports()?;
+        let start = ports
+            .relying_party
+            .start_login()
+            .map_err(|error| PasskeyError::Unexpected(error.into()))?;
+        self.keep_ceremony(ports, CeremonyKind::Login, None, start)
+            .await
+    }
+
+    /// Finishes a passkey sign-in: a session at `aal2` with `amr` `["passkey"]`. The
+    /// passkey's signature counter is kept; one that does not increase is refused (a
+    /// cloned authenticator), as the relying party's rules say.
+    ///
+    /// # Errors
+    /// [`PasskeyError::InvalidCeremony`], [`PasskeyError::LoginRejected`],
+    /// [`PasskeyError::Throttled`]; store failures.
+    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn finish_passkey_login(
+        &self,
+        ceremony_id: &str,
+        response: &Value,
+        client: ClientInfo,
+    ) -> Result<TokenPair, PasskeyError> {
+        let ports = self.passkey_ports()?;
+        let keys = ThrottleKeys::of_client(&client);
+        let reserved = self
+            .reserve_attempt(&keys)
+            .await
+            .map_err(|retry_after| PasskeyError::Throttled { retry_after })?;
+        let result = self.check_assertion(ports, ceremony_id, response).await;
+        let (user, _passkey) = match result {
+            Ok(found) => found,
+            Err(error) => {
+                // A failed assertion keeps its count; a store failure gives it back.
+                if matches!(
+                    error,
+                    PasskeyError::Unavailable(_) | PasskeyError::Unexpected(_)
+                ) {
+                    self.release(&reserved).await;
+                }
+                return Err(error);
+            }
+        };
+        Span::current().record("user_id", user.id().get());
+        self.release(&reserved).await;
+        let pair = self
+            .start_session(&user, client, Assurance::of([AuthMethod::Passkey]))
+            .await
+            .map_err(|error| match error {
+                LoginError::Unavailable(source) => PasskeyError::Unavailable(source),
+                other => PasskeyError::Unexpected(anyhow::anyhow!(other)),
+            })?;
+        tracing::info!("login with a passkey");
+        Ok(pair)
+    }
+
+    /// The user and passkey of a verified assertion, its use recorded.
+    async fn check_assertion(
+        &self,
+        ports: &PasskeyPorts,
+        ceremony_id: &str,
+        response: &Value,
+    ) -> Result<(User, StoredPasskey), PasskeyError> {
+        let state = self
+            .take_ceremony(ports, ceremony_id, CeremonyKind::Login)
+            .await?
+            .ok_or(PasskeyError::InvalidCeremony)?;
+        let presented = ports
+            .relying_party
+            .presented(response)
+            .map_err(|_| PasskeyError::LoginRejected)?;
+        let passkey = ports
+            .store
+            .find_by_credential(&presented.credential_id)
+            .await?
+            .ok_or_else(|| {
+                tracing::info!("passkey sign-in with an unknown credential");
+                PasskeyError::LoginRejected
+            })?;
+        // A discoverable credential names its user: it must be the passkey's.
+        if presented
+            .user_handle
+            .as_deref()
+            .is_some_and(|handle| handle != user_handle(passkey.user).as_slice())
+        {
+            tracing::warn!("passkey sign-in with a user handle of another user");
+            return Err(PasskeyError::LoginRejected);
+        }
+        let user = self
+            .users
+            .find_by_id(passkey.user)
+            .await?
+            .filter(User::is_active)
+            .ok_or(PasskeyError::LoginRejected)?;
+        let updated =
+            match ports
+                .relying_party
+                .finish_login(response, &state.state, &passkey.credential)
+            {
+                Ok(updated) => updated,
+                Err(WebauthnError::Rejected(cause)) => {
+                    tracing::info!(error = %cause, "passkey assertion rejected");
+                    self.record_failure(AuditUser::User(user.id()), "passkey_rejected")
+                        .await;
+                    return Err(PasskeyError::LoginRejected);
+                }
+                Err(WebauthnError::Unexpected(cause)) => {
+                    return Err(PasskeyError::Unexpected(cause));
+                }
+            };
+        ports
+            .store
+            .record_use(passkey.id, updated, self.now())
+            .await?;
+        Ok((user, passkey))
+    }
+
+    async fn keep_ceremony(
+        &self,
+        ports: &PasskeyPorts,
+        kind: CeremonyKind,
+        user: Option<UserId>,
+        start: crate::ports::CeremonyStart,
+    ) -> Result<PasskeyCeremony, PasskeyError> {
+        let now = self.now();
+        let ceremony_id = OneTimeToken::generate();
+        ports
+            .store
+            .save_ceremony(
+                &ceremony_id.fingerprint(),
+                kind,
+                CeremonyState {
+                    user,
+                    state: start.state,
+                },
+                now + CEREMONY_TTL,
+                now,
+            )
+            .await?;
+        Ok(PasskeyCeremony {
+            ceremony_id,
+            options: start.options,
+        })
+    }
+
+    async fn take_ceremony(
+        &self,
+        ports: &PasskeyPorts,
+        ceremony_id: &str,
+        kind: CeremonyKind,
+    ) -> Result<Option<CeremonyState>, PasskeyError> {
+        let Some(id) = OneTimeToken::parse(ceremony_id) else {
+            return Ok(None);
+        };
+        Ok(ports
+            .store
+            .take_ceremony(&id.fingerprint(), kind, self.now())
+            .await?)
+    }
+}

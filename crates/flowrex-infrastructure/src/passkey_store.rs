@@ -1,0 +1,223 @@
+//! Passkeys and WebAuthn ceremony states on sea-orm. A credential id is unique (one
+//! authenticator credential, one account, on every backend); a ceremony state is taken
+//! back once, by a `DELETE` whose affected-row count decides which of two finishes gets
+//! it.
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use flowrex_domain::ports::{
+    CeremonyKind, CeremonyState, NewPasskey, PasskeyStore, PasskeyStoreError, StoredPasskey,
+};
+use flowrex_domain::{AuditEvent, TokenFingerprint, UserId};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    Set, TransactionTrait,
+};
+
+use crate::audit::{insert_events, log_rows};
+use crate::database::unique_row;
+use crate::db_error::{is_unavailable, read_retrying, violates_unique};
+use crate::entity::users::id_column;
+use crate::entity::{passkeys, webauthn_ceremonies};
+
+/// Passkeys in `passkeys`, ceremony states in `webauthn_ceremonies`.
+#[derive(Debug, Clone)]
+pub struct SeaOrmPasskeyStore {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmPasskeyStore {
+    /// A store over a pool.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn store_error(error: DbErr) -> PasskeyStoreError {
+    if violates_unique(
+        &error,
+        &["ix_passkeys_credential_id"],
+        &["passkeys.credential_id"],
+    ) {
+        PasskeyStoreError::CredentialTaken
+    } else if is_unavailable(&error) {
+        PasskeyStoreError::Unavailable(anyhow!(error))
+    } else {
+        PasskeyStoreError::Unexpected(anyhow!(error))
+    }
+}
+
+fn user_column(user: UserId) -> Result<i32, PasskeyStoreError> {
+    id_column(user).ok_or_else(|| PasskeyStoreError::Unexpected(anyhow!("user id out of range")))
+}
+
+fn stored(row: passkeys::Model) -> StoredPasskey {
+    StoredPasskey {
+        id: row.id,
+        user: UserId::new(i64::from(row.user_id)),
+        name: row.name,
+        credential_id: row.credential_id,
+        credential: row.credential,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+    }
+}
+
+#[async_trait]
+impl PasskeyStore for SeaOrmPasskeyStore {
+    async fn list(&self, user: UserId) -> Result<Vec<StoredPasskey>, PasskeyStoreError> {
+        let user = user_column(user)?;
+        read_retrying(|| {
+            passkeys::Entity::find()
+                .filter(passkeys::Column::UserId.eq(user))
+                .order_by_asc(passkeys::Column::Id)
+                .all(&self.db)
+        })
+        .await
+        .map(|rows| rows.into_iter().map(stored).collect())
+        .map_err(store_error)
+    }
+
+    async fn find_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<StoredPasskey>, PasskeyStoreError> {
+        unique_row(
+            || passkeys::Entity::find().filter(passkeys::Column::CredentialId.eq(credential_id)),
+            &self.db,
+        )
+        .await
+        .map(|row| row.map(stored))
+        .map_err(store_error)
+    }
+
+    async fn insert(
+        &self,
+        passkey: NewPasskey,
+        at: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<StoredPasskey, PasskeyStoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let row = passkeys::ActiveModel {
+            user_id: Set(user_column(passkey.user)?),
+            name: Set(passkey.name),
+            credential_id: Set(passkey.registered.credential_id),
+            credential: Set(passkey.registered.credential),
+            created_at: Set(at),
+            last_used_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(store_error)?;
+        let events = insert_events(&txn, &[audit], at, None)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        log_rows(&events);
+        Ok(stored(row))
+    }
+
+    async fn delete(
+        &self,
+        user: UserId,
+        id: i64,
+        at: DateTime<Utc>,
+        audit: AuditEvent,
+    ) -> Result<bool, PasskeyStoreError> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let deleted = passkeys::Entity::delete_many()
+            .filter(passkeys::Column::Id.eq(id))
+            .filter(passkeys::Column::UserId.eq(user_column(user)?))
+            .exec(&txn)
+            .await
+            .map_err(store_error)?;
+        if deleted.rows_affected != 1 {
+            return Ok(false);
+        }
+        let events = insert_events(&txn, &[audit], at, None)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await.map_err(store_error)?;
+        log_rows(&events);
+        Ok(true)
+    }
+
+    async fn record_use(
+        &self,
+        id: i64,
+        credential: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PasskeyStoreError> {
+        let mut update = passkeys::Entity::update_many()
+            .col_expr(passkeys::Column::LastUsedAt, Expr::value(at))
+            .filter(passkeys::Column::Id.eq(id));
+        if let Some(credential) = credential {
+            update = update.col_expr(passkeys::Column::Credential, Expr::value(credential));
+        }
+        update.exec(&self.db).await.map(|_| ()).map_err(store_error)
+    }
+
+    async fn save_ceremony(
+        &self,
+        fingerprint: &TokenFingerprint,
+        kind: CeremonyKind,
+        state: CeremonyState,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), PasskeyStoreError> {
+        let user_id = state.user.map(user_column).transpose()?;
+        webauthn_ceremonies::ActiveModel {
+            id: Set(fingerprint.as_str().to_owned()),
+            kind: Set(kind.as_str().to_owned()),
+            user_id: Set(user_id),
+            state: Set(state.state),
+            created_at: Set(at),
+            expires_at: Set(expires_at),
+        }
+        .insert(&self.db)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn take_ceremony(
+        &self,
+        fingerprint: &TokenFingerprint,
+        kind: CeremonyKind,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CeremonyState>, PasskeyStoreError> {
+        // Expired states go, whoever asks.
+        webauthn_ceremonies::Entity::delete_many()
+            .filter(webauthn_ceremonies::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        let row = unique_row(
+            || {
+                webauthn_ceremonies::Entity::find_by_id(fingerprint.as_str().to_owned())
+                    .filter(webauthn_ceremonies::Column::Kind.eq(kind.as_str()))
+            },
+            &self.db,
+        )
+        .await
+        .map_err(store_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let taken = webauthn_ceremonies::Entity::delete_many()
+            .filter(webauthn_ceremonies::Column::Id.eq(row.id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        if taken.rows_affected != 1 || row.expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(CeremonyState {
+            user: row.user_id.map(|id| UserId::new(i64::from(id))),
+            state: row.state,
+        }))
+    }
+}

@@ -1,0 +1,356 @@
+//! Passkeys end to end over HTTP, with a software authenticator (`webauthn-authenticator-rs`'s
+//! `SoftPasskey`) in the browser's place: register → list → sign in without an address →
+//! tokens with `amr` `["passkey"]` at `aal2`; single-use ceremonies; an assertion whose
+//! signature counter went backwards (a cloned authenticator) refused; foreign origins
+//! refused; removal; and `aal2` to add one when the account has a second factor.
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::prelude::{
+    CreationChallengeResponse, RequestChallengeResponse, Url,
+};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, body, spawn_app_with};
+
+/// The front end's origin the test server allows (the relying party is `localhost`).
+const ORIGIN: &str = "http://localhost:3000";
+
+async fn app() -> TestApp {
+    spawn_app_with(&[
+        ("WEBAUTHN_RP_ID", "localhost"),
+        ("WEBAUTHN_ORIGINS", ORIGIN),
+    ])
+    .await
+}
+
+fn origin() -> Url {
+    Url::parse(ORIGIN).expect("origin")
+}
+
+fn claims(access_token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["flowrex"]);
+    jsonwebtoken::decode::<Value>(
+        access_token,
+        &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("our token")
+    .claims
+}
+
+impl TestApp {
+    async fn passkey_call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path)).json(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// Registers a passkey held by `authenticator` for the user of `bearer`: its id as
+    /// the API lists it, and its credential id.
+    async fn register_passkey(
+        &self,
+        bearer: &str,
+        authenticator: &mut SoftPasskey,
+    ) -> (i64, String) {
+        let start = self
+            .passkey_call(
+                Method::POST,
+                "/api/v1/auth/passkeys/register/start",
+                Some(bearer),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(start.status(), StatusCode::OK);
+        let start = body(start).await;
+        let options: CreationChallengeResponse =
+            serde_json::from_value(json!({ "publicKey": start["publicKey"] })).expect("options");
+        let credential = authenticator
+            .do_registration(origin(), options)
+            .expect("the authenticator registers");
+        let credential_id = credential.id.clone();
+        let finish = self
+            .passkey_call(
+                Method::POST,
+                "/api/v1/auth/passkeys/register/finish",
+                Some(bearer),
+                &json!({
+                    "ceremony_id": start["ceremony_id"],
+                    "credential": credential,
+                    "name": "Laptop",
+                }),
+            )
+            .await;
+        assert_eq!(finish.status(), StatusCode::CREATED);
+        let finish = body(finish).await;
+        assert_eq!(finish["name"], "Laptop");
+        (finish["id"].as_i64().expect("id"), credential_id)
+    }
+
+    /// Starts a sign-in and has `authenticator` answer it with `credential_id` (a
+    /// discoverable credential needs no list; the software authenticator does): the
+    /// ceremony id and the assertion.
+    async fn assertion(
+        &self,
+        authenticator: &mut SoftPasskey,
+        credential_id: &str,
+    ) -> (String, Value) {
+        let start = self
+            .passkey_call(
+                Method::POST,
+                "/api/v1/auth/passkeys/login/start",
+                None,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(start.status(), StatusCode::OK);
+        let start = body(start).await;
+        assert_eq!(start["publicKey"]["rpId"], "localhost");
+        assert_eq!(start["publicKey"]["userVerification"], "required");
+        let mut public_key = start["publicKey"].clone();
+        public_key["allowCredentials"] = json!([{ "type": "public-key", "id": credential_id }]);
+        let options: RequestChallengeResponse =
+            serde_json::from_value(json!({ "publicKey": public_key })).expect("options");
+        let assertion = authenticator
+            .do_authentication(origin(), options)
+            .expect("the authenticator signs");
+        (
+            start["ceremony_id"].as_str().expect("id").to_owned(),
+            serde_json::to_value(assertion).expect("json"),
+        )
+    }
+
+    async fn passkey_login(&self, ceremony_id: &str, assertion: &Value) -> Response {
+        self.post_json(
+            "/api/v1/auth/passkeys/login/finish",
+            &json!({ "ceremony_id": ceremony_id, "credential": assertion }),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn register_list_and_sign_in_without_an_address_at_aal2() {
+    let app = app().await;
+    let tokens = app.register_and_login("keys@example.com").await;
+    let bearer = tokens["access_token"].as_str().expect("token");
+    let mut authenticator = SoftPasskey::new(true);
+    let (id, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
+
+    let listed = app
+        .passkey_call(
+            Method::GET,
+            "/api/v1/auth/passkeys",
+            Some(bearer),
+            &json!({}),
+        )
+        .await;
+    let listed = body(listed).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["id"], id);
+    assert_eq!(listed[0]["last_used_at"], Value::Null);
+    assert!(
+        listed[0].get("credential").is_none(),
+        "no key material listed"
+    );
+
+    let (ceremony, assertion) = app.assertion(&mut authenticator, &credential_id).await;
+    let signed_in = app.passkey_login(&ceremony, &assertion).await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let signed_in = body(signed_in).await;
+    let access = signed_in["access_token"].as_str().expect("token");
+    assert_eq!(claims(access)["amr"], json!(["passkey"]));
+    assert_eq!(claims(access)["aal"], "aal2");
+    let me = body(app.get_me(access).await).await;
+    assert_eq!(me["email"], "keys@example.com");
+
+    // The ceremony is used up.
+    let again = app.passkey_login(&ceremony, &assertion).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body(again).await,
+        json!({ "detail": "Invalid or expired ceremony" })
+    );
+    // An old assertion does not answer a new ceremony's challenge.
+    let (fresh, _) = app.assertion(&mut authenticator, &credential_id).await;
+    let replayed = app.passkey_login(&fresh, &assertion).await;
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body(replayed).await,
+        json!({ "detail": "Passkey not accepted" })
+    );
+
+    let listed = body(
+        app.passkey_call(
+            Method::GET,
+            "/api/v1/auth/passkeys",
+            Some(bearer),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_ne!(listed[0]["last_used_at"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_signature_counter_that_goes_backwards_is_refused() {
+    let app = app().await;
+    let tokens = app.register_and_login("clone@example.com").await;
+    let bearer = tokens["access_token"].as_str().expect("token");
+    let mut authenticator = SoftPasskey::new(true);
+    let (_, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
+    // Two assertions, counters n and n + 1; the later one is used first (as a clone of
+    // the authenticator would), then the earlier one comes in with a lower counter.
+    let (first_ceremony, first) = app.assertion(&mut authenticator, &credential_id).await;
+    let (second_ceremony, second) = app.assertion(&mut authenticator, &credential_id).await;
+    assert_eq!(
+        app.passkey_login(&second_ceremony, &second).await.status(),
+        StatusCode::OK
+    );
+    let stale = app.passkey_login(&first_ceremony, &first).await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn another_origin_or_a_foreign_credential_is_refused() {
+    let app = app().await;
+    let tokens = app.register_and_login("origin@example.com").await;
+    let bearer = tokens["access_token"].as_str().expect("token");
+    let start = body(
+        app.passkey_call(
+            Method::POST,
+            "/api/v1/auth/passkeys/register/start",
+            Some(bearer),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    let options: CreationChallengeResponse =
+        serde_json::from_value(json!({ "publicKey": start["publicKey"] })).expect("options");
+    let mut authenticator = SoftPasskey::new(true);
+    let elsewhere = authenticator
+        .do_registration(Url::parse("http://localhost:9999").expect("url"), options)
+        .expect("registers");
+    let refused = app
+        .passkey_call(
+            Method::POST,
+            "/api/v1/auth/passkeys/register/finish",
+            Some(bearer),
+            &json!({ "ceremony_id": start["ceremony_id"], "credential": elsewhere }),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body(refused).await,
+        json!({ "detail": "Passkey registration failed" })
+    );
+
+    // A credential nobody registered signs nothing in; garbage is a 422 or a refusal.
+    let mut stranger = SoftPasskey::new(true);
+    let other_app_tokens = app.register_and_login("stranger@example.com").await;
+    let (_, strangers) = app
+        .register_passkey(
+            other_app_tokens["access_token"].as_str().expect("token"),
+            &mut stranger,
+        )
+        .await;
+    let (ceremony, mut assertion) = app.assertion(&mut stranger, &strangers).await;
+    assertion["rawId"] = json!("AAAA");
+    assertion["id"] = json!("AAAA");
+    let unknown = app.passkey_login(&ceremony, &assertion).await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let garbage = app
+        .post_json(
+            "/api/v1/auth/passkeys/login/finish",
+            &json!({ "ceremony_id": "x", "credential": "nope" }),
+        )
+        .await;
+    assert_eq!(garbage.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let not_a_credential = app
+        .post_json(
+            "/api/v1/auth/passkeys/login/finish",
+            &json!({ "ceremony_id": "x", "credential": {} }),
+        )
+        .await;
+    assert_eq!(not_a_credential.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_second_factor() {
+    let app = app().await;
+    let tokens = app.register_and_login("remove@example.com").await;
+    let bearer = tokens["access_token"].as_str().expect("token");
+    let mut authenticator = SoftPasskey::new(true);
+    let (id, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
+    let path = format!("/api/v1/auth/passkeys/{id}");
+    let removed = app
+        .passkey_call(Method::DELETE, &path, Some(bearer), &json!({}))
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let gone = app
+        .passkey_call(Method::DELETE, &path, Some(bearer), &json!({}))
+        .await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let (ceremony, assertion) = app.assertion(&mut authenticator, &credential_id).await;
+    assert_eq!(
+        app.passkey_login(&ceremony, &assertion).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // With TOTP on, an aal1 session may not add a passkey.
+    let enrolled = body(
+        app.passkey_call(
+            Method::POST,
+            "/api/v1/auth/mfa/totp/enroll",
+            Some(bearer),
+            &json!({ "current_password": PASSWORD }),
+        )
+        .await,
+    )
+    .await;
+    let secret = enrolled["secret"].as_str().expect("secret");
+    let code = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret.to_owned())
+            .to_bytes()
+            .expect("secret"),
+        None,
+        String::new(),
+    )
+    .generate_current()
+    .expect("code");
+    let activated = app
+        .passkey_call(
+            Method::POST,
+            "/api/v1/auth/mfa/totp/activate",
+            Some(bearer),
+            &json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(activated.status(), StatusCode::OK);
+    let refused = app
+        .passkey_call(
+            Method::POST,
+            "/api/v1/auth/passkeys/register/start",
+            Some(bearer),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(refused).await, json!({ "detail": "aal2_required" }));
+}
