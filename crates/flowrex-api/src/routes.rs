@@ -10,6 +10,7 @@ pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod pages;
+pub mod passkey_page;
 pub mod query;
 pub mod uniform;
 
@@ -46,6 +47,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(only(GET_POST, pages::resource(Page::VerifyEmail)))
         .service(only(GET_POST, pages::resource(Page::ResetPassword)))
         .service(only(GET_POST, pages::resource(Page::ConfirmEmail)))
+        .service(only(
+            GET,
+            web::resource("/passkeys").route(web::get().to(passkey_page::page)),
+        ))
+        .service(only(
+            GET,
+            web::resource("/passkeys.js").route(web::get().to(passkey_page::script)),
+        ))
         .service(only(
             GET,
             web::resource("/docs").route(web::get().to(|| async {

@@ -38,6 +38,8 @@ mod mfa;
 #[cfg(test)]
 mod mfa_tests;
 mod passkeys;
+#[cfg(test)]
+mod passkeys_tests;
 mod sessions;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,207 @@
+//! Passkey sign-in's own rules over mocked relying party and passkey store (the
+//! ceremonies themselves are the library's, tested end to end with a software
+//! authenticator in the HTTP suite): a ceremony begun for one user cannot be finished by
+//! another, an assertion whose user handle is another user's is refused, an inactive
+//! user's passkey signs nothing in, and a success is an `aal2` session with `amr`
+//! `passkey`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::ports::{
+    CeremonyState, MockPasskeyStore, MockRelyingParty, PresentedCredential, StoredPasskey,
+};
+use crate::test_support::{InMemoryStore, PlainHasher, PlainTokens, SettableClock};
+use crate::{Aal, Assurance, AuthMethod, ClientInfo, EmailAddress, NewPassword, User};
+
+fn passkey(user: User) -> StoredPasskey {
+    StoredPasskey {
+        id: 1,
+        user: user.id(),
+        name: "Laptop".to_owned(),
+        credential_id: "cred".to_owned(),
+        credential: "{}".to_owned(),
+        created_at: Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
+        last_used_at: None,
+    }
+}
+
+async fn service(
+    configure: impl FnOnce(&mut MockRelyingParty, &mut MockPasskeyStore, &User),
+) -> (AuthService, Arc<InMemoryStore>, User) {
+    let store = Arc::new(InMemoryStore::default());
+    let tokens = Arc::new(PlainTokens::default());
+    let service = AuthService::new(
+        AuthPorts {
+            users: store.clone(),
+            sessions: store.clone(),
+            accounts: store.clone(),
+            hasher: Arc::new(PlainHasher),
+            issuer: tokens.clone(),
+            verifier: tokens,
+            clock: Arc::new(SettableClock::new(
+                Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
+            )),
+        },
+        AuthPolicy::default(),
+    );
+    let user = service
+        .register(Registration {
+            email: EmailAddress::parse("pk@example.com").unwrap(),
+            password: NewPassword::parse("Secret123".to_owned()).unwrap(),
+            full_name: None,
+        })
+        .await
+        .unwrap();
+    let mut relying_party = MockRelyingParty::new();
+    let mut passkeys = MockPasskeyStore::new();
+    configure(&mut relying_party, &mut passkeys, &user);
+    let service = service.with_passkeys(PasskeyPorts {
+        relying_party: Arc::new(relying_party),
+        store: Arc::new(passkeys),
+    });
+    (service, store, user)
+}
+
+fn client() -> ClientInfo {
+    ClientInfo::new(Some(IpAddr::from([192, 0, 2, 1])), None)
+}
+
+fn ceremony() -> String {
+    crate::OneTimeToken::generate().expose().to_owned()
+}
+
+fn login_ceremony(passkeys: &mut MockPasskeyStore) {
+    passkeys.expect_take_ceremony().returning(|_, _, _| {
+        Ok(Some(CeremonyState {
+            user: None,
+            state: "state".to_owned(),
+        }))
+    });
+}
+
+#[tokio::test]
+async fn a_verified_assertion_opens_an_aal2_session_with_amr_passkey() {
+    let (service, store, user) = service(|rp, passkeys, user| {
+        login_ceremony(passkeys);
+        let handle = user_handle(user.id());
+        rp.expect_presented().returning(move |_| {
+            Ok(PresentedCredential {
+                credential_id: "cred".to_owned(),
+                user_handle: Some(handle.to_vec()),
+            })
+        });
+        let stored = passkey(user.clone());
+        passkeys
+            .expect_find_by_credential()
+            .returning(move |_| Ok(Some(stored.clone())));
+        rp.expect_finish_login()
+            .returning(|_, _, _| Ok(Some("{\"counter\":2}".to_owned())));
+        passkeys
+            .expect_record_use()
+            .withf(|id, credential, _| *id == 1 && credential.as_deref() == Some("{\"counter\":2}"))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+    })
+    .await;
+    let pair = service
+        .finish_passkey_login(&ceremony(), &json!({}), client())
+        .await
+        .unwrap();
+    let caller = service.authenticate(&pair.access_token).await.unwrap();
+    assert_eq!(caller.user.id(), user.id());
+    assert_eq!(caller.assurance, Assurance::of([AuthMethod::Passkey]));
+    assert_eq!(caller.assurance.aal(), Aal::Aal2);
+    assert_eq!(
+        store.sessions()[0].assurance,
+        Assurance::of([AuthMethod::Passkey])
+    );
+}
+
+#[tokio::test]
+async fn a_user_handle_of_another_user_is_refused_before_any_signature_check() {
+    let (service, _, _) = service(|rp, passkeys, user| {
+        login_ceremony(passkeys);
+        rp.expect_presented().returning(|_| {
+            Ok(PresentedCredential {
+                credential_id: "cred".to_owned(),
+                user_handle: Some(user_handle(crate::UserId::new(999)).to_vec()),
+            })
+        });
+        let stored = passkey(user.clone());
+        passkeys
+            .expect_find_by_credential()
+            .returning(move |_| Ok(Some(stored.clone())));
+        rp.expect_finish_login().never();
+    })
+    .await;
+    let refused = service
+        .finish_passkey_login(&ceremony(), &json!({}), client())
+        .await;
+    assert!(
+        matches!(refused, Err(PasskeyError::LoginRejected)),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_inactive_users_passkey_signs_nothing_in() {
+    let (service, store, user) = service(|rp, passkeys, user| {
+        login_ceremony(passkeys);
+        rp.expect_presented().returning(|_| {
+            Ok(PresentedCredential {
+                credential_id: "cred".to_owned(),
+                user_handle: None,
+            })
+        });
+        let stored = passkey(user.clone());
+        passkeys
+            .expect_find_by_credential()
+            .returning(move |_| Ok(Some(stored.clone())));
+        rp.expect_finish_login().never();
+    })
+    .await;
+    store.set_active(user.id(), false);
+    let refused = service
+        .finish_passkey_login(&ceremony(), &json!({}), client())
+        .await;
+    assert!(
+        matches!(refused, Err(PasskeyError::LoginRejected)),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_registration_begun_for_another_user_cannot_be_finished() {
+    let (service, _, _) = service(|rp, passkeys, _| {
+        passkeys.expect_take_ceremony().returning(|_, _, _| {
+            Ok(Some(CeremonyState {
+                user: Some(crate::UserId::new(999)),
+                state: "state".to_owned(),
+            }))
+        });
+        rp.expect_finish_registration().never();
+        passkeys.expect_insert().never();
+    })
+    .await;
+    let tokens = service
+        .login(LoginAttempt {
+            email: EmailAddress::parse("pk@example.com").unwrap(),
+            password: crate::PasswordAttempt::new("Secret123".to_owned()),
+            client: client(),
+        })
+        .await
+        .unwrap();
+    let caller = service.authenticate(&tokens.access_token).await.unwrap();
+    let refused = service
+        .finish_passkey_registration(&caller, &ceremony(), &json!({}), None)
+        .await;
+    assert!(
+        matches!(refused, Err(PasskeyError::InvalidCeremony)),
+        "{refused:?}"
+    );
+}
