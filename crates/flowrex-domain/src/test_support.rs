@@ -321,6 +321,14 @@ impl InMemoryStore {
             }
             None => {}
         }
+        if let Some(id) = changes.complete_challenge {
+            let row = factors
+                .challenges
+                .iter_mut()
+                .find(|c| c.id == id && !c.used)
+                .ok_or(AccountStoreError::TokenUsed)?;
+            row.used = true;
+        }
         let mut touched = None;
         let mut inserted_id = None;
         if let Some(new) = changes.insert_user {

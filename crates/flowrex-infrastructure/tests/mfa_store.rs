@@ -353,3 +353,67 @@ async fn ending_the_sessions_or_changing_the_password_ends_open_challenges() {
             .is_some()
     );
 }
+
+#[tokio::test]
+async fn a_recovery_code_is_spent_only_with_the_challenge_it_completes() {
+    let stores = stores().await;
+    let now = Utc::now();
+    let code = TokenFingerprint::of("code-0");
+    stores
+        .apply(Changes {
+            recovery_codes: Some(RecoveryCodesChange::Replace {
+                user: stores.user,
+                codes: vec![code.clone()],
+            }),
+            ..Changes::default()
+        })
+        .await
+        .unwrap();
+    let fingerprint = TokenFingerprint::of("challenge");
+    stores
+        .mfa
+        .create_challenge(stores.user, &fingerprint, now + Duration::minutes(5), now)
+        .await
+        .unwrap();
+    let challenge = stores
+        .mfa
+        .try_challenge(&fingerprint, now, 5)
+        .await
+        .unwrap()
+        .unwrap();
+    // Completed meanwhile (by a code on another request): the recovery code stays unspent.
+    assert!(
+        stores
+            .mfa
+            .complete_challenge(challenge.id, now)
+            .await
+            .unwrap()
+    );
+    let spend = |id| Changes {
+        recovery_codes: Some(RecoveryCodesChange::Consume {
+            user: stores.user,
+            code: code.clone(),
+        }),
+        complete_challenge: Some(id),
+        ..Changes::default()
+    };
+    let late = stores.apply(spend(challenge.id)).await;
+    assert!(
+        matches!(late, Err(AccountStoreError::TokenUsed)),
+        "{late:?}"
+    );
+    let other = TokenFingerprint::of("another challenge");
+    stores
+        .mfa
+        .create_challenge(stores.user, &other, now + Duration::minutes(5), now)
+        .await
+        .unwrap();
+    let open = stores
+        .mfa
+        .try_challenge(&other, now, 5)
+        .await
+        .unwrap()
+        .unwrap();
+    stores.apply(spend(open.id)).await.unwrap();
+    assert!(!stores.mfa.complete_challenge(open.id, now).await.unwrap());
+}

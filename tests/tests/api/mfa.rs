@@ -317,6 +317,11 @@ async fn managing_the_factor_and_changing_the_password_need_an_aal2_session() {
             "/api/v1/auth/password/change",
             json!({ "current_password": PASSWORD, "new_password": "Changed99" }),
         ),
+        (
+            Method::DELETE,
+            "/api/v1/auth/me",
+            json!({ "current_password": PASSWORD }),
+        ),
     ] {
         let response = app.call(method, path, Some(weak), &request).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");

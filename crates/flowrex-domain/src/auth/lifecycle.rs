@@ -335,11 +335,13 @@ impl AuthService {
         applied.user.ok_or(AccountError::InvalidToken)
     }
 
-    /// Deletes the caller's account, its sessions and tokens; the address can register
-    /// again. A notice is mailed.
+    /// Deletes the caller's account, its sessions, tokens, factors and passkeys; the
+    /// address can register again. A notice is mailed. With a second factor, only from a
+    /// session signed in with it: a stolen password alone cannot erase an account.
     ///
     /// # Errors
-    /// [`AccountError::WrongPassword`], [`AccountError::Throttled`]; store failures.
+    /// [`AccountError::WrongPassword`], [`AccountError::Throttled`],
+    /// [`AccountError::Aal2Required`]; store failures.
     #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
     pub async fn delete_account(
         &self,
@@ -347,6 +349,7 @@ impl AuthService {
         current: &PasswordAttempt,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
+        self.require_aal2_for_account(caller).await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         let mut changes = Changes {

@@ -326,9 +326,9 @@ impl AuthService {
                 return Err(MfaVerifyError::Throttled { retry_after });
             }
         };
-        let checked = self.check_proof(&user, &proof).await;
-        let method = match checked {
-            Ok(Some(method)) => method,
+        let checked = self.check_proof(&user, &proof, challenge.id).await;
+        let (method, completed) = match checked {
+            Ok(Some(found)) => found,
             Ok(None) => {
                 tracing::info!("second factor refused");
                 self.record_failure(crate::AuditUser::User(user.id()), "wrong_code")
@@ -341,7 +341,7 @@ impl AuthService {
                 return Err(error);
             }
         };
-        if !mfa.store.complete_challenge(challenge.id, now).await? {
+        if !completed && !mfa.store.complete_challenge(challenge.id, now).await? {
             // Completed by a concurrent request with another valid proof.
             return Err(MfaVerifyError::InvalidChallenge);
         }
@@ -362,20 +362,22 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// The method `proof` proves for `user`, if it is right (and then it is used up), or
-    /// `None`.
+    /// The method `proof` proves for `user`, if it is right (and then it is used up), and
+    /// whether the challenge was completed with it (a recovery code and its challenge are
+    /// used up in one transaction); or `None`.
     async fn check_proof(
         &self,
         user: &User,
         proof: &SecondFactorProof,
-    ) -> Result<Option<AuthMethod>, MfaVerifyError> {
+        challenge: i64,
+    ) -> Result<Option<(AuthMethod, bool)>, MfaVerifyError> {
         match proof {
             SecondFactorProof::Code(code) => {
                 let Some(factor) = self.active_totp(user.id()).await? else {
                     return Ok(None);
                 };
                 match self.check_code(&factor, code).await {
-                    Ok(()) => Ok(Some(AuthMethod::Otp)),
+                    Ok(()) => Ok(Some((AuthMethod::Otp, false))),
                     Err(MfaError::InvalidCode) => Ok(None),
                     Err(MfaError::Unavailable(source)) => Err(MfaVerifyError::Unavailable(source)),
                     Err(other) => Err(MfaVerifyError::Unexpected(anyhow::anyhow!(other))),
@@ -390,13 +392,15 @@ impl AuthService {
                         user: user.id(),
                         code: code.fingerprint(),
                     }),
+                    complete_challenge: Some(challenge),
                     audit: vec![AuditEvent::own(AuditAction::RecoveryCodeUsed, user.id())],
                     ..Changes::default()
                 };
                 self.add_notice(&mut changes, user.email(), MailPurpose::RecoveryCodeUsed)
                     .await;
                 match self.accounts.apply(changes, self.now()).await {
-                    Ok(_) => Ok(Some(AuthMethod::Recovery)),
+                    Ok(_) => Ok(Some((AuthMethod::Recovery, true))),
+                    // The code was used, or the challenge completed, meanwhile.
                     Err(AccountStoreError::TokenUsed) => Ok(None),
                     Err(AccountStoreError::Unavailable(source)) => {
                         Err(MfaVerifyError::Unavailable(source))

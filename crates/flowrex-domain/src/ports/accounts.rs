@@ -137,6 +137,10 @@ pub struct Changes {
     pub totp: Option<TotpChange>,
     /// A change of recovery codes.
     pub recovery_codes: Option<RecoveryCodesChange>,
+    /// A sign-in challenge (its id) these changes complete: it must still be open, or
+    /// nothing happens ([`AccountStoreError::TokenUsed`]), so that a recovery code is spent
+    /// only by the login it completes.
+    pub complete_challenge: Option<i64>,
     /// A user to insert.
     pub insert_user: Option<NewUser>,
     /// Fields of a user to change.
