@@ -1,5 +1,5 @@
-//! Passkeys. `passkeys`: each user's WebAuthn credentials — the credential id (unique, so
-//! one authenticator's credential belongs to one account), the relying party's record
+//! Passkeys. `passkeys`: each user's WebAuthn credentials — the credential id (unique by
+//! its SHA-256, so one authenticator's credential belongs to one account), the relying party's record
 //! (public key, signature counter), a name, and when it was registered and last used;
 //! `webauthn_ceremonies`: the server-side state of a registration or sign-in between its
 //! start and its finish, by the SHA-256 of its ceremony id, single use, with an expiry.
@@ -42,9 +42,12 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(Passkeys::UserId).integer().not_null())
                     .col(ColumnDef::new(Passkeys::Name).string_len(64).not_null())
+                    // base64url of up to 1023 bytes: too long for an index on MySQL, so
+                    // the unique key is its SHA-256 (which also compares case-exactly).
+                    .col(ColumnDef::new(Passkeys::CredentialId).text().not_null())
                     .col(
-                        ColumnDef::new(Passkeys::CredentialId)
-                            .string_len(255)
+                        ColumnDef::new(Passkeys::CredentialHash)
+                            .string_len(64)
                             .not_null(),
                     )
                     .col(ColumnDef::new(Passkeys::Credential).text().not_null())
@@ -63,9 +66,9 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("ix_passkeys_credential_id")
+                    .name("ix_passkeys_credential_hash")
                     .table(Passkeys::Table)
-                    .col(Passkeys::CredentialId)
+                    .col(Passkeys::CredentialHash)
                     .unique()
                     .to_owned(),
             )
@@ -130,6 +133,7 @@ enum Passkeys {
     UserId,
     Name,
     CredentialId,
+    CredentialHash,
     Credential,
     CreatedAt,
     LastUsedAt,

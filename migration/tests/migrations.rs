@@ -65,7 +65,7 @@ const ALL_OBJECTS: [&str; 27] = [
     "index:ix_one_time_tokens_token_hash",
     "index:ix_one_time_tokens_user_id_purpose",
     "index:ix_outbox_next_attempt_at",
-    "index:ix_passkeys_credential_id",
+    "index:ix_passkeys_credential_hash",
     "index:ix_passkeys_user_id",
     "index:ix_recovery_codes_user_id_code_hash",
     "index:ix_sessions_expires_at",

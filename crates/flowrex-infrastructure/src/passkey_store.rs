@@ -1,7 +1,7 @@
 //! Passkeys and WebAuthn ceremony states on sea-orm. A credential id is unique (one
-//! authenticator credential, one account, on every backend); a ceremony state is taken
-//! back once, by a `DELETE` whose affected-row count decides which of two finishes gets
-//! it.
+//! authenticator credential, one account, on every backend: by its SHA-256); a ceremony
+//! state is taken back once, by a `DELETE` whose affected-row count decides which of two
+//! finishes gets it; a sign-in's new record replaces only the one it was checked against.
 
 use anyhow::anyhow;
 use async_trait::async_trait;
@@ -38,8 +38,8 @@ impl SeaOrmPasskeyStore {
 fn store_error(error: DbErr) -> PasskeyStoreError {
     if violates_unique(
         &error,
-        &["ix_passkeys_credential_id"],
-        &["passkeys.credential_id"],
+        &["ix_passkeys_credential_hash"],
+        &["passkeys.credential_hash"],
     ) {
         PasskeyStoreError::CredentialTaken
     } else if is_unavailable(&error) {
@@ -84,8 +84,9 @@ impl PasskeyStore for SeaOrmPasskeyStore {
         &self,
         credential_id: &str,
     ) -> Result<Option<StoredPasskey>, PasskeyStoreError> {
+        let hash = TokenFingerprint::of(credential_id);
         unique_row(
-            || passkeys::Entity::find().filter(passkeys::Column::CredentialId.eq(credential_id)),
+            || passkeys::Entity::find().filter(passkeys::Column::CredentialHash.eq(hash.as_str())),
             &self.db,
         )
         .await
@@ -103,6 +104,9 @@ impl PasskeyStore for SeaOrmPasskeyStore {
         let row = passkeys::ActiveModel {
             user_id: Set(user_column(passkey.user)?),
             name: Set(passkey.name),
+            credential_hash: Set(TokenFingerprint::of(&passkey.registered.credential_id)
+                .as_str()
+                .to_owned()),
             credential_id: Set(passkey.registered.credential_id),
             credential: Set(passkey.registered.credential),
             created_at: Set(at),
@@ -148,16 +152,34 @@ impl PasskeyStore for SeaOrmPasskeyStore {
     async fn record_use(
         &self,
         id: i64,
-        credential: Option<String>,
+        checked: &str,
+        updated: Option<String>,
         at: DateTime<Utc>,
-    ) -> Result<(), PasskeyStoreError> {
+    ) -> Result<bool, PasskeyStoreError> {
         let mut update = passkeys::Entity::update_many()
             .col_expr(passkeys::Column::LastUsedAt, Expr::value(at))
-            .filter(passkeys::Column::Id.eq(id));
-        if let Some(credential) = credential {
+            .filter(passkeys::Column::Id.eq(id))
+            .filter(passkeys::Column::Credential.eq(checked));
+        if let Some(credential) = updated {
             update = update.col_expr(passkeys::Column::Credential, Expr::value(credential));
         }
-        update.exec(&self.db).await.map(|_| ()).map_err(store_error)
+        update
+            .exec(&self.db)
+            .await
+            .map(|result| result.rows_affected == 1)
+            .map_err(store_error)
+    }
+
+    async fn delete_expired_ceremonies(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, PasskeyStoreError> {
+        webauthn_ceremonies::Entity::delete_many()
+            .filter(webauthn_ceremonies::Column::ExpiresAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map(|result| result.rows_affected)
+            .map_err(store_error)
     }
 
     async fn save_ceremony(
@@ -189,12 +211,6 @@ impl PasskeyStore for SeaOrmPasskeyStore {
         kind: CeremonyKind,
         now: DateTime<Utc>,
     ) -> Result<Option<CeremonyState>, PasskeyStoreError> {
-        // Expired states go, whoever asks.
-        webauthn_ceremonies::Entity::delete_many()
-            .filter(webauthn_ceremonies::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(store_error)?;
         let row = unique_row(
             || {
                 webauthn_ceremonies::Entity::find_by_id(fingerprint.as_str().to_owned())

@@ -19,6 +19,10 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
+/// The longest credential id kept (WebAuthn Level 3, §5.1: at most 1023 bytes); its
+/// base64url form fits the 1400-character column.
+const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
+
 /// The relying-party settings cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum RelyingPartyConfigError {
@@ -94,8 +98,7 @@ impl WebauthnRelyingParty {
             .ok_or(RelyingPartyConfigError::NoOrigin)?;
         let mut builder = WebauthnBuilder::new(rp_id, first)
             .map_err(|e| RelyingPartyConfigError::Library(e.to_string()))?
-            .rp_name(rp_name)
-            .allow_subdomains(true);
+            .rp_name(rp_name);
         for origin in rest {
             builder = builder.append_allowed_origin(origin);
         }
@@ -166,6 +169,10 @@ impl RelyingParty for WebauthnRelyingParty {
             .webauthn
             .finish_passkey_registration(&response, &state)
             .map_err(rejected)?;
+        // WebAuthn allows ids up to 1023 bytes; longer ones are refused, not stored.
+        if passkey.cred_id().len() > MAX_CREDENTIAL_ID_BYTES {
+            return Err(rejected("credential id longer than 1023 bytes"));
+        }
         Ok(RegisteredCredential {
             credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
             credential: serde_json::to_string(&passkey).map_err(unexpected)?,
@@ -237,6 +244,17 @@ mod tests {
             Err(RelyingPartyConfigError::Origin(_))
         ));
         assert!(matches!(ok(&[]), Err(RelyingPartyConfigError::NoOrigin)));
+        let listed = WebauthnRelyingParty::new(
+            "example.com",
+            "Flowrex",
+            &["https://app.example.com".to_owned()],
+        )
+        .unwrap();
+        assert_eq!(
+            listed.webauthn.get_allowed_origins().len(),
+            1,
+            "only the origins listed, not their subdomains"
+        );
         let sub = WebauthnRelyingParty::new(
             "example.com",
             "Flowrex",

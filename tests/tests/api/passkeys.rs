@@ -256,6 +256,15 @@ async fn another_origin_or_a_foreign_credential_is_refused() {
         body(refused).await,
         json!({ "detail": "Passkey registration failed" })
     );
+    let nul = app
+        .passkey_call(
+            Method::POST,
+            "/api/v1/auth/passkeys/register/finish",
+            Some(bearer),
+            &json!({ "ceremony_id": "x", "credential": {}, "name": "a\u{0}b" }),
+        )
+        .await;
+    assert_eq!(nul.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // A credential nobody registered signs nothing in; garbage is a 422 or a refusal.
     let mut stranger = SoftPasskey::new(true);
@@ -353,4 +362,12 @@ async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_sec
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert_eq!(body(refused).await, json!({ "detail": "aal2_required" }));
+    let remove = app
+        .passkey_call(Method::DELETE, &path, Some(bearer), &json!({}))
+        .await;
+    assert_eq!(
+        remove.status(),
+        StatusCode::FORBIDDEN,
+        "removing needs aal2 too"
+    );
 }

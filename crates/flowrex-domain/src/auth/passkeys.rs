@@ -141,11 +141,7 @@ impl AuthService {
         caller: &Authenticated,
     ) -> Result<PasskeyCeremony, PasskeyError> {
         let ports = self.passkey_ports()?;
-        if caller.assurance.aal() < crate::Aal::Aal2
-            && self.active_totp(caller.user.id()).await?.is_some()
-        {
-            return Err(PasskeyError::Aal2Required);
-        }
+        self.require_aal2_for_passkeys(caller).await?;
         let exclude: Vec<String> = ports
             .store
             .list(caller.user.id())
@@ -234,15 +230,17 @@ impl AuthService {
         Ok(self.passkey_ports()?.store.list(caller.user.id()).await?)
     }
 
-    /// Removes one of the caller's passkeys.
+    /// Removes one of the caller's passkeys (at `aal2` when the account has a second
+    /// factor, as for adding one).
     ///
     /// # Errors
-    /// [`PasskeyError::NotFound`]; store failures.
+    /// [`PasskeyError::NotFound`], [`PasskeyError::Aal2Required`]; store failures.
     pub async fn delete_passkey(
         &self,
         caller: &Authenticated,
         id: i64,
     ) -> Result<(), PasskeyError> {
+        self.require_aal2_for_passkeys(caller).await?;
         let event = AuditEvent::own(AuditAction::PasskeyRemoved, caller.user.id())
             .in_session(&caller.session)
             .with("passkey", id);
@@ -374,11 +372,39 @@ impl AuthService {
                     return Err(PasskeyError::Unexpected(cause));
                 }
             };
-        ports
+        if !ports
             .store
-            .record_use(passkey.id, updated, self.now())
-            .await?;
+            .record_use(passkey.id, &passkey.credential, updated, self.now())
+            .await?
+        {
+            // Another sign-in with this passkey (or its removal) came in between: its
+            // counter check was against a record that is no longer current.
+            tracing::warn!(passkey = passkey.id, "passkey used concurrently: refused");
+            return Err(PasskeyError::LoginRejected);
+        }
         Ok((user, passkey))
+    }
+
+    /// [`PasskeyError::Aal2Required`] for an `aal1` session of an account with a second
+    /// factor.
+    async fn require_aal2_for_passkeys(&self, caller: &Authenticated) -> Result<(), PasskeyError> {
+        if caller.assurance.aal() < crate::Aal::Aal2
+            && self.active_totp(caller.user.id()).await?.is_some()
+        {
+            return Err(PasskeyError::Aal2Required);
+        }
+        Ok(())
+    }
+
+    /// Deletes the ceremony states that expired by now (run by the session cleanup).
+    pub(super) async fn delete_expired_ceremonies(&self) {
+        let Some(ports) = &self.passkeys else {
+            return;
+        };
+        match ports.store.delete_expired_ceremonies(self.now()).await {
+            Ok(deleted) => tracing::debug!(deleted, "expired passkey ceremonies deleted"),
+            Err(error) => tracing::warn!(%error, "expired passkey ceremonies not deleted"),
+        }
     }
 
     async fn keep_ceremony(

@@ -103,9 +103,11 @@ async fn a_verified_assertion_opens_an_aal2_session_with_amr_passkey() {
             .returning(|_, _, _| Ok(Some("{\"counter\":2}".to_owned())));
         passkeys
             .expect_record_use()
-            .withf(|id, credential, _| *id == 1 && credential.as_deref() == Some("{\"counter\":2}"))
+            .withf(|id, checked, updated, _| {
+                *id == 1 && checked == "{}" && updated.as_deref() == Some("{\"counter\":2}")
+            })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(true));
     })
     .await;
     let pair = service
@@ -204,4 +206,36 @@ async fn a_registration_begun_for_another_user_cannot_be_finished() {
         matches!(refused, Err(PasskeyError::InvalidCeremony)),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn a_sign_in_that_loses_the_race_to_record_its_counter_is_refused() {
+    let (service, store, _) = service(|rp, passkeys, user| {
+        login_ceremony(passkeys);
+        rp.expect_presented().returning(|_| {
+            Ok(PresentedCredential {
+                credential_id: "cred".to_owned(),
+                user_handle: None,
+            })
+        });
+        let stored = passkey(user.clone());
+        passkeys
+            .expect_find_by_credential()
+            .returning(move |_| Ok(Some(stored.clone())));
+        rp.expect_finish_login()
+            .returning(|_, _, _| Ok(Some("{\"counter\":2}".to_owned())));
+        // Another sign-in stored its newer counter first.
+        passkeys
+            .expect_record_use()
+            .returning(|_, _, _, _| Ok(false));
+    })
+    .await;
+    let refused = service
+        .finish_passkey_login(&ceremony(), &json!({}), client())
+        .await;
+    assert!(
+        matches!(refused, Err(PasskeyError::LoginRejected)),
+        "{refused:?}"
+    );
+    assert!(store.sessions().is_empty(), "no session");
 }

@@ -289,7 +289,8 @@ impl AuthService {
 
     /// Deletes the sessions that have expired by now (the service's clock), at most
     /// `batch` rows per statement so that none holds the table for long; how many. A
-    /// `batch` of 0 deletes nothing. Expired second-factor challenges go too.
+    /// `batch` of 0 deletes nothing. Expired second-factor challenges and passkey
+    /// ceremonies go too.
     ///
     /// # Errors
     /// The store's error.
@@ -312,6 +313,7 @@ impl AuthService {
                 Err(error) => tracing::warn!(%error, "expired sign-in challenges not deleted"),
             }
         }
+        self.delete_expired_ceremonies().await;
         Ok(total)
     }
 

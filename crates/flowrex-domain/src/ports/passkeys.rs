@@ -214,16 +214,29 @@ pub trait PasskeyStore: Send + Sync {
         audit: AuditEvent,
     ) -> Result<bool, PasskeyStoreError>;
 
-    /// Records a sign-in with passkey `id`, and its new record when it changed.
+    /// Records a sign-in with passkey `id`, checked against the record `checked`, and its
+    /// new record when it changed — if the stored record is still `checked`: `false` when
+    /// it is not (a concurrent sign-in moved the counter on, or the passkey is gone), and
+    /// then nothing changed.
     ///
     /// # Errors
     /// [`PasskeyStoreError`].
     async fn record_use(
         &self,
         id: i64,
-        credential: Option<String>,
+        checked: &str,
+        updated: Option<String>,
         at: DateTime<Utc>,
-    ) -> Result<(), PasskeyStoreError>;
+    ) -> Result<bool, PasskeyStoreError>;
+
+    /// Deletes ceremony states that expired before `before`; how many.
+    ///
+    /// # Errors
+    /// [`PasskeyStoreError`].
+    async fn delete_expired_ceremonies(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, PasskeyStoreError>;
 
     /// Keeps a ceremony's state under `fingerprint` until `expires_at`.
     ///
@@ -239,7 +252,7 @@ pub trait PasskeyStore: Send + Sync {
     ) -> Result<(), PasskeyStoreError>;
 
     /// Takes the state of an unexpired ceremony of `kind` back, once: of two finishes of
-    /// one ceremony at most one gets it. Expired states are deleted on the way.
+    /// one ceremony at most one gets it.
     ///
     /// # Errors
     /// [`PasskeyStoreError`].

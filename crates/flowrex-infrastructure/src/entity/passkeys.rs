@@ -10,9 +10,11 @@ pub struct Model {
     pub id: i64,
     pub user_id: i32,
     pub name: String,
-    /// base64url, unique.
-    #[sea_orm(unique)]
+    /// base64url.
     pub credential_id: String,
+    /// SHA-256 of `credential_id`, hex: the unique key.
+    #[sea_orm(unique)]
+    pub credential_hash: String,
     /// The relying party's record (webauthn-rs JSON).
     pub credential: String,
     pub created_at: DateTimeUtc,

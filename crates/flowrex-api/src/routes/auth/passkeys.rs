@@ -104,7 +104,19 @@ pub fn parse_finish(
     let credential = map.remove(CREDENTIAL.name);
     let mut fields = Fields::new(map);
     let ceremony = fields.required_string(CEREMONY_ID.name, Echo::No);
-    let name = fields.optional_string(NAME.name);
+    let name = match fields.optional_string(NAME.name) {
+        Some(Some(name)) if name.chars().any(char::is_control) => {
+            fields.reject(
+                NAME.name,
+                "value_error",
+                "Value error, must not contain control characters",
+                None,
+                Some(json!({ "error": {} })),
+            );
+            None
+        }
+        other => other,
+    };
     let credential = match credential {
         Some(value @ Value::Object(_)) => Some(value),
         None => {

@@ -75,6 +75,8 @@ document.getElementById("passkey-add").addEventListener("click", async () => {
     const passkey = await call("passkeys/register/finish",
       { ceremony_id: start.ceremony_id, credential, name: navigator.platform || "This device" },
       accessToken);
+    // End the password session: the page keeps no session it does not show.
+    await call("logout", {}, accessToken).catch(() => {});
     accessToken = null;
     document.getElementById("passkey-add").hidden = true;
     status(`Passkey added (${passkey.name}). Signed out: sign in with the passkey.`);
