@@ -111,8 +111,12 @@ impl Application {
 /// What an operator should know before the first request.
 fn warn_about(settings: &Settings) {
     for secret in &settings.generated_secrets {
+        let lost = match *secret {
+            "APP_SECRET_KEY" => "queued mails and enrolled authenticator apps (TOTP)",
+            _ => "tokens",
+        };
         tracing::warn!(
-            "{secret} is not set: using a random one for this run (development only); tokens will not survive a restart"
+            "{secret} is not set: using a random one for this run (development only); {lost} will not survive a restart"
         );
     }
     if !settings.mail.enabled() {
