@@ -50,13 +50,24 @@ pub fn metrics() -> &'static PrometheusHandle {
 /// The label values of every series whose labels are known in advance: each is registered
 /// at 0 when the recorder starts, so that `rate()` and alerts have a series from the first
 /// scrape, not only after the first event.
-pub const LOGIN_OUTCOMES: [&str; 5] = [
+pub const LOGIN_OUTCOMES: [&str; 6] = [
     "success",
     "invalid_credentials",
     "email_not_verified",
+    "mfa_required",
     "throttled",
     "error",
 ];
+/// See [`LOGIN_OUTCOMES`]: `flowrex_mfa_verifications_total`.
+pub const MFA_OUTCOMES: [&str; 5] = [
+    "success",
+    "invalid_code",
+    "invalid_challenge",
+    "throttled",
+    "error",
+];
+/// See [`LOGIN_OUTCOMES`]: `flowrex_passkey_logins_total`.
+pub const PASSKEY_OUTCOMES: [&str; 2] = ["success", "refused"];
 /// See [`LOGIN_OUTCOMES`].
 pub const RATE_LIMITERS: [&str; 2] = ["ip", "login"];
 /// See [`LOGIN_OUTCOMES`]: `http_responses_total` by status class.
@@ -70,6 +81,20 @@ fn register_series() {
     metrics::describe_counter!("flowrex_logins_total", "Logins by outcome.");
     for outcome in LOGIN_OUTCOMES {
         metrics::counter!("flowrex_logins_total", "outcome" => outcome).increment(0);
+    }
+    metrics::describe_counter!(
+        "flowrex_mfa_verifications_total",
+        "Logins completed (or not) with a second factor, by outcome."
+    );
+    for outcome in MFA_OUTCOMES {
+        metrics::counter!("flowrex_mfa_verifications_total", "outcome" => outcome).increment(0);
+    }
+    metrics::describe_counter!(
+        "flowrex_passkey_logins_total",
+        "Passkey sign-ins by outcome."
+    );
+    for outcome in PASSKEY_OUTCOMES {
+        metrics::counter!("flowrex_passkey_logins_total", "outcome" => outcome).increment(0);
     }
     metrics::describe_counter!(
         "flowrex_rate_limited_total",
