@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 pub mod cli;
+mod columns;
 mod m20261124_000001_create_users;
 mod m20261127_000002_add_users_email_key;
 mod m20261127_000003_create_sessions;

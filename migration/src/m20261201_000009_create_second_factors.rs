@@ -7,25 +7,11 @@
 //! count of tries.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::columns::timestamp;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// A timestamp column as the other migrations make them (`timestamp(6)` on MySQL).
-fn timestamp(backend: DbBackend, column: impl IntoIden, required: bool) -> ColumnDef {
-    let mut column = ColumnDef::new(column);
-    match backend {
-        DbBackend::MySql => column.custom(Alias::new("timestamp(6)")),
-        _ => column.timestamp_with_time_zone(),
-    };
-    if required {
-        column.not_null();
-    } else {
-        column.null();
-    }
-    column.to_owned()
-}
 
 fn id(column: impl IntoIden) -> ColumnDef {
     ColumnDef::new(column)

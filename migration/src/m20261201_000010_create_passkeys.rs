@@ -5,24 +5,11 @@
 //! start and its finish, by the SHA-256 of its ceremony id, single use, with an expiry.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::columns::timestamp;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn timestamp(backend: DbBackend, column: impl IntoIden, required: bool) -> ColumnDef {
-    let mut column = ColumnDef::new(column);
-    match backend {
-        DbBackend::MySql => column.custom(Alias::new("timestamp(6)")),
-        _ => column.timestamp_with_time_zone(),
-    };
-    if required {
-        column.not_null();
-    } else {
-        column.null();
-    }
-    column.to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

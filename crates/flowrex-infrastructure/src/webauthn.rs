@@ -11,6 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use flowrex_domain::ports::{
     CeremonyStart, PresentedCredential, RegisteredCredential, RelyingParty, WebauthnError,
 };
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 use webauthn_rs::prelude::{
@@ -162,8 +163,7 @@ impl RelyingParty for WebauthnRelyingParty {
         response: &Value,
         state: &str,
     ) -> Result<RegisteredCredential, WebauthnError> {
-        let response: RegisterPublicKeyCredential =
-            serde_json::from_value(response.clone()).map_err(rejected)?;
+        let response = RegisterPublicKeyCredential::deserialize(response).map_err(rejected)?;
         let state: PasskeyRegistration = serde_json::from_str(state).map_err(unexpected)?;
         let passkey = self
             .webauthn
@@ -193,8 +193,7 @@ impl RelyingParty for WebauthnRelyingParty {
     }
 
     fn presented(&self, response: &Value) -> Result<PresentedCredential, WebauthnError> {
-        let response: PublicKeyCredential =
-            serde_json::from_value(response.clone()).map_err(rejected)?;
+        let response = PublicKeyCredential::deserialize(response).map_err(rejected)?;
         Ok(PresentedCredential {
             credential_id: URL_SAFE_NO_PAD.encode(response.get_credential_id()),
             user_handle: response.get_user_unique_id().map(<[u8]>::to_vec),
@@ -207,8 +206,7 @@ impl RelyingParty for WebauthnRelyingParty {
         state: &str,
         credential: &str,
     ) -> Result<Option<String>, WebauthnError> {
-        let response: PublicKeyCredential =
-            serde_json::from_value(response.clone()).map_err(rejected)?;
+        let response = PublicKeyCredential::deserialize(response).map_err(rejected)?;
         let state: DiscoverableAuthentication = serde_json::from_str(state).map_err(unexpected)?;
         let mut passkey: Passkey = serde_json::from_str(credential).map_err(unexpected)?;
         let result = self

@@ -95,15 +95,26 @@ impl AuthService {
         }))
     }
 
-    /// [`AccountError::Aal2Required`] when the caller's account has a second factor and
-    /// the caller's session was not signed in with one (changing the password or the
-    /// address).
+    /// Whether the caller's account has a second factor its session was not signed in
+    /// with: then the account's sensitive changes need an `aal2` session. No lookup for a
+    /// session at `aal2` already.
+    pub(super) async fn needs_aal2(
+        &self,
+        caller: &Authenticated,
+    ) -> Result<bool, crate::ports::MfaStoreError> {
+        if caller.assurance.aal() >= Aal::Aal2 {
+            return Ok(false);
+        }
+        Ok(self.active_totp(caller.user.id()).await?.is_some())
+    }
+
+    /// [`AccountError::Aal2Required`] as [`Self::needs_aal2`] says (changing the password
+    /// or the address, deleting the account).
     pub(super) async fn require_aal2_for_account(
         &self,
         caller: &Authenticated,
     ) -> Result<(), AccountError> {
-        if caller.assurance.aal() < Aal::Aal2 && self.active_totp(caller.user.id()).await?.is_some()
-        {
+        if self.needs_aal2(caller).await? {
             return Err(AccountError::Aal2Required);
         }
         Ok(())
@@ -500,8 +511,8 @@ impl AuthService {
     }
 
     async fn require_aal2_if_active(&self, caller: &Authenticated) -> Result<(), MfaError> {
-        if self.active_totp(caller.user.id()).await?.is_some() {
-            Self::require_aal2(caller)?;
+        if self.needs_aal2(caller).await? {
+            return Err(MfaError::Aal2Required);
         }
         Ok(())
     }

@@ -388,9 +388,7 @@ impl AuthService {
     /// [`PasskeyError::Aal2Required`] for an `aal1` session of an account with a second
     /// factor.
     async fn require_aal2_for_passkeys(&self, caller: &Authenticated) -> Result<(), PasskeyError> {
-        if caller.assurance.aal() < crate::Aal::Aal2
-            && self.active_totp(caller.user.id()).await?.is_some()
-        {
+        if self.needs_aal2(caller).await? {
             return Err(PasskeyError::Aal2Required);
         }
         Ok(())
