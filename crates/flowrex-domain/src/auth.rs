@@ -2,16 +2,18 @@
 //!
 //! - accounts ([`AuthService::register`], [`AuthService::create_user`],
 //!   [`AuthService::deactivate`]): `auth/accounts.rs`;
-//! - the account lifecycle over mail (verification, forgotten and changed passwords, email
-//!   change, deletion, the profile): `auth/lifecycle.rs`;
-//! - administration by superusers (users, their sessions, reset links; never without an
-//!   active superuser): `auth/admin.rs`;
+//! - the account lifecycle over mail (verification, forgotten and changed passwords):
+//!   `auth/lifecycle.rs`; the caller's own account (profile, email change, deletion):
+//!   `auth/profile.rs`;
+//! - administration by superusers, never leaving no active superuser: users
+//!   (`auth/admin.rs`), their sessions, reset links and the superuser flag
+//!   (`auth/admin_access.rs`);
 //! - the audit trail, read by administrators and by each user for their own account:
 //!   `auth/audit.rs`;
 //! - login with brute-force throttling ([`AuthService::login`]): `auth/login.rs`;
-//! - second factors: TOTP, recovery codes, completing a login with a code
-//!   (`auth/mfa.rs`); passkeys: registering, listing, removing, signing in with one
-//!   (`auth/passkeys.rs`);
+//! - second factors: TOTP and recovery codes (`auth/mfa.rs`), completing a login with a
+//!   code (`auth/second_factor.rs`); passkeys: registering, listing, removing
+//!   (`auth/passkeys.rs`), signing in with one (`auth/passkey_login.rs`);
 //! - sessions: refresh rotation, authentication, logout, the sessions list
 //!   (`auth/sessions.rs`);
 //! - each use case's error type and its mapping from the ports' errors: `auth/errors.rs`.
@@ -28,6 +30,7 @@ use crate::ports::{
 
 mod accounts;
 mod admin;
+mod admin_access;
 mod audit;
 mod errors;
 mod lifecycle;
@@ -37,9 +40,12 @@ mod login;
 mod mfa;
 #[cfg(test)]
 mod mfa_tests;
+mod passkey_login;
 mod passkeys;
 #[cfg(test)]
 mod passkeys_tests;
+mod profile;
+mod second_factor;
 mod sessions;
 #[cfg(test)]
 mod tests;
@@ -51,10 +57,12 @@ pub use errors::{
     AccountError, AuthenticateError, LoginError, LogoutError, MfaError, MfaRequired,
     MfaVerifyError, RefreshError, RegisterError, RevokeSessionError,
 };
-pub use lifecycle::{ProfileChange, VerificationRequest};
+pub use lifecycle::VerificationRequest;
 pub use login::LoginAttempt;
-pub use mfa::{MfaPorts, SecondFactorProof};
+pub use mfa::MfaPorts;
 pub use passkeys::{CEREMONY_TTL, PasskeyCeremony, PasskeyError, PasskeyPorts, user_handle};
+pub use profile::ProfileChange;
+pub use second_factor::SecondFactorProof;
 pub use sessions::{Authenticated, LogoutRequest};
 
 /// Token lifetimes and the refresh grace period, from configuration.

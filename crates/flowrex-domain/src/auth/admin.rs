@@ -1,5 +1,5 @@
-//! Administration: superusers list, create (or invite), read, change and delete accounts,
-//! end their sessions and mail them reset links. The caller's superuser flag is the one
+//! Administration: superusers list, create (or invite), read, change and delete accounts
+//! (their sessions, reset links and the superuser flag: `auth/admin_access.rs`). The caller's superuser flag is the one
 //! its request just read from the database ([`AuthService::authenticate`]): a demotion
 //! takes effect on the next request. No change may leave the service without an active
 //! superuser.
@@ -17,7 +17,7 @@ use crate::ports::{
 };
 use crate::{
     AuditAction, AuditEvent, AuditUser, EmailAddress, FullName, MailPurpose, NewPassword, NewUser,
-    OneTimeToken, RevokeReason, Session, TokenOwner, TokenPurpose, User, UserId,
+    OneTimeToken, RevokeReason, TokenOwner, TokenPurpose, User, UserId,
 };
 
 /// How long an invitation's set-password link works.
@@ -334,111 +334,6 @@ impl AuthService {
         self.accounts.apply(changes, self.now()).await?;
         tracing::info!("user deleted by an administrator");
         Ok(())
-    }
-
-    /// A user's active sessions, most recently used first.
-    ///
-    /// # Errors
-    /// [`AdminError::Forbidden`], [`AdminError::NotFound`]; store failures.
-    pub async fn admin_list_sessions(
-        &self,
-        caller: &Authenticated,
-        id: UserId,
-    ) -> Result<Vec<Session>, AdminError> {
-        let user = self.admin_get_user(caller, id).await?;
-        Ok(self.sessions.list_active(user.id(), self.now()).await?)
-    }
-
-    /// Ends every session of a user; how many.
-    ///
-    /// # Errors
-    /// [`AdminError::Forbidden`], [`AdminError::NotFound`]; store failures.
-    #[instrument(skip_all, fields(admin_id = caller.user.id().get(), user_id = id.get()))]
-    pub async fn admin_revoke_sessions(
-        &self,
-        caller: &Authenticated,
-        id: UserId,
-    ) -> Result<u64, AdminError> {
-        let user = self.admin_get_user(caller, id).await?;
-        let event = AuditEvent::new(AuditAction::AdminSessionsRevoked)
-            .by(AuditUser::User(caller.user.id()))
-            .on(AuditUser::User(user.id()));
-        let revoked = self
-            .sessions
-            .revoke_all(user.id(), RevokeReason::Admin, self.now(), Some(event))
-            .await?;
-        tracing::info!(revoked, "sessions revoked by an administrator");
-        Ok(revoked)
-    }
-
-    /// Mails a user a password-reset link (subject to the per-recipient limit).
-    ///
-    /// # Errors
-    /// [`AdminError::Forbidden`], [`AdminError::NotFound`], [`AdminError::MailDisabled`];
-    /// store failures.
-    pub async fn admin_send_password_reset(
-        &self,
-        caller: &Authenticated,
-        id: UserId,
-    ) -> Result<(), AdminError> {
-        let user = self.admin_get_user(caller, id).await?;
-        if !self.accounts_policy.mail_enabled {
-            return Err(AdminError::MailDisabled);
-        }
-        let now = self.now();
-        let mut changes = Changes {
-            audit: vec![
-                AuditEvent::new(AuditAction::AdminPasswordResetSent)
-                    .by(AuditUser::User(caller.user.id()))
-                    .on(AuditUser::User(user.id())),
-            ],
-            ..Changes::default()
-        };
-        self.add_link_mail(
-            &mut changes,
-            TokenOwner::User(user.id()),
-            user.email(),
-            TokenPurpose::ResetPassword,
-            now,
-        )
-        .await;
-        self.accounts.apply(changes, now).await?;
-        Ok(())
-    }
-
-    /// Makes the user with this address a superuser, or (`false`) no longer one — never
-    /// the last active one (the operator's `flowrex user superuser`). `None` when no such
-    /// user exists.
-    ///
-    /// # Errors
-    /// [`AdminError::LastSuperuser`]; store failures.
-    pub async fn set_superuser(
-        &self,
-        email: &EmailAddress,
-        superuser: bool,
-    ) -> Result<Option<User>, AdminError> {
-        let Some(user) = self.users.find_by_email(email).await? else {
-            return Ok(None);
-        };
-        let changes = Changes {
-            update_user: Some(UserUpdate {
-                is_superuser: Some(superuser),
-                ..UserUpdate::of(user.id())
-            }),
-            keep_a_superuser: !superuser && user.is_superuser() && user.is_active(),
-            audit: vec![
-                AuditEvent::new(AuditAction::AdminUserUpdated)
-                    .on(AuditUser::User(user.id()))
-                    .with("by", "operator")
-                    .with("fields", vec!["is_superuser"])
-                    .with(
-                        "is_superuser",
-                        serde_json::json!({"old": user.is_superuser(), "new": superuser}),
-                    ),
-            ],
-            ..Changes::default()
-        };
-        Ok(self.accounts.apply(changes, self.now()).await?.user)
     }
 }
 

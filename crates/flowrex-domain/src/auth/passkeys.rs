@@ -1,6 +1,5 @@
-//! Passkeys: registering one for a signed-in user, listing and removing them, and signing
-//! in with one — discoverable, so no address is typed — into a session at `aal2`
-//! (`amr` `passkey`). Each ceremony's state waits server-side, single use, for 5 minutes;
+//! Passkeys: registering one for a signed-in user, listing and removing them (signing in
+//! with one is `auth/passkey_login.rs`). Each ceremony's state waits server-side, single use, for 5 minutes;
 //! the client holds only an opaque ceremony id.
 
 use std::sync::Arc;
@@ -8,18 +7,14 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tracing::{Span, instrument};
+use tracing::instrument;
 
-use super::login::ThrottleKeys;
-use super::{AuthService, Authenticated, LoginError};
+use super::{AuthService, Authenticated};
 use crate::ports::{
     CeremonyKind, CeremonyState, NewPasskey, PasskeyStore, PasskeyStoreError, RelyingParty,
     StoredPasskey, WebauthnError,
 };
-use crate::{
-    Assurance, AuditAction, AuditEvent, AuditUser, AuthMethod, ClientInfo, OneTimeToken, TokenPair,
-    User, UserId,
-};
+use crate::{AuditAction, AuditEvent, OneTimeToken, UserId};
 
 /// How long a ceremony may take.
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
@@ -124,7 +119,7 @@ impl AuthService {
         self
     }
 
-    fn passkey_ports(&self) -> Result<&PasskeyPorts, PasskeyError> {
+    pub(super) fn passkey_ports(&self) -> Result<&PasskeyPorts, PasskeyError> {
         self.passkeys
             .as_ref()
             .ok_or_else(|| PasskeyError::Unexpected(anyhow::anyhow!("passkeys are not configured")))
@@ -256,135 +251,6 @@ impl AuthService {
         }
     }
 
-    /// Begins a passkey sign-in: no address needed, the authenticator offers its
-    /// discoverable credentials.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn start_passkey_login(&self) -> Result<PasskeyCeremony, PasskeyError> {
-        let ports = self.passkey_ports()?;
-        let start = ports
-            .relying_party
-            .start_login()
-            .map_err(|error| PasskeyError::Unexpected(error.into()))?;
-        self.keep_ceremony(ports, CeremonyKind::Login, None, start)
-            .await
-    }
-
-    /// Finishes a passkey sign-in: a session at `aal2` with `amr` `["passkey"]`. The
-    /// passkey's signature counter is kept; one that does not increase is refused (a
-    /// cloned authenticator), as the relying party's rules say.
-    ///
-    /// # Errors
-    /// [`PasskeyError::InvalidCeremony`], [`PasskeyError::LoginRejected`],
-    /// [`PasskeyError::Throttled`]; store failures.
-    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
-    pub async fn finish_passkey_login(
-        &self,
-        ceremony_id: &str,
-        response: &Value,
-        client: ClientInfo,
-    ) -> Result<TokenPair, PasskeyError> {
-        let ports = self.passkey_ports()?;
-        let keys = ThrottleKeys::of_client(&client);
-        let reserved = self
-            .reserve_attempt(&keys)
-            .await
-            .map_err(|retry_after| PasskeyError::Throttled { retry_after })?;
-        let result = self.check_assertion(ports, ceremony_id, response).await;
-        let (user, _passkey) = match result {
-            Ok(found) => found,
-            Err(error) => {
-                // A failed assertion keeps its count; a store failure gives it back.
-                if matches!(
-                    error,
-                    PasskeyError::Unavailable(_) | PasskeyError::Unexpected(_)
-                ) {
-                    self.release(&reserved).await;
-                }
-                return Err(error);
-            }
-        };
-        Span::current().record("user_id", user.id().get());
-        self.release(&reserved).await;
-        let pair = self
-            .start_session(&user, client, Assurance::of([AuthMethod::Passkey]))
-            .await
-            .map_err(|error| match error {
-                LoginError::Unavailable(source) => PasskeyError::Unavailable(source),
-                other => PasskeyError::Unexpected(anyhow::anyhow!(other)),
-            })?;
-        tracing::info!("login with a passkey");
-        Ok(pair)
-    }
-
-    /// The user and passkey of a verified assertion, its use recorded.
-    async fn check_assertion(
-        &self,
-        ports: &PasskeyPorts,
-        ceremony_id: &str,
-        response: &Value,
-    ) -> Result<(User, StoredPasskey), PasskeyError> {
-        let state = self
-            .take_ceremony(ports, ceremony_id, CeremonyKind::Login)
-            .await?
-            .ok_or(PasskeyError::InvalidCeremony)?;
-        let presented = ports
-            .relying_party
-            .presented(response)
-            .map_err(|_| PasskeyError::LoginRejected)?;
-        let passkey = ports
-            .store
-            .find_by_credential(&presented.credential_id)
-            .await?
-            .ok_or_else(|| {
-                tracing::info!("passkey sign-in with an unknown credential");
-                PasskeyError::LoginRejected
-            })?;
-        // A discoverable credential names its user: it must be the passkey's.
-        if presented
-            .user_handle
-            .as_deref()
-            .is_some_and(|handle| handle != user_handle(passkey.user).as_slice())
-        {
-            tracing::warn!("passkey sign-in with a user handle of another user");
-            return Err(PasskeyError::LoginRejected);
-        }
-        let user = self
-            .users
-            .find_by_id(passkey.user)
-            .await?
-            .filter(User::is_active)
-            .ok_or(PasskeyError::LoginRejected)?;
-        let updated =
-            match ports
-                .relying_party
-                .finish_login(response, &state.state, &passkey.credential)
-            {
-                Ok(updated) => updated,
-                Err(WebauthnError::Rejected(cause)) => {
-                    tracing::info!(error = %cause, "passkey assertion rejected");
-                    self.record_failure(AuditUser::User(user.id()), "passkey_rejected")
-                        .await;
-                    return Err(PasskeyError::LoginRejected);
-                }
-                Err(WebauthnError::Unexpected(cause)) => {
-                    return Err(PasskeyError::Unexpected(cause));
-                }
-            };
-        if !ports
-            .store
-            .record_use(passkey.id, &passkey.credential, updated, self.now())
-            .await?
-        {
-            // Another sign-in with this passkey (or its removal) came in between: its
-            // counter check was against a record that is no longer current.
-            tracing::warn!(passkey = passkey.id, "passkey used concurrently: refused");
-            return Err(PasskeyError::LoginRejected);
-        }
-        Ok((user, passkey))
-    }
-
     /// [`PasskeyError::Aal2Required`] for an `aal1` session of an account with a second
     /// factor.
     async fn require_aal2_for_passkeys(&self, caller: &Authenticated) -> Result<(), PasskeyError> {
@@ -405,7 +271,7 @@ impl AuthService {
         }
     }
 
-    async fn keep_ceremony(
+    pub(super) async fn keep_ceremony(
         &self,
         ports: &PasskeyPorts,
         kind: CeremonyKind,
@@ -433,7 +299,7 @@ impl AuthService {
         })
     }
 
-    async fn take_ceremony(
+    pub(super) async fn take_ceremony(
         &self,
         ports: &PasskeyPorts,
         ceremony_id: &str,

@@ -1,0 +1,176 @@
+//! The caller's own account: the profile, changing the address (confirmed from a link
+//! sent to the new one, announced to the old one), and deleting the account. Each change is
+//! applied with its mails in one transaction ([`crate::ports::AccountStore::apply`]) and
+//! needs an `aal2` session where the account has a second factor.
+
+use tracing::instrument;
+
+use super::{AccountError, AuthService, Authenticated};
+use crate::ports::{Changes, UserUpdate};
+use crate::{
+    AuditAction, AuditEvent, ClientInfo, EmailAddress, FullName, MailPurpose, PasswordAttempt,
+    TokenOwner, TokenPurpose, User,
+};
+
+/// What `PATCH /me` changes.
+#[derive(Debug, Default)]
+pub struct ProfileChange {
+    /// A new display name (`Some(None)` clears it).
+    pub full_name: Option<Option<FullName>>,
+}
+
+impl AuthService {
+    /// Changes the caller's profile (the display name).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn update_profile(
+        &self,
+        caller: &Authenticated,
+        change: ProfileChange,
+    ) -> Result<User, AccountError> {
+        if change.full_name.is_none() {
+            return Ok(caller.user.clone());
+        }
+        let applied = self
+            .accounts
+            .apply(
+                Changes {
+                    update_user: Some(UserUpdate {
+                        full_name: change.full_name,
+                        ..UserUpdate::of(caller.user.id())
+                    }),
+                    ..Changes::default()
+                },
+                self.now(),
+            )
+            .await?;
+        applied
+            .user
+            .ok_or_else(|| AccountError::Unexpected(anyhow::anyhow!("no user updated")))
+    }
+
+    /// Mails a confirmation link to `new_email` and a notice to the current address; the
+    /// address changes only when the link is followed.
+    ///
+    /// # Errors
+    /// [`AccountError::WrongPassword`], [`AccountError::Throttled`],
+    /// [`AccountError::EmailTaken`], [`AccountError::MailDisabled`]; store failures.
+    #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
+    pub async fn request_email_change(
+        &self,
+        caller: &Authenticated,
+        new_email: EmailAddress,
+        current: &PasswordAttempt,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        self.require_mail()?;
+        self.require_aal2_for_account(caller).await?;
+        self.check_current_password(&caller.user, current, client)
+            .await?;
+        if self.users.find_by_email(&new_email).await?.is_some() {
+            return Err(AccountError::EmailTaken);
+        }
+        let now = self.now();
+        let mut changes = Changes::default();
+        self.add_link_mail(
+            &mut changes,
+            TokenOwner::User(caller.user.id()),
+            &new_email,
+            TokenPurpose::ChangeEmail,
+            now,
+        )
+        .await;
+        changes.audit.push(
+            AuditEvent::own(AuditAction::EmailChangeRequested, caller.user.id())
+                .in_session(&caller.session)
+                .with("to", new_email.as_str()),
+        );
+        if !changes.mails.is_empty() {
+            let mut notice = crate::Mail::notice(
+                caller.user.email().clone(),
+                MailPurpose::EmailChangeRequested,
+            );
+            notice.new_email = Some(new_email.as_str().to_owned());
+            changes.mails.push(notice);
+        }
+        self.accounts.apply(changes, now).await?;
+        tracing::info!("email change requested");
+        Ok(())
+    }
+
+    /// Moves the account of an email-change link to its new address, which counts as
+    /// verified; the old address no longer logs in.
+    ///
+    /// # Errors
+    /// [`AccountError::InvalidToken`] as for [`Self::confirm_verification`],
+    /// [`AccountError::EmailTaken`] if another account took the address meanwhile; store
+    /// failures.
+    #[instrument(skip_all)]
+    pub async fn confirm_email_change(&self, token: &str) -> Result<User, AccountError> {
+        let (stored, user) = self.usable_token(token, TokenPurpose::ChangeEmail).await?;
+        let new_email = stored
+            .new_email
+            .as_deref()
+            .and_then(|raw| EmailAddress::parse(raw).ok())
+            .ok_or(AccountError::InvalidToken)?;
+        let applied = self
+            .accounts
+            .apply(
+                Changes {
+                    consume_token: Some(stored.id),
+                    audit: vec![
+                        AuditEvent::own(AuditAction::EmailChanged, user.id())
+                            .with("from", user.email().as_str())
+                            .with("to", new_email.as_str()),
+                    ],
+                    update_user: Some(UserUpdate {
+                        email: Some(new_email),
+                        is_verified: Some(true),
+                        ..UserUpdate::of(user.id())
+                    }),
+                    ..Changes::default()
+                },
+                self.now(),
+            )
+            .await?;
+        tracing::info!(user_id = user.id().get(), "email changed");
+        applied.user.ok_or(AccountError::InvalidToken)
+    }
+
+    /// Deletes the caller's account, its sessions, tokens, factors and passkeys; the
+    /// address can register again. A notice is mailed. With a second factor, only from a
+    /// session signed in with it: a stolen password alone cannot erase an account.
+    ///
+    /// # Errors
+    /// [`AccountError::WrongPassword`], [`AccountError::Throttled`],
+    /// [`AccountError::Aal2Required`]; store failures.
+    #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
+    pub async fn delete_account(
+        &self,
+        caller: &Authenticated,
+        current: &PasswordAttempt,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        self.require_aal2_for_account(caller).await?;
+        self.check_current_password(&caller.user, current, client)
+            .await?;
+        let mut changes = Changes {
+            delete_user: Some(caller.user.id()),
+            audit: vec![
+                AuditEvent::own(AuditAction::AccountDeleted, caller.user.id())
+                    .in_session(&caller.session),
+            ],
+            ..Changes::default()
+        };
+        self.add_notice(
+            &mut changes,
+            caller.user.email(),
+            MailPurpose::AccountDeleted,
+        )
+        .await;
+        self.accounts.apply(changes, self.now()).await?;
+        tracing::info!("account deleted");
+        Ok(())
+    }
+}
