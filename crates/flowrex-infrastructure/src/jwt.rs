@@ -10,6 +10,7 @@
 //! service needs to accept Flowrex's access tokens without any secret (see
 //! `examples/protected_service.rs`). Key material is read in `jwt/keys.rs`.
 
+mod claims;
 mod keys;
 #[cfg(test)]
 mod tests;
@@ -20,13 +21,12 @@ use std::str::FromStr;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{IssueError, TokenError, TokenIssuer, TokenVerifier};
-use flowrex_domain::{
-    Aal, Assurance, AuthMethod, SessionId, TokenKind, TokenRequest, UserId, VerifiedToken,
-};
+use flowrex_domain::{Aal, Assurance, SessionId, TokenKind, TokenRequest, UserId, VerifiedToken};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+
+use claims::{AalClaim, AmrClaim, Claims};
 
 /// Signs and verifies tokens: with one shared secret (HS256 by default, HS384, HS512), or
 /// with a key pair (EdDSA with Ed25519, RS256) whose public half, and those of retired
@@ -114,92 +114,6 @@ pub enum JwtConfigError {
     /// A key that is not a key of the algorithm's kind, or a JWK set that is not one.
     #[error("{0}")]
     BadKey(String),
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    exp: i64,
-    #[serde(rename = "type")]
-    kind: String,
-    iss: String,
-    aud: String,
-    iat: i64,
-    /// Never written by us; honoured when present (RFC 7519 §4.1.5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    nbf: Option<i64>,
-    jti: String,
-    sid: String,
-    /// How the session was authenticated (RFC 8176 values); absent in tokens issued
-    /// before second factors existed, which count as a password alone.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    amr: Option<AmrClaim>,
-    /// The assurance level `amr` amounts to, for clients; verification reads `amr`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    aal: Option<AalClaim>,
-}
-
-/// `amr` as a list of strings, read without allocating (on every authenticated request).
-#[derive(Debug, Clone, Copy)]
-struct AmrClaim(Assurance);
-
-impl Serialize for AmrClaim {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.methods().map(AuthMethod::as_str))
-    }
-}
-
-impl<'de> Deserialize<'de> for AmrClaim {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Methods;
-        impl<'de> serde::de::Visitor<'de> for Methods {
-            type Value = AmrClaim;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of authentication method names")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<AmrClaim, A::Error> {
-                let mut set = None::<Assurance>;
-                while let Some(Method(method)) = seq.next_element()? {
-                    // A value we do not know (a later version's) proves nothing here.
-                    if let Some(method) = method {
-                        set = Some(set.map_or(Assurance::of([method]), |s| s.and(method)));
-                    }
-                }
-                Ok(AmrClaim(set.unwrap_or(Assurance::PASSWORD)))
-            }
-        }
-        deserializer.deserialize_seq(Methods)
-    }
-}
-
-/// One `amr` value, matched without copying it.
-struct Method(Option<AuthMethod>);
-
-impl<'de> Deserialize<'de> for Method {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Name;
-        impl serde::de::Visitor<'_> for Name {
-            type Value = Method;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an authentication method name")
-            }
-            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Method, E> {
-                Ok(Method(AuthMethod::parse(raw)))
-            }
-        }
-        deserializer.deserialize_str(Name)
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-enum AalClaim {
-    #[serde(rename = "aal1")]
-    Aal1,
-    #[serde(rename = "aal2")]
-    Aal2,
 }
 
 impl JwtTokens {

@@ -1,4 +1,5 @@
 use chrono::{Duration, TimeZone};
+use flowrex_domain::AuthMethod;
 
 use super::*;
 

@@ -1,0 +1,153 @@
+//! How each of the domain's errors answers: the status and `detail` of every variant, in
+//! one place, so that a new variant fails to compile until it is given an answer.
+
+use flowrex_domain::{
+    AccountError, AdminError, AuthenticateError, LoginError, LogoutError, MfaError, MfaVerifyError,
+    PasskeyError, RefreshError, RegisterError, RevokeSessionError,
+};
+
+use super::ApiError;
+use crate::validation::Rejection;
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        Self::Validation(rejection)
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::EmailTaken => Self::EmailTaken,
+            RegisterError::Unavailable(cause) => Self::Unavailable(cause),
+            RegisterError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::InvalidLogin,
+            LoginError::EmailNotVerified => Self::EmailNotVerified,
+            LoginError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            LoginError::MfaRequired(required) => Self::MfaRequired {
+                mfa_token: required.token.expose().to_owned(),
+                methods: required.methods.iter().map(|m| m.as_str()).collect(),
+            },
+            LoginError::Unavailable(cause) => Self::Unavailable(cause),
+            LoginError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::Forbidden => Self::SuperuserRequired,
+            AdminError::NotFound => Self::UserNotFound,
+            AdminError::LastSuperuser => Self::LastSuperuser,
+            AdminError::EmailTaken => Self::EmailTaken,
+            AdminError::MailDisabled => Self::MailDisabled,
+            AdminError::Unavailable(cause) => Self::Unavailable(cause),
+            AdminError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::InvalidToken => Self::InvalidOneTimeToken,
+            AccountError::WrongPassword => Self::WrongPassword,
+            AccountError::EmailTaken => Self::EmailTaken,
+            AccountError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            AccountError::MailDisabled => Self::MailDisabled,
+            AccountError::Aal2Required => Self::Aal2Required,
+            AccountError::Unavailable(cause) => Self::Unavailable(cause),
+            AccountError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<MfaError> for ApiError {
+    fn from(error: MfaError) -> Self {
+        match error {
+            MfaError::InvalidCode => Self::InvalidCode,
+            MfaError::WrongPassword => Self::WrongPassword,
+            MfaError::NothingPending => Self::NothingPending,
+            MfaError::NoFactor => Self::NoFactor,
+            MfaError::Aal2Required => Self::Aal2Required,
+            MfaError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            MfaError::Unavailable(cause) => Self::Unavailable(cause),
+            MfaError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<PasskeyError> for ApiError {
+    fn from(error: PasskeyError) -> Self {
+        match error {
+            PasskeyError::InvalidCeremony => Self::InvalidCeremony,
+            PasskeyError::RegistrationRejected => Self::PasskeyRegistrationRejected,
+            PasskeyError::AlreadyRegistered => Self::PasskeyTaken,
+            PasskeyError::LoginRejected => Self::PasskeyRejected,
+            PasskeyError::NotFound => Self::PasskeyNotFound,
+            PasskeyError::Aal2Required => Self::Aal2Required,
+            PasskeyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            PasskeyError::Unavailable(cause) => Self::Unavailable(cause),
+            PasskeyError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<MfaVerifyError> for ApiError {
+    fn from(error: MfaVerifyError) -> Self {
+        match error {
+            MfaVerifyError::InvalidCode => Self::InvalidLoginCode,
+            MfaVerifyError::InvalidChallenge => Self::InvalidMfaToken,
+            MfaVerifyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            MfaVerifyError::Unavailable(cause) => Self::Unavailable(cause),
+            MfaVerifyError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken => Self::InvalidToken,
+            RefreshError::Unavailable(cause) => Self::Unavailable(cause),
+            RefreshError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<LogoutError> for ApiError {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::Unavailable(cause) => Self::Unavailable(cause),
+            LogoutError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<RevokeSessionError> for ApiError {
+    fn from(error: RevokeSessionError) -> Self {
+        match error {
+            RevokeSessionError::NotFound => Self::SessionNotFound,
+            RevokeSessionError::Unavailable(cause) => Self::Unavailable(cause),
+            RevokeSessionError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::InvalidCredentials => Self::InvalidCredentials,
+            AuthenticateError::Unavailable(cause) => Self::Unavailable(cause),
+            AuthenticateError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
