@@ -251,7 +251,8 @@ impl ResponseError for ApiError {
             Self::EmailNotVerified => "Email not verified",
             Self::MfaRequired { mfa_token, methods } => {
                 return HttpResponse::Forbidden()
-                    .insert_header(crate::routes::auth::no_store())
+                    // Like every token answer: not for caches.
+                    .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]))
                     .json(MfaRequiredBody {
                         detail: "mfa_required",
                         mfa_token,

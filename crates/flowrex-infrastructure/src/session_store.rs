@@ -116,7 +116,7 @@ impl SessionStore for SeaOrmSessionStore {
         };
         let select = || {
             users::Entity::find_by_id(user)
-                .join(JoinType::InnerJoin, users::Relation::Sessions.def())
+                .join(JoinType::InnerJoin, sessions::Relation::User.def().rev())
                 .filter(sessions::Column::Id.eq(id.as_str()))
                 .filter(sessions::Column::RevokedAt.is_null())
                 .filter(sessions::Column::ExpiresAt.gt(now))

@@ -27,19 +27,11 @@ pub struct Model {
     pub last_login_at: Option<DateTimeUtc>,
 }
 
-/// A user has sessions.
+/// No relation is declared from this side: the sessions' join is
+/// [`super::sessions::Relation::User`] reversed, so that the two entities do not refer to
+/// each other.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    /// The user's sessions.
-    #[sea_orm(has_many = "super::sessions::Entity")]
-    Sessions,
-}
-
-impl Related<super::sessions::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Sessions.def()
-    }
-}
+pub enum Relation {}
 
 #[async_trait::async_trait]
 impl ActiveModelBehavior for ActiveModel {
