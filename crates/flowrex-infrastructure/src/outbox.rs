@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use flowrex_domain::ports::{OutboxError, OutboxStats, OutboxStore, QueuedMail};
+use flowrex_domain::ports::{OutboxError, OutboxStore, QueuedMail};
 use flowrex_domain::{EmailAddress, Mail, MailPurpose};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
@@ -258,7 +258,30 @@ impl OutboxStore for SeaOrmOutbox {
             .map(|done| done.rows_affected)
             .map_err(unavailable)
     }
+}
 
+/// The outbox's state, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// Messages waiting.
+    pub pending: u64,
+    /// When the oldest waiting message was queued.
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+/// The outbox figures `/metrics` reads: an operator's concern that no use case has, so it
+/// is not part of the domain's [`OutboxStore`] port.
+#[async_trait]
+pub trait OutboxFigures: Send + Sync {
+    /// How many messages wait, and since when.
+    ///
+    /// # Errors
+    /// [`OutboxError`].
+    async fn stats(&self) -> Result<OutboxStats, OutboxError>;
+}
+
+#[async_trait]
+impl OutboxFigures for SeaOrmOutbox {
     async fn stats(&self) -> Result<OutboxStats, OutboxError> {
         let pending = || {
             outbox::Entity::find()

@@ -17,6 +17,7 @@ use flowrex_domain::test_support::RecordingTransport;
 use flowrex_domain::{DeliveryPolicy, EmailAddress, Mail, MailDelivery, MailPurpose};
 use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
 use flowrex_infrastructure::mail::{LinkLifetimes, MailRenderer, SmtpTransport};
+use flowrex_infrastructure::outbox::OutboxFigures;
 use flowrex_infrastructure::test_support::smtp::PrivateSmtp;
 use flowrex_infrastructure::{SeaOrmOutbox, SystemClock, test_support};
 use migration::{Migrator, MigratorTrait};

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
-use flowrex_domain::ports::OutboxStore;
 use flowrex_infrastructure::database::PoolStats;
+use flowrex_infrastructure::outbox::OutboxFigures;
 
 use crate::telemetry;
 
@@ -12,7 +12,7 @@ use crate::telemetry;
 pub struct Pool(pub Arc<dyn PoolStats>);
 
 /// The mail outbox, read for its queue length and age.
-pub struct Outbox(pub Arc<dyn OutboxStore>);
+pub struct Outbox(pub Arc<dyn OutboxFigures>);
 
 /// `GET /metrics` → 200 in the Prometheus text format: requests by route and status,
 /// latency histograms, logins by outcome, bcrypt duration, database pool connections in use

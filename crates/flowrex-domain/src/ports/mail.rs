@@ -46,15 +46,6 @@ pub struct QueuedMail {
     pub queued_at: DateTime<Utc>,
 }
 
-/// The outbox's state, for the metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboxStats {
-    /// Messages waiting.
-    pub pending: u64,
-    /// When the oldest waiting message was queued.
-    pub oldest_pending: Option<DateTime<Utc>>,
-}
-
 /// The queue of messages to deliver (filled by [`super::AccountStore::apply`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -89,12 +80,6 @@ pub trait OutboxStore: Send + Sync {
         retry_at: Option<DateTime<Utc>>,
         error: &str,
     ) -> Result<(), OutboxError>;
-
-    /// How many messages wait, and since when.
-    ///
-    /// # Errors
-    /// [`OutboxError`].
-    async fn stats(&self) -> Result<OutboxStats, OutboxError>;
 
     /// Deletes up to `batch` rows of messages delivered or given up that were queued before
     /// `before` (they hold no address or link any more, only their times); how many.

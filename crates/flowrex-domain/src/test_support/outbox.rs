@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ports::{OutboxError, OutboxStats, OutboxStore, QueuedMail};
+use crate::ports::{OutboxError, OutboxStore, QueuedMail};
 
-use super::{InMemoryStore, OutboxRow};
+use super::InMemoryStore;
 
 #[async_trait]
 impl OutboxStore for InMemoryStore {
@@ -63,15 +63,6 @@ impl OutboxStore for InMemoryStore {
             }
         }
         Ok(())
-    }
-
-    async fn stats(&self) -> Result<OutboxStats, OutboxError> {
-        let outbox = self.lock_outbox();
-        let pending: Vec<&OutboxRow> = outbox.iter().filter(|r| !r.sent && !r.given_up).collect();
-        Ok(OutboxStats {
-            pending: pending.len() as u64,
-            oldest_pending: pending.iter().map(|r| r.queued.queued_at).min(),
-        })
     }
 
     async fn purge_finished(&self, before: DateTime<Utc>, batch: u64) -> Result<u64, OutboxError> {
