@@ -5,7 +5,7 @@
 //! read (`routes::body_schema`).
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Required, Response};
 use utoipa::{Modify, OpenApi};
 
@@ -14,7 +14,10 @@ use crate::routes;
 /// The answers every route of a kind can give, added here once instead of on each handler:
 /// 429 on every route but the readiness probe (which the rate limit exempts); 503 (with
 /// `Retry-After`) on every route under `/api/v1/auth`, which all use the database; 413 on
-/// every route with a body; 422 on every route whose body is required.
+/// every route with a body; 422 on every route whose body is required; 401 on every route
+/// that requires a bearer token; 403 `Superuser required` on every route under
+/// `/api/v1/admin`. A handler that answers one of these with its own meaning lists it
+/// itself, and its entry is kept.
 struct SharedResponses;
 
 impl SharedResponses {
@@ -54,6 +57,21 @@ impl Modify for SharedResponses {
                     if matches!(body.required, Some(Required::True)) {
                         Self::add(operation, "422", "Validation error", "Rejection");
                     }
+                }
+                // Routes whose token is optional (an empty requirement) keep their own.
+                let bearer_required = operation.security.as_ref().is_some_and(|list| {
+                    !list.is_empty() && !list.contains(&SecurityRequirement::default())
+                });
+                if bearer_required {
+                    Self::add(
+                        operation,
+                        "401",
+                        "Not authenticated or invalid credentials",
+                        "ErrorBody",
+                    );
+                }
+                if path.starts_with("/api/v1/admin/") {
+                    Self::add(operation, "403", "Superuser required", "ErrorBody");
                 }
                 if path != "/health/ready" {
                     Self::add(

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 
@@ -18,9 +19,25 @@ pub struct BodyTimeout(pub Duration);
 /// The default of [`BodyTimeout`], for apps that do not set one.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The whole request body, read within the [`BodyTimeout`] (and the payload size limit):
-/// a body that does not arrive in time is answered 408 and its connection closed.
-pub struct Body(pub web::Bytes);
+/// The whole request body, read within the [`BodyTimeout`] (and the payload size limit),
+/// with its raw `Content-Type`, which decides how it is read: a body that does not arrive
+/// in time is answered 408 and its connection closed.
+pub struct Body {
+    content_type: Option<HeaderValue>,
+    bytes: web::Bytes,
+}
+
+impl Body {
+    /// The raw `Content-Type` header.
+    pub fn content_type(&self) -> Option<&[u8]> {
+        self.content_type.as_ref().map(HeaderValue::as_bytes)
+    }
+
+    /// The bytes as they arrived.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
 
 impl FromRequest for Body {
     type Error = actix_web::Error;
@@ -30,10 +47,14 @@ impl FromRequest for Body {
         let deadline = request
             .app_data::<web::Data<BodyTimeout>>()
             .map_or(DEFAULT_BODY_TIMEOUT, |timeout| timeout.0);
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
         let bytes = web::Bytes::from_request(request, payload);
         Box::pin(async move {
             match tokio::time::timeout(deadline, bytes).await {
-                Ok(read) => read.map(Body),
+                Ok(read) => read.map(|bytes| Body {
+                    content_type,
+                    bytes,
+                }),
                 Err(_) => Err(ApiError::RequestTimeout.into()),
             }
         })

@@ -9,7 +9,7 @@ use flowrex_domain::{AuthService, User, UserId};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, SuperuserSession};
 use crate::routes::auth::sessions::SessionBody;
-use crate::routes::auth::{MessageBody, content_type, no_store};
+use crate::routes::auth::{MessageBody, no_store};
 use crate::validation::Rejection;
 
 mod bodies;
@@ -51,8 +51,6 @@ fn user_response(status: actix_web::http::StatusCode, user: &User) -> HttpRespon
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of users", body = UserListBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 422, description = "A bad query parameter", body = Rejection)
     )
 )]
@@ -83,18 +81,15 @@ pub async fn list_users(
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = AdminUserBody),
-        (status = 400, description = "Email already registered", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody)
+        (status = 400, description = "Email already registered", body = ErrorBody)
     )
 )]
 pub async fn create_user(
     auth: web::Data<AuthService>,
     SuperuserSession(caller): SuperuserSession,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let new = parse_create(content_type(&request), &body)?;
+    let new = parse_create(body.content_type(), body.bytes())?;
     let user = auth.admin_create_user(&caller, new).await?;
     Ok(user_response(actix_web::http::StatusCode::CREATED, &user))
 }
@@ -109,8 +104,6 @@ pub async fn create_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user", body = AdminUserBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 404, description = "User not found", body = ErrorBody)
     )
 )]
@@ -135,8 +128,6 @@ pub async fn get_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The changed user", body = AdminUserBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 404, description = "User not found", body = ErrorBody),
         (status = 409, description = "The last active superuser cannot be removed", body = ErrorBody)
     )
@@ -145,11 +136,10 @@ pub async fn update_user(
     auth: web::Data<AuthService>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path)?;
-    let change = parse_update(content_type(&request), &body)?;
+    let change = parse_update(body.content_type(), body.bytes())?;
     let user = auth.admin_update_user(&caller, id, change).await?;
     Ok(user_response(actix_web::http::StatusCode::OK, &user))
 }
@@ -164,8 +154,6 @@ pub async fn update_user(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 404, description = "User not found", body = ErrorBody),
         (status = 409, description = "The last active superuser cannot be removed", body = ErrorBody)
     )
@@ -189,8 +177,6 @@ pub async fn delete_user(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The user's active sessions", body = SessionListBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 404, description = "User not found", body = ErrorBody)
     )
 )]
@@ -221,8 +207,6 @@ pub async fn list_sessions(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session ended"),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 404, description = "User not found", body = ErrorBody)
     )
 )]
@@ -245,8 +229,6 @@ pub async fn revoke_sessions(
     security(("bearer" = [])),
     responses(
         (status = 202, description = "A reset link is on its way", body = MessageBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 404, description = "User not found", body = ErrorBody),
         (status = 503, description = "Mail delivery is not configured", body = ErrorBody)
     )

@@ -7,7 +7,7 @@ use flowrex_domain::{AuditAction, AuditFilter, AuthService, EventPage, RecordedE
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{AuthenticatedSession, SuperuserSession};
 use crate::routes::auth::{no_store, timestamp};
 use crate::routes::query::QueryErrors;
@@ -174,8 +174,6 @@ pub fn parse_events(query: &str) -> Result<EventRequest, Rejection> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of events", body = EventListBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
-        (status = 403, description = "Superuser required", body = ErrorBody),
         (status = 422, description = "A bad query parameter", body = Rejection)
     )
 )]
@@ -204,7 +202,6 @@ pub async fn admin_audit(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's security events", body = EventListBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 422, description = "A bad query parameter", body = Rejection)
     )
 )]

@@ -15,8 +15,8 @@ pub mod register;
 pub mod sessions;
 pub mod verify_email;
 
-use actix_web::http::header::{self, CacheControl, CacheDirective};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
+use actix_web::http::header::{CacheControl, CacheDirective};
 use chrono::SecondsFormat;
 use flowrex_domain::{EmailAddress, FullName, NewPassword, PasswordAttempt, TokenPair, User};
 use serde::Serialize;
@@ -118,14 +118,6 @@ fn user_response(user: &User) -> HttpResponse {
 /// Token and user answers must not be stored by caches.
 pub(crate) fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
-}
-
-/// The raw `Content-Type` header, which decides how the body is read.
-pub(crate) fn content_type(request: &HttpRequest) -> Option<&[u8]> {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(header::HeaderValue::as_bytes)
 }
 
 /// Parses the field `name` (already read as a string) as pydantic's `EmailStr` would

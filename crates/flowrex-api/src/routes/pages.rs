@@ -241,9 +241,9 @@ pub async fn submit(
     page: Page,
     auth: web::Data<AuthService>,
     pages: web::Data<Pages>,
-    Body(body): Body,
+    body: Body,
 ) -> HttpResponse {
-    let fields: LinkFields = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let fields: LinkFields = serde_urlencoded::from_bytes(body.bytes()).unwrap_or_default();
     let Some(token) = well_formed(&fields) else {
         return pages.invalid_link();
     };

@@ -1,11 +1,11 @@
 //! `POST /api/v1/auth/email/change` → 202 (a link to the new address, a notice to the
 //! old); `POST /api/v1/auth/email/confirm` → 200 user with the new address.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use flowrex_domain::{AuthService, EmailAddress, PasswordAttempt};
 
 use super::verify_email::{TokenBody, parse_token};
-use super::{MessageBody, UserBody, content_type, current_password, email, user_response};
+use super::{MessageBody, UserBody, current_password, email, user_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -50,7 +50,6 @@ pub fn parse_change(
     responses(
         (status = 202, description = "Link mailed to the new address", body = MessageBody),
         (status = 400, description = "Email already registered, or current password is incorrect", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 503, description = "Mail delivery is not configured", body = ErrorBody)
     )
 )]
@@ -58,10 +57,9 @@ pub async fn change(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let (new_email, current) = parse_change(content_type(&request), &body)?;
+    let (new_email, current) = parse_change(body.content_type(), body.bytes())?;
     auth.request_email_change(&caller, new_email, &current, &client)
         .await?;
     Ok(HttpResponse::Accepted().json(MessageBody {
@@ -83,12 +81,8 @@ pub async fn change(
         (status = 400, description = "Invalid or expired token, or email already registered", body = ErrorBody)
     )
 )]
-pub async fn confirm(
-    auth: web::Data<AuthService>,
-    request: HttpRequest,
-    Body(body): Body,
-) -> Result<HttpResponse, ApiError> {
-    let token = parse_token(content_type(&request), &body)?;
+pub async fn confirm(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+    let token = parse_token(body.content_type(), body.bytes())?;
     let user = auth.confirm_email_change(&token).await?;
     Ok(user_response(&user))
 }

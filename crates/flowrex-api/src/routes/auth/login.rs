@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, ClientInfo, LoginAttempt, LoginError, PasswordAttempt};
 
-use super::{TokensBody, content_type, email, tokens_response};
+use super::{TokensBody, email, tokens_response};
 use crate::error::{ApiError, ErrorBody, MfaRequiredBody};
 use crate::extract::{Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -56,9 +56,9 @@ pub async fn login(
     auth: web::Data<AuthService>,
     request: HttpRequest,
     Client(client): Client,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let attempt = parse(content_type(&request), &body, client)?;
+    let attempt = parse(body.content_type(), body.bytes(), client)?;
     let result = auth.login(attempt).await;
     let outcome = match &result {
         Ok(_) => "success",

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, LogoutRequest};
 
-use super::{MessageBody, content_type};
+use super::MessageBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, bearer_token};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -64,9 +64,9 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> LogoutOptions {
 pub async fn logout(
     auth: web::Data<AuthService>,
     request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let options = parse(content_type(&request), &body);
+    let options = parse(body.content_type(), body.bytes());
     let has_cookie = cookie::refresh_token(&request).is_some();
     let from_cookie = match options.refresh_token {
         Some(_) => None,

@@ -8,7 +8,7 @@ use flowrex_domain::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{TokensBody, content_type, current_password, no_store, tokens_response};
+use super::{TokensBody, current_password, no_store, tokens_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -147,7 +147,6 @@ pub fn parse_verify(
     responses(
         (status = 200, description = "A pending factor", body = EnrollBody),
         (status = 400, description = "Current password is incorrect", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 403, description = "aal2_required", body = ErrorBody)
     )
 )]
@@ -155,10 +154,9 @@ pub async fn enroll(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::new(json_object(content_type(&request), &body)?);
+    let mut fields = Fields::new(json_object(body.content_type(), body.bytes())?);
     let current = current_password(&mut fields, CURRENT_PASSWORD.name);
     let current: PasswordAttempt = fields.finish(current)?;
     let provisioning = auth.enroll_totp(&caller, &current, &client).await?;
@@ -177,17 +175,15 @@ pub async fn enroll(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Activated", body = RecoveryCodesBody),
-        (status = 400, description = "Invalid code, or no enrolment pending", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+        (status = 400, description = "Invalid code, or no enrolment pending", body = ErrorBody)
     )
 )]
 pub async fn activate(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let code = one_field(content_type(&request), &body, &CODE)?;
+    let code = one_field(body.content_type(), body.bytes(), &CODE)?;
     let codes = auth.activate_totp(&caller, &code).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
@@ -205,17 +201,15 @@ pub async fn activate(
     responses(
         (status = 200, description = "A fresh set", body = RecoveryCodesBody),
         (status = 400, description = "Invalid code, or TOTP is not enabled", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 403, description = "aal2_required", body = ErrorBody)
     )
 )]
 pub async fn recovery_codes(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let code = one_field(content_type(&request), &body, &CODE)?;
+    let code = one_field(body.content_type(), body.bytes(), &CODE)?;
     let codes = auth.regenerate_recovery_codes(&caller, &code).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
@@ -234,7 +228,6 @@ pub async fn recovery_codes(
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "Invalid code, wrong password, or TOTP is not enabled", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 403, description = "aal2_required", body = ErrorBody)
     )
 )]
@@ -242,10 +235,9 @@ pub async fn disable(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::new(json_object(content_type(&request), &body)?);
+    let mut fields = Fields::new(json_object(body.content_type(), body.bytes())?);
     let current = current_password(&mut fields, CURRENT_PASSWORD.name);
     let code = fields.required_string(CODE.name, Echo::No);
     let (current, code) = fields.finish(current.zip(code))?;
@@ -271,9 +263,9 @@ pub async fn verify(
     auth: web::Data<AuthService>,
     request: HttpRequest,
     Client(client): Client,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, proof) = parse_verify(content_type(&request), &body)?;
+    let (token, proof) = parse_verify(body.content_type(), body.bytes())?;
     let result = auth.verify_second_factor(&token, proof, client).await;
     let outcome = match &result {
         Ok(_) => "success",

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::{TokensBody, content_type, no_store, timestamp, tokens_response};
+use super::{TokensBody, no_store, timestamp, tokens_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -150,7 +150,6 @@ pub fn parse_finish(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Creation options", body = CeremonyBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 403, description = "aal2_required", body = ErrorBody)
     )
 )]
@@ -174,17 +173,15 @@ pub async fn register_start(
     responses(
         (status = 201, description = "Registered", body = PasskeyBody),
         (status = 400, description = "Invalid or expired ceremony, or a response that does not verify", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 409, description = "Passkey already registered", body = ErrorBody)
     )
 )]
 pub async fn register_finish(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let (ceremony, credential, name) = parse_finish(content_type(&request), &body)?;
+    let (ceremony, credential, name) = parse_finish(body.content_type(), body.bytes())?;
     let passkey = auth
         .finish_passkey_registration(&caller, &ceremony, &credential, name)
         .await?;
@@ -202,8 +199,7 @@ pub async fn register_finish(
     tag = "passkeys",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller's passkeys", body = Vec<PasskeyBody>),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+        (status = 200, description = "The caller's passkeys", body = Vec<PasskeyBody>)
     )
 )]
 pub async fn list(
@@ -225,7 +221,6 @@ pub async fn list(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 404, description = "Passkey not found", body = ErrorBody)
     )
 )]
@@ -272,9 +267,9 @@ pub async fn login_finish(
     auth: web::Data<AuthService>,
     request: HttpRequest,
     Client(client): Client,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let (ceremony, credential, _) = parse_finish(content_type(&request), &body)?;
+    let (ceremony, credential, _) = parse_finish(body.content_type(), body.bytes())?;
     let result = auth
         .finish_passkey_login(&ceremony, &credential, client)
         .await;

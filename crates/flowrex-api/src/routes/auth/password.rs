@@ -2,10 +2,10 @@
 //! `POST /api/v1/auth/password/reset` → 200 (every session ends);
 //! `POST /api/v1/auth/password/change` → 200 (every other session ends).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use flowrex_domain::{AuthService, EmailAddress, NewPassword, PasswordAttempt};
 
-use super::{MessageBody, content_type, current_password, email, new_password};
+use super::{MessageBody, current_password, email, new_password};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -97,12 +97,8 @@ pub fn parse_change(
         (status = 503, description = "Mail delivery is not configured", body = ErrorBody)
     )
 )]
-pub async fn forgot(
-    auth: web::Data<AuthService>,
-    request: HttpRequest,
-    Body(body): Body,
-) -> Result<HttpResponse, ApiError> {
-    let email = parse_forgot(content_type(&request), &body)?;
+pub async fn forgot(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+    let email = parse_forgot(body.content_type(), body.bytes())?;
     let uniform = Uniform::start();
     let outcome = auth.forgot_password(&email).await;
     uniform.finish().await;
@@ -124,12 +120,8 @@ pub async fn forgot(
         (status = 400, description = "Invalid or expired token", body = ErrorBody)
     )
 )]
-pub async fn reset(
-    auth: web::Data<AuthService>,
-    request: HttpRequest,
-    Body(body): Body,
-) -> Result<HttpResponse, ApiError> {
-    let (token, password) = parse_reset(content_type(&request), &body)?;
+pub async fn reset(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+    let (token, password) = parse_reset(body.content_type(), body.bytes())?;
     auth.reset_password(&token, password).await?;
     Ok(HttpResponse::Ok().json(MessageBody {
         message: "Password has been reset",
@@ -148,18 +140,16 @@ pub async fn reset(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Password changed", body = MessageBody),
-        (status = 400, description = "Current password is incorrect", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+        (status = 400, description = "Current password is incorrect", body = ErrorBody)
     )
 )]
 pub async fn change(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let (current, password) = parse_change(content_type(&request), &body)?;
+    let (current, password) = parse_change(body.content_type(), body.bytes())?;
     auth.change_password(&caller, &current, password, &client)
         .await?;
     Ok(HttpResponse::Ok().json(MessageBody {

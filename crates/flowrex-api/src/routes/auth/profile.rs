@@ -1,10 +1,10 @@
 //! `PATCH /api/v1/auth/me` → 200 user (the display name only);
 //! `DELETE /api/v1/auth/me` → 204 (the account, its sessions and tokens are gone).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use flowrex_domain::{AuthService, PasswordAttempt, ProfileChange};
 
-use super::{UserBody, content_type, current_password, full_name, user_response};
+use super::{UserBody, current_password, full_name, user_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -69,17 +69,15 @@ pub fn parse_delete(
     request_body = ProfileRequest,
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The updated user", body = UserBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+        (status = 200, description = "The updated user", body = UserBody)
     )
 )]
 pub async fn update(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let change = parse_profile(content_type(&request), &body)?;
+    let change = parse_profile(body.content_type(), body.bytes())?;
     let user = auth.update_profile(&caller, change).await?;
     Ok(user_response(&user))
 }
@@ -96,18 +94,16 @@ pub async fn update(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Current password is incorrect", body = ErrorBody),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+        (status = 400, description = "Current password is incorrect", body = ErrorBody)
     )
 )]
 pub async fn delete(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let current = parse_delete(content_type(&request), &body)?;
+    let current = parse_delete(body.content_type(), body.bytes())?;
     auth.delete_account(&caller, &current, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::AuthService;
 
-use super::{TokensBody, content_type, tokens_response};
+use super::{TokensBody, tokens_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Body;
 use crate::routes::body_schema::{BodyField, request_body};
@@ -48,9 +48,9 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejecti
 pub async fn refresh(
     auth: web::Data<AuthService>,
     request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, from_cookie) = match parse(content_type(&request), &body) {
+    let (token, from_cookie) = match parse(body.content_type(), body.bytes()) {
         Ok(token) => (token, false),
         // No token in the body: the browser transport's cookie, with the CSRF header.
         Err(invalid_body) => match cookie::refresh_token_with_csrf(&request)? {

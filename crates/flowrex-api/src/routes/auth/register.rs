@@ -1,9 +1,9 @@
 //! SPEC row `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use flowrex_domain::{AuthService, Registration};
 
-use super::{UserBody, content_type, email, full_name, new_password, no_store};
+use super::{UserBody, email, full_name, new_password, no_store};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Body;
 use crate::routes::body_schema::{BodyField, request_body};
@@ -59,12 +59,8 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, R
         (status = 400, description = "Email already registered", body = ErrorBody)
     )
 )]
-pub async fn register(
-    auth: web::Data<AuthService>,
-    request: HttpRequest,
-    Body(body): Body,
-) -> Result<HttpResponse, ApiError> {
-    let registration = parse(content_type(&request), &body)?;
+pub async fn register(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+    let registration = parse(body.content_type(), body.bytes())?;
     let user = auth.register(registration).await?;
     Ok(HttpResponse::Created()
         .insert_header(no_store())

@@ -67,8 +67,7 @@ impl<'a> SessionBody<'a> {
     tag = "auth",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller's active sessions", body = Vec<SessionBody>),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody)
+        (status = 200, description = "The caller's active sessions", body = Vec<SessionBody>)
     )
 )]
 pub async fn sessions(
@@ -93,7 +92,6 @@ pub async fn sessions(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Not authenticated or invalid credentials", body = ErrorBody),
         (status = 404, description = "Session not found", body = ErrorBody)
     )
 )]

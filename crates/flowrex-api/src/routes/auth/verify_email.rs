@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, EmailAddress, VerificationRequest};
 
-use super::{MessageBody, UserBody, content_type, email, user_response};
+use super::{MessageBody, UserBody, email, user_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, bearer_token};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -74,7 +74,7 @@ pub fn parse_token(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, R
 pub async fn request(
     auth: web::Data<AuthService>,
     request: HttpRequest,
-    Body(body): Body,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let uniform = Uniform::start();
     let outcome = match bearer_token(&request) {
@@ -84,7 +84,7 @@ pub async fn request(
                 .await
         }
         Err(_) => {
-            let email = parse_request(content_type(&request), &body)?;
+            let email = parse_request(body.content_type(), body.bytes())?;
             auth.request_verification(VerificationRequest::Email(email))
                 .await
         }
@@ -107,12 +107,8 @@ pub async fn request(
         (status = 400, description = "Invalid or expired token", body = ErrorBody)
     )
 )]
-pub async fn confirm(
-    auth: web::Data<AuthService>,
-    request: HttpRequest,
-    Body(body): Body,
-) -> Result<HttpResponse, ApiError> {
-    let token = parse_token(content_type(&request), &body)?;
+pub async fn confirm(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+    let token = parse_token(body.content_type(), body.bytes())?;
     let user = auth.confirm_verification(&token).await?;
     Ok(user_response(&user))
 }
