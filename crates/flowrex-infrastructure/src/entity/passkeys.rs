@@ -21,17 +21,9 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
 }
 
-/// A row belongs to a user.
+/// None declared: the foreign key to `users` (ON DELETE CASCADE) is the migrations', and
+/// no query joins through it.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    /// The row's user.
-    #[sea_orm(
-        belongs_to = "super::users::Entity",
-        from = "Column::UserId",
-        to = "super::users::Column::Id",
-        on_delete = "Cascade"
-    )]
-    User,
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
