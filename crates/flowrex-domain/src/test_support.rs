@@ -12,21 +12,46 @@ mod mfa;
 mod outbox;
 mod sessions;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::ports::{QueuedMail, RepositoryError, TotpFactor, UserRepository};
+use crate::ports::{Clock, QueuedMail, RepositoryError, TotpFactor, UserRepository};
 use crate::{
-    AuditEvent, AuditFilter, AuditUser, EmailAddress, RecordedEvent, Session, StoredToken,
-    TokenFingerprint, User, UserId, UserParts,
+    AuditEvent, AuditFilter, AuditUser, AuthPorts, EmailAddress, LoginThrottle, RecordedEvent,
+    Session, StoredToken, TokenFingerprint, User, UserId, UserParts,
 };
 
 pub use fakes::{
     CountingFailureCounter, FixedClock, PlainHasher, PlainSealer, PlainTokens, RecordingTransport,
     SettableClock, StepCodes,
 };
+
+/// The ports of an [`AuthService`](crate::AuthService) over `store` (users, sessions and
+/// account changes), [`PlainHasher`], [`PlainTokens`] and `clock`: the in-memory wiring
+/// that tests of the use cases start from.
+pub fn in_memory_ports(store: &Arc<InMemoryStore>, clock: Arc<dyn Clock>) -> AuthPorts {
+    let tokens = Arc::new(PlainTokens::default());
+    AuthPorts {
+        users: store.clone(),
+        sessions: store.clone(),
+        accounts: store.clone(),
+        hasher: Arc::new(PlainHasher),
+        issuer: tokens.clone(),
+        verifier: tokens,
+        clock,
+    }
+}
+
+/// A login throttle of two [`CountingFailureCounter`]s: `per_client` failures per client and
+/// account, `per_account` per account.
+pub fn counting_throttle(per_client: u32, per_account: u32) -> LoginThrottle {
+    LoginThrottle {
+        per_client: Some(Arc::new(CountingFailureCounter::new(per_client))),
+        per_account: Some(Arc::new(CountingFailureCounter::new(per_account))),
+    }
+}
 
 /// Users and sessions in memory, with the real stores' rules: one database, so that
 /// [`SessionStore::find_active_user`](crate::ports::SessionStore::find_active_user) sees the users as the real join does.

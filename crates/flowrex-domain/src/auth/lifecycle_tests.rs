@@ -9,8 +9,8 @@ use chrono::{Duration, TimeZone, Utc};
 use super::*;
 use crate::ports::UserRepository;
 use crate::test_support::{
-    CountingFailureCounter, InMemoryStore, PlainHasher, PlainTokens, RecordingTransport,
-    SettableClock,
+    CountingFailureCounter, InMemoryStore, RecordingTransport, SettableClock, counting_throttle,
+    in_memory_ports,
 };
 use crate::{
     ClientInfo, DeliveryPolicy, EmailAddress, Mail, MailDelivery, MailPurpose, NewPassword,
@@ -36,24 +36,12 @@ fn lifecycle_with(policy: AccountPolicy) -> Lifecycle {
     let clock = Arc::new(SettableClock::new(
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
     ));
-    let tokens = Arc::new(PlainTokens::default());
     let service = AuthService::new(
-        AuthPorts {
-            users: store.clone(),
-            sessions: store.clone(),
-            accounts: store.clone(),
-            hasher: Arc::new(PlainHasher),
-            issuer: tokens.clone(),
-            verifier: tokens,
-            clock: clock.clone(),
-        },
+        in_memory_ports(&store, clock.clone()),
         AuthPolicy::default(),
     )
     .with_account_policy(policy)
-    .with_login_throttle(LoginThrottle {
-        per_client: Some(Arc::new(CountingFailureCounter::new(50))),
-        per_account: Some(Arc::new(CountingFailureCounter::new(5))),
-    });
+    .with_login_throttle(counting_throttle(50, 5));
     Lifecycle {
         store,
         clock,

@@ -11,8 +11,7 @@ use super::*;
 use crate::mfa::MFA_TOKEN_TRIES;
 use crate::ports::Sealer;
 use crate::test_support::{
-    CountingFailureCounter, InMemoryStore, PlainHasher, PlainSealer, PlainTokens, SettableClock,
-    StepCodes,
+    InMemoryStore, PlainSealer, SettableClock, StepCodes, counting_throttle, in_memory_ports,
 };
 use crate::{
     Aal, Assurance, AuthMethod, ClientInfo, EmailAddress, MailPurpose, NewPassword,
@@ -38,23 +37,11 @@ fn world() -> World {
     let clock = Arc::new(SettableClock::new(
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 10).unwrap(),
     ));
-    let tokens = Arc::new(PlainTokens::default());
     let service = AuthService::new(
-        AuthPorts {
-            users: store.clone(),
-            sessions: store.clone(),
-            accounts: store.clone(),
-            hasher: Arc::new(PlainHasher),
-            issuer: tokens.clone(),
-            verifier: tokens,
-            clock: clock.clone(),
-        },
+        in_memory_ports(&store, clock.clone()),
         AuthPolicy::default(),
     )
-    .with_login_throttle(LoginThrottle {
-        per_client: Some(Arc::new(CountingFailureCounter::new(50))),
-        per_account: Some(Arc::new(CountingFailureCounter::new(5))),
-    })
+    .with_login_throttle(counting_throttle(50, 5))
     .with_mfa(MfaPorts {
         store: store.clone(),
         otp: Arc::new(StepCodes),

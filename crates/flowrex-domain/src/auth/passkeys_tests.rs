@@ -15,7 +15,7 @@ use super::*;
 use crate::ports::{
     CeremonyState, MockPasskeyStore, MockRelyingParty, PresentedCredential, StoredPasskey,
 };
-use crate::test_support::{InMemoryStore, PlainHasher, PlainTokens, SettableClock};
+use crate::test_support::{InMemoryStore, SettableClock, in_memory_ports};
 use crate::{Aal, Assurance, AuthMethod, ClientInfo, EmailAddress, NewPassword, User};
 
 fn passkey(user: User) -> StoredPasskey {
@@ -34,21 +34,10 @@ async fn service(
     configure: impl FnOnce(&mut MockRelyingParty, &mut MockPasskeyStore, &User),
 ) -> (AuthService, Arc<InMemoryStore>, User) {
     let store = Arc::new(InMemoryStore::default());
-    let tokens = Arc::new(PlainTokens::default());
-    let service = AuthService::new(
-        AuthPorts {
-            users: store.clone(),
-            sessions: store.clone(),
-            accounts: store.clone(),
-            hasher: Arc::new(PlainHasher),
-            issuer: tokens.clone(),
-            verifier: tokens,
-            clock: Arc::new(SettableClock::new(
-                Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
-            )),
-        },
-        AuthPolicy::default(),
-    );
+    let clock = Arc::new(SettableClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
+    ));
+    let service = AuthService::new(in_memory_ports(&store, clock), AuthPolicy::default());
     let user = service
         .register(Registration {
             email: EmailAddress::parse("pk@example.com").unwrap(),
