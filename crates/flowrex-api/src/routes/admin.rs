@@ -9,7 +9,7 @@ use flowrex_domain::{AuthService, User, UserId};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, SuperuserSession};
 use crate::routes::auth::sessions::SessionBody;
-use crate::routes::auth::{MessageBody, no_store};
+use crate::routes::auth::{MessageBody, no_store, uncached};
 use crate::validation::Rejection;
 
 mod bodies;
@@ -29,9 +29,7 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 fn user_response(status: actix_web::http::StatusCode, user: &User) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(no_store())
-        .json(AdminUserBody::from(user))
+    uncached(HttpResponse::build(status), AdminUserBody::from(user))
 }
 
 /// `GET /api/v1/admin/users` → 200 `{"items", "next_cursor"}`, newest first.
@@ -186,15 +184,16 @@ pub async fn list_sessions(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = auth.admin_list_sessions(&caller, user_id(&path)?).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(SessionListBody {
+    Ok(uncached(
+        HttpResponse::Ok(),
+        SessionListBody {
             items: sessions
                 .iter()
                 .map(|session| SessionBody::of(session, &caller.session))
                 .collect(),
             next_cursor: None,
-        }))
+        },
+    ))
 }
 
 /// `DELETE /api/v1/admin/users/{id}/sessions` → 204, every session of the user ended.

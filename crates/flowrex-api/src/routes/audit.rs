@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::extract::{AuthenticatedSession, SuperuserSession};
-use crate::routes::auth::{no_store, timestamp};
+use crate::routes::auth::{timestamp, uncached};
 use crate::routes::query::QueryErrors;
 use crate::validation::Rejection;
 
@@ -67,12 +67,13 @@ pub struct EventListBody<'a> {
 }
 
 fn page_body(page: &EventPage) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(EventListBody {
+    uncached(
+        HttpResponse::Ok(),
+        EventListBody {
             items: page.items.iter().map(EventBody::from).collect(),
             next_cursor: page.next.map(|id| id.to_string()),
-        })
+        },
+    )
 }
 
 /// A query, as sent.

@@ -15,8 +15,8 @@ pub mod register;
 pub mod sessions;
 pub mod verify_email;
 
-use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, HttpResponseBuilder};
 use chrono::SecondsFormat;
 use flowrex_domain::{EmailAddress, FullName, NewPassword, PasswordAttempt, TokenPair, User};
 use serde::Serialize;
@@ -110,14 +110,17 @@ fn tokens_response(
 
 /// 200 with the user body, not to be cached.
 fn user_response(user: &User) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(UserBody::from(user))
+    uncached(HttpResponse::Ok(), UserBody::from(user))
 }
 
 /// Token and user answers must not be stored by caches.
 pub(crate) fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
+}
+
+/// `response` with a JSON `body` that caches must not store.
+pub(crate) fn uncached(mut response: HttpResponseBuilder, body: impl Serialize) -> HttpResponse {
+    response.insert_header(no_store()).json(body)
 }
 
 /// Parses the field `name` (already read as a string) as pydantic's `EmailStr` would

@@ -8,7 +8,7 @@ use flowrex_domain::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{TokensBody, current_password, no_store, tokens_response};
+use super::{TokensBody, current_password, tokens_response, uncached};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -160,9 +160,7 @@ pub async fn enroll(
     let current = current_password(&mut fields, CURRENT_PASSWORD.name);
     let current: PasswordAttempt = fields.finish(current)?;
     let provisioning = auth.enroll_totp(&caller, &current, &client).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(EnrollBody::from(provisioning)))
+    Ok(uncached(HttpResponse::Ok(), EnrollBody::from(provisioning)))
 }
 
 /// `POST /api/v1/auth/mfa/totp/activate` → 200 ten recovery codes, shown once; from now
@@ -185,9 +183,7 @@ pub async fn activate(
 ) -> Result<HttpResponse, ApiError> {
     let code = one_field(body.content_type(), body.bytes(), &CODE)?;
     let codes = auth.activate_totp(&caller, &code).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(RecoveryCodesBody::of(&codes)))
+    Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
 
 /// `POST /api/v1/auth/mfa/recovery-codes` → 200 a fresh set; the old set stops working.
@@ -211,9 +207,7 @@ pub async fn recovery_codes(
 ) -> Result<HttpResponse, ApiError> {
     let code = one_field(body.content_type(), body.bytes(), &CODE)?;
     let codes = auth.regenerate_recovery_codes(&caller, &code).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(RecoveryCodesBody::of(&codes)))
+    Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
 
 /// `DELETE /api/v1/auth/mfa/totp` → 204: the factor and its recovery codes are gone, every

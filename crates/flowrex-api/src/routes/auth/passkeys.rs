@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::{TokensBody, no_store, timestamp, tokens_response};
+use super::{TokensBody, timestamp, tokens_response, uncached};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -158,9 +158,7 @@ pub async fn register_start(
     AuthenticatedSession(caller): AuthenticatedSession,
 ) -> Result<HttpResponse, ApiError> {
     let ceremony = auth.start_passkey_registration(&caller).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(CeremonyBody::from(ceremony)))
+    Ok(uncached(HttpResponse::Ok(), CeremonyBody::from(ceremony)))
 }
 
 /// `POST /api/v1/auth/passkeys/register/finish` → 201 `{"id", "name", "created_at"}`.
@@ -208,7 +206,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let passkeys = auth.list_passkeys(&caller).await?;
     let body: Vec<PasskeyBody<'_>> = passkeys.iter().map(PasskeyBody::from).collect();
-    Ok(HttpResponse::Ok().insert_header(no_store()).json(body))
+    Ok(uncached(HttpResponse::Ok(), body))
 }
 
 /// `DELETE /api/v1/auth/passkeys/{id}` → 204; 404 `Passkey not found` for any id that is
@@ -244,9 +242,7 @@ pub async fn delete(
 )]
 pub async fn login_start(auth: web::Data<AuthService>) -> Result<HttpResponse, ApiError> {
     let ceremony = auth.start_passkey_login().await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(CeremonyBody::from(ceremony)))
+    Ok(uncached(HttpResponse::Ok(), CeremonyBody::from(ceremony)))
 }
 
 /// `POST /api/v1/auth/passkeys/login/finish` → 200 the SPEC's tokens body (`amr`

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use flowrex_domain::{AuthService, Registration};
 
-use super::{UserBody, email, full_name, new_password, no_store};
+use super::{UserBody, email, full_name, new_password, uncached};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Body;
 use crate::routes::body_schema::{BodyField, request_body};
@@ -62,9 +62,7 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, R
 pub async fn register(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
     let registration = parse(body.content_type(), body.bytes())?;
     let user = auth.register(registration).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(no_store())
-        .json(UserBody::from(&user)))
+    Ok(uncached(HttpResponse::Created(), UserBody::from(&user)))
 }
 
 #[cfg(test)]
