@@ -4,6 +4,45 @@
 
 pub use sea_orm_migration::prelude::*;
 
+/// Declares a migration module's `Migration`, named after its file, whose `up` and `down`
+/// are the module's functions of those names; `in_one_transaction` runs each in one
+/// transaction where the backend allows (PostgreSQL, SQLite; MySQL commits each DDL
+/// statement anyway).
+macro_rules! declare_migration {
+    () => {
+        $crate::declare_migration!(@with None);
+    };
+    (in_one_transaction) => {
+        $crate::declare_migration!(@with Some(true));
+    };
+    (@with $transaction:expr) => {
+        #[derive(sea_orm_migration::prelude::DeriveMigrationName)]
+        pub struct Migration;
+
+        #[async_trait::async_trait]
+        impl sea_orm_migration::MigrationTrait for Migration {
+            fn use_transaction(&self) -> Option<bool> {
+                $transaction
+            }
+
+            async fn up(
+                &self,
+                manager: &sea_orm_migration::SchemaManager,
+            ) -> Result<(), sea_orm_migration::DbErr> {
+                up(manager).await
+            }
+
+            async fn down(
+                &self,
+                manager: &sea_orm_migration::SchemaManager,
+            ) -> Result<(), sea_orm_migration::DbErr> {
+                down(manager).await
+            }
+        }
+    };
+}
+pub(crate) use declare_migration;
+
 pub mod cli;
 mod columns;
 mod m20261124_000001_create_users;
@@ -16,6 +55,7 @@ mod m20261201_000007_add_users_last_login_at;
 mod m20261201_000008_create_audit_events;
 mod m20261201_000009_create_second_factors;
 mod m20261201_000010_create_passkeys;
+mod statements;
 
 /// All migrations, oldest first.
 pub struct Migrator;

@@ -8,75 +8,52 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 use unicode_normalization::UnicodeNormalization;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::statements::{
+    Users, add_column, drop_column, drop_index, row_id, set_email_keys, unique_index,
+};
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// In one transaction where the backend allows (PostgreSQL, SQLite), so that a stop
-    /// half-way leaves the table as it was.
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
+// In one transaction where the backend allows (PostgreSQL, SQLite), so that a stop
+// half-way leaves the table as it was.
+crate::declare_migration!(in_one_transaction);
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Checked before any change, so that a refusal leaves the schema untouched.
-        let keys = existing_keys(manager).await?;
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    // Checked before any change, so that a refusal leaves the schema untouched.
+    let keys = existing_keys(manager).await?;
+    add_column(
+        manager,
+        Users::Table,
+        email_key_column(manager.get_database_backend()),
+    )
+    .await?;
+    set_email_keys(manager, keys).await?;
+    if manager.get_database_backend() == DbBackend::MySql {
+        // The SPEC's unique index on `email` must not fold accents either: `email_key`
+        // decides which addresses are one account.
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Users::Table)
-                    .add_column(email_key_column(manager.get_database_backend()))
-                    .to_owned(),
+            .get_connection()
+            .execute_unprepared(
+                "ALTER TABLE users MODIFY email varchar(255) NOT NULL COLLATE utf8mb4_bin",
             )
             .await?;
-        fill_keys(manager, keys).await?;
-        if manager.get_database_backend() == DbBackend::MySql {
-            // The SPEC's unique index on `email` must not fold accents either: `email_key`
-            // decides which addresses are one account.
-            manager
-                .get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE users MODIFY email varchar(255) NOT NULL COLLATE utf8mb4_bin",
-                )
-                .await?;
-        }
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_users_email_key")
-                    .table(Users::Table)
-                    .col(Users::EmailKey)
-                    .unique()
-                    .to_owned(),
-            )
-            .await
     }
+    manager
+        .create_index(unique_index(
+            "ix_users_email_key",
+            Users::Table,
+            [Users::EmailKey],
+        ))
+        .await
+}
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::MySql {
-            manager
-                .get_connection()
-                .execute_unprepared("ALTER TABLE users MODIFY email varchar(255) NOT NULL")
-                .await?;
-        }
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    if manager.get_database_backend() == DbBackend::MySql {
         manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_users_email_key")
-                    .table(Users::Table)
-                    .to_owned(),
-            )
+            .get_connection()
+            .execute_unprepared("ALTER TABLE users MODIFY email varchar(255) NOT NULL")
             .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Users::Table)
-                    .drop_column(Users::EmailKey)
-                    .to_owned(),
-            )
-            .await
     }
+    drop_index(manager, "ix_users_email_key", Users::Table).await?;
+    drop_column(manager, Users::Table, Users::EmailKey).await
 }
 
 /// `email_key varchar(255) not null default ''`; on MySQL/MariaDB with a binary collation,
@@ -108,10 +85,7 @@ async fn existing_keys(manager: &SchemaManager<'_>) -> Result<Vec<(i64, String)>
     let mut keys = Vec::with_capacity(rows.len());
     let mut owners: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for row in &rows {
-        let id: i64 = row
-            .try_get::<i32>("", "id")
-            .map(i64::from)
-            .or_else(|_| row.try_get::<i64>("", "id"))?;
+        let id = row_id(row)?;
         let email: String = row.try_get("", "email")?;
         let key = email_key(&email);
         owners.entry(key.clone()).or_default().push(id);
@@ -136,27 +110,4 @@ async fn existing_keys(manager: &SchemaManager<'_>) -> Result<Vec<(i64, String)>
 /// what it did when it shipped.
 fn email_key(address: &str) -> String {
     address.trim().nfc().collect::<String>().to_lowercase()
-}
-
-async fn fill_keys(manager: &SchemaManager<'_>, keys: Vec<(i64, String)>) -> Result<(), DbErr> {
-    for (id, key) in keys {
-        manager
-            .exec_stmt(
-                Query::update()
-                    .table(Users::Table)
-                    .value(Users::EmailKey, key)
-                    .and_where(Expr::col(Users::Id).eq(id))
-                    .to_owned(),
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
-    Email,
-    EmailKey,
 }

@@ -14,70 +14,63 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 use unicode_normalization::UnicodeNormalization;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::statements::{Users, row_id, set_email_keys};
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// One transaction on PostgreSQL and SQLite (MySQL commits each DDL statement anyway).
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
+// One transaction on PostgreSQL and SQLite (MySQL commits each DDL statement anyway).
+crate::declare_migration!(in_one_transaction);
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Postgres => {
-                db.execute_unprepared(
-                    "ALTER TABLE users ALTER COLUMN email_key DROP NOT NULL, \
-                     ALTER COLUMN email_key DROP DEFAULT",
-                )
-                .await?;
-            }
-            DbBackend::MySql => {
-                db.execute_unprepared(
-                    "ALTER TABLE users MODIFY email_key varchar(255) NULL COLLATE utf8mb4_bin",
-                )
-                .await?;
-            }
-            _ => {
-                // SQLite cannot change a column's constraints in place; a new column takes
-                // the old one's place (no table rebuild, so `sessions`' foreign key is not
-                // touched).
-                swap_sqlite_column(manager, "varchar(255) NULL", "NULLIF(email_key, '')").await?;
-            }
-        }
-        db.execute_unprepared("UPDATE users SET email_key = NULL WHERE email_key = ''")
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    match manager.get_database_backend() {
+        DbBackend::Postgres => {
+            db.execute_unprepared(
+                "ALTER TABLE users ALTER COLUMN email_key DROP NOT NULL, \
+                 ALTER COLUMN email_key DROP DEFAULT",
+            )
             .await?;
-        fill_missing_keys(manager, Clash::LeaveNull).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // The old column needs a key in every row.
-        fill_missing_keys(manager, Clash::Refuse).await?;
-        let db = manager.get_connection();
-        match manager.get_database_backend() {
-            DbBackend::Postgres => {
-                db.execute_unprepared(
-                    "ALTER TABLE users ALTER COLUMN email_key SET DEFAULT '', \
-                     ALTER COLUMN email_key SET NOT NULL",
-                )
-                .await?;
-            }
-            DbBackend::MySql => {
-                db.execute_unprepared(
-                    "ALTER TABLE users MODIFY email_key varchar(255) NOT NULL DEFAULT '' \
-                     COLLATE utf8mb4_bin",
-                )
-                .await?;
-            }
-            _ => {
-                swap_sqlite_column(manager, "varchar(255) NOT NULL DEFAULT ''", "email_key")
-                    .await?;
-            }
         }
-        Ok(())
+        DbBackend::MySql => {
+            db.execute_unprepared(
+                "ALTER TABLE users MODIFY email_key varchar(255) NULL COLLATE utf8mb4_bin",
+            )
+            .await?;
+        }
+        _ => {
+            // SQLite cannot change a column's constraints in place; a new column takes
+            // the old one's place (no table rebuild, so `sessions`' foreign key is not
+            // touched).
+            swap_sqlite_column(manager, "varchar(255) NULL", "NULLIF(email_key, '')").await?;
+        }
     }
+    db.execute_unprepared("UPDATE users SET email_key = NULL WHERE email_key = ''")
+        .await?;
+    fill_missing_keys(manager, Clash::LeaveNull).await
+}
+
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    // The old column needs a key in every row.
+    fill_missing_keys(manager, Clash::Refuse).await?;
+    let db = manager.get_connection();
+    match manager.get_database_backend() {
+        DbBackend::Postgres => {
+            db.execute_unprepared(
+                "ALTER TABLE users ALTER COLUMN email_key SET DEFAULT '', \
+                 ALTER COLUMN email_key SET NOT NULL",
+            )
+            .await?;
+        }
+        DbBackend::MySql => {
+            db.execute_unprepared(
+                "ALTER TABLE users MODIFY email_key varchar(255) NOT NULL DEFAULT '' \
+                 COLLATE utf8mb4_bin",
+            )
+            .await?;
+        }
+        _ => {
+            swap_sqlite_column(manager, "varchar(255) NOT NULL DEFAULT ''", "email_key").await?;
+        }
+    }
+    Ok(())
 }
 
 /// Replaces SQLite's `email_key` by a column of `definition` holding `value` (an expression
@@ -138,10 +131,7 @@ async fn fill_missing_keys(manager: &SchemaManager<'_>, clash: Clash) -> Result<
                 taken.insert(key);
             }
             None => {
-                let id: i64 = row
-                    .try_get::<i32>("", "id")
-                    .map(i64::from)
-                    .or_else(|_| row.try_get::<i64>("", "id"))?;
+                let id = row_id(row)?;
                 let email: String = row.try_get("", "email")?;
                 missing.push((id, email));
             }
@@ -163,24 +153,5 @@ async fn fill_missing_keys(manager: &SchemaManager<'_>, clash: Clash) -> Result<
             refused.join("; ")
         )));
     }
-    for (id, key) in fills {
-        manager
-            .exec_stmt(
-                Query::update()
-                    .table(Users::Table)
-                    .value(Users::EmailKey, key)
-                    .and_where(Expr::col(Users::Id).eq(id))
-                    .to_owned(),
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
-    Email,
-    EmailKey,
+    set_email_keys(manager, fills).await
 }

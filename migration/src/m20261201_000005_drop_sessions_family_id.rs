@@ -4,49 +4,30 @@
 
 use sea_orm_migration::prelude::*;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::columns::varchar;
+use crate::statements::{add_column, drop_column};
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
+crate::declare_migration!(in_one_transaction);
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Sessions::Table)
-                    .drop_column(Sessions::FamilyId)
-                    .to_owned(),
-            )
-            .await
-    }
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    drop_column(manager, Sessions::Table, Sessions::FamilyId).await
+}
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Sessions::Table)
-                    .add_column(
-                        ColumnDef::new(Sessions::FamilyId)
-                            .string_len(36)
-                            .not_null()
-                            .default(""),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .exec_stmt(
-                Query::update()
-                    .table(Sessions::Table)
-                    .value(Sessions::FamilyId, Expr::col(Sessions::Id))
-                    .to_owned(),
-            )
-            .await
-    }
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    add_column(
+        manager,
+        Sessions::Table,
+        varchar(Sessions::FamilyId, 36, true).default("").to_owned(),
+    )
+    .await?;
+    manager
+        .exec_stmt(
+            Query::update()
+                .table(Sessions::Table)
+                .value(Sessions::FamilyId, Expr::col(Sessions::Id))
+                .to_owned(),
+        )
+        .await
 }
 
 #[derive(DeriveIden)]

@@ -5,124 +5,81 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::timestamp;
+use crate::columns::{big_serial, counter, text, timestamp, user_id, varchar};
+use crate::statements::{
+    create_indexes, drop_tables, index, new_table, owned_by_user, unique_index,
+};
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+crate::declare_migration!();
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        manager
-            .create_table(
-                Table::create()
-                    .table(OneTimeTokens::Table)
-                    .if_not_exists()
-                    .col(
-                        ColumnDef::new(OneTimeTokens::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(OneTimeTokens::UserId).integer().not_null())
-                    .col(
-                        ColumnDef::new(OneTimeTokens::Purpose)
-                            .string_len(32)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(OneTimeTokens::TokenHash)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(OneTimeTokens::NewEmail)
-                            .string_len(255)
-                            .null(),
-                    )
-                    .col(timestamp(backend, OneTimeTokens::CreatedAt, true))
-                    .col(timestamp(backend, OneTimeTokens::ExpiresAt, true))
-                    .col(timestamp(backend, OneTimeTokens::UsedAt, false))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_one_time_tokens_user_id")
-                            .from(OneTimeTokens::Table, OneTimeTokens::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_one_time_tokens_token_hash")
-                    .table(OneTimeTokens::Table)
-                    .col(OneTimeTokens::TokenHash)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_one_time_tokens_user_id_purpose")
-                    .table(OneTimeTokens::Table)
-                    .col(OneTimeTokens::UserId)
-                    .col(OneTimeTokens::Purpose)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(Outbox::Table)
-                    .if_not_exists()
-                    .col(
-                        ColumnDef::new(Outbox::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(Outbox::Purpose).string_len(32).not_null())
-                    .col(ColumnDef::new(Outbox::Payload).text().null())
-                    .col(
-                        ColumnDef::new(Outbox::Attempts)
-                            .integer()
-                            .not_null()
-                            .default(0),
-                    )
-                    .col(ColumnDef::new(Outbox::LastError).string_len(500).null())
-                    .col(timestamp(backend, Outbox::CreatedAt, true))
-                    .col(timestamp(backend, Outbox::NextAttemptAt, true))
-                    .col(timestamp(backend, Outbox::LockedUntil, false))
-                    .col(timestamp(backend, Outbox::SentAt, false))
-                    .col(timestamp(backend, Outbox::FailedAt, false))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_outbox_next_attempt_at")
-                    .table(Outbox::Table)
-                    .col(Outbox::NextAttemptAt)
-                    .to_owned(),
-            )
-            .await
-    }
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let backend = manager.get_database_backend();
+    manager
+        .create_table(
+            new_table(OneTimeTokens::Table)
+                .col(big_serial(OneTimeTokens::Id))
+                .col(user_id(OneTimeTokens::UserId, true))
+                .col(varchar(OneTimeTokens::Purpose, 32, true))
+                .col(varchar(OneTimeTokens::TokenHash, 64, true))
+                .col(varchar(OneTimeTokens::NewEmail, 255, false))
+                .col(timestamp(backend, OneTimeTokens::CreatedAt, true))
+                .col(timestamp(backend, OneTimeTokens::ExpiresAt, true))
+                .col(timestamp(backend, OneTimeTokens::UsedAt, false))
+                .foreign_key(&mut owned_by_user(
+                    "fk_one_time_tokens_user_id",
+                    OneTimeTokens::Table,
+                    OneTimeTokens::UserId,
+                ))
+                .to_owned(),
+        )
+        .await?;
+    create_indexes(
+        manager,
+        [
+            unique_index(
+                "ix_one_time_tokens_token_hash",
+                OneTimeTokens::Table,
+                [OneTimeTokens::TokenHash],
+            ),
+            index(
+                "ix_one_time_tokens_user_id_purpose",
+                OneTimeTokens::Table,
+                [OneTimeTokens::UserId, OneTimeTokens::Purpose],
+            ),
+        ],
+    )
+    .await?;
+    manager
+        .create_table(
+            new_table(Outbox::Table)
+                .col(big_serial(Outbox::Id))
+                .col(varchar(Outbox::Purpose, 32, true))
+                .col(text(Outbox::Payload, false))
+                .col(counter(Outbox::Attempts))
+                .col(varchar(Outbox::LastError, 500, false))
+                .col(timestamp(backend, Outbox::CreatedAt, true))
+                .col(timestamp(backend, Outbox::NextAttemptAt, true))
+                .col(timestamp(backend, Outbox::LockedUntil, false))
+                .col(timestamp(backend, Outbox::SentAt, false))
+                .col(timestamp(backend, Outbox::FailedAt, false))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(index(
+            "ix_outbox_next_attempt_at",
+            Outbox::Table,
+            [Outbox::NextAttemptAt],
+        ))
+        .await
+}
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Outbox::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(OneTimeTokens::Table).to_owned())
-            .await
-    }
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    drop_tables(
+        manager,
+        [Outbox::Table.into_iden(), OneTimeTokens::Table.into_iden()],
+    )
+    .await
 }
 
 #[derive(DeriveIden)]
@@ -151,10 +108,4 @@ enum Outbox {
     LockedUntil,
     SentAt,
     FailedAt,
-}
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
 }

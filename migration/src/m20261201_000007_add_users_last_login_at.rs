@@ -2,44 +2,24 @@
 //! original writes, which does not know the column). The administration API shows it.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+use crate::columns::timestamp;
+use crate::statements::{add_column, drop_column};
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
+crate::declare_migration!(in_one_transaction);
 
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let mut column = ColumnDef::new(Users::LastLoginAt);
-        match manager.get_database_backend() {
-            // MySQL's TIMESTAMP keeps whole seconds unless given a precision.
-            DbBackend::MySql => column.custom(Alias::new("timestamp(6)")),
-            _ => column.timestamp_with_time_zone(),
-        };
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Users::Table)
-                    .add_column(column.null().to_owned())
-                    .to_owned(),
-            )
-            .await
-    }
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let backend = manager.get_database_backend();
+    add_column(
+        manager,
+        Users::Table,
+        timestamp(backend, Users::LastLoginAt, false),
+    )
+    .await
+}
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Users::Table)
-                    .drop_column(Users::LastLoginAt)
-                    .to_owned(),
-            )
-            .await
-    }
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    drop_column(manager, Users::Table, Users::LastLoginAt).await
 }
 
 #[derive(DeriveIden)]

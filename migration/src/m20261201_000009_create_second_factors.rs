@@ -8,188 +8,118 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::timestamp;
+use crate::columns::{big_serial, counter, text, timestamp, user_id, varchar};
+use crate::statements::{
+    add_column, drop_column, drop_tables, index, new_table, owned_by_user, unique_index,
+};
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+crate::declare_migration!();
 
-fn id(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column)
-        .big_integer()
-        .not_null()
-        .auto_increment()
-        .primary_key()
-        .to_owned()
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let backend = manager.get_database_backend();
+    add_column(
+        manager,
+        Sessions::Table,
+        varchar(Sessions::Amr, 64, true).default("pwd").to_owned(),
+    )
+    .await?;
+    add_column(
+        manager,
+        Sessions::Table,
+        varchar(Sessions::Aal, 8, true).default("aal1").to_owned(),
+    )
+    .await?;
+    manager
+        .create_table(
+            new_table(TotpFactors::Table)
+                .col(big_serial(TotpFactors::Id))
+                .col(user_id(TotpFactors::UserId, true))
+                .col(text(TotpFactors::Secret, true))
+                .col(ColumnDef::new(TotpFactors::Active).boolean().not_null())
+                .col(
+                    ColumnDef::new(TotpFactors::LastUsedStep)
+                        .big_integer()
+                        .null(),
+                )
+                .col(timestamp(backend, TotpFactors::CreatedAt, true))
+                .col(timestamp(backend, TotpFactors::ActivatedAt, false))
+                .foreign_key(&mut owned_by_user(
+                    "fk_totp_factors_user_id",
+                    TotpFactors::Table,
+                    TotpFactors::UserId,
+                ))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(index(
+            "ix_totp_factors_user_id",
+            TotpFactors::Table,
+            [TotpFactors::UserId],
+        ))
+        .await?;
+    manager
+        .create_table(
+            new_table(RecoveryCodes::Table)
+                .col(big_serial(RecoveryCodes::Id))
+                .col(user_id(RecoveryCodes::UserId, true))
+                .col(varchar(RecoveryCodes::CodeHash, 64, true))
+                .col(timestamp(backend, RecoveryCodes::CreatedAt, true))
+                .col(timestamp(backend, RecoveryCodes::UsedAt, false))
+                .foreign_key(&mut owned_by_user(
+                    "fk_recovery_codes_user_id",
+                    RecoveryCodes::Table,
+                    RecoveryCodes::UserId,
+                ))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(index(
+            "ix_recovery_codes_user_id_code_hash",
+            RecoveryCodes::Table,
+            [RecoveryCodes::UserId, RecoveryCodes::CodeHash],
+        ))
+        .await?;
+    manager
+        .create_table(
+            new_table(MfaChallenges::Table)
+                .col(big_serial(MfaChallenges::Id))
+                .col(user_id(MfaChallenges::UserId, true))
+                .col(varchar(MfaChallenges::TokenHash, 64, true))
+                .col(counter(MfaChallenges::Tries))
+                .col(timestamp(backend, MfaChallenges::CreatedAt, true))
+                .col(timestamp(backend, MfaChallenges::ExpiresAt, true))
+                .col(timestamp(backend, MfaChallenges::UsedAt, false))
+                .foreign_key(&mut owned_by_user(
+                    "fk_mfa_challenges_user_id",
+                    MfaChallenges::Table,
+                    MfaChallenges::UserId,
+                ))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(unique_index(
+            "ix_mfa_challenges_token_hash",
+            MfaChallenges::Table,
+            [MfaChallenges::TokenHash],
+        ))
+        .await
 }
 
-fn owner(table: impl IntoIden, column: impl IntoIden, name: &str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(table, column)
-        .to(Users::Table, Users::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        // One column per statement: SQLite adds no more at a time.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Sessions::Table)
-                    .add_column(
-                        ColumnDef::new(Sessions::Amr)
-                            .string_len(64)
-                            .not_null()
-                            .default("pwd"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Sessions::Table)
-                    .add_column(
-                        ColumnDef::new(Sessions::Aal)
-                            .string_len(8)
-                            .not_null()
-                            .default("aal1"),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(TotpFactors::Table)
-                    .if_not_exists()
-                    .col(id(TotpFactors::Id))
-                    .col(ColumnDef::new(TotpFactors::UserId).integer().not_null())
-                    .col(ColumnDef::new(TotpFactors::Secret).text().not_null())
-                    .col(ColumnDef::new(TotpFactors::Active).boolean().not_null())
-                    .col(
-                        ColumnDef::new(TotpFactors::LastUsedStep)
-                            .big_integer()
-                            .null(),
-                    )
-                    .col(timestamp(backend, TotpFactors::CreatedAt, true))
-                    .col(timestamp(backend, TotpFactors::ActivatedAt, false))
-                    .foreign_key(&mut owner(
-                        TotpFactors::Table,
-                        TotpFactors::UserId,
-                        "fk_totp_factors_user_id",
-                    ))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_totp_factors_user_id")
-                    .table(TotpFactors::Table)
-                    .col(TotpFactors::UserId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(RecoveryCodes::Table)
-                    .if_not_exists()
-                    .col(id(RecoveryCodes::Id))
-                    .col(ColumnDef::new(RecoveryCodes::UserId).integer().not_null())
-                    .col(
-                        ColumnDef::new(RecoveryCodes::CodeHash)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(timestamp(backend, RecoveryCodes::CreatedAt, true))
-                    .col(timestamp(backend, RecoveryCodes::UsedAt, false))
-                    .foreign_key(&mut owner(
-                        RecoveryCodes::Table,
-                        RecoveryCodes::UserId,
-                        "fk_recovery_codes_user_id",
-                    ))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_recovery_codes_user_id_code_hash")
-                    .table(RecoveryCodes::Table)
-                    .col(RecoveryCodes::UserId)
-                    .col(RecoveryCodes::CodeHash)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(MfaChallenges::Table)
-                    .if_not_exists()
-                    .col(id(MfaChallenges::Id))
-                    .col(ColumnDef::new(MfaChallenges::UserId).integer().not_null())
-                    .col(
-                        ColumnDef::new(MfaChallenges::TokenHash)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(MfaChallenges::Tries)
-                            .integer()
-                            .not_null()
-                            .default(0),
-                    )
-                    .col(timestamp(backend, MfaChallenges::CreatedAt, true))
-                    .col(timestamp(backend, MfaChallenges::ExpiresAt, true))
-                    .col(timestamp(backend, MfaChallenges::UsedAt, false))
-                    .foreign_key(&mut owner(
-                        MfaChallenges::Table,
-                        MfaChallenges::UserId,
-                        "fk_mfa_challenges_user_id",
-                    ))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_mfa_challenges_token_hash")
-                    .table(MfaChallenges::Table)
-                    .col(MfaChallenges::TokenHash)
-                    .unique()
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    drop_tables(
+        manager,
+        [
             MfaChallenges::Table.into_iden(),
             RecoveryCodes::Table.into_iden(),
             TotpFactors::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
-        }
-        for column in [Sessions::Aal, Sessions::Amr] {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(Sessions::Table)
-                        .drop_column(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
-    }
+        ],
+    )
+    .await?;
+    drop_column(manager, Sessions::Table, Sessions::Aal).await?;
+    drop_column(manager, Sessions::Table, Sessions::Amr).await
 }
 
 #[derive(DeriveIden)]
@@ -231,10 +161,4 @@ enum MfaChallenges {
     CreatedAt,
     ExpiresAt,
     UsedAt,
-}
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
 }

@@ -6,111 +6,78 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::timestamp;
+use crate::columns::{big_serial, string_key, text, timestamp, user_id, varchar};
+use crate::statements::{
+    create_indexes, drop_tables, index, new_table, owned_by_user, unique_index,
+};
 
-#[derive(DeriveMigrationName)]
-pub struct Migration;
+crate::declare_migration!();
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let backend = manager.get_database_backend();
-        manager
-            .create_table(
-                Table::create()
-                    .table(Passkeys::Table)
-                    .if_not_exists()
-                    .col(
-                        ColumnDef::new(Passkeys::Id)
-                            .big_integer()
-                            .not_null()
-                            .auto_increment()
-                            .primary_key(),
-                    )
-                    .col(ColumnDef::new(Passkeys::UserId).integer().not_null())
-                    .col(ColumnDef::new(Passkeys::Name).string_len(64).not_null())
-                    // base64url of up to 1023 bytes: too long for an index on MySQL, so
-                    // the unique key is its SHA-256 (which also compares case-exactly).
-                    .col(ColumnDef::new(Passkeys::CredentialId).text().not_null())
-                    .col(
-                        ColumnDef::new(Passkeys::CredentialHash)
-                            .string_len(64)
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(Passkeys::Credential).text().not_null())
-                    .col(timestamp(backend, Passkeys::CreatedAt, true))
-                    .col(timestamp(backend, Passkeys::LastUsedAt, false))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_passkeys_user_id")
-                            .from(Passkeys::Table, Passkeys::UserId)
-                            .to(Users::Table, Users::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_passkeys_credential_hash")
-                    .table(Passkeys::Table)
-                    .col(Passkeys::CredentialHash)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_passkeys_user_id")
-                    .table(Passkeys::Table)
-                    .col(Passkeys::UserId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(WebauthnCeremonies::Table)
-                    .if_not_exists()
-                    .col(
-                        ColumnDef::new(WebauthnCeremonies::Id)
-                            .string_len(64)
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .col(
-                        ColumnDef::new(WebauthnCeremonies::Kind)
-                            .string_len(16)
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(WebauthnCeremonies::UserId).integer().null())
-                    .col(ColumnDef::new(WebauthnCeremonies::State).text().not_null())
-                    .col(timestamp(backend, WebauthnCeremonies::CreatedAt, true))
-                    .col(timestamp(backend, WebauthnCeremonies::ExpiresAt, true))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_webauthn_ceremonies_expires_at")
-                    .table(WebauthnCeremonies::Table)
-                    .col(WebauthnCeremonies::ExpiresAt)
-                    .to_owned(),
-            )
-            .await
-    }
+async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let backend = manager.get_database_backend();
+    manager
+        .create_table(
+            new_table(Passkeys::Table)
+                .col(big_serial(Passkeys::Id))
+                .col(user_id(Passkeys::UserId, true))
+                .col(varchar(Passkeys::Name, 64, true))
+                // base64url of up to 1023 bytes: too long for an index on MySQL, so
+                // the unique key is its SHA-256 (which also compares case-exactly).
+                .col(text(Passkeys::CredentialId, true))
+                .col(varchar(Passkeys::CredentialHash, 64, true))
+                .col(text(Passkeys::Credential, true))
+                .col(timestamp(backend, Passkeys::CreatedAt, true))
+                .col(timestamp(backend, Passkeys::LastUsedAt, false))
+                .foreign_key(&mut owned_by_user(
+                    "fk_passkeys_user_id",
+                    Passkeys::Table,
+                    Passkeys::UserId,
+                ))
+                .to_owned(),
+        )
+        .await?;
+    create_indexes(
+        manager,
+        [
+            unique_index(
+                "ix_passkeys_credential_hash",
+                Passkeys::Table,
+                [Passkeys::CredentialHash],
+            ),
+            index("ix_passkeys_user_id", Passkeys::Table, [Passkeys::UserId]),
+        ],
+    )
+    .await?;
+    manager
+        .create_table(
+            new_table(WebauthnCeremonies::Table)
+                .col(string_key(WebauthnCeremonies::Id, 64))
+                .col(varchar(WebauthnCeremonies::Kind, 16, true))
+                .col(user_id(WebauthnCeremonies::UserId, false))
+                .col(text(WebauthnCeremonies::State, true))
+                .col(timestamp(backend, WebauthnCeremonies::CreatedAt, true))
+                .col(timestamp(backend, WebauthnCeremonies::ExpiresAt, true))
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(index(
+            "ix_webauthn_ceremonies_expires_at",
+            WebauthnCeremonies::Table,
+            [WebauthnCeremonies::ExpiresAt],
+        ))
+        .await
+}
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(WebauthnCeremonies::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Passkeys::Table).to_owned())
-            .await
-    }
+async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    drop_tables(
+        manager,
+        [
+            WebauthnCeremonies::Table.into_iden(),
+            Passkeys::Table.into_iden(),
+        ],
+    )
+    .await
 }
 
 #[derive(DeriveIden)]
@@ -135,10 +102,4 @@ enum WebauthnCeremonies {
     State,
     CreatedAt,
     ExpiresAt,
-}
-
-#[derive(DeriveIden)]
-enum Users {
-    Table,
-    Id,
 }

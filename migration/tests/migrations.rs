@@ -3,25 +3,54 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use std::path::Path;
+
+use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, QueryResult, Statement};
 use migration::{Migrator, MigratorTrait, SchemaManager};
 
 async fn sqlite_memory() -> DatabaseConnection {
     Database::connect("sqlite::memory:").await.expect("connect")
 }
 
-async fn objects(db: &DatabaseConnection) -> Vec<String> {
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT type || ':' || name AS object FROM sqlite_master \
-             WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'seaql_migrations%' ORDER BY name",
-        ))
+/// A connection to a fresh database in `dir`, or on the server `TEST_DATABASE_URL` names,
+/// with at most `max_connections` (the settings' default otherwise).
+async fn configured_database(dir: &Path, max_connections: Option<u32>) -> DatabaseConnection {
+    let url = flowrex_infrastructure::test_support::fresh_database(dir)
         .await
-        .expect("list schema");
-    rows.iter()
-        .filter_map(|row| row.try_get::<String>("", "object").ok())
-        .collect()
+        .unwrap();
+    let mut settings = flowrex_infrastructure::DatabaseSettings::new(url);
+    if let Some(max) = max_connections {
+        settings.max_connections = max;
+    }
+    flowrex_infrastructure::database::connect(&settings)
+        .await
+        .expect("connect")
+}
+
+/// The rows `sql` returns on `db`.
+async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<QueryResult> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs `sql` on `db`; `what` names it when it fails.
+async fn execute(db: &DatabaseConnection, sql: &str, what: &str) {
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+}
+
+async fn objects(db: &DatabaseConnection) -> Vec<String> {
+    rows(
+        db,
+        "SELECT type || ':' || name AS object FROM sqlite_master \
+         WHERE name NOT LIKE 'sqlite_%' AND name NOT LIKE 'seaql_migrations%' ORDER BY name",
+    )
+    .await
+    .iter()
+    .filter_map(|row| row.try_get::<String>("", "object").ok())
+    .collect()
 }
 
 #[tokio::test]
@@ -89,14 +118,9 @@ const ALL_OBJECTS: [&str; 27] = [
 async fn the_first_migration_makes_the_specs_table() {
     let db = sqlite_memory().await;
     Migrator::up(&db, Some(1)).await.expect("up");
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT name, type, \"notnull\" AS required, dflt_value AS dflt FROM pragma_table_info('users') ORDER BY cid",
-        ))
+    let sql = "SELECT name, type, \"notnull\" AS required, dflt_value AS dflt FROM pragma_table_info('users') ORDER BY cid";
+    let columns: Vec<String> = rows(&db, sql)
         .await
-        .unwrap();
-    let columns: Vec<String> = rows
         .iter()
         .map(|row| {
             let name: String = row.try_get("", "name").unwrap_or_default();
@@ -133,13 +157,7 @@ async fn the_first_migration_makes_the_specs_table() {
 #[tokio::test]
 async fn up_down_up_on_the_configured_backend() {
     let dir = tempfile::tempdir().unwrap();
-    let url = flowrex_infrastructure::test_support::fresh_database(dir.path())
-        .await
-        .unwrap();
-    let settings = flowrex_infrastructure::DatabaseSettings::new(url);
-    let db = flowrex_infrastructure::database::connect(&settings)
-        .await
-        .expect("connect");
+    let db = configured_database(dir.path(), None).await;
     let manager = SchemaManager::new(&db);
     Migrator::up(&db, None).await.expect("up");
     assert_eq!(present(&manager).await, (true, true));
@@ -159,67 +177,55 @@ async fn present(manager: &SchemaManager<'_>) -> (bool, bool) {
 }
 
 async fn insert_legacy_user(db: &DatabaseConnection, email: &str) {
-    db.execute_unprepared(&format!(
+    let sql = format!(
         "INSERT INTO users (email, hashed_password, is_active, is_verified, is_superuser, created_at, updated_at) \
          VALUES ('{email}', '$2b$12$x', 1, 0, 0, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')"
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("insert {email}: {e}"));
+    );
+    execute(db, &sql, &format!("insert {email}")).await;
+}
+
+/// A SQLite database with the first migration applied and a user of each of `emails`.
+async fn at_the_first_migration_with(emails: &[&str]) -> DatabaseConnection {
+    let db = sqlite_memory().await;
+    Migrator::up(&db, Some(1)).await.expect("up");
+    for email in emails {
+        insert_legacy_user(&db, email).await;
+    }
+    db
 }
 
 #[tokio::test]
 async fn the_email_key_migration_fills_keys_of_existing_users() {
-    let db = sqlite_memory().await;
-    Migrator::up(&db, Some(1)).await.expect("up");
-    insert_legacy_user(&db, "Alice@Example.com").await;
-    insert_legacy_user(&db, "bob@example.com").await;
+    let db = at_the_first_migration_with(&["Alice@Example.com", "bob@example.com"]).await;
     Migrator::up(&db, None).await.expect("up");
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT email, email_key FROM users ORDER BY id",
-        ))
-        .await
-        .unwrap();
-    let pairs: Vec<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.try_get("", "email").unwrap_or_default(),
-                r.try_get("", "email_key").unwrap_or_default(),
-            )
-        })
-        .collect();
     assert_eq!(
-        pairs,
+        keys(&db).await,
         [
             (
                 "Alice@Example.com".to_owned(),
-                "alice@example.com".to_owned()
+                Some("alice@example.com".to_owned())
             ),
-            ("bob@example.com".to_owned(), "bob@example.com".to_owned()),
+            (
+                "bob@example.com".to_owned(),
+                Some("bob@example.com".to_owned())
+            ),
         ]
     );
 }
 
 #[tokio::test]
 async fn the_email_key_migration_stops_on_accounts_that_differ_only_by_case() {
-    let db = sqlite_memory().await;
-    Migrator::up(&db, Some(1)).await.expect("up");
-    insert_legacy_user(&db, "carol@example.com").await;
-    insert_legacy_user(&db, "Carol@example.com").await;
+    let db = at_the_first_migration_with(&["carol@example.com", "Carol@example.com"]).await;
     let error = Migrator::up(&db, None).await.map_err(|e| e.to_string());
     assert!(
         matches!(&error, Err(message) if message.contains("carol@example.com: users [1, 2]")),
         "names the clashing accounts: {error:?}"
     );
-    let columns = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT name FROM pragma_table_info('users') WHERE name = 'email_key'",
-        ))
-        .await
-        .unwrap();
+    let columns = rows(
+        &db,
+        "SELECT name FROM pragma_table_info('users') WHERE name = 'email_key'",
+    )
+    .await;
     assert!(
         columns.is_empty(),
         "a refused migration leaves the table as it was"
@@ -228,30 +234,25 @@ async fn the_email_key_migration_stops_on_accounts_that_differ_only_by_case() {
 
 /// Inserts a user with the SPEC's columns only, as the original service writes one.
 async fn insert_as_the_original(db: &DatabaseConnection, email: &str) {
-    db.execute_unprepared(&format!(
+    let sql = format!(
         "INSERT INTO users (email, hashed_password, full_name, is_active, is_verified, \
          is_superuser, created_at, updated_at) VALUES ('{email}', '$2b$12$x', NULL, true, false, \
          false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-    ))
-    .await
-    .unwrap_or_else(|e| panic!("insert {email}: {e}"));
+    );
+    execute(db, &sql, &format!("insert {email}")).await;
 }
 
 async fn keys(db: &DatabaseConnection) -> Vec<(String, Option<String>)> {
-    db.query_all_raw(Statement::from_string(
-        db.get_database_backend(),
-        "SELECT email, email_key FROM users ORDER BY id",
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| {
-        (
-            row.try_get("", "email").unwrap_or_default(),
-            row.try_get("", "email_key").unwrap_or_default(),
-        )
-    })
-    .collect()
+    rows(db, "SELECT email, email_key FROM users ORDER BY id")
+        .await
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "email").unwrap_or_default(),
+                row.try_get("", "email_key").unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// Migration 4 on the configured backend (applied alone, then rolled back alone): a row the original wrote under the old schema
@@ -260,14 +261,7 @@ async fn keys(db: &DatabaseConnection) -> Vec<(String, Option<String>)> {
 #[tokio::test]
 async fn the_nullable_email_key_migration_lets_the_original_insert_any_number_of_users() {
     let dir = tempfile::tempdir().unwrap();
-    let url = flowrex_infrastructure::test_support::fresh_database(dir.path())
-        .await
-        .unwrap();
-    let mut settings = flowrex_infrastructure::DatabaseSettings::new(url);
-    settings.max_connections = 1;
-    let db = flowrex_infrastructure::database::connect(&settings)
-        .await
-        .expect("connect");
+    let db = configured_database(dir.path(), Some(1)).await;
     Migrator::up(&db, Some(3)).await.expect("up to 3");
     insert_as_the_original(&db, "Before@Example.com").await;
     Migrator::up(&db, Some(1)).await.expect("up");
