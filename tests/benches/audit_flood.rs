@@ -18,32 +18,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flowrex_api::{Application, SettingsSources};
 use futures::StreamExt;
 use migration::sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::json;
 
 const ATTEMPTS: usize = 4_000;
 const CONCURRENCY: usize = 32;
-
-async fn start(url: &str) -> anyhow::Result<String> {
-    let settings = SettingsSources::only([
-        ("APP_ENV", "test"),
-        ("JWT_SECRET_KEY", "bench-secret"),
-        ("APP_SECRET_KEY", "bench-app-secret"),
-        ("DATABASE_URL", url),
-        ("PORT", "0"),
-        ("BCRYPT_COST", "4"),
-        ("RATE_LIMIT_PER_MINUTE", "0"),
-        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"),
-        ("LOGIN_MAX_FAILURES_PER_IP", "0"),
-    ])
-    .load()?;
-    let app = Application::build(settings).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    Ok(base)
-}
 
 /// `ATTEMPTS` wrong-password logins for `email`; the rate and how many were 429.
 async fn flood(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<(f64, usize)> {
@@ -76,18 +56,17 @@ async fn flood(client: &reqwest::Client, base: &str, email: &str) -> anyhow::Res
 
 async fn run() -> anyhow::Result<bool> {
     let dir = tempfile::tempdir()?;
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let base = start(&url).await?;
+    let url = support::sqlite_url(dir.path());
+    let base = support::start(
+        &url,
+        &[
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5"),
+            ("LOGIN_MAX_FAILURES_PER_IP", "0"),
+        ],
+    )
+    .await?;
     let client = reqwest::Client::new();
-    let register = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": "target@example.com", "password": "Right1234"}))
-        .send()
-        .await?;
-    anyhow::ensure!(register.status().as_u16() == 201, "registration failed");
+    support::register(&client, &base, "target@example.com").await?;
 
     let (audited, audited_429) = flood(&client, &base, "target@example.com").await?;
     let (plain, plain_429) = flood(&client, &base, "ghost@example.com").await?;

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use support::median;
 
-use flowrex_api::{Application, SettingsSources};
 use migration::sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
@@ -27,25 +26,6 @@ const TRIES: usize = 40;
 
 /// A kind of address: its name, and its address for try `n`.
 type Kind<'a> = (&'a str, fn(usize) -> String);
-
-async fn start(url: &str) -> anyhow::Result<String> {
-    let settings = SettingsSources::only([
-        ("APP_ENV", "development"),
-        ("JWT_SECRET_KEY", "bench-secret"),
-        ("APP_SECRET_KEY", "bench-app-secret"),
-        ("DATABASE_URL", url),
-        ("PORT", "0"),
-        ("BCRYPT_COST", "4"),
-        ("RATE_LIMIT_PER_MINUTE", "0"),
-        ("EMAIL_RESEND_INTERVAL_SECONDS", "3600"),
-        ("MAIL_POLL_INTERVAL_MS", "50"),
-    ])
-    .load()?;
-    let app = Application::build(settings).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    Ok(base)
-}
 
 async fn ask(
     client: &reqwest::Client,
@@ -111,28 +91,20 @@ async fn measure(
 
 async fn run() -> anyhow::Result<bool> {
     let dir = tempfile::tempdir()?;
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
-    let base = start(&url).await?;
+    let url = support::sqlite_url(dir.path());
+    let base = support::start(
+        &url,
+        &[
+            ("APP_ENV", "development"),
+            ("EMAIL_RESEND_INTERVAL_SECONDS", "3600"),
+            ("MAIL_POLL_INTERVAL_MS", "50"),
+        ],
+    )
+    .await?;
     let client = reqwest::Client::new();
-    let register = |email: String| {
-        let client = client.clone();
-        let base = base.clone();
-        async move {
-            let response = client
-                .post(format!("{base}/api/v1/auth/register"))
-                .json(&json!({"email": email, "password": "Right1234"}))
-                .send()
-                .await?;
-            anyhow::ensure!(response.status().as_u16() == 201, "registering {email}");
-            Ok(())
-        }
-    };
     for n in 0..TRIES {
         for kind in ["active", "inactive", "limited", "verified"] {
-            register(format!("{kind}{n}@example.com")).await?;
+            support::register(&client, &base, &format!("{kind}{n}@example.com")).await?;
         }
     }
     let db = Database::connect(url.as_str()).await?;

@@ -19,34 +19,23 @@ use std::time::{Duration, Instant};
 
 use support::median;
 
-use flowrex_api::{Application, SettingsSources};
 use serde_json::json;
 
 const TRIES: usize = 50;
 
 async fn start(dir: &std::path::Path, cost: &str, throttle: bool) -> anyhow::Result<String> {
     let url = format!("sqlite://{}", dir.join("bench.db").display());
-    let failures = if throttle { "5" } else { "0" };
-    let settings = SettingsSources::only([
-        ("APP_ENV", "test"),
-        ("JWT_SECRET_KEY", "bench-secret"),
-        ("APP_SECRET_KEY", "bench-app-secret"),
-        ("DATABASE_URL", url.as_str()),
-        ("PORT", "0"),
-        ("BCRYPT_COST", cost),
-        ("DEBUG", "false"),
-        ("RATE_LIMIT_PER_MINUTE", "0"),
-        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", failures),
-        (
-            "LOGIN_MAX_FAILURES_PER_IP",
-            if throttle { "1000" } else { "0" },
-        ),
-    ])
-    .load()?;
-    let app = Application::build(settings).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    Ok(base)
+    let (per_account, per_ip) = if throttle { ("5", "1000") } else { ("0", "0") };
+    support::start(
+        &url,
+        &[
+            ("BCRYPT_COST", cost),
+            ("DEBUG", "false"),
+            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", per_account),
+            ("LOGIN_MAX_FAILURES_PER_IP", per_ip),
+        ],
+    )
+    .await
 }
 
 async fn login(
@@ -72,12 +61,7 @@ async fn run() -> anyhow::Result<bool> {
     let dir = tempfile::tempdir()?;
 
     let base = start(dir.path(), &cost, false).await?;
-    let register = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": "known@example.com", "password": "Right1234"}))
-        .send()
-        .await?;
-    anyhow::ensure!(register.status().as_u16() == 201, "registration failed");
+    support::register(&client, &base, "known@example.com").await?;
     let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
     for n in 0..TRIES {
         let (status, time) = login(
@@ -112,11 +96,7 @@ async fn run() -> anyhow::Result<bool> {
 
     let throttled_dir = tempfile::tempdir()?;
     let base = start(throttled_dir.path(), &cost, true).await?;
-    client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": "target@example.com", "password": "Right1234"}))
-        .send()
-        .await?;
+    support::register(&client, &base, "target@example.com").await?;
     let (mut refused, mut throttled) = (Vec::new(), Vec::new());
     for _ in 0..30 {
         match login(&client, &base, "target@example.com", "Wrong1234").await? {

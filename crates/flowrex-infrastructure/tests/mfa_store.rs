@@ -6,17 +6,18 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use flowrex_domain::ports::{
-    AccountStore, AccountStoreError, Changes, MfaStore, RecoveryCodesChange, Sealer, TotpChange,
+    AccountStore, AccountStoreError, Changes, MfaChallenge, MfaStore, RecoveryCodesChange, Sealer,
+    TotpChange, UserUpdate,
 };
-use flowrex_domain::{EmailAddress, NewUser, PasswordHash, TokenFingerprint, UserId};
-use flowrex_infrastructure::database::{self, DatabaseSettings};
+use flowrex_domain::{PasswordHash, TokenFingerprint, UserId};
 use flowrex_infrastructure::entity::totp_factors;
 use flowrex_infrastructure::{SeaOrmAccountStore, SeaOrmMfaStore, test_support};
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use tempfile::TempDir;
 
@@ -29,35 +30,9 @@ struct Stores {
 }
 
 async fn stores() -> Stores {
-    let dir = tempfile::tempdir().unwrap();
-    let url = test_support::fresh_database(dir.path()).await.unwrap();
-    let settings = DatabaseSettings::new(url);
-    let migrating = database::connect(&settings).await.unwrap();
-    Migrator::up(&migrating, None).await.unwrap();
-    migrating.close().await.unwrap();
-    let db = database::connect(&settings).await.unwrap();
-    let now = Utc::now().trunc_subsecs(6);
+    let (db, dir) = support::migrated_pool().await;
     let accounts = test_support::account_store(db.clone());
-    let user = accounts
-        .apply(
-            Changes {
-                insert_user: Some(NewUser {
-                    email: EmailAddress::parse("m@example.com").unwrap(),
-                    password_hash: PasswordHash::new("$2b$04$x".to_owned()),
-                    full_name: None,
-                    created_at: now,
-                    is_superuser: false,
-                    is_verified: false,
-                }),
-                ..Changes::default()
-            },
-            now,
-        )
-        .await
-        .unwrap()
-        .user
-        .unwrap()
-        .id();
+    let user = support::insert_user(&db, "m@example.com").await;
     Stores {
         mfa: SeaOrmMfaStore::new(db.clone()),
         accounts,
@@ -98,6 +73,49 @@ impl Stores {
 
     async fn apply(&self, changes: Changes) -> Result<(), AccountStoreError> {
         self.accounts.apply(changes, Utc::now()).await.map(|_| ())
+    }
+
+    /// Opens a challenge of the user's, found by the fingerprint of `name`, for 5 minutes
+    /// from `now`.
+    async fn open_challenge(&self, name: &str, now: DateTime<Utc>) -> TokenFingerprint {
+        let fingerprint = TokenFingerprint::of(name);
+        self.mfa
+            .create_challenge(self.user, &fingerprint, now + Duration::minutes(5), now)
+            .await
+            .unwrap();
+        fingerprint
+    }
+
+    /// One try at the challenge of `fingerprint` at `now`, of at most 5.
+    async fn try_challenge(
+        &self,
+        fingerprint: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Option<MfaChallenge> {
+        self.mfa.try_challenge(fingerprint, now, 5).await.unwrap()
+    }
+
+    /// Replaces the user's recovery codes by `codes`.
+    async fn replace_recovery_codes(&self, codes: Vec<TokenFingerprint>) {
+        self.apply(Changes {
+            recovery_codes: Some(RecoveryCodesChange::Replace {
+                user: self.user,
+                codes,
+            }),
+            ..Changes::default()
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Applies `update` to the user.
+    async fn update_user(&self, update: UserUpdate) {
+        self.apply(Changes {
+            update_user: Some(update),
+            ..Changes::default()
+        })
+        .await
+        .unwrap();
     }
 }
 
@@ -160,12 +178,7 @@ async fn a_step_is_accepted_once_even_by_concurrent_requests() {
 async fn a_challenge_gets_at_most_its_tries_and_completes_once() {
     let stores = stores().await;
     let now = Utc::now();
-    let fingerprint = TokenFingerprint::of("mfa-token");
-    stores
-        .mfa
-        .create_challenge(stores.user, &fingerprint, now + Duration::minutes(5), now)
-        .await
-        .unwrap();
+    let fingerprint = stores.open_challenge("mfa-token", now).await;
     let mfa = Arc::new(stores.mfa.clone());
     let tries = (0..12).map(|_| {
         let (mfa, fingerprint) = (mfa.clone(), fingerprint.clone());
@@ -183,21 +196,9 @@ async fn a_challenge_gets_at_most_its_tries_and_completes_once() {
     assert!(!stores.mfa.complete_challenge(id, now).await.unwrap());
 
     // An expired one gets no try, and is deleted by the cleanup.
-    let late = TokenFingerprint::of("late");
-    stores
-        .mfa
-        .create_challenge(stores.user, &late, now + Duration::minutes(5), now)
-        .await
-        .unwrap();
+    let late = stores.open_challenge("late", now).await;
     let later = now + Duration::minutes(6);
-    assert!(
-        stores
-            .mfa
-            .try_challenge(&late, later, 5)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(stores.try_challenge(&late, later).await.is_none());
     assert_eq!(
         stores.mfa.delete_expired_challenges(later).await.unwrap(),
         2
@@ -211,16 +212,7 @@ async fn a_recovery_code_is_consumed_once_and_a_new_set_replaces_the_old() {
     let old: Vec<_> = (0..10)
         .map(|n| TokenFingerprint::of(&format!("old-{n}")))
         .collect();
-    stores
-        .apply(Changes {
-            recovery_codes: Some(RecoveryCodesChange::Replace {
-                user: stores.user,
-                codes: old.clone(),
-            }),
-            ..Changes::default()
-        })
-        .await
-        .unwrap();
+    stores.replace_recovery_codes(old.clone()).await;
     let consume = |code: TokenFingerprint| Changes {
         recovery_codes: Some(RecoveryCodesChange::Consume {
             user: stores.user,
@@ -244,16 +236,7 @@ async fn a_recovery_code_is_consumed_once_and_a_new_set_replaces_the_old() {
         "the others were refused as used, not failed: {results:?}"
     );
     let new = vec![TokenFingerprint::of("new-0")];
-    stores
-        .apply(Changes {
-            recovery_codes: Some(RecoveryCodesChange::Replace {
-                user: stores.user,
-                codes: new.clone(),
-            }),
-            ..Changes::default()
-        })
-        .await
-        .unwrap();
+    stores.replace_recovery_codes(new.clone()).await;
     let stale = stores.apply(consume(old[1].clone())).await;
     assert!(
         matches!(stale, Err(AccountStoreError::TokenUsed)),
@@ -282,18 +265,7 @@ async fn a_recovery_code_is_consumed_once_and_a_new_set_replaces_the_old() {
 async fn ending_the_sessions_or_changing_the_password_ends_open_challenges() {
     let stores = stores().await;
     let now = Utc::now();
-    let open = |name: &str| {
-        let fingerprint = TokenFingerprint::of(name);
-        let mfa = stores.mfa.clone();
-        let user = stores.user;
-        async move {
-            mfa.create_challenge(user, &fingerprint, now + Duration::minutes(5), now)
-                .await
-                .unwrap();
-            fingerprint
-        }
-    };
-    let first = open("before-revocation").await;
+    let first = stores.open_challenge("before-revocation", now).await;
     stores
         .apply(Changes {
             revoke_sessions: Some(flowrex_domain::ports::Revocation {
@@ -305,53 +277,24 @@ async fn ending_the_sessions_or_changing_the_password_ends_open_challenges() {
         })
         .await
         .unwrap();
-    assert!(
-        stores
-            .mfa
-            .try_challenge(&first, now, 5)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let second = open("before-new-password").await;
+    assert!(stores.try_challenge(&first, now).await.is_none());
+    let second = stores.open_challenge("before-new-password", now).await;
     stores
-        .apply(Changes {
-            update_user: Some(flowrex_domain::ports::UserUpdate {
-                password_hash: Some(PasswordHash::new("$2b$04$y".to_owned())),
-                ..flowrex_domain::ports::UserUpdate::of(stores.user)
-            }),
-            ..Changes::default()
+        .update_user(UserUpdate {
+            password_hash: Some(PasswordHash::new("$2b$04$y".to_owned())),
+            ..UserUpdate::of(stores.user)
         })
-        .await
-        .unwrap();
-    assert!(
-        stores
-            .mfa
-            .try_challenge(&second, now, 5)
-            .await
-            .unwrap()
-            .is_none()
-    );
+        .await;
+    assert!(stores.try_challenge(&second, now).await.is_none());
     // A change of something else leaves a challenge alone.
-    let third = open("unrelated").await;
+    let third = stores.open_challenge("unrelated", now).await;
     stores
-        .apply(Changes {
-            update_user: Some(flowrex_domain::ports::UserUpdate {
-                is_verified: Some(true),
-                ..flowrex_domain::ports::UserUpdate::of(stores.user)
-            }),
-            ..Changes::default()
+        .update_user(UserUpdate {
+            is_verified: Some(true),
+            ..UserUpdate::of(stores.user)
         })
-        .await
-        .unwrap();
-    assert!(
-        stores
-            .mfa
-            .try_challenge(&third, now, 5)
-            .await
-            .unwrap()
-            .is_some()
-    );
+        .await;
+    assert!(stores.try_challenge(&third, now).await.is_some());
 }
 
 #[tokio::test]
@@ -359,28 +302,9 @@ async fn a_recovery_code_is_spent_only_with_the_challenge_it_completes() {
     let stores = stores().await;
     let now = Utc::now();
     let code = TokenFingerprint::of("code-0");
-    stores
-        .apply(Changes {
-            recovery_codes: Some(RecoveryCodesChange::Replace {
-                user: stores.user,
-                codes: vec![code.clone()],
-            }),
-            ..Changes::default()
-        })
-        .await
-        .unwrap();
-    let fingerprint = TokenFingerprint::of("challenge");
-    stores
-        .mfa
-        .create_challenge(stores.user, &fingerprint, now + Duration::minutes(5), now)
-        .await
-        .unwrap();
-    let challenge = stores
-        .mfa
-        .try_challenge(&fingerprint, now, 5)
-        .await
-        .unwrap()
-        .unwrap();
+    stores.replace_recovery_codes(vec![code.clone()]).await;
+    let fingerprint = stores.open_challenge("challenge", now).await;
+    let challenge = stores.try_challenge(&fingerprint, now).await.unwrap();
     // Completed meanwhile (by a code on another request): the recovery code stays unspent.
     assert!(
         stores
@@ -402,18 +326,8 @@ async fn a_recovery_code_is_spent_only_with_the_challenge_it_completes() {
         matches!(late, Err(AccountStoreError::TokenUsed)),
         "{late:?}"
     );
-    let other = TokenFingerprint::of("another challenge");
-    stores
-        .mfa
-        .create_challenge(stores.user, &other, now + Duration::minutes(5), now)
-        .await
-        .unwrap();
-    let open = stores
-        .mfa
-        .try_challenge(&other, now, 5)
-        .await
-        .unwrap()
-        .unwrap();
+    let other = stores.open_challenge("another challenge", now).await;
+    let open = stores.try_challenge(&other, now).await.unwrap();
     stores.apply(spend(open.id)).await.unwrap();
     assert!(!stores.mfa.complete_challenge(open.id, now).await.unwrap());
 }

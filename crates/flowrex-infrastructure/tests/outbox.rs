@@ -7,6 +7,8 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,32 +17,11 @@ use chrono::{SubsecRound, Utc};
 use flowrex_domain::ports::{AccountStore, Changes, MailTransport, OutboxStore};
 use flowrex_domain::test_support::RecordingTransport;
 use flowrex_domain::{DeliveryPolicy, EmailAddress, Mail, MailDelivery, MailPurpose};
-use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
 use flowrex_infrastructure::mail::{LinkLifetimes, MailRenderer, SmtpTransport};
 use flowrex_infrastructure::outbox::OutboxFigures;
 use flowrex_infrastructure::test_support::smtp::PrivateSmtp;
 use flowrex_infrastructure::{SeaOrmOutbox, SystemClock, test_support};
-use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
-use tempfile::TempDir;
-
-async fn migrated() -> (DatabaseUrl, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = test_support::fresh_database(dir.path()).await.unwrap();
-    let db = database::connect(&DatabaseSettings::new(url.clone()))
-        .await
-        .unwrap();
-    Migrator::up(&db, None).await.unwrap();
-    db.close().await.unwrap();
-    (url, dir)
-}
-
-/// A pool of its own, as another instance would have.
-async fn pool(url: &DatabaseUrl) -> DatabaseConnection {
-    database::connect(&DatabaseSettings::new(url.clone()))
-        .await
-        .unwrap()
-}
 
 /// Queues one reset link to each of `count` addresses, `n@example.com`.
 async fn queue(db: &DatabaseConnection, count: usize) {
@@ -80,8 +61,8 @@ fn delivery(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outbox_workers_on_two_pools_deliver_each_message_exactly_once() {
-    let (url, _dir) = migrated().await;
-    queue(&pool(&url).await, 60).await;
+    let (url, _dir) = support::migrated().await;
+    queue(&support::pool(&url).await, 60).await;
     let policy = DeliveryPolicy {
         batch: 7,
         ..DeliveryPolicy::default()
@@ -91,7 +72,7 @@ async fn outbox_workers_on_two_pools_deliver_each_message_exactly_once() {
         .collect();
     let mut workers = Vec::new();
     for transport in &transports {
-        let worker = delivery(pool(&url).await, transport.clone(), policy);
+        let worker = delivery(support::pool(&url).await, transport.clone(), policy);
         workers.push(tokio::spawn(async move {
             for _ in 0..40 {
                 worker.deliver_due().await.unwrap();
@@ -115,7 +96,7 @@ async fn outbox_workers_on_two_pools_deliver_each_message_exactly_once() {
         transports.iter().all(|t| !t.delivered().is_empty()),
         "both workers took a share"
     );
-    let stats = SeaOrmOutbox::new(pool(&url).await, test_support::test_sealer())
+    let stats = SeaOrmOutbox::new(support::pool(&url).await, test_support::test_sealer())
         .stats()
         .await
         .unwrap();
@@ -124,8 +105,8 @@ async fn outbox_workers_on_two_pools_deliver_each_message_exactly_once() {
 
 #[tokio::test]
 async fn outbox_leases_leave_a_dead_workers_messages_to_the_next() {
-    let (url, _dir) = migrated().await;
-    let db = pool(&url).await;
+    let (url, _dir) = support::migrated().await;
+    let db = support::pool(&url).await;
     queue(&db, 3).await;
     let outbox = SeaOrmOutbox::new(db, test_support::test_sealer());
     let lease = Duration::from_millis(800);
@@ -154,8 +135,8 @@ async fn outbox_leases_leave_a_dead_workers_messages_to_the_next() {
 
 #[tokio::test]
 async fn outbox_rows_sealed_under_another_key_are_given_up_not_sent() {
-    let (url, _dir) = migrated().await;
-    let db = pool(&url).await;
+    let (url, _dir) = support::migrated().await;
+    let db = support::pool(&url).await;
     queue(&db, 2).await;
     let other = Arc::new(flowrex_infrastructure::secret_box::SecretBox::new(
         &secrecy::SecretString::from("another-key"),
@@ -179,8 +160,8 @@ async fn outbox_rows_sealed_under_another_key_are_given_up_not_sent() {
 #[tokio::test]
 #[ignore = "needs aiosmtpd; run by .ci/run"]
 async fn outbox_mail_waits_for_a_stopped_smtp_server_and_then_arrives_once() {
-    let (url, _dir) = migrated().await;
-    let db = pool(&url).await;
+    let (url, _dir) = support::migrated().await;
+    let db = support::pool(&url).await;
     let mut smtp = PrivateSmtp::stopped();
     let renderer = Arc::new(
         MailRenderer::new(
@@ -238,8 +219,8 @@ async fn outbox_mail_waits_for_a_stopped_smtp_server_and_then_arrives_once() {
 
 #[tokio::test]
 async fn outbox_purges_only_finished_rows_queued_before_the_cut() {
-    let (url, _dir) = migrated().await;
-    let db = pool(&url).await;
+    let (url, _dir) = support::migrated().await;
+    let db = support::pool(&url).await;
     queue(&db, 3).await;
     let outbox = SeaOrmOutbox::new(db, test_support::test_sealer());
     let taken = outbox

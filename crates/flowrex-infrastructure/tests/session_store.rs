@@ -4,46 +4,18 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use chrono::{Duration, SubsecRound, Utc};
-use flowrex_domain::ports::{AccountStore, Changes, SessionStore};
-use flowrex_domain::{
-    EmailAddress, NewUser, PasswordHash, RevokeReason, Session, SessionId, TokenFingerprint, UserId,
-};
-use flowrex_infrastructure::database::{self, DatabaseSettings};
-use flowrex_infrastructure::{SeaOrmSessionStore, test_support};
-use migration::{Migrator, MigratorTrait};
+use flowrex_domain::ports::SessionStore;
+use flowrex_domain::{RevokeReason, Session, SessionId, TokenFingerprint, UserId};
+use flowrex_infrastructure::SeaOrmSessionStore;
 use tempfile::TempDir;
 
 async fn stores() -> (SeaOrmSessionStore, UserId, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = test_support::fresh_database(dir.path()).await.unwrap();
-    let settings = DatabaseSettings::new(url);
-    let migrating = database::connect(&settings).await.unwrap();
-    Migrator::up(&migrating, None).await.unwrap();
-    migrating.close().await.unwrap();
-    let db = database::connect(&settings).await.unwrap();
-    let now = Utc::now().trunc_subsecs(6);
-    let new = NewUser {
-        email: EmailAddress::parse("s@example.com").unwrap(),
-        password_hash: PasswordHash::new("$2b$04$x".to_owned()),
-        full_name: None,
-        created_at: now,
-        is_superuser: false,
-        is_verified: false,
-    };
-    let user = test_support::account_store(db.clone())
-        .apply(
-            Changes {
-                insert_user: Some(new),
-                ..Changes::default()
-            },
-            now,
-        )
-        .await
-        .unwrap()
-        .user
-        .unwrap();
-    (SeaOrmSessionStore::new(db), user.id(), dir)
+    let (db, dir) = support::migrated_pool().await;
+    let user = support::insert_user(&db, "s@example.com").await;
+    (SeaOrmSessionStore::new(db), user, dir)
 }
 
 fn session(user: UserId, expires_in: Duration, refresh: &str) -> Session {

@@ -4,12 +4,13 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use chrono::{SubsecRound, Utc};
 use flowrex_domain::ports::{AccountStore, AccountStoreError, Changes, UserRepository};
 use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId};
 use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
 use flowrex_infrastructure::{SeaOrmAccountStore, SeaOrmUserRepository, test_support};
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use tempfile::TempDir;
 
@@ -44,14 +45,7 @@ impl Users {
 }
 
 async fn repository() -> (Users, sea_orm::DatabaseConnection, TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = test_support::fresh_database(dir.path()).await.unwrap();
-    let settings = DatabaseSettings::new(url);
-    // Migrated through a connection of its own, as the server does.
-    let migrating = database::connect(&settings).await.expect("connect");
-    Migrator::up(&migrating, None).await.expect("migrate");
-    migrating.close().await.unwrap();
-    let db = database::connect(&settings).await.expect("connect");
+    let (db, dir) = support::migrated_pool().await;
     let users = Users {
         repository: SeaOrmUserRepository::new(db.clone()),
         accounts: test_support::account_store(db.clone()),

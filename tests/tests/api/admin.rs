@@ -5,49 +5,33 @@
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_json, body, spawn_app_with};
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Response {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("request")
-}
-
-fn access(tokens: &Value) -> String {
-    tokens["access_token"]
-        .as_str()
-        .expect("access token")
-        .to_owned()
-}
+use crate::helpers::{
+    PASSWORD, TestApp, access, assert_already_registered, assert_detail, body, spawn_app_with,
+};
 
 /// A server with one superuser, `admin@example.com`; its access token.
 async fn with_admin() -> (TestApp, String) {
     let app = spawn_app_with(&[("RATE_LIMIT_PER_MINUTE", "0")]).await;
-    app.register("admin@example.com").await;
-    app.execute_sql("UPDATE users SET is_superuser = true WHERE email = 'admin@example.com'")
-        .await;
-    let tokens = body(app.login("admin@example.com", PASSWORD).await).await;
-    (app, access(&tokens))
+    app.register_superuser("admin@example.com").await;
+    let tokens = app.sign_in("admin@example.com").await;
+    (app, access(&tokens).to_owned())
+}
+
+/// The admin route of the user `id`.
+fn user_path(id: impl std::fmt::Display) -> String {
+    format!("/api/v1/admin/users/{id}")
+}
+
+/// `POST /admin/users/{id}/password-reset`: mails the user a reset link.
+async fn send_reset_link(app: &TestApp, admin: &str, id: i64) -> Response {
+    let path = format!("/api/v1/admin/users/{id}/password-reset");
+    app.send(Method::POST, &path, Some(admin), None).await
 }
 
 async fn id_of(app: &TestApp, admin: &str, email: &str) -> i64 {
     let page = body(
-        call(
-            app,
-            Method::GET,
-            &format!("/api/v1/admin/users?email={email}"),
-            admin,
-            None,
-        )
-        .await,
+        app.get_as(&format!("/api/v1/admin/users?email={email}"), admin)
+            .await,
     )
     .await;
     page["items"][0]["id"]
@@ -58,7 +42,7 @@ async fn id_of(app: &TestApp, admin: &str, email: &str) -> i64 {
 #[tokio::test]
 async fn every_admin_route_refuses_other_users_and_anonymous_callers() {
     let (app, _admin) = with_admin().await;
-    let user = access(&app.register_and_login("plain@example.com").await);
+    let user = access(&app.register_and_login("plain@example.com").await).to_owned();
     let routes = [
         (Method::GET, "/api/v1/admin/users"),
         (Method::POST, "/api/v1/admin/users"),
@@ -71,18 +55,14 @@ async fn every_admin_route_refuses_other_users_and_anonymous_callers() {
     ];
     for (method, path) in routes {
         let body = Some(json!({"is_superuser": true, "email": "x@example.com"}));
-        assert_json(
-            call(&app, method.clone(), path, &user, body).await,
+        assert_detail(
+            app.send(method.clone(), path, Some(&user), body.as_ref())
+                .await,
             StatusCode::FORBIDDEN,
-            json!({"detail": "Superuser required"}),
+            "Superuser required",
         )
         .await;
-        let anonymous = app
-            .client
-            .request(method.clone(), app.url(path))
-            .send()
-            .await
-            .unwrap();
+        let anonymous = app.send(method.clone(), path, None, None).await;
         assert_eq!(
             anonymous.status(),
             StatusCode::UNAUTHORIZED,
@@ -110,7 +90,7 @@ async fn users_are_listed_newest_first_in_pages_and_filtered() {
             Some(cursor) => format!("/api/v1/admin/users?limit=2&cursor={cursor}"),
             None => "/api/v1/admin/users?limit=2".to_owned(),
         };
-        let page = call(&app, Method::GET, &path, &admin, None).await;
+        let page = app.get_as(&path, &admin).await;
         assert_eq!(page.status(), StatusCode::OK);
         let page = body(page).await;
         let items = page["items"].as_array().unwrap().clone();
@@ -156,14 +136,9 @@ async fn users_are_listed_newest_first_in_pages_and_filtered() {
         ),
         ("email=%25", vec![]),
     ] {
-        let page = call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/admin/users?{query}"),
-            &admin,
-            None,
-        )
-        .await;
+        let page = app
+            .get_as(&format!("/api/v1/admin/users?{query}"), &admin)
+            .await;
         assert_eq!(page.status(), StatusCode::OK, "{query}");
         assert_eq!(emails(body(page).await), expected, "{query}");
     }
@@ -174,14 +149,9 @@ async fn users_are_listed_newest_first_in_pages_and_filtered() {
         "cursor=abc",
         "is_active=maybe",
     ] {
-        let page = call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/admin/users?{bad}"),
-            &admin,
-            None,
-        )
-        .await;
+        let page = app
+            .get_as(&format!("/api/v1/admin/users?{bad}"), &admin)
+            .await;
         assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_eq!(body(page).await["detail"][0]["loc"][0], "query", "{bad}");
     }
@@ -190,13 +160,7 @@ async fn users_are_listed_newest_first_in_pages_and_filtered() {
 #[tokio::test]
 async fn a_superuser_creates_reads_changes_and_deletes_a_user() {
     let (app, admin) = with_admin().await;
-    let created = call(
-        &app,
-        Method::POST,
-        "/api/v1/admin/users",
-        &admin,
-        Some(json!({"email": "new@example.com", "password": "Created123", "full_name": "New", "is_verified": true})),
-    )
+    let created = app.post_as("/api/v1/admin/users", &admin, &json!({"email": "new@example.com", "password": "Created123", "full_name": "New", "is_verified": true}))
     .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let created = body(created).await;
@@ -206,144 +170,75 @@ async fn a_superuser_creates_reads_changes_and_deletes_a_user() {
     assert!(created["updated_at"].is_string());
     assert!(created.get("hashed_password").is_none());
     let id = created["id"].as_i64().unwrap();
-    let taken = call(
-        &app,
-        Method::POST,
-        "/api/v1/admin/users",
-        &admin,
-        Some(json!({"email": "NEW@example.com", "password": "Created123"})),
-    )
-    .await;
-    assert_json(
-        taken,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Email already registered"}),
-    )
-    .await;
-    let weak = call(
-        &app,
-        Method::POST,
-        "/api/v1/admin/users",
-        &admin,
-        Some(json!({"email": "weak@example.com", "password": "weak"})),
-    )
-    .await;
+    let taken = app
+        .post_as(
+            "/api/v1/admin/users",
+            &admin,
+            &json!({"email": "NEW@example.com", "password": "Created123"}),
+        )
+        .await;
+    assert_already_registered(taken).await;
+    let weak = app
+        .post_as(
+            "/api/v1/admin/users",
+            &admin,
+            &json!({"email": "weak@example.com", "password": "weak"}),
+        )
+        .await;
     assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let user = body(app.login("new@example.com", "Created123").await).await;
     let user_token = access(&user);
-    let read = body(
-        call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/admin/users/{id}"),
-            &admin,
-            None,
-        )
-        .await,
-    )
-    .await;
+    let read = body(app.get_as(&user_path(id), &admin).await).await;
     assert!(
         read["last_login_at"].is_string(),
         "set by the login: {read}"
     );
     for missing in ["999999", "abc", "0", "-1"] {
-        assert_json(
-            call(
-                &app,
-                Method::GET,
-                &format!("/api/v1/admin/users/{missing}"),
-                &admin,
-                None,
-            )
-            .await,
+        assert_detail(
+            app.get_as(&user_path(missing), &admin).await,
             StatusCode::NOT_FOUND,
-            json!({"detail": "User not found"}),
+            "User not found",
         )
         .await;
     }
 
-    let extra = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{id}"),
-        &admin,
-        Some(json!({"email": "x@example.com"})),
-    )
-    .await;
+    let extra = app
+        .patch_as(&user_path(id), &admin, &json!({"email": "x@example.com"}))
+        .await;
     assert_eq!(extra.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         body(extra).await["detail"][0]["loc"],
         json!(["body", "email"])
     );
-    let renamed = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{id}"),
-        &admin,
-        Some(json!({"full_name": "Renamed"})),
-    )
-    .await;
+    let renamed = app
+        .patch_as(&user_path(id), &admin, &json!({"full_name": "Renamed"}))
+        .await;
     assert_eq!(body(renamed).await["full_name"], "Renamed");
-    assert_eq!(app.get_me(&user_token).await.status(), StatusCode::OK);
+    assert_eq!(app.get_me(user_token).await.status(), StatusCode::OK);
 
     // Deactivating ends the sessions at once.
-    let off = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{id}"),
-        &admin,
-        Some(json!({"is_active": false})),
-    )
-    .await;
+    let off = app
+        .patch_as(&user_path(id), &admin, &json!({"is_active": false}))
+        .await;
     assert_eq!(body(off).await["is_active"], false);
-    assert_eq!(
-        app.get_me(&user_token).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.post_refresh(user["refresh_token"].as_str().unwrap())
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_session_ended(&user).await;
     assert_eq!(
         app.login("new@example.com", "Created123").await.status(),
         StatusCode::UNAUTHORIZED
     );
-    call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{id}"),
-        &admin,
-        Some(json!({"is_active": true})),
-    )
-    .await;
+    app.patch_as(&user_path(id), &admin, &json!({"is_active": true}))
+        .await;
     let again = body(app.login("new@example.com", "Created123").await).await;
 
-    let deleted = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/admin/users/{id}"),
-        &admin,
-        None,
-    )
-    .await;
+    let deleted = app.delete_as(&user_path(id), &admin).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        app.get_me(&access(&again)).await.status(),
+        app.get_me(access(&again)).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        call(
-            &app,
-            Method::DELETE,
-            &format!("/api/v1/admin/users/{id}"),
-            &admin,
-            None
-        )
-        .await
-        .status(),
+        app.delete_as(&user_path(id), &admin).await.status(),
         StatusCode::NOT_FOUND
     );
     app.register("new@example.com").await;
@@ -355,31 +250,14 @@ async fn a_superuser_lists_and_ends_a_users_sessions() {
     let first = app.register_and_login("many@example.com").await;
     let second = body(app.login("many@example.com", PASSWORD).await).await;
     let id = id_of(&app, &admin, "many@").await;
-    let listed = body(
-        call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/admin/users/{id}/sessions"),
-            &admin,
-            None,
-        )
-        .await,
-    )
-    .await;
+    let listed = body(app.get_as(&(user_path(id) + "/sessions"), &admin).await).await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(listed["next_cursor"], Value::Null);
-    let revoked = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/admin/users/{id}/sessions"),
-        &admin,
-        None,
-    )
-    .await;
+    let revoked = app.delete_as(&(user_path(id) + "/sessions"), &admin).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     for tokens in [&first, &second] {
         assert_eq!(
-            app.get_me(&access(tokens)).await.status(),
+            app.get_me(access(tokens)).await.status(),
             StatusCode::UNAUTHORIZED
         );
     }
@@ -388,17 +266,7 @@ async fn a_superuser_lists_and_ends_a_users_sessions() {
         StatusCode::OK,
         "the admin's own go on"
     );
-    let listed = body(
-        call(
-            &app,
-            Method::GET,
-            &format!("/api/v1/admin/users/{id}/sessions"),
-            &admin,
-            None,
-        )
-        .await,
-    )
-    .await;
+    let listed = body(app.get_as(&(user_path(id) + "/sessions"), &admin).await).await;
     assert_eq!(listed["items"], json!([]));
 }
 
@@ -408,64 +276,39 @@ async fn a_demotion_counts_on_the_next_request_and_the_last_superuser_stays() {
     let admin_id = id_of(&app, &admin, "admin@").await;
     // Alone, the superuser can neither step down, nor be deactivated, nor deleted.
     for body_ in [json!({"is_superuser": false}), json!({"is_active": false})] {
-        assert_json(
-            call(
-                &app,
-                Method::PATCH,
-                &format!("/api/v1/admin/users/{admin_id}"),
-                &admin,
-                Some(body_),
-            )
-            .await,
+        assert_detail(
+            app.patch_as(&user_path(admin_id), &admin, &body_).await,
             StatusCode::CONFLICT,
-            json!({"detail": "The last active superuser cannot be removed"}),
+            "The last active superuser cannot be removed",
         )
         .await;
     }
     assert_eq!(
-        call(
-            &app,
-            Method::DELETE,
-            &format!("/api/v1/admin/users/{admin_id}"),
-            &admin,
-            None
-        )
-        .await
-        .status(),
+        app.delete_as(&user_path(admin_id), &admin).await.status(),
         StatusCode::CONFLICT
     );
     // A second superuser, who then demotes the first.
-    let other = access(&app.register_and_login("second@example.com").await);
+    let other = access(&app.register_and_login("second@example.com").await).to_owned();
     let other_id = id_of(&app, &admin, "second@").await;
-    let promoted = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{other_id}"),
-        &admin,
-        Some(json!({"is_superuser": true})),
-    )
-    .await;
+    let promoted = app
+        .patch_as(&user_path(other_id), &admin, &json!({"is_superuser": true}))
+        .await;
     assert_eq!(body(promoted).await["is_superuser"], true);
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/admin/users", &other, None)
-            .await
-            .status(),
+        app.get_as("/api/v1/admin/users", &other).await.status(),
         StatusCode::OK,
         "promoted at once, same token"
     );
-    let demoted = call(
-        &app,
-        Method::PATCH,
-        &format!("/api/v1/admin/users/{admin_id}"),
-        &other,
-        Some(json!({"is_superuser": false})),
-    )
-    .await;
+    let demoted = app
+        .patch_as(
+            &user_path(admin_id),
+            &other,
+            &json!({"is_superuser": false}),
+        )
+        .await;
     assert_eq!(demoted.status(), StatusCode::OK);
     assert_eq!(
-        call(&app, Method::GET, "/api/v1/admin/users", &admin, None)
-            .await
-            .status(),
+        app.get_as("/api/v1/admin/users", &admin).await.status(),
         StatusCode::FORBIDDEN,
         "demoted at once, same token"
     );
@@ -475,15 +318,7 @@ async fn a_demotion_counts_on_the_next_request_and_the_last_superuser_stays() {
         "still a user"
     );
     assert_eq!(
-        call(
-            &app,
-            Method::DELETE,
-            &format!("/api/v1/admin/users/{other_id}"),
-            &other,
-            None
-        )
-        .await
-        .status(),
+        app.delete_as(&user_path(other_id), &other).await.status(),
         StatusCode::CONFLICT,
         "the last one again"
     );
@@ -492,29 +327,21 @@ async fn a_demotion_counts_on_the_next_request_and_the_last_superuser_stays() {
 #[tokio::test]
 async fn without_mail_an_invitation_or_a_reset_link_answers_503() {
     let (app, admin) = with_admin().await;
-    let invite = call(
-        &app,
-        Method::POST,
-        "/api/v1/admin/users",
-        &admin,
-        Some(json!({"email": "invited@example.com"})),
-    )
-    .await;
-    assert_json(
+    let invite = app
+        .post_as(
+            "/api/v1/admin/users",
+            &admin,
+            &json!({"email": "invited@example.com"}),
+        )
+        .await;
+    assert_detail(
         invite,
         StatusCode::SERVICE_UNAVAILABLE,
-        json!({"detail": "Mail delivery is not configured"}),
+        "Mail delivery is not configured",
     )
     .await;
     let id = id_of(&app, &admin, "admin@").await;
-    let reset = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/admin/users/{id}/password-reset"),
-        &admin,
-        None,
-    )
-    .await;
+    let reset = send_reset_link(&app, &admin, id).await;
     assert_eq!(reset.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
@@ -524,18 +351,15 @@ async fn an_invited_user_sets_a_password_through_the_mailed_link() {
     let smtp = flowrex_infrastructure::test_support::smtp::PrivateSmtp::start();
     let url = smtp.url();
     let app = spawn_app_with(&[("SMTP_URL", url.as_str()), ("MAIL_POLL_INTERVAL_MS", "50")]).await;
-    app.register("admin@example.com").await;
-    app.execute_sql("UPDATE users SET is_superuser = true WHERE email = 'admin@example.com'")
+    app.register_superuser("admin@example.com").await;
+    let admin = access(&app.sign_in("admin@example.com").await).to_owned();
+    let invited = app
+        .post_as(
+            "/api/v1/admin/users",
+            &admin,
+            &json!({"email": "invited@example.com", "is_verified": true}),
+        )
         .await;
-    let admin = access(&body(app.login("admin@example.com", PASSWORD).await).await);
-    let invited = call(
-        &app,
-        Method::POST,
-        "/api/v1/admin/users",
-        &admin,
-        Some(json!({"email": "invited@example.com", "is_verified": true})),
-    )
-    .await;
     assert_eq!(invited.status(), StatusCode::CREATED);
     let id = body(invited).await["id"].as_i64().unwrap();
     let mails = smtp
@@ -559,14 +383,7 @@ async fn an_invited_user_sets_a_password_through_the_mailed_link() {
         StatusCode::OK
     );
 
-    let reset = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/admin/users/{id}/password-reset"),
-        &admin,
-        None,
-    )
-    .await;
+    let reset = send_reset_link(&app, &admin, id).await;
     assert_eq!(reset.status(), StatusCode::ACCEPTED);
     let mails = smtp
         .wait_for("invited@example.com", 3, std::time::Duration::from_secs(10))
@@ -576,12 +393,9 @@ async fn an_invited_user_sets_a_password_through_the_mailed_link() {
         "{mails:?}"
     );
     let sent = body(
-        call(
-            &app,
-            Method::GET,
+        app.get_as(
             "/api/v1/admin/audit?action=admin_password_reset_sent",
             &admin,
-            None,
         )
         .await,
     )
@@ -589,14 +403,8 @@ async fn an_invited_user_sets_a_password_through_the_mailed_link() {
     assert_eq!(sent["items"].as_array().map(Vec::len), Some(1), "{sent}");
     assert_eq!(sent["items"][0]["subject_id"], id);
     let created = body(
-        call(
-            &app,
-            Method::GET,
-            "/api/v1/admin/audit?action=admin_user_created",
-            &admin,
-            None,
-        )
-        .await,
+        app.get_as("/api/v1/admin/audit?action=admin_user_created", &admin)
+            .await,
     )
     .await;
     assert_eq!(created["items"][0]["details"]["invited"], true, "{created}");
@@ -605,54 +413,28 @@ async fn an_invited_user_sets_a_password_through_the_mailed_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_superusers_demoting_each_other_at_once_leave_one() {
     let (app, first) = with_admin().await;
-    let second = access(&app.register_and_login("rival@example.com").await);
+    let second = access(&app.register_and_login("rival@example.com").await).to_owned();
     app.execute_sql("UPDATE users SET is_superuser = true WHERE email = 'rival@example.com'")
         .await;
     let first_id = id_of(&app, &first, "admin@").await;
     let second_id = id_of(&app, &first, "rival@").await;
-    let (second_path, first_path) = (
-        format!("/api/v1/admin/users/{second_id}"),
-        format!("/api/v1/admin/users/{first_id}"),
-    );
+    let (second_path, first_path) = (user_path(second_id), user_path(first_id));
+    let demote = json!({"is_superuser": false});
     for _ in 0..5 {
         let (a, b) = tokio::join!(
-            call(
-                &app,
-                Method::PATCH,
-                &second_path,
-                &first,
-                Some(json!({"is_superuser": false}))
-            ),
-            call(
-                &app,
-                Method::PATCH,
-                &first_path,
-                &second,
-                Some(json!({"is_superuser": false}))
-            ),
+            app.patch_as(&second_path, &first, &demote),
+            app.patch_as(&first_path, &second, &demote),
         );
         let mut statuses = [a.status().as_u16(), b.status().as_u16()];
         statuses.sort_unstable();
         let superusers = body(
-            call(
-                &app,
-                Method::GET,
-                "/api/v1/admin/users?is_superuser=true",
-                &first,
-                None,
-            )
-            .await,
+            app.get_as("/api/v1/admin/users?is_superuser=true", &first)
+                .await,
         )
         .await;
         let left = body(
-            call(
-                &app,
-                Method::GET,
-                "/api/v1/admin/users?is_superuser=true",
-                &second,
-                None,
-            )
-            .await,
+            app.get_as("/api/v1/admin/users?is_superuser=true", &second)
+                .await,
         )
         .await;
         let count = superusers["items"]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, body, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, access, body, refresh, spawn_app_with};
 
 const AGENT: &str = "AuditTest/1.0";
 const NEW_PASSWORD: &str = "Audited987";
@@ -19,17 +19,8 @@ async fn send(
     token: Option<&str>,
     body: Option<Value>,
 ) -> reqwest::Response {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .header("User-Agent", AGENT);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("request")
+    app.request(method, path, token, &[("User-Agent", AGENT)], body.as_ref())
+        .await
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
@@ -43,19 +34,13 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
     .await
 }
 
-fn access(tokens: &Value) -> String {
-    tokens["access_token"].as_str().expect("token").to_owned()
-}
-
 /// A server with the superuser `root@example.com`; its token.
 async fn with_root(extra: &[(&str, &str)]) -> (TestApp, String) {
     let mut vars = vec![("RATE_LIMIT_PER_MINUTE", "0")];
     vars.extend_from_slice(extra);
     let app = spawn_app_with(&vars).await;
-    app.register("root@example.com").await;
-    app.execute_sql("UPDATE users SET is_superuser = true WHERE email = 'root@example.com'")
-        .await;
-    let root = access(&body(login(&app, "root@example.com", PASSWORD).await).await);
+    app.register_superuser("root@example.com").await;
+    let root = access(&body(login(&app, "root@example.com", PASSWORD).await).await).to_owned();
     (app, root)
 }
 
@@ -130,7 +115,7 @@ async fn a_users_flows_leave_exactly_their_events_with_who_and_where() {
             &app,
             Method::GET,
             "/api/v1/auth/sessions",
-            Some(&access(&first)),
+            Some(access(&first)),
             None,
         )
         .await,
@@ -147,27 +132,26 @@ async fn a_users_flows_leave_exactly_their_events_with_who_and_where() {
         &app,
         Method::DELETE,
         &format!("/api/v1/auth/sessions/{other}"),
-        Some(&access(&first)),
+        Some(access(&first)),
         None,
     )
     .await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     let changed = app
-        .client
-        .post(app.url("/api/v1/auth/password/change"))
-        .header("User-Agent", AGENT)
-        .header("X-Request-Id", "req-change-1")
-        .bearer_auth(access(&first))
-        .json(&json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .request(
+            Method::POST,
+            "/api/v1/auth/password/change",
+            Some(access(&first)),
+            &[("User-Agent", AGENT), ("X-Request-Id", "req-change-1")],
+            Some(&json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        )
+        .await;
     assert_eq!(changed.status(), StatusCode::OK);
     let logout = send(
         &app,
         Method::POST,
         "/api/v1/auth/logout",
-        Some(&access(&first)),
+        Some(access(&first)),
         None,
     )
     .await;
@@ -177,7 +161,7 @@ async fn a_users_flows_leave_exactly_their_events_with_who_and_where() {
         &app,
         Method::DELETE,
         "/api/v1/auth/me",
-        Some(&access(&last)),
+        Some(access(&last)),
         Some(json!({"current_password": NEW_PASSWORD})),
     )
     .await;
@@ -224,8 +208,8 @@ async fn a_users_flows_leave_exactly_their_events_with_who_and_where() {
         NEW_PASSWORD,
         "Wrong1234",
         "$2b$",
-        first["refresh_token"].as_str().unwrap(),
-        &access(&last),
+        refresh(&first),
+        access(&last),
     ] {
         let hits = count(
             &app,
@@ -370,8 +354,8 @@ async fn administration_leaves_its_events_and_a_refused_change_leaves_none() {
 #[tokio::test]
 async fn each_user_reads_only_their_own_security_events() {
     let (app, root) = with_root(&[]).await;
-    let ada = access(&app.register_and_login("ada@example.com").await);
-    let bob = access(&app.register_and_login("bob@example.com").await);
+    let ada = access(&app.register_and_login("ada@example.com").await).to_owned();
+    let bob = access(&app.register_and_login("bob@example.com").await).to_owned();
     login(&app, "bob@example.com", "Wrong1234").await;
     settle().await;
     let mine = body(
@@ -500,7 +484,8 @@ async fn the_mailed_flows_leave_their_events() {
         &json!({"token": reset, "new_password": NEW_PASSWORD}),
     )
     .await;
-    let tokens = access(&body(login(&app, "mail@example.com", NEW_PASSWORD).await).await);
+    let tokens =
+        access(&body(login(&app, "mail@example.com", NEW_PASSWORD).await).await).to_owned();
     let asked = send(
         &app,
         Method::POST,
@@ -550,10 +535,10 @@ async fn the_mailed_flows_leave_their_events() {
 async fn a_replayed_refresh_token_revokes_its_session_and_says_so() {
     let (app, root) = with_root(&[("REFRESH_REUSE_GRACE_SECONDS", "0")]).await;
     let tokens = app.register_and_login("replay@example.com").await;
-    let id = body(app.get_me(&access(&tokens)).await).await["id"]
+    let id = body(app.get_me(access(&tokens)).await).await["id"]
         .as_i64()
         .unwrap();
-    let old = tokens["refresh_token"].as_str().unwrap();
+    let old = refresh(&tokens);
     assert_eq!(app.post_refresh(old).await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(

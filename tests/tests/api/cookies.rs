@@ -4,7 +4,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_json, body, spawn_app_with};
+use crate::helpers::{
+    PASSWORD, TestApp, access, assert_detail, assert_invalid_credentials, assert_invalid_token,
+    assert_logged_out, body, spawn_app_with,
+};
 
 /// The `flowrex_refresh` cookie a response sets: (value, full Set-Cookie line).
 fn set_cookie(response: &reqwest::Response) -> Option<(String, String)> {
@@ -26,13 +29,12 @@ fn set_cookie(response: &reqwest::Response) -> Option<(String, String)> {
 
 async fn cookie_login(app: &TestApp, email: &str) -> (Value, String) {
     let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("x-token-transport", "cookie")
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_with(
+            "/api/v1/auth/login",
+            &[("x-token-transport", "cookie")],
+            &json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let (value, line) = set_cookie(&response).expect("no refresh cookie");
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/v1/auth"] {
@@ -62,12 +64,7 @@ async fn the_refresh_token_lives_only_in_the_cookie() {
         Value::Null,
         "not in script-reachable JSON"
     );
-    assert_eq!(
-        app.get_me(tokens["access_token"].as_str().unwrap_or_default())
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get_me(access(&tokens)).await.status(), StatusCode::OK);
 
     let refreshed = cookie_post(&app, "/api/v1/auth/refresh", &first, true).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
@@ -75,28 +72,13 @@ async fn the_refresh_token_lives_only_in_the_cookie() {
     assert_ne!(second, first);
     let body = body(refreshed).await;
     assert_eq!(body["refresh_token"], Value::Null);
-    assert_eq!(
-        app.get_me(body["access_token"].as_str().unwrap_or_default())
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.get_me(access(&body)).await.status(), StatusCode::OK);
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let replay = cookie_post(&app, "/api/v1/auth/refresh", &first, true).await;
-    assert_json(
-        replay,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid token"}),
-    )
-    .await;
+    assert_invalid_token(replay).await;
     let after = cookie_post(&app, "/api/v1/auth/refresh", &second, true).await;
-    assert_json(
-        after,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid token"}),
-    )
-    .await;
+    assert_invalid_token(after).await;
 }
 
 #[tokio::test]
@@ -106,12 +88,7 @@ async fn using_the_cookie_needs_the_csrf_header() {
     let (_, cookie) = cookie_login(&app, "csrf@example.com").await;
     for path in ["/api/v1/auth/refresh", "/api/v1/auth/logout"] {
         let response = cookie_post(&app, path, &cookie, false).await;
-        assert_json(
-            response,
-            StatusCode::FORBIDDEN,
-            json!({"detail": "CSRF token missing"}),
-        )
-        .await;
+        assert_detail(response, StatusCode::FORBIDDEN, "CSRF token missing").await;
     }
     assert_eq!(
         cookie_post(&app, "/api/v1/auth/refresh", &cookie, true)
@@ -130,21 +107,9 @@ async fn logout_with_the_cookie_revokes_it_and_clears_it() {
     let response = cookie_post(&app, "/api/v1/auth/logout", &cookie, true).await;
     let (value, line) = set_cookie(&response).expect("the cookie is cleared");
     assert!(value.is_empty() && line.contains("Max-Age=0"), "{line}");
-    assert_json(response, StatusCode::OK, json!({"message": "Logged out"})).await;
+    assert_logged_out(response).await;
     let refresh = cookie_post(&app, "/api/v1/auth/refresh", &cookie, true).await;
-    assert_json(
-        refresh,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid token"}),
-    )
-    .await;
-    let me = app
-        .get_me(tokens["access_token"].as_str().unwrap_or_default())
-        .await;
-    assert_json(
-        me,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid credentials"}),
-    )
-    .await;
+    assert_invalid_token(refresh).await;
+    let me = app.get_me(access(&tokens)).await;
+    assert_invalid_credentials(me).await;
 }

@@ -4,23 +4,14 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_json, body, header, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, access, assert_detail, body, header, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn unknown_paths_are_404_json() {
     let app = spawn_app().await;
-    assert_json(
-        app.get("/nope").await,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not Found"}),
-    )
-    .await;
-    assert_json(
-        app.get("/api/v1/auth/nope").await,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not Found"}),
-    )
-    .await;
+    for path in ["/nope", "/api/v1/auth/nope"] {
+        assert_detail(app.get(path).await, StatusCode::NOT_FOUND, "Not Found").await;
+    }
 }
 
 #[tokio::test]
@@ -33,16 +24,11 @@ async fn wrong_methods_are_405_json_with_allow() {
         (Method::PUT, "/reset-password", "GET, HEAD, POST"),
         (Method::PUT, "/api/v1/auth/register", "POST"),
     ] {
-        let response = app
-            .client
-            .request(method.clone(), app.url(path))
-            .send()
-            .await
-            .unwrap();
-        let headers = assert_json(
+        let response = app.send(method.clone(), path, None, None).await;
+        let headers = assert_detail(
             response,
             StatusCode::METHOD_NOT_ALLOWED,
-            json!({"detail": "Method Not Allowed"}),
+            "Method Not Allowed",
         )
         .await;
         assert_eq!(
@@ -67,17 +53,20 @@ async fn bodies_over_64_kib_are_413_json() {
 async fn cors_allows_the_front_end_with_credentials() {
     let app = spawn_app().await;
     let preflight = app
-        .client
-        .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
-        .header("origin", "http://localhost:3000")
-        .header("access-control-request-method", "POST")
-        .header(
-            "access-control-request-headers",
-            "content-type,x-csrf-token",
+        .request_with(
+            Method::OPTIONS,
+            "/api/v1/auth/login",
+            &[
+                ("origin", "http://localhost:3000"),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "content-type,x-csrf-token",
+                ),
+            ],
+            None,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(preflight.status(), StatusCode::OK);
     let lower = |name: &str| header(&preflight, name).map(str::to_ascii_lowercase);
     assert_eq!(
@@ -92,12 +81,8 @@ async fn cors_allows_the_front_end_with_credentials() {
     assert!(lower("access-control-allow-headers").is_some_and(|h| h.contains("x-csrf-token")));
 
     let simple = app
-        .client
-        .get(app.url("/health"))
-        .header("origin", "http://localhost:3000")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/health", &[("origin", "http://localhost:3000")])
+        .await;
     assert_eq!(
         header(&simple, "access-control-allow-origin"),
         Some("http://localhost:3000")
@@ -108,12 +93,8 @@ async fn cors_allows_the_front_end_with_credentials() {
 async fn other_origins_get_no_cors_headers() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .get(app.url("/health"))
-        .header("origin", "http://evil.test")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/health", &[("origin", "http://evil.test")])
+        .await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
@@ -134,12 +115,8 @@ async fn the_rate_limit_answers_429_json_with_retry_after() {
         assert_eq!(app.get("/health").await.status(), StatusCode::OK);
     }
     let response = app
-        .client
-        .get(app.url("/health"))
-        .header("origin", "http://localhost:3000")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/health", &[("origin", "http://localhost:3000")])
+        .await;
     let retry_after = header(&response, "retry-after").and_then(|v| v.parse::<u64>().ok());
     assert!(
         retry_after.is_some_and(|s| (1..=60).contains(&s)),
@@ -150,10 +127,10 @@ async fn the_rate_limit_answers_429_json_with_retry_after() {
         Some("http://localhost:3000"),
         "a 429 still carries CORS headers"
     );
-    assert_json(
+    assert_detail(
         response,
         StatusCode::TOO_MANY_REQUESTS,
-        json!({"detail": "Rate limit exceeded: 5 per 1 minute"}),
+        "Rate limit exceeded: 5 per 1 minute",
     )
     .await;
 }
@@ -180,21 +157,15 @@ async fn production_requires_a_csrf_header_on_state_changing_requests() {
     let response = app
         .post_register(&json!({"email": "c@example.com", "password": PASSWORD}))
         .await;
-    assert_json(
-        response,
-        StatusCode::FORBIDDEN,
-        json!({"detail": "CSRF token missing"}),
-    )
-    .await;
+    assert_detail(response, StatusCode::FORBIDDEN, "CSRF token missing").await;
 
     let with_header = app
-        .client
-        .post(app.url("/api/v1/auth/register"))
-        .header("x-csrf-token", "anything")
-        .json(&json!({"email": "c@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_with(
+            "/api/v1/auth/register",
+            &[("x-csrf-token", "anything")],
+            &json!({"email": "c@example.com", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(with_header.status(), StatusCode::CREATED);
 
     let login = app.login("c@example.com", PASSWORD).await;
@@ -246,34 +217,30 @@ fn cors_headers(response: &reqwest::Response) -> Vec<String> {
 async fn a_disallowed_origin_gets_no_cors_header_on_get_post_or_preflight() {
     let app = spawn_app().await;
     let evil = "http://evil.test";
-    let get = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .header("origin", evil)
-        .send()
-        .await
-        .unwrap();
+    let get = app.get_with("/api/v1/auth/me", &[("origin", evil)]).await;
     assert_eq!(get.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(cors_headers(&get), Vec::<String>::new(), "GET");
     let post = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("origin", evil)
-        .json(&json!({"email": "x@example.com", "password": "Wrong1234"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_with(
+            "/api/v1/auth/login",
+            &[("origin", evil)],
+            &json!({"email": "x@example.com", "password": "Wrong1234"}),
+        )
+        .await;
     assert_eq!(post.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(cors_headers(&post), Vec::<String>::new(), "POST");
     let preflight = app
-        .client
-        .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
-        .header("origin", evil)
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+        .request_with(
+            Method::OPTIONS,
+            "/api/v1/auth/login",
+            &[
+                ("origin", evil),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+            None,
+        )
+        .await;
     assert_eq!(cors_headers(&preflight), Vec::<String>::new(), "preflight");
     assert!(preflight.status().is_client_error());
     assert!(body(preflight).await["detail"].is_string());
@@ -286,13 +253,12 @@ async fn a_disallowed_origin_gets_no_cors_header_on_get_post_or_preflight() {
     );
 
     let allowed = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("origin", "http://localhost:3000")
-        .json(&json!({"email": "x@example.com", "password": "Wrong1234"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_with(
+            "/api/v1/auth/login",
+            &[("origin", "http://localhost:3000")],
+            &json!({"email": "x@example.com", "password": "Wrong1234"}),
+        )
+        .await;
     let headers = cors_headers(&allowed);
     assert!(
         headers.contains(&"access-control-allow-origin".to_owned())
@@ -322,7 +288,7 @@ fn status_and_headers(response: &reqwest::Response) -> (StatusCode, Vec<(String,
 async fn head_answers_like_get_without_a_body() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("head@example.com").await;
-    let token = tokens["access_token"].as_str().unwrap_or_default();
+    let token = access(&tokens);
     for (path, bearer) in [
         ("/", None),
         ("/health", None),
@@ -354,7 +320,7 @@ async fn head_answers_like_get_without_a_body() {
             "HEAD {path} has no body"
         );
     }
-    let not_allowed = app.client.post(app.url("/health")).send().await.unwrap();
+    let not_allowed = app.send(Method::POST, "/health", None, None).await;
     assert_eq!(header(&not_allowed, "allow"), Some("GET, HEAD"));
 }
 

@@ -10,7 +10,7 @@ use flowrex_infrastructure::test_support::smtp::PrivateSmtp;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, body, spawn_app_on_database, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, access, body, spawn_app_on_database, spawn_app_with};
 use crate::services::{PrivateMariaDb, PrivatePostgres, PrivateRedis, Stop};
 
 const ACQUIRE_TIMEOUT_SECONDS: u64 = 2;
@@ -82,7 +82,7 @@ async fn client_loop(
         let request = match route {
             "me" => client
                 .get(format!("{base}/api/v1/auth/me"))
-                .bearer_auth(tokens["access_token"].as_str().unwrap_or_default()),
+                .bearer_auth(access(&tokens)),
             "refresh" => client
                 .post(format!("{base}/api/v1/auth/refresh"))
                 .json(&json!({"refresh_token": tokens["refresh_token"]})),
@@ -91,7 +91,7 @@ async fn client_loop(
                 .json(&json!({ "email": email })),
             "profile" => client
                 .patch(format!("{base}/api/v1/auth/me"))
-                .bearer_auth(tokens["access_token"].as_str().unwrap_or_default())
+                .bearer_auth(access(&tokens))
                 .json(&json!({"full_name": "Under Load"})),
             _ => client
                 .post(format!("{base}/api/v1/auth/login"))
@@ -308,9 +308,7 @@ impl TestApp {
             return response.status();
         }
         let tokens = body(response).await;
-        self.get_me(tokens["access_token"].as_str().unwrap_or_default())
-            .await
-            .status()
+        self.get_me(access(&tokens)).await.status()
     }
 }
 
@@ -328,10 +326,7 @@ async fn a_database_outage_gives_only_503s_then_the_service_recovers_by_itself()
     )
     .await;
     let tokens = app.register_and_login("outage@example.com").await;
-    let token = tokens["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let token = access(&tokens).to_owned();
 
     postgres.stop(Stop::Kill);
     let ready = app.get("/health/ready").await;

@@ -1,38 +1,30 @@
 //! SPEC rows `GET /` and `GET /health`.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::{assert_json, header, spawn_app, spawn_app_with};
+use crate::helpers::{access, assert_json, header, spawn_app, spawn_app_with};
+
+/// A fresh server answers `GET path` with 200 and exactly `expected`.
+async fn assert_fresh_server_answers(path: &str, expected: Value) {
+    let app = spawn_app().await;
+    assert_json(app.get(path).await, StatusCode::OK, expected).await;
+}
 
 #[tokio::test]
 async fn root_answers_the_api_name() {
-    let app = spawn_app().await;
-    assert_json(
-        app.get("/").await,
-        StatusCode::OK,
-        json!({"message": "Flowrex API"}),
-    )
-    .await;
+    assert_fresh_server_answers("/", json!({"message": "Flowrex API"})).await;
 }
 
 #[tokio::test]
 async fn health_answers_healthy() {
-    let app = spawn_app().await;
-    assert_json(
-        app.get("/health").await,
-        StatusCode::OK,
-        json!({"status": "healthy"}),
-    )
-    .await;
+    assert_fresh_server_answers("/health", json!({"status": "healthy"})).await;
 }
 
 #[tokio::test]
 async fn readiness_answers_ready_when_the_database_answers() {
-    let app = spawn_app().await;
-    assert_json(
-        app.get("/health/ready").await,
-        StatusCode::OK,
+    assert_fresh_server_answers(
+        "/health/ready",
         json!({"status": "ready", "checks": {"database": "ok"}}),
     )
     .await;
@@ -79,8 +71,7 @@ async fn metrics_show_the_listed_series_after_a_few_requests() {
     let wrong = json!({"email": "metrics@example.com", "password": "Wrong1234"});
     app.post_login(&wrong).await;
     app.post_login(&wrong).await;
-    app.get_me(tokens["access_token"].as_str().unwrap_or_default())
-        .await;
+    app.get_me(access(&tokens)).await;
     while app.get("/health").await.status() != StatusCode::TOO_MANY_REQUESTS {}
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -1,10 +1,12 @@
 //! `spawn_app()` starts the real server on a free port with a fresh SQLite database of its
-//! own; `TestApp` has one verb per route.
+//! own; `TestApp` has one verb per route, and `send`/`request` (with `get_as`, `post_as`, …)
+//! for any other request. The `assert_*` functions check the answers that recur: a status
+//! with its exact `{"detail": …}` body, a refused login, a logout, an ended session.
 
 use flowrex_api::{Application, SettingsSources};
 use flowrex_infrastructure::test_support;
 use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection};
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -95,20 +97,11 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+        self.send(Method::POST, path, None, Some(body)).await
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.send(Method::GET, path, None, None).await
     }
 
     pub async fn post_register(&self, body: &Value) -> Response {
@@ -134,20 +127,17 @@ impl TestApp {
     }
 
     pub async fn get_me(&self, access_token: &str) -> Response {
-        self.client
-            .get(self.url("/api/v1/auth/me"))
-            .bearer_auth(access_token)
-            .send()
-            .await
-            .expect("GET /me")
+        self.get_as("/api/v1/auth/me", access_token).await
     }
 
     pub async fn post_logout(&self) -> Response {
-        self.client
-            .post(self.url("/api/v1/auth/logout"))
-            .send()
+        self.logout(None, None).await
+    }
+
+    /// `POST /logout` with an optional access token and an optional body.
+    pub async fn logout(&self, bearer: Option<&str>, body: Option<&Value>) -> Response {
+        self.send(Method::POST, "/api/v1/auth/logout", bearer, body)
             .await
-            .expect("POST /logout")
     }
 
     /// Registers `email` with [`PASSWORD`] and returns the user body.
@@ -169,6 +159,139 @@ impl TestApp {
         let response = self.login(email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK, "logging in {email}");
         body(response).await
+    }
+
+    /// `method path` with an optional bearer token, extra `headers` and an optional JSON
+    /// body; a request that gets no answer fails the test.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method.clone(), self.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// `method path` with an optional bearer token and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        self.request(method, path, bearer, &[], body).await
+    }
+
+    /// `method path` without a token, with extra `headers` and an optional JSON body.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Response {
+        self.request(method, path, None, headers, body).await
+    }
+
+    /// `method path` with a JSON body (`{}` where the route takes none), as the holder of
+    /// `bearer` if any.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        self.send(method, path, bearer, Some(body)).await
+    }
+
+    /// `GET path` with extra `headers`.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        self.request_with(Method::GET, path, headers, None).await
+    }
+
+    /// `POST path` with a JSON body and extra `headers`.
+    pub async fn post_json_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Response {
+        self.request_with(Method::POST, path, headers, Some(body))
+            .await
+    }
+
+    /// `GET path` as the holder of `bearer`.
+    pub async fn get_as(&self, path: &str, bearer: &str) -> Response {
+        self.send(Method::GET, path, Some(bearer), None).await
+    }
+
+    /// `POST path` with a JSON body as the holder of `bearer`.
+    pub async fn post_as(&self, path: &str, bearer: &str, body: &Value) -> Response {
+        self.send(Method::POST, path, Some(bearer), Some(body))
+            .await
+    }
+
+    /// `PATCH path` with a JSON body as the holder of `bearer`.
+    pub async fn patch_as(&self, path: &str, bearer: &str, body: &Value) -> Response {
+        self.send(Method::PATCH, path, Some(bearer), Some(body))
+            .await
+    }
+
+    /// `DELETE path` (no body) as the holder of `bearer`.
+    pub async fn delete_as(&self, path: &str, bearer: &str) -> Response {
+        self.send(Method::DELETE, path, Some(bearer), None).await
+    }
+
+    /// The status of a login.
+    pub async fn login_status(&self, email: &str, password: &str) -> StatusCode {
+        self.login(email, password).await.status()
+    }
+
+    /// Logs `email` in with [`PASSWORD`] (another session), asserting 200: the tokens body.
+    pub async fn sign_in(&self, email: &str) -> Value {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "logging in {email}");
+        body(response).await
+    }
+
+    /// Registers `email` and makes it a superuser by SQL (no route can).
+    pub async fn register_superuser(&self, email: &str) {
+        self.register(email).await;
+        self.execute_sql(&format!(
+            "UPDATE users SET is_superuser = true WHERE email = '{email}'"
+        ))
+        .await;
+    }
+
+    /// Asserts that both tokens of the session `tokens` are refused (401).
+    pub async fn assert_session_ended(&self, tokens: &Value) {
+        assert_eq!(
+            self.get_me(access(tokens)).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the access token is refused"
+        );
+        assert_eq!(
+            self.post_refresh(refresh(tokens)).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "the refresh token is refused"
+        );
     }
 
     /// Runs SQL against the server's database, for states no route can make.
@@ -226,6 +349,79 @@ pub async fn assert_json(
     );
     assert_eq!(body(response).await, expected);
     headers
+}
+
+/// Asserts status and the body `{"detail": detail}`, returning the response headers.
+pub async fn assert_detail(
+    response: Response,
+    status: StatusCode,
+    detail: &str,
+) -> reqwest::header::HeaderMap {
+    assert_json(response, status, json!({ "detail": detail })).await
+}
+
+/// Asserts the one answer of `POST /logout`: 200 `{"message": "Logged out"}`.
+pub async fn assert_logged_out(response: Response) {
+    assert_json(response, StatusCode::OK, json!({"message": "Logged out"})).await;
+}
+
+/// Asserts a registration of a taken address: 400 `Email already registered`.
+pub async fn assert_already_registered(response: Response) {
+    assert_detail(
+        response,
+        StatusCode::BAD_REQUEST,
+        "Email already registered",
+    )
+    .await;
+}
+
+/// Asserts a refresh (or logout) token refused: 401 `Invalid token`.
+pub async fn assert_invalid_token(response: Response) {
+    assert_detail(response, StatusCode::UNAUTHORIZED, "Invalid token").await;
+}
+
+/// Asserts an access token refused: 401 `Invalid credentials`.
+pub async fn assert_invalid_credentials(response: Response) {
+    assert_detail(response, StatusCode::UNAUTHORIZED, "Invalid credentials").await;
+}
+
+/// The one answer to a login that does not check out (wrong password, unknown or
+/// inactive account).
+pub const REFUSED: &str = "Invalid email or password";
+/// The answer to a login refused without checking the password.
+pub const THROTTLED: &str = "Too many failed login attempts, try again later";
+
+/// Asserts a login refused as [`REFUSED`] (401).
+pub async fn assert_refused(response: Response) {
+    assert_detail(response, StatusCode::UNAUTHORIZED, REFUSED).await;
+}
+
+/// Asserts a login throttled as [`THROTTLED`] (429).
+pub async fn assert_throttled(response: Response) {
+    assert_detail(response, StatusCode::TOO_MANY_REQUESTS, THROTTLED).await;
+}
+
+/// The access token of a tokens body.
+pub fn access(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().expect("access token")
+}
+
+/// The refresh token of a tokens body.
+pub fn refresh(tokens: &Value) -> &str {
+    tokens["refresh_token"].as_str().expect("refresh token")
+}
+
+/// The claims of an access token the test server signed (HS256, audience `flowrex`).
+pub fn claims(access_token: &str) -> Value {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["flowrex"]);
+    jsonwebtoken::decode::<Value>(
+        access_token,
+        &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("our token")
+    .claims
 }
 
 /// A token signed with the test secret, with the given claims.

@@ -8,14 +8,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_json, body, exp_in, forge_token, guesses, header, login_burst,
-    spawn_app, spawn_app_with,
+    PASSWORD, REFUSED, THROTTLED, TestApp, access, assert_already_registered, assert_detail,
+    assert_invalid_credentials, assert_json, assert_refused, assert_throttled, body, exp_in,
+    forge_token, guesses, header, login_burst, refresh, spawn_app, spawn_app_with,
 };
 
 /// A passlib hash of "Test1234" at cost 12, as the original service stored it.
 const PASSLIB_TEST1234: &str = "$2b$12$53bKYujvn6hfO17ca2dZAOfSyt0zPJ8hr3gcAZm.R/Na0v9r5ca82";
-const REFUSED: &str = "Invalid email or password";
-const THROTTLED: &str = "Too many failed login attempts, try again later";
 
 async fn raw_post(
     app: &TestApp,
@@ -55,12 +54,7 @@ async fn emails_differing_only_by_case_are_one_account() {
     let again = app
         .post_register(&json!({"email": "foo@example.com", "password": PASSWORD}))
         .await;
-    assert_json(
-        again,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Email already registered"}),
-    )
-    .await;
+    assert_already_registered(again).await;
     let response = login(&app, "FOO@EXAMPLE.COM", PASSWORD).await;
     assert_eq!(
         response.status(),
@@ -77,16 +71,9 @@ async fn two_unicode_spellings_of_an_email_are_one_account() {
     let again = app
         .post_register(&json!({"email": "jos\u{e9}@example.com", "password": PASSWORD}))
         .await;
-    assert_json(
-        again,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Email already registered"}),
-    )
-    .await;
+    assert_already_registered(again).await;
     assert_eq!(
-        login(&app, "JOS\u{c9}@example.com", PASSWORD)
-            .await
-            .status(),
+        app.login_status("JOS\u{c9}@example.com", PASSWORD).await,
         StatusCode::OK
     );
 }
@@ -98,7 +85,7 @@ async fn surrounding_spaces_are_trimmed() {
     let user = app.register("  spaced@example.com  ").await;
     assert_eq!(user["email"], "spaced@example.com");
     assert_eq!(
-        login(&app, "spaced@example.com", PASSWORD).await.status(),
+        app.login_status("spaced@example.com", PASSWORD).await,
         StatusCode::OK
     );
 }
@@ -204,16 +191,11 @@ async fn passwords_differing_after_byte_72_never_both_log_in() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(
-        login(&app, "edge@example.com", &exactly_72).await.status(),
+        app.login_status("edge@example.com", &exactly_72).await,
         StatusCode::OK
     );
     let longer = format!("{exactly_72}anything");
-    assert_json(
-        login(&app, "edge@example.com", &longer).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(login(&app, "edge@example.com", &longer).await).await;
 }
 
 #[tokio::test]
@@ -226,12 +208,7 @@ async fn nul_in_a_password_is_refused_at_registration_and_never_logs_in() {
         "msg": "Value error, Password must not contain NUL characters", "ctx": {"error": {}}}]});
     assert_json(response, StatusCode::UNPROCESSABLE_ENTITY, expected).await;
     app.register("nul@example.com").await;
-    assert_json(
-        login(&app, "nul@example.com", "Test1234\u{0}").await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(login(&app, "nul@example.com", "Test1234\u{0}").await).await;
 }
 
 #[tokio::test]
@@ -239,12 +216,7 @@ async fn a_huge_login_password_is_a_plain_401() {
     let app = spawn_app().await;
     app.register("huge@example.com").await;
     let response = login(&app, "huge@example.com", &"P4ss".repeat(5000)).await;
-    assert_json(
-        response,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(response).await;
 }
 
 #[tokio::test]
@@ -269,16 +241,11 @@ async fn a_user_of_the_original_service_logs_in_and_the_hash_is_upgraded() {
         "upgraded to the configured cost: {stored}"
     );
     assert_eq!(
-        login(&app, "legacy@example.com", "Test1234").await.status(),
+        app.login_status("legacy@example.com", "Test1234").await,
         StatusCode::OK,
         "the new hash works"
     );
-    assert_json(
-        login(&app, "legacy@example.com", "Test12345").await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(login(&app, "legacy@example.com", "Test12345").await).await;
 }
 
 // ---- brute force -------------------------------------------------------------------------
@@ -313,15 +280,10 @@ async fn repeated_failures_for_one_account_are_throttled_then_forgotten() {
         [429; 25],
         "then refused without checking the password"
     );
-    assert_json(
-        login(&app, "target@example.com", PASSWORD).await,
-        StatusCode::TOO_MANY_REQUESTS,
-        json!({"detail": THROTTLED}),
-    )
-    .await;
+    assert_throttled(login(&app, "target@example.com", PASSWORD).await).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
-        login(&app, "target@example.com", PASSWORD).await.status(),
+        app.login_status("target@example.com", PASSWORD).await,
         StatusCode::OK,
         "the right password works after the window"
     );
@@ -355,21 +317,16 @@ async fn a_success_resets_the_accounts_failures() {
     app.register("reset@example.com").await;
     for _ in 0..4 {
         assert_eq!(
-            login(&app, "reset@example.com", "Wrong1234").await.status(),
+            app.login_status("reset@example.com", "Wrong1234").await,
             StatusCode::UNAUTHORIZED
         );
     }
     assert_eq!(
-        login(&app, "reset@example.com", PASSWORD).await.status(),
+        app.login_status("reset@example.com", PASSWORD).await,
         StatusCode::OK
     );
     for _ in 0..4 {
-        assert_json(
-            login(&app, "reset@example.com", "Wrong1234").await,
-            StatusCode::UNAUTHORIZED,
-            json!({"detail": REFUSED}),
-        )
-        .await;
+        assert_refused(login(&app, "reset@example.com", "Wrong1234").await).await;
     }
 }
 
@@ -378,20 +335,10 @@ async fn one_client_guessing_many_accounts_is_throttled_per_ip() {
     let app = spawn_app_with(&[("LOGIN_MAX_FAILURES_PER_IP", "3")]).await;
     for n in 0..3 {
         let response = login(&app, &format!("victim{n}@example.com"), "Wrong1234").await;
-        assert_json(
-            response,
-            StatusCode::UNAUTHORIZED,
-            json!({"detail": REFUSED}),
-        )
-        .await;
+        assert_refused(response).await;
     }
     let fourth = login(&app, "victim9@example.com", "Wrong1234").await;
-    assert_json(
-        fourth,
-        StatusCode::TOO_MANY_REQUESTS,
-        json!({"detail": THROTTLED}),
-    )
-    .await;
+    assert_throttled(fourth).await;
 }
 
 // ---- client IP ---------------------------------------------------------------------------
@@ -409,17 +356,18 @@ async fn an_untrusted_client_cannot_choose_its_rate_limit_key() {
         assert_eq!(response.map(|r| r.status()).ok(), Some(StatusCode::OK));
     }
     let response = app
-        .client
-        .get(app.url("/health"))
-        .header("x-forwarded-for", "10.9.9.9")
-        .header("forwarded", "for=10.8.8.8")
-        .send()
-        .await
-        .unwrap();
-    assert_json(
+        .get_with(
+            "/health",
+            &[
+                ("x-forwarded-for", "10.9.9.9"),
+                ("forwarded", "for=10.8.8.8"),
+            ],
+        )
+        .await;
+    assert_detail(
         response,
         StatusCode::TOO_MANY_REQUESTS,
-        json!({"detail": "Rate limit exceeded: 3 per 1 minute"}),
+        "Rate limit exceeded: 3 per 1 minute",
     )
     .await;
 }
@@ -447,10 +395,10 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
         );
     }
     let limited = get(("x-forwarded-for", "203.0.113.1")).await.unwrap();
-    assert_json(
+    assert_detail(
         limited,
         StatusCode::TOO_MANY_REQUESTS,
-        json!({"detail": "Rate limit exceeded: 2 per 1 minute"}),
+        "Rate limit exceeded: 2 per 1 minute",
     )
     .await;
     let other = get(("forwarded", "for=\"[2001:db8::7]:4711\""))
@@ -561,10 +509,10 @@ async fn oversized_bodies_are_413_json_on_every_endpoint() {
     ] {
         let payload = format!("{{\"refresh_token\": \"{}\"}}", "x".repeat(70_000)).into_bytes();
         let response = raw_post(&app, path, Some("application/json"), payload).await;
-        assert_json(
+        assert_detail(
             response,
             StatusCode::PAYLOAD_TOO_LARGE,
-            json!({"detail": "Request body too large"}),
+            "Request body too large",
         )
         .await;
     }
@@ -593,7 +541,7 @@ async fn privileged_fields_sent_by_a_client_are_never_stored() {
         "{stored}"
     );
     assert_eq!(
-        login(&app, "p@example.com", PASSWORD).await.status(),
+        app.login_status("p@example.com", PASSWORD).await,
         StatusCode::OK
     );
 }
@@ -601,27 +549,22 @@ async fn privileged_fields_sent_by_a_client_are_never_stored() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let app = spawn_app().await;
-    assert_json(
+    assert_detail(
         app.get("/api/v1/auth/../../etc/passwd").await,
         StatusCode::NOT_FOUND,
-        json!({"detail": "Not Found"}),
+        "Not Found",
     )
     .await;
-    assert_json(
-        app.get("/%00").await,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not Found"}),
-    )
-    .await;
+    assert_detail(app.get("/%00").await, StatusCode::NOT_FOUND, "Not Found").await;
     let response = app
         .client
         .request(Method::PATCH, app.url("/api/v1/auth/logout"))
         .send()
         .await;
-    let headers = assert_json(
+    let headers = assert_detail(
         response.unwrap(),
         StatusCode::METHOD_NOT_ALLOWED,
-        json!({"detail": "Method Not Allowed"}),
+        "Method Not Allowed",
     )
     .await;
     assert_eq!(
@@ -711,12 +654,7 @@ async fn tokens_with_claims_of_the_wrong_shape_are_401() {
         "a.b.c".to_owned(),
     ] {
         let response = app.get_me(&token).await;
-        assert_json(
-            response,
-            StatusCode::UNAUTHORIZED,
-            json!({"detail": "Invalid credentials"}),
-        )
-        .await;
+        assert_invalid_credentials(response).await;
     }
 }
 
@@ -726,12 +664,8 @@ async fn tokens_with_claims_of_the_wrong_shape_are_401() {
 async fn token_and_user_answers_are_not_cached_and_errors_carry_security_headers() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("cache@example.com").await;
-    let refresh = app
-        .post_refresh(tokens["refresh_token"].as_str().unwrap_or_default())
-        .await;
-    let me = app
-        .get_me(tokens["access_token"].as_str().unwrap_or_default())
-        .await;
+    let refresh = app.post_refresh(refresh(&tokens)).await;
+    let me = app.get_me(access(&tokens)).await;
     for response in [refresh, me] {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(header(&response, "cache-control"), Some("no-store"));
@@ -749,12 +683,7 @@ async fn token_and_user_answers_are_not_cached_and_errors_carry_security_headers
             "{name}"
         );
     }
-    assert_json(
-        missing,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not Found"}),
-    )
-    .await;
+    assert_detail(missing, StatusCode::NOT_FOUND, "Not Found").await;
 }
 
 #[tokio::test]
@@ -772,13 +701,16 @@ async fn production_adds_strict_transport_security() {
 async fn a_disallowed_origin_gets_no_cors_headers_even_on_preflight() {
     let app = spawn_app_with(&[("CORS_ORIGINS", "https://app.example.com")]).await;
     let preflight = app
-        .client
-        .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
-        .header("origin", "http://localhost:3000")
-        .header("access-control-request-method", "POST")
-        .send()
-        .await
-        .unwrap();
+        .request_with(
+            Method::OPTIONS,
+            "/api/v1/auth/login",
+            &[
+                ("origin", "http://localhost:3000"),
+                ("access-control-request-method", "POST"),
+            ],
+            None,
+        )
+        .await;
     assert!(
         preflight
             .headers()
@@ -792,12 +724,8 @@ async fn a_disallowed_origin_gets_no_cors_headers_even_on_preflight() {
     );
     assert!(body(preflight).await["detail"].is_string());
     let allowed = app
-        .client
-        .get(app.url("/health"))
-        .header("origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+        .get_with("/health", &[("origin", "https://app.example.com")])
+        .await;
     assert_eq!(
         header(&allowed, "access-control-allow-origin"),
         Some("https://app.example.com")
@@ -814,12 +742,7 @@ async fn addresses_differing_by_an_accent_are_two_accounts_on_every_backend() {
         .await;
     assert_eq!(accented.status(), StatusCode::CREATED, "é is not e");
     assert_eq!(body(accented).await["email"], "josé@example.com");
-    assert_json(
-        login(&app, "jose@example.com", "Wrong1234").await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(login(&app, "jose@example.com", "Wrong1234").await).await;
 }
 
 #[tokio::test]

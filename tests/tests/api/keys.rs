@@ -11,7 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, TestApp, assert_json, body, header, spawn_app, spawn_app_on_database,
+    TestApp, access, assert_invalid_credentials, assert_json, body, header, refresh, spawn_app,
+    spawn_app_on_database,
 };
 
 /// A new Ed25519 key pair (PKCS#8 private PEM, SPKI public PEM), made with openssl.
@@ -43,6 +44,17 @@ fn ed25519(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (private, public)
 }
 
+/// A server signing with a new Ed25519 key `name` made in `dir`.
+async fn eddsa_app(dir: &Path, name: &str) -> TestApp {
+    let (private, _) = ed25519(dir, name);
+    let private = private.display().to_string();
+    crate::helpers::spawn_app_with(&[
+        ("JWT_ALGORITHM", "EdDSA"),
+        ("JWT_PRIVATE_KEY_FILE", private.as_str()),
+    ])
+    .await
+}
+
 async fn jwks(app: &TestApp) -> JwkSet {
     let response = app.get("/.well-known/jwks.json").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -50,12 +62,7 @@ async fn jwks(app: &TestApp) -> JwkSet {
 }
 
 async fn login(app: &TestApp, email: &str) -> String {
-    let response = app.login(email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    access(&app.sign_in(email).await).to_owned()
 }
 
 /// Verifies `token` the way another service would: by its `kid`, against the JWK set only.
@@ -75,13 +82,7 @@ fn verify_with_jwks(token: &str, keys: &JwkSet) -> Result<Value, String> {
 #[tokio::test]
 async fn ed25519_tokens_verify_against_the_published_jwks() {
     let dir = tempfile::tempdir().unwrap();
-    let (private, _) = ed25519(dir.path(), "current");
-    let private = private.display().to_string();
-    let app = crate::helpers::spawn_app_with(&[
-        ("JWT_ALGORITHM", "EdDSA"),
-        ("JWT_PRIVATE_KEY_FILE", private.as_str()),
-    ])
-    .await;
+    let app = eddsa_app(dir.path(), "current").await;
     app.register("keys@example.com").await;
     let token = login(&app, "keys@example.com").await;
     let keys = jwks(&app).await;
@@ -157,12 +158,7 @@ async fn a_retired_key_verifies_while_listed_and_not_after() {
         ],
     )
     .await;
-    assert_json(
-        retired.get_me(&old_token).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid credentials"}),
-    )
-    .await;
+    assert_invalid_credentials(retired.get_me(&old_token).await).await;
     assert_eq!(retired.get_me(&new_token).await.status(), StatusCode::OK);
 }
 
@@ -233,15 +229,9 @@ async fn the_jwks_verifier_accepts_the_servers_tokens_from_its_published_keys() 
     use flowrex_infrastructure::jwt::JwksVerifier;
 
     let dir = tempfile::tempdir().unwrap();
-    let (private, _) = ed25519(dir.path(), "embedded");
-    let private = private.display().to_string();
-    let app = crate::helpers::spawn_app_with(&[
-        ("JWT_ALGORITHM", "EdDSA"),
-        ("JWT_PRIVATE_KEY_FILE", private.as_str()),
-    ])
-    .await;
+    let app = eddsa_app(dir.path(), "embedded").await;
     app.register("embed@example.com").await;
-    let tokens = body(app.login("embed@example.com", PASSWORD).await).await;
+    let tokens = app.sign_in("embed@example.com").await;
     let published = app
         .get("/.well-known/jwks.json")
         .await
@@ -250,30 +240,23 @@ async fn the_jwks_verifier_accepts_the_servers_tokens_from_its_published_keys() 
         .unwrap();
     let verifier = JwksVerifier::from_json(&published, &JwtClaimsPolicy::default()).unwrap();
     let now = chrono::Utc::now();
-    let access = tokens["access_token"].as_str().unwrap();
-    let verified = verifier.verify(access, TokenKind::Access, now).unwrap();
-    let me = body(app.get_me(access).await).await;
+    let access_token = access(&tokens);
+    let verified = verifier
+        .verify(access_token, TokenKind::Access, now)
+        .unwrap();
+    let me = body(app.get_me(access_token).await).await;
     assert_eq!(Some(verified.subject.get()), me["id"].as_i64());
-    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let refresh_token = refresh(&tokens);
     assert_eq!(
-        verifier.verify(refresh, TokenKind::Access, now).err(),
+        verifier.verify(refresh_token, TokenKind::Access, now).err(),
         Some(TokenError::WrongKind)
     );
-    let (other, _) = ed25519(dir.path(), "other");
-    let stranger = crate::helpers::spawn_app_with(&[
-        ("JWT_ALGORITHM", "EdDSA"),
-        ("JWT_PRIVATE_KEY_FILE", other.display().to_string().as_str()),
-    ])
-    .await;
+    let stranger = eddsa_app(dir.path(), "other").await;
     stranger.register("embed@example.com").await;
-    let foreign = body(stranger.login("embed@example.com", PASSWORD).await).await;
+    let foreign = stranger.sign_in("embed@example.com").await;
     assert_eq!(
         verifier
-            .verify(
-                foreign["access_token"].as_str().unwrap(),
-                TokenKind::Access,
-                now
-            )
+            .verify(access(&foreign), TokenKind::Access, now)
             .err(),
         Some(TokenError::Invalid),
         "a token signed by another key"

@@ -9,7 +9,10 @@ use flowrex_infrastructure::test_support::smtp::{PrivateSmtp, Received};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, assert_json, body, spawn_app_with};
+use crate::helpers::{
+    PASSWORD, TestApp, access, assert_already_registered, assert_detail, body, refresh,
+    spawn_app_with,
+};
 
 const NEW_PASSWORD: &str = "Changed99";
 const WAIT: Duration = Duration::from_secs(10);
@@ -33,42 +36,83 @@ async fn mailing(extra: &[(&str, &str)]) -> (PrivateSmtp, TestApp) {
     (smtp, app)
 }
 
+const VERIFY_CONFIRM: &str = "/api/v1/auth/verify-email/confirm";
+
 impl TestApp {
     /// `POST path {"token": token}`.
     async fn confirm(&self, path: &str, token: &str) -> Response {
         self.post_json(path, &json!({ "token": token })).await
     }
 
-    /// The status of a login.
-    async fn login_status(&self, email: &str, password: &str) -> StatusCode {
-        self.login(email, password).await.status()
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<&Value>,
-    ) -> Response {
-        let mut request = self.client.request(method, self.url(path));
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request.send().await.expect("request")
-    }
-
-    async fn post_as(&self, path: &str, bearer: &str, body: &Value) -> Response {
-        self.send(reqwest::Method::POST, path, Some(bearer), Some(body))
+    /// `POST /password/forgot` for `email`.
+    async fn forgot(&self, email: &str) -> Response {
+        self.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
             .await
+    }
+
+    /// `POST /password/reset` with a mailed token.
+    async fn reset_password(&self, token: &str, new_password: &str) -> Response {
+        let reset = json!({"token": token, "new_password": new_password});
+        self.post_json("/api/v1/auth/password/reset", &reset).await
+    }
+
+    /// `POST /password/change` as the holder of `bearer`.
+    async fn change_password(&self, bearer: &str, current: &str, new_password: &str) -> Response {
+        let change = json!({"current_password": current, "new_password": new_password});
+        self.post_as("/api/v1/auth/password/change", bearer, &change)
+            .await
+    }
+
+    /// `POST /email/change` as the holder of `bearer`.
+    async fn change_email(&self, bearer: &str, new_email: &str, current: &str) -> Response {
+        let change = json!({"new_email": new_email, "current_password": current});
+        self.post_as("/api/v1/auth/email/change", bearer, &change)
+            .await
+    }
+
+    /// `DELETE /me` as the holder of `bearer`, confirmed with `current`.
+    async fn delete_me(&self, bearer: &str, current: &str) -> Response {
+        self.send(
+            reqwest::Method::DELETE,
+            "/api/v1/auth/me",
+            Some(bearer),
+            Some(&json!({ "current_password": current })),
+        )
+        .await
     }
 }
 
-fn access(tokens: &Value) -> &str {
-    tokens["access_token"].as_str().expect("access token")
+/// Asserts that the login `refused` is refused (401) and the login `accepted` works.
+async fn assert_login_moved(app: &TestApp, refused: (&str, &str), accepted: (&str, &str)) {
+    assert_eq!(
+        app.login_status(refused.0, refused.1).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.login_status(accepted.0, accepted.1).await,
+        StatusCode::OK
+    );
+}
+
+/// Asserts the answer to a wrong current password: 400 `Current password is incorrect`.
+async fn assert_wrong_current_password(response: Response) {
+    assert_detail(
+        response,
+        StatusCode::BAD_REQUEST,
+        "Current password is incorrect",
+    )
+    .await;
+}
+
+/// Asserts the answer to a used, expired, garbled or foreign link token: 400 `Invalid or
+/// expired token`.
+async fn assert_invalid_link(response: Response) {
+    assert_detail(
+        response,
+        StatusCode::BAD_REQUEST,
+        "Invalid or expired token",
+    )
+    .await;
 }
 
 async fn one_mail(smtp: &PrivateSmtp, to: &str, subject_has: &str) -> Received {
@@ -118,46 +162,20 @@ async fn register_mails_a_link_that_verifies_once() {
     assert!(mail.html.contains(&token), "the HTML part has the link too");
 
     // Another purpose's route, and a garbled token, are refused before any use.
-    let reset = app
-        .post_json(
-            "/api/v1/auth/password/reset",
-            &json!({"token": token, "new_password": NEW_PASSWORD}),
-        )
-        .await;
-    assert_json(
-        reset,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Invalid or expired token"}),
-    )
-    .await;
+    let reset = app.reset_password(&token, NEW_PASSWORD).await;
+    assert_invalid_link(reset).await;
     for garbled in ["", "nope", &token[1..], &format!("{token}0")] {
-        let response = app
-            .confirm("/api/v1/auth/verify-email/confirm", garbled)
-            .await;
-        assert_json(
-            response,
-            StatusCode::BAD_REQUEST,
-            json!({"detail": "Invalid or expired token"}),
-        )
-        .await;
+        let response = app.confirm(VERIFY_CONFIRM, garbled).await;
+        assert_invalid_link(response).await;
     }
 
-    let confirmed = app
-        .confirm("/api/v1/auth/verify-email/confirm", &token)
-        .await;
+    let confirmed = app.confirm(VERIFY_CONFIRM, &token).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let confirmed = body(confirmed).await;
     assert_eq!(confirmed["is_verified"], true);
     assert_eq!(confirmed["email"], "Ada@example.com");
-    let again = app
-        .confirm("/api/v1/auth/verify-email/confirm", &token)
-        .await;
-    assert_json(
-        again,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Invalid or expired token"}),
-    )
-    .await;
+    let again = app.confirm(VERIFY_CONFIRM, &token).await;
+    assert_invalid_link(again).await;
     let tokens = body(app.login("ada@example.com", PASSWORD).await).await;
     assert_eq!(
         body(app.get_me(access(&tokens)).await).await["is_verified"],
@@ -170,48 +188,25 @@ async fn register_mails_a_link_that_verifies_once() {
 async fn a_reset_ends_every_session_and_only_the_new_password_works() {
     let (smtp, app) = mailing(&[]).await;
     let first = app.register_and_login("reset@example.com").await;
-    let second = body(app.login("reset@example.com", PASSWORD).await).await;
+    let second = app.sign_in("reset@example.com").await;
 
-    let forgot = app
-        .post_json(
-            "/api/v1/auth/password/forgot",
-            &json!({"email": "RESET@example.com"}),
-        )
-        .await;
+    let forgot = app.forgot("RESET@example.com").await;
     assert_eq!(forgot.status(), StatusCode::ACCEPTED);
     let mail = mail_about(&smtp, "reset@example.com", "Reset").await;
     let token = mail.token().expect("token");
 
-    let weak = app
-        .post_json(
-            "/api/v1/auth/password/reset",
-            &json!({"token": token, "new_password": "weak"}),
-        )
-        .await;
+    let weak = app.reset_password(&token, "weak").await;
     assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let weak = body(weak).await;
     assert_eq!(weak["detail"][0]["loc"], json!(["body", "new_password"]));
     assert!(weak["detail"][0].get("input").is_none(), "never echoed");
 
-    let reset = app
-        .post_json(
-            "/api/v1/auth/password/reset",
-            &json!({"token": token, "new_password": NEW_PASSWORD}),
-        )
-        .await;
+    let reset = app.reset_password(&token, NEW_PASSWORD).await;
     assert_eq!(reset.status(), StatusCode::OK);
     assert!(body(reset).await["message"].is_string());
 
     for tokens in [&first, &second] {
-        assert_eq!(
-            app.get_me(access(tokens)).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
-        let refresh = tokens["refresh_token"].as_str().unwrap();
-        assert_eq!(
-            app.post_refresh(refresh).await.status(),
-            StatusCode::UNAUTHORIZED
-        );
+        app.assert_session_ended(tokens).await;
     }
     assert_eq!(
         app.login_status("reset@example.com", PASSWORD).await,
@@ -226,12 +221,7 @@ async fn a_reset_ends_every_session_and_only_the_new_password_works() {
         "the link reached the address"
     );
     mail_about(&smtp, "reset@example.com", "password was reset").await;
-    let used = app
-        .post_json(
-            "/api/v1/auth/password/reset",
-            &json!({"token": token, "new_password": "Another123"}),
-        )
-        .await;
+    let used = app.reset_password(&token, "Another123").await;
     assert_eq!(used.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -240,56 +230,30 @@ async fn a_reset_ends_every_session_and_only_the_new_password_works() {
 async fn a_password_change_keeps_the_callers_session_and_ends_the_others() {
     let (smtp, app) = mailing(&[]).await;
     let caller = app.register_and_login("change@example.com").await;
-    let other = body(app.login("change@example.com", PASSWORD).await).await;
+    let other = app.sign_in("change@example.com").await;
 
     let wrong = app
-        .post_as(
-            "/api/v1/auth/password/change",
-            access(&caller),
-            &json!({"current_password": "Wrong1234", "new_password": NEW_PASSWORD}),
-        )
+        .change_password(access(&caller), "Wrong1234", NEW_PASSWORD)
         .await;
-    assert_json(
-        wrong,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Current password is incorrect"}),
-    )
-    .await;
+    assert_wrong_current_password(wrong).await;
     let changed = app
-        .post_as(
-            "/api/v1/auth/password/change",
-            access(&caller),
-            &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
-        )
+        .change_password(access(&caller), PASSWORD, NEW_PASSWORD)
         .await;
     assert_eq!(changed.status(), StatusCode::OK);
     assert_eq!(app.get_me(access(&caller)).await.status(), StatusCode::OK);
-    let refreshed = app
-        .post_refresh(caller["refresh_token"].as_str().unwrap())
-        .await;
+    let refreshed = app.post_refresh(refresh(&caller)).await;
     assert_eq!(
         refreshed.status(),
         StatusCode::OK,
         "the caller's session goes on"
     );
-    assert_eq!(
-        app.get_me(access(&other)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.post_refresh(other["refresh_token"].as_str().unwrap())
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.login_status("change@example.com", PASSWORD).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.login_status("change@example.com", NEW_PASSWORD).await,
-        StatusCode::OK
-    );
+    app.assert_session_ended(&other).await;
+    assert_login_moved(
+        &app,
+        ("change@example.com", PASSWORD),
+        ("change@example.com", NEW_PASSWORD),
+    )
+    .await;
     mail_about(&smtp, "change@example.com", "password was changed").await;
 }
 
@@ -301,11 +265,7 @@ async fn wrong_current_passwords_count_as_failed_logins() {
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let response = app
-            .post_as(
-                "/api/v1/auth/password/change",
-                access(&caller),
-                &json!({"current_password": "Guess1234", "new_password": NEW_PASSWORD}),
-            )
+            .change_password(access(&caller), "Guess1234", NEW_PASSWORD)
             .await;
         statuses.push(response.status().as_u16());
     }
@@ -325,37 +285,15 @@ async fn an_email_change_moves_the_login_only_when_confirmed() {
     app.register("taken@example.com").await;
 
     let taken = app
-        .post_as(
-            "/api/v1/auth/email/change",
-            access(&caller),
-            &json!({"new_email": "Taken@Example.com", "current_password": PASSWORD}),
-        )
+        .change_email(access(&caller), "Taken@Example.com", PASSWORD)
         .await;
-    assert_json(
-        taken,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Email already registered"}),
-    )
-    .await;
+    assert_already_registered(taken).await;
     let wrong = app
-        .post_as(
-            "/api/v1/auth/email/change",
-            access(&caller),
-            &json!({"new_email": "new@example.com", "current_password": "Wrong1234"}),
-        )
+        .change_email(access(&caller), "new@example.com", "Wrong1234")
         .await;
-    assert_json(
-        wrong,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Current password is incorrect"}),
-    )
-    .await;
+    assert_wrong_current_password(wrong).await;
     let asked = app
-        .post_as(
-            "/api/v1/auth/email/change",
-            access(&caller),
-            &json!({"new_email": "new@example.com", "current_password": PASSWORD}),
-        )
+        .change_email(access(&caller), "new@example.com", PASSWORD)
         .await;
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
     let link = mail_about(&smtp, "new@example.com", "Confirm").await;
@@ -374,17 +312,13 @@ async fn an_email_change_moves_the_login_only_when_confirmed() {
     let confirmed = body(confirmed).await;
     assert_eq!(confirmed["email"], "new@example.com");
     assert_eq!(confirmed["is_verified"], true);
-    assert_eq!(
-        app.login_status("old@example.com", PASSWORD).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.login_status("new@example.com", PASSWORD).await,
-        StatusCode::OK
-    );
-    let verify_route = app
-        .confirm("/api/v1/auth/verify-email/confirm", &token)
-        .await;
+    assert_login_moved(
+        &app,
+        ("old@example.com", PASSWORD),
+        ("new@example.com", PASSWORD),
+    )
+    .await;
+    let verify_route = app.confirm(VERIFY_CONFIRM, &token).await;
     assert_eq!(verify_route.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -393,39 +327,11 @@ async fn an_email_change_moves_the_login_only_when_confirmed() {
 async fn a_deleted_account_is_gone_and_its_address_registers_again() {
     let (smtp, app) = mailing(&[]).await;
     let caller = app.register_and_login("leave@example.com").await;
-    let wrong = app
-        .send(
-            reqwest::Method::DELETE,
-            "/api/v1/auth/me",
-            Some(access(&caller)),
-            Some(&json!({"current_password": "Wrong1234"})),
-        )
-        .await;
-    assert_json(
-        wrong,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Current password is incorrect"}),
-    )
-    .await;
-    let deleted = app
-        .send(
-            reqwest::Method::DELETE,
-            "/api/v1/auth/me",
-            Some(access(&caller)),
-            Some(&json!({"current_password": PASSWORD})),
-        )
-        .await;
+    let wrong = app.delete_me(access(&caller), "Wrong1234").await;
+    assert_wrong_current_password(wrong).await;
+    let deleted = app.delete_me(access(&caller), PASSWORD).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get_me(access(&caller)).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.post_refresh(caller["refresh_token"].as_str().unwrap())
-            .await
-            .status(),
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_session_ended(&caller).await;
     assert_eq!(
         app.login_status("leave@example.com", PASSWORD).await,
         StatusCode::UNAUTHORIZED
@@ -453,10 +359,7 @@ async fn forgot_and_verify_requests_answer_alike_for_every_address() {
     mail_about(&smtp, "real@example.com", "Verify").await;
     let verified = mail_about(&smtp, "verified@example.com", "Verify").await;
     let confirmed = app
-        .confirm(
-            "/api/v1/auth/verify-email/confirm",
-            &verified.token().unwrap(),
-        )
+        .confirm(VERIFY_CONFIRM, &verified.token().unwrap())
         .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
 
@@ -522,13 +425,13 @@ async fn a_signed_in_user_asks_for_a_new_link_which_replaces_the_old() {
     assert_eq!(received.len(), 2);
     let (old, new) = (first.token().unwrap(), received[1].token().unwrap());
     assert_ne!(old, new);
-    let stale = app.confirm("/api/v1/auth/verify-email/confirm", &old).await;
+    let stale = app.confirm(VERIFY_CONFIRM, &old).await;
     assert_eq!(
         stale.status(),
         StatusCode::BAD_REQUEST,
         "a newer link replaced it"
     );
-    let fresh = app.confirm("/api/v1/auth/verify-email/confirm", &new).await;
+    let fresh = app.confirm(VERIFY_CONFIRM, &new).await;
     assert_eq!(fresh.status(), StatusCode::OK);
 }
 
@@ -537,11 +440,7 @@ async fn a_signed_in_user_asks_for_a_new_link_which_replaces_the_old() {
 async fn of_two_concurrent_confirmations_exactly_one_succeeds() {
     let (smtp, app) = mailing(&[]).await;
     app.register("race@example.com").await;
-    app.post_json(
-        "/api/v1/auth/password/forgot",
-        &json!({"email": "race@example.com"}),
-    )
-    .await;
+    app.forgot("race@example.com").await;
     let token = mail_about(&smtp, "race@example.com", "Reset")
         .await
         .token()
@@ -632,11 +531,7 @@ async fn a_front_end_takes_the_links_over_by_configuration() {
         "{}",
         verify.text
     );
-    app.post_json(
-        "/api/v1/auth/password/forgot",
-        &json!({"email": "front@example.com"}),
-    )
-    .await;
+    app.forgot("front@example.com").await;
     let reset = mail_about(&smtp, "front@example.com", "Reset").await;
     assert!(
         reset
@@ -651,10 +546,10 @@ async fn a_front_end_takes_the_links_over_by_configuration() {
 async fn with_verification_required_an_unverified_account_cannot_log_in() {
     let (smtp, app) = mailing(&[("REQUIRE_VERIFIED_EMAIL", "true")]).await;
     app.register("strict@example.com").await;
-    assert_json(
+    assert_detail(
         app.login("strict@example.com", PASSWORD).await,
         StatusCode::FORBIDDEN,
-        json!({"detail": "Email not verified"}),
+        "Email not verified",
     )
     .await;
     assert_eq!(
@@ -665,8 +560,7 @@ async fn with_verification_required_an_unverified_account_cannot_log_in() {
         .await
         .token()
         .unwrap();
-    app.confirm("/api/v1/auth/verify-email/confirm", &token)
-        .await;
+    app.confirm(VERIFY_CONFIRM, &token).await;
     assert_eq!(
         app.login_status("strict@example.com", PASSWORD).await,
         StatusCode::OK
@@ -715,28 +609,20 @@ async fn without_smtp_outside_development_the_mailing_flows_answer_503() {
             json!({"email": "nomail@example.com"}),
         ),
     ] {
-        assert_json(
+        assert_detail(
             app.post_json(path, &body).await,
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({"detail": "Mail delivery is not configured"}),
+            "Mail delivery is not configured",
         )
         .await;
     }
     let change = app
-        .post_as(
-            "/api/v1/auth/email/change",
-            access(&user),
-            &json!({"new_email": "x@example.com", "current_password": PASSWORD}),
-        )
+        .change_email(access(&user), "x@example.com", PASSWORD)
         .await;
     assert_eq!(change.status(), StatusCode::SERVICE_UNAVAILABLE);
     // What needs no link still works.
     let changed = app
-        .post_as(
-            "/api/v1/auth/password/change",
-            access(&user),
-            &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
-        )
+        .change_password(access(&user), PASSWORD, NEW_PASSWORD)
         .await;
     assert_eq!(changed.status(), StatusCode::OK);
 }
@@ -797,13 +683,7 @@ async fn an_expired_link_is_refused_like_a_used_one() {
         .unwrap();
     app.execute_sql("UPDATE one_time_tokens SET expires_at = created_at")
         .await;
-    assert_json(
-        app.confirm("/api/v1/auth/verify-email/confirm", &token)
-            .await,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Invalid or expired token"}),
-    )
-    .await;
+    assert_invalid_link(app.confirm(VERIFY_CONFIRM, &token).await).await;
     let page = app.get(&format!("/verify-email?token={token}")).await;
     assert_eq!(
         page.status(),

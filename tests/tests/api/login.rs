@@ -4,9 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_json, body, header, sorted_keys, spawn_app, spawn_app_with};
-
-const REFUSED: &str = "Invalid email or password";
+use crate::helpers::{
+    PASSWORD, assert_json, assert_refused, body, header, sorted_keys, spawn_app, spawn_app_with,
+};
 
 #[tokio::test]
 async fn login_answers_200_with_an_access_token() {
@@ -48,24 +48,14 @@ async fn a_wrong_password_is_401() {
     let app = spawn_app().await;
     app.register("w@example.com").await;
     let response = app.login("w@example.com", "Wrong1234").await;
-    assert_json(
-        response,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(response).await;
 }
 
 #[tokio::test]
 async fn an_unknown_email_gets_the_same_401() {
     let app = spawn_app().await;
     let response = app.login("ghost@example.com", PASSWORD).await;
-    assert_json(
-        response,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(response).await;
 }
 
 #[tokio::test]
@@ -75,12 +65,7 @@ async fn an_inactive_user_gets_the_same_401_even_with_the_right_password() {
     app.execute_sql("UPDATE users SET is_active = false WHERE email = 'off@example.com'")
         .await;
     let response = app.login("off@example.com", PASSWORD).await;
-    assert_json(
-        response,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": REFUSED}),
-    )
-    .await;
+    assert_refused(response).await;
 }
 
 #[tokio::test]

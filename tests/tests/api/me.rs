@@ -4,15 +4,12 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, body, exp_in, forge_token, header, spawn_app};
+use crate::helpers::{
+    access, assert_detail, body, exp_in, forge_token, header, refresh, spawn_app,
+};
 
 async fn assert_401(response: reqwest::Response, detail: &str) {
-    let headers = assert_json(
-        response,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": detail}),
-    )
-    .await;
+    let headers = assert_detail(response, StatusCode::UNAUTHORIZED, detail).await;
     assert_eq!(
         headers
             .get("www-authenticate")
@@ -29,10 +26,7 @@ async fn me_with_the_access_token_answers_200() {
     app.post_register(&json!({"email": "me@test.com", "password": "Test1234"}))
         .await;
     let login = app.login("me@test.com", "Test1234").await;
-    let token = body(login).await["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let token = access(&body(login).await).to_owned();
     let response = app.get_me(&token).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
@@ -44,10 +38,7 @@ async fn me_answers_the_same_user_body_as_register() {
     let login = app
         .login("same@example.com", crate::helpers::PASSWORD)
         .await;
-    let token = body(login).await["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let token = access(&body(login).await).to_owned();
     let response = app.get_me(&token).await;
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     assert_eq!(body(response).await, user);
@@ -59,12 +50,8 @@ async fn no_or_garbled_authorization_is_not_authenticated() {
     assert_401(app.get("/api/v1/auth/me").await, "Not authenticated").await;
     for header in ["Basic dXNlcjpwdw==", "Bearer", "Bearer ", "token"] {
         let response = app
-            .client
-            .get(app.url("/api/v1/auth/me"))
-            .header("authorization", header)
-            .send()
-            .await
-            .unwrap();
+            .get_with("/api/v1/auth/me", &[("authorization", header)])
+            .await;
         assert_401(response, "Not authenticated").await;
     }
 }
@@ -73,16 +60,11 @@ async fn no_or_garbled_authorization_is_not_authenticated() {
 async fn bad_tokens_are_invalid_credentials() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("bad@example.com").await;
-    let user = app
-        .get_me(tokens["access_token"].as_str().unwrap_or_default())
-        .await;
+    let user = app.get_me(access(&tokens)).await;
     let sub = body(user).await["id"].to_string();
     for token in [
         "garbage".to_owned(),
-        tokens["refresh_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
+        refresh(&tokens).to_owned(),
         forge_token(&json!({"sub": sub, "exp": exp_in(-1), "type": "access"})),
         forge_token(&json!({"sub": "99999999999", "exp": exp_in(600), "type": "access"})),
         forge_token(&json!({"sub": "abc", "exp": exp_in(600), "type": "access"})),
@@ -96,7 +78,7 @@ async fn bad_tokens_are_invalid_credentials() {
 async fn an_inactive_or_deleted_users_token_is_invalid_credentials() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("gone@example.com").await;
-    let token = tokens["access_token"].as_str().unwrap_or_default();
+    let token = access(&tokens);
     app.execute_sql("UPDATE users SET is_active = false").await;
     assert_401(app.get_me(token).await, "Invalid credentials").await;
     app.execute_sql("DELETE FROM users").await;

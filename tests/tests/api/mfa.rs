@@ -8,7 +8,10 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, body, spawn_app, spawn_app_on_database};
+use crate::helpers::{
+    PASSWORD, TestApp, access, assert_detail, assert_refused, body, claims, refresh, spawn_app,
+    spawn_app_on_database,
+};
 
 /// The code of the step `offset` steps from now (an app whose clock is that far off).
 fn code(secret: &str, offset: i64) -> String {
@@ -20,37 +23,7 @@ fn code(secret: &str, offset: i64) -> String {
     totp.generate(u64::try_from(now).expect("time"))
 }
 
-fn claims(access_token: &str) -> Value {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.set_audience(&["flowrex"]);
-    jsonwebtoken::decode::<Value>(
-        access_token,
-        &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()),
-        &validation,
-    )
-    .expect("our token")
-    .claims
-}
-
-fn access(tokens: &Value) -> &str {
-    tokens["access_token"].as_str().expect("access token")
-}
-
 impl TestApp {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: &Value,
-    ) -> Response {
-        let mut request = self.client.request(method, self.url(path)).json(body);
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.expect("request")
-    }
-
     /// Enrols and activates TOTP for the user of `bearer`: the secret and the recovery
     /// codes.
     async fn enable_totp(&self, bearer: &str) -> (String, Vec<String>) {
@@ -109,6 +82,22 @@ impl TestApp {
     async fn verify(&self, proof: &Value) -> Response {
         self.post_json("/api/v1/auth/mfa/verify", proof).await
     }
+
+    /// Answers the challenge `mfa_token` with a TOTP code.
+    async fn verify_code(&self, mfa_token: &str, code: &str) -> Response {
+        self.verify(&json!({ "mfa_token": mfa_token, "code": code }))
+            .await
+    }
+}
+
+/// Asserts a challenge that is used up or unknown: 401 `Invalid or expired mfa_token`.
+async fn assert_mfa_token_refused(response: Response) {
+    assert_detail(
+        response,
+        StatusCode::UNAUTHORIZED,
+        "Invalid or expired mfa_token",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -124,15 +113,10 @@ async fn enrol_activate_login_verify_and_tokens_carry_amr_and_aal() {
 
     let token = app.challenge(email).await;
     // The activating code's step is spent: the next step's code (within the window) is not.
-    let spent = app
-        .verify(&json!({ "mfa_token": token, "code": code(&secret, 0) }))
-        .await;
-    assert_eq!(spent.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(body(spent).await, json!({ "detail": "Invalid code" }));
+    let spent = app.verify_code(&token, &code(&secret, 0)).await;
+    assert_detail(spent, StatusCode::UNAUTHORIZED, "Invalid code").await;
     let next = code(&secret, 1);
-    let verified = app
-        .verify(&json!({ "mfa_token": token, "code": next }))
-        .await;
+    let verified = app.verify_code(&token, &next).await;
     assert_eq!(verified.status(), StatusCode::OK);
     let tokens = body(verified).await;
     assert_eq!(tokens["token_type"], "bearer");
@@ -143,24 +127,14 @@ async fn enrol_activate_login_verify_and_tokens_carry_amr_and_aal() {
 
     // The same code again, on a fresh challenge: refused.
     let again = app.challenge(email).await;
-    let replay = app
-        .verify(&json!({ "mfa_token": again, "code": next }))
-        .await;
+    let replay = app.verify_code(&again, &next).await;
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
     // The used mfa_token is gone.
-    let reused = app
-        .verify(&json!({ "mfa_token": token, "code": code(&secret, 1) }))
-        .await;
-    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body(reused).await,
-        json!({ "detail": "Invalid or expired mfa_token" })
-    );
+    let reused = app.verify_code(&token, &code(&secret, 1)).await;
+    assert_mfa_token_refused(reused).await;
 
     // Refreshed tokens keep amr and aal; the sessions list shows them.
-    let refreshed = app
-        .post_refresh(tokens["refresh_token"].as_str().expect("refresh"))
-        .await;
+    let refreshed = app.post_refresh(refresh(&tokens)).await;
     let refreshed = body(refreshed).await;
     assert_eq!(claims(access(&refreshed))["amr"], json!(["pwd", "otp"]));
     let sessions = app
@@ -207,8 +181,7 @@ async fn a_recovery_code_works_exactly_once() {
     let again = app
         .verify(&json!({ "mfa_token": token, "recovery_code": recovery[0] }))
         .await;
-    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(body(again).await, json!({ "detail": "Invalid code" }));
+    assert_detail(again, StatusCode::UNAUTHORIZED, "Invalid code").await;
     // Another code of the set still works, and the use is in the user's security history.
     let other = app
         .verify(&json!({ "mfa_token": token, "recovery_code": recovery[1] }))
@@ -236,19 +209,11 @@ async fn an_mfa_token_allows_five_tries() {
     let (secret, _) = app.enable_totp(access(&first)).await;
     let token = app.challenge(email).await;
     for _ in 0..5 {
-        let wrong = app
-            .verify(&json!({ "mfa_token": token, "code": "000000" }))
-            .await;
+        let wrong = app.verify_code(&token, "000000").await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     }
-    let sixth = app
-        .verify(&json!({ "mfa_token": token, "code": code(&secret, 1) }))
-        .await;
-    assert_eq!(sixth.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body(sixth).await,
-        json!({ "detail": "Invalid or expired mfa_token" })
-    );
+    let sixth = app.verify_code(&token, &code(&secret, 1)).await;
+    assert_mfa_token_refused(sixth).await;
     let garbled = app.verify(&json!({ "mfa_token": "x" })).await;
     assert_eq!(garbled.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let both = app
@@ -332,11 +297,7 @@ async fn managing_the_factor_and_changing_the_password_need_an_aal2_session() {
         );
     }
     let token = app.challenge(email).await;
-    let strong = body(
-        app.verify(&json!({ "mfa_token": token, "code": code(&secret, 1) }))
-            .await,
-    )
-    .await;
+    let strong = body(app.verify_code(&token, &code(&secret, 1)).await).await;
     let strong = access(&strong);
     // A fresh set needs a current code too; the one just used is spent.
     let spent = app
@@ -347,8 +308,7 @@ async fn managing_the_factor_and_changing_the_password_need_an_aal2_session() {
             &json!({ "code": code(&secret, 1) }),
         )
         .await;
-    assert_eq!(spent.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(body(spent).await, json!({ "detail": "Invalid code" }));
+    assert_detail(spent, StatusCode::BAD_REQUEST, "Invalid code").await;
     let changed = app
         .call(
             Method::POST,
@@ -435,11 +395,7 @@ async fn the_login_of_a_user_without_a_factor_is_unchanged() {
     );
     // Wrong passwords answer as before.
     let wrong = app.login("plain@example.com", "Wrong1234").await;
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body(wrong).await,
-        json!({ "detail": "Invalid email or password" })
-    );
+    assert_refused(wrong).await;
 }
 
 /// The body with each token replaced by `…`.

@@ -12,7 +12,7 @@ use webauthn_authenticator_rs::prelude::{
 };
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use crate::helpers::{JWT_SECRET, PASSWORD, TestApp, body, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, access, assert_detail, body, claims, spawn_app_with};
 
 /// The front end's origin the test server allows (the relying party is `localhost`).
 const ORIGIN: &str = "http://localhost:3000";
@@ -29,31 +29,24 @@ fn origin() -> Url {
     Url::parse(ORIGIN).expect("origin")
 }
 
-fn claims(access_token: &str) -> Value {
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.set_audience(&["flowrex"]);
-    jsonwebtoken::decode::<Value>(
-        access_token,
-        &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()),
-        &validation,
-    )
-    .expect("our token")
-    .claims
-}
-
 impl TestApp {
-    async fn passkey_call(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: &Value,
-    ) -> Response {
-        let mut request = self.client.request(method, self.url(path)).json(body);
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.expect("request")
+    /// `POST /passkeys/register/start` as the holder of `bearer`.
+    async fn start_registration(&self, bearer: &str) -> Response {
+        self.post_as("/api/v1/auth/passkeys/register/start", bearer, &json!({}))
+            .await
+    }
+
+    /// The passkeys of the holder of `bearer`, as `GET /passkeys` lists them.
+    async fn passkeys_of(&self, bearer: &str) -> Value {
+        let listed = self
+            .call(
+                Method::GET,
+                "/api/v1/auth/passkeys",
+                Some(bearer),
+                &json!({}),
+            )
+            .await;
+        body(listed).await
     }
 
     /// Registers a passkey held by `authenticator` for the user of `bearer`: its id as
@@ -63,14 +56,7 @@ impl TestApp {
         bearer: &str,
         authenticator: &mut SoftPasskey,
     ) -> (i64, String) {
-        let start = self
-            .passkey_call(
-                Method::POST,
-                "/api/v1/auth/passkeys/register/start",
-                Some(bearer),
-                &json!({}),
-            )
-            .await;
+        let start = self.start_registration(bearer).await;
         assert_eq!(start.status(), StatusCode::OK);
         let start = body(start).await;
         let options: CreationChallengeResponse =
@@ -80,7 +66,7 @@ impl TestApp {
             .expect("the authenticator registers");
         let credential_id = credential.id.clone();
         let finish = self
-            .passkey_call(
+            .call(
                 Method::POST,
                 "/api/v1/auth/passkeys/register/finish",
                 Some(bearer),
@@ -106,7 +92,7 @@ impl TestApp {
         credential_id: &str,
     ) -> (String, Value) {
         let start = self
-            .passkey_call(
+            .call(
                 Method::POST,
                 "/api/v1/auth/passkeys/login/start",
                 None,
@@ -143,19 +129,11 @@ impl TestApp {
 async fn register_list_and_sign_in_without_an_address_at_aal2() {
     let app = app().await;
     let tokens = app.register_and_login("keys@example.com").await;
-    let bearer = tokens["access_token"].as_str().expect("token");
+    let bearer = access(&tokens);
     let mut authenticator = SoftPasskey::new(true);
     let (id, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
 
-    let listed = app
-        .passkey_call(
-            Method::GET,
-            "/api/v1/auth/passkeys",
-            Some(bearer),
-            &json!({}),
-        )
-        .await;
-    let listed = body(listed).await;
+    let listed = app.passkeys_of(bearer).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert_eq!(listed[0]["id"], id);
     assert_eq!(listed[0]["last_used_at"], Value::Null);
@@ -168,7 +146,7 @@ async fn register_list_and_sign_in_without_an_address_at_aal2() {
     let signed_in = app.passkey_login(&ceremony, &assertion).await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let signed_in = body(signed_in).await;
-    let access = signed_in["access_token"].as_str().expect("token");
+    let access = access(&signed_in);
     assert_eq!(claims(access)["amr"], json!(["passkey"]));
     assert_eq!(claims(access)["aal"], "aal2");
     let me = body(app.get_me(access).await).await;
@@ -176,30 +154,18 @@ async fn register_list_and_sign_in_without_an_address_at_aal2() {
 
     // The ceremony is used up.
     let again = app.passkey_login(&ceremony, &assertion).await;
-    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body(again).await,
-        json!({ "detail": "Invalid or expired ceremony" })
-    );
+    assert_detail(
+        again,
+        StatusCode::BAD_REQUEST,
+        "Invalid or expired ceremony",
+    )
+    .await;
     // An old assertion does not answer a new ceremony's challenge.
     let (fresh, _) = app.assertion(&mut authenticator, &credential_id).await;
     let replayed = app.passkey_login(&fresh, &assertion).await;
-    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body(replayed).await,
-        json!({ "detail": "Passkey not accepted" })
-    );
+    assert_detail(replayed, StatusCode::UNAUTHORIZED, "Passkey not accepted").await;
 
-    let listed = body(
-        app.passkey_call(
-            Method::GET,
-            "/api/v1/auth/passkeys",
-            Some(bearer),
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let listed = app.passkeys_of(bearer).await;
     assert_ne!(listed[0]["last_used_at"], Value::Null);
 }
 
@@ -207,7 +173,7 @@ async fn register_list_and_sign_in_without_an_address_at_aal2() {
 async fn a_signature_counter_that_goes_backwards_is_refused() {
     let app = app().await;
     let tokens = app.register_and_login("clone@example.com").await;
-    let bearer = tokens["access_token"].as_str().expect("token");
+    let bearer = access(&tokens);
     let mut authenticator = SoftPasskey::new(true);
     let (_, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
     // Two assertions, counters n and n + 1; the later one is used first (as a clone of
@@ -226,17 +192,8 @@ async fn a_signature_counter_that_goes_backwards_is_refused() {
 async fn another_origin_or_a_foreign_credential_is_refused() {
     let app = app().await;
     let tokens = app.register_and_login("origin@example.com").await;
-    let bearer = tokens["access_token"].as_str().expect("token");
-    let start = body(
-        app.passkey_call(
-            Method::POST,
-            "/api/v1/auth/passkeys/register/start",
-            Some(bearer),
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let bearer = access(&tokens);
+    let start = body(app.start_registration(bearer).await).await;
     let options: CreationChallengeResponse =
         serde_json::from_value(json!({ "publicKey": start["publicKey"] })).expect("options");
     let mut authenticator = SoftPasskey::new(true);
@@ -244,20 +201,21 @@ async fn another_origin_or_a_foreign_credential_is_refused() {
         .do_registration(Url::parse("http://localhost:9999").expect("url"), options)
         .expect("registers");
     let refused = app
-        .passkey_call(
+        .call(
             Method::POST,
             "/api/v1/auth/passkeys/register/finish",
             Some(bearer),
             &json!({ "ceremony_id": start["ceremony_id"], "credential": elsewhere }),
         )
         .await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body(refused).await,
-        json!({ "detail": "Passkey registration failed" })
-    );
+    assert_detail(
+        refused,
+        StatusCode::BAD_REQUEST,
+        "Passkey registration failed",
+    )
+    .await;
     let nul = app
-        .passkey_call(
+        .call(
             Method::POST,
             "/api/v1/auth/passkeys/register/finish",
             Some(bearer),
@@ -270,10 +228,7 @@ async fn another_origin_or_a_foreign_credential_is_refused() {
     let mut stranger = SoftPasskey::new(true);
     let other_app_tokens = app.register_and_login("stranger@example.com").await;
     let (_, strangers) = app
-        .register_passkey(
-            other_app_tokens["access_token"].as_str().expect("token"),
-            &mut stranger,
-        )
+        .register_passkey(access(&other_app_tokens), &mut stranger)
         .await;
     let (ceremony, mut assertion) = app.assertion(&mut stranger, &strangers).await;
     assertion["rawId"] = json!("AAAA");
@@ -300,16 +255,16 @@ async fn another_origin_or_a_foreign_credential_is_refused() {
 async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_second_factor() {
     let app = app().await;
     let tokens = app.register_and_login("remove@example.com").await;
-    let bearer = tokens["access_token"].as_str().expect("token");
+    let bearer = access(&tokens);
     let mut authenticator = SoftPasskey::new(true);
     let (id, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
     let path = format!("/api/v1/auth/passkeys/{id}");
     let removed = app
-        .passkey_call(Method::DELETE, &path, Some(bearer), &json!({}))
+        .call(Method::DELETE, &path, Some(bearer), &json!({}))
         .await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
     let gone = app
-        .passkey_call(Method::DELETE, &path, Some(bearer), &json!({}))
+        .call(Method::DELETE, &path, Some(bearer), &json!({}))
         .await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     let (ceremony, assertion) = app.assertion(&mut authenticator, &credential_id).await;
@@ -320,7 +275,7 @@ async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_sec
 
     // With TOTP on, an aal1 session may not add a passkey.
     let enrolled = body(
-        app.passkey_call(
+        app.call(
             Method::POST,
             "/api/v1/auth/mfa/totp/enroll",
             Some(bearer),
@@ -344,7 +299,7 @@ async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_sec
     .generate_current()
     .expect("code");
     let activated = app
-        .passkey_call(
+        .call(
             Method::POST,
             "/api/v1/auth/mfa/totp/activate",
             Some(bearer),
@@ -352,18 +307,10 @@ async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_sec
         )
         .await;
     assert_eq!(activated.status(), StatusCode::OK);
-    let refused = app
-        .passkey_call(
-            Method::POST,
-            "/api/v1/auth/passkeys/register/start",
-            Some(bearer),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    assert_eq!(body(refused).await, json!({ "detail": "aal2_required" }));
+    let refused = app.start_registration(bearer).await;
+    assert_detail(refused, StatusCode::FORBIDDEN, "aal2_required").await;
     let remove = app
-        .passkey_call(Method::DELETE, &path, Some(bearer), &json!({}))
+        .call(Method::DELETE, &path, Some(bearer), &json!({}))
         .await;
     assert_eq!(
         remove.status(),

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, body, header, spawn_app_with};
+use crate::helpers::{assert_json, assert_throttled, body, header, spawn_app_with};
 
 /// The Redis server to share. The tests that need one are `#[ignore]`d, so that a run
 /// without Redis lists them as skipped; run with `--run-ignored` (as `.ci/run` does) and
@@ -121,21 +121,13 @@ async fn readiness_names_redis_when_it_is_down() {
 async fn failed_logins_are_counted_across_instances_sharing_redis() {
     let redis = redis_url();
     let prefix = unique_prefix();
-    let first = spawn_app_with(&[
+    let vars = [
         ("REDIS_URL", redis.as_str()),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
         ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3"),
-    ])
-    .await;
-    let second = crate::helpers::spawn_app_on_database(
-        first.database_url.clone(),
-        &[
-            ("REDIS_URL", redis.as_str()),
-            ("REDIS_KEY_PREFIX", prefix.as_str()),
-            ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3"),
-        ],
-    )
-    .await;
+    ];
+    let first = spawn_app_with(&vars).await;
+    let second = crate::helpers::spawn_app_on_database(first.database_url.clone(), &vars).await;
     first.register("shared@example.com").await;
     let wrong = json!({"email": "shared@example.com", "password": "Wrong1234"});
     let right = json!({"email": "shared@example.com", "password": crate::helpers::PASSWORD});
@@ -159,12 +151,7 @@ async fn failed_logins_are_counted_across_instances_sharing_redis() {
         retry_after.is_some_and(|s| s > 800),
         "about the 15-minute window: {retry_after:?}"
     );
-    assert_json(
-        throttled,
-        StatusCode::TOO_MANY_REQUESTS,
-        json!({"detail": "Too many failed login attempts, try again later"}),
-    )
-    .await;
+    assert_throttled(throttled).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -4,28 +4,22 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_json, body, exp_in, forge_token, spawn_app};
-
-const INVALID: &str = "Invalid token";
+use crate::helpers::{
+    access, assert_invalid_token, assert_json, body, exp_in, forge_token, refresh, spawn_app,
+};
 
 #[tokio::test]
 async fn a_refresh_token_buys_a_new_pair_that_works() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("r@example.com").await;
-    let response = app
-        .post_refresh(tokens["refresh_token"].as_str().unwrap_or_default())
-        .await;
+    let response = app.post_refresh(refresh(&tokens)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let fresh = body(response).await;
     assert_eq!(fresh["token_type"], "bearer");
     assert_eq!(fresh["expires_in"], 1800);
-    let me = app
-        .get_me(fresh["access_token"].as_str().unwrap_or_default())
-        .await;
+    let me = app.get_me(access(&fresh)).await;
     assert_eq!(me.status(), StatusCode::OK, "the new access token works");
-    let again = app
-        .post_refresh(fresh["refresh_token"].as_str().unwrap_or_default())
-        .await;
+    let again = app.post_refresh(refresh(&fresh)).await;
     assert_eq!(
         again.status(),
         StatusCode::OK,
@@ -37,15 +31,8 @@ async fn a_refresh_token_buys_a_new_pair_that_works() {
 async fn an_access_token_is_not_a_refresh_token() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("a@example.com").await;
-    let response = app
-        .post_refresh(tokens["access_token"].as_str().unwrap_or_default())
-        .await;
-    assert_json(
-        response,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": INVALID}),
-    )
-    .await;
+    let response = app.post_refresh(access(&tokens)).await;
+    assert_invalid_token(response).await;
 }
 
 #[tokio::test]
@@ -70,12 +57,7 @@ async fn garbled_forged_and_expired_tokens_are_401() {
         forge_token(&json!({"sub": sub, "exp": "tomorrow", "type": "refresh"})),
     ] {
         let response = app.post_refresh(&token).await;
-        assert_json(
-            response,
-            StatusCode::UNAUTHORIZED,
-            json!({"detail": INVALID}),
-        )
-        .await;
+        assert_invalid_token(response).await;
     }
 }
 
@@ -83,24 +65,12 @@ async fn garbled_forged_and_expired_tokens_are_401() {
 async fn a_token_of_a_missing_or_inactive_user_is_401() {
     let app = spawn_app().await;
     let missing = forge_token(&json!({"sub": "4242", "exp": exp_in(600), "type": "refresh"}));
-    assert_json(
-        app.post_refresh(&missing).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": INVALID}),
-    )
-    .await;
+    assert_invalid_token(app.post_refresh(&missing).await).await;
 
     let tokens = app.register_and_login("inactive@example.com").await;
     app.execute_sql("UPDATE users SET is_active = false").await;
-    let response = app
-        .post_refresh(tokens["refresh_token"].as_str().unwrap_or_default())
-        .await;
-    assert_json(
-        response,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": INVALID}),
-    )
-    .await;
+    let response = app.post_refresh(refresh(&tokens)).await;
+    assert_invalid_token(response).await;
 }
 
 #[tokio::test]

@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_json, body, header, sorted_keys, spawn_app};
+use crate::helpers::{
+    PASSWORD, assert_already_registered, assert_json, body, header, sorted_keys, spawn_app,
+};
 
 #[tokio::test]
 async fn register_answers_201_with_the_email() {
@@ -70,12 +72,7 @@ async fn a_second_registration_of_an_email_is_refused_with_400() {
     let response = app
         .post_register(&json!({"email": "twice@example.com", "password": "Other1234"}))
         .await;
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({"detail": "Email already registered"}),
-    )
-    .await;
+    assert_already_registered(response).await;
 }
 
 #[tokio::test]

@@ -1,87 +1,54 @@
 //! Server-side sessions (issue 6): refresh rotation with reuse detection, logout that
 //! revokes, logout everywhere, the sessions list, and strict token validation.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    JWT_SECRET, PASSWORD, TestApp, assert_json, body, exp_in, header, spawn_app,
+    JWT_SECRET, PASSWORD, TestApp, access, assert_detail, assert_invalid_credentials,
+    assert_invalid_token, assert_logged_out, body, exp_in, header, refresh, spawn_app,
     spawn_app_on_database, spawn_app_with,
 };
 
-fn token(tokens: &Value, name: &str) -> String {
-    tokens[name].as_str().unwrap_or_default().to_owned()
-}
-
-async fn login(app: &TestApp, email: &str) -> Value {
-    let response = app.login(email, PASSWORD).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    body(response).await
-}
-
 async fn assert_refresh_refused(app: &TestApp, refresh: &str) {
-    assert_json(
-        app.post_refresh(refresh).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid token"}),
-    )
-    .await;
+    assert_invalid_token(app.post_refresh(refresh).await).await;
 }
 
 async fn assert_me_refused(app: &TestApp, access: &str) {
-    assert_json(
-        app.get_me(access).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid credentials"}),
-    )
-    .await;
-}
-
-async fn logout(app: &TestApp, access: Option<&str>, body: Option<Value>) -> reqwest::Response {
-    let mut request = app.client.post(app.url("/api/v1/auth/logout"));
-    if let Some(access) = access {
-        request = request.bearer_auth(access);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
+    assert_invalid_credentials(app.get_me(access).await).await;
 }
 
 #[tokio::test]
 async fn a_rotated_refresh_token_presented_again_revokes_the_whole_family() {
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE_SECONDS", "1")]).await;
     let first = app.register_and_login("rotate@example.com").await;
-    let response = app.post_refresh(&token(&first, "refresh_token")).await;
+    let response = app.post_refresh(refresh(&first)).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
         "refresh gives a new pair"
     );
     let second = body(response).await;
-    assert_ne!(
-        token(&second, "refresh_token"),
-        token(&first, "refresh_token")
-    );
-    assert_eq!(
-        app.get_me(&token(&second, "access_token")).await.status(),
-        StatusCode::OK
-    );
+    assert_ne!(refresh(&second), refresh(&first));
+    assert_eq!(app.get_me(access(&second)).await.status(), StatusCode::OK);
 
     // The old refresh token again (after the grace period): a replay.
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    assert_refresh_refused(&app, &token(&first, "refresh_token")).await;
-    assert_refresh_refused(&app, &token(&second, "refresh_token")).await;
-    assert_me_refused(&app, &token(&second, "access_token")).await;
-    assert_me_refused(&app, &token(&first, "access_token")).await;
+    assert_refresh_refused(&app, refresh(&first)).await;
+    assert_refresh_refused(&app, refresh(&second)).await;
+    assert_me_refused(&app, access(&second)).await;
+    assert_me_refused(&app, access(&first)).await;
 }
 
 #[tokio::test]
 async fn the_same_refresh_twice_at_once_does_not_log_the_client_out() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("tabs@example.com").await;
-    let refresh = token(&tokens, "refresh_token");
-    let (a, b) = tokio::join!(app.post_refresh(&refresh), app.post_refresh(&refresh));
+    let refresh_token = refresh(&tokens);
+    let (a, b) = tokio::join!(
+        app.post_refresh(refresh_token),
+        app.post_refresh(refresh_token)
+    );
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort_unstable();
     assert_eq!(
@@ -94,7 +61,7 @@ async fn the_same_refresh_twice_at_once_does_not_log_the_client_out() {
     } else {
         body(b).await
     };
-    let again = app.post_refresh(&token(&winner, "refresh_token")).await;
+    let again = app.post_refresh(refresh(&winner)).await;
     assert_eq!(
         again.status(),
         StatusCode::OK,
@@ -106,13 +73,13 @@ async fn the_same_refresh_twice_at_once_does_not_log_the_client_out() {
 async fn logout_revokes_that_sessions_access_and_refresh_tokens_only() {
     let app = spawn_app().await;
     let phone = app.register_and_login("out@example.com").await;
-    let laptop = login(&app, "out@example.com").await;
-    let response = logout(&app, Some(&token(&phone, "access_token")), None).await;
-    assert_json(response, StatusCode::OK, json!({"message": "Logged out"})).await;
-    assert_me_refused(&app, &token(&phone, "access_token")).await;
-    assert_refresh_refused(&app, &token(&phone, "refresh_token")).await;
+    let laptop = app.sign_in("out@example.com").await;
+    let response = app.logout(Some(access(&phone)), None).await;
+    assert_logged_out(response).await;
+    assert_me_refused(&app, access(&phone)).await;
+    assert_refresh_refused(&app, refresh(&phone)).await;
     assert_eq!(
-        app.get_me(&token(&laptop, "access_token")).await.status(),
+        app.get_me(access(&laptop)).await.status(),
         StatusCode::OK,
         "other sessions stay"
     );
@@ -122,15 +89,12 @@ async fn logout_revokes_that_sessions_access_and_refresh_tokens_only() {
 async fn logout_with_the_refresh_token_in_the_body_revokes_its_session() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("body@example.com").await;
-    let response = logout(
-        &app,
-        None,
-        Some(json!({"refresh_token": token(&tokens, "refresh_token")})),
-    )
-    .await;
-    assert_json(response, StatusCode::OK, json!({"message": "Logged out"})).await;
-    assert_refresh_refused(&app, &token(&tokens, "refresh_token")).await;
-    assert_me_refused(&app, &token(&tokens, "access_token")).await;
+    let response = app
+        .logout(None, Some(&json!({"refresh_token": refresh(&tokens)})))
+        .await;
+    assert_logged_out(response).await;
+    assert_refresh_refused(&app, refresh(&tokens)).await;
+    assert_me_refused(&app, access(&tokens)).await;
 }
 
 #[tokio::test]
@@ -138,22 +102,19 @@ async fn logout_everywhere_revokes_every_session() {
     let app = spawn_app().await;
     let sessions = [
         app.register_and_login("all@example.com").await,
-        login(&app, "all@example.com").await,
-        login(&app, "all@example.com").await,
+        app.sign_in("all@example.com").await,
+        app.sign_in("all@example.com").await,
     ];
-    let response = logout(
-        &app,
-        Some(&token(&sessions[0], "access_token")),
-        Some(json!({"scope": "all"})),
-    )
-    .await;
-    assert_json(response, StatusCode::OK, json!({"message": "Logged out"})).await;
+    let response = app
+        .logout(Some(access(&sessions[0])), Some(&json!({"scope": "all"})))
+        .await;
+    assert_logged_out(response).await;
     for tokens in &sessions {
-        assert_me_refused(&app, &token(tokens, "access_token")).await;
-        assert_refresh_refused(&app, &token(tokens, "refresh_token")).await;
+        assert_me_refused(&app, access(tokens)).await;
+        assert_refresh_refused(&app, refresh(tokens)).await;
     }
     assert_eq!(
-        login(&app, "all@example.com").await["token_type"],
+        app.sign_in("all@example.com").await["token_type"],
         "bearer",
         "a new login works"
     );
@@ -162,16 +123,10 @@ async fn logout_everywhere_revokes_every_session() {
 #[tokio::test]
 async fn logout_without_or_with_a_bad_token_still_answers_the_specs_body() {
     let app = spawn_app().await;
-    assert_json(
-        logout(&app, None, None).await,
-        StatusCode::OK,
-        json!({"message": "Logged out"}),
-    )
-    .await;
-    assert_json(
-        logout(&app, Some("garbage"), Some(json!({"scope": "all"}))).await,
-        StatusCode::OK,
-        json!({"message": "Logged out"}),
+    assert_logged_out(app.logout(None, None).await).await;
+    assert_logged_out(
+        app.logout(Some("garbage"), Some(&json!({"scope": "all"})))
+            .await,
     )
     .await;
 }
@@ -181,22 +136,22 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
     let app = spawn_app().await;
     let first = app.register_and_login("list@example.com").await;
     let second = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("user-agent", "flowrex-test/1.0")
-        .json(&json!({"email": "list@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_with(
+            "/api/v1/auth/login",
+            &[("user-agent", "flowrex-test/1.0")],
+            &json!({"email": "list@example.com", "password": PASSWORD}),
+        )
+        .await;
     let second = body(second).await;
     let response = app
-        .client
-        .get(app.url("/api/v1/auth/sessions"))
-        .bearer_auth(token(&second, "access_token"))
-        .header("user-agent", "flowrex-test/1.0")
-        .send()
-        .await
-        .unwrap();
+        .request(
+            Method::GET,
+            "/api/v1/auth/sessions",
+            Some(access(&second)),
+            &[("user-agent", "flowrex-test/1.0")],
+            None,
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let list = body(response).await;
@@ -228,17 +183,14 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
     let revoke = app
         .client
         .delete(app.url(&format!("/api/v1/auth/sessions/{other}")))
-        .bearer_auth(token(&second, "access_token"))
+        .bearer_auth(access(&second))
         .send()
         .await
         .unwrap();
     assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
-    assert_me_refused(&app, &token(&first, "access_token")).await;
-    assert_refresh_refused(&app, &token(&first, "refresh_token")).await;
-    assert_eq!(
-        app.get_me(&token(&second, "access_token")).await.status(),
-        StatusCode::OK
-    );
+    assert_me_refused(&app, access(&first)).await;
+    assert_refresh_refused(&app, refresh(&first)).await;
+    assert_eq!(app.get_me(access(&second)).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -246,13 +198,7 @@ async fn another_users_or_an_unknown_session_cannot_be_revoked() {
     let app = spawn_app().await;
     let alice = app.register_and_login("alice@example.com").await;
     let mallory = app.register_and_login("mallory@example.com").await;
-    let list = app
-        .client
-        .get(app.url("/api/v1/auth/sessions"))
-        .bearer_auth(token(&alice, "access_token"))
-        .send()
-        .await
-        .unwrap();
+    let list = app.get_as("/api/v1/auth/sessions", access(&alice)).await;
     let alices = body(list).await[0]["id"]
         .as_str()
         .unwrap_or_default()
@@ -265,33 +211,15 @@ async fn another_users_or_an_unknown_session_cannot_be_revoked() {
         let response = app
             .client
             .delete(app.url(&format!("/api/v1/auth/sessions/{id}")))
-            .bearer_auth(token(&mallory, "access_token"))
+            .bearer_auth(access(&mallory))
             .send()
             .await
             .unwrap();
-        assert_json(
-            response,
-            StatusCode::NOT_FOUND,
-            json!({"detail": "Session not found"}),
-        )
-        .await;
+        assert_detail(response, StatusCode::NOT_FOUND, "Session not found").await;
     }
-    assert_eq!(
-        app.get_me(&token(&alice, "access_token")).await.status(),
-        StatusCode::OK
-    );
-    let anonymous = app
-        .client
-        .get(app.url("/api/v1/auth/sessions"))
-        .send()
-        .await
-        .unwrap();
-    assert_json(
-        anonymous,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Not authenticated"}),
-    )
-    .await;
+    assert_eq!(app.get_me(access(&alice)).await.status(), StatusCode::OK);
+    let anonymous = app.get("/api/v1/auth/sessions").await;
+    assert_detail(anonymous, StatusCode::UNAUTHORIZED, "Not authenticated").await;
 }
 
 fn signed(claims: &Value, secret: &str, algorithm: jsonwebtoken::Algorithm) -> String {
@@ -307,7 +235,7 @@ fn signed(claims: &Value, secret: &str, algorithm: jsonwebtoken::Algorithm) -> S
 async fn tokens_are_checked_for_algorithm_signature_audience_issuer_expiry_and_type() {
     let app = spawn_app().await;
     let tokens = app.register_and_login("claims@example.com").await;
-    let access = token(&tokens, "access_token");
+    let access = access(&tokens);
     let payload = access.split('.').nth(1).unwrap_or_default();
     let claims: Value = {
         use base64_decode::decode;
@@ -371,15 +299,12 @@ async fn a_logout_on_one_instance_is_enforced_by_another_at_once() {
     let second = spawn_app_on_database(first.database_url.clone(), &[]).await;
     let tokens = first.register_and_login("shared@example.com").await;
     assert_eq!(
-        second
-            .get_me(&token(&tokens, "access_token"))
-            .await
-            .status(),
+        second.get_me(access(&tokens)).await.status(),
         StatusCode::OK
     );
-    logout(&first, Some(&token(&tokens, "access_token")), None).await;
-    assert_me_refused(&second, &token(&tokens, "access_token")).await;
-    assert_refresh_refused(&second, &token(&tokens, "refresh_token")).await;
+    first.logout(Some(access(&tokens)), None).await;
+    assert_me_refused(&second, access(&tokens)).await;
+    assert_refresh_refused(&second, refresh(&tokens)).await;
 }
 
 /// Base64url without padding, for reading a JWT payload.

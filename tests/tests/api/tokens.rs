@@ -5,7 +5,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{JWT_SECRET, TestApp, assert_json, body, exp_in};
+use crate::helpers::{
+    JWT_SECRET, TestApp, assert_invalid_credentials, assert_invalid_token, body, exp_in,
+};
 
 /// The claims of `token` (signed by the app).
 fn claims_of(token: &str) -> Value {
@@ -49,18 +51,8 @@ async fn a_token_not_valid_before_an_hour_from_now_is_refused() {
     let app = crate::helpers::spawn_app().await;
     let (access, refresh) = live_tokens(&app, "nbf@example.com").await;
     let later = |claims: &mut Value| claims["nbf"] = json!(exp_in(3600));
-    assert_json(
-        app.get_me(&resigned(&access, &hs256(), later)).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid credentials"}),
-    )
-    .await;
-    assert_json(
-        app.post_refresh(&resigned(&refresh, &hs256(), later)).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid token"}),
-    )
-    .await;
+    assert_invalid_credentials(app.get_me(&resigned(&access, &hs256(), later)).await).await;
+    assert_invalid_token(app.post_refresh(&resigned(&refresh, &hs256(), later)).await).await;
     let issued_later = |claims: &mut Value| claims["iat"] = json!(exp_in(3600));
     assert_eq!(
         app.get_me(&resigned(&access, &hs256(), issued_later))
@@ -97,12 +89,7 @@ async fn a_token_with_a_critical_extension_is_refused() {
     let (access, refresh) = live_tokens(&app, "crit@example.com").await;
     let mut header = hs256();
     header.crit = Some(vec!["x-probe".to_owned()]);
-    assert_json(
-        app.get_me(&resigned(&access, &header, |_| {})).await,
-        StatusCode::UNAUTHORIZED,
-        json!({"detail": "Invalid credentials"}),
-    )
-    .await;
+    assert_invalid_credentials(app.get_me(&resigned(&access, &header, |_| {})).await).await;
     assert_eq!(
         app.post_refresh(&resigned(&refresh, &header, |_| {}))
             .await
