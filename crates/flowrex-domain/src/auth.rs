@@ -218,4 +218,17 @@ impl AuthService {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+
+    /// The user `id`, if it exists and is active: whom a token, challenge or passkey may
+    /// still sign in or act for.
+    async fn active_user(
+        &self,
+        id: crate::UserId,
+    ) -> Result<Option<crate::User>, crate::ports::RepositoryError> {
+        Ok(self
+            .users
+            .find_by_id(id)
+            .await?
+            .filter(crate::User::is_active))
+    }
 }

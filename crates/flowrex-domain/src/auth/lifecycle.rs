@@ -242,10 +242,8 @@ impl AuthService {
             .filter(|stored| stored.is_usable_for(purpose, self.now()))
             .ok_or(AccountError::InvalidToken)?;
         let user = self
-            .users
-            .find_by_id(stored.user)
+            .active_user(stored.user)
             .await?
-            .filter(User::is_active)
             .ok_or(AccountError::InvalidToken)?;
         Ok((stored, user))
     }

@@ -107,10 +107,8 @@ impl AuthService {
             return Err(PasskeyError::LoginRejected);
         }
         let user = self
-            .users
-            .find_by_id(passkey.user)
+            .active_user(passkey.user)
             .await?
-            .filter(User::is_active)
             .ok_or(PasskeyError::LoginRejected)?;
         let updated =
             match ports

@@ -52,10 +52,8 @@ impl AuthService {
             .ok_or(MfaVerifyError::InvalidChallenge)?;
         Span::current().record("user_id", challenge.user.get());
         let user = self
-            .users
-            .find_by_id(challenge.user)
+            .active_user(challenge.user)
             .await?
-            .filter(User::is_active)
             .ok_or(MfaVerifyError::InvalidChallenge)?;
         let keys = ThrottleKeys::of(&client, user.email());
         let reserved = self

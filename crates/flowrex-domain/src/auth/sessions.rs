@@ -111,10 +111,8 @@ impl AuthService {
             return Err(RefreshError::InvalidToken);
         }
         let user = self
-            .users
-            .find_by_id(claims.subject)
+            .active_user(claims.subject)
             .await?
-            .filter(User::is_active)
             .ok_or(RefreshError::InvalidToken)?;
         let pair = self.issue_pair(&user, &session.id, session.assurance, now)?;
         let next = TokenFingerprint::of(&pair.refresh_token);
