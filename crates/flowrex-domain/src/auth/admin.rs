@@ -49,24 +49,6 @@ pub enum AdminError {
     Unexpected(anyhow::Error),
 }
 
-impl From<RepositoryError> for AdminError {
-    fn from(error: RepositoryError) -> Self {
-        match error {
-            RepositoryError::Unavailable(source) => Self::Unavailable(source),
-            RepositoryError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
-
-impl From<SessionStoreError> for AdminError {
-    fn from(error: SessionStoreError) -> Self {
-        match error {
-            SessionStoreError::Unavailable(source) => Self::Unavailable(source),
-            SessionStoreError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
-
 impl From<AccountStoreError> for AdminError {
     fn from(error: AccountStoreError) -> Self {
         match error {
@@ -79,11 +61,8 @@ impl From<AccountStoreError> for AdminError {
     }
 }
 
-impl From<HashError> for AdminError {
-    fn from(error: HashError) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
+super::errors::from_store_errors! { AdminError: RepositoryError, SessionStoreError; }
+super::errors::from_unexpected_errors! { AdminError: HashError; }
 
 /// One page of a list, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]

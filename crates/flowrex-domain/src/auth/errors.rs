@@ -203,26 +203,38 @@ pub enum LogoutError {
     Unexpected(anyhow::Error),
 }
 
-/// Store, hashing and signing failures of the use cases that have `Unavailable` and
-/// `Unexpected`. A taken email outside an insert is an adapter's bug: unexpected.
-macro_rules! from_port_errors {
+/// `From` the store errors that are only `Unavailable` or `Unexpected` (users, sessions,
+/// factors), variant for variant, for each use case error listed with them.
+macro_rules! from_store_errors {
+    ($($error:ident: $($store:ident),+;)+) => {$($(
+        impl From<$store> for $error {
+            fn from(error: $store) -> Self {
+                match error {
+                    $store::Unavailable(source) => Self::Unavailable(source),
+                    $store::Unexpected(source) => Self::Unexpected(source),
+                }
+            }
+        }
+    )+)+};
+}
+pub(super) use from_store_errors;
+
+/// `From` failures that are bugs or misconfiguration (hashing, signing, TOTP): unexpected.
+macro_rules! from_unexpected_errors {
+    ($($error:ident: $($source:ident),+;)+) => {$($(
+        impl From<$source> for $error {
+            fn from(error: $source) -> Self {
+                Self::Unexpected(error.into())
+            }
+        }
+    )+)+};
+}
+pub(super) use from_unexpected_errors;
+
+/// `From` the account store's errors for the use cases that only change what they
+/// checked: a taken email, a used token or the last superuser there is an adapter's bug.
+macro_rules! from_account_store_error {
     ($($error:ident),+) => {$(
-        impl From<RepositoryError> for $error {
-            fn from(error: RepositoryError) -> Self {
-                match error {
-                    RepositoryError::Unavailable(source) => Self::Unavailable(source),
-                    RepositoryError::Unexpected(source) => Self::Unexpected(source),
-                }
-            }
-        }
-        impl From<SessionStoreError> for $error {
-            fn from(error: SessionStoreError) -> Self {
-                match error {
-                    SessionStoreError::Unavailable(source) => Self::Unavailable(source),
-                    SessionStoreError::Unexpected(source) => Self::Unexpected(source),
-                }
-            }
-        }
         impl From<AccountStoreError> for $error {
             fn from(error: AccountStoreError) -> Self {
                 match error {
@@ -232,19 +244,32 @@ macro_rules! from_port_errors {
                 }
             }
         }
-        impl From<HashError> for $error {
-            fn from(error: HashError) -> Self {
-                Self::Unexpected(error.into())
-            }
-        }
-        impl From<IssueError> for $error {
-            fn from(error: IssueError) -> Self {
-                Self::Unexpected(error.into())
-            }
-        }
     )+};
 }
-from_port_errors!(
+
+from_store_errors! {
+    LoginError: RepositoryError, SessionStoreError, MfaStoreError;
+    RefreshError: RepositoryError, SessionStoreError;
+    AuthenticateError: RepositoryError, SessionStoreError;
+    LogoutError: RepositoryError, SessionStoreError;
+    RevokeSessionError: RepositoryError, SessionStoreError;
+    MfaError: RepositoryError, SessionStoreError, MfaStoreError;
+    MfaVerifyError: RepositoryError, SessionStoreError, MfaStoreError;
+    AccountError: RepositoryError, SessionStoreError, MfaStoreError;
+    RegisterError: RepositoryError, SessionStoreError;
+}
+from_unexpected_errors! {
+    LoginError: HashError, IssueError;
+    RefreshError: HashError, IssueError;
+    AuthenticateError: HashError, IssueError;
+    LogoutError: HashError, IssueError;
+    RevokeSessionError: HashError, IssueError;
+    MfaError: HashError, IssueError, OtpError;
+    MfaVerifyError: HashError, IssueError;
+    AccountError: HashError;
+    RegisterError: HashError;
+}
+from_account_store_error!(
     LoginError,
     RefreshError,
     AuthenticateError,
@@ -253,60 +278,6 @@ from_port_errors!(
     MfaError,
     MfaVerifyError
 );
-
-/// Factor store failures of the use cases that read factors.
-macro_rules! from_mfa_store_error {
-    ($($error:ident),+) => {$(
-        impl From<MfaStoreError> for $error {
-            fn from(error: MfaStoreError) -> Self {
-                match error {
-                    MfaStoreError::Unavailable(source) => Self::Unavailable(source),
-                    MfaStoreError::Unexpected(source) => Self::Unexpected(source),
-                }
-            }
-        }
-    )+};
-}
-from_mfa_store_error!(LoginError, MfaError, MfaVerifyError, AccountError);
-
-impl From<OtpError> for MfaError {
-    fn from(error: OtpError) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
-
-impl From<RepositoryError> for AccountError {
-    fn from(error: RepositoryError) -> Self {
-        match error {
-            RepositoryError::Unavailable(source) => Self::Unavailable(source),
-            RepositoryError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
-
-impl From<SessionStoreError> for AccountError {
-    fn from(error: SessionStoreError) -> Self {
-        match error {
-            SessionStoreError::Unavailable(source) => Self::Unavailable(source),
-            SessionStoreError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
-
-impl From<HashError> for AccountError {
-    fn from(error: HashError) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
-
-impl From<RepositoryError> for RegisterError {
-    fn from(error: RepositoryError) -> Self {
-        match error {
-            RepositoryError::Unavailable(source) => Self::Unavailable(source),
-            RepositoryError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
 
 impl From<AccountStoreError> for RegisterError {
     fn from(error: AccountStoreError) -> Self {
@@ -326,21 +297,6 @@ impl From<AccountStoreError> for AccountError {
             AccountStoreError::Unavailable(source) => Self::Unavailable(source),
             AccountStoreError::Unexpected(source) => Self::Unexpected(source),
             other @ AccountStoreError::LastSuperuser => Self::Unexpected(anyhow::anyhow!(other)),
-        }
-    }
-}
-
-impl From<HashError> for RegisterError {
-    fn from(error: HashError) -> Self {
-        Self::Unexpected(error.into())
-    }
-}
-
-impl From<SessionStoreError> for RegisterError {
-    fn from(error: SessionStoreError) -> Self {
-        match error {
-            SessionStoreError::Unavailable(source) => Self::Unavailable(source),
-            SessionStoreError::Unexpected(source) => Self::Unexpected(source),
         }
     }
 }

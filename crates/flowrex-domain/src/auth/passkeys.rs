@@ -11,8 +11,8 @@ use tracing::instrument;
 
 use super::{AuthService, Authenticated};
 use crate::ports::{
-    CeremonyKind, CeremonyState, NewPasskey, PasskeyStore, PasskeyStoreError, RelyingParty,
-    StoredPasskey, WebauthnError,
+    CeremonyKind, CeremonyState, MfaStoreError, NewPasskey, PasskeyStore, PasskeyStoreError,
+    RelyingParty, RepositoryError, StoredPasskey, WebauthnError,
 };
 use crate::{AuditAction, AuditEvent, OneTimeToken, UserId};
 
@@ -83,23 +83,7 @@ impl From<PasskeyStoreError> for PasskeyError {
     }
 }
 
-impl From<crate::ports::MfaStoreError> for PasskeyError {
-    fn from(error: crate::ports::MfaStoreError) -> Self {
-        match error {
-            crate::ports::MfaStoreError::Unavailable(source) => Self::Unavailable(source),
-            crate::ports::MfaStoreError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
-
-impl From<crate::ports::RepositoryError> for PasskeyError {
-    fn from(error: crate::ports::RepositoryError) -> Self {
-        match error {
-            crate::ports::RepositoryError::Unavailable(source) => Self::Unavailable(source),
-            crate::ports::RepositoryError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
+super::errors::from_store_errors! { PasskeyError: RepositoryError, MfaStoreError; }
 
 /// The WebAuthn user handle of `user`: 16 bytes derived from its id, stable across its
 /// passkeys (authenticators group credentials by it), holding neither its address nor its
