@@ -14,9 +14,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use process::{Running, spare_port};
+use process::{spare_port, start_quiet};
 use serde_json::{Value, json};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
@@ -114,28 +113,18 @@ fn a_browser_front_end_keeps_the_refresh_token_out_of_reach_and_cross_site_posts
     let api_port = spare_port();
     let api = format!("http://localhost:{api_port}");
     let database = format!("sqlite://{}", dir.path().join("browser.db").display());
-    let _server = Running(
-        Command::new(BINARY)
-            .env_clear()
-            .envs([
-                ("PORT", api_port.to_string()),
-                ("DATABASE_URL", database),
-                ("JWT_SECRET_KEY", "browser-test-secret".to_owned()),
-                ("APP_SECRET_KEY", "browser-test-app-secret".to_owned()),
-                ("BCRYPT_COST", "4".to_owned()),
-                ("CORS_ORIGINS", format!("http://localhost:{page_port}")),
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _server = start_quiet(
+        Command::new(BINARY).env_clear().envs([
+            ("PORT", api_port.to_string()),
+            ("DATABASE_URL", database),
+            ("JWT_SECRET_KEY", "browser-test-secret".to_owned()),
+            ("APP_SECRET_KEY", "browser-test-app-secret".to_owned()),
+            ("BCRYPT_COST", "4".to_owned()),
+            ("CORS_ORIGINS", format!("http://localhost:{page_port}")),
+        ]),
+        dir.path(),
+        api_port,
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", api_port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let refresh = format!("{api}/api/v1/auth/refresh");
     serve_pages(
         page_listener,
@@ -207,29 +196,19 @@ fn a_browser_front_end_keeps_the_refresh_token_out_of_reach_and_cross_site_posts
 fn the_interactive_docs_render_offline_and_list_every_operation() {
     let dir = tempfile::tempdir().unwrap();
     let port = spare_port();
-    let _server = Running(
-        Command::new(BINARY)
-            .env_clear()
-            .envs([
-                ("PORT", port.to_string()),
-                (
-                    "DATABASE_URL",
-                    format!("sqlite://{}", dir.path().join("docs.db").display()),
-                ),
-                ("JWT_SECRET_KEY", "docs-test-secret".to_owned()),
-                ("APP_SECRET_KEY", "docs-test-app-secret".to_owned()),
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _server = start_quiet(
+        Command::new(BINARY).env_clear().envs([
+            ("PORT", port.to_string()),
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("docs.db").display()),
+            ),
+            ("JWT_SECRET_KEY", "docs-test-secret".to_owned()),
+            ("APP_SECRET_KEY", "docs-test-app-secret".to_owned()),
+        ]),
+        dir.path(),
+        port,
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let profile = dir.path().join("profile");
     let url = format!("http://127.0.0.1:{port}/docs/");
     let document = chromium(&profile, &url);

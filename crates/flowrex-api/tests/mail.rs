@@ -13,11 +13,11 @@
 mod process;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flowrex_infrastructure::test_support::smtp::PrivateSmtp;
-use process::{Running, spare_port};
+use process::{Running, spare_port, start_quiet};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,30 +28,23 @@ const PASSWORD: &str = "Mail1234";
 /// The binary on `port`, over the SQLite file in `dir`, mailing through `smtp_url`.
 fn start(dir: &Path, port: u16, smtp_url: &str, extra: &[(&str, &str)]) -> Running {
     let database = format!("sqlite://{}", dir.join("mail.db").display());
-    let child = Command::new(BINARY)
-        .env_clear()
-        .envs([
-            ("APP_ENV", "test"),
-            ("PORT", &port.to_string()),
-            ("DATABASE_URL", &database),
-            ("JWT_SECRET_KEY", "mail-test-secret"),
-            ("APP_SECRET_KEY", "mail-test-app-secret"),
-            ("BCRYPT_COST", "4"),
-            ("SMTP_URL", smtp_url),
-            ("RUST_LOG", "warn"),
-        ])
-        .envs(extra.iter().copied())
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Running(child)
+    start_quiet(
+        Command::new(BINARY)
+            .env_clear()
+            .envs([
+                ("APP_ENV", "test"),
+                ("PORT", &port.to_string()),
+                ("DATABASE_URL", &database),
+                ("JWT_SECRET_KEY", "mail-test-secret"),
+                ("APP_SECRET_KEY", "mail-test-app-secret"),
+                ("BCRYPT_COST", "4"),
+                ("SMTP_URL", smtp_url),
+                ("RUST_LOG", "warn"),
+            ])
+            .envs(extra.iter().copied()),
+        dir,
+        port,
+    )
 }
 
 async fn post(base: &str, path: &str, body: &Value) -> StatusCode {

@@ -11,11 +11,11 @@
 mod process;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use headless_chrome::protocol::cdp::WebAuthn;
-use process::{Running, spare_port};
+use process::{spare_port, start_quiet};
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
@@ -48,30 +48,20 @@ async fn a_person_adds_a_passkey_on_the_page_and_signs_in_with_it() {
     let dir = tempfile::tempdir().unwrap();
     let port = spare_port();
     let database = format!("sqlite://{}", dir.path().join("passkeys.db").display());
-    let _server = Running(
-        Command::new(BINARY)
-            .env_clear()
-            .envs([
-                ("APP_ENV", "production"),
-                ("PORT", port.to_string().as_str()),
-                ("HOST", "127.0.0.1"),
-                ("DATABASE_URL", database.as_str()),
-                ("JWT_SECRET_KEY", "passkey-browser-secret"),
-                ("APP_SECRET_KEY", "passkey-browser-app-secret"),
-                ("BCRYPT_COST", "4"),
-                ("RUST_LOG", "warn"),
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _server = start_quiet(
+        Command::new(BINARY).env_clear().envs([
+            ("APP_ENV", "production"),
+            ("PORT", port.to_string().as_str()),
+            ("HOST", "127.0.0.1"),
+            ("DATABASE_URL", database.as_str()),
+            ("JWT_SECRET_KEY", "passkey-browser-secret"),
+            ("APP_SECRET_KEY", "passkey-browser-app-secret"),
+            ("BCRYPT_COST", "4"),
+            ("RUST_LOG", "warn"),
+        ]),
+        dir.path(),
+        port,
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     // The relying party is `localhost`: the page must be opened there, not at 127.0.0.1.
     let base = format!("http://localhost:{port}");
     let registered = reqwest::Client::new()
