@@ -81,16 +81,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     "GET, HEAD, PATCH, DELETE",
                     web::resource("/me")
                         .route(web::get().to(auth::me::me))
-                        .route(web::patch().to(auth::profile::update))
-                        .route(web::delete().to(auth::profile::delete)),
+                        .route(web::patch().to(auth::me::update))
+                        .route(web::delete().to(auth::me::delete)),
                 ))
                 .service(post(
                     "/verify-email/request",
-                    web::post().to(auth::verify_email::request),
+                    web::post().to(auth::email::request_verification),
                 ))
                 .service(post(
                     "/verify-email/confirm",
-                    web::post().to(auth::verify_email::confirm),
+                    web::post().to(auth::email::confirm_verification),
                 ))
                 .service(post(
                     "/password/forgot",
@@ -105,7 +105,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
                     web::post().to(auth::password::change),
                 ))
                 .service(post("/email/change", web::post().to(auth::email::change)))
-                .service(post("/email/confirm", web::post().to(auth::email::confirm)))
+                .service(post(
+                    "/email/confirm",
+                    web::post().to(auth::email::confirm_change),
+                ))
                 .service(post("/mfa/totp/enroll", web::post().to(auth::mfa::enroll)))
                 .service(post(
                     "/mfa/totp/activate",

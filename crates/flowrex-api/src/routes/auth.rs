@@ -9,11 +9,9 @@ pub mod me;
 pub mod mfa;
 pub mod passkeys;
 pub mod password;
-pub mod profile;
 pub mod refresh;
 pub mod register;
 pub mod sessions;
-pub mod verify_email;
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, HttpResponseBuilder};
