@@ -18,14 +18,13 @@ use sea_orm::{
     DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::audit::{EventRow, insert_events, log_rows};
 use crate::database::unique_row;
 use crate::db_error::{is_unavailable, violates_unique};
-use crate::entity::users::id_column;
+use crate::entity::outbox::queued_row;
+use crate::entity::users::{EMAIL_COLUMNS, EMAIL_INDEXES, id_column};
 use crate::entity::{mfa_challenges, one_time_tokens, outbox, passkeys, sessions, users};
-use crate::outbox::queued_row;
+use crate::event_rows::{EventRow, insert_events, log_rows};
 use crate::secret_box::SecretBox;
-use crate::user_repository::{EMAIL_COLUMNS, EMAIL_INDEXES};
 
 mod second_factors;
 

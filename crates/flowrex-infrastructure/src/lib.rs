@@ -30,6 +30,7 @@ pub mod clock;
 pub mod database;
 pub mod db_error;
 pub mod entity;
+mod event_rows;
 pub mod failure_counter;
 pub mod hasher;
 pub mod jwt;

@@ -9,28 +9,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{OutboxError, OutboxStore, QueuedMail};
-use flowrex_domain::{EmailAddress, Mail, MailPurpose};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::entity::outbox;
 use crate::secret_box::SecretBox;
 
 /// Longest error text kept with a failed message (the column's size).
 const MAX_ERROR_CHARS: usize = 500;
-
-/// A message as it is sealed into a row.
-#[derive(Serialize, Deserialize)]
-struct MailRecord {
-    to: String,
-    purpose: String,
-    link: Option<String>,
-    new_email: Option<String>,
-}
 
 /// Mails waiting in the `outbox` table.
 #[derive(Clone)]
@@ -46,51 +35,11 @@ impl SeaOrmOutbox {
     }
 }
 
-/// The row that queues `mail` at `at`: what [`crate::SeaOrmAccountStore`] inserts beside
-/// the change that causes it.
-pub(crate) fn queued_row(
-    sealer: &SecretBox,
-    mail: &Mail,
-    at: DateTime<Utc>,
-) -> outbox::ActiveModel {
-    let record = MailRecord {
-        to: mail.to.as_str().to_owned(),
-        purpose: mail.purpose.as_str().to_owned(),
-        link: mail.link.clone(),
-        new_email: mail.new_email.clone(),
-    };
-    let json = serde_json::to_vec(&record).unwrap_or_default();
-    outbox::ActiveModel {
-        purpose: Set(mail.purpose.as_str().to_owned()),
-        payload: Set(Some(sealer.seal(&json))),
-        attempts: Set(0),
-        last_error: Set(None),
-        created_at: Set(at),
-        next_attempt_at: Set(at),
-        locked_until: Set(None),
-        sent_at: Set(None),
-        failed_at: Set(None),
-        ..Default::default()
-    }
-}
-
 fn unavailable(error: impl Into<anyhow::Error>) -> OutboxError {
     OutboxError(error.into())
 }
 
 impl SeaOrmOutbox {
-    /// The message of a row, if its payload opens and reads.
-    fn mail_of(&self, row: &outbox::Model) -> Option<Mail> {
-        let plain = self.sealer.open(row.payload.as_deref()?).ok()?;
-        let record: MailRecord = serde_json::from_slice(&plain).ok()?;
-        Some(Mail {
-            to: EmailAddress::parse(&record.to).ok()?,
-            purpose: MailPurpose::parse(&record.purpose)?,
-            link: record.link,
-            new_email: record.new_email,
-        })
-    }
-
     /// Leases each of `rows` that is still `due` (a compare-and-set, so that a row another
     /// worker took meanwhile is left to it), and opens its message.
     async fn take(
@@ -113,7 +62,7 @@ impl SeaOrmOutbox {
             if leased.rows_affected != 1 {
                 continue;
             }
-            match self.mail_of(&row) {
+            match outbox::mail_of(&self.sealer, &row) {
                 Some(mail) => claimed.push(QueuedMail {
                     id: row.id,
                     mail,

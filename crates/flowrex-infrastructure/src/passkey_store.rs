@@ -16,11 +16,11 @@ use sea_orm::{
     Set, TransactionTrait,
 };
 
-use crate::audit::{insert_events, log_rows};
 use crate::database::unique_row;
 use crate::db_error::{is_unavailable, read_retrying, violates_unique};
 use crate::entity::users::id_column;
 use crate::entity::{passkeys, webauthn_ceremonies};
+use crate::event_rows::{insert_events, log_rows};
 
 /// Passkeys in `passkeys`, ceremony states in `webauthn_ceremonies`.
 #[derive(Debug, Clone)]

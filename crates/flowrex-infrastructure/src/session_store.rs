@@ -12,11 +12,11 @@ use sea_orm::{
     QueryOrder, QuerySelect, RelationTrait, Set, TransactionTrait,
 };
 
-use crate::audit::{insert_events, log_rows};
 use crate::database::{session_store_error, unique_row};
 use crate::db_error::read_retrying;
 use crate::entity::users::id_column;
 use crate::entity::{sessions, users};
+use crate::event_rows::{insert_events, log_rows};
 
 /// Sessions in the `sessions` table.
 #[derive(Debug, Clone)]

@@ -14,11 +14,6 @@ use crate::database::{repository_error, unique_row};
 use crate::db_error::read_retrying;
 use crate::entity::users::{self, id_column};
 
-/// The unique indexes that make an email "taken" (the SPEC's on `email`, ours on
-/// `email_key`), by name, and for SQLite by column.
-pub(crate) const EMAIL_INDEXES: [&str; 2] = ["ix_users_email", "ix_users_email_key"];
-pub(crate) const EMAIL_COLUMNS: [&str; 2] = ["users.email", "users.email_key"];
-
 /// Users in the `users` table.
 #[derive(Debug, Clone)]
 pub struct SeaOrmUserRepository {

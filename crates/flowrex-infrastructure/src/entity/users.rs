@@ -47,6 +47,11 @@ impl ActiveModelBehavior for ActiveModel {
     }
 }
 
+/// The unique indexes that make an email "taken" (the SPEC's on `email`, ours on
+/// `email_key`), by name, and for SQLite by column.
+pub(crate) const EMAIL_INDEXES: [&str; 2] = ["ix_users_email", "ix_users_email_key"];
+pub(crate) const EMAIL_COLUMNS: [&str; 2] = ["users.email", "users.email_key"];
+
 /// The `users.id` value of an id; `None` beyond the column's range, where no user can exist.
 pub fn id_column(id: UserId) -> Option<i32> {
     i32::try_from(id.get()).ok()
