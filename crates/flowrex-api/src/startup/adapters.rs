@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use flowrex_domain::ports::{FailureCounter, MailTransport, OutboxStore};
+use flowrex_domain::ports::{FailureCounter, MailTransport};
 use flowrex_domain::{
     AccountPolicy, AuthPorts, AuthService, DeliveryPolicy, LinkTemplates, LoginThrottle,
     MailDelivery, MfaPorts, PasskeyPorts,
@@ -17,7 +17,6 @@ use flowrex_infrastructure::failure_counter::{
     FailoverFailureCounter, InProcessFailureCounter, RedisFailureCounter,
 };
 use flowrex_infrastructure::mail::{LinkLifetimes, LogTransport, MailRenderer, SmtpTransport};
-use flowrex_infrastructure::outbox::OutboxFigures;
 use flowrex_infrastructure::probe::{DatabaseProbe, Probe, RedisProbe};
 use flowrex_infrastructure::rate_limit::{
     FailoverRateLimiter, InProcessRateLimiter, Quota, RateLimiter, RedisRateLimiter,
@@ -168,18 +167,9 @@ impl Adapters {
         }))
     }
 
-    /// The outbox, for delivery.
-    pub fn outbox(&self) -> Arc<dyn OutboxStore> {
-        Arc::new(self.sea_orm_outbox())
-    }
-
-    /// The outbox's figures, for the metrics.
-    pub fn outbox_figures(&self) -> Arc<dyn OutboxFigures> {
-        Arc::new(self.sea_orm_outbox())
-    }
-
-    fn sea_orm_outbox(&self) -> SeaOrmOutbox {
-        SeaOrmOutbox::new(self.db.clone(), self.sealer.clone())
+    /// The outbox, for delivery and its metrics.
+    pub fn outbox(&self) -> Arc<SeaOrmOutbox> {
+        Arc::new(SeaOrmOutbox::new(self.db.clone(), self.sealer.clone()))
     }
 
     /// The delivery worker's use case, when mail is on.

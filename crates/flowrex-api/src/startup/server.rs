@@ -67,7 +67,7 @@ impl State {
             allowed_origins: web::Data::new(AllowedOrigins::new(&settings.http.cors_origins)),
             body_timeout: web::Data::new(BodyTimeout(settings.http.body_timeout)),
             pages: web::Data::new(Pages::new().context("page templates")?),
-            outbox: web::Data::new(Outbox(adapters.outbox_figures())),
+            outbox: web::Data::new(Outbox(adapters.outbox())),
         })
     }
 }
