@@ -219,6 +219,21 @@ impl AuthService {
         self.clock.now()
     }
 
+    /// Applies `changes`, which insert a user, and returns that user.
+    async fn apply_inserting(
+        &self,
+        changes: crate::ports::Changes,
+        now: DateTime<Utc>,
+    ) -> Result<crate::User, crate::ports::AccountStoreError> {
+        self.accounts
+            .apply(changes, now)
+            .await?
+            .user
+            .ok_or_else(|| {
+                crate::ports::AccountStoreError::Unexpected(anyhow::anyhow!("no user inserted"))
+            })
+    }
+
     /// The user `id`, if it exists and is active: whom a token, challenge or passkey may
     /// still sign in or act for.
     async fn active_user(

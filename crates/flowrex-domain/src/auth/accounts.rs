@@ -97,12 +97,7 @@ impl AuthService {
             )
             .await;
         }
-        let user = self
-            .accounts
-            .apply(changes, now)
-            .await?
-            .user
-            .ok_or_else(|| RegisterError::Unexpected(anyhow::anyhow!("no user inserted")))?;
+        let user = self.apply_inserting(changes, now).await?;
         Span::current().record("user_id", user.id().get());
         tracing::info!("user registered");
         Ok(user)

@@ -220,12 +220,7 @@ impl AuthService {
             )
             .await;
         }
-        let user = self
-            .accounts
-            .apply(changes, now)
-            .await?
-            .user
-            .ok_or_else(|| AdminError::Unexpected(anyhow::anyhow!("no user inserted")))?;
+        let user = self.apply_inserting(changes, now).await?;
         tracing::info!(
             user_id = user.id().get(),
             invited,
