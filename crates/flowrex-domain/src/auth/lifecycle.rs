@@ -178,7 +178,8 @@ impl AuthService {
         new_password: NewPassword,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.require_aal2_for_account(caller).await?;
+        self.require_aal2(caller, AccountError::Aal2Required)
+            .await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         let hash = self.hasher.hash(new_password.expose()).await?;

@@ -91,14 +91,16 @@ impl AuthService {
         Ok(self.active_totp(caller.user.id()).await?.is_some())
     }
 
-    /// [`AccountError::Aal2Required`] as [`Self::needs_aal2`] says (changing the password
-    /// or the address, deleting the account).
-    pub(super) async fn require_aal2_for_account(
+    /// `refused` (the use case's `Aal2Required`) when [`Self::needs_aal2`] says so: for
+    /// changing the password or the address, deleting the account, managing the factor
+    /// or passkeys.
+    pub(super) async fn require_aal2<E: From<crate::ports::MfaStoreError>>(
         &self,
         caller: &Authenticated,
-    ) -> Result<(), AccountError> {
+        refused: E,
+    ) -> Result<(), E> {
         if self.needs_aal2(caller).await? {
-            return Err(AccountError::Aal2Required);
+            return Err(refused);
         }
         Ok(())
     }
@@ -118,7 +120,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<TotpProvisioning, MfaError> {
         let mfa = self.mfa_ports()?;
-        self.require_aal2_if_active(caller).await?;
+        self.require_aal2(caller, MfaError::Aal2Required).await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         let secret = TotpSecret::generate();
@@ -156,7 +158,7 @@ impl AuthService {
         let mfa = self.mfa_ports()?;
         let factors = mfa.store.totp_factors(caller.user.id()).await?;
         if factors.iter().any(|f| f.active) {
-            Self::require_aal2(caller)?;
+            Self::require_aal2_session(caller)?;
         }
         // The newest pending one (enrolments of one user are serialised by the store, so
         // there is at most one).
@@ -215,7 +217,7 @@ impl AuthService {
             .active_totp(caller.user.id())
             .await?
             .ok_or(MfaError::NoFactor)?;
-        Self::require_aal2(caller)?;
+        Self::require_aal2_session(caller)?;
         self.use_code(&factor, code).await?;
         let codes = RecoveryCode::generate_set();
         let changes = Changes {
@@ -252,7 +254,7 @@ impl AuthService {
             .active_totp(caller.user.id())
             .await?
             .ok_or(MfaError::NoFactor)?;
-        Self::require_aal2(caller)?;
+        Self::require_aal2_session(caller)?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         self.use_code(&factor, code).await?;
@@ -297,14 +299,9 @@ impl AuthService {
             })
     }
 
-    async fn require_aal2_if_active(&self, caller: &Authenticated) -> Result<(), MfaError> {
-        if self.needs_aal2(caller).await? {
-            return Err(MfaError::Aal2Required);
-        }
-        Ok(())
-    }
-
-    fn require_aal2(caller: &Authenticated) -> Result<(), MfaError> {
+    /// [`MfaError::Aal2Required`] unless the session is at `aal2` (where the factor is
+    /// known to be active).
+    fn require_aal2_session(caller: &Authenticated) -> Result<(), MfaError> {
         if caller.assurance.aal() >= Aal::Aal2 {
             Ok(())
         } else {

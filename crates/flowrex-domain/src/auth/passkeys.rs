@@ -120,7 +120,8 @@ impl AuthService {
         caller: &Authenticated,
     ) -> Result<PasskeyCeremony, PasskeyError> {
         let ports = self.passkey_ports()?;
-        self.require_aal2_for_passkeys(caller).await?;
+        self.require_aal2(caller, PasskeyError::Aal2Required)
+            .await?;
         let exclude: Vec<String> = ports
             .store
             .list(caller.user.id())
@@ -219,7 +220,8 @@ impl AuthService {
         caller: &Authenticated,
         id: i64,
     ) -> Result<(), PasskeyError> {
-        self.require_aal2_for_passkeys(caller).await?;
+        self.require_aal2(caller, PasskeyError::Aal2Required)
+            .await?;
         let event = AuditEvent::own(AuditAction::PasskeyRemoved, caller.user.id())
             .in_session(&caller.session)
             .with("passkey", id);
@@ -233,15 +235,6 @@ impl AuthService {
         } else {
             Err(PasskeyError::NotFound)
         }
-    }
-
-    /// [`PasskeyError::Aal2Required`] for an `aal1` session of an account with a second
-    /// factor.
-    async fn require_aal2_for_passkeys(&self, caller: &Authenticated) -> Result<(), PasskeyError> {
-        if self.needs_aal2(caller).await? {
-            return Err(PasskeyError::Aal2Required);
-        }
-        Ok(())
     }
 
     /// Deletes the ceremony states that expired by now (run by the session cleanup).

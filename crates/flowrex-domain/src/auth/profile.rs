@@ -65,7 +65,8 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         self.require_mail()?;
-        self.require_aal2_for_account(caller).await?;
+        self.require_aal2(caller, AccountError::Aal2Required)
+            .await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         if self.users.find_by_email(&new_email).await?.is_some() {
@@ -152,7 +153,8 @@ impl AuthService {
         current: &PasswordAttempt,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.require_aal2_for_account(caller).await?;
+        self.require_aal2(caller, AccountError::Aal2Required)
+            .await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
         let mut changes = Changes {
