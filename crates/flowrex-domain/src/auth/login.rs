@@ -56,42 +56,38 @@ impl AuthService {
             self.record_failure(AuditUser::User(user), "unverified")
                 .await;
         }
+        // The right password: a hash of an older cost is upgraded first, before a
+        // second-factor challenge is opened (a new hash ends open challenges).
+        if let Ok(user) = &result {
+            self.upgrade_hash(user, &attempt.password).await;
+        }
         // The right password of an account with a second factor is only half a login.
         let result = match result {
             Ok(user) => match self.second_factor_challenge(&user).await {
-                Ok(Some(challenge)) => Err((Some(user), LoginError::MfaRequired(challenge))),
+                Ok(Some(challenge)) => Err(LoginError::MfaRequired(challenge)),
                 Ok(None) => Ok(user),
-                Err(error) => Err((None, error)),
+                Err(error) => Err(error),
             },
-            Err(error) => Err((None, error)),
+            Err(error) => Err(error),
         };
         match &result {
             // A failure keeps its reservation: it is one of the window's failures.
-            Err((_, LoginError::InvalidCredentials)) => {}
+            Err(LoginError::InvalidCredentials) => {}
             // A success (or the right password of an unverified account) clears the
             // account's failures and gives the client's attempt back.
-            Ok(_) | Err((_, LoginError::EmailNotVerified)) => {
+            Ok(_) | Err(LoginError::EmailNotVerified) => {
                 self.forget_failures(&keys, &reserved).await;
             }
             // Half a login gives its attempt back but clears nothing: the failed codes
             // that follow count until a second factor succeeds, however often the
-            // password is given again.
-            Err((_, LoginError::MfaRequired(_))) => self.release(&reserved).await,
-            // Not a failed guess (the store is down): nothing to count.
+            // password is given again. Any other error is no failed guess either.
             Err(_) => self.release(&reserved).await,
         }
-        let user = match result {
-            Ok(user) => user,
-            Err((user, error)) => {
-                if let Some(user) = user {
-                    self.upgrade_hash(&user, &attempt.password).await;
-                    tracing::info!("password accepted: second factor required");
-                }
-                return Err(error);
-            }
-        };
+        if let Err(LoginError::MfaRequired(_)) = &result {
+            tracing::info!("password accepted: second factor required");
+        }
+        let user = result?;
         Span::current().record("user_id", user.id().get());
-        self.upgrade_hash(&user, &attempt.password).await;
         let pair = self
             .start_session(&user, attempt.client, crate::Assurance::PASSWORD)
             .await?;

@@ -11,7 +11,8 @@ use super::*;
 use crate::mfa::MFA_TOKEN_TRIES;
 use crate::ports::Sealer;
 use crate::test_support::{
-    InMemoryStore, PlainSealer, SettableClock, StepCodes, counting_throttle, in_memory_ports,
+    InMemoryStore, PlainHasher, PlainSealer, SettableClock, StepCodes, counting_throttle,
+    in_memory_ports,
 };
 use crate::{
     Aal, Assurance, AuthMethod, ClientInfo, EmailAddress, MailPurpose, NewPassword,
@@ -32,13 +33,43 @@ fn client() -> ClientInfo {
 }
 
 fn world() -> World {
+    world_hashing_with(Arc::new(PlainHasher))
+}
+
+/// [`PlainHasher`], but every stored hash is of an older cost: each right password is
+/// rehashed.
+struct AlwaysRehash;
+
+#[async_trait::async_trait]
+impl PasswordHasher for AlwaysRehash {
+    async fn hash(&self, secret: &str) -> Result<crate::PasswordHash, crate::ports::HashError> {
+        PlainHasher.hash(secret).await
+    }
+
+    fn needs_rehash(&self, _hash: &crate::PasswordHash) -> bool {
+        true
+    }
+
+    async fn verify<'a>(
+        &self,
+        attempt: &PasswordAttempt,
+        hash: Option<&'a crate::PasswordHash>,
+    ) -> Result<bool, crate::ports::HashError> {
+        PlainHasher.verify(attempt, hash).await
+    }
+}
+
+fn world_hashing_with(hasher: Arc<dyn PasswordHasher>) -> World {
     let store = Arc::new(InMemoryStore::default());
     // 09:00:10: the 10th second of a 30-second step.
     let clock = Arc::new(SettableClock::new(
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 10).unwrap(),
     ));
     let service = AuthService::new(
-        in_memory_ports(&store, clock.clone()),
+        AuthPorts {
+            hasher,
+            ..in_memory_ports(&store, clock.clone())
+        },
         AuthPolicy::default(),
     )
     .with_login_throttle(counting_throttle(50, 5))
@@ -634,4 +665,16 @@ async fn a_password_reset_ends_the_logins_waiting_for_their_second_factor() {
 fn proofs_never_print_their_codes() {
     let proof = SecondFactorProof::RecoveryCode("abcd-efgh".to_owned());
     assert_eq!(format!("{proof:?}"), "RecoveryCode(***)");
+}
+
+#[tokio::test]
+async fn a_login_that_upgrades_the_password_hash_keeps_its_challenge() {
+    // A new hash ends open challenges; the upgrade must come before the login's own.
+    let world = world_hashing_with(Arc::new(AlwaysRehash));
+    let (_, secret, _) = world.enrolled().await;
+    let token = world.challenge().await;
+    world.clock.advance(Duration::seconds(30));
+    let code = StepCodes::code_at(&secret, world.now());
+    let pair = world.verify(&token, SecondFactorProof::Code(code)).await;
+    assert!(pair.is_ok(), "{pair:?}");
 }

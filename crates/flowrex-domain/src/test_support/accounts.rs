@@ -119,6 +119,8 @@ impl InMemoryStore {
                 let mut parts = user.to_parts();
                 if let Some(hash) = update.password_hash.clone() {
                     parts.password_hash = hash;
+                    // As the real store: a new hash ends the user's open challenges.
+                    factors.challenges.retain(|c| c.user != update.id);
                 }
                 if let Some(email) = update.email.clone() {
                     parts.email = email;
@@ -206,6 +208,9 @@ impl InMemoryStore {
             users.retain(|u| u.id() != id);
             sessions.retain(|s| s.user_id != id);
             tokens.retain(|row| row.token.user != id);
+            factors.totp.retain(|f| f.user != id);
+            factors.recovery.retain(|(owner, _, _)| *owner != id);
+            factors.challenges.retain(|c| c.user != id);
         }
         if changes.keep_a_superuser && !users.iter().any(|u| u.is_superuser() && u.is_active()) {
             return Err(AccountStoreError::LastSuperuser);
