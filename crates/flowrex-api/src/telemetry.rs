@@ -47,68 +47,64 @@ pub fn metrics() -> &'static PrometheusHandle {
     })
 }
 
-/// The label values of every series whose labels are known in advance: each is registered
-/// at 0 when the recorder starts, so that `rate()` and alerts have a series from the first
-/// scrape, not only after the first event.
-pub const LOGIN_OUTCOMES: [&str; 6] = [
-    "success",
-    "invalid_credentials",
-    "email_not_verified",
-    "mfa_required",
-    "throttled",
-    "error",
+/// Every counter whose labels are known in advance — name, description, label and its
+/// values: each series is registered at 0 when the recorder starts, so that `rate()` and
+/// alerts have a series from the first scrape, not only after the first event.
+const LABELLED_COUNTERS: [(&str, &str, &str, &[&str]); 5] = [
+    (
+        "flowrex_logins_total",
+        "Logins by outcome.",
+        "outcome",
+        &[
+            "success",
+            "invalid_credentials",
+            "email_not_verified",
+            "mfa_required",
+            "throttled",
+            "error",
+        ],
+    ),
+    (
+        "flowrex_mfa_verifications_total",
+        "Logins completed (or not) with a second factor, by outcome.",
+        "outcome",
+        &[
+            "success",
+            "invalid_code",
+            "invalid_challenge",
+            "throttled",
+            "error",
+        ],
+    ),
+    (
+        "flowrex_passkey_logins_total",
+        "Passkey sign-ins by outcome.",
+        "outcome",
+        &["success", "refused"],
+    ),
+    (
+        "flowrex_rate_limited_total",
+        "429 answers of the request limit (ip) and of the failed-login throttle (login).",
+        "limiter",
+        &["ip", "login"],
+    ),
+    (
+        "http_responses_total",
+        "Answers by status class (1xx to 5xx).",
+        "class",
+        &["1xx", "2xx", "3xx", "4xx", "5xx"],
+    ),
 ];
-/// See [`LOGIN_OUTCOMES`]: `flowrex_mfa_verifications_total`.
-pub const MFA_OUTCOMES: [&str; 5] = [
-    "success",
-    "invalid_code",
-    "invalid_challenge",
-    "throttled",
-    "error",
-];
-/// See [`LOGIN_OUTCOMES`]: `flowrex_passkey_logins_total`.
-pub const PASSKEY_OUTCOMES: [&str; 2] = ["success", "refused"];
-/// See [`LOGIN_OUTCOMES`].
-pub const RATE_LIMITERS: [&str; 2] = ["ip", "login"];
-/// See [`LOGIN_OUTCOMES`]: `http_responses_total` by status class.
-pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
 /// Registers (at 0) and describes every counter and histogram the service exports. Series
 /// labelled by route pattern (`http_requests_total`, `http_request_duration_seconds`)
-/// appear with their first request; `http_responses_total` by status class is there from
-/// the start for alerting.
+/// appear with their first request; [`LABELLED_COUNTERS`] are there from the start.
 fn register_series() {
-    metrics::describe_counter!("flowrex_logins_total", "Logins by outcome.");
-    for outcome in LOGIN_OUTCOMES {
-        metrics::counter!("flowrex_logins_total", "outcome" => outcome).increment(0);
-    }
-    metrics::describe_counter!(
-        "flowrex_mfa_verifications_total",
-        "Logins completed (or not) with a second factor, by outcome."
-    );
-    for outcome in MFA_OUTCOMES {
-        metrics::counter!("flowrex_mfa_verifications_total", "outcome" => outcome).increment(0);
-    }
-    metrics::describe_counter!(
-        "flowrex_passkey_logins_total",
-        "Passkey sign-ins by outcome."
-    );
-    for outcome in PASSKEY_OUTCOMES {
-        metrics::counter!("flowrex_passkey_logins_total", "outcome" => outcome).increment(0);
-    }
-    metrics::describe_counter!(
-        "flowrex_rate_limited_total",
-        "429 answers of the request limit (ip) and of the failed-login throttle (login)."
-    );
-    for limiter in RATE_LIMITERS {
-        metrics::counter!("flowrex_rate_limited_total", "limiter" => limiter).increment(0);
-    }
-    metrics::describe_counter!(
-        "http_responses_total",
-        "Answers by status class (1xx to 5xx)."
-    );
-    for class in STATUS_CLASSES {
-        metrics::counter!("http_responses_total", "class" => class).increment(0);
+    for (name, description, label, values) in LABELLED_COUNTERS {
+        metrics::describe_counter!(name, description);
+        for value in values {
+            metrics::counter!(name, label => *value).increment(0);
+        }
     }
     metrics::describe_counter!(
         "http_requests_total",

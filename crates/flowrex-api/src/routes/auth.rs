@@ -21,8 +21,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::routes::body_schema::BodyField;
 use crate::routes::cookie;
-use crate::validation::{Echo, Fields};
+use crate::validation::{Echo, Fields, Rejection, json_object};
 
 /// The SPEC's user body: never a password or hash.
 #[derive(Serialize, ToSchema)]
@@ -195,9 +196,27 @@ pub(crate) fn new_password(fields: &mut Fields, name: &'static str) -> Option<Ne
         })
 }
 
-/// Reads the required field `name` as a password to check (never echoed).
-fn current_password(fields: &mut Fields, name: &'static str) -> Option<PasswordAttempt> {
+/// The password in use now, asked for by every change that must be confirmed.
+const CURRENT_PASSWORD: BodyField =
+    BodyField::required("current_password", "The password in use now.");
+/// The token of a mailed link.
+const LINK_TOKEN: BodyField = BodyField::required("token", "The `token` of the mailed link.");
+
+/// Reads [`CURRENT_PASSWORD`] as a password to check (never echoed).
+fn current_password(fields: &mut Fields) -> Option<PasswordAttempt> {
     fields
-        .required_string(name, Echo::No)
+        .required_string(CURRENT_PASSWORD.name, Echo::No)
         .map(PasswordAttempt::new)
+}
+
+/// A body holding the required secret string `field` only (a token or a code; never
+/// echoed in a 422).
+fn one_secret_field(
+    content_type: Option<&[u8]>,
+    body: &[u8],
+    field: &BodyField,
+) -> Result<String, Rejection> {
+    let mut fields = Fields::new(json_object(content_type, body)?);
+    let value = fields.required_string(field.name, Echo::No);
+    fields.finish(value)
 }

@@ -7,7 +7,10 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{AuthService, EmailAddress, PasswordAttempt, VerificationRequest};
 
-use super::{MessageBody, UserBody, current_password, email, user_response};
+use super::{
+    CURRENT_PASSWORD, LINK_TOKEN, MessageBody, UserBody, current_password, email, one_secret_field,
+    user_response,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client, bearer_token};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -16,7 +19,6 @@ use crate::validation::{Echo, Fields, Rejection, json_object};
 
 const EMAIL: BodyField =
     BodyField::required("email", "The address to verify (without a bearer token).").email();
-const TOKEN: BodyField = BodyField::required("token", "The `token` of the mailed link.");
 
 request_body!(
     /// The body of `POST /verify-email/request` without a bearer token.
@@ -29,7 +31,7 @@ request_body!(
     /// The body of the confirmations of mailed links.
     TokenBody,
     "A one-time token from a mailed link.",
-    [TOKEN]
+    [LINK_TOKEN]
 );
 
 /// The answer to every verification request.
@@ -52,9 +54,7 @@ pub fn parse_request(content_type: Option<&[u8]>, body: &[u8]) -> Result<EmailAd
 /// # Errors
 /// The [`Rejection`] to answer with 422.
 pub fn parse_token(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let token = fields.required_string(TOKEN.name, Echo::No);
-    fields.finish(token)
+    one_secret_field(content_type, body, &LINK_TOKEN)
 }
 
 /// `POST /api/v1/auth/verify-email/request` → 202. With a bearer token, for the caller
@@ -121,8 +121,6 @@ pub async fn confirm_verification(
 
 const NEW_EMAIL: BodyField =
     BodyField::required("new_email", "The address to move the account to.").email();
-const CURRENT_PASSWORD: BodyField =
-    BodyField::required("current_password", "The password in use now.");
 
 request_body!(
     /// The body of `POST /email/change`.
@@ -142,7 +140,7 @@ pub fn parse_change(
     let mut fields = Fields::new(json_object(content_type, body)?);
     let raw = fields.required_string(NEW_EMAIL.name, Echo::Yes);
     let new_email = email(&mut fields, NEW_EMAIL.name, raw);
-    let current = current_password(&mut fields, CURRENT_PASSWORD.name);
+    let current = current_password(&mut fields);
     fields.finish(new_email.zip(current))
 }
 

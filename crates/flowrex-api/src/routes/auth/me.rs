@@ -6,7 +6,7 @@
 use actix_web::{HttpResponse, web};
 use flowrex_domain::{AuthService, PasswordAttempt, ProfileChange};
 
-use super::{UserBody, current_password, full_name, user_response};
+use super::{CURRENT_PASSWORD, UserBody, current_password, full_name, user_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -17,8 +17,6 @@ const FULL_NAME: BodyField = BodyField::optional(
     "The new display name; `null` clears it. No other field may be sent.",
 )
 .length(None, Some(255));
-const CURRENT_PASSWORD: BodyField =
-    BodyField::required("current_password", "The password in use now.");
 
 request_body!(
     /// The body of `PATCH /me`.
@@ -58,7 +56,7 @@ pub fn parse_delete(
     body: &[u8],
 ) -> Result<PasswordAttempt, Rejection> {
     let mut fields = Fields::new(json_object(content_type, body)?);
-    let current = current_password(&mut fields, CURRENT_PASSWORD.name);
+    let current = current_password(&mut fields);
     fields.finish(current)
 }
 

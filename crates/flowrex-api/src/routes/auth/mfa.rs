@@ -8,15 +8,15 @@ use flowrex_domain::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{TokensBody, current_password, tokens_response, uncached};
+use super::{
+    CURRENT_PASSWORD, TokensBody, current_password, one_secret_field, tokens_response, uncached,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
 use crate::routes::cookie;
 use crate::validation::{Echo, Fields, Rejection, json_object};
 
-const CURRENT_PASSWORD: BodyField =
-    BodyField::required("current_password", "The password in use now.");
 const CODE: BodyField =
     BodyField::required("code", "The 6-digit code the authenticator app shows now.");
 const MFA_TOKEN: BodyField =
@@ -89,17 +89,6 @@ impl RecoveryCodesBody {
     }
 }
 
-/// A body holding the required field `field` only (a password, or a code).
-fn one_field(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-    field: &BodyField,
-) -> Result<String, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let value = fields.required_string(field.name, Echo::No);
-    fields.finish(value)
-}
-
 /// `POST /mfa/verify`'s body: `mfa_token` and exactly one of `code` and `recovery_code`.
 ///
 /// # Errors
@@ -157,7 +146,7 @@ pub async fn enroll(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::new(json_object(body.content_type(), body.bytes())?);
-    let current = current_password(&mut fields, CURRENT_PASSWORD.name);
+    let current = current_password(&mut fields);
     let current: PasswordAttempt = fields.finish(current)?;
     let provisioning = auth.enroll_totp(&caller, &current, &client).await?;
     Ok(uncached(HttpResponse::Ok(), EnrollBody::from(provisioning)))
@@ -181,7 +170,7 @@ pub async fn activate(
     AuthenticatedSession(caller): AuthenticatedSession,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let code = one_field(body.content_type(), body.bytes(), &CODE)?;
+    let code = one_secret_field(body.content_type(), body.bytes(), &CODE)?;
     let codes = auth.activate_totp(&caller, &code).await?;
     Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
@@ -205,7 +194,7 @@ pub async fn recovery_codes(
     AuthenticatedSession(caller): AuthenticatedSession,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let code = one_field(body.content_type(), body.bytes(), &CODE)?;
+    let code = one_secret_field(body.content_type(), body.bytes(), &CODE)?;
     let codes = auth.regenerate_recovery_codes(&caller, &code).await?;
     Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
@@ -232,7 +221,7 @@ pub async fn disable(
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::new(json_object(body.content_type(), body.bytes())?);
-    let current = current_password(&mut fields, CURRENT_PASSWORD.name);
+    let current = current_password(&mut fields);
     let code = fields.required_string(CODE.name, Echo::No);
     let (current, code) = fields.finish(current.zip(code))?;
     auth.disable_totp(&caller, &current, &code, &client).await?;

@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use flowrex_domain::{AuthService, EmailAddress, NewPassword, PasswordAttempt};
 
-use super::{MessageBody, current_password, email, new_password};
+use super::{CURRENT_PASSWORD, LINK_TOKEN, MessageBody, current_password, email, new_password};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
@@ -13,14 +13,11 @@ use crate::routes::uniform::Uniform;
 use crate::validation::{Echo, Fields, Rejection, json_object};
 
 const EMAIL: BodyField = BodyField::required("email", "The address of the account.").email();
-const TOKEN: BodyField = BodyField::required("token", "The `token` of the mailed link.");
 const NEW_PASSWORD: BodyField = BodyField::required(
     "new_password",
     "By the registration rules: at least 8 characters with an uppercase letter, a lowercase letter and a digit; at most 72 UTF-8 bytes.",
 )
 .length(Some(8), None);
-const CURRENT_PASSWORD: BodyField =
-    BodyField::required("current_password", "The password in use now.");
 
 request_body!(
     /// The body of `POST /password/forgot`.
@@ -32,7 +29,7 @@ request_body!(
     /// The body of `POST /password/reset`.
     ResetPasswordRequest,
     "The mailed token and the new password.",
-    [TOKEN, NEW_PASSWORD]
+    [LINK_TOKEN, NEW_PASSWORD]
 );
 request_body!(
     /// The body of `POST /password/change`.
@@ -64,7 +61,7 @@ pub fn parse_reset(
     body: &[u8],
 ) -> Result<(String, NewPassword), Rejection> {
     let mut fields = Fields::new(json_object(content_type, body)?);
-    let token = fields.required_string(TOKEN.name, Echo::No);
+    let token = fields.required_string(LINK_TOKEN.name, Echo::No);
     let password = new_password(&mut fields, NEW_PASSWORD.name);
     fields.finish(token.zip(password))
 }
@@ -78,7 +75,7 @@ pub fn parse_change(
     body: &[u8],
 ) -> Result<(PasswordAttempt, NewPassword), Rejection> {
     let mut fields = Fields::new(json_object(content_type, body)?);
-    let current = current_password(&mut fields, CURRENT_PASSWORD.name);
+    let current = current_password(&mut fields);
     let password = new_password(&mut fields, NEW_PASSWORD.name);
     fields.finish(current.zip(password))
 }

@@ -4,12 +4,12 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::AuthService;
 
-use super::{TokensBody, tokens_response};
+use super::{TokensBody, one_secret_field, tokens_response};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Body;
 use crate::routes::body_schema::{BodyField, request_body};
 use crate::routes::cookie;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::validation::Rejection;
 
 const REFRESH_TOKEN: BodyField = BodyField::required(
     "refresh_token",
@@ -28,9 +28,7 @@ request_body!(
 /// # Errors
 /// The [`Rejection`] to answer with 422.
 pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let token = fields.required_string(REFRESH_TOKEN.name, Echo::No);
-    fields.finish(token)
+    one_secret_field(content_type, body, &REFRESH_TOKEN)
 }
 
 /// `POST /api/v1/auth/refresh` → 200 tokens; 401 `Invalid token`; 422.
