@@ -21,12 +21,12 @@ use std::str::FromStr;
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{IssueError, TokenError, TokenIssuer, TokenVerifier};
-use flowrex_domain::{Aal, Assurance, SessionId, TokenKind, TokenRequest, UserId, VerifiedToken};
+use flowrex_domain::{Assurance, SessionId, TokenKind, TokenRequest, UserId, VerifiedToken};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 
-use claims::{AalClaim, AmrClaim, Claims};
+use claims::{AmrClaim, IssuedClaims, VerifiedClaims};
 
 /// Signs and verifies tokens: with one shared secret (HS256 by default, HS384, HS512), or
 /// with a key pair (EdDSA with Ed25519, RS256) whose public half, and those of retired
@@ -215,21 +215,17 @@ fn validation(algorithm: Algorithm, policy: &JwtClaimsPolicy) -> Validation {
 
 impl TokenIssuer for JwtTokens {
     fn issue(&self, request: &TokenRequest) -> Result<String, IssueError> {
-        let claims = Claims {
+        let claims = IssuedClaims {
             sub: request.subject.to_string(),
             exp: request.expires_at.timestamp(),
-            kind: request.kind.as_str().to_owned(),
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            kind: request.kind.as_str(),
+            iss: &self.issuer,
+            aud: &self.audience,
             iat: request.issued_at.timestamp(),
-            nbf: None,
             jti: uuid::Uuid::new_v4().to_string(),
-            sid: request.session.to_string(),
-            amr: Some(AmrClaim(request.assurance)),
-            aal: Some(match request.assurance.aal() {
-                Aal::Aal1 => AalClaim::Aal1,
-                Aal::Aal2 => AalClaim::Aal2,
-            }),
+            sid: request.session.as_str(),
+            amr: AmrClaim(request.assurance),
+            aal: request.assurance.aal().as_str(),
         };
         jsonwebtoken::encode(&self.header, &claims, &self.encoding)
             .map_err(|e| IssueError(anyhow!(e)))
@@ -285,8 +281,9 @@ impl KeyRing {
         now: DateTime<Utc>,
     ) -> Result<VerifiedToken, TokenError> {
         let verifier = self.verifier_for(token).ok_or(TokenError::Invalid)?;
-        let decoded = jsonwebtoken::decode::<Claims>(token, &verifier.key, &verifier.validation)
-            .map_err(|_| TokenError::Invalid)?;
+        let decoded =
+            jsonwebtoken::decode::<VerifiedClaims>(token, &verifier.key, &verifier.validation)
+                .map_err(|_| TokenError::Invalid)?;
         // RFC 7515 §4.1.11: a `crit` header names extensions the recipient MUST understand,
         // and we understand none.
         if decoded.header.crit.is_some() {
@@ -298,13 +295,12 @@ impl KeyRing {
         if claims.nbf.is_some_and(|nbf| nbf > not_before) || claims.iat > not_before {
             return Err(TokenError::NotYetValid);
         }
-        if claims.kind != expected.as_str() {
+        if claims.kind.0 != Some(expected) {
             return Err(TokenError::WrongKind);
         }
         let subject = claims
             .sub
-            .parse::<i64>()
-            .ok()
+            .0
             .filter(|id| *id > 0)
             .map(UserId::new)
             .ok_or(TokenError::Invalid)?;
