@@ -219,8 +219,8 @@ impl AuthService {
         self.clock.now()
     }
 
-    /// Applies `changes`, which insert a user, and returns that user.
-    async fn apply_inserting(
+    /// Applies `changes`, which insert or update a user, and returns that user.
+    async fn apply_for_user(
         &self,
         changes: crate::ports::Changes,
         now: DateTime<Utc>,
@@ -230,7 +230,7 @@ impl AuthService {
             .await?
             .user
             .ok_or_else(|| {
-                crate::ports::AccountStoreError::Unexpected(anyhow::anyhow!("no user inserted"))
+                crate::ports::AccountStoreError::Unexpected(anyhow::anyhow!("no user changed"))
             })
     }
 

@@ -69,13 +69,6 @@ impl Aal {
             Self::Aal2 => "aal2",
         }
     }
-
-    /// The level named `raw`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Aal1, Self::Aal2]
-            .into_iter()
-            .find(|aal| aal.as_str() == raw)
-    }
 }
 
 /// How a session was authenticated: its set of methods (`amr`), from which its level

@@ -97,7 +97,7 @@ impl AuthService {
             )
             .await;
         }
-        let user = self.apply_inserting(changes, now).await?;
+        let user = self.apply_for_user(changes, now).await?;
         Span::current().record("user_id", user.id().get());
         tracing::info!("user registered");
         Ok(user)

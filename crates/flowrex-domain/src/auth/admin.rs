@@ -220,7 +220,7 @@ impl AuthService {
             )
             .await;
         }
-        let user = self.apply_inserting(changes, now).await?;
+        let user = self.apply_for_user(changes, now).await?;
         tracing::info!(
             user_id = user.id().get(),
             invited,

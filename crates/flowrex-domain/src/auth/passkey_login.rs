@@ -8,7 +8,7 @@ use tracing::{Span, instrument};
 
 use super::login::ThrottleKeys;
 use super::{AuthService, LoginError, PasskeyCeremony, PasskeyError, PasskeyPorts, user_handle};
-use crate::ports::{CeremonyKind, StoredPasskey, WebauthnError};
+use crate::ports::{CeremonyKind, WebauthnError};
 use crate::{Assurance, AuditUser, AuthMethod, ClientInfo, TokenPair, User};
 
 impl AuthService {
@@ -48,8 +48,8 @@ impl AuthService {
             .await
             .map_err(|retry_after| PasskeyError::Throttled { retry_after })?;
         let result = self.check_assertion(ports, ceremony_id, response).await;
-        let (user, _passkey) = match result {
-            Ok(found) => found,
+        let user = match result {
+            Ok(user) => user,
             Err(error) => {
                 // A failed assertion keeps its count; a store failure gives it back.
                 if matches!(
@@ -74,13 +74,13 @@ impl AuthService {
         Ok(pair)
     }
 
-    /// The user and passkey of a verified assertion, its use recorded.
+    /// The user of a verified assertion, the passkey's use recorded.
     async fn check_assertion(
         &self,
         ports: &PasskeyPorts,
         ceremony_id: &str,
         response: &Value,
-    ) -> Result<(User, StoredPasskey), PasskeyError> {
+    ) -> Result<User, PasskeyError> {
         let state = self
             .take_ceremony(ports, ceremony_id, CeremonyKind::Login)
             .await?
@@ -136,6 +136,6 @@ impl AuthService {
             tracing::warn!(passkey = passkey.id, "passkey used concurrently: refused");
             return Err(PasskeyError::LoginRejected);
         }
-        Ok((user, passkey))
+        Ok(user)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tracing::instrument;
@@ -237,12 +237,13 @@ impl AuthService {
         }
     }
 
-    /// Deletes the ceremony states that expired by now (run by the session cleanup).
-    pub(super) async fn delete_expired_ceremonies(&self) {
+    /// Deletes the ceremony states that expired before `before` (run by the session
+    /// cleanup).
+    pub(super) async fn delete_expired_ceremonies(&self, before: DateTime<Utc>) {
         let Some(ports) = &self.passkeys else {
             return;
         };
-        match ports.store.delete_expired_ceremonies(self.now()).await {
+        match ports.store.delete_expired_ceremonies(before).await {
             Ok(deleted) => tracing::debug!(deleted, "expired passkey ceremonies deleted"),
             Err(error) => tracing::warn!(%error, "expired passkey ceremonies not deleted"),
         }

@@ -32,22 +32,14 @@ impl AuthService {
         if change.full_name.is_none() {
             return Ok(caller.user.clone());
         }
-        let applied = self
-            .accounts
-            .apply(
-                Changes {
-                    update_user: Some(UserUpdate {
-                        full_name: change.full_name,
-                        ..UserUpdate::of(caller.user.id())
-                    }),
-                    ..Changes::default()
-                },
-                self.now(),
-            )
-            .await?;
-        applied
-            .user
-            .ok_or_else(|| AccountError::Unexpected(anyhow::anyhow!("no user updated")))
+        let changes = Changes {
+            update_user: Some(UserUpdate {
+                full_name: change.full_name,
+                ..UserUpdate::of(caller.user.id())
+            }),
+            ..Changes::default()
+        };
+        Ok(self.apply_for_user(changes, self.now()).await?)
     }
 
     /// Mails a confirmation link to `new_email` and a notice to the current address; the

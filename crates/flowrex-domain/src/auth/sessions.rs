@@ -311,7 +311,7 @@ impl AuthService {
                 Err(error) => tracing::warn!(%error, "expired sign-in challenges not deleted"),
             }
         }
-        self.delete_expired_ceremonies().await;
+        self.delete_expired_ceremonies(before).await;
         Ok(total)
     }
 
