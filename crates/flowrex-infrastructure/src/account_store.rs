@@ -131,17 +131,12 @@ impl SeaOrmAccountStore {
         if let Some(change) = changes.recovery_codes {
             apply_recovery_codes(txn, change, at).await?;
         }
-        if let Some(id) = changes.complete_challenge {
-            let completed = mfa_challenges::Entity::update_many()
-                .col_expr(mfa_challenges::Column::UsedAt, Expr::value(at))
-                .filter(mfa_challenges::Column::Id.eq(id))
-                .filter(mfa_challenges::Column::UsedAt.is_null())
-                .exec(txn)
+        if let Some(id) = changes.complete_challenge
+            && !mfa_challenges::complete(txn, id, at)
                 .await
-                .map_err(account_error)?;
-            if completed.rows_affected != 1 {
-                return Err(AccountStoreError::TokenUsed);
-            }
+                .map_err(account_error)?
+        {
+            return Err(AccountStoreError::TokenUsed);
         }
         let mut touched = None;
         let mut inserted = None;

@@ -150,14 +150,9 @@ impl MfaStore for SeaOrmMfaStore {
     }
 
     async fn complete_challenge(&self, id: i64, now: DateTime<Utc>) -> Result<bool, MfaStoreError> {
-        let result = mfa_challenges::Entity::update_many()
-            .col_expr(mfa_challenges::Column::UsedAt, Expr::value(now))
-            .filter(mfa_challenges::Column::Id.eq(id))
-            .filter(mfa_challenges::Column::UsedAt.is_null())
-            .exec(&self.db)
+        mfa_challenges::complete(&self.db, id, now)
             .await
-            .map_err(mfa_error)?;
-        Ok(result.rows_affected == 1)
+            .map_err(mfa_error)
     }
 
     async fn delete_expired_challenges(&self, before: DateTime<Utc>) -> Result<u64, MfaStoreError> {

@@ -1,6 +1,7 @@
-//! The `mfa_challenges` table.
+//! The `mfa_challenges` table, and completing a challenge (once).
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::Expr;
 
 /// One row of `mfa_challenges`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -24,3 +25,22 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Marks challenge `id` used at `at` through `conn`, if it was not used yet: `false` when a
+/// concurrent request completed it first.
+///
+/// # Errors
+/// The database's error.
+pub(crate) async fn complete(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    at: DateTimeUtc,
+) -> Result<bool, DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::UsedAt, Expr::value(at))
+        .filter(Column::Id.eq(id))
+        .filter(Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
