@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use flowrex_domain::ports::{RepositoryError, SessionStoreError};
+use flowrex_domain::ports::{MfaStoreError, RepositoryError, SessionStoreError};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, Select};
 
@@ -251,26 +251,36 @@ pub async fn unique_row<E: EntityTrait>(
         .map(|rows| rows.into_iter().next())
 }
 
-/// Translates a sea-orm error into the user repository's: lost connections, refused
-/// connects and pool timeouts become [`RepositoryError::Unavailable`], anything else
-/// [`RepositoryError::Unexpected`]. (Which unique key a violation names is the caller's
-/// business: only the user repository knows that the email keys mean "taken".)
-pub fn repository_error(error: DbErr) -> RepositoryError {
-    if is_unavailable(&error) {
-        RepositoryError::Unavailable(anyhow!(error))
-    } else {
-        RepositoryError::Unexpected(anyhow!(error))
-    }
+/// Declares `$name`, the translation of a sea-orm error into `$error`, a store error of
+/// `Unavailable` and `Unexpected`: lost connections, refused connects and pool timeouts
+/// become `Unavailable`, anything else `Unexpected`. (Which unique key a violation names is
+/// the caller's business: only the user repository knows that the email keys mean
+/// "taken".)
+macro_rules! store_error {
+    ($(#[$doc:meta])* $vis:vis $name:ident -> $error:ident) => {
+        $(#[$doc])*
+        $vis fn $name(error: DbErr) -> $error {
+            if is_unavailable(&error) {
+                $error::Unavailable(anyhow!(error))
+            } else {
+                $error::Unexpected(anyhow!(error))
+            }
+        }
+    };
 }
 
-/// The same translation for the session store.
-pub fn session_store_error(error: DbErr) -> SessionStoreError {
-    if is_unavailable(&error) {
-        SessionStoreError::Unavailable(anyhow!(error))
-    } else {
-        SessionStoreError::Unexpected(anyhow!(error))
-    }
-}
+store_error!(
+    /// A sea-orm error as the user repository's error.
+    pub repository_error -> RepositoryError
+);
+store_error!(
+    /// A sea-orm error as the session store's error.
+    pub session_store_error -> SessionStoreError
+);
+store_error!(
+    /// A sea-orm error as the second-factor store's error.
+    pub(crate) mfa_error -> MfaStoreError
+);
 
 #[cfg(test)]
 mod tests {

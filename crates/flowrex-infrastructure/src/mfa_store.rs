@@ -10,12 +10,11 @@ use flowrex_domain::ports::{MfaChallenge, MfaStore, MfaStoreError, TotpFactor};
 use flowrex_domain::{SealedSecret, TokenFingerprint, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use crate::database::unique_row;
-use crate::db_error::{is_unavailable, read_retrying};
+use crate::database::{mfa_error, unique_row};
+use crate::db_error::read_retrying;
 use crate::entity::users::id_column;
 use crate::entity::{mfa_challenges, totp_factors};
 
@@ -30,14 +29,6 @@ impl SeaOrmMfaStore {
     /// A store over a pool.
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
-    }
-}
-
-fn mfa_error(error: DbErr) -> MfaStoreError {
-    if is_unavailable(&error) {
-        MfaStoreError::Unavailable(anyhow!(error))
-    } else {
-        MfaStoreError::Unexpected(anyhow!(error))
     }
 }
 
