@@ -48,8 +48,6 @@ impl SeaOrmAuditLog {
     }
 }
 
-/// Writes queued events in batches until every sender is gone; a batch the database
-/// refuses is retried a few times, then dropped and counted.
 /// Gives each row naming its subject by address that account's id, in one query per
 /// batch; rows whose address has no account are dropped (unknown addresses leave no
 /// event). A lookup that fails keeps the rows for the retry.
@@ -81,6 +79,8 @@ async fn resolve_subjects(
     Ok(())
 }
 
+/// Writes queued events in batches until every sender is gone; a batch the database
+/// refuses is retried a few times, then dropped and counted.
 async fn write_queued(db: DatabaseConnection, mut receiver: mpsc::Receiver<EventRow>) {
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
