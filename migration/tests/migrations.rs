@@ -3,6 +3,8 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use assert_matches::assert_matches;
+
 use std::path::Path;
 
 use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, QueryResult, Statement};
@@ -217,10 +219,7 @@ async fn the_email_key_migration_fills_keys_of_existing_users() {
 async fn the_email_key_migration_stops_on_accounts_that_differ_only_by_case() {
     let db = at_the_first_migration_with(&["carol@example.com", "Carol@example.com"]).await;
     let error = Migrator::up(&db, None).await.map_err(|e| e.to_string());
-    assert!(
-        matches!(&error, Err(message) if message.contains("carol@example.com: users [1, 2]")),
-        "names the clashing accounts: {error:?}"
-    );
+    assert_matches!(&error, Err(message) if message.contains("carol@example.com: users [1, 2]"), "names the clashing accounts: {error:?}");
     let columns = rows(
         &db,
         "SELECT name FROM pragma_table_info('users') WHERE name = 'email_key'",

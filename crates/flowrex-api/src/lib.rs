@@ -11,6 +11,10 @@
 //! The binary `flowrex` (`main.rs`) loads settings, starts telemetry and runs a command
 //! ([`cli`]); the black-box tests build the same [`Application`].
 
+#[cfg(test)]
+#[macro_use]
+extern crate assert_matches;
+
 pub mod cli;
 pub mod client_ip;
 pub mod error;

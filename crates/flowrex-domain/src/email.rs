@@ -159,7 +159,7 @@ mod tests {
     fn case_variants_are_one_address() {
         let a = EmailAddress::parse("Foo@Example.com");
         let b = EmailAddress::parse("foo@example.COM");
-        assert!(matches!((&a, &b), (Ok(a), Ok(b)) if a == b && a.key() == "foo@example.com"));
+        assert_matches!((&a, &b), (Ok(a), Ok(b)) if a == b && a.key() == "foo@example.com");
     }
 
     #[test]
@@ -167,9 +167,7 @@ mod tests {
         // "é" precomposed (U+00E9) and decomposed (e + U+0301).
         let composed = EmailAddress::parse("jos\u{e9}@example.com");
         let decomposed = EmailAddress::parse("jose\u{301}@example.com");
-        assert!(
-            matches!((&composed, &decomposed), (Ok(a), Ok(b)) if a == b && a.as_str() == b.as_str())
-        );
+        assert_matches!((&composed, &decomposed), (Ok(a), Ok(b)) if a == b && a.as_str() == b.as_str());
     }
 
     #[test]
@@ -210,7 +208,7 @@ mod tests {
             "user@exa mple.com",
             "x@@y.com",
         ] {
-            assert!(matches!(shown(raw), Err(InvalidEmail::Syntax(_))), "{raw}");
+            assert_matches!(shown(raw), Err(InvalidEmail::Syntax(_)), "{raw}");
         }
     }
 

@@ -24,6 +24,13 @@
 //! use cases at all: see `flowrex-infrastructure`'s `examples/protected_service.rs`.
 #![warn(missing_docs)]
 
+#[cfg(test)]
+#[macro_use]
+extern crate assert_matches;
+
+#[macro_use]
+mod failure;
+
 pub mod audit;
 pub mod auth;
 pub mod client;

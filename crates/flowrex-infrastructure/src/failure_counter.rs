@@ -199,33 +199,22 @@ mod tests {
     async fn in_process_reservations_stop_at_the_quota_until_released_or_reset() {
         let counter = InProcessFailureCounter::new(Quota::per_minute(3));
         for _ in 0..3 {
-            assert!(matches!(
-                counter.reserve("k").await,
-                Ok(Reservation::Reserved)
-            ));
+            assert_matches!(counter.reserve("k").await, Ok(Reservation::Reserved));
         }
         let Ok(Reservation::Full { retry_after }) = counter.reserve("k").await else {
             panic!("the fourth attempt is refused");
         };
         assert!(retry_after <= Duration::from_secs(60) && retry_after > Duration::from_secs(50));
-        assert!(matches!(
-            counter.reserve("other").await,
-            Ok(Reservation::Reserved)
-        ));
+        assert_matches!(counter.reserve("other").await, Ok(Reservation::Reserved));
         assert!(counter.release("k").await.is_ok());
-        assert!(
-            matches!(counter.reserve("k").await, Ok(Reservation::Reserved)),
+        assert_matches!(
+            counter.reserve("k").await,
+            Ok(Reservation::Reserved),
             "a released attempt makes room for one"
         );
-        assert!(matches!(
-            counter.reserve("k").await,
-            Ok(Reservation::Full { .. })
-        ));
+        assert_matches!(counter.reserve("k").await, Ok(Reservation::Full { .. }));
         assert!(counter.reset("k").await.is_ok());
-        assert!(matches!(
-            counter.reserve("k").await,
-            Ok(Reservation::Reserved)
-        ));
+        assert_matches!(counter.reserve("k").await, Ok(Reservation::Reserved));
     }
 
     #[tokio::test]
@@ -249,17 +238,12 @@ mod tests {
             max: 1,
             window: Duration::from_millis(30),
         });
-        assert!(matches!(
-            counter.reserve("k").await,
-            Ok(Reservation::Reserved)
-        ));
-        assert!(matches!(
-            counter.reserve("k").await,
-            Ok(Reservation::Full { .. })
-        ));
+        assert_matches!(counter.reserve("k").await, Ok(Reservation::Reserved));
+        assert_matches!(counter.reserve("k").await, Ok(Reservation::Full { .. }));
         tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(
-            matches!(counter.reserve("k").await, Ok(Reservation::Reserved)),
+        assert_matches!(
+            counter.reserve("k").await,
+            Ok(Reservation::Reserved),
             "the window ended"
         );
     }

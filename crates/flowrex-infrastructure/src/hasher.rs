@@ -234,8 +234,8 @@ mod tests {
         let wrong = hasher
             .verify(&PasswordAttempt::new("Test12345".into()), Some(&hash))
             .await;
-        assert!(matches!(right, Ok(true)));
-        assert!(matches!(wrong, Ok(false)));
+        assert_matches!(right, Ok(true));
+        assert_matches!(wrong, Ok(false));
     }
 
     /// Made by the original service's stack: Python 3.11, passlib 1.7.4 with bcrypt 4.0.1,
@@ -254,14 +254,15 @@ mod tests {
             let right = hasher
                 .verify(&PasswordAttempt::new(password.into()), Some(&stored))
                 .await;
-            assert!(
-                matches!(right, Ok(true)),
+            assert_matches!(
+                right,
+                Ok(true),
                 "{password} verifies against passlib's hash"
             );
             let wrong = hasher
                 .verify(&PasswordAttempt::new("Test12345".into()), Some(&stored))
                 .await;
-            assert!(matches!(wrong, Ok(false)));
+            assert_matches!(wrong, Ok(false));
             assert!(!hasher.needs_rehash(&stored), "same cost: kept");
         }
     }
@@ -294,7 +295,7 @@ mod tests {
         let result = hasher
             .verify(&PasswordAttempt::new("flowrex-dummy-password".into()), None)
             .await;
-        assert!(matches!(result, Ok(false)));
+        assert_matches!(result, Ok(false));
         assert_eq!(
             hasher.jobs_done(),
             before + 1,

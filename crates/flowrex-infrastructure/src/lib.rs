@@ -23,6 +23,10 @@
 //! Each adapter translates its library's errors into the domain's at the seam, so no
 //! `DbErr`, `redis` or `jsonwebtoken` error goes further.
 
+#[cfg(test)]
+#[macro_use]
+extern crate assert_matches;
+
 pub mod account_store;
 pub mod audit;
 pub mod circuit;

@@ -263,12 +263,9 @@ mod tests {
             )),
         );
         // The mock allows exactly one call: the second hit must not reach it.
-        assert!(matches!(failover.hit("k").await, Ok(RateDecision::Allowed)));
+        assert_matches!(failover.hit("k").await, Ok(RateDecision::Allowed));
         assert!(failover.is_degraded());
-        assert!(matches!(
-            failover.hit("k").await,
-            Ok(RateDecision::Limited { .. })
-        ));
+        assert_matches!(failover.hit("k").await, Ok(RateDecision::Limited { .. }));
     }
 
     #[tokio::test]
@@ -291,14 +288,12 @@ mod tests {
             Arc::new(InProcessRateLimiter::new(Quota::per_minute(5))),
             Arc::new(Circuit::new(Duration::from_millis(100), Duration::ZERO)),
         );
-        assert!(
-            matches!(failover.hit("k").await, Ok(RateDecision::Allowed)),
+        assert_matches!(
+            failover.hit("k").await,
+            Ok(RateDecision::Allowed),
             "fallback"
         );
-        assert!(
-            matches!(failover.hit("k").await, Ok(RateDecision::Limited { retry_after }) if retry_after.as_secs() == 9),
-            "the primary's answer once it is back"
-        );
+        assert_matches!(failover.hit("k").await, Ok(RateDecision::Limited { retry_after }) if retry_after.as_secs() == 9, "the primary's answer once it is back");
         assert!(!failover.is_degraded());
     }
 }

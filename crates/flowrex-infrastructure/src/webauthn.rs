@@ -233,15 +233,12 @@ mod tests {
             WebauthnRelyingParty::new("localhost", "Flowrex", &origins).map(|_| ())
         };
         assert!(ok(&["http://localhost:3000", "http://localhost:8000"]).is_ok());
-        assert!(matches!(
+        assert_matches!(
             ok(&["http://127.0.0.1:8000"]),
             Err(RelyingPartyConfigError::Outside { .. })
-        ));
-        assert!(matches!(
-            ok(&["localhost"]),
-            Err(RelyingPartyConfigError::Origin(_))
-        ));
-        assert!(matches!(ok(&[]), Err(RelyingPartyConfigError::NoOrigin)));
+        );
+        assert_matches!(ok(&["localhost"]), Err(RelyingPartyConfigError::Origin(_)));
+        assert_matches!(ok(&[]), Err(RelyingPartyConfigError::NoOrigin));
         let listed = WebauthnRelyingParty::new(
             "example.com",
             "Flowrex",
@@ -264,7 +261,7 @@ mod tests {
             "Flowrex",
             &["https://badexample.com".to_owned()],
         );
-        assert!(matches!(evil, Err(RelyingPartyConfigError::Outside { .. })));
+        assert_matches!(evil, Err(RelyingPartyConfigError::Outside { .. }));
     }
 
     #[test]

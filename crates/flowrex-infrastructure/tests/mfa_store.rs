@@ -6,6 +6,8 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use assert_matches::assert_matches;
+
 mod support;
 
 use std::sync::Arc;
@@ -146,10 +148,7 @@ async fn secrets_are_stored_sealed_and_activation_happens_once() {
             ..Changes::default()
         })
         .await;
-    assert!(
-        matches!(again, Err(AccountStoreError::TokenUsed)),
-        "{again:?}"
-    );
+    assert_matches!(again, Err(AccountStoreError::TokenUsed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -238,10 +237,7 @@ async fn a_recovery_code_is_consumed_once_and_a_new_set_replaces_the_old() {
     let new = vec![TokenFingerprint::of("new-0")];
     stores.replace_recovery_codes(new.clone()).await;
     let stale = stores.apply(consume(old[1].clone())).await;
-    assert!(
-        matches!(stale, Err(AccountStoreError::TokenUsed)),
-        "{stale:?}"
-    );
+    assert_matches!(stale, Err(AccountStoreError::TokenUsed));
     stores.apply(consume(new[0].clone())).await.unwrap();
     // Removing the factor removes the codes and the factor.
     stores
@@ -322,10 +318,7 @@ async fn a_recovery_code_is_spent_only_with_the_challenge_it_completes() {
         ..Changes::default()
     };
     let late = stores.apply(spend(challenge.id)).await;
-    assert!(
-        matches!(late, Err(AccountStoreError::TokenUsed)),
-        "{late:?}"
-    );
+    assert_matches!(late, Err(AccountStoreError::TokenUsed));
     let other = stores.open_challenge("another challenge", now).await;
     let open = stores.try_challenge(&other, now).await.unwrap();
     stores.apply(spend(open.id)).await.unwrap();

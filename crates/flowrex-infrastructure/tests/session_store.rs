@@ -4,6 +4,8 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use assert_matches::assert_matches;
+
 mod support;
 
 use chrono::{Duration, SubsecRound, Utc};
@@ -49,11 +51,11 @@ async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
         Some(stored.clone())
     );
     let found = store.find_active_user(&stored.id, user, Utc::now()).await;
-    assert!(matches!(found, Ok(Some(u)) if u.id() == user));
+    assert_matches!(found, Ok(Some(u)) if u.id() == user);
     let wrong_user = store
         .find_active_user(&stored.id, UserId::new(user.get() + 1), Utc::now())
         .await;
-    assert!(matches!(wrong_user, Ok(None)));
+    assert_matches!(wrong_user, Ok(None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -97,26 +99,24 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
     for s in [&live, &revoked, &expired] {
         store.create(s.clone(), None).await.unwrap();
     }
-    assert!(matches!(
+    assert_matches!(
         store
             .revoke(&revoked.id, RevokeReason::Logout, Utc::now(), None)
             .await,
         Ok(true)
-    ));
-    assert!(
-        matches!(
-            store
-                .revoke(&revoked.id, RevokeReason::Logout, Utc::now(), None)
-                .await,
-            Ok(false)
-        ),
+    );
+    assert_matches!(
+        store
+            .revoke(&revoked.id, RevokeReason::Logout, Utc::now(), None)
+            .await,
+        Ok(false),
         "once"
     );
     for dead in [&revoked, &expired] {
-        assert!(matches!(
+        assert_matches!(
             store.find_active_user(&dead.id, user, Utc::now()).await,
             Ok(None)
-        ));
+        );
     }
     let listed = store
         .list_active(user, Utc::now())
@@ -124,14 +124,14 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
         .unwrap_or_default();
     let listed: Vec<&SessionId> = listed.iter().map(|s| &s.id).collect();
     assert_eq!(listed, [&live.id]);
-    assert!(matches!(store.delete_expired(Utc::now(), 100).await, Ok(1)));
+    assert_matches!(store.delete_expired(Utc::now(), 100).await, Ok(1));
     assert!(store.find(&expired.id).await.ok().flatten().is_none());
-    assert!(matches!(
+    assert_matches!(
         store
             .revoke_all(user, RevokeReason::LogoutAll, Utc::now(), None)
             .await,
         Ok(1)
-    ));
+    );
     assert!(
         store
             .list_active(user, Utc::now())

@@ -4,6 +4,8 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use assert_matches::assert_matches;
+
 mod support;
 
 use chrono::{SubsecRound, Utc};
@@ -90,12 +92,9 @@ async fn an_inserted_user_is_found_by_email_and_id() {
 async fn unknown_users_are_none_even_beyond_the_id_range() {
     let (users, _db, _dir) = repository().await;
     let email = EmailAddress::parse("nobody@example.com").unwrap();
-    assert!(matches!(users.find_by_email(&email).await, Ok(None)));
-    assert!(matches!(users.find_by_id(UserId::new(7)).await, Ok(None)));
-    assert!(matches!(
-        users.find_by_id(UserId::new(i64::MAX)).await,
-        Ok(None)
-    ));
+    assert_matches!(users.find_by_email(&email).await, Ok(None));
+    assert_matches!(users.find_by_id(UserId::new(7)).await, Ok(None));
+    assert_matches!(users.find_by_id(UserId::new(i64::MAX)).await, Ok(None));
 }
 
 #[tokio::test]
@@ -103,10 +102,7 @@ async fn a_second_insert_of_an_email_is_email_taken() {
     let (users, _db, _dir) = repository().await;
     users.insert(new_user("dup@example.com")).await.unwrap();
     let second = users.insert(new_user("dup@example.com")).await;
-    assert!(
-        matches!(second, Err(AccountStoreError::EmailTaken)),
-        "{second:?}"
-    );
+    assert_matches!(second, Err(AccountStoreError::EmailTaken));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

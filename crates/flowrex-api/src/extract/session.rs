@@ -97,9 +97,6 @@ mod tests {
             );
         }
         let none = TestRequest::default().to_http_request();
-        assert!(matches!(
-            bearer_token(&none),
-            Err(ApiError::NotAuthenticated)
-        ));
+        assert_matches!(bearer_token(&none), Err(ApiError::NotAuthenticated));
     }
 }

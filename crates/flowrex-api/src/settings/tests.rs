@@ -84,10 +84,7 @@ fn an_unknown_environment_is_refused_rather_than_run_as_development() {
         ])
         .map(|_| ())
         .map_err(|e| e.to_string());
-        assert!(
-            matches!(&error, Err(m) if m.starts_with("APP_ENV is invalid")),
-            "{typo}: {error:?}"
-        );
+        assert_matches!(&error, Err(m) if m.starts_with("APP_ENV is invalid"), "{typo}: {error:?}");
     }
     let staging = load(&[
         ("APP_ENV", "staging"),
@@ -188,34 +185,26 @@ fn bad_values_name_their_variable() {
         ),
     ] {
         let message = load(&vars).map(|_| ()).map_err(|e| e.to_string());
-        assert!(
-            matches!(&message, Err(m) if m.starts_with(variable)),
-            "{vars:?}: {message:?}"
-        );
+        assert_matches!(&message, Err(m) if m.starts_with(variable), "{vars:?}: {message:?}");
     }
 }
 
 #[test]
 fn mail_is_logged_in_development_off_elsewhere_and_smtp_when_configured() {
     let mode = |vars: &[(&str, &str)]| load(vars).map(|s| s.mail.mode).map_err(|e| e.to_string());
-    assert!(matches!(mode(&[]), Ok(MailMode::Log)));
+    assert_matches!(mode(&[]), Ok(MailMode::Log));
     let test = [
         ("APP_ENV", "test"),
         ("JWT_SECRET_KEY", "j"),
         ("APP_SECRET_KEY", "a"),
     ];
-    assert!(matches!(mode(&test), Ok(MailMode::Disabled)));
+    assert_matches!(mode(&test), Ok(MailMode::Disabled));
     let smtp = [("SMTP_URL", "smtps://u:p@mail.example.com:465")];
-    assert!(
-        matches!(mode(&smtp), Ok(MailMode::Smtp(url)) if url.expose_secret().starts_with("smtps://"))
-    );
+    assert_matches!(mode(&smtp), Ok(MailMode::Smtp(url)) if url.expose_secret().starts_with("smtps://"));
     let message = load(&[("SMTP_URL", "smtp://u:secret@mail:port")])
         .map(|_| ())
         .map_err(|e| e.to_string());
-    assert!(
-        matches!(&message, Err(m) if !m.contains("secret")),
-        "{message:?}"
-    );
+    assert_matches!(&message, Err(m) if !m.contains("secret"), "{message:?}");
 }
 
 #[test]

@@ -61,10 +61,7 @@ fn bodies_that_are_not_objects_get_fastapis_errors() {
         "a body that is not JSON is not echoed"
     );
     let malformed = decode(None, "{\"a\":\n oops}");
-    assert!(
-        matches!(&malformed, Err(e) if e[0]["type"] == "json_invalid" && e[0]["loc"] == json!(["body", 7])),
-        "{malformed:?}"
-    );
+    assert_matches!(&malformed, Err(e) if e[0]["type"] == "json_invalid" && e[0]["loc"] == json!(["body", 7]), "{malformed:?}");
 }
 
 #[test]

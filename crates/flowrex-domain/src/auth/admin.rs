@@ -23,30 +23,27 @@ use crate::{
 /// How long an invitation's set-password link works.
 pub const INVITATION_TTL_DAYS: i64 = 7;
 
-/// Why an administration call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    /// The caller is not an (active) superuser.
-    #[error("superuser required")]
-    Forbidden,
-    /// No such user.
-    #[error("user not found")]
-    NotFound,
-    /// The change would leave no active superuser.
-    #[error("the last active superuser cannot be removed")]
-    LastSuperuser,
-    /// The address is another account's.
-    #[error("email already registered")]
-    EmailTaken,
-    /// An invitation or a reset link must be mailed, and mail is off.
-    #[error("mail delivery is not configured")]
-    MailDisabled,
+failure_enum! {
+    /// Why an administration call failed.
+    pub enum AdminError {
+        /// The caller is not an (active) superuser.
+        #[error("superuser required")]
+        Forbidden,
+        /// No such user.
+        #[error("user not found")]
+        NotFound,
+        /// The change would leave no active superuser.
+        #[error("the last active superuser cannot be removed")]
+        LastSuperuser,
+        /// The address is another account's.
+        #[error("email already registered")]
+        EmailTaken,
+        /// An invitation or a reset link must be mailed, and mail is off.
+        #[error("mail delivery is not configured")]
+        MailDisabled,
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
 impl From<AccountStoreError> for AdminError {

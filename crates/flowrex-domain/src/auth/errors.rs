@@ -9,47 +9,41 @@ use crate::ports::{
     SessionStoreError,
 };
 
-/// Why registration failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RegisterError {
-    /// The address belongs to an existing user.
-    #[error("email already registered")]
-    EmailTaken,
+failure_enum! {
+    /// Why registration failed.
+    pub enum RegisterError {
+        /// The address belongs to an existing user.
+        #[error("email already registered")]
+        EmailTaken,
+    }
     /// The user store cannot be reached.
-    #[error("user store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else (hashing, storage).
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "user store unavailable";
 }
 
-/// Why a login failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    /// Unknown email, wrong password or inactive user.
-    #[error("invalid email or password")]
-    InvalidCredentials,
-    /// Too many attempts from this client (for this account): refused without checking
-    /// the password, until `retry_after` has passed.
-    #[error("too many failed logins")]
-    Throttled {
-        /// Time until the window ends.
-        retry_after: std::time::Duration,
-    },
-    /// The right password of an account whose address is not verified, while
-    /// `REQUIRE_VERIFIED_EMAIL` is on.
-    #[error("email not verified")]
-    EmailNotVerified,
-    /// The right password of an account with a second factor: no session yet; the login
-    /// goes on at [`crate::AuthService::verify_second_factor`] with this challenge.
-    #[error("second factor required")]
-    MfaRequired(MfaRequired),
+failure_enum! {
+    /// Why a login failed.
+    pub enum LoginError {
+        /// Unknown email, wrong password or inactive user.
+        #[error("invalid email or password")]
+        InvalidCredentials,
+        /// Too many attempts from this client (for this account): refused without checking
+        /// the password, until `retry_after` has passed.
+        #[error("too many failed logins")]
+        Throttled {
+            /// Time until the window ends.
+            retry_after: std::time::Duration,
+        },
+        /// The right password of an account whose address is not verified, while
+        /// `REQUIRE_VERIFIED_EMAIL` is on.
+        #[error("email not verified")]
+        EmailNotVerified,
+        /// The right password of an account with a second factor: no session yet; the login
+        /// goes on at [`crate::AuthService::verify_second_factor`] with this challenge.
+        #[error("second factor required")]
+        MfaRequired(MfaRequired),
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
 /// A login that awaits its second factor.
@@ -61,146 +55,124 @@ pub struct MfaRequired {
     pub methods: Vec<SecondFactor>,
 }
 
-/// Why managing a second factor failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MfaError {
-    /// The code is wrong, or was used already.
-    #[error("invalid code")]
-    InvalidCode,
-    /// The current password given with the request is wrong.
-    #[error("current password is incorrect")]
-    WrongPassword,
-    /// Activation without a pending enrolment.
-    #[error("no TOTP enrolment is pending")]
-    NothingPending,
-    /// The step needs an active factor, and there is none.
-    #[error("no active TOTP factor")]
-    NoFactor,
-    /// The account has a second factor and the session was not signed in with one.
-    #[error("a session at aal2 is required")]
-    Aal2Required,
-    /// Too many wrong passwords from this client for this account: refused unchecked.
-    #[error("too many failed attempts")]
-    Throttled {
-        /// Time until the window ends.
-        retry_after: std::time::Duration,
-    },
+failure_enum! {
+    /// Why managing a second factor failed.
+    pub enum MfaError {
+        /// The code is wrong, or was used already.
+        #[error("invalid code")]
+        InvalidCode,
+        /// The current password given with the request is wrong.
+        #[error("current password is incorrect")]
+        WrongPassword,
+        /// Activation without a pending enrolment.
+        #[error("no TOTP enrolment is pending")]
+        NothingPending,
+        /// The step needs an active factor, and there is none.
+        #[error("no active TOTP factor")]
+        NoFactor,
+        /// The account has a second factor and the session was not signed in with one.
+        #[error("a session at aal2 is required")]
+        Aal2Required,
+        /// Too many wrong passwords from this client for this account: refused unchecked.
+        #[error("too many failed attempts")]
+        Throttled {
+            /// Time until the window ends.
+            retry_after: std::time::Duration,
+        },
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
-/// Why completing a login with its second factor failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MfaVerifyError {
-    /// A wrong, used or replayed code or recovery code (a try of the challenge's five).
-    #[error("invalid code")]
-    InvalidCode,
-    /// An `mfa_token` that is unknown, used, expired or out of tries: log in again.
-    #[error("invalid or expired mfa_token")]
-    InvalidChallenge,
-    /// Too many failures from this client (for this account), as for logins.
-    #[error("too many failed attempts")]
-    Throttled {
-        /// Time until the window ends.
-        retry_after: std::time::Duration,
-    },
+failure_enum! {
+    /// Why completing a login with its second factor failed.
+    pub enum MfaVerifyError {
+        /// A wrong, used or replayed code or recovery code (a try of the challenge's five).
+        #[error("invalid code")]
+        InvalidCode,
+        /// An `mfa_token` that is unknown, used, expired or out of tries: log in again.
+        #[error("invalid or expired mfa_token")]
+        InvalidChallenge,
+        /// Too many failures from this client (for this account), as for logins.
+        #[error("too many failed attempts")]
+        Throttled {
+            /// Time until the window ends.
+            retry_after: std::time::Duration,
+        },
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
-/// Why a step of the account lifecycle failed. Each use case says which it can answer.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// A one-time token that is unknown, used, replaced, expired or of another purpose.
-    #[error("invalid or expired token")]
-    InvalidToken,
-    /// The current password given with the request is wrong.
-    #[error("current password is incorrect")]
-    WrongPassword,
-    /// The address is another account's.
-    #[error("email already registered")]
-    EmailTaken,
-    /// Too many wrong passwords from this client for this account: refused unchecked.
-    #[error("too many failed attempts")]
-    Throttled {
-        /// Time until the window ends.
-        retry_after: std::time::Duration,
-    },
-    /// The step must send mail, and no mail can be sent (`SMTP_URL` unset outside
-    /// development).
-    #[error("mail delivery is not configured")]
-    MailDisabled,
-    /// The account has a second factor and the session was not signed in with one.
-    #[error("a session at aal2 is required")]
-    Aal2Required,
+failure_enum! {
+    /// Why a step of the account lifecycle failed. Each use case says which it can answer.
+    pub enum AccountError {
+        /// A one-time token that is unknown, used, replaced, expired or of another purpose.
+        #[error("invalid or expired token")]
+        InvalidToken,
+        /// The current password given with the request is wrong.
+        #[error("current password is incorrect")]
+        WrongPassword,
+        /// The address is another account's.
+        #[error("email already registered")]
+        EmailTaken,
+        /// Too many wrong passwords from this client for this account: refused unchecked.
+        #[error("too many failed attempts")]
+        Throttled {
+            /// Time until the window ends.
+            retry_after: std::time::Duration,
+        },
+        /// The step must send mail, and no mail can be sent (`SMTP_URL` unset outside
+        /// development).
+        #[error("mail delivery is not configured")]
+        MailDisabled,
+        /// The account has a second factor and the session was not signed in with one.
+        #[error("a session at aal2 is required")]
+        Aal2Required,
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
-/// Why a refresh failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    /// Bad, expired or wrong-type token, dead session, replayed token, or its user is
-    /// missing or inactive.
-    #[error("invalid refresh token")]
-    InvalidToken,
+failure_enum! {
+    /// Why a refresh failed.
+    pub enum RefreshError {
+        /// Bad, expired or wrong-type token, dead session, replayed token, or its user is
+        /// missing or inactive.
+        #[error("invalid refresh token")]
+        InvalidToken,
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
-/// Why an access token does not identify a live session of an active user.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthenticateError {
-    /// Bad, expired or wrong-type token, dead session, or a missing or inactive user.
-    #[error("invalid credentials")]
-    InvalidCredentials,
+failure_enum! {
+    /// Why an access token does not identify a live session of an active user.
+    pub enum AuthenticateError {
+        /// Bad, expired or wrong-type token, dead session, or a missing or inactive user.
+        #[error("invalid credentials")]
+        InvalidCredentials,
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
-/// Why a session could not be revoked by its owner.
-#[derive(Debug, thiserror::Error)]
-pub enum RevokeSessionError {
-    /// No active session with that id belongs to the caller.
-    #[error("session not found")]
-    NotFound,
+failure_enum! {
+    /// Why a session could not be revoked by its owner.
+    pub enum RevokeSessionError {
+        /// No active session with that id belongs to the caller.
+        #[error("session not found")]
+        NotFound,
+    }
     /// The session store cannot be reached.
-    #[error("session store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "session store unavailable";
 }
 
-/// Why a logout could not be carried out.
-#[derive(Debug, thiserror::Error)]
-pub enum LogoutError {
+failure_enum! {
+    /// Why a logout could not be carried out.
+    pub enum LogoutError {}
     /// The session store cannot be reached: the session may still be valid.
-    #[error("session store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "session store unavailable";
 }
 
 /// `From` the store errors that are only `Unavailable` or `Unexpected` (users, sessions,

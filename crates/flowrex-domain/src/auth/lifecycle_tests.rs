@@ -124,10 +124,10 @@ async fn registration_queues_a_verification_link_that_verifies_once() {
     let token = world.last_token(MailPurpose::VerifyEmail);
     let verified = world.service.confirm_verification(&token).await.unwrap();
     assert!(verified.is_verified());
-    assert!(matches!(
+    assert_matches!(
         world.service.confirm_verification(&token).await,
         Err(AccountError::InvalidToken)
-    ));
+    );
 }
 
 #[tokio::test]
@@ -142,15 +142,15 @@ async fn a_new_verification_link_replaces_the_old_one_and_links_expire() {
         .unwrap();
     let second = world.last_token(MailPurpose::VerifyEmail);
     assert_ne!(first, second);
-    assert!(matches!(
+    assert_matches!(
         world.service.confirm_verification(&first).await,
         Err(AccountError::InvalidToken)
-    ));
+    );
     world.clock.advance(Duration::hours(25));
-    assert!(matches!(
+    assert_matches!(
         world.service.confirm_verification(&second).await,
         Err(AccountError::InvalidToken)
-    ));
+    );
 }
 
 #[tokio::test]
@@ -164,11 +164,9 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
         .await
         .unwrap();
     let token = world.last_token(MailPurpose::ResetPassword);
-    assert!(
-        matches!(
-            world.service.confirm_verification(&token).await,
-            Err(AccountError::InvalidToken)
-        ),
+    assert_matches!(
+        world.service.confirm_verification(&token).await,
+        Err(AccountError::InvalidToken),
         "a reset token does not verify"
     );
     world
@@ -176,10 +174,10 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
         .reset_password(&token, new_password("Better456"))
         .await
         .unwrap();
-    assert!(matches!(
+    assert_matches!(
         world.login("cy@example.com", "Secret123").await,
         Err(LoginError::InvalidCredentials)
-    ));
+    );
     assert!(world.login("cy@example.com", "Better456").await.is_ok());
     assert!(
         world
@@ -188,13 +186,13 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
             .await
             .is_err()
     );
-    assert!(matches!(
+    assert_matches!(
         world
             .service
             .reset_password(&token, new_password("Third789"))
             .await,
         Err(AccountError::InvalidToken)
-    ));
+    );
     let user = world
         .store
         .find_by_email(&email("cy@example.com"))
@@ -275,7 +273,7 @@ async fn changing_the_password_ends_the_other_sessions_and_a_wrong_one_counts() 
             &client(),
         )
         .await;
-    assert!(matches!(wrong, Err(AccountError::WrongPassword)));
+    assert_matches!(wrong, Err(AccountError::WrongPassword));
     world
         .service
         .change_password(
@@ -306,10 +304,10 @@ async fn changing_the_password_ends_the_other_sessions_and_a_wrong_one_counts() 
             )
             .await;
     }
-    assert!(matches!(
+    assert_matches!(
         world.login("eve@example.com", "Better456").await,
         Err(LoginError::Throttled { .. })
-    ));
+    );
 }
 
 #[tokio::test]
@@ -319,13 +317,13 @@ async fn an_email_change_takes_effect_only_when_confirmed() {
     world.register("taken@example.com").await;
     let (_, caller) = world.caller("fay@example.com", "Secret123").await;
     let right = PasswordAttempt::new("Secret123".to_owned());
-    assert!(matches!(
+    assert_matches!(
         world
             .service
             .request_email_change(&caller, email("taken@example.com"), &right, &client())
             .await,
         Err(AccountError::EmailTaken)
-    ));
+    );
     world
         .service
         .request_email_change(&caller, email("fay.new@example.com"), &right, &client())
@@ -360,7 +358,7 @@ async fn a_deleted_account_is_gone_and_its_address_registers_again() {
     let world = lifecycle();
     world.register("gus@example.com").await;
     let (pair, caller) = world.caller("gus@example.com", "Secret123").await;
-    assert!(matches!(
+    assert_matches!(
         world
             .service
             .delete_account(
@@ -370,7 +368,7 @@ async fn a_deleted_account_is_gone_and_its_address_registers_again() {
             )
             .await,
         Err(AccountError::WrongPassword)
-    ));
+    );
     world
         .service
         .delete_account(
@@ -399,13 +397,13 @@ async fn without_mail_the_link_flows_refuse_and_registration_still_works() {
     });
     world.register("hal@example.com").await;
     assert!(world.store.queued_mails().is_empty());
-    assert!(matches!(
+    assert_matches!(
         world
             .service
             .forgot_password(&email("hal@example.com"))
             .await,
         Err(AccountError::MailDisabled)
-    ));
+    );
 }
 
 #[tokio::test]
@@ -464,10 +462,10 @@ async fn only_superusers_administer_and_the_last_one_stays() {
     let admin = world.admin("root@example.com").await;
     let user = world.register("user@example.com").await;
     let (_, plain) = world.caller("user@example.com", "Secret123").await;
-    assert!(matches!(
+    assert_matches!(
         world.service.admin_get_user(&plain, admin.user.id()).await,
         Err(AdminError::Forbidden)
-    ));
+    );
     for change in [
         AdminUserChange {
             is_superuser: Some(false),
@@ -482,25 +480,22 @@ async fn only_superusers_administer_and_the_last_one_stays() {
             .service
             .admin_update_user(&admin, admin.user.id(), change)
             .await;
-        assert!(
-            matches!(refused, Err(AdminError::LastSuperuser)),
-            "{refused:?}"
-        );
+        assert_matches!(refused, Err(AdminError::LastSuperuser));
     }
-    assert!(matches!(
+    assert_matches!(
         world
             .service
             .admin_delete_user(&admin, admin.user.id())
             .await,
         Err(AdminError::LastSuperuser)
-    ));
-    assert!(matches!(
+    );
+    assert_matches!(
         world
             .service
             .set_superuser(&email("root@example.com"), false)
             .await,
         Err(AdminError::LastSuperuser)
-    ));
+    );
     let still = world
         .store
         .find_by_id(admin.user.id())

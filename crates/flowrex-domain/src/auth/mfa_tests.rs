@@ -192,7 +192,7 @@ async fn enrolment_stays_pending_until_a_code_activates_it_and_that_code_counts_
             &client(),
         )
         .await;
-    assert!(matches!(wrong, Err(MfaError::WrongPassword)), "{wrong:?}");
+    assert_matches!(wrong, Err(MfaError::WrongPassword));
     let provisioning = world
         .service
         .enroll_totp(
@@ -213,17 +213,14 @@ async fn enrolment_stays_pending_until_a_code_activates_it_and_that_code_counts_
     assert_ne!(stored[0].secret.as_str().as_bytes(), secret.as_slice());
     let code = StepCodes::code_at(&secret, world.now());
     let bad = world.service.activate_totp(&caller, "000000").await;
-    assert!(matches!(bad, Err(MfaError::InvalidCode)), "{bad:?}");
+    assert_matches!(bad, Err(MfaError::InvalidCode));
     let codes = world.service.activate_totp(&caller, &code).await.unwrap();
     assert_eq!(codes.len(), 10);
     assert_eq!(world.store.unused_recovery_codes(user.id()), 10);
     // Activated: the password alone no longer logs in, and the activating code is spent.
     let token = world.challenge().await;
     let replay = world.verify(&token, SecondFactorProof::Code(code)).await;
-    assert!(
-        matches!(replay, Err(MfaVerifyError::InvalidCode)),
-        "{replay:?}"
-    );
+    assert_matches!(replay, Err(MfaVerifyError::InvalidCode));
     assert!(world.store.actions().contains(&"mfa_activated".to_owned()));
     assert!(
         world
@@ -254,10 +251,7 @@ async fn a_code_completes_the_login_once_at_aal2_and_refresh_keeps_the_level() {
     // The same code again, with a fresh challenge: refused (its step is spent).
     let again = world.challenge().await;
     let replay = world.verify(&again, SecondFactorProof::Code(code)).await;
-    assert!(
-        matches!(replay, Err(MfaVerifyError::InvalidCode)),
-        "{replay:?}"
-    );
+    assert_matches!(replay, Err(MfaVerifyError::InvalidCode));
     // The used challenge is gone.
     let reused = world
         .verify(
@@ -265,10 +259,7 @@ async fn a_code_completes_the_login_once_at_aal2_and_refresh_keeps_the_level() {
             SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
         )
         .await;
-    assert!(
-        matches!(reused, Err(MfaVerifyError::InvalidChallenge)),
-        "{reused:?}"
-    );
+    assert_matches!(reused, Err(MfaVerifyError::InvalidChallenge));
     // Refreshed tokens keep the session's level.
     let refreshed = world.service.refresh(&pair.refresh_token).await.unwrap();
     assert_eq!(
@@ -293,10 +284,7 @@ async fn the_window_is_one_step_either_way_and_an_older_step_never_follows_a_new
                 SecondFactorProof::Code(StepCodes::code(&secret, outside)),
             )
             .await;
-        assert!(
-            matches!(result, Err(MfaVerifyError::InvalidCode)),
-            "{result:?}"
-        );
+        assert_matches!(result, Err(MfaVerifyError::InvalidCode));
     }
     // One ahead: accepted.
     world
@@ -314,10 +302,7 @@ async fn the_window_is_one_step_either_way_and_an_older_step_never_follows_a_new
             SecondFactorProof::Code(StepCodes::code(&secret, step)),
         )
         .await;
-    assert!(
-        matches!(older, Err(MfaVerifyError::InvalidCode)),
-        "{older:?}"
-    );
+    assert_matches!(older, Err(MfaVerifyError::InvalidCode));
 }
 
 #[tokio::test]
@@ -348,32 +333,23 @@ async fn an_mfa_token_expires_after_five_minutes_and_allows_five_tries() {
             SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
         )
         .await;
-    assert!(
-        matches!(late, Err(MfaVerifyError::InvalidChallenge)),
-        "{late:?}"
-    );
+    assert_matches!(late, Err(MfaVerifyError::InvalidChallenge));
     let garbage = world
         .verify("not-a-token", SecondFactorProof::Code("123456".to_owned()))
         .await;
-    assert!(matches!(garbage, Err(MfaVerifyError::InvalidChallenge)));
+    assert_matches!(garbage, Err(MfaVerifyError::InvalidChallenge));
 
     let token = world.challenge().await;
     for _ in 0..MFA_TOKEN_TRIES {
         let wrong = world
             .verify(&token, SecondFactorProof::Code("999999".to_owned()))
             .await;
-        assert!(
-            matches!(wrong, Err(MfaVerifyError::InvalidCode)),
-            "{wrong:?}"
-        );
+        assert_matches!(wrong, Err(MfaVerifyError::InvalidCode));
     }
     // A sixth try, even with the right code: the challenge is spent.
     let right = StepCodes::code_at(&secret, world.now());
     let spent = world.verify(&token, SecondFactorProof::Code(right)).await;
-    assert!(
-        matches!(spent, Err(MfaVerifyError::InvalidChallenge)),
-        "{spent:?}"
-    );
+    assert_matches!(spent, Err(MfaVerifyError::InvalidChallenge));
 }
 
 #[tokio::test]
@@ -389,18 +365,12 @@ async fn failed_codes_are_throttled_like_logins_and_a_right_password_does_not_re
             let wrong = world
                 .verify(&token, SecondFactorProof::Code("999999".to_owned()))
                 .await;
-            assert!(
-                matches!(wrong, Err(MfaVerifyError::InvalidCode)),
-                "{wrong:?}"
-            );
+            assert_matches!(wrong, Err(MfaVerifyError::InvalidCode));
         }
     }
     // The account is now throttled for this client: the right password is refused
     // unchecked.
-    assert!(matches!(
-        world.login().await,
-        Err(LoginError::Throttled { .. })
-    ));
+    assert_matches!(world.login().await, Err(LoginError::Throttled { .. }));
 }
 
 #[tokio::test]
@@ -423,10 +393,7 @@ async fn a_recovery_code_works_exactly_once_and_is_audited_and_mailed() {
     let again = world
         .verify(&token, SecondFactorProof::RecoveryCode(code))
         .await;
-    assert!(
-        matches!(again, Err(MfaVerifyError::InvalidCode)),
-        "{again:?}"
-    );
+    assert_matches!(again, Err(MfaVerifyError::InvalidCode));
     assert!(
         world
             .store
@@ -464,10 +431,7 @@ async fn managing_the_factor_and_changing_the_password_need_aal2() {
     world.clock.advance(Duration::seconds(30));
     let code = StepCodes::code_at(&secret, world.now());
     let refused = world.service.regenerate_recovery_codes(&weak, &code).await;
-    assert!(
-        matches!(refused, Err(MfaError::Aal2Required)),
-        "{refused:?}"
-    );
+    assert_matches!(refused, Err(MfaError::Aal2Required));
     let change = world
         .service
         .change_password(
@@ -477,15 +441,12 @@ async fn managing_the_factor_and_changing_the_password_need_aal2() {
             &client(),
         )
         .await;
-    assert!(
-        matches!(change, Err(AccountError::Aal2Required)),
-        "{change:?}"
-    );
+    assert_matches!(change, Err(AccountError::Aal2Required));
     let enroll = world
         .service
         .enroll_totp(&weak, &PasswordAttempt::new(PASSWORD.to_owned()), &client())
         .await;
-    assert!(matches!(enroll, Err(MfaError::Aal2Required)), "{enroll:?}");
+    assert_matches!(enroll, Err(MfaError::Aal2Required));
 
     let fresh = world
         .service
@@ -501,7 +462,7 @@ async fn managing_the_factor_and_changing_the_password_need_aal2() {
             SecondFactorProof::RecoveryCode(old_codes[0].display()),
         )
         .await;
-    assert!(matches!(old, Err(MfaVerifyError::InvalidCode)), "{old:?}");
+    assert_matches!(old, Err(MfaVerifyError::InvalidCode));
     world
         .verify(&token, SecondFactorProof::RecoveryCode(fresh[0].display()))
         .await
@@ -533,7 +494,7 @@ async fn disabling_needs_password_and_code_and_ends_the_other_sessions() {
             &client(),
         )
         .await;
-    assert!(matches!(wrong, Err(MfaError::InvalidCode)), "{wrong:?}");
+    assert_matches!(wrong, Err(MfaError::InvalidCode));
     world
         .service
         .disable_totp(
@@ -576,10 +537,7 @@ async fn a_password_reset_keeps_the_factor() {
         .reset_password(&token, NewPassword::parse(PASSWORD.to_owned()).unwrap())
         .await
         .unwrap();
-    assert!(matches!(
-        world.login().await,
-        Err(LoginError::MfaRequired(_))
-    ));
+    assert_matches!(world.login().await, Err(LoginError::MfaRequired(_)));
 }
 
 #[tokio::test]
@@ -604,10 +562,7 @@ async fn rotating_client_addresses_buys_no_more_guesses_at_the_code() {
                 from(n),
             )
             .await;
-        assert!(
-            matches!(wrong, Err(MfaVerifyError::InvalidCode)),
-            "{wrong:?}"
-        );
+        assert_matches!(wrong, Err(MfaVerifyError::InvalidCode));
     }
     // The account's budget is spent for every address, even with the right code.
     let fresh = world.challenge().await;
@@ -616,10 +571,7 @@ async fn rotating_client_addresses_buys_no_more_guesses_at_the_code() {
         .service
         .verify_second_factor(&fresh, SecondFactorProof::Code(right), from(9))
         .await;
-    assert!(
-        matches!(throttled, Err(MfaVerifyError::Throttled { .. })),
-        "{throttled:?}"
-    );
+    assert_matches!(throttled, Err(MfaVerifyError::Throttled { .. }));
 }
 
 #[tokio::test]
@@ -655,10 +607,7 @@ async fn a_password_reset_ends_the_logins_waiting_for_their_second_factor() {
             SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
         )
         .await;
-    assert!(
-        matches!(late, Err(MfaVerifyError::InvalidChallenge)),
-        "{late:?}"
-    );
+    assert_matches!(late, Err(MfaVerifyError::InvalidChallenge));
 }
 
 #[test]

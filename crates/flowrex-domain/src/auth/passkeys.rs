@@ -38,39 +38,36 @@ pub struct PasskeyCeremony {
     pub options: Value,
 }
 
-/// Why a passkey step failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PasskeyError {
-    /// The ceremony id is unknown, used, expired or of the other ceremony.
-    #[error("invalid or expired ceremony")]
-    InvalidCeremony,
-    /// The registration response does not verify.
-    #[error("passkey registration rejected")]
-    RegistrationRejected,
-    /// The passkey is registered already.
-    #[error("passkey already registered")]
-    AlreadyRegistered,
-    /// The assertion does not verify, or names no passkey of an active user.
-    #[error("passkey not accepted")]
-    LoginRejected,
-    /// No such passkey of the caller's.
-    #[error("passkey not found")]
-    NotFound,
-    /// The account has a second factor and the session was not signed in with one.
-    #[error("a session at aal2 is required")]
-    Aal2Required,
-    /// Too many failures from this client.
-    #[error("too many failed attempts")]
-    Throttled {
-        /// Time until the window ends.
-        retry_after: std::time::Duration,
-    },
+failure_enum! {
+    /// Why a passkey step failed.
+    pub enum PasskeyError {
+        /// The ceremony id is unknown, used, expired or of the other ceremony.
+        #[error("invalid or expired ceremony")]
+        InvalidCeremony,
+        /// The registration response does not verify.
+        #[error("passkey registration rejected")]
+        RegistrationRejected,
+        /// The passkey is registered already.
+        #[error("passkey already registered")]
+        AlreadyRegistered,
+        /// The assertion does not verify, or names no passkey of an active user.
+        #[error("passkey not accepted")]
+        LoginRejected,
+        /// No such passkey of the caller's.
+        #[error("passkey not found")]
+        NotFound,
+        /// The account has a second factor and the session was not signed in with one.
+        #[error("a session at aal2 is required")]
+        Aal2Required,
+        /// Too many failures from this client.
+        #[error("too many failed attempts")]
+        Throttled {
+            /// Time until the window ends.
+            retry_after: std::time::Duration,
+        },
+    }
     /// A store cannot be reached.
-    #[error("store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error(transparent)]
-    Unexpected(anyhow::Error),
+    unavailable: "store unavailable";
 }
 
 impl From<PasskeyStoreError> for PasskeyError {

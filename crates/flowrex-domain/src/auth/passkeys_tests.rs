@@ -133,10 +133,7 @@ async fn a_user_handle_of_another_user_is_refused_before_any_signature_check() {
     let refused = service
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await;
-    assert!(
-        matches!(refused, Err(PasskeyError::LoginRejected)),
-        "{refused:?}"
-    );
+    assert_matches!(refused, Err(PasskeyError::LoginRejected));
 }
 
 #[tokio::test]
@@ -160,10 +157,7 @@ async fn an_inactive_users_passkey_signs_nothing_in() {
     let refused = service
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await;
-    assert!(
-        matches!(refused, Err(PasskeyError::LoginRejected)),
-        "{refused:?}"
-    );
+    assert_matches!(refused, Err(PasskeyError::LoginRejected));
 }
 
 #[tokio::test]
@@ -191,10 +185,7 @@ async fn a_registration_begun_for_another_user_cannot_be_finished() {
     let refused = service
         .finish_passkey_registration(&caller, &ceremony(), &json!({}), None)
         .await;
-    assert!(
-        matches!(refused, Err(PasskeyError::InvalidCeremony)),
-        "{refused:?}"
-    );
+    assert_matches!(refused, Err(PasskeyError::InvalidCeremony));
 }
 
 #[tokio::test]
@@ -222,9 +213,6 @@ async fn a_sign_in_that_loses_the_race_to_record_its_counter_is_refused() {
     let refused = service
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await;
-    assert!(
-        matches!(refused, Err(PasskeyError::LoginRejected)),
-        "{refused:?}"
-    );
+    assert_matches!(refused, Err(PasskeyError::LoginRejected));
     assert!(store.sessions().is_empty(), "no session");
 }

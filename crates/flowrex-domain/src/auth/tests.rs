@@ -185,20 +185,14 @@ async fn register_stores_the_hash_and_returns_the_new_user() {
     assert!(user.is_active() && !user.is_verified() && !user.is_superuser());
     assert_eq!(user.created_at(), now());
     let stored = users.find_by_email(&email("new@example.com")).await;
-    assert!(
-        matches!(stored, Ok(Some(u)) if u == user),
-        "the user should be stored"
-    );
+    assert_matches!(stored, Ok(Some(u)) if u == user, "the user should be stored");
 }
 
 #[tokio::test]
 async fn register_with_a_taken_email_fails_without_hashing() {
     let service = Ports::with_users(repository_with(stored_user(1, true))).service();
     let result = service.register(registration("known@example.com")).await;
-    assert!(
-        matches!(result, Err(RegisterError::EmailTaken)),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(RegisterError::EmailTaken));
 }
 
 #[tokio::test]
@@ -220,20 +214,14 @@ async fn register_losing_a_race_for_the_email_reports_it_taken() {
         .service()
         .register(registration("race@example.com"))
         .await;
-    assert!(
-        matches!(result, Err(RegisterError::EmailTaken)),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(RegisterError::EmailTaken));
 }
 
 #[tokio::test]
 async fn register_reports_an_unreachable_store_as_unavailable() {
     let service = Ports::with_users(unreachable_repository()).service();
     let result = service.register(registration("a@example.com")).await;
-    assert!(
-        matches!(result, Err(RegisterError::Unavailable(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(RegisterError::Unavailable(_)));
 }
 
 #[tokio::test]
@@ -254,10 +242,7 @@ async fn register_reports_a_failed_insert_as_unexpected() {
         .service()
         .register(registration("a@example.com"))
         .await;
-    assert!(
-        matches!(result, Err(RegisterError::Unexpected(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(RegisterError::Unexpected(_)));
 }
 
 #[tokio::test]
@@ -271,10 +256,7 @@ async fn register_reports_a_hashing_failure_as_unexpected() {
         .service()
         .register(registration("a@example.com"))
         .await;
-    assert!(
-        matches!(result, Err(RegisterError::Unexpected(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(RegisterError::Unexpected(_)));
 }
 
 // ---- login -------------------------------------------------------------------------------
@@ -320,7 +302,7 @@ async fn login_expires_in_follows_the_configured_access_lifetime() {
     let pair = service
         .login(credentials("known@example.com", "Test1234"))
         .await;
-    assert!(matches!(pair, Ok(p) if p.expires_in == 300));
+    assert_matches!(pair, Ok(p) if p.expires_in == 300);
 }
 
 #[tokio::test]
@@ -335,10 +317,7 @@ async fn login_with_a_wrong_password_is_refused() {
         .service()
         .login(credentials("known@example.com", "Wrong123"))
         .await;
-    assert!(
-        matches!(result, Err(LoginError::InvalidCredentials)),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(LoginError::InvalidCredentials));
 }
 
 #[tokio::test]
@@ -354,10 +333,7 @@ async fn login_with_unknown_email_still_runs_the_hasher_once() {
         .service()
         .login(credentials("nobody@example.com", "Test1234"))
         .await;
-    assert!(
-        matches!(result, Err(LoginError::InvalidCredentials)),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(LoginError::InvalidCredentials));
 }
 
 #[tokio::test]
@@ -372,10 +348,7 @@ async fn login_of_an_inactive_user_is_refused_even_with_the_right_password() {
         .service()
         .login(credentials("known@example.com", "Test1234"))
         .await;
-    assert!(
-        matches!(result, Err(LoginError::InvalidCredentials)),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(LoginError::InvalidCredentials));
 }
 
 #[tokio::test]
@@ -384,10 +357,7 @@ async fn login_reports_an_unreachable_store_as_unavailable() {
     let result = service
         .login(credentials("known@example.com", "Test1234"))
         .await;
-    assert!(
-        matches!(result, Err(LoginError::Unavailable(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(LoginError::Unavailable(_)));
 }
 
 #[tokio::test]
@@ -401,10 +371,7 @@ async fn login_reports_a_broken_hash_as_unexpected() {
         .service()
         .login(credentials("known@example.com", "Test1234"))
         .await;
-    assert!(
-        matches!(result, Err(LoginError::Unexpected(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(LoginError::Unexpected(_)));
 }
 
 #[tokio::test]
@@ -419,10 +386,7 @@ async fn login_reports_a_signing_failure_as_unexpected() {
         .service()
         .login(credentials("known@example.com", "Test1234"))
         .await;
-    assert!(
-        matches!(result, Err(LoginError::Unexpected(_))),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(LoginError::Unexpected(_)));
 }
 
 #[tokio::test]
@@ -440,10 +404,7 @@ async fn a_password_bcrypt_cannot_check_in_full_never_matches_but_costs_a_verify
         .service()
         .login(credentials("known@example.com", &long))
         .await;
-    assert!(
-        matches!(result, Err(LoginError::InvalidCredentials)),
-        "{result:?}"
-    );
+    assert_matches!(result, Err(LoginError::InvalidCredentials));
 }
 
 #[tokio::test]
@@ -551,8 +512,9 @@ async fn unknown_emails_are_throttled_the_same_way() {
     let third = service
         .login(credentials("GHOST@example.com", "Wrong123"))
         .await;
-    assert!(
-        matches!(third, Err(LoginError::Throttled { .. })),
+    assert_matches!(
+        third,
+        Err(LoginError::Throttled { .. }),
         "case variants are one account: {third:?}"
     );
 }
@@ -578,10 +540,7 @@ async fn the_per_ip_limit_covers_many_accounts() {
     let fourth = service
         .login(credentials("user9@example.com", "Wrong123"))
         .await;
-    assert!(
-        matches!(fourth, Err(LoginError::Throttled { .. })),
-        "{fourth:?}"
-    );
+    assert_matches!(fourth, Err(LoginError::Throttled { .. }));
 }
 
 /// A hasher that takes its time (yields to other tasks) and never matches: what lets
@@ -655,10 +614,7 @@ async fn an_attempt_the_store_could_not_check_is_given_back() {
         let result = service
             .login(credentials("known@example.com", "Wrong123"))
             .await;
-        assert!(
-            matches!(result, Err(LoginError::Unavailable(_))),
-            "{result:?}"
-        );
+        assert_matches!(result, Err(LoginError::Unavailable(_)));
     }
     assert_eq!(per_account.count("203.0.113.9|known@example.com"), 0);
     assert_eq!(per_ip.count("203.0.113.9"), 0);
@@ -807,17 +763,15 @@ async fn a_replayed_refresh_token_revokes_the_whole_family() {
     let second = world.service.refresh(&first.refresh_token).await.unwrap();
     world.clock.advance(Duration::seconds(6));
     let replay = world.service.refresh(&first.refresh_token).await;
-    assert!(
-        matches!(replay, Err(RefreshError::InvalidToken)),
-        "{replay:?}"
-    );
+    assert_matches!(replay, Err(RefreshError::InvalidToken));
     assert_eq!(
         world.store.sessions()[0].revoked_reason.as_deref(),
         Some("refresh_token_reuse")
     );
     let legitimate = world.service.refresh(&second.refresh_token).await;
-    assert!(
-        matches!(legitimate, Err(RefreshError::InvalidToken)),
+    assert_matches!(
+        legitimate,
+        Err(RefreshError::InvalidToken),
         "the newest token dies too"
     );
     assert!(
@@ -833,10 +787,7 @@ async fn a_replay_within_the_grace_period_is_refused_without_revoking() {
     let second = world.service.refresh(&first.refresh_token).await.unwrap();
     world.clock.advance(Duration::seconds(4));
     let duplicate = world.service.refresh(&first.refresh_token).await;
-    assert!(
-        matches!(duplicate, Err(RefreshError::InvalidToken)),
-        "{duplicate:?}"
-    );
+    assert_matches!(duplicate, Err(RefreshError::InvalidToken));
     assert_eq!(world.store.sessions()[0].revoked_at, None);
     assert!(world.service.refresh(&second.refresh_token).await.is_ok());
 }
@@ -851,25 +802,24 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
         "refresh|7|not-a-uuid|9999999999|pwd|0",
     ] {
         let result = world.service.refresh(token).await;
-        assert!(
-            matches!(result, Err(RefreshError::InvalidToken)),
+        assert_matches!(
+            result,
+            Err(RefreshError::InvalidToken),
             "{token}: {result:?}"
         );
     }
     let forged_session = format!("refresh|7|{}|9999999999|pwd|0", SessionId::generate());
-    assert!(matches!(
+    assert_matches!(
         world.service.refresh(&forged_session).await,
         Err(RefreshError::InvalidToken)
-    ));
+    );
 
     let other = world.login("other@example.com").await;
     let stolen_sid = world.store.sessions()[1].id.clone();
     let mismatched = format!("refresh|7|{stolen_sid}|9999999999|pwd|0");
-    assert!(
-        matches!(
-            world.service.refresh(&mismatched).await,
-            Err(RefreshError::InvalidToken)
-        ),
+    assert_matches!(
+        world.service.refresh(&mismatched).await,
+        Err(RefreshError::InvalidToken),
         "another user's session"
     );
     assert!(
@@ -879,30 +829,23 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
 
     world.store.set_active(UserId::new(7), false);
     let inactive = world.service.refresh(&pair.refresh_token).await;
-    assert!(
-        matches!(inactive, Err(RefreshError::InvalidToken)),
-        "{inactive:?}"
-    );
+    assert_matches!(inactive, Err(RefreshError::InvalidToken));
 
     world.clock.advance(Duration::days(8));
     let expired = world.service.refresh(&other.refresh_token).await;
-    assert!(
-        matches!(expired, Err(RefreshError::InvalidToken)),
-        "{expired:?}"
-    );
+    assert_matches!(expired, Err(RefreshError::InvalidToken));
 }
 
 #[tokio::test]
 async fn current_user_needs_a_live_session_and_an_active_user() {
     let world = world();
     let pair = world.login("known@example.com").await;
-    assert!(
-        matches!(world.service.authenticate(&pair.access_token).await.map(|a| a.user), Ok(u) if u.id() == UserId::new(7))
-    );
+    assert_matches!(world.service.authenticate(&pair.access_token).await.map(|a| a.user), Ok(u) if u.id() == UserId::new(7));
     for token in ["garbage", pair.refresh_token.as_str()] {
         let result = world.service.authenticate(token).await.map(|a| a.user);
-        assert!(
-            matches!(result, Err(AuthenticateError::InvalidCredentials)),
+        assert_matches!(
+            result,
+            Err(AuthenticateError::InvalidCredentials),
             "{token}"
         );
     }
@@ -916,10 +859,7 @@ async fn current_user_needs_a_live_session_and_an_active_user() {
         .authenticate(&pair.access_token)
         .await
         .map(|a| a.user);
-    assert!(
-        matches!(revoked, Err(AuthenticateError::InvalidCredentials)),
-        "{revoked:?}"
-    );
+    assert_matches!(revoked, Err(AuthenticateError::InvalidCredentials));
 }
 
 #[tokio::test]
@@ -936,10 +876,10 @@ async fn logout_revokes_the_session_of_the_token_given() {
         .await;
     assert!(result.is_ok());
     assert!(!world.is_valid(&phone.access_token).await);
-    assert!(matches!(
+    assert_matches!(
         world.service.refresh(&phone.refresh_token).await,
         Err(RefreshError::InvalidToken)
-    ));
+    );
     assert!(
         world.is_valid(&laptop.access_token).await,
         "other sessions stay"
@@ -1028,24 +968,15 @@ async fn an_unreachable_session_store_is_reported_as_unavailable() {
         .service
         .login(credentials("known@example.com", "Test1234"))
         .await;
-    assert!(
-        matches!(login, Err(LoginError::Unavailable(_))),
-        "{login:?}"
-    );
+    assert_matches!(login, Err(LoginError::Unavailable(_)));
     let token = format!("access|7|{}|9999999999|pwd|0", SessionId::generate());
     let me = world.service.authenticate(&token).await.map(|a| a.user);
-    assert!(
-        matches!(me, Err(AuthenticateError::Unavailable(_))),
-        "{me:?}"
-    );
+    assert_matches!(me, Err(AuthenticateError::Unavailable(_)));
     let refresh = world
         .service
         .refresh(&token.replace("access", "refresh"))
         .await;
-    assert!(
-        matches!(refresh, Err(RefreshError::Unavailable(_))),
-        "{refresh:?}"
-    );
+    assert_matches!(refresh, Err(RefreshError::Unavailable(_)));
     let logout = world
         .service
         .logout(LogoutRequest {
@@ -1053,8 +984,9 @@ async fn an_unreachable_session_store_is_reported_as_unavailable() {
             ..LogoutRequest::default()
         })
         .await;
-    assert!(
-        matches!(logout, Err(LogoutError::Unavailable(_))),
+    assert_matches!(
+        logout,
+        Err(LogoutError::Unavailable(_)),
         "a logout that did not happen is not reported as done"
     );
 }
@@ -1086,13 +1018,10 @@ async fn sessions_are_listed_and_revoked_only_by_their_owner() {
         .unwrap_or_default();
 
     let stolen = world.service.revoke_session(&intruder, &first_id).await;
-    assert!(
-        matches!(stolen, Err(RevokeSessionError::NotFound)),
-        "{stolen:?}"
-    );
+    assert_matches!(stolen, Err(RevokeSessionError::NotFound));
     for id in ["nonsense", "00000000-0000-4000-8000-000000000000"] {
         let result = world.service.revoke_session(&caller, id).await;
-        assert!(matches!(result, Err(RevokeSessionError::NotFound)), "{id}");
+        assert_matches!(result, Err(RevokeSessionError::NotFound), "{id}");
     }
     assert!(
         world
@@ -1104,8 +1033,9 @@ async fn sessions_are_listed_and_revoked_only_by_their_owner() {
     assert!(!world.is_valid(&first.access_token).await);
     assert!(world.is_valid(&second.access_token).await);
     let again = world.service.revoke_session(&caller, &first_id).await;
-    assert!(
-        matches!(again, Err(RevokeSessionError::NotFound)),
+    assert_matches!(
+        again,
+        Err(RevokeSessionError::NotFound),
         "a revoked session is gone"
     );
 }
@@ -1119,11 +1049,12 @@ async fn expired_sessions_are_deleted_in_batches() {
     world.clock.advance(Duration::days(8));
     let fresh = world.login("known@example.com").await;
     let deleted = world.service.delete_expired_sessions(2).await;
-    assert!(matches!(deleted, Ok(5)), "{deleted:?}");
+    assert_matches!(deleted, Ok(5));
     assert_eq!(world.store.sessions().len(), 1);
     assert!(world.is_valid(&fresh.access_token).await);
-    assert!(
-        matches!(world.service.delete_expired_sessions(0).await, Ok(0)),
+    assert_matches!(
+        world.service.delete_expired_sessions(0).await,
+        Ok(0),
         "a batch of 0 deletes nothing and ends"
     );
 }
@@ -1142,9 +1073,9 @@ async fn an_operator_can_create_an_administrator_but_registration_never_does() {
     let admin = service
         .create_user(registration("admin@example.com"), true, false)
         .await;
-    assert!(matches!(admin, Ok(u) if u.is_superuser()));
+    assert_matches!(admin, Ok(u) if u.is_superuser());
     let user = service.register(registration("user@example.com")).await;
-    assert!(matches!(user, Ok(u) if !u.is_superuser()));
+    assert_matches!(user, Ok(u) if !u.is_superuser());
 }
 
 #[tokio::test]
@@ -1152,7 +1083,7 @@ async fn deactivating_a_user_ends_its_sessions_at_once() {
     let world = world();
     let pair = world.login("known@example.com").await;
     let result = world.service.deactivate(&email("KNOWN@example.com")).await;
-    assert!(matches!(result, Ok(true)), "{result:?}");
+    assert_matches!(result, Ok(true));
     assert!(!world.is_valid(&pair.access_token).await);
     assert!(
         world
@@ -1165,12 +1096,9 @@ async fn deactivating_a_user_ends_its_sessions_at_once() {
         .service
         .login(credentials("known@example.com", "Test1234"))
         .await;
-    assert!(
-        matches!(login, Err(LoginError::InvalidCredentials)),
-        "{login:?}"
-    );
-    assert!(matches!(
+    assert_matches!(login, Err(LoginError::InvalidCredentials));
+    assert_matches!(
         world.service.deactivate(&email("nobody@example.com")).await,
         Ok(false)
-    ));
+    );
 }

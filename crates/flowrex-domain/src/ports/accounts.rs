@@ -10,26 +10,24 @@ use crate::{
     SealedSecret, SessionId, StoredToken, TokenFingerprint, TokenPurpose, User, UserId,
 };
 
-/// Why an account store call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountStoreError {
-    /// The inserted or updated address is another account's (its email key is taken), on
-    /// every backend, also when two changes race.
-    #[error("email already registered")]
-    EmailTaken,
-    /// The token, recovery code or pending factor to use up was used (or replaced)
-    /// meanwhile: nothing was changed.
-    #[error("one-time token already used")]
-    TokenUsed,
-    /// The changes would leave no active administrator: nothing was changed.
-    #[error("the last active superuser cannot be removed")]
-    LastSuperuser,
+failure_enum! {
+    /// Why an account store call failed.
+    pub enum AccountStoreError {
+        /// The inserted or updated address is another account's (its email key is taken), on
+        /// every backend, also when two changes race.
+        #[error("email already registered")]
+        EmailTaken,
+        /// The token, recovery code or pending factor to use up was used (or replaced)
+        /// meanwhile: nothing was changed.
+        #[error("one-time token already used")]
+        TokenUsed,
+        /// The changes would leave no active administrator: nothing was changed.
+        #[error("the last active superuser cannot be removed")]
+        LastSuperuser,
+    }
     /// The store cannot be reached.
-    #[error("account store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error("account store failed")]
-    Unexpected(#[source] anyhow::Error),
+    unavailable: "account store unavailable";
+    failed: "account store failed";
 }
 
 /// New values for some of a user's fields; `updated_at` is set to the changes' time.

@@ -8,15 +8,12 @@ use chrono::{DateTime, Utc};
 
 use crate::{SealedSecret, TokenFingerprint, TotpProvisioning, TotpSecret, UserId};
 
-/// Why a second-factor store call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MfaStoreError {
+failure_enum! {
+    /// Why a second-factor store call failed.
+    pub enum MfaStoreError {}
     /// The store cannot be reached.
-    #[error("factor store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error("factor store failed")]
-    Unexpected(#[source] anyhow::Error),
+    unavailable: "factor store unavailable";
+    failed: "factor store failed";
 }
 
 /// A stored TOTP factor.

@@ -100,18 +100,16 @@ pub trait RelyingParty: Send + Sync {
     ) -> Result<Option<String>, WebauthnError>;
 }
 
-/// Why a passkey store call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PasskeyStoreError {
-    /// The credential id is registered already (to this account or another).
-    #[error("credential already registered")]
-    CredentialTaken,
+failure_enum! {
+    /// Why a passkey store call failed.
+    pub enum PasskeyStoreError {
+        /// The credential id is registered already (to this account or another).
+        #[error("credential already registered")]
+        CredentialTaken,
+    }
     /// The store cannot be reached.
-    #[error("passkey store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error("passkey store failed")]
-    Unexpected(#[source] anyhow::Error),
+    unavailable: "passkey store unavailable";
+    failed: "passkey store failed";
 }
 
 /// A stored passkey.

@@ -5,15 +5,12 @@ use chrono::{DateTime, Utc};
 
 use crate::{AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
 
-/// Why a session store call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionStoreError {
+failure_enum! {
+    /// Why a session store call failed.
+    pub enum SessionStoreError {}
     /// The store cannot be reached (connection refused or lost, pool timeout).
-    #[error("session store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error("session store failed")]
-    Unexpected(#[source] anyhow::Error),
+    unavailable: "session store unavailable";
+    failed: "session store failed";
 }
 
 /// Server-side sessions. Every call is one indexed statement, but those that also write

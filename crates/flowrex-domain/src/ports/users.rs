@@ -5,15 +5,12 @@ use async_trait::async_trait;
 
 use crate::{EmailAddress, User, UserId};
 
-/// Why a user repository call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RepositoryError {
+failure_enum! {
+    /// Why a user repository call failed.
+    pub enum RepositoryError {}
     /// The store cannot be reached (connection refused or lost, pool timeout).
-    #[error("user store unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// Anything else.
-    #[error("user store failed")]
-    Unexpected(#[source] anyhow::Error),
+    unavailable: "user store unavailable";
+    failed: "user store failed";
 }
 
 /// Users, read.

@@ -289,39 +289,39 @@ fn keys_must_fit_the_algorithm() {
     let secret = JwtKeys::Secret(SecretString::from("s"));
     let policy = JwtClaimsPolicy::default();
     assert!(JwtTokens::new("HS512", &secret, &policy).is_ok());
-    assert!(matches!(
-        JwtTokens::new("RS256", &secret, &policy),
-        Err(JwtConfigError::NeedsKeyPair(_))
-    ));
-    assert!(matches!(
-        JwtTokens::new("EdDSA", &secret, &policy),
-        Err(JwtConfigError::NeedsKeyPair(_))
-    ));
-    assert!(matches!(
-        JwtTokens::new("ES256", &secret, &policy),
-        Err(JwtConfigError::Unsupported(_))
-    ));
-    assert!(matches!(
-        JwtTokens::new("none", &secret, &policy),
-        Err(JwtConfigError::UnknownAlgorithm(_))
-    ));
+    assert_matches!(
+        JwtTokens::new("RS256", &secret, &policy).err(),
+        Some(JwtConfigError::NeedsKeyPair(_))
+    );
+    assert_matches!(
+        JwtTokens::new("EdDSA", &secret, &policy).err(),
+        Some(JwtConfigError::NeedsKeyPair(_))
+    );
+    assert_matches!(
+        JwtTokens::new("ES256", &secret, &policy).err(),
+        Some(JwtConfigError::Unsupported(_))
+    );
+    assert_matches!(
+        JwtTokens::new("none", &secret, &policy).err(),
+        Some(JwtConfigError::UnknownAlgorithm(_))
+    );
     let empty = JwtKeys::Secret(SecretString::from(""));
-    assert!(matches!(
-        JwtTokens::new("HS256", &empty, &policy),
-        Err(JwtConfigError::EmptySecret)
-    ));
+    assert_matches!(
+        JwtTokens::new("HS256", &empty, &policy).err(),
+        Some(JwtConfigError::EmptySecret)
+    );
     let garbage = JwtKeys::KeyPair {
         private_pem: b"not a key".to_vec(),
         retired_public_pems: Vec::new(),
     };
-    assert!(matches!(
-        JwtTokens::new("EdDSA", &garbage, &policy),
-        Err(JwtConfigError::BadKey(_))
-    ));
-    assert!(matches!(
-        JwtTokens::new("HS256", &garbage, &policy),
-        Err(JwtConfigError::NeedsSecret(_))
-    ));
+    assert_matches!(
+        JwtTokens::new("EdDSA", &garbage, &policy).err(),
+        Some(JwtConfigError::BadKey(_))
+    );
+    assert_matches!(
+        JwtTokens::new("HS256", &garbage, &policy).err(),
+        Some(JwtConfigError::NeedsSecret(_))
+    );
 }
 
 #[test]

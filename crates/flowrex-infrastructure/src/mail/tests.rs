@@ -69,8 +69,8 @@ fn a_template_in_the_override_folder_replaces_the_built_in_one() {
     assert_eq!(rendered.subject, "Farewell");
     assert_eq!(rendered.text, "Bye ada@example.com.");
     std::fs::write(dir.path().join("verify_email.html"), "{{ unclosed").unwrap();
-    assert!(matches!(
-        MailRenderer::new(Some(dir.path()), lifetimes()),
-        Err(MailConfigError::Template(..))
-    ));
+    assert_matches!(
+        MailRenderer::new(Some(dir.path()), lifetimes()).err(),
+        Some(MailConfigError::Template(..))
+    );
 }
