@@ -14,7 +14,7 @@ pub mod passkey_page;
 pub mod query;
 pub mod uniform;
 
-use actix_web::{HttpResponse, Resource, web};
+use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, Route, web};
 
 use self::pages::Page;
 use crate::error::ApiError;
@@ -24,59 +24,26 @@ pub fn configure(config: &mut web::ServiceConfig) {
     #[cfg(feature = "bench-routes")]
     config.route("/bench/token-check", web::get().to(token_check));
     config
-        .service(only(
-            GET,
-            web::resource("/").route(web::get().to(health::root)),
-        ))
-        .service(only(
-            GET,
-            web::resource("/health").route(web::get().to(health::health)),
-        ))
-        .service(only(
-            GET,
-            web::resource("/health/ready").route(web::get().to(health::ready)),
-        ))
-        .service(only(
-            GET,
-            web::resource("/.well-known/jwks.json").route(web::get().to(keys::jwks)),
-        ))
-        .service(only(
-            GET,
-            web::resource("/metrics").route(web::get().to(metrics::metrics)),
-        ))
+        .service(get("/", health::root))
+        .service(get("/health", health::health))
+        .service(get("/health/ready", health::ready))
+        .service(get("/.well-known/jwks.json", keys::jwks))
+        .service(get("/metrics", metrics::metrics))
         .service(only(GET_POST, pages::resource(Page::VerifyEmail)))
         .service(only(GET_POST, pages::resource(Page::ResetPassword)))
         .service(only(GET_POST, pages::resource(Page::ConfirmEmail)))
-        .service(only(
-            GET,
-            web::resource("/passkeys").route(web::get().to(passkey_page::page)),
-        ))
-        .service(only(
-            GET,
-            web::resource("/passkeys.js").route(web::get().to(passkey_page::script)),
-        ))
-        .service(only(
-            GET,
-            web::resource("/docs").route(web::get().to(|| async {
-                HttpResponse::PermanentRedirect()
-                    .insert_header(("Location", "/docs/"))
-                    .finish()
-            })),
-        ))
+        .service(get("/passkeys", passkey_page::page))
+        .service(get("/passkeys.js", passkey_page::script))
+        .service(get("/docs", || async {
+            HttpResponse::PermanentRedirect()
+                .insert_header(("Location", "/docs/"))
+                .finish()
+        }))
         .service(
             web::scope("/api/v1/auth")
-                .service(only(
-                    "POST",
-                    web::resource("/register").route(web::post().to(auth::register::register)),
-                ))
-                .service(only(
-                    "POST",
-                    web::resource("/login").route(web::post().to(auth::login::login)),
-                ))
-                .service(only(
-                    "POST",
-                    web::resource("/refresh").route(web::post().to(auth::refresh::refresh)),
-                ))
+                .service(post("/register", auth::register::register))
+                .service(post("/login", auth::login::login))
+                .service(post("/refresh", auth::refresh::refresh))
                 .service(only(
                     "GET, HEAD, PATCH, DELETE",
                     web::resource("/me")
@@ -86,89 +53,40 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 ))
                 .service(post(
                     "/verify-email/request",
-                    web::post().to(auth::email::request_verification),
+                    auth::email::request_verification,
                 ))
                 .service(post(
                     "/verify-email/confirm",
-                    web::post().to(auth::email::confirm_verification),
+                    auth::email::confirm_verification,
                 ))
-                .service(post(
-                    "/password/forgot",
-                    web::post().to(auth::password::forgot),
-                ))
-                .service(post(
-                    "/password/reset",
-                    web::post().to(auth::password::reset),
-                ))
-                .service(post(
-                    "/password/change",
-                    web::post().to(auth::password::change),
-                ))
-                .service(post("/email/change", web::post().to(auth::email::change)))
-                .service(post(
-                    "/email/confirm",
-                    web::post().to(auth::email::confirm_change),
-                ))
-                .service(post("/mfa/totp/enroll", web::post().to(auth::mfa::enroll)))
-                .service(post(
-                    "/mfa/totp/activate",
-                    web::post().to(auth::mfa::activate),
-                ))
-                .service(only(
-                    "DELETE",
-                    web::resource("/mfa/totp").route(web::delete().to(auth::mfa::disable)),
-                ))
-                .service(post(
-                    "/mfa/recovery-codes",
-                    web::post().to(auth::mfa::recovery_codes),
-                ))
-                .service(post("/mfa/verify", web::post().to(auth::mfa::verify)))
+                .service(post("/password/forgot", auth::password::forgot))
+                .service(post("/password/reset", auth::password::reset))
+                .service(post("/password/change", auth::password::change))
+                .service(post("/email/change", auth::email::change))
+                .service(post("/email/confirm", auth::email::confirm_change))
+                .service(post("/mfa/totp/enroll", auth::mfa::enroll))
+                .service(post("/mfa/totp/activate", auth::mfa::activate))
+                .service(delete("/mfa/totp", auth::mfa::disable))
+                .service(post("/mfa/recovery-codes", auth::mfa::recovery_codes))
+                .service(post("/mfa/verify", auth::mfa::verify))
                 .service(post(
                     "/passkeys/register/start",
-                    web::post().to(auth::passkeys::register_start),
+                    auth::passkeys::register_start,
                 ))
                 .service(post(
                     "/passkeys/register/finish",
-                    web::post().to(auth::passkeys::register_finish),
+                    auth::passkeys::register_finish,
                 ))
-                .service(post(
-                    "/passkeys/login/start",
-                    web::post().to(auth::passkeys::login_start),
-                ))
-                .service(post(
-                    "/passkeys/login/finish",
-                    web::post().to(auth::passkeys::login_finish),
-                ))
-                .service(only(
-                    GET,
-                    web::resource("/passkeys").route(web::get().to(auth::passkeys::list)),
-                ))
-                .service(only(
-                    "DELETE",
-                    web::resource("/passkeys/{id}").route(web::delete().to(auth::passkeys::delete)),
-                ))
-                .service(only(
-                    "POST",
-                    web::resource("/logout").route(web::post().to(auth::logout::logout)),
-                ))
-                .service(only(
-                    GET,
-                    web::resource("/sessions").route(web::get().to(auth::sessions::sessions)),
-                ))
-                .service(only(
-                    GET,
-                    web::resource("/security-events").route(web::get().to(audit::security_events)),
-                ))
-                .service(only(
-                    "DELETE",
-                    web::resource("/sessions/{id}")
-                        .route(web::delete().to(auth::sessions::revoke_session)),
-                )),
+                .service(post("/passkeys/login/start", auth::passkeys::login_start))
+                .service(post("/passkeys/login/finish", auth::passkeys::login_finish))
+                .service(get("/passkeys", auth::passkeys::list))
+                .service(delete("/passkeys/{id}", auth::passkeys::delete))
+                .service(post("/logout", auth::logout::logout))
+                .service(get("/sessions", auth::sessions::sessions))
+                .service(get("/security-events", audit::security_events))
+                .service(delete("/sessions/{id}", auth::sessions::revoke_session)),
         )
-        .service(only(
-            GET,
-            web::resource("/api/v1/admin/audit").route(web::get().to(audit::admin_audit)),
-        ))
+        .service(get("/api/v1/admin/audit", audit::admin_audit))
         .service(
             web::scope("/api/v1/admin/users")
                 .service(only(
@@ -190,10 +108,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .route(web::get().to(admin::list_sessions))
                         .route(web::delete().to(admin::revoke_sessions)),
                 ))
-                .service(post(
-                    "/{id}/password-reset",
-                    web::post().to(admin::send_password_reset),
-                )),
+                .service(post("/{id}/password-reset", admin::send_password_reset)),
         );
 }
 
@@ -224,9 +139,45 @@ const GET: &str = "GET, HEAD";
 /// The `Allow` of a link page.
 const GET_POST: &str = "GET, HEAD, POST";
 
-/// A POST-only resource at `path`.
-fn post(path: &str, route: actix_web::Route) -> Resource {
-    only("POST", web::resource(path).route(route))
+/// A resource at `path` that `handler` answers for one method, `route`; any other gets
+/// 405 naming `allow`.
+fn one_method<F, Args>(allow: &'static str, route: Route, path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    only(allow, web::resource(path).route(route.to(handler)))
+}
+
+/// A GET (and HEAD) resource.
+fn get<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    one_method(GET, web::get(), path, handler)
+}
+
+/// A POST-only resource.
+fn post<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    one_method("POST", web::post(), path, handler)
+}
+
+/// A DELETE-only resource.
+fn delete<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    one_method("DELETE", web::delete(), path, handler)
 }
 
 /// Answers any other method on `resource` with 405 naming `allow`.
