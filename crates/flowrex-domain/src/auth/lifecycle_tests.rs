@@ -81,18 +81,6 @@ impl Lifecycle {
         (pair, caller)
     }
 
-    /// The token of the last queued link mail of `purpose`.
-    fn last_token(&self, purpose: MailPurpose) -> String {
-        let mails = self.store.queued_mails();
-        let link = mails
-            .iter()
-            .rev()
-            .find(|m| m.purpose == purpose)
-            .and_then(|m| m.link.clone())
-            .expect("a mail with a link");
-        link.rsplit_once("token=").unwrap().1.to_owned()
-    }
-
     fn mails_to(&self, raw: &str) -> Vec<Mail> {
         self.store
             .queued_mails()
@@ -121,7 +109,10 @@ async fn registration_queues_a_verification_link_that_verifies_once() {
             .unwrap()
             .starts_with("http://127.0.0.1:8000/verify-email?token=")
     );
-    let token = world.last_token(MailPurpose::VerifyEmail);
+    let token = world
+        .store
+        .last_link_token(MailPurpose::VerifyEmail)
+        .unwrap();
     let verified = world.service.confirm_verification(&token).await.unwrap();
     assert!(verified.is_verified());
     assert_matches!(
@@ -134,13 +125,19 @@ async fn registration_queues_a_verification_link_that_verifies_once() {
 async fn a_new_verification_link_replaces_the_old_one_and_links_expire() {
     let world = lifecycle();
     let user = world.register("bob@example.com").await;
-    let first = world.last_token(MailPurpose::VerifyEmail);
+    let first = world
+        .store
+        .last_link_token(MailPurpose::VerifyEmail)
+        .unwrap();
     world
         .service
         .request_verification(VerificationRequest::Caller(&user))
         .await
         .unwrap();
-    let second = world.last_token(MailPurpose::VerifyEmail);
+    let second = world
+        .store
+        .last_link_token(MailPurpose::VerifyEmail)
+        .unwrap();
     assert_ne!(first, second);
     assert_matches!(
         world.service.confirm_verification(&first).await,
@@ -163,7 +160,10 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
         .forgot_password(&email("CY@example.com"))
         .await
         .unwrap();
-    let token = world.last_token(MailPurpose::ResetPassword);
+    let token = world
+        .store
+        .last_link_token(MailPurpose::ResetPassword)
+        .unwrap();
     assert_matches!(
         world.service.confirm_verification(&token).await,
         Err(AccountError::InvalidToken),
@@ -340,7 +340,10 @@ async fn an_email_change_takes_effect_only_when_confirmed() {
         world.login("fay@example.com", "Secret123").await.is_ok(),
         "not yet"
     );
-    let token = world.last_token(MailPurpose::ConfirmEmailChange);
+    let token = world
+        .store
+        .last_link_token(MailPurpose::ConfirmEmailChange)
+        .unwrap();
     let user = world.service.confirm_email_change(&token).await.unwrap();
     assert_eq!(user.email().as_str(), "fay.new@example.com");
     assert!(user.is_verified());
@@ -410,7 +413,10 @@ async fn without_mail_the_link_flows_refuse_and_registration_still_works() {
 async fn two_concurrent_confirmations_of_one_token_have_one_winner() {
     let world = lifecycle();
     world.register("ivy@example.com").await;
-    let token = world.last_token(MailPurpose::VerifyEmail);
+    let token = world
+        .store
+        .last_link_token(MailPurpose::VerifyEmail)
+        .unwrap();
     let (a, b) = futures::join!(
         world.service.confirm_verification(&token),
         world.service.confirm_verification(&token)
@@ -591,7 +597,10 @@ async fn an_invitation_mails_a_seven_day_link_that_sets_the_password() {
         world.login("guest@example.com", "Secret123").await.is_err(),
         "no known password"
     );
-    let token = world.last_token(MailPurpose::Invitation);
+    let token = world
+        .store
+        .last_link_token(MailPurpose::Invitation)
+        .unwrap();
     world.clock.advance(Duration::days(6));
     world
         .service

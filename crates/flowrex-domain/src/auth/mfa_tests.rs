@@ -158,6 +158,22 @@ impl World {
         }
     }
 
+    /// Resets the password to `new` through the mailed link.
+    async fn reset_password_to(&self, new: &str) {
+        self.service
+            .forgot_password(&EmailAddress::parse(EMAIL).unwrap())
+            .await
+            .unwrap();
+        let token = self
+            .store
+            .last_link_token(MailPurpose::ResetPassword)
+            .unwrap();
+        self.service
+            .reset_password(&token, NewPassword::parse(new.to_owned()).unwrap())
+            .await
+            .unwrap();
+    }
+
     async fn verify(
         &self,
         token: &str,
@@ -518,25 +534,7 @@ async fn disabling_needs_password_and_code_and_ends_the_other_sessions() {
 async fn a_password_reset_keeps_the_factor() {
     let world = world();
     world.enrolled().await;
-    world
-        .service
-        .forgot_password(&EmailAddress::parse(EMAIL).unwrap())
-        .await
-        .unwrap();
-    let link = world
-        .store
-        .queued_mails()
-        .into_iter()
-        .rev()
-        .find(|m| m.purpose == MailPurpose::ResetPassword)
-        .and_then(|m| m.link)
-        .unwrap();
-    let token = link.rsplit_once("token=").unwrap().1.to_owned();
-    world
-        .service
-        .reset_password(&token, NewPassword::parse(PASSWORD.to_owned()).unwrap())
-        .await
-        .unwrap();
+    world.reset_password_to(PASSWORD).await;
     assert_matches!(world.login().await, Err(LoginError::MfaRequired(_)));
 }
 
@@ -582,25 +580,7 @@ async fn a_password_reset_ends_the_logins_waiting_for_their_second_factor() {
     // Someone with the old password is waiting at the code step…
     let waiting = world.challenge().await;
     // …when the owner resets the password.
-    world
-        .service
-        .forgot_password(&EmailAddress::parse(EMAIL).unwrap())
-        .await
-        .unwrap();
-    let link = world
-        .store
-        .queued_mails()
-        .into_iter()
-        .rev()
-        .find(|m| m.purpose == MailPurpose::ResetPassword)
-        .and_then(|m| m.link)
-        .unwrap();
-    let token = link.rsplit_once("token=").unwrap().1.to_owned();
-    world
-        .service
-        .reset_password(&token, NewPassword::parse("Another123".to_owned()).unwrap())
-        .await
-        .unwrap();
+    world.reset_password_to("Another123").await;
     let late = world
         .verify(
             &waiting,

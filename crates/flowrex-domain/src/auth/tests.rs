@@ -81,6 +81,15 @@ impl Ports {
         ports
     }
 
+    /// The hasher is asked to verify exactly `times` times, and says `matches` each time.
+    fn verifying(mut self, times: usize, matches: bool) -> Self {
+        self.hasher
+            .expect_verify()
+            .times(times)
+            .returning(move |_, _| Ok(matches));
+        self
+    }
+
     fn issuing_tokens(mut self) -> Self {
         self.issuer.expect_issue().returning(|request| {
             Ok(format!(
@@ -307,12 +316,7 @@ async fn login_expires_in_follows_the_configured_access_lifetime() {
 
 #[tokio::test]
 async fn login_with_a_wrong_password_is_refused() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
-    ports
-        .hasher
-        .expect_verify()
-        .times(1)
-        .returning(|_, _| Ok(false));
+    let ports = Ports::with_users(repository_with(stored_user(7, true))).verifying(1, false);
     let result = ports
         .service()
         .login(credentials("known@example.com", "Wrong123"))
@@ -338,12 +342,7 @@ async fn login_with_unknown_email_still_runs_the_hasher_once() {
 
 #[tokio::test]
 async fn login_of_an_inactive_user_is_refused_even_with_the_right_password() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, false)));
-    ports
-        .hasher
-        .expect_verify()
-        .times(1)
-        .returning(|_, _| Ok(true));
+    let ports = Ports::with_users(repository_with(stored_user(7, false))).verifying(1, true);
     let result = ports
         .service()
         .login(credentials("known@example.com", "Test1234"))
@@ -450,6 +449,18 @@ async fn a_failed_hash_upgrade_does_not_fail_the_login() {
     assert!(result.is_ok(), "{result:?}");
 }
 
+/// A per-client and a per-account failure counter, allowing `per_client` and `per_account`
+/// failures.
+fn counters(
+    per_client: u32,
+    per_account: u32,
+) -> (Arc<CountingFailureCounter>, Arc<CountingFailureCounter>) {
+    (
+        Arc::new(CountingFailureCounter::new(per_client)),
+        Arc::new(CountingFailureCounter::new(per_account)),
+    )
+}
+
 fn throttled_service(
     ports: Ports,
     per_client: &Arc<CountingFailureCounter>,
@@ -470,10 +481,7 @@ async fn after_five_failures_an_account_is_throttled_without_running_the_hasher(
         .expect_verify()
         .times(5)
         .returning(|_, _| Ok(false));
-    let (per_ip, per_account) = (
-        Arc::new(CountingFailureCounter::new(50)),
-        Arc::new(CountingFailureCounter::new(5)),
-    );
+    let (per_ip, per_account) = counters(50, 5);
     let service = throttled_service(ports, &per_ip, &per_account);
     let mut outcomes = Vec::new();
     for _ in 0..30 {
@@ -493,16 +501,8 @@ async fn after_five_failures_an_account_is_throttled_without_running_the_hasher(
 
 #[tokio::test]
 async fn unknown_emails_are_throttled_the_same_way() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
-    ports
-        .hasher
-        .expect_verify()
-        .times(2)
-        .returning(|_, _| Ok(false));
-    let (per_ip, per_account) = (
-        Arc::new(CountingFailureCounter::new(50)),
-        Arc::new(CountingFailureCounter::new(2)),
-    );
+    let ports = Ports::with_users(Arc::new(InMemoryStore::default())).verifying(2, false);
+    let (per_ip, per_account) = counters(50, 2);
     let service = throttled_service(ports, &per_ip, &per_account);
     for _ in 0..2 {
         let _ = service
@@ -521,16 +521,8 @@ async fn unknown_emails_are_throttled_the_same_way() {
 
 #[tokio::test]
 async fn the_per_ip_limit_covers_many_accounts() {
-    let mut ports = Ports::with_users(Arc::new(InMemoryStore::default()));
-    ports
-        .hasher
-        .expect_verify()
-        .times(3)
-        .returning(|_, _| Ok(false));
-    let (per_ip, per_account) = (
-        Arc::new(CountingFailureCounter::new(3)),
-        Arc::new(CountingFailureCounter::new(5)),
-    );
+    let ports = Ports::with_users(Arc::new(InMemoryStore::default())).verifying(3, false);
+    let (per_ip, per_account) = counters(3, 5);
     let service = throttled_service(ports, &per_ip, &per_account);
     for n in 0..3 {
         let _ = service
@@ -605,10 +597,7 @@ async fn parallel_attempts_are_reserved_before_checking_so_no_more_than_the_limi
 async fn an_attempt_the_store_could_not_check_is_given_back() {
     let mut ports = Ports::with_users(unreachable_repository());
     ports.hasher.expect_verify().never();
-    let (per_ip, per_account) = (
-        Arc::new(CountingFailureCounter::new(50)),
-        Arc::new(CountingFailureCounter::new(5)),
-    );
+    let (per_ip, per_account) = counters(50, 5);
     let service = throttled_service(ports, &per_ip, &per_account);
     for _ in 0..10 {
         let result = service
@@ -627,10 +616,7 @@ async fn a_success_resets_the_accounts_failures_but_not_the_clients() {
         .hasher
         .expect_verify()
         .returning(|attempt, _| Ok(attempt.expose() == "Test1234"));
-    let (per_ip, per_account) = (
-        Arc::new(CountingFailureCounter::new(50)),
-        Arc::new(CountingFailureCounter::new(5)),
-    );
+    let (per_ip, per_account) = counters(50, 5);
     let service = throttled_service(ports, &per_ip, &per_account);
     for _ in 0..4 {
         let _ = service

@@ -8,7 +8,8 @@ use crate::ports::{
     AccountStore, AccountStoreError, Applied, Changes, QueuedMail, RecoveryCodesChange,
 };
 use crate::{
-    FullName, Mail, StoredToken, TokenFingerprint, TokenOwner, TokenPurpose, UserId, UserParts,
+    FullName, Mail, MailPurpose, StoredToken, TokenFingerprint, TokenOwner, TokenPurpose, UserId,
+    UserParts,
 };
 
 use super::mfa::apply_totp;
@@ -21,6 +22,19 @@ impl InMemoryStore {
             .iter()
             .map(|row| row.queued.mail.clone())
             .collect()
+    }
+
+    /// The token of the last queued mail of `purpose` that carries a link
+    /// (`…?token=…`), if any.
+    pub fn last_link_token(&self, purpose: MailPurpose) -> Option<String> {
+        self.lock_outbox()
+            .iter()
+            .rev()
+            .filter(|row| row.queued.mail.purpose == purpose)
+            .find_map(|row| {
+                let link = row.queued.mail.link.as_deref()?;
+                Some(link.rsplit_once("token=")?.1.to_owned())
+            })
     }
 
     pub(super) fn lock_tokens(&self) -> std::sync::MutexGuard<'_, Vec<TokenRow>> {
