@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use tracing::{Span, instrument};
 
 use super::{AccountError, AuthService, LogoutError, RegisterError};
-use crate::ports::{Changes, Reservation, Revocation, UserUpdate};
+use crate::ports::{AccountStoreError, Applied, Changes, Reservation, Revocation, UserUpdate};
 use crate::{
     AuditAction, AuditEvent, AuditUser, EmailAddress, FullName, LinkTemplates, Mail, MailPurpose,
     NewOneTimeToken, NewPassword, NewUser, OneTimeToken, RevokeReason, TokenOwner, TokenPurpose,
@@ -219,16 +219,18 @@ impl AuthService {
         ));
     }
 
-    /// Adds a notice to `to`, when mail can be sent and the per-recipient limit allows.
-    pub(super) async fn add_notice(
+    /// Applies `changes` with a notice to `to` added, when mail can be sent and the
+    /// per-recipient limit allows.
+    pub(super) async fn apply_with_notice(
         &self,
-        changes: &mut Changes,
+        mut changes: Changes,
         to: &EmailAddress,
         purpose: MailPurpose,
-    ) {
+    ) -> Result<Applied, AccountStoreError> {
         if self.accounts_policy.mail_enabled && self.may_mail(to, purpose).await {
             changes.mails.push(Mail::notice(to.clone(), purpose));
         }
+        self.accounts.apply(changes, self.now()).await
     }
 
     /// Whether a message of `purpose` may go to `to` now: at most one per recipient and

@@ -137,7 +137,7 @@ impl AuthService {
             .usable_token(token, TokenPurpose::ResetPassword)
             .await?;
         let hash = self.hasher.hash(new_password.expose()).await?;
-        let mut changes = Changes {
+        let changes = Changes {
             consume_token: Some(stored.id),
             update_user: Some(UserUpdate {
                 password_hash: Some(hash),
@@ -152,9 +152,9 @@ impl AuthService {
             audit: vec![AuditEvent::own(AuditAction::PasswordReset, user.id())],
             ..Changes::default()
         };
-        self.add_notice(&mut changes, user.email(), MailPurpose::PasswordReset)
-            .await;
-        let applied = self.accounts.apply(changes, self.now()).await?;
+        let applied = self
+            .apply_with_notice(changes, user.email(), MailPurpose::PasswordReset)
+            .await?;
         tracing::info!(
             user_id = user.id().get(),
             revoked = applied.revoked,
@@ -183,7 +183,7 @@ impl AuthService {
         self.check_current_password(&caller.user, current, client)
             .await?;
         let hash = self.hasher.hash(new_password.expose()).await?;
-        let mut changes = Changes {
+        let changes = Changes {
             update_user: Some(UserUpdate {
                 password_hash: Some(hash),
                 ..UserUpdate::of(caller.user.id())
@@ -199,13 +199,9 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.add_notice(
-            &mut changes,
-            caller.user.email(),
-            MailPurpose::PasswordChanged,
-        )
-        .await;
-        let applied = self.accounts.apply(changes, self.now()).await?;
+        let applied = self
+            .apply_with_notice(changes, caller.user.email(), MailPurpose::PasswordChanged)
+            .await?;
         tracing::info!(revoked = applied.revoked, "password changed");
         Ok(())
     }

@@ -173,7 +173,7 @@ impl AuthService {
             .matching_step(&secret, code, self.now(), None)
             .ok_or(MfaError::InvalidCode)?;
         let codes = RecoveryCode::generate_set();
-        let mut changes = Changes {
+        let changes = Changes {
             totp: Some(TotpChange::Activate {
                 user: caller.user.id(),
                 factor: pending.id,
@@ -189,9 +189,10 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.add_notice(&mut changes, caller.user.email(), MailPurpose::MfaEnabled)
-            .await;
-        match self.accounts.apply(changes, self.now()).await {
+        match self
+            .apply_with_notice(changes, caller.user.email(), MailPurpose::MfaEnabled)
+            .await
+        {
             Ok(_) => {}
             // Activated (or replaced) by a concurrent request meanwhile.
             Err(AccountStoreError::TokenUsed) => return Err(MfaError::NothingPending),
@@ -258,7 +259,7 @@ impl AuthService {
         self.check_current_password(&caller.user, current, client)
             .await?;
         self.use_code(&factor, code).await?;
-        let mut changes = Changes {
+        let changes = Changes {
             totp: Some(TotpChange::Remove {
                 user: caller.user.id(),
             }),
@@ -273,9 +274,9 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.add_notice(&mut changes, caller.user.email(), MailPurpose::MfaDisabled)
-            .await;
-        let applied = self.accounts.apply(changes, self.now()).await?;
+        let applied = self
+            .apply_with_notice(changes, caller.user.email(), MailPurpose::MfaDisabled)
+            .await?;
         tracing::info!(revoked = applied.revoked, "TOTP factor removed");
         Ok(())
     }

@@ -149,7 +149,7 @@ impl AuthService {
             .await?;
         self.check_current_password(&caller.user, current, client)
             .await?;
-        let mut changes = Changes {
+        let changes = Changes {
             delete_user: Some(caller.user.id()),
             audit: vec![
                 AuditEvent::own(AuditAction::AccountDeleted, caller.user.id())
@@ -157,13 +157,8 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.add_notice(
-            &mut changes,
-            caller.user.email(),
-            MailPurpose::AccountDeleted,
-        )
-        .await;
-        self.accounts.apply(changes, self.now()).await?;
+        self.apply_with_notice(changes, caller.user.email(), MailPurpose::AccountDeleted)
+            .await?;
         tracing::info!("account deleted");
         Ok(())
     }

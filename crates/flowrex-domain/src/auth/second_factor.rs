@@ -128,7 +128,7 @@ impl AuthService {
                 let Some(code) = RecoveryCode::parse(raw) else {
                     return Ok(None);
                 };
-                let mut changes = Changes {
+                let changes = Changes {
                     recovery_codes: Some(RecoveryCodesChange::Consume {
                         user: user.id(),
                         code: code.fingerprint(),
@@ -137,9 +137,10 @@ impl AuthService {
                     audit: vec![AuditEvent::own(AuditAction::RecoveryCodeUsed, user.id())],
                     ..Changes::default()
                 };
-                self.add_notice(&mut changes, user.email(), MailPurpose::RecoveryCodeUsed)
-                    .await;
-                match self.accounts.apply(changes, self.now()).await {
+                match self
+                    .apply_with_notice(changes, user.email(), MailPurpose::RecoveryCodeUsed)
+                    .await
+                {
                     Ok(_) => Ok(Some((AuthMethod::Recovery, true))),
                     // The code was used, or the challenge completed, meanwhile.
                     Err(AccountStoreError::TokenUsed) => Ok(None),
