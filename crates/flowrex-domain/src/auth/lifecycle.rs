@@ -178,10 +178,7 @@ impl AuthService {
         new_password: NewPassword,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.require_aal2(caller, AccountError::Aal2Required)
-            .await?;
-        self.check_current_password(&caller.user, current, client)
-            .await?;
+        self.confirm_owner(caller, current, client).await?;
         let hash = self.hasher.hash(new_password.expose()).await?;
         let changes = Changes {
             update_user: Some(UserUpdate {
@@ -243,6 +240,20 @@ impl AuthService {
             .await?
             .ok_or(AccountError::InvalidToken)?;
         Ok((stored, user))
+    }
+
+    /// The checks before a change to the caller's own account that needs its owner: a
+    /// session at `aal2` where the account has a second factor, then the current password.
+    pub(super) async fn confirm_owner(
+        &self,
+        caller: &Authenticated,
+        current: &PasswordAttempt,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        self.require_aal2(caller, AccountError::Aal2Required)
+            .await?;
+        self.check_current_password(&caller.user, current, client)
+            .await
     }
 
     /// Checks the password a signed-in user confirms a change with, throttled and counted

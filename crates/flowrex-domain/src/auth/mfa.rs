@@ -120,9 +120,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<TotpProvisioning, MfaError> {
         let mfa = self.mfa_ports()?;
-        self.require_aal2(caller, MfaError::Aal2Required).await?;
-        self.check_current_password(&caller.user, current, client)
-            .await?;
+        self.confirm_owner(caller, current, client).await?;
         let secret = TotpSecret::generate();
         let provisioning = mfa
             .otp
@@ -322,6 +320,7 @@ impl From<AccountError> for MfaError {
     fn from(error: AccountError) -> Self {
         match error {
             AccountError::WrongPassword => Self::WrongPassword,
+            AccountError::Aal2Required => Self::Aal2Required,
             AccountError::Throttled { retry_after } => Self::Throttled { retry_after },
             AccountError::Unavailable(source) => Self::Unavailable(source),
             other => Self::Unexpected(anyhow::anyhow!(other)),

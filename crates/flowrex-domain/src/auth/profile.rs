@@ -57,10 +57,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         self.require_mail()?;
-        self.require_aal2(caller, AccountError::Aal2Required)
-            .await?;
-        self.check_current_password(&caller.user, current, client)
-            .await?;
+        self.confirm_owner(caller, current, client).await?;
         if self.users.find_by_email(&new_email).await?.is_some() {
             return Err(AccountError::EmailTaken);
         }
@@ -145,10 +142,7 @@ impl AuthService {
         current: &PasswordAttempt,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.require_aal2(caller, AccountError::Aal2Required)
-            .await?;
-        self.check_current_password(&caller.user, current, client)
-            .await?;
+        self.confirm_owner(caller, current, client).await?;
         let changes = Changes {
             delete_user: Some(caller.user.id()),
             audit: vec![
