@@ -104,8 +104,8 @@ pub struct AccountPolicy {
     /// it, the flows that must mail a link answer [`AccountError::MailDisabled`], and
     /// notices are skipped.
     pub mail_enabled: bool,
-    /// A correct password for an unverified account is refused
-    /// ([`LoginError::EmailNotVerified`]).
+    /// A correct password, or a verified passkey, of an unverified account is refused
+    /// ([`LoginError::EmailNotVerified`], [`PasskeyError::EmailNotVerified`]).
     pub require_verified_email: bool,
     /// At most one message per recipient and purpose per window (`None`: no limit).
     pub resend_limit: Option<Arc<dyn FailureCounter>>,

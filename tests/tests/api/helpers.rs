@@ -86,10 +86,16 @@ async fn spawn_with_database(dir: TempDir, database_url: String, vars: &[(&str, 
 
 impl TestApp {
     /// Stops this server and starts a new one on the same database file.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(&[]).await
+    }
+
+    /// Stops this server and starts a new one on the same database file, with the test
+    /// defaults overridden by `vars` (as an operator changes the configuration).
+    pub async fn restart_with(mut self, vars: &[(&str, &str)]) -> TestApp {
         self.handle.stop(true).await;
         let dir = self.dir.take().expect("no database dir");
-        spawn_with_database(dir, self.database_url.clone(), &[]).await
+        spawn_with_database(dir, self.database_url.clone(), vars).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -17,12 +17,14 @@ use crate::helpers::{PASSWORD, TestApp, access, assert_detail, body, claims, spa
 /// The front end's origin the test server allows (the relying party is `localhost`).
 const ORIGIN: &str = "http://localhost:3000";
 
+/// The relying party of these tests.
+const RELYING_PARTY: [(&str, &str); 2] = [
+    ("WEBAUTHN_RP_ID", "localhost"),
+    ("WEBAUTHN_ORIGINS", ORIGIN),
+];
+
 async fn app() -> TestApp {
-    spawn_app_with(&[
-        ("WEBAUTHN_RP_ID", "localhost"),
-        ("WEBAUTHN_ORIGINS", ORIGIN),
-    ])
-    .await
+    spawn_app_with(&RELYING_PARTY).await
 }
 
 fn origin() -> Url {
@@ -317,4 +319,31 @@ async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_sec
         StatusCode::FORBIDDEN,
         "removing needs aal2 too"
     );
+}
+
+#[tokio::test]
+async fn once_verified_addresses_are_required_an_unverified_account_signs_in_with_a_passkey_no_more()
+ {
+    let app = app().await;
+    let email = "unverified-keys@example.com";
+    let tokens = app.register_and_login(email).await;
+    let mut authenticator = SoftPasskey::new(true);
+    let (_, credential_id) = app
+        .register_passkey(access(&tokens), &mut authenticator)
+        .await;
+    // The operator turns the rule on; the address was never verified.
+    let [rp_id, origins] = RELYING_PARTY;
+    let app = app
+        .restart_with(&[rp_id, origins, ("REQUIRE_VERIFIED_EMAIL", "true")])
+        .await;
+    assert_detail(
+        app.login(email, PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "Email not verified",
+    )
+    .await;
+    // The passkey verifies, and gets the same answer as the right password.
+    let (ceremony, assertion) = app.assertion(&mut authenticator, &credential_id).await;
+    let refused = app.passkey_login(&ceremony, &assertion).await;
+    assert_detail(refused, StatusCode::FORBIDDEN, "Email not verified").await;
 }

@@ -94,6 +94,7 @@ impl From<PasskeyError> for ApiError {
             PasskeyError::LoginRejected => Self::PasskeyRejected,
             PasskeyError::NotFound => Self::PasskeyNotFound,
             PasskeyError::Aal2Required => Self::Aal2Required,
+            PasskeyError::EmailNotVerified => Self::EmailNotVerified,
             PasskeyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             PasskeyError::Unavailable(cause) => Self::Unavailable(cause),
             PasskeyError::Unexpected(cause) => Self::Internal(cause),

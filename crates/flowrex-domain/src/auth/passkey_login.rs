@@ -33,7 +33,9 @@ impl AuthService {
     ///
     /// # Errors
     /// [`PasskeyError::InvalidCeremony`], [`PasskeyError::LoginRejected`],
-    /// [`PasskeyError::Throttled`]; store failures.
+    /// [`PasskeyError::Throttled`], [`PasskeyError::EmailNotVerified`] (the passkey
+    /// verified, but the account's address is not, while that is required); store
+    /// failures.
     #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn finish_passkey_login(
         &self,
@@ -63,6 +65,13 @@ impl AuthService {
         };
         Span::current().record("user_id", user.id().get());
         self.release(&reserved).await;
+        // The rule of password logins holds for every way in.
+        if self.accounts_policy.require_verified_email && !user.is_verified() {
+            tracing::info!("passkey sign-in refused: address not verified");
+            self.record_failure(AuditUser::User(user.id()), "unverified")
+                .await;
+            return Err(PasskeyError::EmailNotVerified);
+        }
         let pair = self
             .start_session(&user, client, Assurance::of([AuthMethod::Passkey]))
             .await

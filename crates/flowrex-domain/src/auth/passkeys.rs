@@ -59,6 +59,10 @@ failure_enum! {
         /// The account has a second factor and the session was not signed in with one.
         #[error("a session at aal2 is required")]
         Aal2Required,
+        /// A verified passkey of an account whose address is not verified, while
+        /// `REQUIRE_VERIFIED_EMAIL` is on: the same answer as for the right password.
+        #[error("email not verified")]
+        EmailNotVerified,
         /// Too many failures from this client.
         #[error("too many failed attempts")]
         Throttled {

@@ -33,11 +33,21 @@ fn passkey(user: User) -> StoredPasskey {
 async fn service(
     configure: impl FnOnce(&mut MockRelyingParty, &mut MockPasskeyStore, &User),
 ) -> (AuthService, Arc<InMemoryStore>, User) {
+    service_with(AccountPolicy::default(), configure).await
+}
+
+/// A service with `policy`, its one user registered (unverified), and the passkey ports
+/// as `configure` sets them up for that user.
+async fn service_with(
+    policy: AccountPolicy,
+    configure: impl FnOnce(&mut MockRelyingParty, &mut MockPasskeyStore, &User),
+) -> (AuthService, Arc<InMemoryStore>, User) {
     let store = Arc::new(InMemoryStore::default());
     let clock = Arc::new(SettableClock::new(
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
     ));
-    let service = AuthService::new(in_memory_ports(&store, clock), AuthPolicy::default());
+    let service = AuthService::new(in_memory_ports(&store, clock), AuthPolicy::default())
+        .with_account_policy(policy);
     let user = service
         .register(Registration {
             email: EmailAddress::parse("pk@example.com").unwrap(),
@@ -73,32 +83,34 @@ fn login_ceremony(passkeys: &mut MockPasskeyStore) {
     });
 }
 
+/// A sign-in whose assertion verifies: the user's own passkey, its counter moved on.
+fn verified_assertion(rp: &mut MockRelyingParty, passkeys: &mut MockPasskeyStore, user: &User) {
+    login_ceremony(passkeys);
+    let handle = user_handle(user.id());
+    rp.expect_presented().returning(move |_| {
+        Ok(PresentedCredential {
+            credential_id: "cred".to_owned(),
+            user_handle: Some(handle.to_vec()),
+        })
+    });
+    let stored = passkey(user.clone());
+    passkeys
+        .expect_find_by_credential()
+        .returning(move |_| Ok(Some(stored.clone())));
+    rp.expect_finish_login()
+        .returning(|_, _, _| Ok(Some("{\"counter\":2}".to_owned())));
+    passkeys
+        .expect_record_use()
+        .withf(|id, checked, updated, _| {
+            *id == 1 && checked == "{}" && updated.as_deref() == Some("{\"counter\":2}")
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+}
+
 #[tokio::test]
 async fn a_verified_assertion_opens_an_aal2_session_with_amr_passkey() {
-    let (service, store, user) = service(|rp, passkeys, user| {
-        login_ceremony(passkeys);
-        let handle = user_handle(user.id());
-        rp.expect_presented().returning(move |_| {
-            Ok(PresentedCredential {
-                credential_id: "cred".to_owned(),
-                user_handle: Some(handle.to_vec()),
-            })
-        });
-        let stored = passkey(user.clone());
-        passkeys
-            .expect_find_by_credential()
-            .returning(move |_| Ok(Some(stored.clone())));
-        rp.expect_finish_login()
-            .returning(|_, _, _| Ok(Some("{\"counter\":2}".to_owned())));
-        passkeys
-            .expect_record_use()
-            .withf(|id, checked, updated, _| {
-                *id == 1 && checked == "{}" && updated.as_deref() == Some("{\"counter\":2}")
-            })
-            .times(1)
-            .returning(|_, _, _, _| Ok(true));
-    })
-    .await;
+    let (service, store, user) = service(verified_assertion).await;
     let pair = service
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await
@@ -215,4 +227,19 @@ async fn a_sign_in_that_loses_the_race_to_record_its_counter_is_refused() {
         .await;
     assert_matches!(refused, Err(PasskeyError::LoginRejected));
     assert!(store.sessions().is_empty(), "no session");
+}
+
+#[tokio::test]
+async fn an_unverified_address_signs_nothing_in_when_verification_is_required() {
+    let policy = AccountPolicy {
+        require_verified_email: true,
+        ..AccountPolicy::default()
+    };
+    let (service, store, user) = service_with(policy, verified_assertion).await;
+    assert!(!user.is_verified());
+    let refused = service
+        .finish_passkey_login(&ceremony(), &json!({}), client())
+        .await;
+    assert_matches!(refused, Err(PasskeyError::EmailNotVerified));
+    assert!(store.sessions().is_empty(), "no session was opened");
 }

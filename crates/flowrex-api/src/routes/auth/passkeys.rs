@@ -246,7 +246,8 @@ pub async fn login_start(auth: web::Data<AuthService>) -> Result<HttpResponse, A
 }
 
 /// `POST /api/v1/auth/passkeys/login/finish` → 200 the SPEC's tokens body (`amr`
-/// `["passkey"]`, `aal2`); 401 `Passkey not accepted`; 400 `Invalid or expired ceremony`.
+/// `["passkey"]`, `aal2`); 401 `Passkey not accepted`; 400 `Invalid or expired ceremony`;
+/// 403 `Email not verified` as for a password login (`REQUIRE_VERIFIED_EMAIL`).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/passkeys/login/finish",
@@ -256,6 +257,7 @@ pub async fn login_start(auth: web::Data<AuthService>) -> Result<HttpResponse, A
         (status = 200, description = "A token pair", body = TokensBody),
         (status = 400, description = "Invalid or expired ceremony", body = ErrorBody),
         (status = 401, description = "Passkey not accepted", body = ErrorBody),
+        (status = 403, description = "Email not verified (REQUIRE_VERIFIED_EMAIL)", body = ErrorBody),
         (status = 429, description = "Too many failed attempts", body = ErrorBody)
     )
 )]
