@@ -115,6 +115,11 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCod
             for (name, value) in settings.listing() {
                 println!("{name} = {value}");
             }
+            // Each value is valid (else `main` exited already); together they must work.
+            if let Err(error) = startup::check_offline(&settings) {
+                eprintln!("flowrex: configuration error: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

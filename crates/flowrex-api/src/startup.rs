@@ -4,6 +4,7 @@
 //! CLI's commands use [`connect`] and [`open_service`].
 
 mod adapters;
+mod offline;
 mod server;
 
 use std::net::TcpListener;
@@ -19,6 +20,7 @@ use sea_orm::DatabaseConnection;
 
 use self::adapters::Adapters;
 pub use self::adapters::{connect, open_service};
+pub use self::offline::check_offline;
 use crate::settings::Settings;
 use crate::settings::auth::SessionCleanup;
 

@@ -129,6 +129,43 @@ fn config_check_prints_the_configuration_without_secrets_and_fails_on_bad_values
     assert!(text(&bad).contains("PORT is invalid"));
 }
 
+#[test]
+fn config_check_refuses_what_start_up_would_refuse_without_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1: the check must not need the database or the relay.
+    let offline = [("DATABASE_URL", "postgresql://app@127.0.0.1:1/flowrex")];
+    for (vars, named) in [
+        (vec![("WEBAUTHN_RP_ID", "127.0.0.1")], "WEBAUTHN_RP_ID"),
+        (
+            vec![("WEBAUTHN_ORIGINS", "not-an-origin")],
+            "WEBAUTHN_ORIGINS",
+        ),
+        (
+            vec![
+                ("WEBAUTHN_RP_ID", "example.com"),
+                ("WEBAUTHN_ORIGINS", "https://example.org"),
+            ],
+            "WEBAUTHN_ORIGINS",
+        ),
+    ] {
+        let vars: Vec<_> = offline.iter().copied().chain(vars).collect();
+        let output = flowrex(dir.path(), &vars, &["config", "check"], "");
+        assert_eq!(output.status.code(), Some(2), "{vars:?}: {}", text(&output));
+        assert!(text(&output).contains(named), "{vars:?}: {}", text(&output));
+    }
+    let fine = flowrex(
+        dir.path(),
+        &[
+            offline[0],
+            ("WEBAUTHN_RP_ID", "example.com"),
+            ("WEBAUTHN_ORIGINS", "https://app.example.com"),
+        ],
+        &["config", "check"],
+        "",
+    );
+    assert!(fine.status.success(), "{}", text(&fine));
+}
+
 async fn serve(dir: &Path) -> (Running, String) {
     let port = spare_port().to_string();
     let mut vars: Vec<(&str, &str)> = BASE.to_vec();

@@ -27,6 +27,11 @@ const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
 /// The relying-party settings cannot work.
 #[derive(Debug, thiserror::Error)]
 pub enum RelyingPartyConfigError {
+    /// A relying party id that is not a domain name.
+    #[error(
+        "WEBAUTHN_RP_ID: `{0}` is not a domain such as example.com or localhost (no IP address, scheme, port, path or trailing dot: browsers refuse them)"
+    )]
+    RpId(String),
     /// An origin that is not a URL.
     #[error("WEBAUTHN_ORIGINS: `{0}` is not an origin such as https://app.example.com")]
     Origin(String),
@@ -61,6 +66,20 @@ impl std::fmt::Debug for WebauthnRelyingParty {
     }
 }
 
+/// Whether `rp_id` can be a relying party id: a domain name (WebAuthn §5.1.3: a
+/// registrable domain suffix of the origin's effective domain), so not an IP address and
+/// nothing but the name.
+fn is_domain(rp_id: &str) -> bool {
+    !rp_id.is_empty()
+        && rp_id
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_err()
+        && rp_id.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
 /// Whether `host` is `rp_id` or a name below it.
 fn within(host: &str, rp_id: &str) -> bool {
     host == rp_id || host.ends_with(&format!(".{rp_id}"))
@@ -77,6 +96,9 @@ impl WebauthnRelyingParty {
         rp_name: &str,
         origins: &[String],
     ) -> Result<Self, RelyingPartyConfigError> {
+        if !is_domain(rp_id) {
+            return Err(RelyingPartyConfigError::RpId(rp_id.to_owned()));
+        }
         let mut parsed = Vec::with_capacity(origins.len());
         for origin in origins {
             let url = Url::parse(origin)
@@ -225,6 +247,31 @@ impl RelyingParty for WebauthnRelyingParty {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rp_id_must_be_a_domain_name() {
+        let origins = ["http://127.0.0.1:8000".to_owned()];
+        for rp_id in [
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "localhost.",
+            "example.com:443",
+            "https://example.com",
+            "example.com/app",
+            "",
+            "a..b",
+        ] {
+            assert_matches!(
+                WebauthnRelyingParty::new(rp_id, "Flowrex", &origins),
+                Err(RelyingPartyConfigError::RpId(_)),
+                "{rp_id}"
+            );
+        }
+        for rp_id in ["localhost", "example.com", "auth.my-company.example"] {
+            assert!(is_domain(rp_id), "{rp_id}");
+        }
+    }
 
     #[test]
     fn origins_must_be_the_rp_id_or_below_it() {

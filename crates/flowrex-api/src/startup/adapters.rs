@@ -16,7 +16,6 @@ use flowrex_infrastructure::database::{self, DatabaseSettings};
 use flowrex_infrastructure::failure_counter::{
     FailoverFailureCounter, InProcessFailureCounter, RedisFailureCounter,
 };
-use flowrex_infrastructure::mail::{LinkLifetimes, LogTransport, MailRenderer, SmtpTransport};
 use flowrex_infrastructure::probe::{DatabaseProbe, Probe, RedisProbe};
 use flowrex_infrastructure::rate_limit::{
     FailoverRateLimiter, InProcessRateLimiter, Quota, RateLimiter, RedisRateLimiter,
@@ -26,16 +25,15 @@ use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
     BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmAuditLog, SeaOrmMfaStore, SeaOrmOutbox,
     SeaOrmPasskeyStore, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
-    WebauthnRelyingParty,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use secrecy::ExposeSecret;
 
+use super::offline::{mail_transport, relying_party};
 use crate::settings::Settings;
 use crate::settings::database::DatabaseConfig;
 use crate::settings::limits::LimitsConfig;
-use crate::settings::mail::{MailConfig, MailMode};
 use crate::settings::redis::RedisConfig;
 
 /// While Redis is failing, how long to count in process before trying it again.
@@ -109,12 +107,7 @@ impl Adapters {
         public_url: &str,
         port: u16,
     ) -> anyhow::Result<AuthService> {
-        let webauthn = &settings.webauthn;
-        let relying_party = WebauthnRelyingParty::new(
-            &webauthn.rp_id,
-            &webauthn.rp_name,
-            &webauthn.origins_for(port),
-        )?;
+        let relying_party = relying_party(settings, port)?;
         let mail = &settings.mail;
         let own = LinkTemplates::served_by(public_url);
         let links = LinkTemplates {
@@ -264,48 +257,6 @@ impl Redis {
     /// The key prefix of a counter scope: `<REDIS_KEY_PREFIX>:rl:<scope>:`.
     fn prefix(&self, scope: &str) -> String {
         format!("{}:rl:{scope}:", self.config.key_prefix)
-    }
-}
-
-/// The transport `mail` asks for: SMTP, the log (development), or none.
-///
-/// # Errors
-/// When `SMTP_URL`, `MAIL_FROM` or a template in `MAIL_TEMPLATES_DIR` cannot work.
-fn mail_transport(mail: &MailConfig) -> anyhow::Result<Option<Arc<dyn MailTransport>>> {
-    let lifetimes = LinkLifetimes {
-        verify_email: spoken(mail.verification_ttl),
-        reset_password: spoken(mail.reset_ttl),
-        confirm_email_change: spoken(mail.email_change_ttl),
-    };
-    let renderer = || -> anyhow::Result<Arc<MailRenderer>> {
-        Ok(Arc::new(MailRenderer::new(
-            mail.templates_dir.as_deref(),
-            lifetimes.clone(),
-        )?))
-    };
-    Ok(match &mail.mode {
-        MailMode::Smtp(url) => Some(Arc::new(SmtpTransport::new(
-            url.expose_secret(),
-            &mail.from,
-            renderer()?,
-        )?)),
-        MailMode::Log => Some(Arc::new(LogTransport::new(renderer()?))),
-        MailMode::Disabled => None,
-    })
-}
-
-/// A lifetime as a message says it: "24 hours", "1 hour", "90 minutes".
-fn spoken(lifetime: chrono::Duration) -> String {
-    let minutes = lifetime.num_minutes();
-    let (count, unit) = if minutes % 60 == 0 {
-        (minutes / 60, "hour")
-    } else {
-        (minutes, "minute")
-    };
-    if count == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{count} {unit}s")
     }
 }
 
