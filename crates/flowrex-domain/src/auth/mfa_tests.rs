@@ -60,6 +60,16 @@ impl PasswordHasher for AlwaysRehash {
 }
 
 fn world_hashing_with(hasher: Arc<dyn PasswordHasher>) -> World {
+    world_of(hasher, counting_throttle(50, 5), |store| store)
+}
+
+/// A world over `hasher` and `throttle`, whose factor store is what `factors` makes of the
+/// in-memory one.
+fn world_of(
+    hasher: Arc<dyn PasswordHasher>,
+    throttle: LoginThrottle,
+    factors: impl FnOnce(Arc<InMemoryStore>) -> Arc<dyn crate::ports::MfaStore>,
+) -> World {
     let store = Arc::new(InMemoryStore::default());
     // 09:00:10: the 10th second of a 30-second step.
     let clock = Arc::new(SettableClock::new(
@@ -72,9 +82,9 @@ fn world_hashing_with(hasher: Arc<dyn PasswordHasher>) -> World {
         },
         AuthPolicy::default(),
     )
-    .with_login_throttle(counting_throttle(50, 5))
+    .with_login_throttle(throttle)
     .with_mfa(MfaPorts {
-        store: store.clone(),
+        store: factors(store.clone()),
         otp: Arc::new(StepCodes),
         sealer: Arc::new(PlainSealer),
     });
@@ -606,4 +616,107 @@ async fn a_login_that_upgrades_the_password_hash_keeps_its_challenge() {
     let code = StepCodes::code_at(&secret, world.now());
     let pair = world.verify(&token, SecondFactorProof::Code(code)).await;
     assert!(pair.is_ok(), "{pair:?}");
+}
+
+/// The in-memory factor store, but each challenge is completed by another request just
+/// before this one can (or, `failing`, the store fails right there).
+struct LosingRace {
+    inner: Arc<InMemoryStore>,
+    failing: bool,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::MfaStore for LosingRace {
+    async fn totp_factors(
+        &self,
+        user: crate::UserId,
+    ) -> Result<Vec<crate::ports::TotpFactor>, crate::ports::MfaStoreError> {
+        self.inner.totp_factors(user).await
+    }
+
+    async fn accept_totp_step(
+        &self,
+        factor: i64,
+        step: u64,
+    ) -> Result<bool, crate::ports::MfaStoreError> {
+        self.inner.accept_totp_step(factor, step).await
+    }
+
+    async fn create_challenge(
+        &self,
+        user: crate::UserId,
+        fingerprint: &crate::TokenFingerprint,
+        expires_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), crate::ports::MfaStoreError> {
+        self.inner
+            .create_challenge(user, fingerprint, expires_at, at)
+            .await
+    }
+
+    async fn try_challenge(
+        &self,
+        fingerprint: &crate::TokenFingerprint,
+        now: DateTime<Utc>,
+        max_tries: u32,
+    ) -> Result<Option<crate::ports::MfaChallenge>, crate::ports::MfaStoreError> {
+        self.inner.try_challenge(fingerprint, now, max_tries).await
+    }
+
+    async fn complete_challenge(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, crate::ports::MfaStoreError> {
+        if self.failing {
+            return Err(crate::ports::MfaStoreError::Unavailable(anyhow::anyhow!(
+                "connection lost"
+            )));
+        }
+        // The other request wins.
+        assert!(self.inner.complete_challenge(id, now).await?);
+        self.inner.complete_challenge(id, now).await
+    }
+
+    async fn delete_expired_challenges(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<u64, crate::ports::MfaStoreError> {
+        self.inner.delete_expired_challenges(before).await
+    }
+}
+
+#[tokio::test]
+async fn a_right_code_that_loses_the_race_to_complete_the_login_is_no_failed_guess() {
+    for failing in [false, true] {
+        let per_client = Arc::new(crate::test_support::CountingFailureCounter::new(50));
+        let per_account = Arc::new(crate::test_support::CountingFailureCounter::new(5));
+        let throttle = LoginThrottle {
+            per_client: Some(per_client.clone()),
+            per_account: Some(per_account.clone()),
+        };
+        let world = world_of(Arc::new(PlainHasher), throttle, |inner| {
+            Arc::new(LosingRace { inner, failing })
+        });
+        let (_, secret, _) = world.enrolled().await;
+        world.clock.advance(Duration::seconds(30));
+        let token = world.challenge().await;
+        let counted = (per_client.total(), per_account.total());
+        let lost = world
+            .verify(
+                &token,
+                SecondFactorProof::Code(StepCodes::code_at(&secret, world.now())),
+            )
+            .await;
+        if failing {
+            assert_matches!(lost, Err(MfaVerifyError::Unavailable(_)));
+        } else {
+            assert_matches!(lost, Err(MfaVerifyError::InvalidChallenge));
+        }
+        assert_eq!(
+            (per_client.total(), per_account.total()),
+            counted,
+            "failing: {failing}: the attempt and the code try were given back"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use tracing::{Span, instrument};
 
-use super::login::ThrottleKeys;
+use super::login::{Reserved, ThrottleKeys};
 use super::{AuthService, LoginError, MfaError, MfaVerifyError};
 use crate::mfa::MFA_TOKEN_TRIES;
 use crate::ports::{AccountStoreError, Changes, RecoveryCodesChange, Reservation, TotpFactor};
@@ -77,14 +77,21 @@ impl AuthService {
                 return Err(MfaVerifyError::InvalidCode);
             }
             Err(error) => {
-                self.release(&reserved).await;
-                self.settle_code_try(user.id(), code_try, None).await;
+                self.give_back_try(&reserved, user.id(), code_try).await;
                 return Err(error);
             }
         };
-        if !completed && !mfa.store.complete_challenge(challenge.id, now).await? {
-            // Completed by a concurrent request with another valid proof.
-            return Err(MfaVerifyError::InvalidChallenge);
+        if !completed {
+            let won = mfa.store.complete_challenge(challenge.id, now).await;
+            if !matches!(won, Ok(true)) {
+                // A right proof is no failed guess, whether a concurrent request with
+                // another valid proof completed the challenge first or the store failed.
+                self.give_back_try(&reserved, user.id(), code_try).await;
+                return Err(match won {
+                    Err(error) => error.into(),
+                    Ok(_) => MfaVerifyError::InvalidChallenge,
+                });
+            }
         }
         self.forget_failures(&keys, &reserved).await;
         self.settle_code_try(user.id(), code_try, Some(true)).await;
@@ -190,6 +197,13 @@ impl AuthService {
                 Ok(false)
             }
         }
+    }
+
+    /// After a try that proved nothing either way: the login throttle's attempt and the
+    /// code budget's try are both given back.
+    async fn give_back_try(&self, reserved: &Reserved<'_>, user: UserId, code_try: bool) {
+        self.release(reserved).await;
+        self.settle_code_try(user, code_try, None).await;
     }
 
     /// After a try: a right code clears the budget's failures, a wrong one keeps its

@@ -164,6 +164,11 @@ impl CountingFailureCounter {
         self.lock().get(key).copied().unwrap_or(0)
     }
 
+    /// The attempts counted, over every key.
+    pub fn total(&self) -> u32 {
+        self.lock().values().sum()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u32>> {
         self.counts
             .lock()
