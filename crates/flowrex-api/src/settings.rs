@@ -246,7 +246,7 @@ impl Settings {
             redis: redis.validate()?,
             limits: limits.validate()?,
             mail: mail.validate(env)?,
-            webauthn: webauthn.validate(),
+            webauthn: webauthn.validate(env)?,
             env,
             app_secret_key,
             generated_secrets,

@@ -103,6 +103,30 @@ fn an_unknown_environment_is_refused_rather_than_run_as_development() {
 }
 
 #[test]
+fn outside_development_passkey_origins_must_be_secure_contexts() {
+    let with = |env: &str, origins: &str| {
+        load(&[
+            ("APP_ENV", env),
+            ("JWT_SECRET_KEY", "j"),
+            ("APP_SECRET_KEY", "a"),
+            ("WEBAUTHN_RP_ID", "example.com"),
+            ("WEBAUTHN_ORIGINS", origins),
+        ])
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    };
+    let refused = with("production", "https://example.com, http://app.example.com");
+    assert_matches!(&refused, Err(m) if m.starts_with("WEBAUTHN_ORIGINS is invalid") && m.contains("http://app.example.com"), "{refused:?}");
+    assert_matches!(with("staging", "http://example.com"), Err(_));
+    assert_matches!(
+        with("production", "https://example.com, https://app.example.com"),
+        Ok(())
+    );
+    assert_matches!(with("production", "http://localhost:3000"), Ok(()));
+    assert_matches!(with("development", "http://app.example.com"), Ok(()));
+}
+
+#[test]
 fn names_are_case_insensitive_and_values_are_parsed() {
     let settings = load(&[
         ("port", "9001"),

@@ -2,6 +2,7 @@
 //! its ceremonies.
 
 use super::section::section;
+use super::{AppEnv, SettingsError};
 
 section! {
     /// `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME`, `WEBAUTHN_ORIGINS`.
@@ -31,19 +32,44 @@ pub struct WebauthnConfig {
 impl WebauthnSection {
     /// The settings as given (an unusable origin is refused when the relying party is
     /// built, naming `WEBAUTHN_ORIGINS`).
-    pub fn validate(&self) -> WebauthnConfig {
+    ///
+    /// # Errors
+    /// Outside development and test, [`SettingsError::Invalid`] for an origin that is not
+    /// a secure context (`https`, or `http` on `localhost`): browsers offer passkeys to
+    /// nothing else, so no ceremony could ever complete there.
+    pub fn validate(&self, env: AppEnv) -> Result<WebauthnConfig, SettingsError> {
         let origins: Vec<String> = self
             .webauthn_origins
             .split(',')
             .map(|origin| origin.trim().trim_end_matches('/').to_owned())
             .filter(|origin| !origin.is_empty())
             .collect();
-        WebauthnConfig {
+        if env.is_production_like()
+            && let Some(insecure) = origins.iter().find(|origin| !is_secure_context(origin))
+        {
+            return Err(SettingsError::Invalid {
+                variable: "WEBAUTHN_ORIGINS".to_owned(),
+                reason: format!(
+                    "`{insecure}` is not https: browsers offer passkeys only to https pages (and http://localhost)"
+                ),
+            });
+        }
+        Ok(WebauthnConfig {
             rp_id: self.webauthn_rp_id.trim().to_owned(),
             rp_name: self.webauthn_rp_name.trim().to_owned(),
             origins: Some(origins).filter(|o| !o.is_empty()),
-        }
+        })
     }
+}
+
+/// Whether a page at `origin` is a secure context: `https`, or `http` on `localhost` or a
+/// name below it. Anything but `http` is left to the relying party's own check.
+fn is_secure_context(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return true;
+    };
+    let host = rest.split([':', '/']).next().unwrap_or_default();
+    host == "localhost" || host.ends_with(".localhost")
 }
 
 impl WebauthnConfig {
