@@ -82,15 +82,16 @@ impl AuthService {
             }
         };
         if !completed {
-            let won = mfa.store.complete_challenge(challenge.id, now).await;
-            if !matches!(won, Ok(true)) {
-                // A right proof is no failed guess, whether a concurrent request with
-                // another valid proof completed the challenge first or the store failed.
+            let lost = match mfa.store.complete_challenge(challenge.id, now).await {
+                Ok(true) => None,
+                // Completed by a concurrent request with another valid proof.
+                Ok(false) => Some(MfaVerifyError::InvalidChallenge),
+                Err(error) => Some(error.into()),
+            };
+            if let Some(error) = lost {
+                // A right proof is no failed guess.
                 self.give_back_try(&reserved, user.id(), code_try).await;
-                return Err(match won {
-                    Err(error) => error.into(),
-                    Ok(_) => MfaVerifyError::InvalidChallenge,
-                });
+                return Err(error);
             }
         }
         self.forget_failures(&keys, &reserved).await;
