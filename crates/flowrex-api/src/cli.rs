@@ -117,7 +117,7 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCod
             }
             // Each value is valid (else `main` exited already); together they must work.
             if let Err(error) = startup::check_offline(&settings) {
-                eprintln!("flowrex: configuration error: {error:#}");
+                eprintln!("flowrex: configuration error: {error}");
                 return Ok(ExitCode::from(2));
             }
         }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use flowrex_api::cli::{self, Cli, Command};
+use flowrex_api::startup::ConfigurationError;
 use flowrex_api::{Settings, telemetry};
 
 fn main() -> ExitCode {
@@ -24,6 +25,11 @@ fn main() -> ExitCode {
             Ok(code) => code,
             Err(error) => {
                 tracing::error!("{error:#}");
+                // Settings that cannot work together exit as a bad value does.
+                if let Some(config) = ConfigurationError::find(&error) {
+                    eprintln!("flowrex: configuration error: {config}");
+                    return ExitCode::from(2);
+                }
                 eprintln!("flowrex: {error:#}");
                 ExitCode::FAILURE
             }

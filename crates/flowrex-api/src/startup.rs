@@ -20,7 +20,7 @@ use sea_orm::DatabaseConnection;
 
 use self::adapters::Adapters;
 pub use self::adapters::{connect, open_service};
-pub use self::offline::check_offline;
+pub use self::offline::{ConfigurationError, check_offline};
 use crate::settings::Settings;
 use crate::settings::auth::SessionCleanup;
 

@@ -164,6 +164,19 @@ fn config_check_refuses_what_start_up_would_refuse_without_connecting() {
         "",
     );
     assert!(fine.status.success(), "{}", text(&fine));
+    // Start-up refuses the same, with the same status and line.
+    let serve = flowrex(
+        dir.path(),
+        &[("WEBAUTHN_RP_ID", "127.0.0.1"), ("PORT", "0")],
+        &[],
+        "",
+    );
+    assert_eq!(serve.status.code(), Some(2), "{}", text(&serve));
+    assert!(
+        text(&serve).contains("flowrex: configuration error: WEBAUTHN_RP_ID"),
+        "{}",
+        text(&serve)
+    );
 }
 
 async fn serve(dir: &Path) -> (Running, String) {

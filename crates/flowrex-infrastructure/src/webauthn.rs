@@ -29,7 +29,7 @@ const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
 pub enum RelyingPartyConfigError {
     /// A relying party id that is not a domain name.
     #[error(
-        "WEBAUTHN_RP_ID: `{0}` is not a domain such as example.com or localhost (no IP address, scheme, port, path or trailing dot: browsers refuse them)"
+        "WEBAUTHN_RP_ID: `{0}` is not a domain such as example.com or localhost (lower case, no IP address, scheme, port, path or trailing dot: browsers refuse them)"
     )]
     RpId(String),
     /// An origin that is not a URL.
@@ -67,17 +67,19 @@ impl std::fmt::Debug for WebauthnRelyingParty {
 }
 
 /// Whether `rp_id` can be a relying party id: a domain name (WebAuthn §5.1.3: a
-/// registrable domain suffix of the origin's effective domain), so not an IP address and
-/// nothing but the name.
+/// registrable domain suffix of the origin's effective domain), as browsers hold it: lower
+/// case ASCII labels (an internationalised name in its `xn--` form), the last one not a
+/// number, so no IP address, and nothing but the name.
 fn is_domain(rp_id: &str) -> bool {
-    !rp_id.is_empty()
-        && rp_id
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_err()
-        && rp_id.split('.').all(|label| {
-            !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
+    let labels: Vec<&str> = rp_id.split('.').collect();
+    labels.iter().all(|label| {
+        !label.is_empty()
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }) && labels
+        .last()
+        .is_some_and(|last| !last.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Whether `host` is `rp_id` or a name below it.
@@ -261,6 +263,9 @@ mod tests {
             "example.com/app",
             "",
             "a..b",
+            "127.1",
+            "Example.com",
+            "bücher.example",
         ] {
             assert_matches!(
                 WebauthnRelyingParty::new(rp_id, "Flowrex", &origins),
@@ -268,7 +273,12 @@ mod tests {
                 "{rp_id}"
             );
         }
-        for rp_id in ["localhost", "example.com", "auth.my-company.example"] {
+        for rp_id in [
+            "localhost",
+            "example.com",
+            "auth.my-company.example",
+            "xn--bcher-kva.example",
+        ] {
             assert!(is_domain(rp_id), "{rp_id}");
         }
     }

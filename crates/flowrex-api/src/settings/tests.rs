@@ -117,7 +117,15 @@ fn outside_development_passkey_origins_must_be_secure_contexts() {
     };
     let refused = with("production", "https://example.com, http://app.example.com");
     assert_matches!(&refused, Err(m) if m.starts_with("WEBAUTHN_ORIGINS is invalid") && m.contains("http://app.example.com"), "{refused:?}");
-    assert_matches!(with("staging", "http://example.com"), Err(_));
+    for insecure in [
+        "http://example.com",
+        "HTTP://app.example.com",
+        "http:/app.example.com",
+        "http://localhost:1@app.example.com",
+    ] {
+        assert_matches!(with("staging", insecure), Err(_), "{insecure}");
+    }
+    assert_matches!(with("production", "HTTP://LOCALHOST:3000"), Ok(()));
     assert_matches!(
         with("production", "https://example.com, https://app.example.com"),
         Ok(())

@@ -63,13 +63,20 @@ impl WebauthnSection {
 }
 
 /// Whether a page at `origin` is a secure context: `https`, or `http` on `localhost` or a
-/// name below it. Anything but `http` is left to the relying party's own check.
+/// name below it, as the URL parser reads it (any case, user info and all). What is no
+/// URL is left to the relying party's own check, which names it.
 fn is_secure_context(origin: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://") else {
+    let Ok(url) = url::Url::parse(origin) else {
         return true;
     };
-    let host = rest.split([':', '/']).next().unwrap_or_default();
-    host == "localhost" || host.ends_with(".localhost")
+    match (url.scheme(), url.host()) {
+        ("https", _) => true,
+        ("http", Some(url::Host::Domain(host))) => {
+            host == "localhost" || host.ends_with(".localhost")
+        }
+        ("http", _) => false,
+        _ => true,
+    }
 }
 
 impl WebauthnConfig {

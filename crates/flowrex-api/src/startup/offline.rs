@@ -6,11 +6,29 @@ use std::sync::Arc;
 use flowrex_domain::ports::MailTransport;
 use flowrex_infrastructure::WebauthnRelyingParty;
 use flowrex_infrastructure::mail::{LinkLifetimes, LogTransport, MailRenderer, SmtpTransport};
-use flowrex_infrastructure::webauthn::RelyingPartyConfigError;
 use secrecy::ExposeSecret;
 
 use crate::settings::Settings;
 use crate::settings::mail::{MailConfig, MailMode};
+
+/// Settings that are each valid but cannot work together (a relying party id and its
+/// origins, the SMTP URL and `MAIL_FROM`, the mail templates): like a bad value, they stop
+/// start-up and `flowrex config check` with exit status 2 and one line naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct ConfigurationError(anyhow::Error);
+
+impl ConfigurationError {
+    fn of(cause: impl Into<anyhow::Error>) -> Self {
+        Self(cause.into())
+    }
+
+    /// The one in `error`'s chain, if any.
+    #[must_use]
+    pub fn find(error: &anyhow::Error) -> Option<&Self> {
+        error.chain().find_map(|cause| cause.downcast_ref::<Self>())
+    }
+}
 
 /// Checks what start-up checks of the settings beyond their values, without connecting to
 /// anything: the WebAuthn relying party and its origins, the mail transport and templates
@@ -18,7 +36,7 @@ use crate::settings::mail::{MailConfig, MailMode};
 ///
 /// # Errors
 /// The first that cannot work, as start-up would refuse it.
-pub fn check_offline(settings: &Settings) -> anyhow::Result<()> {
+pub fn check_offline(settings: &Settings) -> Result<(), ConfigurationError> {
     relying_party(settings, settings.http.port)?;
     mail_transport(&settings.mail)?;
     Ok(())
@@ -32,37 +50,38 @@ pub fn check_offline(settings: &Settings) -> anyhow::Result<()> {
 pub(super) fn relying_party(
     settings: &Settings,
     port: u16,
-) -> Result<WebauthnRelyingParty, RelyingPartyConfigError> {
+) -> Result<WebauthnRelyingParty, ConfigurationError> {
     let webauthn = &settings.webauthn;
     WebauthnRelyingParty::new(
         &webauthn.rp_id,
         &webauthn.rp_name,
         &webauthn.origins_for(port),
     )
+    .map_err(ConfigurationError::of)
 }
 
 /// The transport `mail` asks for: SMTP, the log (development), or none.
 ///
 /// # Errors
 /// When `SMTP_URL`, `MAIL_FROM` or a template in `MAIL_TEMPLATES_DIR` cannot work.
-pub(super) fn mail_transport(mail: &MailConfig) -> anyhow::Result<Option<Arc<dyn MailTransport>>> {
+pub(super) fn mail_transport(
+    mail: &MailConfig,
+) -> Result<Option<Arc<dyn MailTransport>>, ConfigurationError> {
     let lifetimes = LinkLifetimes {
         verify_email: spoken(mail.verification_ttl),
         reset_password: spoken(mail.reset_ttl),
         confirm_email_change: spoken(mail.email_change_ttl),
     };
-    let renderer = || -> anyhow::Result<Arc<MailRenderer>> {
-        Ok(Arc::new(MailRenderer::new(
-            mail.templates_dir.as_deref(),
-            lifetimes.clone(),
-        )?))
+    let renderer = || -> Result<Arc<MailRenderer>, ConfigurationError> {
+        MailRenderer::new(mail.templates_dir.as_deref(), lifetimes.clone())
+            .map(Arc::new)
+            .map_err(ConfigurationError::of)
     };
     Ok(match &mail.mode {
-        MailMode::Smtp(url) => Some(Arc::new(SmtpTransport::new(
-            url.expose_secret(),
-            &mail.from,
-            renderer()?,
-        )?)),
+        MailMode::Smtp(url) => Some(Arc::new(
+            SmtpTransport::new(url.expose_secret(), &mail.from, renderer()?)
+                .map_err(ConfigurationError::of)?,
+        )),
         MailMode::Log => Some(Arc::new(LogTransport::new(renderer()?))),
         MailMode::Disabled => None,
     })
