@@ -83,20 +83,29 @@ fn login_ceremony(passkeys: &mut MockPasskeyStore) {
     });
 }
 
-/// A sign-in whose assertion verifies: the user's own passkey, its counter moved on.
-fn verified_assertion(rp: &mut MockRelyingParty, passkeys: &mut MockPasskeyStore, user: &User) {
+/// A sign-in ceremony answered with `user`'s passkey, naming `handle` as its user.
+fn presents_passkey(
+    rp: &mut MockRelyingParty,
+    passkeys: &mut MockPasskeyStore,
+    user: &User,
+    handle: Option<Vec<u8>>,
+) {
     login_ceremony(passkeys);
-    let handle = user_handle(user.id());
     rp.expect_presented().returning(move |_| {
         Ok(PresentedCredential {
             credential_id: "cred".to_owned(),
-            user_handle: Some(handle.to_vec()),
+            user_handle: handle.clone(),
         })
     });
     let stored = passkey(user.clone());
     passkeys
         .expect_find_by_credential()
         .returning(move |_| Ok(Some(stored.clone())));
+}
+
+/// A sign-in whose assertion verifies: the user's own passkey, its counter moved on.
+fn verified_assertion(rp: &mut MockRelyingParty, passkeys: &mut MockPasskeyStore, user: &User) {
+    presents_passkey(rp, passkeys, user, Some(user_handle(user.id()).to_vec()));
     rp.expect_finish_login()
         .returning(|_, _, _| Ok(Some("{\"counter\":2}".to_owned())));
     passkeys
@@ -128,17 +137,12 @@ async fn a_verified_assertion_opens_an_aal2_session_with_amr_passkey() {
 #[tokio::test]
 async fn a_user_handle_of_another_user_is_refused_before_any_signature_check() {
     let (service, _, _) = service(|rp, passkeys, user| {
-        login_ceremony(passkeys);
-        rp.expect_presented().returning(|_| {
-            Ok(PresentedCredential {
-                credential_id: "cred".to_owned(),
-                user_handle: Some(user_handle(crate::UserId::new(999)).to_vec()),
-            })
-        });
-        let stored = passkey(user.clone());
-        passkeys
-            .expect_find_by_credential()
-            .returning(move |_| Ok(Some(stored.clone())));
+        presents_passkey(
+            rp,
+            passkeys,
+            user,
+            Some(user_handle(crate::UserId::new(999)).to_vec()),
+        );
         rp.expect_finish_login().never();
     })
     .await;
@@ -151,17 +155,7 @@ async fn a_user_handle_of_another_user_is_refused_before_any_signature_check() {
 #[tokio::test]
 async fn an_inactive_users_passkey_signs_nothing_in() {
     let (service, store, user) = service(|rp, passkeys, user| {
-        login_ceremony(passkeys);
-        rp.expect_presented().returning(|_| {
-            Ok(PresentedCredential {
-                credential_id: "cred".to_owned(),
-                user_handle: None,
-            })
-        });
-        let stored = passkey(user.clone());
-        passkeys
-            .expect_find_by_credential()
-            .returning(move |_| Ok(Some(stored.clone())));
+        presents_passkey(rp, passkeys, user, None);
         rp.expect_finish_login().never();
     })
     .await;
@@ -203,17 +197,7 @@ async fn a_registration_begun_for_another_user_cannot_be_finished() {
 #[tokio::test]
 async fn a_sign_in_that_loses_the_race_to_record_its_counter_is_refused() {
     let (service, store, _) = service(|rp, passkeys, user| {
-        login_ceremony(passkeys);
-        rp.expect_presented().returning(|_| {
-            Ok(PresentedCredential {
-                credential_id: "cred".to_owned(),
-                user_handle: None,
-            })
-        });
-        let stored = passkey(user.clone());
-        passkeys
-            .expect_find_by_credential()
-            .returning(move |_| Ok(Some(stored.clone())));
+        presents_passkey(rp, passkeys, user, None);
         rp.expect_finish_login()
             .returning(|_, _, _| Ok(Some("{\"counter\":2}".to_owned())));
         // Another sign-in stored its newer counter first.
