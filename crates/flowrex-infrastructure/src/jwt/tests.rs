@@ -288,38 +288,33 @@ fn forged_garbled_and_misshapen_tokens_are_invalid() {
 fn keys_must_fit_the_algorithm() {
     let secret = JwtKeys::Secret(SecretString::from("s"));
     let policy = JwtClaimsPolicy::default();
+    let refused = |algorithm: &str, keys: &JwtKeys| JwtTokens::new(algorithm, keys, &policy).err();
     assert!(JwtTokens::new("HS512", &secret, &policy).is_ok());
     assert_matches!(
-        JwtTokens::new("RS256", &secret, &policy).err(),
+        refused("RS256", &secret),
         Some(JwtConfigError::NeedsKeyPair(_))
     );
     assert_matches!(
-        JwtTokens::new("EdDSA", &secret, &policy).err(),
+        refused("EdDSA", &secret),
         Some(JwtConfigError::NeedsKeyPair(_))
     );
     assert_matches!(
-        JwtTokens::new("ES256", &secret, &policy).err(),
+        refused("ES256", &secret),
         Some(JwtConfigError::Unsupported(_))
     );
     assert_matches!(
-        JwtTokens::new("none", &secret, &policy).err(),
+        refused("none", &secret),
         Some(JwtConfigError::UnknownAlgorithm(_))
     );
     let empty = JwtKeys::Secret(SecretString::from(""));
-    assert_matches!(
-        JwtTokens::new("HS256", &empty, &policy).err(),
-        Some(JwtConfigError::EmptySecret)
-    );
+    assert_matches!(refused("HS256", &empty), Some(JwtConfigError::EmptySecret));
     let garbage = JwtKeys::KeyPair {
         private_pem: b"not a key".to_vec(),
         retired_public_pems: Vec::new(),
     };
+    assert_matches!(refused("EdDSA", &garbage), Some(JwtConfigError::BadKey(_)));
     assert_matches!(
-        JwtTokens::new("EdDSA", &garbage, &policy).err(),
-        Some(JwtConfigError::BadKey(_))
-    );
-    assert_matches!(
-        JwtTokens::new("HS256", &garbage, &policy).err(),
+        refused("HS256", &garbage),
         Some(JwtConfigError::NeedsSecret(_))
     );
 }
