@@ -57,6 +57,15 @@ pub(crate) fn counter(column: impl IntoIden) -> ColumnDef {
         .to_owned()
 }
 
+/// `bigint not null default 0`: a security stamp.
+pub(crate) fn stamp(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column)
+        .big_integer()
+        .not_null()
+        .default(0)
+        .to_owned()
+}
+
 /// `varchar(len)`, required or nullable, without a default.
 pub(crate) fn varchar(column: impl IntoIden, len: u32, required: bool) -> ColumnDef {
     nullability(ColumnDef::new(column).string_len(len).to_owned(), required)

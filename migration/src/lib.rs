@@ -55,6 +55,7 @@ mod m20261201_000007_add_users_last_login_at;
 mod m20261201_000008_create_audit_events;
 mod m20261201_000009_create_second_factors;
 mod m20261201_000010_create_passkeys;
+mod m20261207_000011_add_security_stamps;
 mod statements;
 
 /// All migrations, oldest first.
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_create_audit_events::Migration),
             Box::new(m20261201_000009_create_second_factors::Migration),
             Box::new(m20261201_000010_create_passkeys::Migration),
+            Box::new(m20261207_000011_add_security_stamps::Migration),
         ]
     }
 }

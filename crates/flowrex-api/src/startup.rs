@@ -15,6 +15,7 @@ pub use actix_web::dev::ServerHandle;
 use actix_web::web;
 use anyhow::Context;
 use flowrex_domain::{AuthService, MailDelivery};
+use flowrex_infrastructure::SeaOrmAuditLog;
 use flowrex_infrastructure::database::Backend;
 use sea_orm::DatabaseConnection;
 
@@ -32,6 +33,7 @@ pub struct Application {
     port: u16,
     server: Server,
     db: DatabaseConnection,
+    audit: SeaOrmAuditLog,
 }
 
 impl Application {
@@ -76,6 +78,7 @@ impl Application {
             port,
             server,
             db: adapters.db,
+            audit: adapters.audit,
         })
     }
 
@@ -89,7 +92,8 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (SIGINT/SIGTERM), then closes the pool.
+    /// Serves until the server is stopped (SIGINT/SIGTERM), then writes the audit events
+    /// still counting and closes the pool.
     ///
     /// # Errors
     /// An I/O error of the server.
@@ -103,6 +107,7 @@ impl Application {
         });
         let result = self.server.await;
         signals.abort();
+        self.audit.flush().await;
         if let Err(error) = self.db.close().await {
             tracing::warn!(%error, "closing the database pool failed");
         }

@@ -38,6 +38,25 @@ pub struct Rejection {
     pub detail: Vec<FieldError>,
 }
 
+/// The field that confirms a change with the password in use now.
+pub const CURRENT_PASSWORD_FIELD: &str = "current_password";
+
+impl Rejection {
+    /// The body lacks the field `name`, which this request needs (a field the schema marks
+    /// optional because other requests may leave it out).
+    pub fn missing(name: &'static str) -> Self {
+        Self {
+            detail: vec![FieldError::new(
+                "missing",
+                vec![json!("body"), json!(name)],
+                "Field required".to_owned(),
+                None,
+                None,
+            )],
+        }
+    }
+}
+
 /// What a field name holds, once its case and separators are gone, when its value is a
 /// secret: never echoed back, not even inside a whole-body `input`, however the client
 /// spelled the key (`Password`, `refreshToken`, `new-password`, `mfa_token`,
@@ -232,6 +251,14 @@ impl Fields {
         match self.body.get(name).cloned() {
             None | Some(Value::Null) => Some(None),
             Some(value) => self.string(name, value, Echo::Yes).map(Some),
+        }
+    }
+
+    /// An optional secret string field (never echoed): absent and `null` are `None`.
+    pub fn optional_secret(&mut self, name: &'static str) -> Option<Option<String>> {
+        match self.body.get(name).cloned() {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => self.string(name, value, Echo::No).map(Some),
         }
     }
 

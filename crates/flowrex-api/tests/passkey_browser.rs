@@ -72,6 +72,13 @@ async fn a_person_adds_a_passkey_on_the_page_and_signs_in_with_it() {
         .await
         .unwrap();
     assert_eq!(registered.status().as_u16(), 201);
+    // The address verified (its mail's link is another test's): a way to sign in is added
+    // only to a verified address.
+    let db = sea_orm::Database::connect(database.as_str()).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "UPDATE users SET is_verified = true")
+        .await
+        .unwrap();
+    db.close().await.unwrap();
 
     let options = headless_chrome::LaunchOptions::default_builder()
         .path(Some(PathBuf::from(CHROMIUM)))

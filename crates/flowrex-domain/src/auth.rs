@@ -234,6 +234,19 @@ impl AuthService {
             })
     }
 
+    /// The active user `issued` was issued to, if no credential event of theirs happened
+    /// since: the one check every link, second-factor challenge and passkey ceremony
+    /// passes before it is honoured ([`crate::stamp`]).
+    async fn holder(
+        &self,
+        issued: crate::IssuedUnder,
+    ) -> Result<Option<crate::User>, crate::ports::RepositoryError> {
+        Ok(self
+            .active_user(issued.user)
+            .await?
+            .filter(|user| user.still_holds(issued)))
+    }
+
     /// The user `id`, if it exists and is active: whom a token, challenge or passkey may
     /// still sign in or act for.
     async fn active_user(

@@ -42,12 +42,16 @@ pub mod one_time;
 pub mod password;
 pub mod ports;
 pub mod session;
+pub mod stamp;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 pub mod token;
 pub mod user;
 
-pub use audit::{AuditAction, AuditEvent, AuditFilter, AuditUser, RecordedEvent};
+pub use audit::{
+    AuditAction, AuditEvent, AuditFilter, AuditUser, RecordedEvent, ThrottleScope, ThrottleTally,
+    ThrottledLogin,
+};
 pub use auth::{
     AccountError, AccountPolicy, AdminError, AdminNewUser, AdminUserChange, AuthPolicy, AuthPorts,
     AuthService, AuthenticateError, Authenticated, EventPage, INVITATION_TTL_DAYS, LoginAttempt,
@@ -69,5 +73,6 @@ pub use password::{
     MAX_PASSWORD_BYTES, NewPassword, PasswordAttempt, PasswordHash, PasswordPolicyViolation,
 };
 pub use session::{RevokeReason, Session, SessionId, TokenFingerprint};
+pub use stamp::{IssuedUnder, SecurityStamp};
 pub use token::{TokenKind, TokenPair, TokenRequest, VerifiedToken};
 pub use user::{FullName, InvalidFullName, NewUser, User, UserId, UserParts};

@@ -28,6 +28,13 @@ pub enum MailPurpose {
     MfaDisabled,
     /// Notice: a recovery code was used to sign in.
     RecoveryCodeUsed,
+    /// Notice: a passkey was added.
+    PasskeyAdded,
+    /// Notice: a passkey was removed.
+    PasskeyRemoved,
+    /// Notice: the first proof of the address removed the sign-in methods someone had
+    /// added before it.
+    SignInMethodsRemoved,
 }
 
 impl MailPurpose {
@@ -45,26 +52,35 @@ impl MailPurpose {
             Self::MfaEnabled => "mfa_enabled",
             Self::MfaDisabled => "mfa_disabled",
             Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::SignInMethodsRemoved => "sign_in_methods_removed",
         }
     }
 
+    /// Every purpose.
+    pub const ALL: [Self; 14] = [
+        Self::VerifyEmail,
+        Self::ResetPassword,
+        Self::PasswordReset,
+        Self::PasswordChanged,
+        Self::ConfirmEmailChange,
+        Self::EmailChangeRequested,
+        Self::AccountDeleted,
+        Self::Invitation,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::RecoveryCodeUsed,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
+        Self::SignInMethodsRemoved,
+    ];
+
     /// The purpose stored as [`Self::as_str`], if it is one.
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::VerifyEmail,
-            Self::ResetPassword,
-            Self::PasswordReset,
-            Self::PasswordChanged,
-            Self::ConfirmEmailChange,
-            Self::EmailChangeRequested,
-            Self::AccountDeleted,
-            Self::Invitation,
-            Self::MfaEnabled,
-            Self::MfaDisabled,
-            Self::RecoveryCodeUsed,
-        ]
-        .into_iter()
-        .find(|purpose| purpose.as_str() == raw)
+        Self::ALL
+            .into_iter()
+            .find(|purpose| purpose.as_str() == raw)
     }
 }
 
@@ -164,7 +180,7 @@ mod tests {
         );
         assert!(mail.holds_secret());
         assert!(!format!("{mail:?}").contains("abc"));
-        for purpose in [MailPurpose::VerifyEmail, MailPurpose::AccountDeleted] {
+        for purpose in MailPurpose::ALL {
             assert_eq!(MailPurpose::parse(purpose.as_str()), Some(purpose));
         }
     }

@@ -1,11 +1,12 @@
 //! One-time tokens: the secrets in mailed links (verify an address, reset a password,
 //! confirm an email change). 32 random bytes, hex (URL-safe); only their SHA-256 is stored,
-//! with the user, the purpose, the expiry and when it was used.
+//! with the user, the purpose, the expiry, when it was used, and the user's security stamp
+//! it was issued under ([`crate::stamp`]).
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 
-use crate::{TokenFingerprint, UserId};
+use crate::{IssuedUnder, SecurityStamp, TokenFingerprint, UserId};
 
 /// What a one-time token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,13 +77,26 @@ impl std::fmt::Debug for OneTimeToken {
     }
 }
 
-/// Whose a new token is.
+/// Whose a new token is, and the owner's stamp it is issued under: it works only while
+/// the owner's stamp is still that one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenOwner {
-    /// An existing user.
-    User(UserId),
-    /// The user inserted by the same set of changes (registration).
+    /// An existing user, as read when the token's mail was addressed (so that a link
+    /// mailed to an address the account has left meanwhile never works).
+    User(IssuedUnder),
+    /// The user inserted by the same set of changes (registration), under
+    /// [`SecurityStamp::INITIAL`].
     Inserted,
+}
+
+impl TokenOwner {
+    /// The stamp the token is issued under.
+    pub fn stamp(self) -> SecurityStamp {
+        match self {
+            Self::User(issued) => issued.stamp,
+            Self::Inserted => SecurityStamp::INITIAL,
+        }
+    }
 }
 
 /// A token to store. Storing it invalidates the owner's unused tokens of its purpose.
@@ -115,9 +129,19 @@ pub struct StoredToken {
     pub used_at: Option<DateTime<Utc>>,
     /// For an email change: the address to move to.
     pub new_email: Option<String>,
+    /// The user's stamp it was issued under.
+    pub stamp: SecurityStamp,
 }
 
 impl StoredToken {
+    /// Whom it was issued to, under which stamp.
+    pub fn issued_under(&self) -> IssuedUnder {
+        IssuedUnder {
+            user: self.user,
+            stamp: self.stamp,
+        }
+    }
+
     /// Neither used nor expired at `now`, and for `purpose`.
     pub fn is_usable_for(&self, purpose: TokenPurpose, now: DateTime<Utc>) -> bool {
         self.purpose == purpose && self.used_at.is_none() && self.expires_at > now

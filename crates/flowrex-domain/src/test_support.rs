@@ -10,6 +10,7 @@ mod accounts;
 mod fakes;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod sessions;
 
 use std::sync::{Arc, Mutex};
@@ -55,7 +56,7 @@ pub fn counting_throttle(per_client: u32, per_account: u32) -> LoginThrottle {
 
 /// Users and sessions in memory, with the real stores' rules: one database, so that
 /// [`SessionStore::find_active_user`](crate::ports::SessionStore::find_active_user) sees the users as the real join does.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InMemoryStore {
     users: Mutex<Vec<User>>,
     sessions: Mutex<Vec<Session>>,
@@ -63,6 +64,37 @@ pub struct InMemoryStore {
     outbox: Mutex<Vec<OutboxRow>>,
     events: Mutex<Vec<RecordedEvent>>,
     factors: Mutex<Factors>,
+    passkeys: Mutex<Passkeys>,
+    throttled: Mutex<crate::ThrottleTally<()>>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self {
+            users: Mutex::default(),
+            sessions: Mutex::default(),
+            tokens: Mutex::default(),
+            outbox: Mutex::default(),
+            events: Mutex::default(),
+            factors: Mutex::default(),
+            passkeys: Mutex::default(),
+            throttled: Mutex::new(crate::ThrottleTally::new(1000)),
+        }
+    }
+}
+
+/// Passkeys and ceremony states as the store keeps them.
+#[derive(Debug, Default, Clone)]
+struct Passkeys {
+    stored: Vec<crate::ports::StoredPasskey>,
+    /// (fingerprint, kind, state, expires at)
+    ceremonies: Vec<(
+        TokenFingerprint,
+        crate::ports::CeremonyKind,
+        crate::ports::CeremonyState,
+        DateTime<Utc>,
+    )>,
+    next_id: i64,
 }
 
 /// Second factors as the store keeps them.
@@ -79,6 +111,7 @@ struct Factors {
 struct ChallengeRow {
     id: i64,
     user: UserId,
+    stamp: crate::SecurityStamp,
     fingerprint: TokenFingerprint,
     expires_at: DateTime<Utc>,
     tries: u32,
@@ -103,6 +136,24 @@ impl InMemoryStore {
     /// Every session, in creation order.
     pub fn sessions(&self) -> Vec<Session> {
         self.lock_sessions().clone()
+    }
+
+    /// Writes the counted throttled logins, one event per key and window, as an adapter
+    /// does when their windows end or the service stops.
+    pub fn flush_throttled(&self) {
+        let ended = self.lock_throttled().take_ended(None);
+        let at = Utc::now();
+        self.append(
+            ended.into_iter().map(|(event, ())| event).collect(),
+            None,
+            at,
+        );
+    }
+
+    fn lock_throttled(&self) -> std::sync::MutexGuard<'_, crate::ThrottleTally<()>> {
+        self.throttled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Every audit event's action, oldest first.
@@ -223,6 +274,12 @@ impl crate::ports::UserDirectory for InMemoryStore {
 impl crate::ports::AuditLog for InMemoryStore {
     async fn record(&self, event: AuditEvent) {
         self.append(vec![event], None, Utc::now());
+    }
+
+    /// Counted until [`InMemoryStore::flush_throttled`] (the windows' end, or the
+    /// service stopping): then one event per key and window.
+    async fn count_throttled(&self, refused: crate::ThrottledLogin) {
+        self.lock_throttled().count(refused, || ());
     }
 
     async fn list(

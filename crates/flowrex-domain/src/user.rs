@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{EmailAddress, PasswordHash};
+use crate::{EmailAddress, PasswordHash, SecurityStamp};
 
 /// Longest full name we store, in characters (the column is `varchar(255)`).
 pub const MAX_FULL_NAME_CHARS: usize = 255;
@@ -74,6 +74,7 @@ pub struct User {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
+    security_stamp: SecurityStamp,
 }
 
 /// Every field of a stored user, for repositories to rebuild a [`User`].
@@ -90,6 +91,7 @@ pub struct UserParts {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    pub security_stamp: SecurityStamp,
 }
 
 impl From<UserParts> for User {
@@ -105,6 +107,7 @@ impl From<UserParts> for User {
             created_at: parts.created_at,
             updated_at: parts.updated_at,
             last_login_at: parts.last_login_at,
+            security_stamp: parts.security_stamp,
         }
     }
 }
@@ -151,6 +154,11 @@ impl User {
         self.last_login_at
     }
 
+    /// The version of the user's credentials ([`crate::stamp`]).
+    pub fn security_stamp(&self) -> SecurityStamp {
+        self.security_stamp
+    }
+
     /// Every field, for adapters and fakes that rebuild a changed user.
     pub fn to_parts(&self) -> UserParts {
         UserParts {
@@ -164,6 +172,7 @@ impl User {
             created_at: self.created_at,
             updated_at: self.updated_at,
             last_login_at: self.last_login_at,
+            security_stamp: self.security_stamp,
         }
     }
 }

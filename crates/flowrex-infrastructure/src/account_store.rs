@@ -1,6 +1,6 @@
 //! Account changes on sea-orm: every [`Changes`] set in one database transaction — the
-//! user, its tokens, second factors and sessions, and the mails queued in the outbox — or
-//! none of it.
+//! user and its security stamp, its tokens, second factors, passkeys and sessions, and the
+//! mails queued in the outbox — or none of it.
 
 use std::sync::Arc;
 
@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{AccountStore, AccountStoreError, Applied, Changes, UserUpdate};
 use flowrex_domain::{
-    FullName, NewOneTimeToken, StoredToken, TokenFingerprint, TokenOwner, TokenPurpose, User,
-    UserId,
+    FullName, NewOneTimeToken, SecurityStamp, StoredToken, TokenFingerprint, TokenOwner,
+    TokenPurpose, User, UserId,
 };
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
@@ -21,13 +21,15 @@ use sea_orm::{
 use crate::database::unique_row;
 use crate::db_error::{is_unavailable, violates_unique};
 use crate::entity::outbox::queued_row;
-use crate::entity::users::{EMAIL_COLUMNS, EMAIL_INDEXES, id_column};
-use crate::entity::{mfa_challenges, one_time_tokens, outbox, passkeys, sessions, users};
+use crate::entity::users::{EMAIL_COLUMNS, EMAIL_INDEXES, hold_stamp, id_column, move_stamp_on};
+use crate::entity::{mfa_challenges, one_time_tokens, outbox, sessions, users};
 use crate::event_rows::{EventRow, insert_events, log_rows};
 use crate::secret_box::SecretBox;
 
+mod passkeys;
 mod second_factors;
 
+use passkeys::{apply_passkey, delete_passkeys};
 use second_factors::{apply_recovery_codes, apply_totp, delete_challenges, delete_factors};
 
 /// Accounts in the `users`, `sessions`, `one_time_tokens` and `outbox` tables.
@@ -67,6 +69,7 @@ fn stored_token(row: one_time_tokens::Model) -> Option<StoredToken> {
         expires_at: row.expires_at,
         used_at: row.used_at,
         new_email: row.new_email,
+        stamp: SecurityStamp::new(row.stamp),
     })
 }
 
@@ -110,9 +113,17 @@ impl SeaOrmAccountStore {
         changes: Changes,
         at: DateTime<Utc>,
     ) -> Result<(Applied, Vec<EventRow>), AccountStoreError> {
+        if let Some(issued) = changes.issued_under
+            && !hold_stamp(txn, user_column(issued.user)?, issued.stamp)
+                .await
+                .map_err(account_error)?
+        {
+            return Err(AccountStoreError::StampMoved);
+        }
         if changes.keep_a_superuser {
             lock_superusers(txn).await?;
         }
+        let credential_event = changes.credential_event();
         if let Some(id) = changes.consume_token {
             let consumed = one_time_tokens::Entity::update_many()
                 .col_expr(one_time_tokens::Column::UsedAt, Expr::value(at))
@@ -138,6 +149,15 @@ impl SeaOrmAccountStore {
         {
             return Err(AccountStoreError::TokenUsed);
         }
+        let passkey = match changes.passkey {
+            Some(change) => apply_passkey(txn, change, at).await?,
+            None => None,
+        };
+        if let Some(user) = changes.reclaim {
+            let user = user_column(user)?;
+            delete_factors(txn, user).await?;
+            delete_passkeys(txn, user).await?;
+        }
         let mut touched = None;
         let mut inserted = None;
         if let Some(new) = changes.insert_user {
@@ -160,12 +180,12 @@ impl SeaOrmAccountStore {
             inserted = Some(row.id);
         }
         if let Some(update) = changes.update_user {
-            let new_password = update.password_hash.is_some();
-            let id = update_user(txn, update, at).await?;
-            if new_password {
-                delete_challenges(txn, id).await?;
-            }
-            touched = Some(id);
+            touched = Some(update_user(txn, update, at).await?);
+        }
+        if let Some(user) = credential_event {
+            move_stamp_on(txn, user_column(user)?)
+                .await
+                .map_err(account_error)?;
         }
         for token in changes.issue_tokens {
             issue_token(txn, token, touched, at).await?;
@@ -184,8 +204,6 @@ impl SeaOrmAccountStore {
                 update = update.filter(sessions::Column::Id.ne(keep.as_str()));
             }
             revoked = update.exec(txn).await.map_err(account_error)?.rows_affected;
-            // A login waiting for its second factor would open a session after this.
-            delete_challenges(txn, user_column(revocation.user)?).await?;
         }
         for mail in &changes.mails {
             outbox::Entity::insert(queued_row(&self.sealer, mail, at))
@@ -209,11 +227,7 @@ impl SeaOrmAccountStore {
                 .map_err(account_error)?;
             delete_factors(txn, id).await?;
             delete_challenges(txn, id).await?;
-            passkeys::Entity::delete_many()
-                .filter(passkeys::Column::UserId.eq(id))
-                .exec(txn)
-                .await
-                .map_err(account_error)?;
+            delete_passkeys(txn, id).await?;
             users::Entity::delete_by_id(id)
                 .exec(txn)
                 .await
@@ -234,7 +248,14 @@ impl SeaOrmAccountStore {
                 .map(User::from),
             None => None,
         };
-        Ok((Applied { user, revoked }, events))
+        Ok((
+            Applied {
+                user,
+                revoked,
+                passkey,
+            },
+            events,
+        ))
     }
 }
 
@@ -273,7 +294,7 @@ async fn update_user(
     let mut statement = users::Entity::update_many()
         .col_expr(users::Column::UpdatedAt, Expr::value(at))
         .filter(users::Column::Id.eq(id));
-    if let Some(hash) = update.password_hash {
+    if let Some(hash) = update.password_hash.or(update.rehashed) {
         statement = statement.col_expr(
             users::Column::HashedPassword,
             Expr::value(hash.as_str().to_owned()),
@@ -311,8 +332,9 @@ async fn issue_token(
     inserted: Option<i32>,
     at: DateTime<Utc>,
 ) -> Result<(), AccountStoreError> {
+    let stamp = token.owner.stamp();
     let owner = match token.owner {
-        TokenOwner::User(id) => user_column(id)?,
+        TokenOwner::User(issued) => user_column(issued.user)?,
         TokenOwner::Inserted => {
             inserted.ok_or_else(|| AccountStoreError::Unexpected(anyhow!("no user inserted")))?
         }
@@ -333,6 +355,7 @@ async fn issue_token(
         created_at: Set(at),
         expires_at: Set(token.expires_at),
         used_at: Set(None),
+        stamp: Set(stamp.get()),
         ..Default::default()
     }
     .insert(txn)

@@ -7,15 +7,21 @@
 //! [`SeaOrmAuditLog::record`]: a bounded queue that a background task writes in batches, so
 //! that a flood of failed logins never waits on (nor slows) the database — past
 //! [`QUEUE_CAPACITY`] waiting events, new ones are dropped and counted
-//! (`flowrex_audit_dropped_total`). Each stored event is also logged as a line with target
-//! `flowrex::audit` (JSON in production), for log shippers.
+//! (`flowrex_audit_dropped_total`). Logins the throttle refused unchecked are only counted
+//! ([`SeaOrmAuditLog::count_throttled`]): per key and window in memory (at most
+//! [`THROTTLED_WINDOWS`] windows), each window written as one `login_throttled` event when
+//! it ends, or at shutdown ([`SeaOrmAuditLog::flush`]). Each stored event is also logged as
+//! a line with target `flowrex::audit` (JSON in production), for log shippers.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{AuditLog, RepositoryError};
-use flowrex_domain::{AuditEvent, AuditFilter, RecordedEvent, UserId};
+use flowrex_domain::{
+    AuditEvent, AuditFilter, RecordedEvent, ThrottleTally, ThrottledLogin, UserId,
+};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -25,27 +31,63 @@ use crate::database::repository_error;
 use crate::db_error::read_retrying;
 use crate::entity::users::id_column;
 use crate::entity::{audit_events, users};
-use crate::event_rows::{EventRow, log_rows};
+use crate::event_rows::{EventRow, current_origin, log_rows};
 pub use crate::event_rows::{Origin, with_origin};
 
 /// Failed-login events waiting to be written, at most.
 pub const QUEUE_CAPACITY: usize = 10_000;
+/// Throttled-login windows counted in memory, at most.
+pub const THROTTLED_WINDOWS: usize = 10_000;
 /// Events one background insert writes, at most.
 const BATCH: usize = 200;
+/// How often ended throttled-login windows are looked for.
+const TALLY_TICK: Duration = Duration::from_secs(1);
+
+/// Throttled logins counted per key and window, with each window's first request's origin.
+type Tally = Arc<Mutex<ThrottleTally<Origin>>>;
+
 /// The trail in `audit_events`.
 #[derive(Clone)]
 pub struct SeaOrmAuditLog {
     db: DatabaseConnection,
     queue: mpsc::Sender<EventRow>,
+    throttled: Tally,
 }
 
 impl SeaOrmAuditLog {
     /// The trail over a pool, with its background writer (call inside a tokio runtime).
     pub fn new(db: DatabaseConnection) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_queued(db.clone(), receiver));
-        Self { db, queue }
+        let throttled = Arc::new(Mutex::new(ThrottleTally::new(THROTTLED_WINDOWS)));
+        tokio::spawn(write_queued(db.clone(), receiver, throttled.clone()));
+        Self {
+            db,
+            queue,
+            throttled,
+        }
     }
+
+    /// Writes the throttled-login windows still counting (their counts so far): at
+    /// shutdown, so that a stopping service loses none.
+    pub async fn flush(&self) {
+        let rows = ended_windows(&self.throttled, None);
+        if !rows.is_empty() {
+            write_batch(&self.db, rows).await;
+        }
+    }
+}
+
+/// The rows of the throttled-login windows ended by `now` (all of them with `None`).
+fn ended_windows(tally: &Tally, now: Option<DateTime<Utc>>) -> Vec<EventRow> {
+    let ended = tally
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take_ended(now);
+    let at = Utc::now();
+    ended
+        .into_iter()
+        .map(|(event, origin)| EventRow::from(&event, at, None, origin))
+        .collect()
 }
 
 /// Gives each row naming its subject by address that account's id, in one query per
@@ -79,44 +121,68 @@ async fn resolve_subjects(
     Ok(())
 }
 
-/// Writes queued events in batches until every sender is gone; a batch the database
-/// refuses is retried a few times, then dropped and counted.
-async fn write_queued(db: DatabaseConnection, mut receiver: mpsc::Receiver<EventRow>) {
+/// Writes queued events in batches, and the throttled-login windows as they end, until
+/// every sender is gone.
+async fn write_queued(
+    db: DatabaseConnection,
+    mut receiver: mpsc::Receiver<EventRow>,
+    throttled: Tally,
+) {
     let mut batch = Vec::with_capacity(BATCH);
-    while receiver.recv_many(&mut batch, BATCH).await > 0 {
-        if let Err(error) = resolve_subjects(&db, &mut batch).await {
-            tracing::warn!(%error, "audit subjects not looked up; retrying once");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if resolve_subjects(&db, &mut batch).await.is_err() {
-                batch.retain(|row| row.subject_key.is_none());
+    let mut ticks = tokio::time::interval(TALLY_TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            received = receiver.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    break;
+                }
+                write_batch(&db, std::mem::take(&mut batch)).await;
             }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let mut tries = 0;
-        loop {
-            match audit_events::Entity::insert_many(batch.iter().map(EventRow::model))
-                .exec(&db)
-                .await
-            {
-                Ok(_) => {
-                    log_rows(&batch);
-                    break;
-                }
-                Err(error) if tries < 3 => {
-                    tries += 1;
-                    tracing::warn!(%error, "audit events not written yet; retrying");
-                    tokio::time::sleep(Duration::from_millis(500 * tries)).await;
-                }
-                Err(error) => {
-                    tracing::error!(%error, lost = batch.len(), "audit events lost");
-                    metrics::counter!("flowrex_audit_dropped_total").increment(batch.len() as u64);
-                    break;
+            _ = ticks.tick() => {
+                let rows = ended_windows(&throttled, Some(Utc::now()));
+                if !rows.is_empty() {
+                    write_batch(&db, rows).await;
                 }
             }
         }
-        batch.clear();
+    }
+}
+
+/// Writes `batch` (its subjects named by address resolved first); a batch the database
+/// refuses is retried a few times, then dropped and counted.
+async fn write_batch(db: &DatabaseConnection, mut batch: Vec<EventRow>) {
+    if let Err(error) = resolve_subjects(db, &mut batch).await {
+        tracing::warn!(%error, "audit subjects not looked up; retrying once");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if resolve_subjects(db, &mut batch).await.is_err() {
+            batch.retain(|row| row.subject_key.is_none());
+        }
+    }
+    if batch.is_empty() {
+        return;
+    }
+    let mut tries = 0;
+    loop {
+        match audit_events::Entity::insert_many(batch.iter().map(EventRow::model))
+            .exec(db)
+            .await
+        {
+            Ok(_) => {
+                log_rows(&batch);
+                break;
+            }
+            Err(error) if tries < 3 => {
+                tries += 1;
+                tracing::warn!(%error, "audit events not written yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500 * tries)).await;
+            }
+            Err(error) => {
+                tracing::error!(%error, lost = batch.len(), "audit events lost");
+                metrics::counter!("flowrex_audit_dropped_total").increment(batch.len() as u64);
+                break;
+            }
+        }
     }
 }
 
@@ -140,6 +206,17 @@ impl AuditLog for SeaOrmAuditLog {
     async fn record(&self, event: AuditEvent) {
         let row = EventRow::of(&event, Utc::now(), None);
         if self.queue.try_send(row).is_err() {
+            metrics::counter!("flowrex_audit_dropped_total").increment(1);
+        }
+    }
+
+    async fn count_throttled(&self, refused: ThrottledLogin) {
+        let counted = self
+            .throttled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count(refused, current_origin);
+        if !counted {
             metrics::counter!("flowrex_audit_dropped_total").increment(1);
         }
     }

@@ -36,7 +36,8 @@ pub async fn with_origin<F: Future>(origin: Origin, work: F) -> F::Output {
     ORIGIN.scope(origin, work).await
 }
 
-fn current_origin() -> Origin {
+/// The origin of the request being handled (none outside one).
+pub(crate) fn current_origin() -> Origin {
     ORIGIN.try_with(Clone::clone).unwrap_or_default()
 }
 
@@ -60,12 +61,21 @@ impl EventRow {
     /// `event` at `at`, from the current request; `inserted` is the id
     /// [`AuditUser::Inserted`] stands for.
     pub(crate) fn of(event: &AuditEvent, at: DateTime<Utc>, inserted: Option<i32>) -> Self {
+        Self::from(event, at, inserted, current_origin())
+    }
+
+    /// `event` at `at`, from `origin`.
+    pub(crate) fn from(
+        event: &AuditEvent,
+        at: DateTime<Utc>,
+        inserted: Option<i32>,
+        origin: Origin,
+    ) -> Self {
         let who = |user: &Option<AuditUser>| match user.as_ref()? {
             AuditUser::User(id) => id_column(*id),
             AuditUser::Inserted => inserted,
             AuditUser::Address(_) => None,
         };
-        let origin = current_origin();
         Self {
             created_at: at.trunc_subsecs(6),
             action: event.action.as_str(),
@@ -109,6 +119,7 @@ impl EventRow {
             subject_id = self.subject_id,
             session_id = self.session_id.as_deref(),
             ip = self.ip.as_deref(),
+            user_agent = self.user_agent.as_deref(),
             request_id = self.request_id.as_deref(),
             details = %self.details,
             "audit"

@@ -17,7 +17,7 @@ use minijinja::Environment;
 
 /// The built-in templates: `<purpose>.txt` (a `Subject:` line, a blank line, the text) and
 /// `<purpose>.html`.
-const TEMPLATES: [(&str, &str); 22] = [
+const TEMPLATES: [(&str, &str); 28] = [
     (
         "verify_email.txt",
         include_str!("mail/templates/verify_email.txt"),
@@ -105,6 +105,30 @@ const TEMPLATES: [(&str, &str); 22] = [
     (
         "recovery_code_used.html",
         include_str!("mail/templates/recovery_code_used.html"),
+    ),
+    (
+        "passkey_added.txt",
+        include_str!("mail/templates/passkey_added.txt"),
+    ),
+    (
+        "passkey_added.html",
+        include_str!("mail/templates/passkey_added.html"),
+    ),
+    (
+        "passkey_removed.txt",
+        include_str!("mail/templates/passkey_removed.txt"),
+    ),
+    (
+        "passkey_removed.html",
+        include_str!("mail/templates/passkey_removed.html"),
+    ),
+    (
+        "sign_in_methods_removed.txt",
+        include_str!("mail/templates/sign_in_methods_removed.txt"),
+    ),
+    (
+        "sign_in_methods_removed.html",
+        include_str!("mail/templates/sign_in_methods_removed.html"),
     ),
 ];
 

@@ -7,7 +7,7 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{MfaChallenge, MfaStore, MfaStoreError, TotpFactor};
-use flowrex_domain::{SealedSecret, TokenFingerprint, UserId};
+use flowrex_domain::{IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -81,12 +81,12 @@ impl MfaStore for SeaOrmMfaStore {
 
     async fn create_challenge(
         &self,
-        user: UserId,
+        issued: IssuedUnder,
         fingerprint: &TokenFingerprint,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<(), MfaStoreError> {
-        let user_id = id_column(user)
+        let user_id = id_column(issued.user)
             .ok_or_else(|| MfaStoreError::Unexpected(anyhow!("user id out of range")))?;
         mfa_challenges::ActiveModel {
             user_id: Set(user_id),
@@ -95,6 +95,7 @@ impl MfaStore for SeaOrmMfaStore {
             created_at: Set(at),
             expires_at: Set(expires_at),
             used_at: Set(None),
+            stamp: Set(issued.stamp.get()),
             ..Default::default()
         }
         .insert(&self.db)
@@ -137,6 +138,7 @@ impl MfaStore for SeaOrmMfaStore {
         Ok(row.map(|row| MfaChallenge {
             id: row.id,
             user: UserId::new(i64::from(row.user_id)),
+            stamp: SecurityStamp::new(row.stamp),
         }))
     }
 

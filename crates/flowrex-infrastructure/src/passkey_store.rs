@@ -7,20 +7,20 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{
-    CeremonyKind, CeremonyState, NewPasskey, PasskeyStore, PasskeyStoreError, StoredPasskey,
+    CeremonyKind, CeremonyState, PasskeyStore, PasskeyStoreError, StoredPasskey,
 };
-use flowrex_domain::{AuditEvent, TokenFingerprint, UserId};
+use flowrex_domain::{IssuedUnder, SecurityStamp, TokenFingerprint, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    Set,
 };
 
 use crate::database::unique_row;
 use crate::db_error::{is_unavailable, read_retrying, violates_unique};
+use crate::entity::passkeys::{CREDENTIAL_INDEX, stored};
 use crate::entity::users::id_column;
 use crate::entity::{passkeys, webauthn_ceremonies};
-use crate::event_rows::{insert_events, log_rows};
 
 /// Passkeys in `passkeys`, ceremony states in `webauthn_ceremonies`.
 #[derive(Debug, Clone)]
@@ -36,11 +36,7 @@ impl SeaOrmPasskeyStore {
 }
 
 fn store_error(error: DbErr) -> PasskeyStoreError {
-    if violates_unique(
-        &error,
-        &["ix_passkeys_credential_hash"],
-        &["passkeys.credential_hash"],
-    ) {
+    if violates_unique(&error, &[CREDENTIAL_INDEX.0], &[CREDENTIAL_INDEX.1]) {
         PasskeyStoreError::CredentialTaken
     } else if is_unavailable(&error) {
         PasskeyStoreError::Unavailable(anyhow!(error))
@@ -51,18 +47,6 @@ fn store_error(error: DbErr) -> PasskeyStoreError {
 
 fn user_column(user: UserId) -> Result<i32, PasskeyStoreError> {
     id_column(user).ok_or_else(|| PasskeyStoreError::Unexpected(anyhow!("user id out of range")))
-}
-
-fn stored(row: passkeys::Model) -> StoredPasskey {
-    StoredPasskey {
-        id: row.id,
-        user: UserId::new(i64::from(row.user_id)),
-        name: row.name,
-        credential_id: row.credential_id,
-        credential: row.credential,
-        created_at: row.created_at,
-        last_used_at: row.last_used_at,
-    }
 }
 
 #[async_trait]
@@ -92,61 +76,6 @@ impl PasskeyStore for SeaOrmPasskeyStore {
         .await
         .map(|row| row.map(stored))
         .map_err(store_error)
-    }
-
-    async fn insert(
-        &self,
-        passkey: NewPasskey,
-        at: DateTime<Utc>,
-        audit: AuditEvent,
-    ) -> Result<StoredPasskey, PasskeyStoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        let row = passkeys::ActiveModel {
-            user_id: Set(user_column(passkey.user)?),
-            name: Set(passkey.name),
-            credential_hash: Set(TokenFingerprint::of(&passkey.registered.credential_id)
-                .as_str()
-                .to_owned()),
-            credential_id: Set(passkey.registered.credential_id),
-            credential: Set(passkey.registered.credential),
-            created_at: Set(at),
-            last_used_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(store_error)?;
-        let events = insert_events(&txn, &[audit], at, None)
-            .await
-            .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)?;
-        log_rows(&events);
-        Ok(stored(row))
-    }
-
-    async fn delete(
-        &self,
-        user: UserId,
-        id: i64,
-        at: DateTime<Utc>,
-        audit: AuditEvent,
-    ) -> Result<bool, PasskeyStoreError> {
-        let txn = self.db.begin().await.map_err(store_error)?;
-        let deleted = passkeys::Entity::delete_many()
-            .filter(passkeys::Column::Id.eq(id))
-            .filter(passkeys::Column::UserId.eq(user_column(user)?))
-            .exec(&txn)
-            .await
-            .map_err(store_error)?;
-        if deleted.rows_affected != 1 {
-            return Ok(false);
-        }
-        let events = insert_events(&txn, &[audit], at, None)
-            .await
-            .map_err(store_error)?;
-        txn.commit().await.map_err(store_error)?;
-        log_rows(&events);
-        Ok(true)
     }
 
     async fn record_use(
@@ -190,7 +119,10 @@ impl PasskeyStore for SeaOrmPasskeyStore {
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<(), PasskeyStoreError> {
-        let user_id = state.user.map(user_column).transpose()?;
+        let user_id = state
+            .user
+            .map(|issued| user_column(issued.user))
+            .transpose()?;
         webauthn_ceremonies::ActiveModel {
             id: Set(fingerprint.as_str().to_owned()),
             kind: Set(kind.as_str().to_owned()),
@@ -198,6 +130,10 @@ impl PasskeyStore for SeaOrmPasskeyStore {
             state: Set(state.state),
             created_at: Set(at),
             expires_at: Set(expires_at),
+            stamp: Set(state
+                .user
+                .map_or(SecurityStamp::INITIAL, |issued| issued.stamp)
+                .get()),
         }
         .insert(&self.db)
         .await
@@ -232,7 +168,10 @@ impl PasskeyStore for SeaOrmPasskeyStore {
             return Ok(None);
         }
         Ok(Some(CeremonyState {
-            user: row.user_id.map(|id| UserId::new(i64::from(id))),
+            user: row.user_id.map(|id| IssuedUnder {
+                user: UserId::new(i64::from(id)),
+                stamp: SecurityStamp::new(row.stamp),
+            }),
             state: row.state,
         }))
     }

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{SessionStore, SessionStoreError};
 use flowrex_domain::{
-    Assurance, AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId,
+    Assurance, AuditEvent, RevokeReason, SecurityStamp, Session, SessionId, TokenFingerprint, User,
+    UserId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -56,8 +57,9 @@ impl SessionStore for SeaOrmSessionStore {
     async fn create(
         &self,
         session: Session,
+        stamp: SecurityStamp,
         audit: Option<AuditEvent>,
-    ) -> Result<(), SessionStoreError> {
+    ) -> Result<bool, SessionStoreError> {
         let user_id = id_column(session.user_id).ok_or_else(|| {
             SessionStoreError::Unexpected(anyhow::anyhow!("user id out of range"))
         })?;
@@ -79,20 +81,27 @@ impl SessionStore for SeaOrmSessionStore {
             aal: Set(session.assurance.aal().as_str().to_owned()),
         };
         let txn = self.db.begin().await.map_err(session_store_error)?;
-        row.insert(&txn).await.map_err(session_store_error)?;
+        // First, and under the stamp the sign-in was proven with: the row's lock makes a
+        // concurrent credential event either come first (and refuse this login) or wait.
         // Not through the users model, whose save would also move `updated_at`.
-        users::Entity::update_many()
+        let recorded = users::Entity::update_many()
             .col_expr(users::Column::LastLoginAt, Expr::value(at))
             .filter(users::Column::Id.eq(user_id))
+            .filter(users::Column::SecurityStamp.eq(stamp.get()))
             .exec(&txn)
             .await
             .map_err(session_store_error)?;
+        // MySQL counts matched rows, not changed ones: sqlx connects with CLIENT_FOUND_ROWS.
+        if recorded.rows_affected != 1 {
+            return Ok(false);
+        }
+        row.insert(&txn).await.map_err(session_store_error)?;
         let events = insert_events(&txn, audit.as_slice(), at, None)
             .await
             .map_err(session_store_error)?;
         txn.commit().await.map_err(session_store_error)?;
         log_rows(&events);
-        Ok(())
+        Ok(true)
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError> {
@@ -186,37 +195,6 @@ impl SessionStore for SeaOrmSessionStore {
         txn.commit().await.map_err(session_store_error)?;
         log_rows(&events);
         Ok(true)
-    }
-
-    async fn revoke_all(
-        &self,
-        user: UserId,
-        reason: RevokeReason,
-        now: DateTime<Utc>,
-        audit: Option<AuditEvent>,
-    ) -> Result<u64, SessionStoreError> {
-        let Some(user) = id_column(user) else {
-            return Ok(0);
-        };
-        let txn = self.db.begin().await.map_err(session_store_error)?;
-        let revoked = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
-            .col_expr(
-                sessions::Column::RevokedReason,
-                Expr::value(reason.as_str()),
-            )
-            .filter(sessions::Column::UserId.eq(user))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(session_store_error)?
-            .rows_affected;
-        let events = insert_events(&txn, audit.as_slice(), now, None)
-            .await
-            .map_err(session_store_error)?;
-        txn.commit().await.map_err(session_store_error)?;
-        log_rows(&events);
-        Ok(revoked)
     }
 
     async fn list_active(

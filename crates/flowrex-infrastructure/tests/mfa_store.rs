@@ -15,9 +15,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use flowrex_domain::ports::{
     AccountStore, AccountStoreError, Changes, MfaChallenge, MfaStore, RecoveryCodesChange, Sealer,
-    TotpChange, UserUpdate,
+    TotpChange,
 };
-use flowrex_domain::{PasswordHash, TokenFingerprint, UserId};
+use flowrex_domain::{IssuedUnder, SecurityStamp, TokenFingerprint, UserId};
 use flowrex_infrastructure::entity::totp_factors;
 use flowrex_infrastructure::{SeaOrmAccountStore, SeaOrmMfaStore, test_support};
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -82,7 +82,15 @@ impl Stores {
     async fn open_challenge(&self, name: &str, now: DateTime<Utc>) -> TokenFingerprint {
         let fingerprint = TokenFingerprint::of(name);
         self.mfa
-            .create_challenge(self.user, &fingerprint, now + Duration::minutes(5), now)
+            .create_challenge(
+                IssuedUnder {
+                    user: self.user,
+                    stamp: SecurityStamp::INITIAL,
+                },
+                &fingerprint,
+                now + Duration::minutes(5),
+                now,
+            )
             .await
             .unwrap();
         fingerprint
@@ -104,16 +112,6 @@ impl Stores {
                 user: self.user,
                 codes,
             }),
-            ..Changes::default()
-        })
-        .await
-        .unwrap();
-    }
-
-    /// Applies `update` to the user.
-    async fn update_user(&self, update: UserUpdate) {
-        self.apply(Changes {
-            update_user: Some(update),
             ..Changes::default()
         })
         .await
@@ -258,39 +256,21 @@ async fn a_recovery_code_is_consumed_once_and_a_new_set_replaces_the_old() {
 }
 
 #[tokio::test]
-async fn ending_the_sessions_or_changing_the_password_ends_open_challenges() {
+async fn a_challenge_reads_back_with_the_stamp_it_was_opened_under() {
     let stores = stores().await;
     let now = Utc::now();
-    let first = stores.open_challenge("before-revocation", now).await;
+    let fingerprint = TokenFingerprint::of("stamped");
+    let issued = IssuedUnder {
+        user: stores.user,
+        stamp: SecurityStamp::new(3),
+    };
     stores
-        .apply(Changes {
-            revoke_sessions: Some(flowrex_domain::ports::Revocation {
-                user: stores.user,
-                keep: None,
-                reason: flowrex_domain::RevokeReason::PasswordReset,
-            }),
-            ..Changes::default()
-        })
+        .mfa
+        .create_challenge(issued, &fingerprint, now + Duration::minutes(5), now)
         .await
         .unwrap();
-    assert!(stores.try_challenge(&first, now).await.is_none());
-    let second = stores.open_challenge("before-new-password", now).await;
-    stores
-        .update_user(UserUpdate {
-            password_hash: Some(PasswordHash::new("$2b$04$y".to_owned())),
-            ..UserUpdate::of(stores.user)
-        })
-        .await;
-    assert!(stores.try_challenge(&second, now).await.is_none());
-    // A change of something else leaves a challenge alone.
-    let third = stores.open_challenge("unrelated", now).await;
-    stores
-        .update_user(UserUpdate {
-            is_verified: Some(true),
-            ..UserUpdate::of(stores.user)
-        })
-        .await;
-    assert!(stores.try_challenge(&third, now).await.is_some());
+    let challenge = stores.try_challenge(&fingerprint, now).await.unwrap();
+    assert_eq!(challenge.issued_under(), issued);
 }
 
 #[tokio::test]

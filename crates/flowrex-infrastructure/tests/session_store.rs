@@ -10,7 +10,9 @@ mod support;
 
 use chrono::{Duration, SubsecRound, Utc};
 use flowrex_domain::ports::SessionStore;
-use flowrex_domain::{RevokeReason, Session, SessionId, TokenFingerprint, UserId};
+use flowrex_domain::{RevokeReason, SecurityStamp, Session, SessionId, TokenFingerprint, UserId};
+
+const INITIAL: SecurityStamp = SecurityStamp::INITIAL;
 use flowrex_infrastructure::SeaOrmSessionStore;
 use tempfile::TempDir;
 
@@ -45,7 +47,7 @@ fn session(user: UserId, expires_in: Duration, refresh: &str) -> Session {
 async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
     let (store, user, _dir) = stores().await;
     let stored = session(user, Duration::days(7), "r1");
-    store.create(stored.clone(), None).await.unwrap();
+    assert!(store.create(stored.clone(), INITIAL, None).await.unwrap());
     assert_eq!(
         store.find(&stored.id).await.ok().flatten(),
         Some(stored.clone())
@@ -62,7 +64,7 @@ async fn a_session_reads_back_as_stored_and_authenticates_its_user() {
 async fn of_concurrent_rotations_of_one_token_exactly_one_wins() {
     let (store, user, _dir) = stores().await;
     let stored = session(user, Duration::days(7), "r1");
-    store.create(stored.clone(), None).await.unwrap();
+    assert!(store.create(stored.clone(), INITIAL, None).await.unwrap());
     let attempts = (0..10).map(|n| {
         let (store, id) = (store.clone(), stored.id.clone());
         tokio::spawn(async move {
@@ -97,7 +99,7 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
     let revoked = session(user, Duration::days(7), "b");
     let expired = session(user, Duration::seconds(-1), "c");
     for s in [&live, &revoked, &expired] {
-        store.create(s.clone(), None).await.unwrap();
+        assert!(store.create(s.clone(), INITIAL, None).await.unwrap());
     }
     assert_matches!(
         store
@@ -128,9 +130,9 @@ async fn revoked_and_expired_sessions_stop_authenticating_and_are_cleaned_up() {
     assert!(store.find(&expired.id).await.ok().flatten().is_none());
     assert_matches!(
         store
-            .revoke_all(user, RevokeReason::LogoutAll, Utc::now(), None)
+            .revoke(&live.id, RevokeReason::LogoutAll, Utc::now(), None)
             .await,
-        Ok(1)
+        Ok(true)
     );
     assert!(
         store

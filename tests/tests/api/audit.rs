@@ -224,29 +224,49 @@ async fn a_users_flows_leave_exactly_their_events_with_who_and_where() {
 }
 
 #[tokio::test]
-async fn throttled_and_refused_logins_are_recorded_with_their_reason() {
-    let (app, root) = with_root(&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "2")]).await;
+async fn refused_logins_are_recorded_with_their_reason_and_throttled_ones_counted_per_window() {
+    let (app, root) = with_root(&[
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "2"),
+        ("LOGIN_FAILURE_WINDOW_SECONDS", "2"),
+    ])
+    .await;
     let id = app.register("guess@example.com").await["id"]
         .as_i64()
         .unwrap();
-    for _ in 0..3 {
+    // Two wrong passwords, then five attempts the throttle refuses unchecked.
+    for _ in 0..7 {
         login(&app, "guess@example.com", "Wrong1234").await;
     }
     settle().await;
-    let reasons: Vec<Value> = events_of(&app, &root, id)
-        .await
-        .iter()
-        .filter(|e| e["action"] == "login_failed")
-        .map(|e| e["details"]["reason"].clone())
-        .collect();
+    let reasons = |events: &[Value]| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["action"] == "login_failed")
+            .map(|e| e["details"]["reason"].clone())
+            .collect()
+    };
+    let events = events_of(&app, &root, id).await;
     assert_eq!(
-        reasons,
-        [
-            json!("wrong_password"),
-            json!("wrong_password"),
-            json!("throttled")
-        ]
+        reasons(&events),
+        [json!("wrong_password"), json!("wrong_password")],
+        "each checked failure is one event"
     );
+    assert!(
+        !events.iter().any(|e| e["action"] == "login_throttled"),
+        "the window's count is written once the window has ended"
+    );
+    // The window (2 s) ends: its five refusals are one event.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let events = events_of(&app, &root, id).await;
+    let throttled: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["action"] == "login_throttled")
+        .collect();
+    assert_eq!(throttled.len(), 1, "{events:?}");
+    assert_eq!(throttled[0]["details"]["count"], 5);
+    assert_eq!(throttled[0]["details"]["scope"], "account");
+    assert_eq!(throttled[0]["subject_id"], id);
+    assert_eq!(throttled[0]["ip"], "127.0.0.1");
     let by_action = body(
         send(
             &app,
@@ -258,7 +278,7 @@ async fn throttled_and_refused_logins_are_recorded_with_their_reason() {
         .await,
     )
     .await;
-    assert_eq!(by_action["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(by_action["items"].as_array().map(Vec::len), Some(2));
 }
 
 #[tokio::test]

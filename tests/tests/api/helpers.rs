@@ -167,6 +167,22 @@ impl TestApp {
         body(response).await
     }
 
+    /// Registers `email`, marks its address verified (by SQL: the mail's link is another
+    /// test's) and logs in, returning the tokens body: a user who may add a way to sign in.
+    pub async fn register_verified_and_login(&self, email: &str) -> Value {
+        self.register(email).await;
+        self.mark_verified(email).await;
+        self.sign_in(email).await
+    }
+
+    /// Marks the address of `email`'s account verified (or not), by SQL.
+    pub async fn mark_verified(&self, email: &str) {
+        self.execute_sql(&format!(
+            "UPDATE users SET is_verified = true WHERE email = '{email}'"
+        ))
+        .await;
+    }
+
     /// `method path` with an optional bearer token, extra `headers` and an optional JSON
     /// body; a request that gets no answer fails the test.
     pub async fn request(

@@ -19,6 +19,7 @@ mod login;
 mod logout;
 mod me;
 mod mfa;
+mod nul_sweep;
 mod passkeys;
 mod redis;
 mod refresh;

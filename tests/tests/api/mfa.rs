@@ -104,7 +104,7 @@ async fn assert_mfa_token_refused(response: Response) {
 async fn enrol_activate_login_verify_and_tokens_carry_amr_and_aal() {
     let app = spawn_app().await;
     let email = "mfa@example.com";
-    let first = app.register_and_login(email).await;
+    let first = app.register_verified_and_login(email).await;
     assert_eq!(claims(access(&first))["amr"], json!(["pwd"]));
     assert_eq!(claims(access(&first))["aal"], "aal1");
     let (secret, recovery) = app.enable_totp(access(&first)).await;
@@ -167,7 +167,7 @@ async fn enrol_activate_login_verify_and_tokens_carry_amr_and_aal() {
 async fn a_recovery_code_works_exactly_once() {
     let app = spawn_app().await;
     let email = "recovery@example.com";
-    let first = app.register_and_login(email).await;
+    let first = app.register_verified_and_login(email).await;
     let (_, recovery) = app.enable_totp(access(&first)).await;
     let token = app.challenge(email).await;
     let used = app
@@ -205,7 +205,7 @@ async fn a_recovery_code_works_exactly_once() {
 async fn an_mfa_token_allows_five_tries() {
     let app = spawn_app().await;
     let email = "tries@example.com";
-    let first = app.register_and_login(email).await;
+    let first = app.register_verified_and_login(email).await;
     let (secret, _) = app.enable_totp(access(&first)).await;
     let token = app.challenge(email).await;
     for _ in 0..5 {
@@ -227,7 +227,7 @@ async fn one_code_sent_to_two_instances_at_once_signs_in_once() {
     let first = spawn_app().await;
     let second = spawn_app_on_database(first.database_url.clone(), &[]).await;
     let email = "twice@example.com";
-    let tokens = first.register_and_login(email).await;
+    let tokens = first.register_verified_and_login(email).await;
     let (secret, _) = first.enable_totp(access(&tokens)).await;
     // Four challenges, two on each instance, and one code (the next step's: the current
     // one activated the factor) sent with all four at once.
@@ -257,7 +257,7 @@ async fn one_code_sent_to_two_instances_at_once_signs_in_once() {
 async fn managing_the_factor_and_changing_the_password_need_an_aal2_session() {
     let app = spawn_app().await;
     let email = "aal@example.com";
-    let weak = app.register_and_login(email).await;
+    let weak = app.register_verified_and_login(email).await;
     let (secret, _) = app.enable_totp(access(&weak)).await;
     let weak = access(&weak);
     // The session that enrolled is still aal1.
@@ -324,7 +324,7 @@ async fn managing_the_factor_and_changing_the_password_need_an_aal2_session() {
 async fn disabling_ends_the_other_sessions_and_the_password_alone_logs_in_again() {
     let app = spawn_app().await;
     let email = "off@example.com";
-    let weak = app.register_and_login(email).await;
+    let weak = app.register_verified_and_login(email).await;
     let (secret, recovery) = app.enable_totp(access(&weak)).await;
     let token = app.challenge(email).await;
     let strong = body(

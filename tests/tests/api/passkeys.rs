@@ -32,10 +32,15 @@ fn origin() -> Url {
 }
 
 impl TestApp {
-    /// `POST /passkeys/register/start` as the holder of `bearer`.
+    /// `POST /passkeys/register/start` as the holder of `bearer`, with the current
+    /// password as fresh proof.
     async fn start_registration(&self, bearer: &str) -> Response {
-        self.post_as("/api/v1/auth/passkeys/register/start", bearer, &json!({}))
-            .await
+        self.post_as(
+            "/api/v1/auth/passkeys/register/start",
+            bearer,
+            &json!({ "current_password": PASSWORD }),
+        )
+        .await
     }
 
     /// The passkeys of the holder of `bearer`, as `GET /passkeys` lists them.
@@ -130,7 +135,7 @@ impl TestApp {
 #[tokio::test]
 async fn register_list_and_sign_in_without_an_address_at_aal2() {
     let app = app().await;
-    let tokens = app.register_and_login("keys@example.com").await;
+    let tokens = app.register_verified_and_login("keys@example.com").await;
     let bearer = access(&tokens);
     let mut authenticator = SoftPasskey::new(true);
     let (id, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
@@ -174,7 +179,7 @@ async fn register_list_and_sign_in_without_an_address_at_aal2() {
 #[tokio::test]
 async fn a_signature_counter_that_goes_backwards_is_refused() {
     let app = app().await;
-    let tokens = app.register_and_login("clone@example.com").await;
+    let tokens = app.register_verified_and_login("clone@example.com").await;
     let bearer = access(&tokens);
     let mut authenticator = SoftPasskey::new(true);
     let (_, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
@@ -193,7 +198,7 @@ async fn a_signature_counter_that_goes_backwards_is_refused() {
 #[tokio::test]
 async fn another_origin_or_a_foreign_credential_is_refused() {
     let app = app().await;
-    let tokens = app.register_and_login("origin@example.com").await;
+    let tokens = app.register_verified_and_login("origin@example.com").await;
     let bearer = access(&tokens);
     let start = body(app.start_registration(bearer).await).await;
     let options: CreationChallengeResponse =
@@ -228,7 +233,9 @@ async fn another_origin_or_a_foreign_credential_is_refused() {
 
     // A credential nobody registered signs nothing in; garbage is a 422 or a refusal.
     let mut stranger = SoftPasskey::new(true);
-    let other_app_tokens = app.register_and_login("stranger@example.com").await;
+    let other_app_tokens = app
+        .register_verified_and_login("stranger@example.com")
+        .await;
     let (_, strangers) = app
         .register_passkey(access(&other_app_tokens), &mut stranger)
         .await;
@@ -256,7 +263,7 @@ async fn another_origin_or_a_foreign_credential_is_refused() {
 #[tokio::test]
 async fn a_removed_passkey_signs_nothing_in_and_adding_one_needs_aal2_with_a_second_factor() {
     let app = app().await;
-    let tokens = app.register_and_login("remove@example.com").await;
+    let tokens = app.register_verified_and_login("remove@example.com").await;
     let bearer = access(&tokens);
     let mut authenticator = SoftPasskey::new(true);
     let (id, credential_id) = app.register_passkey(bearer, &mut authenticator).await;
@@ -326,11 +333,16 @@ async fn once_verified_addresses_are_required_an_unverified_account_signs_in_wit
  {
     let app = app().await;
     let email = "unverified-keys@example.com";
-    let tokens = app.register_and_login(email).await;
+    let tokens = app.register_verified_and_login(email).await;
     let mut authenticator = SoftPasskey::new(true);
     let (_, credential_id) = app
         .register_passkey(access(&tokens), &mut authenticator)
         .await;
+    // An account from before a verified address was needed to add one.
+    app.execute_sql(&format!(
+        "UPDATE users SET is_verified = false WHERE email = '{email}'"
+    ))
+    .await;
     // The operator turns the rule on; the address was never verified.
     let [rp_id, origins] = RELYING_PARTY;
     let app = app

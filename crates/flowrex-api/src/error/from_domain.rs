@@ -7,7 +7,7 @@ use flowrex_domain::{
 };
 
 use super::ApiError;
-use crate::validation::Rejection;
+use crate::validation::{CURRENT_PASSWORD_FIELD, Rejection};
 
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> Self {
@@ -64,6 +64,8 @@ impl From<AccountError> for ApiError {
             AccountError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             AccountError::MailDisabled => Self::MailDisabled,
             AccountError::Aal2Required => Self::Aal2Required,
+            AccountError::Stale => Self::InvalidCredentials,
+            AccountError::LastSuperuser => Self::LastSuperuser,
             AccountError::Unavailable(cause) => Self::Unavailable(cause),
             AccountError::Unexpected(cause) => Self::Internal(cause),
         }
@@ -79,6 +81,8 @@ impl From<MfaError> for ApiError {
             MfaError::NoFactor => Self::NoFactor,
             MfaError::Aal2Required => Self::Aal2Required,
             MfaError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            MfaError::EmailNotVerified => Self::EmailNotVerified,
+            MfaError::Stale => Self::InvalidCredentials,
             MfaError::Unavailable(cause) => Self::Unavailable(cause),
             MfaError::Unexpected(cause) => Self::Internal(cause),
         }
@@ -95,6 +99,10 @@ impl From<PasskeyError> for ApiError {
             PasskeyError::NotFound => Self::PasskeyNotFound,
             PasskeyError::Aal2Required => Self::Aal2Required,
             PasskeyError::EmailNotVerified => Self::EmailNotVerified,
+            PasskeyError::PasswordRequired => {
+                Self::Validation(Rejection::missing(CURRENT_PASSWORD_FIELD))
+            }
+            PasskeyError::WrongPassword => Self::WrongPassword,
             PasskeyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             PasskeyError::Unavailable(cause) => Self::Unavailable(cause),
             PasskeyError::Unexpected(cause) => Self::Internal(cause),

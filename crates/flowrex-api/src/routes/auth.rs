@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::routes::body_schema::BodyField;
 use crate::routes::cookie;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::validation::{CURRENT_PASSWORD_FIELD, Echo, Fields, Rejection, json_object};
 
 /// The SPEC's user body: never a password or hash.
 #[derive(Serialize, ToSchema)]
@@ -198,7 +198,7 @@ pub(crate) fn new_password(fields: &mut Fields, name: &'static str) -> Option<Ne
 
 /// The password in use now, asked for by every change that must be confirmed.
 const CURRENT_PASSWORD: BodyField =
-    BodyField::required("current_password", "The password in use now.");
+    BodyField::required(CURRENT_PASSWORD_FIELD, "The password in use now.");
 /// The token of a mailed link.
 const LINK_TOKEN: BodyField = BodyField::required("token", "The `token` of the mailed link.");
 

@@ -43,6 +43,23 @@ impl QueryErrors {
         }
     }
 
+    /// A text parameter; absent or empty is `None`. NUL is refused: PostgreSQL cannot hold
+    /// it in text, so it would otherwise fail the query instead of the request.
+    pub fn text(&mut self, name: &str, raw: Option<String>) -> Option<String> {
+        let value = raw.filter(|v| !v.is_empty())?;
+        if value.contains('\0') {
+            self.0.push(FieldError::new(
+                "value_error",
+                vec![json!("query"), json!(name)],
+                "Value error, must not contain NUL characters".to_owned(),
+                None,
+                None,
+            ));
+            return None;
+        }
+        Some(value)
+    }
+
     /// A positive integer parameter (`cursor`, an id); absent or empty is `None`.
     pub fn positive(&mut self, name: &str, raw: Option<&str>, msg: &str) -> Option<i64> {
         let value = raw.filter(|v| !v.is_empty())?;

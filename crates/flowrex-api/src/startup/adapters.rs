@@ -52,6 +52,8 @@ pub struct Adapters {
     factor_sealer: Arc<SecretBox>,
     /// Where mail goes; `None` when mail is off.
     transport: Option<Arc<dyn MailTransport>>,
+    /// The audit trail (its writer runs in the background; flushed at shutdown).
+    pub audit: SeaOrmAuditLog,
 }
 
 /// Redis and the circuit every adapter using it shares.
@@ -84,13 +86,14 @@ impl Adapters {
             })
             .transpose()?;
         Ok(Self {
-            db,
             tokens: settings.auth.tokens.clone(),
             hasher: BcryptHasher::new(settings.auth.bcrypt_cost)?,
             redis,
             sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "outbox")),
             factor_sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "totp")),
             transport: mail_transport(&settings.mail)?,
+            audit: SeaOrmAuditLog::new(db.clone()),
+            db,
         })
     }
 
@@ -137,7 +140,7 @@ impl Adapters {
             settings.auth.policy,
         )
         .with_directory(Arc::new(SeaOrmUserRepository::new(self.db.clone())))
-        .with_audit_log(Arc::new(SeaOrmAuditLog::new(self.db.clone())))
+        .with_audit_log(Arc::new(self.audit.clone()))
         .with_mfa(MfaPorts {
             store: Arc::new(SeaOrmMfaStore::new(self.db.clone())),
             otp: Arc::new(TotpCodes::default()),

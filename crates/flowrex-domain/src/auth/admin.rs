@@ -53,7 +53,10 @@ impl From<AccountStoreError> for AdminError {
             AccountStoreError::LastSuperuser => Self::LastSuperuser,
             AccountStoreError::Unavailable(source) => Self::Unavailable(source),
             AccountStoreError::Unexpected(source) => Self::Unexpected(source),
-            other @ AccountStoreError::TokenUsed => Self::Unexpected(anyhow::anyhow!(other)),
+            other @ (AccountStoreError::TokenUsed
+            | AccountStoreError::StampMoved
+            | AccountStoreError::PasskeyTaken
+            | AccountStoreError::PasskeyGone) => Self::Unexpected(anyhow::anyhow!(other)),
         }
     }
 }

@@ -5,10 +5,10 @@
 use tracing::instrument;
 
 use super::{AdminError, AuthService, Authenticated};
-use crate::ports::{Changes, UserUpdate};
+use crate::ports::{Changes, Revocation, UserUpdate};
 use crate::{
-    AuditAction, AuditEvent, AuditUser, EmailAddress, RevokeReason, Session, TokenOwner,
-    TokenPurpose, User, UserId,
+    AuditAction, AuditEvent, AuditUser, EmailAddress, IssuedUnder, RevokeReason, Session,
+    TokenOwner, TokenPurpose, User, UserId,
 };
 
 impl AuthService {
@@ -25,7 +25,8 @@ impl AuthService {
         Ok(self.sessions.list_active(user.id(), self.now()).await?)
     }
 
-    /// Ends every session of a user; how many.
+    /// Ends every session of a user (a credential event: logins waiting for a second
+    /// factor and pending links end too); how many.
     ///
     /// # Errors
     /// [`AdminError::Forbidden`], [`AdminError::NotFound`]; store failures.
@@ -36,13 +37,20 @@ impl AuthService {
         id: UserId,
     ) -> Result<u64, AdminError> {
         let user = self.admin_get_user(caller, id).await?;
-        let event = AuditEvent::new(AuditAction::AdminSessionsRevoked)
-            .by(AuditUser::User(caller.user.id()))
-            .on(AuditUser::User(user.id()));
-        let revoked = self
-            .sessions
-            .revoke_all(user.id(), RevokeReason::Admin, self.now(), Some(event))
-            .await?;
+        let changes = Changes {
+            revoke_sessions: Some(Revocation {
+                user: user.id(),
+                keep: None,
+                reason: RevokeReason::Admin,
+            }),
+            audit: vec![
+                AuditEvent::new(AuditAction::AdminSessionsRevoked)
+                    .by(AuditUser::User(caller.user.id()))
+                    .on(AuditUser::User(user.id())),
+            ],
+            ..Changes::default()
+        };
+        let revoked = self.accounts.apply(changes, self.now()).await?.revoked;
         tracing::info!(revoked, "sessions revoked by an administrator");
         Ok(revoked)
     }
@@ -72,7 +80,7 @@ impl AuthService {
         };
         self.add_link_mail(
             &mut changes,
-            TokenOwner::User(user.id()),
+            TokenOwner::User(IssuedUnder::now(&user)),
             user.email(),
             TokenPurpose::ResetPassword,
             now,

@@ -67,7 +67,9 @@ impl AuthService {
     }
 
     /// The caller's own security events (those whose subject is the caller), newest
-    /// first.
+    /// first, as the caller may see them: what another user (an administrator) did shows
+    /// as done by an administrator, without that user's id, session, address, user agent
+    /// or request id ([`RecordedEvent::as_seen_by`]).
     ///
     /// # Errors
     /// Store failures.
@@ -81,7 +83,11 @@ impl AuthService {
             subject: Some(caller.user.id()),
             ..AuditFilter::default()
         };
-        self.page(&filter, before, limit).await
+        let mut page = self.page(&filter, before, limit).await?;
+        for event in &mut page.items {
+            event.as_seen_by(caller.user.id());
+        }
+        Ok(page)
     }
 
     /// Deletes the events older than `retention`, in batches of `batch`; how many.

@@ -79,6 +79,13 @@ failure_enum! {
             /// Time until the window ends.
             retry_after: std::time::Duration,
         },
+        /// A way to sign in is added only to an account whose address is verified.
+        #[error("email not verified")]
+        EmailNotVerified,
+        /// The caller's credentials changed while the request ran (a reset, every session
+        /// ended): nothing was changed; sign in again.
+        #[error("credentials changed meanwhile")]
+        Stale,
     }
     /// A store cannot be reached.
     unavailable: "store unavailable";
@@ -129,6 +136,13 @@ failure_enum! {
         /// The account has a second factor and the session was not signed in with one.
         #[error("a session at aal2 is required")]
         Aal2Required,
+        /// The caller's credentials changed while the request ran (a reset, every session
+        /// ended): nothing was changed; sign in again.
+        #[error("credentials changed meanwhile")]
+        Stale,
+        /// The change would leave no active superuser.
+        #[error("the last active superuser cannot be removed")]
+        LastSuperuser,
     }
     /// A store cannot be reached.
     unavailable: "store unavailable";
@@ -246,10 +260,31 @@ from_account_store_error!(
     RefreshError,
     AuthenticateError,
     LogoutError,
-    RevokeSessionError,
-    MfaError,
-    MfaVerifyError
+    RevokeSessionError
 );
+
+impl From<AccountStoreError> for MfaError {
+    fn from(error: AccountStoreError) -> Self {
+        match error {
+            AccountStoreError::StampMoved => Self::Stale,
+            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
+            AccountStoreError::Unexpected(source) => Self::Unexpected(source),
+            other => Self::Unexpected(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+impl From<AccountStoreError> for MfaVerifyError {
+    fn from(error: AccountStoreError) -> Self {
+        match error {
+            // The challenge's credentials changed after its password was checked.
+            AccountStoreError::StampMoved => Self::InvalidChallenge,
+            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
+            AccountStoreError::Unexpected(source) => Self::Unexpected(source),
+            other => Self::Unexpected(anyhow::anyhow!(other)),
+        }
+    }
+}
 
 impl From<AccountStoreError> for RegisterError {
     fn from(error: AccountStoreError) -> Self {
@@ -261,14 +296,29 @@ impl From<AccountStoreError> for RegisterError {
     }
 }
 
+/// A changed stamp is [`AccountError::Stale`] here; the link flows, where it means the
+/// link died, answer [`AccountError::InvalidToken`] instead ([`link_error`]).
 impl From<AccountStoreError> for AccountError {
     fn from(error: AccountStoreError) -> Self {
         match error {
             AccountStoreError::EmailTaken => Self::EmailTaken,
             AccountStoreError::TokenUsed => Self::InvalidToken,
+            AccountStoreError::StampMoved => Self::Stale,
+            AccountStoreError::LastSuperuser => Self::LastSuperuser,
             AccountStoreError::Unavailable(source) => Self::Unavailable(source),
             AccountStoreError::Unexpected(source) => Self::Unexpected(source),
-            other @ AccountStoreError::LastSuperuser => Self::Unexpected(anyhow::anyhow!(other)),
+            other @ (AccountStoreError::PasskeyTaken | AccountStoreError::PasskeyGone) => {
+                Self::Unexpected(anyhow::anyhow!(other))
+            }
         }
+    }
+}
+
+/// The account store's error for a change that honours a mailed link: a stamp that moved
+/// on means the link stopped working.
+pub(super) fn link_error(error: AccountStoreError) -> AccountError {
+    match error {
+        AccountStoreError::StampMoved => AccountError::InvalidToken,
+        other => other.into(),
     }
 }

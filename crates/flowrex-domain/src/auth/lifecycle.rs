@@ -8,12 +8,14 @@
 
 use tracing::instrument;
 
+use super::errors::link_error;
 use super::login::ThrottleKeys;
 use super::{AccountError, AuthService, Authenticated};
-use crate::ports::{Changes, Revocation, UserUpdate};
+use crate::ports::{Changes, PasskeyStoreError, Revocation, UserUpdate};
 use crate::{
-    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, MailPurpose, NewPassword,
-    OneTimeToken, PasswordAttempt, RevokeReason, StoredToken, TokenOwner, TokenPurpose, User,
+    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, IssuedUnder, Mail, MailPurpose,
+    NewPassword, OneTimeToken, PasswordAttempt, RevokeReason, StoredToken, TokenOwner,
+    TokenPurpose, User,
 };
 
 /// Who asks for a verification mail.
@@ -48,31 +50,89 @@ impl AuthService {
         .await
     }
 
-    /// Marks the address of a verification link's account verified.
+    /// Marks the address of a verification link's account verified. Being the first proof
+    /// of the mailbox, it takes the account back ([`Self::take_back`]).
     ///
     /// # Errors
     /// [`AccountError::InvalidToken`] for a token that is unknown, used, replaced, expired
-    /// or of another purpose, or whose account is inactive; store failures.
+    /// or of another purpose, or issued before a credential event of its account, or whose
+    /// account is inactive; store failures.
     #[instrument(skip_all)]
     pub async fn confirm_verification(&self, token: &str) -> Result<User, AccountError> {
         let (stored, user) = self.usable_token(token, TokenPurpose::VerifyEmail).await?;
+        let mut changes = Changes {
+            issued_under: Some(stored.issued_under()),
+            consume_token: Some(stored.id),
+            update_user: Some(UserUpdate {
+                is_verified: Some(true),
+                ..UserUpdate::of(user.id())
+            }),
+            audit: vec![AuditEvent::own(AuditAction::EmailVerified, user.id())],
+            ..Changes::default()
+        };
+        self.take_back(&user, &mut changes).await?;
         let applied = self
             .accounts
-            .apply(
-                Changes {
-                    consume_token: Some(stored.id),
-                    update_user: Some(UserUpdate {
-                        is_verified: Some(true),
-                        ..UserUpdate::of(user.id())
-                    }),
-                    audit: vec![AuditEvent::own(AuditAction::EmailVerified, user.id())],
-                    ..Changes::default()
-                },
-                self.now(),
-            )
-            .await?;
+            .apply(changes, self.now())
+            .await
+            .map_err(link_error)?;
         tracing::info!(user_id = user.id().get(), "email verified");
         applied.user.ok_or(AccountError::InvalidToken)
+    }
+
+    /// The first proof that someone holds the address of an account that was never
+    /// verified (its verification or reset link followed) takes the account back from
+    /// whoever made it: every TOTP factor, recovery code and passkey added before goes —
+    /// audited, and said in a mail — and the stamp moves on, so that links and challenges
+    /// issued before die too. Accounts squatted before adding needed a verified address
+    /// are taken back the same way.
+    pub(super) async fn take_back(
+        &self,
+        user: &User,
+        changes: &mut Changes,
+    ) -> Result<(), AccountError> {
+        if user.is_verified() {
+            return Ok(());
+        }
+        changes.reclaim = Some(user.id());
+        let totp = match &self.mfa {
+            Some(mfa) => !mfa.store.totp_factors(user.id()).await?.is_empty(),
+            None => false,
+        };
+        let passkeys = match &self.passkeys {
+            Some(ports) => ports
+                .store
+                .list(user.id())
+                .await
+                .map_err(|error| match error {
+                    PasskeyStoreError::Unavailable(source) => AccountError::Unavailable(source),
+                    other => AccountError::Unexpected(anyhow::anyhow!(other)),
+                })?
+                .len(),
+            None => 0,
+        };
+        if !totp && passkeys == 0 {
+            return Ok(());
+        }
+        tracing::warn!(
+            user_id = user.id().get(),
+            totp,
+            passkeys,
+            "first proof of the address: sign-in methods added before it removed"
+        );
+        changes.audit.push(
+            AuditEvent::own(AuditAction::SignInMethodsRemoved, user.id())
+                .with("reason", "first_proof_of_address")
+                .with("totp", totp)
+                .with("passkeys", passkeys),
+        );
+        if self.accounts_policy.mail_enabled {
+            changes.mails.push(Mail::notice(
+                user.email().clone(),
+                MailPurpose::SignInMethodsRemoved,
+            ));
+        }
+        Ok(())
     }
 
     /// Queues a password-reset link for an active account. Succeeds alike for an unknown
@@ -100,7 +160,7 @@ impl AuthService {
         if let Some(user) = user {
             self.add_link_mail(
                 &mut changes,
-                TokenOwner::User(user.id()),
+                TokenOwner::User(IssuedUnder::now(&user)),
                 user.email(),
                 purpose,
                 now,
@@ -122,7 +182,8 @@ impl AuthService {
     }
 
     /// Sets a new password from a reset link: every session of the user ends, the address
-    /// counts as verified (the link reached it), and a notice is mailed.
+    /// counts as verified (the link reached it; the first such proof takes the account
+    /// back, [`Self::take_back`]), and a notice is mailed.
     ///
     /// # Errors
     /// [`AccountError::InvalidToken`] as for [`Self::confirm_verification`]; store and
@@ -137,7 +198,8 @@ impl AuthService {
             .usable_token(token, TokenPurpose::ResetPassword)
             .await?;
         let hash = self.hasher.hash(new_password.expose()).await?;
-        let changes = Changes {
+        let mut changes = Changes {
+            issued_under: Some(stored.issued_under()),
             consume_token: Some(stored.id),
             update_user: Some(UserUpdate {
                 password_hash: Some(hash),
@@ -152,9 +214,11 @@ impl AuthService {
             audit: vec![AuditEvent::own(AuditAction::PasswordReset, user.id())],
             ..Changes::default()
         };
+        self.take_back(&user, &mut changes).await?;
         let applied = self
             .apply_with_notice(changes, user.email(), MailPurpose::PasswordReset)
-            .await?;
+            .await
+            .map_err(link_error)?;
         tracing::info!(
             user_id = user.id().get(),
             revoked = applied.revoked,
@@ -181,6 +245,7 @@ impl AuthService {
         self.confirm_owner(caller, current, client).await?;
         let hash = self.hasher.hash(new_password.expose()).await?;
         let changes = Changes {
+            issued_under: Some(IssuedUnder::now(&caller.user)),
             update_user: Some(UserUpdate {
                 password_hash: Some(hash),
                 ..UserUpdate::of(caller.user.id())
@@ -222,7 +287,7 @@ impl AuthService {
     }
 
     /// The stored token `raw` stands for, if it is usable for `purpose`, and its active
-    /// user.
+    /// user, if no credential event of theirs happened since it was issued.
     pub(super) async fn usable_token(
         &self,
         raw: &str,
@@ -236,7 +301,7 @@ impl AuthService {
             .filter(|stored| stored.is_usable_for(purpose, self.now()))
             .ok_or(AccountError::InvalidToken)?;
         let user = self
-            .active_user(stored.user)
+            .holder(stored.issued_under())
             .await?
             .ok_or(AccountError::InvalidToken)?;
         Ok((stored, user))
@@ -265,10 +330,12 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let keys = ThrottleKeys::of(client, user.email());
-        let reserved = self
-            .reserve_attempt(&keys)
-            .await
-            .map_err(|retry_after| AccountError::Throttled { retry_after })?;
+        let reserved =
+            self.reserve_attempt(&keys)
+                .await
+                .map_err(|full| AccountError::Throttled {
+                    retry_after: full.retry_after,
+                })?;
         let verified = if current.is_verifiable() {
             self.hasher
                 .verify(current, Some(user.password_hash()))

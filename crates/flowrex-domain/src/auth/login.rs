@@ -7,7 +7,8 @@ use tracing::{Span, instrument};
 use super::{AuthService, LoginError};
 use crate::ports::{Changes, FailureCounter, Reservation, UserUpdate};
 use crate::{
-    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, PasswordAttempt, TokenPair, User,
+    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, PasswordAttempt, ThrottleScope,
+    ThrottledLogin, TokenPair, User,
 };
 
 /// A login attempt: what was typed, and who typed it.
@@ -36,11 +37,12 @@ impl AuthService {
         let keys = ThrottleKeys::new(&attempt);
         let reserved = match self.reserve_attempt(&keys).await {
             Ok(reserved) => reserved,
-            Err(retry_after) => {
+            Err(full) => {
                 tracing::info!("login throttled");
-                self.record_failure(AuditUser::Address(attempt.email.clone()), "throttled")
-                    .await;
-                return Err(LoginError::Throttled { retry_after });
+                self.count_throttled(&full, &attempt.email).await;
+                return Err(LoginError::Throttled {
+                    retry_after: full.retry_after,
+                });
             }
         };
         let mut unverified = None;
@@ -56,8 +58,8 @@ impl AuthService {
             self.record_failure(AuditUser::User(user), "unverified")
                 .await;
         }
-        // The right password: a hash of an older cost is upgraded first, before a
-        // second-factor challenge is opened (a new hash ends open challenges).
+        // The right password: a hash of an older cost is upgraded (the same password, so
+        // no credential event: the stamp stays, and with it the challenge below).
         if let Ok(user) = &result {
             self.upgrade_hash(user, &attempt.password).await;
         }
@@ -139,21 +141,44 @@ impl AuthService {
         }
     }
 
+    /// Counts a login refused unchecked by `full` (one audit event per key and window, not
+    /// one each).
+    async fn count_throttled(&self, full: &Full<'_>, email: &EmailAddress) {
+        if let Some(audit) = &self.audit {
+            let now = self.now();
+            let window =
+                chrono::Duration::from_std(full.retry_after).unwrap_or(chrono::Duration::zero());
+            audit
+                .count_throttled(ThrottledLogin {
+                    key: full.key.to_owned(),
+                    scope: full.scope,
+                    email: email.clone(),
+                    at: now,
+                    window_ends: now + window,
+                })
+                .await;
+        }
+    }
+
     /// Reserves this attempt with every counter, before any password is checked; the
-    /// reservations made, or the time until the first full window ends (then nothing stays
-    /// reserved). A counter store that cannot be reached does not block logins (its adapter
-    /// has already fallen back where it can).
+    /// reservations made, or the first full window (then nothing stays reserved). A
+    /// counter store that cannot be reached does not block logins (its adapter has already
+    /// fallen back where it can).
     pub(super) async fn reserve_attempt<'a>(
         &'a self,
         keys: &'a ThrottleKeys,
-    ) -> Result<Reserved<'a>, std::time::Duration> {
+    ) -> Result<Reserved<'a>, Full<'a>> {
         let mut reserved = Vec::with_capacity(2);
-        for (counter, key) in self.counters(keys) {
+        for (counter, key, scope) in self.counters(keys) {
             match counter.reserve(key).await {
                 Ok(Reservation::Reserved) => reserved.push((counter, key)),
                 Ok(Reservation::Full { retry_after }) => {
                     self.release(&reserved).await;
-                    return Err(retry_after);
+                    return Err(Full {
+                        retry_after,
+                        key,
+                        scope,
+                    });
                 }
                 Err(error) => tracing::warn!(%error, "login throttle not checked"),
             }
@@ -189,17 +214,17 @@ impl AuthService {
     fn counters<'a>(
         &'a self,
         keys: &'a ThrottleKeys,
-    ) -> impl Iterator<Item = (&'a Arc<dyn FailureCounter>, &'a str)> {
+    ) -> impl Iterator<Item = (&'a Arc<dyn FailureCounter>, &'a str, ThrottleScope)> {
         let per_client = self
             .throttle
             .per_client
             .iter()
-            .map(|c| (c, keys.client.as_str()));
+            .map(|c| (c, keys.client.as_str(), ThrottleScope::Client));
         let per_account = self
             .throttle
             .per_account
             .iter()
-            .map(|c| (c, keys.account.as_str()));
+            .map(|c| (c, keys.account.as_str(), ThrottleScope::Account));
         per_client.chain(per_account)
     }
 
@@ -218,7 +243,7 @@ impl AuthService {
         };
         let changes = Changes {
             update_user: Some(UserUpdate {
-                password_hash: Some(hash),
+                rehashed: Some(hash),
                 ..UserUpdate::of(user.id())
             }),
             ..Changes::default()
@@ -232,6 +257,16 @@ impl AuthService {
 
 /// The counters (and keys) an attempt is reserved with.
 pub(super) type Reserved<'a> = Vec<(&'a Arc<dyn FailureCounter>, &'a str)>;
+
+/// The full window that refused an attempt.
+pub(super) struct Full<'a> {
+    /// Time until it ends.
+    pub(super) retry_after: std::time::Duration,
+    /// Its key.
+    key: &'a str,
+    /// Its limit.
+    scope: ThrottleScope,
+}
 
 /// The throttling keys of one attempt: the client's key, and that key with the account's
 /// email key.

@@ -15,8 +15,9 @@ use crate::ports::{
     Sealer, TotpChange, TotpFactor,
 };
 use crate::{
-    Aal, AuditAction, AuditEvent, ClientInfo, MailPurpose, OneTimeToken, PasswordAttempt,
-    RecoveryCode, RevokeReason, SecondFactor, TotpProvisioning, TotpSecret, User, UserId,
+    Aal, AuditAction, AuditEvent, ClientInfo, IssuedUnder, MailPurpose, OneTimeToken,
+    PasswordAttempt, RecoveryCode, RevokeReason, SecondFactor, TotpProvisioning, TotpSecret, User,
+    UserId,
 };
 
 /// The ports second factors need.
@@ -70,7 +71,12 @@ impl AuthService {
         let now = self.now();
         let token = OneTimeToken::generate();
         mfa.store
-            .create_challenge(user.id(), &token.fingerprint(), now + MFA_TOKEN_TTL, now)
+            .create_challenge(
+                IssuedUnder::now(user),
+                &token.fingerprint(),
+                now + MFA_TOKEN_TTL,
+                now,
+            )
             .await?;
         Ok(Some(MfaRequired {
             token,
@@ -106,12 +112,14 @@ impl AuthService {
     }
 
     /// Enrols a new TOTP factor, pending until [`Self::activate_totp`]: the secret, its
-    /// `otpauth://` URI and a QR code of it, shown this once. With a factor active already
-    /// the session must be at `aal2`; the active one stays until the new one is activated.
+    /// `otpauth://` URI and a QR code of it, shown this once. A way to sign in is added only
+    /// with fresh proof (the current password) to an account whose address is verified.
+    /// With a factor active already the session must be at `aal2`; the active one stays
+    /// until the new one is activated.
     ///
     /// # Errors
-    /// [`MfaError::WrongPassword`] (counted like a failed login), [`MfaError::Throttled`],
-    /// [`MfaError::Aal2Required`]; store failures.
+    /// [`MfaError::EmailNotVerified`], [`MfaError::WrongPassword`] (counted like a failed
+    /// login), [`MfaError::Throttled`], [`MfaError::Aal2Required`]; store failures.
     #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
     pub async fn enroll_totp(
         &self,
@@ -120,12 +128,16 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<TotpProvisioning, MfaError> {
         let mfa = self.mfa_ports()?;
+        if !caller.user.is_verified() {
+            return Err(MfaError::EmailNotVerified);
+        }
         self.confirm_owner(caller, current, client).await?;
         let secret = TotpSecret::generate();
         let provisioning = mfa
             .otp
             .provisioning(&secret, caller.user.email().as_str())?;
         let changes = Changes {
+            issued_under: Some(IssuedUnder::now(&caller.user)),
             totp: Some(TotpChange::Enroll {
                 user: caller.user.id(),
                 secret: mfa.sealer.seal(secret.expose()),
@@ -146,7 +158,8 @@ impl AuthService {
     ///
     /// # Errors
     /// [`MfaError::NothingPending`], [`MfaError::InvalidCode`], [`MfaError::Aal2Required`]
-    /// when replacing an active factor from an `aal1` session; store failures.
+    /// when replacing an active factor from an `aal1` session, [`MfaError::EmailNotVerified`];
+    /// store failures.
     #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
     pub async fn activate_totp(
         &self,
@@ -154,6 +167,9 @@ impl AuthService {
         code: &str,
     ) -> Result<Vec<RecoveryCode>, MfaError> {
         let mfa = self.mfa_ports()?;
+        if !caller.user.is_verified() {
+            return Err(MfaError::EmailNotVerified);
+        }
         let factors = mfa.store.totp_factors(caller.user.id()).await?;
         if factors.iter().any(|f| f.active) {
             Self::require_aal2_session(caller)?;
@@ -172,6 +188,7 @@ impl AuthService {
             .ok_or(MfaError::InvalidCode)?;
         let codes = RecoveryCode::generate_set();
         let changes = Changes {
+            issued_under: Some(IssuedUnder::now(&caller.user)),
             totp: Some(TotpChange::Activate {
                 user: caller.user.id(),
                 factor: pending.id,
@@ -220,6 +237,7 @@ impl AuthService {
         self.use_code(&factor, code).await?;
         let codes = RecoveryCode::generate_set();
         let changes = Changes {
+            issued_under: Some(IssuedUnder::now(&caller.user)),
             recovery_codes: Some(RecoveryCodesChange::Replace {
                 user: caller.user.id(),
                 codes: codes.iter().map(RecoveryCode::fingerprint).collect(),
@@ -258,6 +276,7 @@ impl AuthService {
             .await?;
         self.use_code(&factor, code).await?;
         let changes = Changes {
+            issued_under: Some(IssuedUnder::now(&caller.user)),
             totp: Some(TotpChange::Remove {
                 user: caller.user.id(),
             }),
@@ -322,6 +341,7 @@ impl From<AccountError> for MfaError {
             AccountError::WrongPassword => Self::WrongPassword,
             AccountError::Aal2Required => Self::Aal2Required,
             AccountError::Throttled { retry_after } => Self::Throttled { retry_after },
+            AccountError::Stale => Self::Stale,
             AccountError::Unavailable(source) => Self::Unavailable(source),
             other => Self::Unexpected(anyhow::anyhow!(other)),
         }

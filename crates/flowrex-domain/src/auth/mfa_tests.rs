@@ -96,6 +96,8 @@ fn world_of(
 }
 
 impl World {
+    /// Registers the user and verifies the address through the mailed link (a way to sign
+    /// in is added only to a verified address).
     async fn register(&self) -> User {
         self.service
             .register(Registration {
@@ -104,7 +106,12 @@ impl World {
                 full_name: None,
             })
             .await
-            .unwrap()
+            .unwrap();
+        let token = self
+            .store
+            .last_link_token(MailPurpose::VerifyEmail)
+            .unwrap();
+        self.service.confirm_verification(&token).await.unwrap()
     }
 
     async fn login(&self) -> Result<TokenPair, LoginError> {
@@ -644,7 +651,7 @@ impl crate::ports::MfaStore for LosingRace {
 
     async fn create_challenge(
         &self,
-        user: crate::UserId,
+        user: crate::IssuedUnder,
         fingerprint: &crate::TokenFingerprint,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,

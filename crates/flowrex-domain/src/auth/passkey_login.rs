@@ -45,10 +45,12 @@ impl AuthService {
     ) -> Result<TokenPair, PasskeyError> {
         let ports = self.passkey_ports()?;
         let keys = ThrottleKeys::of_client(&client);
-        let reserved = self
-            .reserve_attempt(&keys)
-            .await
-            .map_err(|retry_after| PasskeyError::Throttled { retry_after })?;
+        let reserved =
+            self.reserve_attempt(&keys)
+                .await
+                .map_err(|full| PasskeyError::Throttled {
+                    retry_after: full.retry_after,
+                })?;
         let result = self.check_assertion(ports, ceremony_id, response).await;
         let user = match result {
             Ok(user) => user,
@@ -76,6 +78,7 @@ impl AuthService {
             .start_session(&user, client, Assurance::of([AuthMethod::Passkey]))
             .await
             .map_err(|error| match error {
+                LoginError::InvalidCredentials => PasskeyError::LoginRejected,
                 LoginError::Unavailable(source) => PasskeyError::Unavailable(source),
                 other => PasskeyError::Unexpected(anyhow::anyhow!(other)),
             })?;

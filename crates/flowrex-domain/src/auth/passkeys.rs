@@ -9,12 +9,16 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
-use super::{AuthService, Authenticated};
+use super::{AccountError, AuthService, Authenticated};
 use crate::ports::{
-    CeremonyKind, CeremonyState, MfaStoreError, NewPasskey, PasskeyStore, PasskeyStoreError,
-    RelyingParty, RepositoryError, StoredPasskey, WebauthnError,
+    AccountStoreError, CeremonyKind, CeremonyState, Changes, MfaStoreError, NewPasskey,
+    PasskeyChange, PasskeyStore, PasskeyStoreError, RelyingParty, RepositoryError, StoredPasskey,
+    WebauthnError,
 };
-use crate::{AuditAction, AuditEvent, OneTimeToken, UserId};
+use crate::{
+    Aal, AuditAction, AuditEvent, ClientInfo, IssuedUnder, MailPurpose, OneTimeToken,
+    PasswordAttempt, UserId,
+};
 
 /// How long a ceremony may take.
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
@@ -60,9 +64,17 @@ failure_enum! {
         #[error("a session at aal2 is required")]
         Aal2Required,
         /// A verified passkey of an account whose address is not verified, while
-        /// `REQUIRE_VERIFIED_EMAIL` is on: the same answer as for the right password.
+        /// `REQUIRE_VERIFIED_EMAIL` is on: the same answer as for the right password; or a
+        /// passkey to add to such an account (a way to sign in is added only to a verified
+        /// address).
         #[error("email not verified")]
         EmailNotVerified,
+        /// Adding a passkey from a session below `aal2` needs the current password.
+        #[error("current password required")]
+        PasswordRequired,
+        /// The current password given is wrong (counted like a failed login).
+        #[error("current password is incorrect")]
+        WrongPassword,
         /// Too many failures from this client.
         #[error("too many failed attempts")]
         Throttled {
@@ -85,6 +97,33 @@ impl From<PasskeyStoreError> for PasskeyError {
 }
 
 super::errors::from_store_errors! { PasskeyError: RepositoryError, MfaStoreError; }
+
+/// The password check of the lifecycle, as a passkey step sees it.
+impl From<AccountError> for PasskeyError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::WrongPassword => Self::WrongPassword,
+            AccountError::Aal2Required => Self::Aal2Required,
+            AccountError::Throttled { retry_after } => Self::Throttled { retry_after },
+            AccountError::Unavailable(source) => Self::Unavailable(source),
+            other => Self::Unexpected(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+impl From<AccountStoreError> for PasskeyError {
+    fn from(error: AccountStoreError) -> Self {
+        match error {
+            AccountStoreError::PasskeyTaken => Self::AlreadyRegistered,
+            AccountStoreError::PasskeyGone => Self::NotFound,
+            // The ceremony's credentials changed before its finish was stored.
+            AccountStoreError::StampMoved => Self::InvalidCeremony,
+            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
+            AccountStoreError::Unexpected(source) => Self::Unexpected(source),
+            other => Self::Unexpected(anyhow::anyhow!(other)),
+        }
+    }
+}
 
 /// The WebAuthn user handle of `user`: 16 bytes derived from its id, stable across its
 /// passkeys (authenticators group credentials by it), holding neither its address nor its
@@ -110,19 +149,38 @@ impl AuthService {
             .ok_or_else(|| PasskeyError::Unexpected(anyhow::anyhow!("passkeys are not configured")))
     }
 
-    /// Begins registering a passkey for the caller (at `aal2` when the account has a second
-    /// factor).
+    /// Begins registering a passkey for the caller. A way to sign in is added only to an
+    /// account whose address is verified, and only with fresh proof: the current password
+    /// (checked and counted like a login whenever it is given), or else a session at
+    /// `aal2`; an account with a second factor needs an `aal2` session in any case. The
+    /// ceremony is bound to the caller's stamp: a credential event before its finish ends
+    /// it.
     ///
     /// # Errors
-    /// [`PasskeyError::Aal2Required`]; store failures.
+    /// [`PasskeyError::EmailNotVerified`], [`PasskeyError::Aal2Required`],
+    /// [`PasskeyError::PasswordRequired`], [`PasskeyError::WrongPassword`],
+    /// [`PasskeyError::Throttled`]; store failures.
     #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
     pub async fn start_passkey_registration(
         &self,
         caller: &Authenticated,
+        current: Option<&PasswordAttempt>,
+        client: &ClientInfo,
     ) -> Result<PasskeyCeremony, PasskeyError> {
         let ports = self.passkey_ports()?;
+        if !caller.user.is_verified() {
+            return Err(PasskeyError::EmailNotVerified);
+        }
         self.require_aal2(caller, PasskeyError::Aal2Required)
             .await?;
+        match current {
+            Some(current) => {
+                self.check_current_password(&caller.user, current, client)
+                    .await?;
+            }
+            None if caller.assurance.aal() >= Aal::Aal2 => {}
+            None => return Err(PasskeyError::PasswordRequired),
+        }
         let exclude: Vec<String> = ports
             .store
             .list(caller.user.id())
@@ -141,14 +199,14 @@ impl AuthService {
         self.keep_ceremony(
             ports,
             CeremonyKind::Registration,
-            Some(caller.user.id()),
+            Some(IssuedUnder::now(&caller.user)),
             start,
         )
         .await
     }
 
-    /// Finishes a registration begun by the same user: the passkey, stored under `name`
-    /// (or a default one).
+    /// Finishes a registration begun by the same user, if no credential event happened
+    /// since: the passkey, stored under `name` (or a default one), with a notice mailed.
     ///
     /// # Errors
     /// [`PasskeyError::InvalidCeremony`], [`PasskeyError::RegistrationRejected`],
@@ -162,10 +220,15 @@ impl AuthService {
         name: Option<String>,
     ) -> Result<StoredPasskey, PasskeyError> {
         let ports = self.passkey_ports()?;
-        let state = self
+        let (state, issued) = self
             .take_ceremony(ports, ceremony_id, CeremonyKind::Registration)
             .await?
-            .filter(|state| state.user == Some(caller.user.id()))
+            .and_then(|state| {
+                let issued = state
+                    .user
+                    .filter(|issued| caller.user.still_holds(*issued))?;
+                Some((state, issued))
+            })
             .ok_or(PasskeyError::InvalidCeremony)?;
         let registered = ports
             .relying_party
@@ -181,21 +244,25 @@ impl AuthService {
             .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect::<String>())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "Passkey".to_owned());
-        let event = AuditEvent::own(AuditAction::PasskeyAdded, caller.user.id())
-            .in_session(&caller.session)
-            .with("name", name.as_str());
-        let stored = ports
-            .store
-            .insert(
-                NewPasskey {
-                    user: caller.user.id(),
-                    name,
-                    registered,
-                },
-                self.now(),
-                event,
-            )
-            .await?;
+        let changes = Changes {
+            issued_under: Some(issued),
+            audit: vec![
+                AuditEvent::own(AuditAction::PasskeyAdded, caller.user.id())
+                    .in_session(&caller.session)
+                    .with("name", name.as_str()),
+            ],
+            passkey: Some(PasskeyChange::Add(NewPasskey {
+                user: caller.user.id(),
+                name,
+                registered,
+            })),
+            ..Changes::default()
+        };
+        let stored = self
+            .apply_with_notice(changes, caller.user.email(), MailPurpose::PasskeyAdded)
+            .await?
+            .passkey
+            .ok_or_else(|| PasskeyError::Unexpected(anyhow::anyhow!("no passkey stored")))?;
         tracing::info!(passkey = stored.id, "passkey registered");
         Ok(stored)
     }
@@ -212,7 +279,7 @@ impl AuthService {
     }
 
     /// Removes one of the caller's passkeys (at `aal2` when the account has a second
-    /// factor, as for adding one).
+    /// factor, as for adding one): a credential event, announced by a notice.
     ///
     /// # Errors
     /// [`PasskeyError::NotFound`], [`PasskeyError::Aal2Required`]; store failures.
@@ -221,21 +288,24 @@ impl AuthService {
         caller: &Authenticated,
         id: i64,
     ) -> Result<(), PasskeyError> {
+        self.passkey_ports()?;
         self.require_aal2(caller, PasskeyError::Aal2Required)
             .await?;
-        let event = AuditEvent::own(AuditAction::PasskeyRemoved, caller.user.id())
-            .in_session(&caller.session)
-            .with("passkey", id);
-        let deleted = self
-            .passkey_ports()?
-            .store
-            .delete(caller.user.id(), id, self.now(), event)
+        let changes = Changes {
+            passkey: Some(PasskeyChange::Remove {
+                user: caller.user.id(),
+                id,
+            }),
+            audit: vec![
+                AuditEvent::own(AuditAction::PasskeyRemoved, caller.user.id())
+                    .in_session(&caller.session)
+                    .with("passkey", id),
+            ],
+            ..Changes::default()
+        };
+        self.apply_with_notice(changes, caller.user.email(), MailPurpose::PasskeyRemoved)
             .await?;
-        if deleted {
-            Ok(())
-        } else {
-            Err(PasskeyError::NotFound)
-        }
+        Ok(())
     }
 
     /// Deletes the ceremony states that expired before `before` (run by the session
@@ -254,7 +324,7 @@ impl AuthService {
         &self,
         ports: &PasskeyPorts,
         kind: CeremonyKind,
-        user: Option<UserId>,
+        user: Option<IssuedUnder>,
         start: crate::ports::CeremonyStart,
     ) -> Result<PasskeyCeremony, PasskeyError> {
         let now = self.now();

@@ -171,12 +171,14 @@ async fn a_registration_begun_for_another_user_cannot_be_finished() {
     let (service, _, _) = service(|rp, passkeys, _| {
         passkeys.expect_take_ceremony().returning(|_, _, _| {
             Ok(Some(CeremonyState {
-                user: Some(crate::UserId::new(999)),
+                user: Some(crate::IssuedUnder {
+                    user: crate::UserId::new(999),
+                    stamp: crate::SecurityStamp::INITIAL,
+                }),
                 state: "state".to_owned(),
             }))
         });
         rp.expect_finish_registration().never();
-        passkeys.expect_insert().never();
     })
     .await;
     let tokens = service

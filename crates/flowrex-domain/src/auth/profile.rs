@@ -5,11 +5,12 @@
 
 use tracing::instrument;
 
+use super::errors::link_error;
 use super::{AccountError, AuthService, Authenticated};
 use crate::ports::{Changes, UserUpdate};
 use crate::{
-    AuditAction, AuditEvent, ClientInfo, EmailAddress, FullName, MailPurpose, PasswordAttempt,
-    TokenOwner, TokenPurpose, User,
+    AuditAction, AuditEvent, ClientInfo, EmailAddress, FullName, IssuedUnder, MailPurpose,
+    PasswordAttempt, TokenOwner, TokenPurpose, User,
 };
 
 /// What `PATCH /me` changes.
@@ -62,10 +63,14 @@ impl AuthService {
             return Err(AccountError::EmailTaken);
         }
         let now = self.now();
-        let mut changes = Changes::default();
+        let issued = IssuedUnder::now(&caller.user);
+        let mut changes = Changes {
+            issued_under: Some(issued),
+            ..Changes::default()
+        };
         self.add_link_mail(
             &mut changes,
-            TokenOwner::User(caller.user.id()),
+            TokenOwner::User(issued),
             &new_email,
             TokenPurpose::ChangeEmail,
             now,
@@ -90,7 +95,8 @@ impl AuthService {
     }
 
     /// Moves the account of an email-change link to its new address, which counts as
-    /// verified; the old address no longer logs in.
+    /// verified; the old address no longer logs in, and links mailed to it stop working
+    /// (a credential event).
     ///
     /// # Errors
     /// [`AccountError::InvalidToken`] as for [`Self::confirm_verification`],
@@ -108,6 +114,7 @@ impl AuthService {
             .accounts
             .apply(
                 Changes {
+                    issued_under: Some(stored.issued_under()),
                     consume_token: Some(stored.id),
                     audit: vec![
                         AuditEvent::own(AuditAction::EmailChanged, user.id())
@@ -123,18 +130,20 @@ impl AuthService {
                 },
                 self.now(),
             )
-            .await?;
+            .await
+            .map_err(link_error)?;
         tracing::info!(user_id = user.id().get(), "email changed");
         applied.user.ok_or(AccountError::InvalidToken)
     }
 
     /// Deletes the caller's account, its sessions, tokens, factors and passkeys; the
     /// address can register again. A notice is mailed. With a second factor, only from a
-    /// session signed in with it: a stolen password alone cannot erase an account.
+    /// session signed in with it: a stolen password alone cannot erase an account. Never
+    /// the last active superuser's, as for the administration routes.
     ///
     /// # Errors
     /// [`AccountError::WrongPassword`], [`AccountError::Throttled`],
-    /// [`AccountError::Aal2Required`]; store failures.
+    /// [`AccountError::Aal2Required`], [`AccountError::LastSuperuser`]; store failures.
     #[instrument(skip_all, fields(user_id = caller.user.id().get()))]
     pub async fn delete_account(
         &self,
@@ -144,7 +153,9 @@ impl AuthService {
     ) -> Result<(), AccountError> {
         self.confirm_owner(caller, current, client).await?;
         let changes = Changes {
+            issued_under: Some(IssuedUnder::now(&caller.user)),
             delete_user: Some(caller.user.id()),
+            keep_a_superuser: caller.user.is_superuser(),
             audit: vec![
                 AuditEvent::own(AuditAction::AccountDeleted, caller.user.id())
                     .in_session(&caller.session),

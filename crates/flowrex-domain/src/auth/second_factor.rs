@@ -9,8 +9,8 @@ use super::{AuthService, LoginError, MfaError, MfaVerifyError};
 use crate::mfa::MFA_TOKEN_TRIES;
 use crate::ports::{AccountStoreError, Changes, RecoveryCodesChange, Reservation, TotpFactor};
 use crate::{
-    Assurance, AuditAction, AuditEvent, AuthMethod, ClientInfo, MailPurpose, OneTimeToken,
-    RecoveryCode, TokenPair, User, UserId,
+    Assurance, AuditAction, AuditEvent, AuthMethod, ClientInfo, IssuedUnder, MailPurpose,
+    OneTimeToken, RecoveryCode, TokenPair, User, UserId,
 };
 
 /// The key of an account's second-factor budget.
@@ -52,14 +52,16 @@ impl AuthService {
             .ok_or(MfaVerifyError::InvalidChallenge)?;
         Span::current().record("user_id", challenge.user.get());
         let user = self
-            .active_user(challenge.user)
+            .holder(challenge.issued_under())
             .await?
             .ok_or(MfaVerifyError::InvalidChallenge)?;
         let keys = ThrottleKeys::of(&client, user.email());
-        let reserved = self
-            .reserve_attempt(&keys)
-            .await
-            .map_err(|retry_after| MfaVerifyError::Throttled { retry_after })?;
+        let reserved =
+            self.reserve_attempt(&keys)
+                .await
+                .map_err(|full| MfaVerifyError::Throttled {
+                    retry_after: full.retry_after,
+                })?;
         let code_try = match self.reserve_code_try(user.id()).await {
             Ok(code_try) => code_try,
             Err(retry_after) => {
@@ -101,6 +103,7 @@ impl AuthService {
             self.start_session(&user, client, assurance)
                 .await
                 .map_err(|error| match error {
+                    LoginError::InvalidCredentials => MfaVerifyError::InvalidChallenge,
                     LoginError::Unavailable(source) => MfaVerifyError::Unavailable(source),
                     other => MfaVerifyError::Unexpected(anyhow::anyhow!(other)),
                 })?;
@@ -137,6 +140,7 @@ impl AuthService {
                     return Ok(None);
                 };
                 let changes = Changes {
+                    issued_under: Some(IssuedUnder::now(user)),
                     recovery_codes: Some(RecoveryCodesChange::Consume {
                         user: user.id(),
                         code: code.fingerprint(),
@@ -152,6 +156,8 @@ impl AuthService {
                     Ok(_) => Ok(Some((AuthMethod::Recovery, true))),
                     // The code was used, or the challenge completed, meanwhile.
                     Err(AccountStoreError::TokenUsed) => Ok(None),
+                    // A credential event came first: the challenge is dead.
+                    Err(AccountStoreError::StampMoved) => Err(MfaVerifyError::InvalidChallenge),
                     Err(AccountStoreError::Unavailable(source)) => {
                         Err(MfaVerifyError::Unavailable(source))
                     }

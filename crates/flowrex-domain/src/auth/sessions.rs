@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tracing::{Span, instrument};
 
 use super::{AuthService, AuthenticateError, LogoutError, RefreshError, RevokeSessionError};
-use crate::ports::{IssueError, SessionStoreError};
+use crate::ports::{Changes, IssueError, Revocation, SessionStoreError};
 use crate::{
     Assurance, AuditAction, AuditEvent, AuditUser, ClientInfo, RevokeReason, Session, SessionId,
     TokenFingerprint, TokenKind, TokenPair, TokenRequest, User,
@@ -42,7 +42,10 @@ const MAX_USER_AGENT_CHARS: usize = 255;
 
 impl AuthService {
     /// Opens a session for `user`, authenticated by `assurance`'s methods, and issues its
-    /// first pair.
+    /// first pair — if `user`'s stamp, as read when the sign-in was proven, is still the
+    /// stored one: a credential event that committed in between (a password reset, every
+    /// session ended) refuses the login with [`super::LoginError::InvalidCredentials`],
+    /// which each way in answers as its own refusal.
     pub(super) async fn start_session(
         &self,
         user: &User,
@@ -56,7 +59,8 @@ impl AuthService {
         let event = AuditEvent::own(AuditAction::LoginSucceeded, user.id())
             .in_session(&id)
             .with("amr", amr);
-        self.sessions
+        let created = self
+            .sessions
             .create(
                 Session {
                     id,
@@ -75,9 +79,14 @@ impl AuthService {
                     ip: client.ip.map(|ip| ip.to_string()),
                     assurance,
                 },
+                user.security_stamp(),
                 Some(event),
             )
             .await?;
+        if !created {
+            tracing::info!("login refused: the credentials changed while it was checked");
+            return Err(super::LoginError::InvalidCredentials);
+        }
         Ok(pair)
     }
 
@@ -222,13 +231,22 @@ impl AuthService {
             };
             Span::current().record("user_id", claims.subject.get());
             if request.everywhere {
-                let event = AuditEvent::own(AuditAction::Logout, claims.subject)
-                    .in_session(&session.id)
-                    .with("scope", "all");
-                let revoked = self
-                    .sessions
-                    .revoke_all(claims.subject, RevokeReason::LogoutAll, now, Some(event))
-                    .await?;
+                // A credential event: logins waiting for a second factor and pending links
+                // of the user end with the sessions.
+                let changes = Changes {
+                    revoke_sessions: Some(Revocation {
+                        user: claims.subject,
+                        keep: None,
+                        reason: RevokeReason::LogoutAll,
+                    }),
+                    audit: vec![
+                        AuditEvent::own(AuditAction::Logout, claims.subject)
+                            .in_session(&session.id)
+                            .with("scope", "all"),
+                    ],
+                    ..Changes::default()
+                };
+                let revoked = self.accounts.apply(changes, now).await?.revoked;
                 tracing::info!(revoked, "logged out everywhere");
                 return Ok(());
             }

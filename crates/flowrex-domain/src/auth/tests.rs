@@ -45,6 +45,7 @@ fn stored_user(id: i64, active: bool) -> User {
         created_at: now(),
         updated_at: now(),
         last_login_at: None,
+        security_stamp: crate::SecurityStamp::INITIAL,
     }
     .into()
 }
@@ -71,6 +72,16 @@ impl Ports {
             issuer: MockTokenIssuer::new(),
             verifier: MockTokenVerifier::new(),
         }
+    }
+
+    /// `user` behind a mocked repository, and stored where sessions are opened (a
+    /// session is opened only for a user whose stamp is still the one signed in with).
+    fn of(user: User) -> Self {
+        let store = Arc::new(InMemoryStore::default());
+        store.push(user.to_parts());
+        let mut ports = Self::with_users(repository_with(user));
+        ports.sessions = Some(store);
+        ports
     }
 
     /// Users, sessions and account changes all in `store`.
@@ -199,7 +210,7 @@ async fn register_stores_the_hash_and_returns_the_new_user() {
 
 #[tokio::test]
 async fn register_with_a_taken_email_fails_without_hashing() {
-    let service = Ports::with_users(repository_with(stored_user(1, true))).service();
+    let service = Ports::of(stored_user(1, true)).service();
     let result = service.register(registration("known@example.com")).await;
     assert_matches!(result, Err(RegisterError::EmailTaken));
 }
@@ -272,7 +283,7 @@ async fn register_reports_a_hashing_failure_as_unexpected() {
 
 #[tokio::test]
 async fn login_with_the_right_password_issues_an_access_and_a_refresh_token() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();
+    let mut ports = Ports::of(stored_user(7, true)).issuing_tokens();
     ports
         .hasher
         .expect_verify()
@@ -298,7 +309,7 @@ async fn login_with_the_right_password_issues_an_access_and_a_refresh_token() {
 
 #[tokio::test]
 async fn login_expires_in_follows_the_configured_access_lifetime() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();
+    let mut ports = Ports::of(stored_user(7, true)).issuing_tokens();
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
     let service = AuthService {
         policy: AuthPolicy {
@@ -316,7 +327,7 @@ async fn login_expires_in_follows_the_configured_access_lifetime() {
 
 #[tokio::test]
 async fn login_with_a_wrong_password_is_refused() {
-    let ports = Ports::with_users(repository_with(stored_user(7, true))).verifying(1, false);
+    let ports = Ports::of(stored_user(7, true)).verifying(1, false);
     let result = ports
         .service()
         .login(credentials("known@example.com", "Wrong123"))
@@ -342,7 +353,7 @@ async fn login_with_unknown_email_still_runs_the_hasher_once() {
 
 #[tokio::test]
 async fn login_of_an_inactive_user_is_refused_even_with_the_right_password() {
-    let ports = Ports::with_users(repository_with(stored_user(7, false))).verifying(1, true);
+    let ports = Ports::of(stored_user(7, false)).verifying(1, true);
     let result = ports
         .service()
         .login(credentials("known@example.com", "Test1234"))
@@ -361,7 +372,7 @@ async fn login_reports_an_unreachable_store_as_unavailable() {
 
 #[tokio::test]
 async fn login_reports_a_broken_hash_as_unexpected() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
+    let mut ports = Ports::of(stored_user(7, true));
     ports
         .hasher
         .expect_verify()
@@ -375,7 +386,7 @@ async fn login_reports_a_broken_hash_as_unexpected() {
 
 #[tokio::test]
 async fn login_reports_a_signing_failure_as_unexpected() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
+    let mut ports = Ports::of(stored_user(7, true));
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
     ports
         .issuer
@@ -390,7 +401,7 @@ async fn login_reports_a_signing_failure_as_unexpected() {
 
 #[tokio::test]
 async fn a_password_bcrypt_cannot_check_in_full_never_matches_but_costs_a_verify() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
+    let mut ports = Ports::of(stored_user(7, true));
     // 72 matching bytes and one more: bcrypt would truncate and say yes.
     ports
         .hasher
@@ -434,7 +445,7 @@ async fn a_successful_login_upgrades_a_hash_of_another_cost() {
 
 #[tokio::test]
 async fn a_failed_hash_upgrade_does_not_fail_the_login() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();
+    let mut ports = Ports::of(stored_user(7, true)).issuing_tokens();
     ports.hasher.checkpoint();
     ports.hasher.expect_needs_rehash().return_const(true);
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
@@ -474,7 +485,7 @@ fn throttled_service(
 
 #[tokio::test]
 async fn after_five_failures_an_account_is_throttled_without_running_the_hasher() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true)));
+    let mut ports = Ports::of(stored_user(7, true));
     // Five verifications, no more: the other 25 attempts never reach bcrypt.
     ports
         .hasher
@@ -611,7 +622,7 @@ async fn an_attempt_the_store_could_not_check_is_given_back() {
 
 #[tokio::test]
 async fn a_success_resets_the_accounts_failures_but_not_the_clients() {
-    let mut ports = Ports::with_users(repository_with(stored_user(7, true))).issuing_tokens();
+    let mut ports = Ports::of(stored_user(7, true)).issuing_tokens();
     ports
         .hasher
         .expect_verify()
@@ -933,16 +944,15 @@ async fn logout_without_a_usable_token_succeeds_and_changes_nothing() {
 fn unreachable_sessions() -> Arc<dyn SessionStore> {
     let down = || SessionStoreError::Unavailable(anyhow::anyhow!("connection refused"));
     let mut sessions = MockSessionStore::new();
-    sessions.expect_create().returning(move |_, _| Err(down()));
+    sessions
+        .expect_create()
+        .returning(move |_, _, _| Err(down()));
     sessions.expect_find().returning(move |_| Err(down()));
     sessions
         .expect_find_active_user()
         .returning(move |_, _, _| Err(down()));
     sessions
         .expect_revoke()
-        .returning(move |_, _, _, _| Err(down()));
-    sessions
-        .expect_revoke_all()
         .returning(move |_, _, _, _| Err(down()));
     Arc::new(sessions)
 }

@@ -5,9 +5,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::{NewPasskey, StoredPasskey};
 use crate::{
-    EmailAddress, FullName, Mail, NewOneTimeToken, NewUser, PasswordHash, RevokeReason,
-    SealedSecret, SessionId, StoredToken, TokenFingerprint, TokenPurpose, User, UserId,
+    EmailAddress, FullName, IssuedUnder, Mail, NewOneTimeToken, NewUser, PasswordHash,
+    RevokeReason, SealedSecret, SessionId, StoredToken, TokenFingerprint, TokenPurpose, User,
+    UserId,
 };
 
 failure_enum! {
@@ -24,6 +26,16 @@ failure_enum! {
         /// The changes would leave no active administrator: nothing was changed.
         #[error("the last active superuser cannot be removed")]
         LastSuperuser,
+        /// The user's security stamp is no longer the one the changes were issued under
+        /// ([`Changes::issued_under`]): a credential event came first, nothing was changed.
+        #[error("the credentials changed meanwhile")]
+        StampMoved,
+        /// The passkey to add is registered already (to this account or another).
+        #[error("credential already registered")]
+        PasskeyTaken,
+        /// The passkey to remove is not (or no longer) the user's: nothing was changed.
+        #[error("passkey not found")]
+        PasskeyGone,
     }
     /// The store cannot be reached.
     unavailable: "account store unavailable";
@@ -35,8 +47,11 @@ failure_enum! {
 pub struct UserUpdate {
     /// Whose.
     pub id: UserId,
-    /// A new password hash.
+    /// The hash of a new password (a credential event).
     pub password_hash: Option<PasswordHash>,
+    /// The same password under a new hash (its cost upgraded at login): no credential
+    /// event.
+    pub rehashed: Option<PasswordHash>,
     /// A new address (its key changes with it).
     pub email: Option<EmailAddress>,
     /// A new display name (`Some(None)` clears it).
@@ -55,6 +70,7 @@ impl UserUpdate {
         Self {
             id,
             password_hash: None,
+            rehashed: None,
             email: None,
             full_name: None,
             is_verified: None,
@@ -121,20 +137,50 @@ pub enum RecoveryCodesChange {
     },
 }
 
-/// What one call of [`AccountStore::apply`] changes, in this order: a token consumed (it
-/// must still be unused, or nothing happens), a second-factor change and a recovery-code
-/// change (each conditional in the same way), a user inserted, a user updated, tokens
-/// issued (each replacing its owner's unused ones of its purpose), sessions revoked, mails
-/// queued, a user deleted (with its sessions and tokens). A new password or revoked
-/// sessions also end the user's open sign-in challenges (logins awaiting a second factor).
+/// A change of a user's passkeys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasskeyChange {
+    /// Store a new passkey ([`AccountStoreError::PasskeyTaken`] if its credential is
+    /// registered already).
+    Add(NewPasskey),
+    /// Remove the passkey `id` of `user` ([`AccountStoreError::PasskeyGone`] if there is
+    /// none).
+    Remove {
+        /// Whose.
+        user: UserId,
+        /// Which.
+        id: i64,
+    },
+}
+
+/// What one call of [`AccountStore::apply`] changes, in this order: the stamp guard
+/// ([`Self::issued_under`]) checked, a token consumed (it must still be unused, or nothing
+/// happens), a second-factor change, a recovery-code change and a challenge completed
+/// (each conditional in the same way), a passkey added or removed, a user's sign-in
+/// methods removed ([`Self::reclaim`]), a user inserted, a user updated, the user's
+/// security stamp moved on when the set is a credential event
+/// ([`Self::credential_event`]), tokens issued (each replacing its owner's unused ones of
+/// its purpose), sessions revoked, mails queued, a user deleted (with everything of
+/// theirs), the superuser check, the audit events.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
+    /// Apply the set only while this user's security stamp is still this one, checked
+    /// first, under a lock of the user's row, so that a credential event that commits
+    /// meanwhile wins: else [`AccountStoreError::StampMoved`] and nothing changes. Set by
+    /// every change that honours something issued earlier (a link, a challenge, a
+    /// ceremony).
+    pub issued_under: Option<IssuedUnder>,
     /// The stored token (its id) this change set uses up.
     pub consume_token: Option<i64>,
     /// A change of a TOTP factor.
     pub totp: Option<TotpChange>,
     /// A change of recovery codes.
     pub recovery_codes: Option<RecoveryCodesChange>,
+    /// A passkey added or removed.
+    pub passkey: Option<PasskeyChange>,
+    /// Remove every TOTP factor, recovery code and passkey of this user: the account is
+    /// taken back by the first proof of its mailbox, from whoever added them before.
+    pub reclaim: Option<UserId>,
     /// A sign-in challenge (its id) these changes complete: it must still be open, or
     /// nothing happens ([`AccountStoreError::TokenUsed`]), so that a recovery code is spent
     /// only by the login it completes.
@@ -160,6 +206,38 @@ pub struct Changes {
     pub audit: Vec<crate::AuditEvent>,
 }
 
+impl Changes {
+    /// The user whose credentials these changes change, if any: a new password (not a
+    /// rehash), a new address, a deactivation, sessions revoked (all of them, or all but
+    /// the caller's), the TOTP factor or a passkey removed, the sign-in methods reclaimed.
+    /// The store moves that user's security stamp on in the same transaction
+    /// ([`crate::stamp`]), which ends every link, challenge and ceremony issued before.
+    pub fn credential_event(&self) -> Option<UserId> {
+        let updated = self.update_user.as_ref().filter(|update| {
+            update.password_hash.is_some()
+                || update.email.is_some()
+                || update.is_active == Some(false)
+        });
+        let totp_removed = match &self.totp {
+            Some(TotpChange::Remove { user }) => Some(*user),
+            _ => None,
+        };
+        let passkey_removed = match &self.passkey {
+            Some(PasskeyChange::Remove { user, .. }) => Some(*user),
+            _ => None,
+        };
+        updated
+            .map(|update| update.id)
+            .or(self
+                .revoke_sessions
+                .as_ref()
+                .map(|revocation| revocation.user))
+            .or(totp_removed)
+            .or(passkey_removed)
+            .or(self.reclaim)
+    }
+}
+
 /// What [`AccountStore::apply`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
@@ -167,6 +245,8 @@ pub struct Applied {
     pub user: Option<User>,
     /// How many sessions were revoked.
     pub revoked: u64,
+    /// The passkey added.
+    pub passkey: Option<StoredPasskey>,
 }
 
 /// Accounts: their atomic changes, and the one-time tokens they check.
@@ -186,9 +266,14 @@ pub trait AccountStore: Send + Sync {
     /// Applies every change of `changes` at `at`, in one transaction, or none of them.
     ///
     /// # Errors
+    /// - [`AccountStoreError::StampMoved`] when [`Changes::issued_under`] no longer holds
+    ///   (of a confirmation and a concurrent credential event of the same user, the
+    ///   confirmation succeeds only if it commits first);
     /// - [`AccountStoreError::TokenUsed`] when the token to consume is no longer unused
     ///   (of two concurrent confirmations exactly one succeeds), nor the recovery code, nor
     ///   the factor to activate pending;
+    /// - [`AccountStoreError::PasskeyTaken`], [`AccountStoreError::PasskeyGone`] for the
+    ///   passkey change;
     /// - [`AccountStoreError::EmailTaken`] when an inserted or updated address is taken;
     /// - [`AccountStoreError::LastSuperuser`] when `keep_a_superuser` is set and no active
     ///   superuser would be left;

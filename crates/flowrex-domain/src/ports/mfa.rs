@@ -6,7 +6,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{SealedSecret, TokenFingerprint, TotpProvisioning, TotpSecret, UserId};
+use crate::{
+    IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, TotpProvisioning, TotpSecret,
+    UserId,
+};
 
 failure_enum! {
     /// Why a second-factor store call failed.
@@ -39,6 +42,18 @@ pub struct MfaChallenge {
     pub id: i64,
     /// Whose login.
     pub user: UserId,
+    /// The user's stamp its password was checked under.
+    pub stamp: SecurityStamp,
+}
+
+impl MfaChallenge {
+    /// Whom it was issued to, under which stamp.
+    pub fn issued_under(&self) -> IssuedUnder {
+        IssuedUnder {
+            user: self.user,
+            stamp: self.stamp,
+        }
+    }
 }
 
 /// Second factors and sign-in challenges.
@@ -60,14 +75,14 @@ pub trait MfaStore: Send + Sync {
     /// [`MfaStoreError`].
     async fn accept_totp_step(&self, factor: i64, step: u64) -> Result<bool, MfaStoreError>;
 
-    /// Stores a challenge for `user`'s login, found again by `fingerprint` until
-    /// `expires_at`.
+    /// Stores a challenge for the login of `issued.user`, whose password was checked under
+    /// `issued.stamp`, found again by `fingerprint` until `expires_at`.
     ///
     /// # Errors
     /// [`MfaStoreError`].
     async fn create_challenge(
         &self,
-        user: UserId,
+        issued: IssuedUnder,
         fingerprint: &TokenFingerprint,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::{AuditEvent, TokenFingerprint, UserId};
+use crate::{IssuedUnder, TokenFingerprint, UserId};
 
 /// Why a relying-party step failed.
 #[derive(Debug, thiserror::Error)]
@@ -164,13 +164,14 @@ impl CeremonyKind {
 /// A ceremony's state, taken back at its finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CeremonyState {
-    /// The user it was begun for (registrations).
-    pub user: Option<UserId>,
+    /// The user it was begun for, under their stamp then (registrations).
+    pub user: Option<IssuedUnder>,
     /// The relying party's state.
     pub state: String,
 }
 
-/// Passkeys and ceremony states.
+/// Passkeys and ceremony states (a passkey is added and removed with its mail and audit
+/// event by [`crate::ports::Changes::passkey`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasskeyStore: Send + Sync {
@@ -188,29 +189,6 @@ pub trait PasskeyStore: Send + Sync {
         &self,
         credential_id: &str,
     ) -> Result<Option<StoredPasskey>, PasskeyStoreError>;
-
-    /// Stores a new passkey and its `audit` event in one transaction.
-    ///
-    /// # Errors
-    /// [`PasskeyStoreError::CredentialTaken`] for a credential id stored already.
-    async fn insert(
-        &self,
-        passkey: NewPasskey,
-        at: DateTime<Utc>,
-        audit: AuditEvent,
-    ) -> Result<StoredPasskey, PasskeyStoreError>;
-
-    /// Deletes the passkey `id` of `user` and writes `audit`: `false` when there is none.
-    ///
-    /// # Errors
-    /// [`PasskeyStoreError`].
-    async fn delete(
-        &self,
-        user: UserId,
-        id: i64,
-        at: DateTime<Utc>,
-        audit: AuditEvent,
-    ) -> Result<bool, PasskeyStoreError>;
 
     /// Records a sign-in with passkey `id`, checked against the record `checked`, and its
     /// new record when it changed — if the stored record is still `checked`: `false` when

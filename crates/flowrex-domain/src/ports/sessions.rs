@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
+use crate::{
+    AuditEvent, RevokeReason, SecurityStamp, Session, SessionId, TokenFingerprint, User, UserId,
+};
 
 failure_enum! {
     /// Why a session store call failed.
@@ -19,15 +21,20 @@ failure_enum! {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a new session (a login) and, with it, its user's last login time (the
-    /// session's `created_at`) and the `audit` event, in one transaction.
+    /// session's `created_at`) and the `audit` event, in one transaction — if the user's
+    /// security stamp is still `stamp`, the one the sign-in was proven under, checked
+    /// under a lock of the user's row: `false` (and nothing stored) when a credential
+    /// event came first, so that no login proven with old credentials outlives their
+    /// change.
     ///
     /// # Errors
     /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
     async fn create(
         &self,
         session: Session,
+        stamp: SecurityStamp,
         audit: Option<AuditEvent>,
-    ) -> Result<(), SessionStoreError>;
+    ) -> Result<bool, SessionStoreError>;
 
     /// A session by id, whatever its state.
     ///
@@ -73,19 +80,6 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
         audit: Option<AuditEvent>,
     ) -> Result<bool, SessionStoreError>;
-
-    /// Revokes every session of a user; how many were still active. The `audit` event is
-    /// written with the revocation (also when there was none to revoke).
-    ///
-    /// # Errors
-    /// [`SessionStoreError::Unavailable`] or [`SessionStoreError::Unexpected`].
-    async fn revoke_all(
-        &self,
-        user: UserId,
-        reason: RevokeReason,
-        now: DateTime<Utc>,
-        audit: Option<AuditEvent>,
-    ) -> Result<u64, SessionStoreError>;
 
     /// A user's active sessions, most recently used first.
     ///

@@ -13,6 +13,7 @@ use crate::{
 };
 
 use super::mfa::apply_totp;
+use super::passkeys::{apply_passkey, remove_passkeys};
 use super::{InMemoryStore, OutboxRow, TokenRow};
 
 impl InMemoryStore {
@@ -56,6 +57,15 @@ impl InMemoryStore {
         let mut sessions = self.lock_sessions().clone();
         let mut outbox = self.lock_outbox().clone();
         let mut factors = self.lock_factors().clone();
+        let mut passkeys = self.lock_passkeys().clone();
+        let credential_event = changes.credential_event();
+        if let Some(issued) = changes.issued_under
+            && !users
+                .iter()
+                .any(|u| u.id() == issued.user && u.still_holds(issued))
+        {
+            return Err(AccountStoreError::StampMoved);
+        }
         if let Some(id) = changes.consume_token {
             let row = tokens
                 .iter_mut()
@@ -91,6 +101,15 @@ impl InMemoryStore {
                 .ok_or(AccountStoreError::TokenUsed)?;
             row.used = true;
         }
+        let mut added = None;
+        if let Some(change) = changes.passkey.clone() {
+            added = apply_passkey(&mut passkeys, change, at)?;
+        }
+        if let Some(user) = changes.reclaim {
+            factors.totp.retain(|f| f.user != user);
+            factors.recovery.retain(|(owner, _, _)| *owner != user);
+            remove_passkeys(&mut passkeys, user);
+        }
         let mut touched = None;
         let mut inserted_id = None;
         if let Some(new) = changes.insert_user {
@@ -110,17 +129,13 @@ impl InMemoryStore {
                     created_at: new.created_at,
                     updated_at: new.created_at,
                     last_login_at: None,
+                    security_stamp: crate::SecurityStamp::INITIAL,
                 }
                 .into(),
             );
             touched = Some(id);
             inserted_id = Some(id);
         }
-        let password_changed = changes
-            .update_user
-            .as_ref()
-            .filter(|u| u.password_hash.is_some())
-            .map(|u| u.id);
         if let Some(update) = changes.update_user {
             if let Some(email) = &update.email
                 && users
@@ -131,10 +146,8 @@ impl InMemoryStore {
             }
             for user in users.iter_mut().filter(|u| u.id() == update.id) {
                 let mut parts = user.to_parts();
-                if let Some(hash) = update.password_hash.clone() {
+                if let Some(hash) = update.password_hash.clone().or(update.rehashed.clone()) {
                     parts.password_hash = hash;
-                    // As the real store: a new hash ends the user's open challenges.
-                    factors.challenges.retain(|c| c.user != update.id);
                 }
                 if let Some(email) = update.email.clone() {
                     parts.email = email;
@@ -156,9 +169,17 @@ impl InMemoryStore {
             }
             touched = Some(update.id);
         }
+        if let Some(id) = credential_event {
+            for user in users.iter_mut().filter(|u| u.id() == id) {
+                let mut parts = user.to_parts();
+                parts.security_stamp = parts.security_stamp.next();
+                *user = parts.into();
+            }
+        }
         for new in changes.issue_tokens {
+            let stamp = new.owner.stamp();
             let user = match new.owner {
-                TokenOwner::User(id) => id,
+                TokenOwner::User(issued) => issued.user,
                 TokenOwner::Inserted => touched.ok_or_else(|| {
                     AccountStoreError::Unexpected(anyhow::anyhow!("no inserted user"))
                 })?,
@@ -179,19 +200,12 @@ impl InMemoryStore {
                     expires_at: new.expires_at,
                     used_at: None,
                     new_email: new.new_email,
+                    stamp,
                 },
                 fingerprint: new.fingerprint,
             });
         }
         let mut revoked = 0;
-        if let Some(user) = changes
-            .revoke_sessions
-            .as_ref()
-            .map(|r| r.user)
-            .or(password_changed)
-        {
-            factors.challenges.retain(|c| c.user != user);
-        }
         if let Some(revocation) = changes.revoke_sessions {
             for session in sessions.iter_mut().filter(|s| {
                 s.user_id == revocation.user
@@ -225,6 +239,7 @@ impl InMemoryStore {
             factors.totp.retain(|f| f.user != id);
             factors.recovery.retain(|(owner, _, _)| *owner != id);
             factors.challenges.retain(|c| c.user != id);
+            remove_passkeys(&mut passkeys, id);
         }
         if changes.keep_a_superuser && !users.iter().any(|u| u.is_superuser() && u.is_active()) {
             return Err(AccountStoreError::LastSuperuser);
@@ -236,8 +251,13 @@ impl InMemoryStore {
         *self.lock_sessions() = sessions;
         *self.lock_outbox() = outbox;
         *self.lock_factors() = factors;
+        *self.lock_passkeys() = passkeys;
         self.append(changes.audit, inserted, at);
-        Ok(Applied { user, revoked })
+        Ok(Applied {
+            user,
+            revoked,
+            passkey: added,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::ports::{
     AccountStoreError, MfaChallenge, MfaStore, MfaStoreError, TotpChange, TotpFactor,
 };
-use crate::{TokenFingerprint, UserId};
+use crate::{IssuedUnder, TokenFingerprint, UserId};
 
 use super::{ChallengeRow, Factors, InMemoryStore};
 
@@ -73,7 +73,7 @@ impl MfaStore for InMemoryStore {
 
     async fn create_challenge(
         &self,
-        user: UserId,
+        issued: IssuedUnder,
         fingerprint: &TokenFingerprint,
         expires_at: DateTime<Utc>,
         _at: DateTime<Utc>,
@@ -83,7 +83,8 @@ impl MfaStore for InMemoryStore {
         let id = factors.next_id;
         factors.challenges.push(ChallengeRow {
             id,
-            user,
+            user: issued.user,
+            stamp: issued.stamp,
             fingerprint: fingerprint.clone(),
             expires_at,
             tries: 0,
@@ -108,6 +109,7 @@ impl MfaStore for InMemoryStore {
         Ok(Some(MfaChallenge {
             id: row.id,
             user: row.user,
+            stamp: row.stamp,
         }))
     }
 

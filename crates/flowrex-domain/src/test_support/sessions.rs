@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ports::{SessionStore, SessionStoreError};
-use crate::{AuditEvent, RevokeReason, Session, SessionId, TokenFingerprint, User, UserId};
+use crate::{
+    AuditEvent, RevokeReason, SecurityStamp, Session, SessionId, TokenFingerprint, User, UserId,
+};
 
 use super::InMemoryStore;
 
@@ -13,18 +15,23 @@ impl SessionStore for InMemoryStore {
     async fn create(
         &self,
         session: Session,
+        stamp: SecurityStamp,
         audit: Option<AuditEvent>,
-    ) -> Result<(), SessionStoreError> {
-        self.append(audit.into_iter().collect(), None, session.created_at);
+    ) -> Result<bool, SessionStoreError> {
         let mut users = self.lock();
-        if let Some(user) = users.iter_mut().find(|u| u.id() == session.user_id) {
-            let mut parts = user.to_parts();
-            parts.last_login_at = Some(session.created_at);
-            *user = parts.into();
-        }
+        let Some(user) = users
+            .iter_mut()
+            .find(|u| u.id() == session.user_id && u.security_stamp() == stamp)
+        else {
+            return Ok(false);
+        };
+        let mut parts = user.to_parts();
+        parts.last_login_at = Some(session.created_at);
+        *user = parts.into();
         drop(users);
+        self.append(audit.into_iter().collect(), None, session.created_at);
         self.lock_sessions().push(session);
-        Ok(())
+        Ok(true)
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, SessionStoreError> {
@@ -91,27 +98,6 @@ impl SessionStore for InMemoryStore {
         drop(sessions);
         self.append(audit.into_iter().collect(), None, now);
         Ok(true)
-    }
-
-    async fn revoke_all(
-        &self,
-        user: UserId,
-        reason: RevokeReason,
-        now: DateTime<Utc>,
-        audit: Option<AuditEvent>,
-    ) -> Result<u64, SessionStoreError> {
-        let mut count = 0;
-        for session in self
-            .lock_sessions()
-            .iter_mut()
-            .filter(|s| s.user_id == user && s.revoked_at.is_none())
-        {
-            session.revoked_at = Some(now);
-            session.revoked_reason = Some(reason.as_str().to_owned());
-            count += 1;
-        }
-        self.append(audit.into_iter().collect(), None, now);
-        Ok(count)
     }
 
     async fn list_active(

@@ -17,6 +17,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub used_at: Option<DateTimeUtc>,
+    /// The user's security stamp it was issued under.
+    pub stamp: i64,
 }
 
 /// None declared: the foreign key to `users` (ON DELETE CASCADE) is the migrations', and

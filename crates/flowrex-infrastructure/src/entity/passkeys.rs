@@ -1,5 +1,7 @@
-//! The `passkeys` table.
+//! The `passkeys` table, and its mapping to the domain's [`StoredPasskey`].
 
+use flowrex_domain::UserId;
+use flowrex_domain::ports::StoredPasskey;
 use sea_orm::entity::prelude::*;
 
 /// One row of `passkeys`.
@@ -27,3 +29,20 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The unique index on the credential (its name, and for SQLite its column).
+pub(crate) const CREDENTIAL_INDEX: (&str, &str) =
+    ("ix_passkeys_credential_hash", "passkeys.credential_hash");
+
+/// `row` as the domain sees it.
+pub(crate) fn stored(row: Model) -> StoredPasskey {
+    StoredPasskey {
+        id: row.id,
+        user: UserId::new(i64::from(row.user_id)),
+        name: row.name,
+        credential_id: row.credential_id,
+        credential: row.credential,
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+    }
+}

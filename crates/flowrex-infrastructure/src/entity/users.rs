@@ -1,6 +1,6 @@
 //! The `users` table, and its mapping to the domain's [`User`].
 
-use flowrex_domain::{EmailAddress, PasswordHash, User, UserId, UserParts};
+use flowrex_domain::{EmailAddress, PasswordHash, SecurityStamp, User, UserId, UserParts};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ConnectionTrait, Set};
 
@@ -25,6 +25,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// When the user last logged in; `NULL` until then.
     pub last_login_at: Option<DateTimeUtc>,
+    /// Moved on by every credential event (`flowrex_domain::stamp`); 0 in rows other
+    /// writers insert.
+    pub security_stamp: i64,
 }
 
 /// No relation is declared from this side: the sessions' join is
@@ -52,6 +55,47 @@ impl ActiveModelBehavior for ActiveModel {
 pub(crate) const EMAIL_INDEXES: [&str; 2] = ["ix_users_email", "ix_users_email_key"];
 pub(crate) const EMAIL_COLUMNS: [&str; 2] = ["users.email", "users.email_key"];
 
+/// Holds `user`'s row locked until the transaction of `conn` ends, if the user's stamp is
+/// still `stamp`: `false` when it moved on (or the user is gone). One `UPDATE` that changes
+/// nothing, so that every backend takes the row's write lock and PostgreSQL and MySQL
+/// read the latest committed stamp (a concurrent credential event either commits first and
+/// is seen, or waits for this transaction).
+///
+/// # Errors
+/// The database's error.
+pub(crate) async fn hold_stamp(
+    conn: &impl ConnectionTrait,
+    user: i32,
+    stamp: SecurityStamp,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let held = Entity::update_many()
+        .col_expr(Column::SecurityStamp, Expr::col(Column::SecurityStamp))
+        .filter(Column::Id.eq(user))
+        .filter(Column::SecurityStamp.eq(stamp.get()))
+        .exec(conn)
+        .await?;
+    // MySQL counts matched rows, not changed ones: sqlx connects with CLIENT_FOUND_ROWS.
+    Ok(held.rows_affected == 1)
+}
+
+/// Moves `user`'s stamp on, in the transaction of `conn` (a credential event).
+///
+/// # Errors
+/// The database's error.
+pub(crate) async fn move_stamp_on(conn: &impl ConnectionTrait, user: i32) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    Entity::update_many()
+        .col_expr(
+            Column::SecurityStamp,
+            Expr::col(Column::SecurityStamp).add(1),
+        )
+        .filter(Column::Id.eq(user))
+        .exec(conn)
+        .await
+        .map(|_| ())
+}
+
 /// The `users.id` value of an id; `None` beyond the column's range, where no user can exist.
 pub fn id_column(id: UserId) -> Option<i32> {
     i32::try_from(id.get()).ok()
@@ -70,6 +114,7 @@ impl From<Model> for User {
             created_at: model.created_at,
             updated_at: model.updated_at,
             last_login_at: model.last_login_at,
+            security_stamp: SecurityStamp::new(model.security_stamp),
         }
         .into()
     }

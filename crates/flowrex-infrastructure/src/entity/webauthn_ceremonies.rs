@@ -15,6 +15,8 @@ pub struct Model {
     pub state: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// The user's security stamp a registration was begun under (0 for a sign-in).
+    pub stamp: i64,
 }
 
 /// No relations: a sign-in ceremony belongs to nobody yet.

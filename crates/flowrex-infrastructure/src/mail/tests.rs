@@ -15,19 +15,7 @@ fn lifetimes() -> LinkLifetimes {
 #[test]
 fn every_purpose_renders_a_subject_a_text_and_an_escaped_html_part() {
     let renderer = MailRenderer::new(None, lifetimes()).unwrap();
-    for purpose in [
-        MailPurpose::VerifyEmail,
-        MailPurpose::ResetPassword,
-        MailPurpose::PasswordReset,
-        MailPurpose::PasswordChanged,
-        MailPurpose::ConfirmEmailChange,
-        MailPurpose::EmailChangeRequested,
-        MailPurpose::AccountDeleted,
-        MailPurpose::Invitation,
-        MailPurpose::MfaEnabled,
-        MailPurpose::MfaDisabled,
-        MailPurpose::RecoveryCodeUsed,
-    ] {
+    for purpose in MailPurpose::ALL {
         let mut mail = Mail::with_link(
             EmailAddress::parse("ada+<x>@example.com")
                 .unwrap_or_else(|_| EmailAddress::parse("ada@example.com").unwrap()),

@@ -154,7 +154,7 @@ pub fn parse_list(query: &str) -> Result<ListRequest, Rejection> {
         is_active: flag("is_active", raw.is_active.as_deref()),
         is_verified: flag("is_verified", raw.is_verified.as_deref()),
         is_superuser: flag("is_superuser", raw.is_superuser.as_deref()),
-        email_contains: raw.email.filter(|needle| !needle.is_empty()),
+        email_contains: errors.text("email", raw.email),
     };
     if errors.0.is_empty() {
         Ok(ListRequest {

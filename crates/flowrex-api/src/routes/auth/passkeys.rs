@@ -5,7 +5,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::ports::StoredPasskey;
-use flowrex_domain::{AuthService, PasskeyCeremony};
+use flowrex_domain::{AuthService, PasskeyCeremony, PasswordAttempt};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -15,7 +15,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{AuthenticatedSession, Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
 use crate::routes::cookie;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::validation::{CURRENT_PASSWORD_FIELD, Echo, Fields, Rejection, json_object};
 
 const CEREMONY_ID: BodyField =
     BodyField::required("ceremony_id", "The `ceremony_id` of the ceremony's start.");
@@ -25,7 +25,18 @@ const CREDENTIAL: BodyField = BodyField::required(
 );
 const NAME: BodyField =
     BodyField::optional("name", "A name for the passkey (at most 64 characters).");
+const PROOF: BodyField = BodyField::optional(
+    CURRENT_PASSWORD_FIELD,
+    "The password in use now: required unless the session is at `aal2`, and checked \
+     whenever it is given.",
+);
 
+request_body!(
+    /// The body of `POST /passkeys/register/start` (none at all from an `aal2` session).
+    RegisterStartRequest,
+    "Fresh proof for adding a way to sign in.",
+    [PROOF]
+);
 request_body!(
     /// The body of `POST /passkeys/register/finish`.
     RegisterFinishRequest,
@@ -141,23 +152,52 @@ pub fn parse_finish(
     fields.finish(parsed)
 }
 
+/// `register/start`'s optional body: the current password, if given.
+///
+/// # Errors
+/// The [`Rejection`] to answer with 422.
+pub fn parse_register_start(
+    content_type: Option<&[u8]>,
+    body: &[u8],
+) -> Result<Option<PasswordAttempt>, Rejection> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let mut fields = Fields::new(json_object(content_type, body)?);
+    let password = fields
+        .optional_secret(PROOF.name)
+        .map(|password| password.map(PasswordAttempt::new));
+    fields.finish(password)
+}
+
 /// `POST /api/v1/auth/passkeys/register/start` → 200 the creation options and a
-/// `ceremony_id`. At `aal2` when the account has a second factor.
+/// `ceremony_id`. Adding a way to sign in needs a verified address and fresh proof: the
+/// current password (a wrong one counts as a failed login), or a session at `aal2` —
+/// which an account with a second factor needs in any case.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/passkeys/register/start",
     tag = "passkeys",
+    request_body = RegisterStartRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Creation options", body = CeremonyBody),
-        (status = 403, description = "aal2_required", body = ErrorBody)
+        (status = 400, description = "Current password is incorrect", body = ErrorBody),
+        (status = 403, description = "aal2_required, or Email not verified", body = ErrorBody),
+        (status = 422, description = "No current_password from a session below aal2"),
+        (status = 429, description = "Too many failed attempts", body = ErrorBody)
     )
 )]
 pub async fn register_start(
     auth: web::Data<AuthService>,
     AuthenticatedSession(caller): AuthenticatedSession,
+    Client(client): Client,
+    body: Body,
 ) -> Result<HttpResponse, ApiError> {
-    let ceremony = auth.start_passkey_registration(&caller).await?;
+    let current = parse_register_start(body.content_type(), body.bytes())?;
+    let ceremony = auth
+        .start_passkey_registration(&caller, current.as_ref(), &client)
+        .await?;
     Ok(uncached(HttpResponse::Ok(), CeremonyBody::from(ceremony)))
 }
 

@@ -56,7 +56,9 @@ document.getElementById("password-login").addEventListener("submit", async (even
 
 document.getElementById("passkey-add").addEventListener("click", async () => {
   try {
-    const start = await call("passkeys/register/start", {}, accessToken);
+    // Adding a way to sign in needs fresh proof: the password just typed.
+    const start = await call("passkeys/register/start",
+      { current_password: document.getElementById("password").value }, accessToken);
     const options = start.publicKey;
     options.challenge = toBytes(options.challenge);
     options.user.id = toBytes(options.user.id);
