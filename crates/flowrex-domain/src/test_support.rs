@@ -7,6 +7,7 @@
 //! rotations) but nothing survives the process.
 
 mod accounts;
+pub mod credential_events;
 mod fakes;
 mod mfa;
 mod outbox;
@@ -26,7 +27,7 @@ use crate::{
 
 pub use fakes::{
     CountingFailureCounter, FixedClock, PlainHasher, PlainSealer, PlainTokens, RecordingTransport,
-    SettableClock, StepCodes,
+    SettableClock, StepCodes, TrustingRelyingParty,
 };
 
 /// The ports of an [`AuthService`](crate::AuthService) over `store` (users, sessions and

@@ -91,7 +91,12 @@ impl AuthService {
         let user = result?;
         Span::current().record("user_id", user.id().get());
         let pair = self
-            .start_session(&user, attempt.client, crate::Assurance::PASSWORD)
+            .start_session(
+                &user,
+                user.security_stamp(),
+                attempt.client,
+                crate::Assurance::PASSWORD,
+            )
             .await?;
         tracing::info!("login succeeded");
         Ok(pair)

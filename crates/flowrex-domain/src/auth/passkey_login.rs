@@ -75,7 +75,12 @@ impl AuthService {
             return Err(PasskeyError::EmailNotVerified);
         }
         let pair = self
-            .start_session(&user, client, Assurance::of([AuthMethod::Passkey]))
+            .start_session(
+                &user,
+                user.security_stamp(),
+                client,
+                Assurance::of([AuthMethod::Passkey]),
+            )
             .await
             .map_err(|error| match error {
                 LoginError::InvalidCredentials => PasskeyError::LoginRejected,

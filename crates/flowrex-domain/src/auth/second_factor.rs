@@ -99,14 +99,14 @@ impl AuthService {
         self.forget_failures(&keys, &reserved).await;
         self.settle_code_try(user.id(), code_try, Some(true)).await;
         let assurance = Assurance::PASSWORD.and(method);
-        let pair =
-            self.start_session(&user, client, assurance)
-                .await
-                .map_err(|error| match error {
-                    LoginError::InvalidCredentials => MfaVerifyError::InvalidChallenge,
-                    LoginError::Unavailable(source) => MfaVerifyError::Unavailable(source),
-                    other => MfaVerifyError::Unexpected(anyhow::anyhow!(other)),
-                })?;
+        let pair = self
+            .start_session(&user, challenge.stamp, client, assurance)
+            .await
+            .map_err(|error| match error {
+                LoginError::InvalidCredentials => MfaVerifyError::InvalidChallenge,
+                LoginError::Unavailable(source) => MfaVerifyError::Unavailable(source),
+                other => MfaVerifyError::Unexpected(anyhow::anyhow!(other)),
+            })?;
         tracing::info!(
             method = method.as_str(),
             "login completed with a second factor"

@@ -42,13 +42,15 @@ const MAX_USER_AGENT_CHARS: usize = 255;
 
 impl AuthService {
     /// Opens a session for `user`, authenticated by `assurance`'s methods, and issues its
-    /// first pair — if `user`'s stamp, as read when the sign-in was proven, is still the
-    /// stored one: a credential event that committed in between (a password reset, every
-    /// session ended) refuses the login with [`super::LoginError::InvalidCredentials`],
-    /// which each way in answers as its own refusal.
+    /// first pair — if the user's stamp is still `proven`, the one the sign-in was proven
+    /// under (the password checked, the challenge opened, the passkey verified): a
+    /// credential event that committed in between (a password reset, every session ended)
+    /// refuses the login with [`super::LoginError::InvalidCredentials`], which each way in
+    /// answers as its own refusal.
     pub(super) async fn start_session(
         &self,
         user: &User,
+        proven: crate::SecurityStamp,
         client: ClientInfo,
         assurance: Assurance,
     ) -> Result<TokenPair, super::LoginError> {
@@ -79,7 +81,7 @@ impl AuthService {
                     ip: client.ip.map(|ip| ip.to_string()),
                     assurance,
                 },
-                user.security_stamp(),
+                proven,
                 Some(event),
             )
             .await?;

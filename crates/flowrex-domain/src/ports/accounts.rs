@@ -284,3 +284,108 @@ pub trait AccountStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Applied, AccountStoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::RegisteredCredential;
+
+    #[test]
+    fn only_credential_changes_are_credential_events() {
+        let user = UserId::new(7);
+        let update = |f: &dyn Fn(&mut UserUpdate)| {
+            let mut update = UserUpdate::of(user);
+            f(&mut update);
+            Changes {
+                update_user: Some(update),
+                ..Changes::default()
+            }
+        };
+        let hash = || PasswordHash::new("h".to_owned());
+        let email = || EmailAddress::parse("new@example.com").unwrap();
+        let cases: Vec<(&str, Changes, bool)> = vec![
+            ("nothing", Changes::default(), false),
+            (
+                "new password",
+                update(&|u| u.password_hash = Some(hash())),
+                true,
+            ),
+            ("rehash", update(&|u| u.rehashed = Some(hash())), false),
+            ("new address", update(&|u| u.email = Some(email())), true),
+            ("deactivated", update(&|u| u.is_active = Some(false)), true),
+            ("reactivated", update(&|u| u.is_active = Some(true)), false),
+            ("verified", update(&|u| u.is_verified = Some(true)), false),
+            (
+                "superuser",
+                update(&|u| u.is_superuser = Some(false)),
+                false,
+            ),
+            ("renamed", update(&|u| u.full_name = Some(None)), false),
+            (
+                "sessions ended",
+                Changes {
+                    revoke_sessions: Some(Revocation {
+                        user,
+                        keep: None,
+                        reason: RevokeReason::LogoutAll,
+                    }),
+                    ..Changes::default()
+                },
+                true,
+            ),
+            (
+                "TOTP removed",
+                Changes {
+                    totp: Some(TotpChange::Remove { user }),
+                    ..Changes::default()
+                },
+                true,
+            ),
+            (
+                "TOTP enrolled",
+                Changes {
+                    totp: Some(TotpChange::Enroll {
+                        user,
+                        secret: SealedSecret::new("s".to_owned()),
+                    }),
+                    ..Changes::default()
+                },
+                false,
+            ),
+            (
+                "passkey removed",
+                Changes {
+                    passkey: Some(PasskeyChange::Remove { user, id: 1 }),
+                    ..Changes::default()
+                },
+                true,
+            ),
+            (
+                "passkey added",
+                Changes {
+                    passkey: Some(PasskeyChange::Add(NewPasskey {
+                        user,
+                        name: "k".to_owned(),
+                        registered: RegisteredCredential {
+                            credential_id: "c".to_owned(),
+                            credential: "{}".to_owned(),
+                        },
+                    })),
+                    ..Changes::default()
+                },
+                false,
+            ),
+            (
+                "taken back",
+                Changes {
+                    reclaim: Some(user),
+                    ..Changes::default()
+                },
+                true,
+            ),
+        ];
+        for (name, changes, event) in cases {
+            assert_eq!(changes.credential_event(), event.then_some(user), "{name}");
+        }
+    }
+}

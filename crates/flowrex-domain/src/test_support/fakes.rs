@@ -1,5 +1,5 @@
 //! The small fakes beside the store: clocks, tokens, a hasher, a sealer, TOTP codes, a
-//! failure counter and a mail transport.
+//! failure counter, a mail transport and a relying party.
 
 use std::sync::Mutex;
 
@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ports::{
-    Clock, CounterError, DeliveryError, FailureCounter, HashError, IssueError, MailTransport,
-    OneTimePasswords, OtpError, PasswordHasher, Reservation, Sealer, TokenError, TokenIssuer,
-    TokenVerifier, UnsealError,
+    CeremonyStart, Clock, CounterError, DeliveryError, FailureCounter, HashError, IssueError,
+    MailTransport, OneTimePasswords, OtpError, PasswordHasher, PresentedCredential,
+    RegisteredCredential, RelyingParty, Reservation, Sealer, TokenError, TokenIssuer,
+    TokenVerifier, UnsealError, WebauthnError,
 };
 use crate::{
     Assurance, Mail, PasswordAttempt, PasswordHash, SealedSecret, SessionId, TokenKind,
@@ -320,5 +321,67 @@ impl TokenVerifier for PlainTokens {
             expires_at,
             assurance: Assurance::from_stored(&amr.replace('+', " ")),
         })
+    }
+}
+
+/// A relying party that checks nothing: a registration's credential is whatever `id` the
+/// response names (for tests of the use cases around ceremonies, not of WebAuthn itself).
+#[derive(Debug, Default)]
+pub struct TrustingRelyingParty;
+
+impl RelyingParty for TrustingRelyingParty {
+    fn start_registration(
+        &self,
+        handle: [u8; 16],
+        name: &str,
+        exclude: &[String],
+    ) -> Result<CeremonyStart, WebauthnError> {
+        Ok(CeremonyStart {
+            options: serde_json::json!({"publicKey": {"user": {"name": name}, "exclude": exclude}}),
+            state: format!("registration:{}", handle.len()),
+        })
+    }
+
+    fn finish_registration(
+        &self,
+        response: &serde_json::Value,
+        _state: &str,
+    ) -> Result<RegisteredCredential, WebauthnError> {
+        let id = response["id"]
+            .as_str()
+            .ok_or_else(|| WebauthnError::Rejected(anyhow::anyhow!("no credential id")))?;
+        Ok(RegisteredCredential {
+            credential_id: id.to_owned(),
+            credential: "{}".to_owned(),
+        })
+    }
+
+    fn start_login(&self) -> Result<CeremonyStart, WebauthnError> {
+        Ok(CeremonyStart {
+            options: serde_json::json!({"publicKey": {}}),
+            state: "login".to_owned(),
+        })
+    }
+
+    fn presented(
+        &self,
+        response: &serde_json::Value,
+    ) -> Result<PresentedCredential, WebauthnError> {
+        let id = response["id"]
+            .as_str()
+            .ok_or_else(|| WebauthnError::Rejected(anyhow::anyhow!("no credential id")))?;
+        Ok(PresentedCredential {
+            credential_id: id.to_owned(),
+            user_handle: None,
+        })
+    }
+
+    fn finish_login(
+        &self,
+        _response: &serde_json::Value,
+        _state: &str,
+        _credential: &str,
+    ) -> Result<Option<String>, WebauthnError> {
+        Ok(None)
     }
 }
