@@ -159,7 +159,10 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         .expect("spawn"),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .user_agent("flowrex-log-test/1.0")
+        .build()
+        .unwrap();
     wait_until_healthy(&client, &base).await;
 
     let password = "Sup3rSecretPassw0rd";
@@ -332,6 +335,12 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
             "the audit line of {action} is in the log"
         );
     }
+    assert!(
+        logs.lines().any(|line| line.contains("flowrex::audit")
+            && line.contains("login_succeeded")
+            && line.contains("flowrex-log-test/1.0")),
+        "the audit line carries the user agent, as the stored event does"
+    );
     for (what, secret) in [
         ("password", password),
         ("wrong password", "Wr0ngPassw0rdXyz"),

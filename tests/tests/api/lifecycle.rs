@@ -14,11 +14,11 @@ use crate::helpers::{
     spawn_app_with,
 };
 
-const NEW_PASSWORD: &str = "Changed99";
+pub(crate) const NEW_PASSWORD: &str = "Changed99";
 const WAIT: Duration = Duration::from_secs(10);
 
 /// A server mailing through `smtp`, delivering every 50 ms.
-async fn app_mailing_to(smtp: &PrivateSmtp, extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn app_mailing_to(smtp: &PrivateSmtp, extra: &[(&str, &str)]) -> TestApp {
     let url = smtp.url();
     let mut vars = vec![
         ("SMTP_URL", url.as_str()),
@@ -30,48 +30,58 @@ async fn app_mailing_to(smtp: &PrivateSmtp, extra: &[(&str, &str)]) -> TestApp {
 }
 
 /// A fresh SMTP server and a server mailing through it.
-async fn mailing(extra: &[(&str, &str)]) -> (PrivateSmtp, TestApp) {
+pub(crate) async fn mailing(extra: &[(&str, &str)]) -> (PrivateSmtp, TestApp) {
     let smtp = PrivateSmtp::start();
     let app = app_mailing_to(&smtp, extra).await;
     (smtp, app)
 }
 
-const VERIFY_CONFIRM: &str = "/api/v1/auth/verify-email/confirm";
+pub(crate) const VERIFY_CONFIRM: &str = "/api/v1/auth/verify-email/confirm";
 
 impl TestApp {
     /// `POST path {"token": token}`.
-    async fn confirm(&self, path: &str, token: &str) -> Response {
+    pub(crate) async fn confirm(&self, path: &str, token: &str) -> Response {
         self.post_json(path, &json!({ "token": token })).await
     }
 
     /// `POST /password/forgot` for `email`.
-    async fn forgot(&self, email: &str) -> Response {
+    pub(crate) async fn forgot(&self, email: &str) -> Response {
         self.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
             .await
     }
 
     /// `POST /password/reset` with a mailed token.
-    async fn reset_password(&self, token: &str, new_password: &str) -> Response {
+    pub(crate) async fn reset_password(&self, token: &str, new_password: &str) -> Response {
         let reset = json!({"token": token, "new_password": new_password});
         self.post_json("/api/v1/auth/password/reset", &reset).await
     }
 
     /// `POST /password/change` as the holder of `bearer`.
-    async fn change_password(&self, bearer: &str, current: &str, new_password: &str) -> Response {
+    pub(crate) async fn change_password(
+        &self,
+        bearer: &str,
+        current: &str,
+        new_password: &str,
+    ) -> Response {
         let change = json!({"current_password": current, "new_password": new_password});
         self.post_as("/api/v1/auth/password/change", bearer, &change)
             .await
     }
 
     /// `POST /email/change` as the holder of `bearer`.
-    async fn change_email(&self, bearer: &str, new_email: &str, current: &str) -> Response {
+    pub(crate) async fn change_email(
+        &self,
+        bearer: &str,
+        new_email: &str,
+        current: &str,
+    ) -> Response {
         let change = json!({"new_email": new_email, "current_password": current});
         self.post_as("/api/v1/auth/email/change", bearer, &change)
             .await
     }
 
     /// `DELETE /me` as the holder of `bearer`, confirmed with `current`.
-    async fn delete_me(&self, bearer: &str, current: &str) -> Response {
+    pub(crate) async fn delete_me(&self, bearer: &str, current: &str) -> Response {
         self.send(
             reqwest::Method::DELETE,
             "/api/v1/auth/me",
@@ -95,7 +105,7 @@ async fn assert_login_moved(app: &TestApp, refused: (&str, &str), accepted: (&st
 }
 
 /// Asserts the answer to a wrong current password: 400 `Current password is incorrect`.
-async fn assert_wrong_current_password(response: Response) {
+pub(crate) async fn assert_wrong_current_password(response: Response) {
     assert_detail(
         response,
         StatusCode::BAD_REQUEST,
@@ -106,7 +116,7 @@ async fn assert_wrong_current_password(response: Response) {
 
 /// Asserts the answer to a used, expired, garbled or foreign link token: 400 `Invalid or
 /// expired token`.
-async fn assert_invalid_link(response: Response) {
+pub(crate) async fn assert_invalid_link(response: Response) {
     assert_detail(
         response,
         StatusCode::BAD_REQUEST,
@@ -125,7 +135,7 @@ async fn one_mail(smtp: &PrivateSmtp, to: &str, subject_has: &str) -> Received {
 }
 
 /// Waits until a mail to `to` whose subject has `subject_has` arrives.
-async fn mail_about(smtp: &PrivateSmtp, to: &str, subject_has: &str) -> Received {
+pub(crate) async fn mail_about(smtp: &PrivateSmtp, to: &str, subject_has: &str) -> Received {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let found = smtp

@@ -26,5 +26,6 @@ mod refresh;
 mod register;
 mod services;
 mod sessions;
+mod takeover;
 mod tokens;
 mod upgrade;

@@ -14,7 +14,7 @@ use crate::helpers::{
 };
 
 /// The code of the step `offset` steps from now (an app whose clock is that far off).
-fn code(secret: &str, offset: i64) -> String {
+pub(crate) fn code(secret: &str, offset: i64) -> String {
     let bytes = Secret::Encoded(secret.to_owned())
         .to_bytes()
         .expect("base32 secret");
@@ -26,7 +26,7 @@ fn code(secret: &str, offset: i64) -> String {
 impl TestApp {
     /// Enrols and activates TOTP for the user of `bearer`: the secret and the recovery
     /// codes.
-    async fn enable_totp(&self, bearer: &str) -> (String, Vec<String>) {
+    pub(crate) async fn enable_totp(&self, bearer: &str) -> (String, Vec<String>) {
         let enrolled = self
             .call(
                 Method::POST,
@@ -61,7 +61,7 @@ impl TestApp {
     }
 
     /// A login that must answer `mfa_required`: its `mfa_token`.
-    async fn challenge(&self, email: &str) -> String {
+    pub(crate) async fn challenge(&self, email: &str) -> String {
         let response = self.login(email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert_eq!(

@@ -18,12 +18,12 @@ use crate::helpers::{PASSWORD, TestApp, access, assert_detail, body, claims, spa
 const ORIGIN: &str = "http://localhost:3000";
 
 /// The relying party of these tests.
-const RELYING_PARTY: [(&str, &str); 2] = [
+pub(crate) const RELYING_PARTY: [(&str, &str); 2] = [
     ("WEBAUTHN_RP_ID", "localhost"),
     ("WEBAUTHN_ORIGINS", ORIGIN),
 ];
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     spawn_app_with(&RELYING_PARTY).await
 }
 
@@ -34,7 +34,7 @@ fn origin() -> Url {
 impl TestApp {
     /// `POST /passkeys/register/start` as the holder of `bearer`, with the current
     /// password as fresh proof.
-    async fn start_registration(&self, bearer: &str) -> Response {
+    pub(crate) async fn start_registration(&self, bearer: &str) -> Response {
         self.post_as(
             "/api/v1/auth/passkeys/register/start",
             bearer,
@@ -44,7 +44,7 @@ impl TestApp {
     }
 
     /// The passkeys of the holder of `bearer`, as `GET /passkeys` lists them.
-    async fn passkeys_of(&self, bearer: &str) -> Value {
+    pub(crate) async fn passkeys_of(&self, bearer: &str) -> Value {
         let listed = self
             .call(
                 Method::GET,
@@ -58,7 +58,7 @@ impl TestApp {
 
     /// Registers a passkey held by `authenticator` for the user of `bearer`: its id as
     /// the API lists it, and its credential id.
-    async fn register_passkey(
+    pub(crate) async fn register_passkey(
         &self,
         bearer: &str,
         authenticator: &mut SoftPasskey,
@@ -93,7 +93,7 @@ impl TestApp {
     /// Starts a sign-in and has `authenticator` answer it with `credential_id` (a
     /// discoverable credential needs no list; the software authenticator does): the
     /// ceremony id and the assertion.
-    async fn assertion(
+    pub(crate) async fn assertion(
         &self,
         authenticator: &mut SoftPasskey,
         credential_id: &str,
@@ -123,7 +123,7 @@ impl TestApp {
         )
     }
 
-    async fn passkey_login(&self, ceremony_id: &str, assertion: &Value) -> Response {
+    pub(crate) async fn passkey_login(&self, ceremony_id: &str, assertion: &Value) -> Response {
         self.post_json(
             "/api/v1/auth/passkeys/login/finish",
             &json!({ "ceremony_id": ceremony_id, "credential": assertion }),

@@ -84,7 +84,7 @@ pub async fn update(
 
 /// `DELETE /api/v1/auth/me` → 204. The account, its sessions and its tokens are deleted
 /// (its access tokens answer 401 at once); the address can register again; a notice is
-/// mailed.
+/// mailed. Never the last active superuser's (409), as for the administration routes.
 #[utoipa::path(
     delete,
     path = "/api/v1/auth/me",
@@ -94,7 +94,8 @@ pub async fn update(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Current password is incorrect", body = ErrorBody)
+        (status = 400, description = "Current password is incorrect", body = ErrorBody),
+        (status = 409, description = "The last active superuser cannot be removed", body = ErrorBody)
     )
 )]
 pub async fn delete(

@@ -125,8 +125,8 @@ pub fn parse_verify(
 }
 
 /// `POST /api/v1/auth/mfa/totp/enroll` → 200 the secret, its URI and a QR code, shown
-/// once; the factor is pending until activated. With a factor active already, the session
-/// must be at `aal2`.
+/// once; the factor is pending until activated. Only for a verified address. With a factor
+/// active already, the session must be at `aal2`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/mfa/totp/enroll",
@@ -136,7 +136,7 @@ pub fn parse_verify(
     responses(
         (status = 200, description = "A pending factor", body = EnrollBody),
         (status = 400, description = "Current password is incorrect", body = ErrorBody),
-        (status = 403, description = "aal2_required", body = ErrorBody)
+        (status = 403, description = "aal2_required, or Email not verified", body = ErrorBody)
     )
 )]
 pub async fn enroll(
@@ -162,7 +162,8 @@ pub async fn enroll(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Activated", body = RecoveryCodesBody),
-        (status = 400, description = "Invalid code, or no enrolment pending", body = ErrorBody)
+        (status = 400, description = "Invalid code, or no enrolment pending", body = ErrorBody),
+        (status = 403, description = "aal2_required (replacing an active factor), or Email not verified", body = ErrorBody)
     )
 )]
 pub async fn activate(
