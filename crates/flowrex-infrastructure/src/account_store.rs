@@ -15,7 +15,8 @@ use flowrex_domain::{
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use crate::database::unique_row;
@@ -113,15 +114,17 @@ impl SeaOrmAccountStore {
         changes: Changes,
         at: DateTime<Utc>,
     ) -> Result<(Applied, Vec<EventRow>), AccountStoreError> {
+        // Row locks in one order for every change set (the superusers' first, then the
+        // user's), so that two sets cannot wait on each other.
+        if changes.keep_a_superuser {
+            lock_superusers(txn).await?;
+        }
         if let Some(issued) = changes.issued_under
             && !hold_stamp(txn, user_column(issued.user)?, issued.stamp)
                 .await
                 .map_err(account_error)?
         {
             return Err(AccountStoreError::StampMoved);
-        }
-        if changes.keep_a_superuser {
-            lock_superusers(txn).await?;
         }
         let credential_event = changes.credential_event();
         if let Some(id) = changes.consume_token {
@@ -273,6 +276,7 @@ async fn lock_superusers(txn: &DatabaseTransaction) -> Result<(), AccountStoreEr
         return Ok(());
     }
     superusers()
+        .order_by_asc(users::Column::Id)
         .lock(LockType::Update)
         .all(txn)
         .await

@@ -365,6 +365,35 @@ async fn the_last_superuser_cannot_delete_their_own_account() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_last_two_superusers_deleting_themselves_at_once_leave_one() {
+    let app = spawn_app_with(&[("RATE_LIMIT_PER_MINUTE", "0")]).await;
+    for round in 0..5 {
+        let (first, second) = (
+            format!("a{round}@example.com"),
+            format!("b{round}@example.com"),
+        );
+        app.register_superuser(&first).await;
+        app.register_superuser(&second).await;
+        if round > 0 {
+            // Only this round's two are superusers.
+            app.execute_sql(&format!(
+                "UPDATE users SET is_superuser = false WHERE email NOT IN ('{first}', '{second}')"
+            ))
+            .await;
+        }
+        let a = app.sign_in(&first).await;
+        let b = app.sign_in(&second).await;
+        let (one, other) = tokio::join!(
+            app.delete_me(access(&a), PASSWORD),
+            app.delete_me(access(&b), PASSWORD)
+        );
+        let mut statuses = [one.status().as_u16(), other.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [204, 409], "round {round}: one goes, one stays");
+    }
+}
+
 // ---- item 7: a login waiting for its second factor survives ending every session -------
 
 #[tokio::test]
