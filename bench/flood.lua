@@ -7,8 +7,9 @@ local counter = 0
 
 request = function()
   counter = counter + 1
+  -- Every address tries every account in turn.
   local account = counter % accounts
-  local address = counter % addresses
+  local address = math.floor(counter / accounts) % addresses
   local body = string.format('{"email":"flood%d@bench.test","password":"Wrong1234"}', account)
   local headers = {
     ["Content-Type"] = "application/json",

@@ -395,3 +395,80 @@ async fn graceful_stop(signal: &str) {
     assert_eq!(status.code(), Some(0), "exit 0 after the graceful stop");
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[tokio::test]
+async fn a_graceful_stop_writes_the_throttled_logins_counted_so_far() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = flowrex(
+        dir.path(),
+        &BASE,
+        &["user", "create", "--email", "flooded@example.com"],
+        "Flooded123\n",
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    let port = spare_port().to_string();
+    let mut vars: Vec<(&str, &str)> = BASE.to_vec();
+    vars.extend([
+        ("PORT", port.as_str()),
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "1"),
+        ("RATE_LIMIT_PER_MINUTE", "0"),
+    ]);
+    let mut server = Command::new(BINARY)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(vars)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/health")).await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // One checked failure, then six refused unchecked in the window (15 minutes).
+    let statuses = wrong_logins(&base).await;
+    assert_eq!(statuses, [401, 429, 429, 429, 429, 429, 429]);
+    let sent = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()));
+    assert_eq!(server.wait().unwrap().code(), Some(0));
+    let db =
+        sea_orm::Database::connect(format!("sqlite://{}", dir.path().join("cli.db").display()))
+            .await
+            .unwrap();
+    let rows = sea_orm::ConnectionTrait::query_all_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT action, details FROM audit_events \
+             WHERE action IN ('login_failed', 'login_throttled') ORDER BY id",
+        ),
+    )
+    .await
+    .unwrap();
+    let events: Vec<(String, serde_json::Value)> = rows
+        .iter()
+        .map(|row| {
+            let action: String = row.try_get("", "action").unwrap();
+            let details: String = row.try_get("", "details").unwrap();
+            (action, serde_json::from_str(&details).unwrap())
+        })
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0].0, "login_failed");
+    assert_eq!(events[1].0, "login_throttled");
+    assert_eq!(events[1].1["count"], 6);
+    assert_eq!(events[1].1["scope"], "account");
+}
+
+/// Seven wrong-password logins of `flooded@example.com`, one after the other: their statuses.
+async fn wrong_logins(base: &str) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(login(base, "flooded@example.com", "Wrong1234").await);
+    }
+    statuses
+}
