@@ -126,7 +126,13 @@ impl SeaOrmAccountStore {
         {
             return Err(AccountStoreError::StampMoved);
         }
-        let credential_event = changes.credential_event();
+        // A credential event's user row next, before any other row of theirs (passkeys,
+        // sessions, factors) is written: the order every change set locks in.
+        if let Some(user) = changes.credential_event() {
+            move_stamp_on(txn, user_column(user)?)
+                .await
+                .map_err(account_error)?;
+        }
         if let Some(id) = changes.consume_token {
             let consumed = one_time_tokens::Entity::update_many()
                 .col_expr(one_time_tokens::Column::UsedAt, Expr::value(at))
@@ -184,11 +190,6 @@ impl SeaOrmAccountStore {
         }
         if let Some(update) = changes.update_user {
             touched = Some(update_user(txn, update, at).await?);
-        }
-        if let Some(user) = credential_event {
-            move_stamp_on(txn, user_column(user)?)
-                .await
-                .map_err(account_error)?;
         }
         for token in changes.issue_tokens {
             issue_token(txn, token, touched, at).await?;

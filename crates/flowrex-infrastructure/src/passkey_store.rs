@@ -17,8 +17,8 @@ use sea_orm::{
 };
 
 use crate::database::unique_row;
-use crate::db_error::{is_unavailable, read_retrying, violates_unique};
-use crate::entity::passkeys::{CREDENTIAL_INDEX, stored};
+use crate::db_error::{is_unavailable, read_retrying};
+use crate::entity::passkeys::stored;
 use crate::entity::users::id_column;
 use crate::entity::{passkeys, webauthn_ceremonies};
 
@@ -36,9 +36,7 @@ impl SeaOrmPasskeyStore {
 }
 
 fn store_error(error: DbErr) -> PasskeyStoreError {
-    if violates_unique(&error, &[CREDENTIAL_INDEX.0], &[CREDENTIAL_INDEX.1]) {
-        PasskeyStoreError::CredentialTaken
-    } else if is_unavailable(&error) {
+    if is_unavailable(&error) {
         PasskeyStoreError::Unavailable(anyhow!(error))
     } else {
         PasskeyStoreError::Unexpected(anyhow!(error))

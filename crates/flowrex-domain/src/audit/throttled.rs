@@ -82,21 +82,20 @@ impl<O> ThrottleTally<O> {
     /// Counts `refused` in its key's window; `origin` is asked for on a window's first
     /// refusal only. `false` when the tally is full and the window new: not counted.
     pub fn count(&mut self, refused: ThrottledLogin, origin: impl FnOnce() -> O) -> bool {
-        let full = self.held >= self.capacity;
-        let windows = self.windows.entry(refused.key).or_default();
-        if let Some(tally) = windows
-            .iter_mut()
-            .find(|tally| (tally.window_ends - refused.window_ends).abs() <= SAME_WINDOW)
-        {
+        if let Some(tally) = self.windows.get_mut(&refused.key).and_then(|windows| {
+            windows
+                .iter_mut()
+                .find(|tally| (tally.window_ends - refused.window_ends).abs() <= SAME_WINDOW)
+        }) {
             tally.count += 1;
             tally.first_at = tally.first_at.min(refused.at);
             tally.last_at = tally.last_at.max(refused.at);
             return true;
         }
-        if full {
+        if self.held >= self.capacity {
             return false;
         }
-        windows.push(Tally {
+        self.windows.entry(refused.key).or_default().push(Tally {
             scope: refused.scope,
             email: refused.email,
             window_ends: refused.window_ends,
@@ -227,5 +226,6 @@ mod tests {
         assert!(!tally.count(refused("c", ThrottleScope::Client, 0, 60), || ()));
         assert!(tally.count(refused("a", ThrottleScope::Client, 1, 60), || ()));
         assert_eq!(tally.len(), 2);
+        assert_eq!(tally.windows.len(), 2, "a refused key holds nothing");
     }
 }

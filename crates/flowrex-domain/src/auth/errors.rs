@@ -5,8 +5,8 @@
 use crate::OneTimeToken;
 use crate::SecondFactor;
 use crate::ports::{
-    AccountStoreError, HashError, IssueError, MfaStoreError, OtpError, RepositoryError,
-    SessionStoreError,
+    AccountStoreError, HashError, IssueError, MfaStoreError, OtpError, PasskeyStoreError,
+    RepositoryError, SessionStoreError,
 };
 
 failure_enum! {
@@ -218,12 +218,14 @@ macro_rules! from_unexpected_errors {
 pub(super) use from_unexpected_errors;
 
 /// `From` the account store's errors for the use cases that only change what they
-/// checked: a taken email, a used token or the last superuser there is an adapter's bug.
+/// checked: a taken email, a used token or the last superuser there is an adapter's bug. A
+/// use case that guards its changes with a stamp names what a moved stamp means for it.
 macro_rules! from_account_store_error {
-    ($($error:ident),+) => {$(
+    ($($error:ident $(, stamp moved: $moved:expr)?;)+) => {$(
         impl From<AccountStoreError> for $error {
             fn from(error: AccountStoreError) -> Self {
                 match error {
+                    $(AccountStoreError::StampMoved => $moved,)?
                     AccountStoreError::Unavailable(source) => Self::Unavailable(source),
                     AccountStoreError::Unexpected(source) => Self::Unexpected(source),
                     other => Self::Unexpected(anyhow::anyhow!(other)),
@@ -241,7 +243,7 @@ from_store_errors! {
     RevokeSessionError: RepositoryError, SessionStoreError;
     MfaError: RepositoryError, SessionStoreError, MfaStoreError;
     MfaVerifyError: RepositoryError, SessionStoreError, MfaStoreError;
-    AccountError: RepositoryError, SessionStoreError, MfaStoreError;
+    AccountError: RepositoryError, SessionStoreError, MfaStoreError, PasskeyStoreError;
     RegisterError: RepositoryError, SessionStoreError;
 }
 from_unexpected_errors! {
@@ -255,35 +257,15 @@ from_unexpected_errors! {
     AccountError: HashError;
     RegisterError: HashError;
 }
-from_account_store_error!(
-    LoginError,
-    RefreshError,
-    AuthenticateError,
-    LogoutError,
-    RevokeSessionError
-);
-
-impl From<AccountStoreError> for MfaError {
-    fn from(error: AccountStoreError) -> Self {
-        match error {
-            AccountStoreError::StampMoved => Self::Stale,
-            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
-            AccountStoreError::Unexpected(source) => Self::Unexpected(source),
-            other => Self::Unexpected(anyhow::anyhow!(other)),
-        }
-    }
-}
-
-impl From<AccountStoreError> for MfaVerifyError {
-    fn from(error: AccountStoreError) -> Self {
-        match error {
-            // The challenge's credentials changed after its password was checked.
-            AccountStoreError::StampMoved => Self::InvalidChallenge,
-            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
-            AccountStoreError::Unexpected(source) => Self::Unexpected(source),
-            other => Self::Unexpected(anyhow::anyhow!(other)),
-        }
-    }
+from_account_store_error! {
+    LoginError;
+    RefreshError;
+    AuthenticateError;
+    LogoutError;
+    RevokeSessionError;
+    MfaError, stamp moved: Self::Stale;
+    // The challenge's credentials changed after its password was checked.
+    MfaVerifyError, stamp moved: Self::InvalidChallenge;
 }
 
 impl From<AccountStoreError> for RegisterError {
@@ -297,7 +279,7 @@ impl From<AccountStoreError> for RegisterError {
 }
 
 /// A changed stamp is [`AccountError::Stale`] here; the link flows, where it means the
-/// link died, answer [`AccountError::InvalidToken`] instead ([`link_error`]).
+/// link died, answer [`AccountError::InvalidToken`] instead (`link_error`).
 impl From<AccountStoreError> for AccountError {
     fn from(error: AccountStoreError) -> Self {
         match error {

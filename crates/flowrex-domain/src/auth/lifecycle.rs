@@ -11,7 +11,7 @@ use tracing::instrument;
 use super::errors::link_error;
 use super::login::ThrottleKeys;
 use super::{AccountError, AuthService, Authenticated};
-use crate::ports::{Changes, PasskeyStoreError, Revocation, UserUpdate};
+use crate::ports::{Changes, Revocation, UserUpdate};
 use crate::{
     AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, IssuedUnder, Mail, MailPurpose,
     NewPassword, OneTimeToken, PasswordAttempt, RevokeReason, StoredToken, TokenOwner,
@@ -51,7 +51,8 @@ impl AuthService {
     }
 
     /// Marks the address of a verification link's account verified. Being the first proof
-    /// of the mailbox, it takes the account back ([`Self::take_back`]).
+    /// of the mailbox, it takes the account back: every factor and passkey added before goes
+    /// ([`crate::stamp`]; docs/security.md).
     ///
     /// # Errors
     /// [`AccountError::InvalidToken`] for a token that is unknown, used, replaced, expired
@@ -100,15 +101,7 @@ impl AuthService {
             None => false,
         };
         let passkeys = match &self.passkeys {
-            Some(ports) => ports
-                .store
-                .list(user.id())
-                .await
-                .map_err(|error| match error {
-                    PasskeyStoreError::Unavailable(source) => AccountError::Unavailable(source),
-                    other => AccountError::Unexpected(anyhow::anyhow!(other)),
-                })?
-                .len(),
+            Some(ports) => ports.store.list(user.id()).await?.len(),
             None => 0,
         };
         if !totp && passkeys == 0 {
@@ -183,7 +176,7 @@ impl AuthService {
 
     /// Sets a new password from a reset link: every session of the user ends, the address
     /// counts as verified (the link reached it; the first such proof takes the account
-    /// back, [`Self::take_back`]), and a notice is mailed.
+    /// back, as for [`Self::confirm_verification`]), and a notice is mailed.
     ///
     /// # Errors
     /// [`AccountError::InvalidToken`] as for [`Self::confirm_verification`]; store and

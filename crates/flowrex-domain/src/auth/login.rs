@@ -233,8 +233,10 @@ impl AuthService {
         per_client.chain(per_account)
     }
 
-    /// Re-hashes at the configured cost when the stored hash was made differently. A
-    /// failure is logged and the login still succeeds.
+    /// Re-hashes at the configured cost when the stored hash was made differently, under
+    /// the stamp the password was checked under (a reset that commits meanwhile is not
+    /// overwritten with a hash of the old password). A failure is logged and the login
+    /// still succeeds.
     async fn upgrade_hash(&self, user: &User, password: &PasswordAttempt) {
         if !self.hasher.needs_rehash(user.password_hash()) {
             return;
@@ -247,6 +249,7 @@ impl AuthService {
             }
         };
         let changes = Changes {
+            issued_under: Some(crate::IssuedUnder::now(user)),
             update_user: Some(UserUpdate {
                 rehashed: Some(hash),
                 ..UserUpdate::of(user.id())

@@ -625,6 +625,81 @@ async fn a_login_that_upgrades_the_password_hash_keeps_its_challenge() {
     assert!(pair.is_ok(), "{pair:?}");
 }
 
+/// [`PlainHasher`], but while it makes a hash of `Secret123` (a login's upgrade), the
+/// password is reset to `Elsewhere1` by another request that commits first.
+struct ResetDuringUpgrade {
+    store: std::sync::OnceLock<Arc<InMemoryStore>>,
+}
+
+#[async_trait::async_trait]
+impl PasswordHasher for ResetDuringUpgrade {
+    async fn hash(&self, secret: &str) -> Result<crate::PasswordHash, crate::ports::HashError> {
+        if secret == PASSWORD
+            && let Some(store) = self.store.get()
+        {
+            use crate::ports::{AccountStore, UserRepository};
+            let user = store
+                .find_by_email(&EmailAddress::parse(EMAIL).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            let reset = crate::ports::Changes {
+                update_user: Some(crate::ports::UserUpdate {
+                    password_hash: Some(PlainHasher.hash("Elsewhere1").await?),
+                    ..crate::ports::UserUpdate::of(user.id())
+                }),
+                ..crate::ports::Changes::default()
+            };
+            store.apply(reset, Utc::now()).await.unwrap();
+        }
+        PlainHasher.hash(secret).await
+    }
+
+    fn needs_rehash(&self, _hash: &crate::PasswordHash) -> bool {
+        true
+    }
+
+    async fn verify<'a>(
+        &self,
+        attempt: &PasswordAttempt,
+        hash: Option<&'a crate::PasswordHash>,
+    ) -> Result<bool, crate::ports::HashError> {
+        PlainHasher.verify(attempt, hash).await
+    }
+}
+
+#[tokio::test]
+async fn a_hash_upgrade_never_writes_the_old_password_over_a_reset_that_came_first() {
+    let hasher = Arc::new(ResetDuringUpgrade {
+        store: std::sync::OnceLock::new(),
+    });
+    let world = world_hashing_with(hasher.clone());
+    world.register().await;
+    let _ = hasher.store.set(world.store.clone());
+    // The login checked the old password; the reset committed while it was rehashed.
+    let login = world.login().await;
+    assert_matches!(
+        login,
+        Err(LoginError::InvalidCredentials),
+        "no session either"
+    );
+    let old = world.login().await;
+    assert_matches!(
+        old,
+        Err(LoginError::InvalidCredentials),
+        "the old password is gone"
+    );
+    let new = world
+        .service
+        .login(LoginAttempt {
+            email: EmailAddress::parse(EMAIL).unwrap(),
+            password: PasswordAttempt::new("Elsewhere1".to_owned()),
+            client: client(),
+        })
+        .await;
+    assert!(new.is_ok(), "the reset's password stays: {new:?}");
+}
+
 /// The in-memory factor store, but each challenge is completed by another request just
 /// before this one can (or, `failing`, the store fails right there).
 struct LosingRace {

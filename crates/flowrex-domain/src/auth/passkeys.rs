@@ -86,17 +86,7 @@ failure_enum! {
     unavailable: "store unavailable";
 }
 
-impl From<PasskeyStoreError> for PasskeyError {
-    fn from(error: PasskeyStoreError) -> Self {
-        match error {
-            PasskeyStoreError::CredentialTaken => Self::AlreadyRegistered,
-            PasskeyStoreError::Unavailable(source) => Self::Unavailable(source),
-            PasskeyStoreError::Unexpected(source) => Self::Unexpected(source),
-        }
-    }
-}
-
-super::errors::from_store_errors! { PasskeyError: RepositoryError, MfaStoreError; }
+super::errors::from_store_errors! { PasskeyError: RepositoryError, MfaStoreError, PasskeyStoreError; }
 
 /// The password check of the lifecycle, as a passkey step sees it.
 impl From<AccountError> for PasskeyError {

@@ -156,12 +156,8 @@ impl AuthService {
                     Ok(_) => Ok(Some((AuthMethod::Recovery, true))),
                     // The code was used, or the challenge completed, meanwhile.
                     Err(AccountStoreError::TokenUsed) => Ok(None),
-                    // A credential event came first: the challenge is dead.
-                    Err(AccountStoreError::StampMoved) => Err(MfaVerifyError::InvalidChallenge),
-                    Err(AccountStoreError::Unavailable(source)) => {
-                        Err(MfaVerifyError::Unavailable(source))
-                    }
-                    Err(other) => Err(MfaVerifyError::Unexpected(anyhow::anyhow!(other))),
+                    // A credential event that came first killed the challenge, as converted.
+                    Err(other) => Err(other.into()),
                 }
             }
         }

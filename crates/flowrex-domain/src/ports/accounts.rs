@@ -153,22 +153,24 @@ pub enum PasskeyChange {
     },
 }
 
-/// What one call of [`AccountStore::apply`] changes, in this order: the stamp guard
-/// ([`Self::issued_under`]) checked, a token consumed (it must still be unused, or nothing
-/// happens), a second-factor change, a recovery-code change and a challenge completed
-/// (each conditional in the same way), a passkey added or removed, a user's sign-in
-/// methods removed ([`Self::reclaim`]), a user inserted, a user updated, the user's
-/// security stamp moved on when the set is a credential event
-/// ([`Self::credential_event`]), tokens issued (each replacing its owner's unused ones of
-/// its purpose), sessions revoked, mails queued, a user deleted (with everything of
-/// theirs), the superuser check, the audit events.
+/// What one call of [`AccountStore::apply`] changes, in this order: the superusers' rows
+/// locked ([`Self::keep_a_superuser`]), the stamp guard ([`Self::issued_under`]) checked,
+/// the user's security stamp moved on when the set is a credential event
+/// ([`Self::credential_event`]) — so that every set takes its row locks in one order —, a
+/// token consumed (it must still be unused, or nothing happens), a second-factor change, a
+/// recovery-code change and a challenge completed (each conditional in the same way), a
+/// passkey added or removed, a user's sign-in methods removed ([`Self::reclaim`]), a user
+/// inserted, a user updated, tokens issued (each replacing its owner's unused ones of its
+/// purpose; issued under the stamp their owner had when the set was built), sessions
+/// revoked, mails queued, a user deleted (with everything of theirs), the superuser check,
+/// the audit events.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
     /// Apply the set only while this user's security stamp is still this one, checked
-    /// first, under a lock of the user's row, so that a credential event that commits
-    /// meanwhile wins: else [`AccountStoreError::StampMoved`] and nothing changes. Set by
-    /// every change that honours something issued earlier (a link, a challenge, a
-    /// ceremony).
+    /// before anything is written, under a lock of the user's row, so that a credential
+    /// event that commits meanwhile wins: else [`AccountStoreError::StampMoved`] and
+    /// nothing changes. Set by every change that honours something issued earlier (a link,
+    /// a challenge, a ceremony) or acts on what the caller read (the caller's own changes).
     pub issued_under: Option<IssuedUnder>,
     /// The stored token (its id) this change set uses up.
     pub consume_token: Option<i64>,
@@ -213,6 +215,22 @@ impl Changes {
     /// The store moves that user's security stamp on in the same transaction
     /// ([`crate::stamp`]), which ends every link, challenge and ceremony issued before.
     pub fn credential_event(&self) -> Option<UserId> {
+        let event = self.credential_event_of_first();
+        debug_assert!(
+            [
+                self.revoke_sessions.as_ref().map(|r| r.user),
+                self.reclaim,
+                self.update_user.as_ref().map(|u| u.id)
+            ]
+            .into_iter()
+            .flatten()
+            .all(|user| event.is_none_or(|event| event == user)),
+            "one change set, one user's credentials"
+        );
+        event
+    }
+
+    fn credential_event_of_first(&self) -> Option<UserId> {
         let updated = self.update_user.as_ref().filter(|update| {
             update.password_hash.is_some()
                 || update.email.is_some()

@@ -102,11 +102,7 @@ pub trait RelyingParty: Send + Sync {
 
 failure_enum! {
     /// Why a passkey store call failed.
-    pub enum PasskeyStoreError {
-        /// The credential id is registered already (to this account or another).
-        #[error("credential already registered")]
-        CredentialTaken,
-    }
+    pub enum PasskeyStoreError {}
     /// The store cannot be reached.
     unavailable: "passkey store unavailable";
     failed: "passkey store failed";
