@@ -126,7 +126,8 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCod
 }
 
 async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let (db, auth) = startup::open_service(&settings).await?;
+    let (db, services) = startup::open_service(&settings).await?;
+    let admin = services.admin;
     let outcome = match command {
         UserCommand::Create {
             email,
@@ -145,7 +146,7 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCo
                 password,
                 full_name,
             };
-            match auth.create_user(registration, superuser, true).await {
+            match admin.create_user(registration, superuser, true).await {
                 Ok(user) => {
                     println!(
                         "created user {} <{}>{}",
@@ -168,7 +169,7 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCo
         }
         UserCommand::Superuser { email, revoke } => {
             let email = EmailAddress::parse(&email).context("EMAIL is not a valid address")?;
-            match auth.set_superuser(&email, !revoke).await {
+            match admin.set_superuser(&email, !revoke).await {
                 Ok(Some(user)) => {
                     let state = if user.is_superuser() {
                         "now a superuser"
@@ -193,7 +194,7 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCo
         }
         UserCommand::Deactivate { email } => {
             let email = EmailAddress::parse(&email).context("--email is not a valid address")?;
-            if auth.deactivate(&email).await? {
+            if admin.deactivate(&email).await? {
                 println!("deactivated {email}; its sessions are revoked");
                 Ok(ExitCode::SUCCESS)
             } else {

@@ -75,15 +75,6 @@ pub enum ApiError {
     /// 403 `Email not verified` (`REQUIRE_VERIFIED_EMAIL`, after a correct password).
     #[error("email not verified")]
     EmailNotVerified,
-    /// 403 `{"detail": "mfa_required", "mfa_token": …, "methods": […]}`: the right
-    /// password of an account with a second factor.
-    #[error("second factor required")]
-    MfaRequired {
-        /// The challenge's token.
-        mfa_token: String,
-        /// The factors that complete it.
-        methods: Vec<&'static str>,
-    },
     /// 403 `aal2_required`: the account has a second factor and the session was not
     /// signed in with one.
     #[error("aal2 required")]
@@ -171,7 +162,6 @@ impl std::fmt::Debug for ApiError {
             Self::NotAuthenticated => "NotAuthenticated",
             Self::CsrfTokenMissing => "CsrfTokenMissing",
             Self::EmailNotVerified => "EmailNotVerified",
-            Self::MfaRequired { .. } => "MfaRequired",
             Self::Aal2Required => "Aal2Required",
             Self::InvalidCode => "InvalidCode",
             Self::InvalidLoginCode => "InvalidLoginCode",
@@ -222,7 +212,6 @@ impl ResponseError for ApiError {
             Self::CsrfTokenMissing
             | Self::EmailNotVerified
             | Self::SuperuserRequired
-            | Self::MfaRequired { .. }
             | Self::Aal2Required => StatusCode::FORBIDDEN,
             Self::UserNotFound => StatusCode::NOT_FOUND,
             Self::LastSuperuser | Self::PasskeyTaken => StatusCode::CONFLICT,
@@ -249,16 +238,6 @@ impl ResponseError for ApiError {
             Self::NotAuthenticated => "Not authenticated",
             Self::CsrfTokenMissing => "CSRF token missing",
             Self::EmailNotVerified => "Email not verified",
-            Self::MfaRequired { mfa_token, methods } => {
-                return HttpResponse::Forbidden()
-                    // Like every token answer: not for caches.
-                    .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]))
-                    .json(MfaRequiredBody {
-                        detail: "mfa_required",
-                        mfa_token,
-                        methods,
-                    });
-            }
             Self::Aal2Required => "aal2_required",
             Self::InvalidCode | Self::InvalidLoginCode => "Invalid code",
             Self::InvalidMfaToken => "Invalid or expired mfa_token",
@@ -319,19 +298,6 @@ impl ResponseError for ApiError {
         }
         response.json(ErrorBody::new(detail))
     }
-}
-
-/// The answer to the right password of an account with a second factor: no tokens.
-#[derive(Serialize, ToSchema)]
-pub struct MfaRequiredBody<'a> {
-    /// Always `mfa_required`.
-    #[schema(example = "mfa_required")]
-    pub detail: &'static str,
-    /// Sent back to `POST /api/v1/auth/mfa/verify` with a code; valid for 5 minutes and 5
-    /// tries.
-    pub mfa_token: &'a str,
-    /// What the login can be completed with: `totp`, `recovery_code`.
-    pub methods: &'a [&'static str],
 }
 
 /// The `Retry-After` of a 503: a database restart or failover takes a few seconds.

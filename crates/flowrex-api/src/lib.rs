@@ -2,7 +2,7 @@
 //!
 //! 1. [`settings`]: every setting, declared once per section, checked into the adapters'
 //!    configurations;
-//! 2. [`startup`]: the composition root — adapters, then the `AuthService`, then the
+//! 2. [`startup`]: the composition root — adapters, then the four services, then the
 //!    server ([`Application::build`]);
 //! 3. [`routes`]: one file per endpoint (handler, body parser, body schema), with the
 //!    [`extract`]ors that do per-request work once and the [`middleware`] around them;

@@ -1,5 +1,5 @@
 //! The composition root. Reading [`Application::build`] goes: adapters chosen from
-//! [`Settings`] (`startup/adapters.rs`) → the `AuthService` over them → the HTTP server
+//! [`Settings`] (`startup/adapters.rs`) → the four services over them → the HTTP server
 //! with its middleware (`startup/server.rs`). `main` and the tests both go through it; the
 //! CLI's commands use [`connect`] and [`open_service`].
 
@@ -8,13 +8,12 @@ mod offline;
 mod server;
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use actix_web::web;
 use anyhow::Context;
-use flowrex_domain::{AuthService, MailDelivery};
+use flowrex_domain::{Admin, MailDelivery, SignIn};
 use flowrex_infrastructure::SeaOrmAuditLog;
 use flowrex_infrastructure::database::Backend;
 use sea_orm::DatabaseConnection;
@@ -38,7 +37,7 @@ pub struct Application {
 
 impl Application {
     /// Connects to the database, applies pending migrations (unless `AUTO_MIGRATE=false`),
-    /// builds each adapter once, wires them into the `AuthService` and binds `HOST:PORT`.
+    /// builds each adapter once, wires them into the services and binds `HOST:PORT`.
     ///
     /// # Errors
     /// When the database cannot be reached or migrated, or the address cannot be bound.
@@ -54,18 +53,20 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}:{port}", settings.http.host));
-        let auth = web::Data::from(Arc::new(
-            adapters
-                .auth_service(&settings, &public_url, port)?
-                .with_login_throttle(adapters.login_throttle(&settings.limits)),
-        ));
+        let services = adapters.services(
+            &settings,
+            &public_url,
+            port,
+            adapters.login_throttle(&settings.limits),
+        )?;
+        let services = server::Services::from(services);
         if let Some(cleanup) = settings.auth.cleanup {
-            spawn_session_cleanup(auth.clone(), cleanup);
+            spawn_session_cleanup(services.sign_in.clone(), services.admin.clone(), cleanup);
         }
         if let Some(delivery) = adapters.mail_delivery() {
             spawn_mail_delivery(delivery, settings.mail.poll_interval);
         }
-        let state = server::State::new(&settings, &adapters, auth)?;
+        let state = server::State::new(&settings, &adapters, services)?;
         let server = server::run(listener, state, &settings.http)?;
         tracing::info!(
             address = %address,
@@ -156,19 +157,23 @@ async fn shutdown_signal() -> bool {
 
 /// Deletes expired sessions, and audit events past their retention, every
 /// `cleanup.interval`, in batches, for as long as the server runs. Every instance may run it: deletes of the same rows are harmless.
-fn spawn_session_cleanup(auth: web::Data<AuthService>, cleanup: SessionCleanup) {
+fn spawn_session_cleanup(
+    sign_in: web::Data<SignIn>,
+    admin: web::Data<Admin>,
+    cleanup: SessionCleanup,
+) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(cleanup.interval);
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            match auth.delete_expired_sessions(cleanup.batch).await {
+            match sign_in.delete_expired_sessions(cleanup.batch).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "expired sessions deleted"),
                 Err(error) => tracing::warn!(%error, "expired sessions not deleted"),
             }
             if let Some(retention) = cleanup.audit_retention {
-                match auth.purge_audit(retention, cleanup.batch).await {
+                match admin.purge_audit(retention, cleanup.batch).await {
                     Ok(0) => {}
                     Ok(deleted) => tracing::info!(deleted, "old audit events deleted"),
                     Err(error) => tracing::warn!(%error, "old audit events not deleted"),

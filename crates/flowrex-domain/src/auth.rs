@@ -1,69 +1,68 @@
-//! The authentication use cases: [`AuthService`], over the [`crate::ports`].
+//! The use cases, as four services by who acts, over one [`Core`]:
 //!
-//! - accounts ([`AuthService::register`], [`AuthService::create_user`],
-//!   [`AuthService::deactivate`]): `auth/accounts.rs`;
-//! - the account lifecycle over mail (verification, forgotten and changed passwords):
-//!   `auth/lifecycle.rs`; the caller's own account (profile, email change, deletion):
-//!   `auth/profile.rs`;
-//! - administration by superusers, never leaving no active superuser: users
-//!   (`auth/admin.rs`), their sessions, reset links and the superuser flag
-//!   (`auth/admin_access.rs`);
-//! - the audit trail, read by administrators and by each user for their own account:
-//!   `auth/audit.rs`;
-//! - login with brute-force throttling ([`AuthService::login`]): `auth/login.rs`;
-//! - second factors: TOTP and recovery codes (`auth/mfa.rs`), completing a login with a
-//!   code (`auth/second_factor.rs`); passkeys: registering, listing, removing
-//!   (`auth/passkeys.rs`), signing in with one (`auth/passkey_login.rs`);
-//! - sessions: refresh rotation, authentication, logout, the sessions list
-//!   (`auth/sessions.rs`);
-//! - each use case's error type and its mapping from the ports' errors: `auth/errors.rs`.
+//! - [`SignIn`] — someone signing in or holding a session: a password login
+//!   (`auth/sign_in/password.rs`), its second factor (`sign_in/second_factor.rs`), a
+//!   passkey (`sign_in/passkey.rs`), and the session afterwards: refresh rotation,
+//!   authentication, logout, the sessions list (`sign_in/sessions.rs`);
+//! - [`Accounts`] — a person and their own account: registration, the lifecycle over mail
+//!   (`accounts/lifecycle.rs`), the profile, the address and deletion
+//!   (`accounts/profile.rs`), their own security log;
+//! - [`Factors`] — the ways an account signs in besides its password: TOTP and recovery
+//!   codes (`factors/totp.rs`), passkeys (`factors/passkeys.rs`);
+//! - [`Admin`] — superusers and the operator: the user directory, accounts' access, the
+//!   audit trail (`admin/users.rs`, `admin/access.rs`, `admin/audit.rs`).
+//!
+//! Each holds the [`Core`] and only the ports of its own, all required: no port answers
+//! "not configured" at run time. The [`Core`] (`auth/core.rs`) holds what every use case
+//! shares — users, sessions, account changes, factors and passkeys, hashing, tokens, time,
+//! the audit trail, the policies — and the rules they share, each written once: whether a
+//! user may sign in ([`Core`]'s `may_sign_in`), opening a session, confirming the owner, the
+//! security stamp's holder check, the login throttle as a value that must end
+//! (`core/throttle.rs`). [`Services::new`] builds all four over one core. Each use case's
+//! error type and its mapping from the ports' errors: `auth/errors.rs`.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use crate::LinkTemplates;
 use crate::ports::{
-    AccountStore, AuditLog, Clock, FailureCounter, PasswordHasher, SessionStore, TokenIssuer,
-    TokenVerifier, UserDirectory, UserRepository,
+    AccountStore, AuditLog, Clock, FailureCounter, MfaStore, OneTimePasswords, PasskeyStore,
+    PasswordHasher, RelyingParty, Sealer, SessionStore, TokenIssuer, TokenVerifier, UserDirectory,
+    UserRepository,
 };
 
 mod accounts;
 mod admin;
-mod admin_access;
-mod audit;
+mod core;
 mod errors;
-mod lifecycle;
+mod factors;
 #[cfg(test)]
 mod lifecycle_tests;
-mod login;
-mod mfa;
 #[cfg(test)]
 mod mfa_tests;
-mod passkey_login;
-mod passkeys;
 #[cfg(test)]
 mod passkeys_tests;
-mod profile;
-mod second_factor;
-mod sessions;
+mod sign_in;
 #[cfg(test)]
 mod tests;
 
-pub use accounts::Registration;
-pub use admin::{AdminError, AdminNewUser, AdminUserChange, INVITATION_TTL_DAYS, UserPage};
-pub use audit::EventPage;
-pub use errors::{
-    AccountError, AuthenticateError, LoginError, LogoutError, MfaError, MfaRequired,
-    MfaVerifyError, RefreshError, RegisterError, RevokeSessionError,
+pub use self::accounts::{Accounts, ProfileChange, VerificationRequest};
+pub use self::admin::{
+    Admin, AdminError, AdminNewUser, AdminUserChange, INVITATION_TTL_DAYS, UserPage,
 };
-pub use lifecycle::VerificationRequest;
-pub use login::LoginAttempt;
-pub use mfa::MfaPorts;
-pub use passkeys::{CEREMONY_TTL, PasskeyCeremony, PasskeyError, PasskeyPorts, user_handle};
-pub use profile::ProfileChange;
-pub use second_factor::SecondFactorProof;
-pub use sessions::{Authenticated, LogoutRequest};
+use self::core::TotpCheck;
+pub use self::core::{
+    Authenticated, CEREMONY_TTL, Core, EventPage, PasskeyCeremony, Registration, user_handle,
+};
+pub use self::errors::{
+    AccountError, AuthenticateError, LoginError, LogoutError, MfaError, MfaVerifyError,
+    PasskeyError, RefreshError, RegisterError, RevokeSessionError,
+};
+pub use self::factors::Factors;
+pub use self::sign_in::{
+    LoginAttempt, LoginOutcome, LogoutRequest, SecondFactorChallenge, SecondFactorProof, SignIn,
+};
 
 /// Token lifetimes and the refresh grace period, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,14 +137,29 @@ pub struct LoginThrottle {
     pub per_account: Option<Arc<dyn FailureCounter>>,
 }
 
-/// The ports [`AuthService`] is written against.
-pub struct AuthPorts {
+/// The rules the services follow, from configuration.
+#[derive(Default)]
+pub struct Policies {
+    /// Token lifetimes.
+    pub auth: AuthPolicy,
+    /// The account lifecycle's rules.
+    pub accounts: AccountPolicy,
+    /// Login throttling (none by default).
+    pub throttle: LoginThrottle,
+}
+
+/// The ports the [`Core`] holds: what every use case shares.
+pub struct CorePorts {
     /// Users.
     pub users: Arc<dyn UserRepository>,
     /// Sessions.
     pub sessions: Arc<dyn SessionStore>,
     /// Atomic account changes, one-time tokens and the mail outbox.
     pub accounts: Arc<dyn AccountStore>,
+    /// Second factors and sign-in challenges.
+    pub factors: Arc<dyn MfaStore>,
+    /// Passkeys and ceremony states.
+    pub passkeys: Arc<dyn PasskeyStore>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Token signing.
@@ -154,109 +168,50 @@ pub struct AuthPorts {
     pub verifier: Arc<dyn TokenVerifier>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
 }
 
-/// The authentication use cases, written against the [`crate::ports`]. Cheap to share
-/// (`Arc` it); every method takes `&self`.
-pub struct AuthService {
-    users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionStore>,
-    accounts: Arc<dyn AccountStore>,
-    hasher: Arc<dyn PasswordHasher>,
-    issuer: Arc<dyn TokenIssuer>,
-    verifier: Arc<dyn TokenVerifier>,
-    clock: Arc<dyn Clock>,
-    policy: AuthPolicy,
-    accounts_policy: AccountPolicy,
-    throttle: LoginThrottle,
-    directory: Option<Arc<dyn UserDirectory>>,
-    audit: Option<Arc<dyn AuditLog>>,
-    mfa: Option<MfaPorts>,
-    passkeys: Option<PasskeyPorts>,
+/// Every port of the four services.
+pub struct ServicePorts {
+    /// What the core holds.
+    pub core: CorePorts,
+    /// TOTP codes (sign-in and factors).
+    pub otp: Arc<dyn OneTimePasswords>,
+    /// Sealing of TOTP secrets at rest (sign-in and factors).
+    pub sealer: Arc<dyn Sealer>,
+    /// The WebAuthn relying party (sign-in and factors).
+    pub relying_party: Arc<dyn RelyingParty>,
+    /// The user directory (administration).
+    pub directory: Arc<dyn UserDirectory>,
 }
 
-impl AuthService {
-    /// Wires the service to its ports, without login throttling.
-    pub fn new(ports: AuthPorts, policy: AuthPolicy) -> Self {
+/// The four services over one core: what a composition root (or a test) builds once.
+pub struct Services {
+    /// Signing in and sessions.
+    pub sign_in: SignIn,
+    /// One's own account.
+    pub accounts: Accounts,
+    /// Second factors and passkeys.
+    pub factors: Factors,
+    /// Administration.
+    pub admin: Admin,
+}
+
+impl Services {
+    /// Builds the core from `ports.core` and `policies`, and each service over it with its
+    /// own ports.
+    pub fn new(ports: ServicePorts, policies: Policies) -> Self {
+        let core = Arc::new(Core::new(ports.core, policies));
+        let totp = TotpCheck {
+            otp: ports.otp,
+            sealer: ports.sealer,
+        };
         Self {
-            users: ports.users,
-            sessions: ports.sessions,
-            accounts: ports.accounts,
-            hasher: ports.hasher,
-            issuer: ports.issuer,
-            verifier: ports.verifier,
-            clock: ports.clock,
-            policy,
-            accounts_policy: AccountPolicy::default(),
-            throttle: LoginThrottle::default(),
-            directory: None,
-            audit: None,
-            mfa: None,
-            passkeys: None,
+            sign_in: SignIn::new(core.clone(), totp.clone(), ports.relying_party.clone()),
+            accounts: Accounts::new(core.clone()),
+            factors: Factors::new(core.clone(), totp, ports.relying_party),
+            admin: Admin::new(core, ports.directory),
         }
-    }
-
-    /// Sets the account lifecycle's rules.
-    #[must_use]
-    pub fn with_account_policy(mut self, policy: AccountPolicy) -> Self {
-        self.accounts_policy = policy;
-        self
-    }
-
-    /// Turns on brute-force throttling of logins.
-    #[must_use]
-    pub fn with_login_throttle(mut self, throttle: LoginThrottle) -> Self {
-        self.throttle = throttle;
-        self
-    }
-
-    /// The token lifetimes in force.
-    pub fn policy(&self) -> AuthPolicy {
-        self.policy
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    /// Applies `changes`, which insert or update a user, and returns that user.
-    async fn apply_for_user(
-        &self,
-        changes: crate::ports::Changes,
-        now: DateTime<Utc>,
-    ) -> Result<crate::User, crate::ports::AccountStoreError> {
-        self.accounts
-            .apply(changes, now)
-            .await?
-            .user
-            .ok_or_else(|| {
-                crate::ports::AccountStoreError::Unexpected(anyhow::anyhow!("no user changed"))
-            })
-    }
-
-    /// The active user `issued` was issued to, if no credential event of theirs happened
-    /// since: the one check every link, second-factor challenge and passkey ceremony
-    /// passes before it is honoured ([`crate::stamp`]).
-    async fn holder(
-        &self,
-        issued: crate::IssuedUnder,
-    ) -> Result<Option<crate::User>, crate::ports::RepositoryError> {
-        Ok(self
-            .active_user(issued.user)
-            .await?
-            .filter(|user| user.still_holds(issued)))
-    }
-
-    /// The user `id`, if it exists and is active: whom a token, challenge or passkey may
-    /// still sign in or act for.
-    async fn active_user(
-        &self,
-        id: crate::UserId,
-    ) -> Result<Option<crate::User>, crate::ports::RepositoryError> {
-        Ok(self
-            .users
-            .find_by_id(id)
-            .await?
-            .filter(crate::User::is_active))
     }
 }

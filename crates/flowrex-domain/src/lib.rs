@@ -2,8 +2,11 @@
 //! so that any Flowrex service can embed it.
 //!
 //! # Where to start
-//! - [`AuthService`]: the use cases (register, login, refresh, authenticate, logout, the
-//!   sessions list), each returning its own error type.
+//! - The use cases, as four services over one [`Core`]: [`SignIn`] (password, second
+//!   factor, passkey, the session afterwards), [`Accounts`] (registration, the lifecycle
+//!   over mail, one's own account), [`Factors`] (TOTP, recovery codes, passkeys) and
+//!   [`Admin`] (the directory, accounts' access, the audit trail) — see [`auth`]. Each use
+//!   case returns its own error type.
 //! - [`ports`]: the traits it is written against (users, sessions, hashing, tokens, time,
 //!   attempt counters), each with its contract in its docs. Adapters live in other crates
 //!   (`flowrex-infrastructure`: sea-orm, bcrypt, JWT, Redis); tests and examples use the
@@ -17,8 +20,8 @@
 //! [dependencies]
 //! flowrex-domain = { git = "…", package = "flowrex-domain" }
 //! ```
-//! then wire an [`AuthService`] from [`AuthPorts`] — `examples/in_memory.rs` does it with
-//! the in-memory fakes and runs register → login → the current user:
+//! then wire the [`Services`] from their [`ServicePorts`] — `examples/in_memory.rs` does it
+//! with the in-memory fakes and runs register → login → the current user:
 //! `cargo run -p flowrex-domain --example in_memory --features test-support`.
 //! A service that only needs to check Flowrex's access tokens does not need this crate's
 //! use cases at all: see `flowrex-infrastructure`'s `examples/protected_service.rs`.
@@ -53,11 +56,12 @@ pub use audit::{
     ThrottledLogin,
 };
 pub use auth::{
-    AccountError, AccountPolicy, AdminError, AdminNewUser, AdminUserChange, AuthPolicy, AuthPorts,
-    AuthService, AuthenticateError, Authenticated, EventPage, INVITATION_TTL_DAYS, LoginAttempt,
-    LoginError, LoginThrottle, LogoutError, LogoutRequest, MfaError, MfaPorts, MfaRequired,
-    MfaVerifyError, PasskeyCeremony, PasskeyError, PasskeyPorts, ProfileChange, RefreshError,
-    RegisterError, Registration, RevokeSessionError, SecondFactorProof, UserPage,
+    AccountError, AccountPolicy, Accounts, Admin, AdminError, AdminNewUser, AdminUserChange,
+    AuthPolicy, AuthenticateError, Authenticated, Core, CorePorts, EventPage, Factors,
+    INVITATION_TTL_DAYS, LoginAttempt, LoginError, LoginOutcome, LoginThrottle, LogoutError,
+    LogoutRequest, MfaError, MfaVerifyError, PasskeyCeremony, PasskeyError, Policies,
+    ProfileChange, RefreshError, RegisterError, Registration, RevokeSessionError,
+    SecondFactorChallenge, SecondFactorProof, ServicePorts, Services, SignIn, UserPage,
     VerificationRequest,
 };
 pub use client::{ClientInfo, ClientKey};

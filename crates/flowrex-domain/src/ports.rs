@@ -1,4 +1,4 @@
-//! The ports: what [`crate::AuthService`] needs from the outside world, and nothing else
+//! The ports: what the services ([`crate::Services`]) need from the outside world, and nothing else
 //! (HTTP-only concerns such as request rate limits and readiness probes belong to the
 //! adapters' crates). One trait per capability; adapters in other crates implement them,
 //! each contract written in its docs, and `mockall` mocks of each are generated under the

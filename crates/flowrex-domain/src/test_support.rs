@@ -1,8 +1,9 @@
 //! Small hand-written fakes of the ports, for tests and examples of this and other crates
-//! (feature `test-support`): [`InMemoryStore`] (users, sessions, one-time tokens and the
-//! mail outbox, as one database holds them all), [`FixedClock`] and [`SettableClock`],
-//! [`PlainTokens`], [`PlainHasher`], [`CountingFailureCounter`], [`RecordingTransport`],
-//! and for second factors [`PlainSealer`] and [`StepCodes`] (the store keeps factors too).
+//! (feature `test-support`): [`InMemoryStore`] (users, sessions, account changes, one-time
+//! tokens, second factors, passkeys, the audit trail and the mail outbox, as one database
+//! holds them all), [`FixedClock`] and [`SettableClock`], [`PlainTokens`], [`PlainHasher`],
+//! [`CountingFailureCounter`], [`RecordingTransport`], [`PlainSealer`], [`StepCodes`] and
+//! [`TrustingRelyingParty`]; [`in_memory_services`] wires the services over them.
 //! They keep the ports' contracts (a taken email, a single winner among concurrent
 //! rotations) but nothing survives the process.
 
@@ -21,8 +22,9 @@ use chrono::{DateTime, Utc};
 
 use crate::ports::{Clock, QueuedMail, RepositoryError, TotpFactor, UserRepository};
 use crate::{
-    AuditEvent, AuditFilter, AuditUser, AuthPorts, EmailAddress, LoginThrottle, RecordedEvent,
-    Session, StoredToken, TokenFingerprint, User, UserId, UserParts,
+    AuditEvent, AuditFilter, AuditUser, CorePorts, EmailAddress, LoginThrottle, Policies,
+    RecordedEvent, ServicePorts, Services, Session, StoredToken, TokenFingerprint, User, UserId,
+    UserParts,
 };
 
 pub use fakes::{
@@ -30,20 +32,39 @@ pub use fakes::{
     SettableClock, StepCodes, TrustingRelyingParty,
 };
 
-/// The ports of an [`AuthService`](crate::AuthService) over `store` (users, sessions and
-/// account changes), [`PlainHasher`], [`PlainTokens`] and `clock`: the in-memory wiring
-/// that tests of the use cases start from.
-pub fn in_memory_ports(store: &Arc<InMemoryStore>, clock: Arc<dyn Clock>) -> AuthPorts {
+/// The ports of the [`Services`] over `store` (users, sessions, account changes, factors,
+/// passkeys, the audit trail and the directory, as one database holds them), [`PlainHasher`],
+/// [`PlainTokens`], [`StepCodes`], [`PlainSealer`], [`TrustingRelyingParty`] and `clock`: the
+/// in-memory wiring that tests of the use cases start from.
+pub fn in_memory_ports(store: &Arc<InMemoryStore>, clock: Arc<dyn Clock>) -> ServicePorts {
     let tokens = Arc::new(PlainTokens::default());
-    AuthPorts {
-        users: store.clone(),
-        sessions: store.clone(),
-        accounts: store.clone(),
-        hasher: Arc::new(PlainHasher),
-        issuer: tokens.clone(),
-        verifier: tokens,
-        clock,
+    ServicePorts {
+        core: CorePorts {
+            users: store.clone(),
+            sessions: store.clone(),
+            accounts: store.clone(),
+            factors: store.clone(),
+            passkeys: store.clone(),
+            hasher: Arc::new(PlainHasher),
+            issuer: tokens.clone(),
+            verifier: tokens,
+            clock,
+            audit: store.clone(),
+        },
+        otp: Arc::new(StepCodes),
+        sealer: Arc::new(PlainSealer),
+        relying_party: Arc::new(TrustingRelyingParty),
+        directory: store.clone(),
     }
+}
+
+/// The four services over [`in_memory_ports`], following `policies`.
+pub fn in_memory_services(
+    store: &Arc<InMemoryStore>,
+    clock: Arc<dyn Clock>,
+    policies: Policies,
+) -> Services {
+    Services::new(in_memory_ports(store, clock), policies)
 }
 
 /// A login throttle of two [`CountingFailureCounter`]s: `per_client` failures per client and

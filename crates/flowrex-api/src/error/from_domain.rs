@@ -31,10 +31,6 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => Self::InvalidLogin,
             LoginError::EmailNotVerified => Self::EmailNotVerified,
             LoginError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
-            LoginError::MfaRequired(required) => Self::MfaRequired {
-                mfa_token: required.token.expose().to_owned(),
-                methods: required.methods.iter().map(|m| m.as_str()).collect(),
-            },
             LoginError::Unavailable(cause) => Self::Unavailable(cause),
             LoginError::Unexpected(cause) => Self::Internal(cause),
         }
@@ -115,6 +111,7 @@ impl From<MfaVerifyError> for ApiError {
         match error {
             MfaVerifyError::InvalidCode => Self::InvalidLoginCode,
             MfaVerifyError::InvalidChallenge => Self::InvalidMfaToken,
+            MfaVerifyError::EmailNotVerified => Self::EmailNotVerified,
             MfaVerifyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             MfaVerifyError::Unavailable(cause) => Self::Unavailable(cause),
             MfaVerifyError::Unexpected(cause) => Self::Internal(cause),

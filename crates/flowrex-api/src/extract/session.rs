@@ -4,7 +4,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use flowrex_domain::{AuthService, Authenticated};
+use flowrex_domain::{Authenticated, SignIn};
 use futures::future::LocalBoxFuture;
 
 use crate::error::ApiError;
@@ -40,11 +40,11 @@ impl FromRequest for AuthenticatedSession {
         // from its header instead of copying it.
         let request = request.clone();
         Box::pin(async move {
-            let auth = request
-                .app_data::<web::Data<AuthService>>()
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no AuthService")))?;
+            let sign_in = request
+                .app_data::<web::Data<SignIn>>()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no SignIn service")))?;
             let token = bearer_token(&request)?;
-            Ok(Self(auth.authenticate(token).await?))
+            Ok(Self(sign_in.authenticate(token).await?))
         })
     }
 }

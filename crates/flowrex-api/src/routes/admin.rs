@@ -4,7 +4,7 @@
 //! lookup just read, so a demotion counts at once.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use flowrex_domain::{AuthService, User, UserId};
+use flowrex_domain::{Admin, User, UserId};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, SuperuserSession};
@@ -53,12 +53,12 @@ fn user_response(status: actix_web::http::StatusCode, user: &User) -> HttpRespon
     )
 )]
 pub async fn list_users(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let list = parse_list(request.query_string())?;
-    let page = auth
+    let page = admin
         .admin_list_users(&caller, &list.filter, list.before, list.limit)
         .await?;
     Ok(HttpResponse::Ok()
@@ -83,12 +83,12 @@ pub async fn list_users(
     )
 )]
 pub async fn create_user(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let new = parse_create(body.content_type(), body.bytes())?;
-    let user = auth.admin_create_user(&caller, new).await?;
+    let user = admin.admin_create_user(&caller, new).await?;
     Ok(user_response(actix_web::http::StatusCode::CREATED, &user))
 }
 
@@ -106,11 +106,11 @@ pub async fn create_user(
     )
 )]
 pub async fn get_user(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = auth.admin_get_user(&caller, user_id(&path)?).await?;
+    let user = admin.admin_get_user(&caller, user_id(&path)?).await?;
     Ok(user_response(actix_web::http::StatusCode::OK, &user))
 }
 
@@ -131,14 +131,14 @@ pub async fn get_user(
     )
 )]
 pub async fn update_user(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path)?;
     let change = parse_update(body.content_type(), body.bytes())?;
-    let user = auth.admin_update_user(&caller, id, change).await?;
+    let user = admin.admin_update_user(&caller, id, change).await?;
     Ok(user_response(actix_web::http::StatusCode::OK, &user))
 }
 
@@ -157,11 +157,11 @@ pub async fn update_user(
     )
 )]
 pub async fn delete_user(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.admin_delete_user(&caller, user_id(&path)?).await?;
+    admin.admin_delete_user(&caller, user_id(&path)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -179,11 +179,11 @@ pub async fn delete_user(
     )
 )]
 pub async fn list_sessions(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = auth.admin_list_sessions(&caller, user_id(&path)?).await?;
+    let sessions = admin.admin_list_sessions(&caller, user_id(&path)?).await?;
     Ok(uncached(
         HttpResponse::Ok(),
         SessionListBody {
@@ -210,11 +210,13 @@ pub async fn list_sessions(
     )
 )]
 pub async fn revoke_sessions(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.admin_revoke_sessions(&caller, user_id(&path)?).await?;
+    admin
+        .admin_revoke_sessions(&caller, user_id(&path)?)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -233,11 +235,12 @@ pub async fn revoke_sessions(
     )
 )]
 pub async fn send_password_reset(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.admin_send_password_reset(&caller, user_id(&path)?)
+    admin
+        .admin_send_password_reset(&caller, user_id(&path)?)
         .await?;
     Ok(HttpResponse::Accepted().json(MessageBody {
         message: "A password-reset link has been sent",

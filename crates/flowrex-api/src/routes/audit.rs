@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use flowrex_domain::{AuditAction, AuditFilter, AuthService, EventPage, RecordedEvent, UserId};
+use flowrex_domain::{Accounts, Admin, AuditAction, AuditFilter, EventPage, RecordedEvent, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -179,12 +179,12 @@ pub fn parse_events(query: &str) -> Result<EventRequest, Rejection> {
     )
 )]
 pub async fn admin_audit(
-    auth: web::Data<AuthService>,
+    admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let list = parse_events(request.query_string())?;
-    let page = auth
+    let page = admin
         .admin_audit(&caller, &list.filter, list.before, list.limit)
         .await?;
     Ok(page_body(&page))
@@ -207,12 +207,12 @@ pub async fn admin_audit(
     )
 )]
 pub async fn security_events(
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let list = parse_events(request.query_string())?;
-    let page = auth
+    let page = accounts
         .security_events(&caller, list.before, list.limit)
         .await
         .map_err(|error| match error {

@@ -15,7 +15,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
-use flowrex_domain::{AccountError, AuthService, NewPassword, OneTimeToken, TokenPurpose};
+use flowrex_domain::{AccountError, Accounts, NewPassword, OneTimeToken, TokenPurpose};
 use minijinja::{Environment, context};
 use serde::Deserialize;
 
@@ -190,13 +190,13 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
 pub fn resource(page: Page) -> Resource {
     web::resource(format!("/{}", page.path()))
         .route(web::get().to(
-            move |auth: web::Data<AuthService>, pages: web::Data<Pages>, request: HttpRequest| {
-                show(page, auth, pages, request)
+            move |accounts: web::Data<Accounts>, pages: web::Data<Pages>, request: HttpRequest| {
+                show(page, accounts, pages, request)
             },
         ))
         .route(web::post().to(
-            move |auth: web::Data<AuthService>, pages: web::Data<Pages>, body: Body| {
-                submit(page, auth, pages, body)
+            move |accounts: web::Data<Accounts>, pages: web::Data<Pages>, body: Body| {
+                submit(page, accounts, pages, body)
             },
         ))
 }
@@ -221,7 +221,7 @@ fn well_formed(fields: &LinkFields) -> Option<&str> {
 /// page saying the link is no good.
 pub async fn show(
     page: Page,
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     pages: web::Data<Pages>,
     request: HttpRequest,
 ) -> HttpResponse {
@@ -229,7 +229,7 @@ pub async fn show(
     let Some(token) = well_formed(&fields) else {
         return pages.invalid_link();
     };
-    match auth.link_is_usable(token, page.purpose()).await {
+    match accounts.link_is_usable(token, page.purpose()).await {
         Ok(true) => pages.form(page, token, StatusCode::OK, None),
         Ok(false) => pages.invalid_link(),
         Err(error) => pages.failure(&error),
@@ -239,7 +239,7 @@ pub async fn show(
 /// `POST` of a link page's form (`application/x-www-form-urlencoded`): uses the token.
 pub async fn submit(
     page: Page,
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     pages: web::Data<Pages>,
     body: Body,
 ) -> HttpResponse {
@@ -248,14 +248,14 @@ pub async fn submit(
         return pages.invalid_link();
     };
     let outcome = match page {
-        Page::VerifyEmail => auth.confirm_verification(token).await.map(|user| {
+        Page::VerifyEmail => accounts.confirm_verification(token).await.map(|user| {
             pages.done(
                 StatusCode::OK,
                 "Your email address is verified",
                 &format!("{} is verified. You can close this page.", user.email()),
             )
         }),
-        Page::ConfirmEmail => auth.confirm_email_change(token).await.map(|user| {
+        Page::ConfirmEmail => accounts.confirm_email_change(token).await.map(|user| {
             pages.done(
                 StatusCode::OK,
                 "Your email address is changed",
@@ -286,7 +286,7 @@ pub async fn submit(
                     );
                 }
             };
-            auth.reset_password(token, password).await.map(|()| {
+            accounts.reset_password(token, password).await.map(|()| {
                 pages.done(
                     StatusCode::OK,
                     "Your password is changed",

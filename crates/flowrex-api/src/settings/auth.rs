@@ -1,4 +1,4 @@
-//! Tokens, sessions and password hashing: what the `AuthService` and its token and hashing
+//! Tokens, sessions and password hashing: what the services and their token and hashing
 //! adapters are built from.
 
 use std::path::PathBuf;

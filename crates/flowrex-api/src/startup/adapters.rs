@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use flowrex_domain::ports::{FailureCounter, MailTransport};
 use flowrex_domain::{
-    AccountPolicy, AuthPorts, AuthService, DeliveryPolicy, LinkTemplates, LoginThrottle,
-    MailDelivery, MfaPorts, PasskeyPorts,
+    AccountPolicy, CorePorts, DeliveryPolicy, LinkTemplates, LoginThrottle, MailDelivery, Policies,
+    ServicePorts, Services,
 };
 use flowrex_infrastructure::circuit::Circuit;
 use flowrex_infrastructure::database::{self, DatabaseSettings};
@@ -97,19 +97,20 @@ impl Adapters {
         })
     }
 
-    /// The use cases over the stores, hasher, tokens and clock (no login throttle), with
-    /// links to `public_url` unless the settings name other pages, and passkeys for pages
-    /// at the configured origins (by default `http://localhost:3000` and this service's own
-    /// on `port`).
+    /// The services over the stores, hasher, tokens and clock, with `throttle`, links to
+    /// `public_url` unless the settings name other pages, and passkeys for pages at the
+    /// configured origins (by default `http://localhost:3000` and this service's own on
+    /// `port`).
     ///
     /// # Errors
     /// When the WebAuthn origins cannot work with the relying party id.
-    pub fn auth_service(
+    pub fn services(
         &self,
         settings: &Settings,
         public_url: &str,
         port: u16,
-    ) -> anyhow::Result<AuthService> {
+        throttle: LoginThrottle,
+    ) -> anyhow::Result<Services> {
         let relying_party = relying_party(settings, port)?;
         let mail = &settings.mail;
         let own = LinkTemplates::served_by(public_url);
@@ -124,43 +125,44 @@ impl Adapters {
                 .clone()
                 .unwrap_or(own.confirm_email_change),
         };
-        Ok(AuthService::new(
-            AuthPorts {
-                users: Arc::new(SeaOrmUserRepository::new(self.db.clone())),
+        let users = Arc::new(SeaOrmUserRepository::new(self.db.clone()));
+        let ports = ServicePorts {
+            core: CorePorts {
+                users: users.clone(),
                 sessions: Arc::new(SeaOrmSessionStore::new(self.db.clone())),
                 accounts: Arc::new(SeaOrmAccountStore::new(
                     self.db.clone(),
                     self.sealer.clone(),
                 )),
+                factors: Arc::new(SeaOrmMfaStore::new(self.db.clone())),
+                passkeys: Arc::new(SeaOrmPasskeyStore::new(self.db.clone())),
                 hasher: Arc::new(self.hasher.clone()),
                 issuer: self.tokens.clone(),
                 verifier: self.tokens.clone(),
                 clock: Arc::new(SystemClock),
+                audit: Arc::new(self.audit.clone()),
             },
-            settings.auth.policy,
-        )
-        .with_directory(Arc::new(SeaOrmUserRepository::new(self.db.clone())))
-        .with_audit_log(Arc::new(self.audit.clone()))
-        .with_mfa(MfaPorts {
-            store: Arc::new(SeaOrmMfaStore::new(self.db.clone())),
             otp: Arc::new(TotpCodes::default()),
             sealer: self.factor_sealer.clone(),
-        })
-        .with_passkeys(PasskeyPorts {
             relying_party: Arc::new(relying_party),
-            store: Arc::new(SeaOrmPasskeyStore::new(self.db.clone())),
-        })
-        .with_account_policy(AccountPolicy {
-            verification_ttl: mail.verification_ttl,
-            reset_ttl: mail.reset_ttl,
-            email_change_ttl: mail.email_change_ttl,
-            links,
-            mail_enabled: mail.enabled(),
-            require_verified_email: mail.require_verified_email,
-            resend_limit: mail
-                .resend_interval
-                .and_then(|window| self.counter("mail", Quota { max: 1, window })),
-        }))
+            directory: users,
+        };
+        let policies = Policies {
+            auth: settings.auth.policy,
+            accounts: AccountPolicy {
+                verification_ttl: mail.verification_ttl,
+                reset_ttl: mail.reset_ttl,
+                email_change_ttl: mail.email_change_ttl,
+                links,
+                mail_enabled: mail.enabled(),
+                require_verified_email: mail.require_verified_email,
+                resend_limit: mail
+                    .resend_interval
+                    .and_then(|window| self.counter("mail", Quota { max: 1, window })),
+            },
+            throttle,
+        };
+        Ok(Services::new(ports, policies))
     }
 
     /// The outbox, for delivery and its metrics.
@@ -277,22 +279,25 @@ async fn connect_pool(pool: &DatabaseSettings) -> anyhow::Result<DatabaseConnect
         .with_context(|| format!("failed to connect to the database at {}", pool.url))
 }
 
-/// The service without the HTTP server, for the CLI's user commands: pending migrations
+/// The services without the HTTP server, for the CLI's user commands: pending migrations
 /// applied (unless `AUTO_MIGRATE=false`), no login throttle.
 ///
 /// # Errors
 /// When the database cannot be reached or migrated, or bcrypt cannot start.
-pub async fn open_service(
-    settings: &Settings,
-) -> anyhow::Result<(DatabaseConnection, AuthService)> {
+pub async fn open_service(settings: &Settings) -> anyhow::Result<(DatabaseConnection, Services)> {
     let adapters = Adapters::build(settings).await?;
     let public_url = settings
         .mail
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", settings.http.address()));
-    let auth = adapters.auth_service(settings, &public_url, settings.http.port)?;
-    Ok((adapters.db, auth))
+    let services = adapters.services(
+        settings,
+        &public_url,
+        settings.http.port,
+        LoginThrottle::default(),
+    )?;
+    Ok((adapters.db, services))
 }
 
 /// The serving pool, with pending migrations applied first unless `AUTO_MIGRATE=false`:

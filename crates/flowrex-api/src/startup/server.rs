@@ -8,7 +8,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use flowrex_domain::AuthService;
+use flowrex_domain::{Accounts, Admin, Factors, SignIn};
 use flowrex_infrastructure::JwtTokens;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -28,9 +28,32 @@ use crate::routes::pages::Pages;
 use crate::settings::Settings;
 use crate::settings::http::HttpConfig;
 
+/// The four services, as handlers take them.
+pub struct Services {
+    /// Signing in and sessions (also every authenticated request's check).
+    pub sign_in: web::Data<SignIn>,
+    /// One's own account.
+    pub accounts: web::Data<Accounts>,
+    /// Second factors and passkeys.
+    pub factors: web::Data<Factors>,
+    /// Administration.
+    pub admin: web::Data<Admin>,
+}
+
+impl From<flowrex_domain::Services> for Services {
+    fn from(services: flowrex_domain::Services) -> Self {
+        Self {
+            sign_in: web::Data::new(services.sign_in),
+            accounts: web::Data::new(services.accounts),
+            factors: web::Data::new(services.factors),
+            admin: web::Data::new(services.admin),
+        }
+    }
+}
+
 /// What handlers and middleware read, shared by every worker.
 pub struct State {
-    auth: web::Data<AuthService>,
+    services: Services,
     client_limit: Option<web::Data<ClientRateLimit>>,
     readiness: web::Data<Readiness>,
     trusted_proxies: web::Data<TrustedProxies>,
@@ -44,18 +67,18 @@ pub struct State {
 }
 
 impl State {
-    /// The state of a server over `adapters` and `auth`.
+    /// The state of a server over `adapters` and `services`.
     ///
     /// # Errors
     /// When the JWK set cannot be serialised or a page template does not parse.
     pub fn new(
         settings: &Settings,
         adapters: &Adapters,
-        auth: web::Data<AuthService>,
+        services: Services,
     ) -> anyhow::Result<Self> {
         let keys = serde_json::to_value(&adapters.tokens.jwks().keys).context("JWK set")?;
         Ok(Self {
-            auth,
+            services,
             client_limit: adapters
                 .request_limiter(&settings.limits)
                 .map(|limiter| web::Data::new(ClientRateLimit(limiter))),
@@ -94,7 +117,10 @@ pub fn run(listener: TcpListener, state: State, http: &HttpConfig) -> anyhow::Re
             ));
         }
         let mut app = App::new()
-            .app_data(state.auth.clone())
+            .app_data(state.services.sign_in.clone())
+            .app_data(state.services.accounts.clone())
+            .app_data(state.services.factors.clone())
+            .app_data(state.services.admin.clone())
             .app_data(state.readiness.clone())
             .app_data(state.trusted_proxies.clone())
             .app_data(state.jwks.clone())

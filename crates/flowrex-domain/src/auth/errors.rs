@@ -2,8 +2,6 @@
 //! password and inactive user are one [`LoginError::InvalidCredentials`], so that no answer
 //! tells which accounts exist.
 
-use crate::OneTimeToken;
-use crate::SecondFactor;
 use crate::ports::{
     AccountStoreError, HashError, IssueError, MfaStoreError, OtpError, PasskeyStoreError,
     RepositoryError, SessionStoreError,
@@ -37,22 +35,9 @@ failure_enum! {
         /// `REQUIRE_VERIFIED_EMAIL` is on.
         #[error("email not verified")]
         EmailNotVerified,
-        /// The right password of an account with a second factor: no session yet; the login
-        /// goes on at [`crate::AuthService::verify_second_factor`] with this challenge.
-        #[error("second factor required")]
-        MfaRequired(MfaRequired),
     }
     /// A store cannot be reached.
     unavailable: "store unavailable";
-}
-
-/// A login that awaits its second factor.
-#[derive(Debug)]
-pub struct MfaRequired {
-    /// The challenge's token (`mfa_token`), valid for [`crate::mfa::MFA_TOKEN_TTL`].
-    pub token: OneTimeToken,
-    /// The factors it can be completed with.
-    pub methods: Vec<SecondFactor>,
 }
 
 failure_enum! {
@@ -97,9 +82,14 @@ failure_enum! {
         /// A wrong, used or replayed code or recovery code (a try of the challenge's five).
         #[error("invalid code")]
         InvalidCode,
-        /// An `mfa_token` that is unknown, used, expired or out of tries: log in again.
+        /// An `mfa_token` that is unknown, used, expired or out of tries, or issued before a
+        /// credential event of its account: log in again.
         #[error("invalid or expired mfa_token")]
         InvalidChallenge,
+        /// The account's address is not verified, and verification became required after
+        /// its password was checked.
+        #[error("email not verified")]
+        EmailNotVerified,
         /// Too many failures from this client (for this account), as for logins.
         #[error("too many failed attempts")]
         Throttled {
@@ -302,5 +292,78 @@ pub(super) fn link_error(error: AccountStoreError) -> AccountError {
     match error {
         AccountStoreError::StampMoved => AccountError::InvalidToken,
         other => other.into(),
+    }
+}
+
+failure_enum! {
+    /// Why a passkey step failed.
+    pub enum PasskeyError {
+        /// The ceremony id is unknown, used, expired or of the other ceremony.
+        #[error("invalid or expired ceremony")]
+        InvalidCeremony,
+        /// The registration response does not verify.
+        #[error("passkey registration rejected")]
+        RegistrationRejected,
+        /// The passkey is registered already.
+        #[error("passkey already registered")]
+        AlreadyRegistered,
+        /// The assertion does not verify, or names no passkey of an active user.
+        #[error("passkey not accepted")]
+        LoginRejected,
+        /// No such passkey of the caller's.
+        #[error("passkey not found")]
+        NotFound,
+        /// The account has a second factor and the session was not signed in with one.
+        #[error("a session at aal2 is required")]
+        Aal2Required,
+        /// A verified passkey of an account whose address is not verified, while
+        /// `REQUIRE_VERIFIED_EMAIL` is on: the same answer as for the right password; or a
+        /// passkey to add to such an account (a way to sign in is added only to a verified
+        /// address).
+        #[error("email not verified")]
+        EmailNotVerified,
+        /// Adding a passkey from a session below `aal2` needs the current password.
+        #[error("current password required")]
+        PasswordRequired,
+        /// The current password given is wrong (counted like a failed login).
+        #[error("current password is incorrect")]
+        WrongPassword,
+        /// Too many failures from this client.
+        #[error("too many failed attempts")]
+        Throttled {
+            /// Time until the window ends.
+            retry_after: std::time::Duration,
+        },
+    }
+    /// A store cannot be reached.
+    unavailable: "store unavailable";
+}
+
+from_store_errors! { PasskeyError: RepositoryError, MfaStoreError, PasskeyStoreError; }
+
+/// The password check of the lifecycle, as a passkey step sees it.
+impl From<AccountError> for PasskeyError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::WrongPassword => Self::WrongPassword,
+            AccountError::Aal2Required => Self::Aal2Required,
+            AccountError::Throttled { retry_after } => Self::Throttled { retry_after },
+            AccountError::Unavailable(source) => Self::Unavailable(source),
+            other => Self::Unexpected(anyhow::anyhow!(other)),
+        }
+    }
+}
+
+impl From<AccountStoreError> for PasskeyError {
+    fn from(error: AccountStoreError) -> Self {
+        match error {
+            AccountStoreError::PasskeyTaken => Self::AlreadyRegistered,
+            AccountStoreError::PasskeyGone => Self::NotFound,
+            // The ceremony's credentials changed before its finish was stored.
+            AccountStoreError::StampMoved => Self::InvalidCeremony,
+            AccountStoreError::Unavailable(source) => Self::Unavailable(source),
+            AccountStoreError::Unexpected(source) => Self::Unexpected(source),
+            other => Self::Unexpected(anyhow::anyhow!(other)),
+        }
     }
 }

@@ -10,7 +10,7 @@ use super::*;
 use crate::ports::UserRepository;
 use crate::test_support::{
     CountingFailureCounter, InMemoryStore, RecordingTransport, SettableClock, counting_throttle,
-    in_memory_ports,
+    in_memory_services,
 };
 use crate::{
     ClientInfo, DeliveryPolicy, EmailAddress, Mail, MailDelivery, MailPurpose, NewPassword,
@@ -20,7 +20,7 @@ use crate::{
 struct Lifecycle {
     store: Arc<InMemoryStore>,
     clock: Arc<SettableClock>,
-    service: AuthService,
+    service: Services,
 }
 
 fn email(raw: &str) -> EmailAddress {
@@ -36,12 +36,15 @@ fn lifecycle_with(policy: AccountPolicy) -> Lifecycle {
     let clock = Arc::new(SettableClock::new(
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
     ));
-    let service = AuthService::new(
-        in_memory_ports(&store, clock.clone()),
-        AuthPolicy::default(),
-    )
-    .with_account_policy(policy)
-    .with_login_throttle(counting_throttle(50, 5));
+    let service = in_memory_services(
+        &store,
+        clock.clone(),
+        Policies {
+            accounts: policy,
+            throttle: counting_throttle(50, 5),
+            ..Policies::default()
+        },
+    );
     Lifecycle {
         store,
         clock,
@@ -56,6 +59,7 @@ fn lifecycle() -> Lifecycle {
 impl Lifecycle {
     async fn register(&self, raw: &str) -> User {
         self.service
+            .accounts
             .register(Registration {
                 email: email(raw),
                 password: NewPassword::parse("Secret123".to_owned()).unwrap(),
@@ -65,19 +69,27 @@ impl Lifecycle {
             .unwrap()
     }
 
+    /// A password login (no account here has a second factor): its pair.
     async fn login(&self, raw: &str, password: &str) -> Result<TokenPair, LoginError> {
         self.service
+            .sign_in
             .login(LoginAttempt {
                 email: email(raw),
                 password: PasswordAttempt::new(password.to_owned()),
                 client: client(),
             })
             .await
+            .map(|outcome| outcome.into_pair().expect("no second factor"))
     }
 
     async fn caller(&self, raw: &str, password: &str) -> (TokenPair, Authenticated) {
         let pair = self.login(raw, password).await.unwrap();
-        let caller = self.service.authenticate(&pair.access_token).await.unwrap();
+        let caller = self
+            .service
+            .sign_in
+            .authenticate(&pair.access_token)
+            .await
+            .unwrap();
         (pair, caller)
     }
 
@@ -113,10 +125,15 @@ async fn registration_queues_a_verification_link_that_verifies_once() {
         .store
         .last_link_token(MailPurpose::VerifyEmail)
         .unwrap();
-    let verified = world.service.confirm_verification(&token).await.unwrap();
+    let verified = world
+        .service
+        .accounts
+        .confirm_verification(&token)
+        .await
+        .unwrap();
     assert!(verified.is_verified());
     assert_matches!(
-        world.service.confirm_verification(&token).await,
+        world.service.accounts.confirm_verification(&token).await,
         Err(AccountError::InvalidToken)
     );
 }
@@ -131,6 +148,7 @@ async fn a_new_verification_link_replaces_the_old_one_and_links_expire() {
         .unwrap();
     world
         .service
+        .accounts
         .request_verification(VerificationRequest::Caller(&user))
         .await
         .unwrap();
@@ -140,12 +158,12 @@ async fn a_new_verification_link_replaces_the_old_one_and_links_expire() {
         .unwrap();
     assert_ne!(first, second);
     assert_matches!(
-        world.service.confirm_verification(&first).await,
+        world.service.accounts.confirm_verification(&first).await,
         Err(AccountError::InvalidToken)
     );
     world.clock.advance(Duration::hours(25));
     assert_matches!(
-        world.service.confirm_verification(&second).await,
+        world.service.accounts.confirm_verification(&second).await,
         Err(AccountError::InvalidToken)
     );
 }
@@ -157,6 +175,7 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
     let (old_pair, _) = world.caller("cy@example.com", "Secret123").await;
     world
         .service
+        .accounts
         .forgot_password(&email("CY@example.com"))
         .await
         .unwrap();
@@ -165,12 +184,13 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
         .last_link_token(MailPurpose::ResetPassword)
         .unwrap();
     assert_matches!(
-        world.service.confirm_verification(&token).await,
+        world.service.accounts.confirm_verification(&token).await,
         Err(AccountError::InvalidToken),
         "a reset token does not verify"
     );
     world
         .service
+        .accounts
         .reset_password(&token, new_password("Better456"))
         .await
         .unwrap();
@@ -182,6 +202,7 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
     assert!(
         world
             .service
+            .sign_in
             .authenticate(&old_pair.access_token)
             .await
             .is_err()
@@ -189,6 +210,7 @@ async fn a_forgotten_password_is_reset_by_mail_and_every_session_ends() {
     assert_matches!(
         world
             .service
+            .accounts
             .reset_password(&token, new_password("Third789"))
             .await,
         Err(AccountError::InvalidToken)
@@ -216,13 +238,15 @@ async fn forgot_for_unknown_and_inactive_addresses_succeeds_without_mail() {
     let world = lifecycle();
     world
         .service
+        .accounts
         .forgot_password(&email("ghost@example.com"))
         .await
         .unwrap();
     let user = world.register("gone@example.com").await;
-    world.service.deactivate(user.email()).await.unwrap();
+    world.service.admin.deactivate(user.email()).await.unwrap();
     world
         .service
+        .accounts
         .forgot_password(&email("gone@example.com"))
         .await
         .unwrap();
@@ -246,6 +270,7 @@ async fn the_resend_limit_lets_one_mail_per_purpose_through() {
     for _ in 0..3 {
         world
             .service
+            .accounts
             .forgot_password(&email("dee@example.com"))
             .await
             .unwrap();
@@ -266,6 +291,7 @@ async fn changing_the_password_ends_the_other_sessions_and_a_wrong_one_counts() 
     let (own, caller) = world.caller("eve@example.com", "Secret123").await;
     let wrong = world
         .service
+        .accounts
         .change_password(
             &caller,
             &PasswordAttempt::new("Nope1234".to_owned()),
@@ -276,6 +302,7 @@ async fn changing_the_password_ends_the_other_sessions_and_a_wrong_one_counts() 
     assert_matches!(wrong, Err(AccountError::WrongPassword));
     world
         .service
+        .accounts
         .change_password(
             &caller,
             &PasswordAttempt::new("Secret123".to_owned()),
@@ -284,10 +311,18 @@ async fn changing_the_password_ends_the_other_sessions_and_a_wrong_one_counts() 
         )
         .await
         .unwrap();
-    assert!(world.service.authenticate(&own.access_token).await.is_ok());
     assert!(
         world
             .service
+            .sign_in
+            .authenticate(&own.access_token)
+            .await
+            .is_ok()
+    );
+    assert!(
+        world
+            .service
+            .sign_in
             .authenticate(&other.access_token)
             .await
             .is_err()
@@ -296,6 +331,7 @@ async fn changing_the_password_ends_the_other_sessions_and_a_wrong_one_counts() 
     for _ in 0..5 {
         let _ = world
             .service
+            .accounts
             .change_password(
                 &caller,
                 &PasswordAttempt::new("Nope1234".to_owned()),
@@ -320,12 +356,14 @@ async fn an_email_change_takes_effect_only_when_confirmed() {
     assert_matches!(
         world
             .service
+            .accounts
             .request_email_change(&caller, email("taken@example.com"), &right, &client())
             .await,
         Err(AccountError::EmailTaken)
     );
     world
         .service
+        .accounts
         .request_email_change(&caller, email("fay.new@example.com"), &right, &client())
         .await
         .unwrap();
@@ -344,7 +382,12 @@ async fn an_email_change_takes_effect_only_when_confirmed() {
         .store
         .last_link_token(MailPurpose::ConfirmEmailChange)
         .unwrap();
-    let user = world.service.confirm_email_change(&token).await.unwrap();
+    let user = world
+        .service
+        .accounts
+        .confirm_email_change(&token)
+        .await
+        .unwrap();
     assert_eq!(user.email().as_str(), "fay.new@example.com");
     assert!(user.is_verified());
     assert!(world.login("fay@example.com", "Secret123").await.is_err());
@@ -364,6 +407,7 @@ async fn a_deleted_account_is_gone_and_its_address_registers_again() {
     assert_matches!(
         world
             .service
+            .accounts
             .delete_account(
                 &caller,
                 &PasswordAttempt::new("Wrong123".to_owned()),
@@ -374,6 +418,7 @@ async fn a_deleted_account_is_gone_and_its_address_registers_again() {
     );
     world
         .service
+        .accounts
         .delete_account(
             &caller,
             &PasswordAttempt::new("Secret123".to_owned()),
@@ -384,6 +429,7 @@ async fn a_deleted_account_is_gone_and_its_address_registers_again() {
     assert!(
         world
             .service
+            .sign_in
             .authenticate(&pair.access_token)
             .await
             .is_err()
@@ -403,6 +449,7 @@ async fn without_mail_the_link_flows_refuse_and_registration_still_works() {
     assert_matches!(
         world
             .service
+            .accounts
             .forgot_password(&email("hal@example.com"))
             .await,
         Err(AccountError::MailDisabled)
@@ -418,8 +465,8 @@ async fn two_concurrent_confirmations_of_one_token_have_one_winner() {
         .last_link_token(MailPurpose::VerifyEmail)
         .unwrap();
     let (a, b) = futures::join!(
-        world.service.confirm_verification(&token),
-        world.service.confirm_verification(&token)
+        world.service.accounts.confirm_verification(&token),
+        world.service.accounts.confirm_verification(&token)
     );
     assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1);
 }
@@ -457,7 +504,11 @@ impl Lifecycle {
     /// `raw`, registered, made a superuser by the operator's command, and signed in.
     async fn admin(&self, raw: &str) -> Authenticated {
         self.register(raw).await;
-        self.service.set_superuser(&email(raw), true).await.unwrap();
+        self.service
+            .admin
+            .set_superuser(&email(raw), true)
+            .await
+            .unwrap();
         self.caller(raw, "Secret123").await.1
     }
 }
@@ -469,7 +520,11 @@ async fn only_superusers_administer_and_the_last_one_stays() {
     let user = world.register("user@example.com").await;
     let (_, plain) = world.caller("user@example.com", "Secret123").await;
     assert_matches!(
-        world.service.admin_get_user(&plain, admin.user.id()).await,
+        world
+            .service
+            .admin
+            .admin_get_user(&plain, admin.user.id())
+            .await,
         Err(AdminError::Forbidden)
     );
     for change in [
@@ -484,6 +539,7 @@ async fn only_superusers_administer_and_the_last_one_stays() {
     ] {
         let refused = world
             .service
+            .admin
             .admin_update_user(&admin, admin.user.id(), change)
             .await;
         assert_matches!(refused, Err(AdminError::LastSuperuser));
@@ -491,6 +547,7 @@ async fn only_superusers_administer_and_the_last_one_stays() {
     assert_matches!(
         world
             .service
+            .admin
             .admin_delete_user(&admin, admin.user.id())
             .await,
         Err(AdminError::LastSuperuser)
@@ -498,6 +555,7 @@ async fn only_superusers_administer_and_the_last_one_stays() {
     assert_matches!(
         world
             .service
+            .admin
             .set_superuser(&email("root@example.com"), false)
             .await,
         Err(AdminError::LastSuperuser)
@@ -512,6 +570,7 @@ async fn only_superusers_administer_and_the_last_one_stays() {
     // Another superuser makes stepping down possible.
     let promoted = world
         .service
+        .admin
         .admin_update_user(
             &admin,
             user.id(),
@@ -526,6 +585,7 @@ async fn only_superusers_administer_and_the_last_one_stays() {
     assert!(
         world
             .service
+            .admin
             .set_superuser(&email("root@example.com"), false)
             .await
             .is_ok()
@@ -540,6 +600,7 @@ async fn deactivating_by_an_administrator_ends_every_session_of_the_user() {
     let (pair, _) = world.caller("user@example.com", "Secret123").await;
     let changed = world
         .service
+        .admin
         .admin_update_user(
             &admin,
             user.id(),
@@ -554,6 +615,7 @@ async fn deactivating_by_an_administrator_ends_every_session_of_the_user() {
     assert!(
         world
             .service
+            .sign_in
             .authenticate(&pair.access_token)
             .await
             .is_err()
@@ -561,6 +623,7 @@ async fn deactivating_by_an_administrator_ends_every_session_of_the_user() {
     assert!(
         world
             .service
+            .sign_in
             .authenticate(&admin_token(&world).await)
             .await
             .is_ok()
@@ -581,6 +644,7 @@ async fn an_invitation_mails_a_seven_day_link_that_sets_the_password() {
     let admin = world.admin("root@example.com").await;
     let invited = world
         .service
+        .admin
         .admin_create_user(
             &admin,
             AdminNewUser {
@@ -604,6 +668,7 @@ async fn an_invitation_mails_a_seven_day_link_that_sets_the_password() {
     world.clock.advance(Duration::days(6));
     world
         .service
+        .accounts
         .reset_password(&token, new_password("Guest1234"))
         .await
         .unwrap();
@@ -619,9 +684,10 @@ async fn users_are_listed_in_pages_newest_first() {
     for n in 0..4 {
         world.register(&format!("u{n}@example.com")).await;
     }
-    let service = world.service.with_directory(world.store.clone());
+    let service = &world.service;
     let filter = crate::ports::UserFilter::default();
     let first = service
+        .admin
         .admin_list_users(&admin, &filter, None, 3)
         .await
         .unwrap();
@@ -631,6 +697,7 @@ async fn users_are_listed_in_pages_newest_first() {
         ["u3@example.com", "u2@example.com", "u1@example.com"]
     );
     let rest = service
+        .admin
         .admin_list_users(&admin, &filter, first.next, 3)
         .await
         .unwrap();

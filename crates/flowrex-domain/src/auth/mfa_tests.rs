@@ -18,11 +18,12 @@ use crate::{
     Aal, Assurance, AuthMethod, ClientInfo, EmailAddress, MailPurpose, NewPassword,
     PasswordAttempt, RecoveryCode, TokenPair, User,
 };
+use crate::{CorePorts, ServicePorts, Services};
 
 struct World {
     store: Arc<InMemoryStore>,
     clock: Arc<SettableClock>,
-    service: AuthService,
+    service: Services,
 }
 
 const EMAIL: &str = "ada@example.com";
@@ -68,26 +69,28 @@ fn world_hashing_with(hasher: Arc<dyn PasswordHasher>) -> World {
 fn world_of(
     hasher: Arc<dyn PasswordHasher>,
     throttle: LoginThrottle,
-    factors: impl FnOnce(Arc<InMemoryStore>) -> Arc<dyn crate::ports::MfaStore>,
+    factors: impl FnOnce(Arc<InMemoryStore>) -> Arc<dyn MfaStore>,
 ) -> World {
     let store = Arc::new(InMemoryStore::default());
     // 09:00:10: the 10th second of a 30-second step.
     let clock = Arc::new(SettableClock::new(
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 10).unwrap(),
     ));
-    let service = AuthService::new(
-        AuthPorts {
-            hasher,
-            ..in_memory_ports(&store, clock.clone())
+    let ports = in_memory_ports(&store, clock.clone());
+    let service = Services::new(
+        ServicePorts {
+            core: CorePorts {
+                hasher,
+                factors: factors(store.clone()),
+                ..ports.core
+            },
+            ..ports
         },
-        AuthPolicy::default(),
-    )
-    .with_login_throttle(throttle)
-    .with_mfa(MfaPorts {
-        store: factors(store.clone()),
-        otp: Arc::new(StepCodes),
-        sealer: Arc::new(PlainSealer),
-    });
+        Policies {
+            throttle,
+            ..Policies::default()
+        },
+    );
     World {
         store,
         clock,
@@ -100,6 +103,7 @@ impl World {
     /// in is added only to a verified address).
     async fn register(&self) -> User {
         self.service
+            .accounts
             .register(Registration {
                 email: EmailAddress::parse(EMAIL).unwrap(),
                 password: NewPassword::parse(PASSWORD.to_owned()).unwrap(),
@@ -111,11 +115,16 @@ impl World {
             .store
             .last_link_token(MailPurpose::VerifyEmail)
             .unwrap();
-        self.service.confirm_verification(&token).await.unwrap()
+        self.service
+            .accounts
+            .confirm_verification(&token)
+            .await
+            .unwrap()
     }
 
-    async fn login(&self) -> Result<TokenPair, LoginError> {
+    async fn login(&self) -> Result<LoginOutcome, LoginError> {
         self.service
+            .sign_in
             .login(LoginAttempt {
                 email: EmailAddress::parse(EMAIL).unwrap(),
                 password: PasswordAttempt::new(PASSWORD.to_owned()),
@@ -124,8 +133,17 @@ impl World {
             .await
     }
 
+    /// A login that signs in (no factor active): its pair.
+    async fn signed_in(&self) -> TokenPair {
+        self.login().await.unwrap().into_pair().unwrap()
+    }
+
     async fn authenticate(&self, pair: &TokenPair) -> Authenticated {
-        self.service.authenticate(&pair.access_token).await.unwrap()
+        self.service
+            .sign_in
+            .authenticate(&pair.access_token)
+            .await
+            .unwrap()
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -144,8 +162,9 @@ impl World {
     /// Registers, enrols and activates: the user, its secret and recovery codes.
     async fn enrolled(&self) -> (User, Vec<u8>, Vec<RecoveryCode>) {
         let user = self.register().await;
-        let caller = self.authenticate(&self.login().await.unwrap()).await;
+        let caller = self.authenticate(&self.signed_in().await).await;
         self.service
+            .factors
             .enroll_totp(
                 &caller,
                 &PasswordAttempt::new(PASSWORD.to_owned()),
@@ -156,6 +175,7 @@ impl World {
         let secret = self.secret(&user).await;
         let codes = self
             .service
+            .factors
             .activate_totp(&caller, &StepCodes::code_at(&secret, self.now()))
             .await
             .unwrap();
@@ -164,10 +184,10 @@ impl World {
 
     async fn challenge(&self) -> String {
         match self.login().await {
-            Err(LoginError::MfaRequired(required)) => {
+            Ok(LoginOutcome::SecondFactorRequired(required)) => {
                 assert_eq!(
                     required.methods,
-                    vec![crate::SecondFactor::Totp, crate::SecondFactor::RecoveryCode]
+                    [crate::SecondFactor::Totp, crate::SecondFactor::RecoveryCode]
                 );
                 required.token.expose().to_owned()
             }
@@ -178,6 +198,7 @@ impl World {
     /// Resets the password to `new` through the mailed link.
     async fn reset_password_to(&self, new: &str) {
         self.service
+            .accounts
             .forgot_password(&EmailAddress::parse(EMAIL).unwrap())
             .await
             .unwrap();
@@ -186,6 +207,7 @@ impl World {
             .last_link_token(MailPurpose::ResetPassword)
             .unwrap();
         self.service
+            .accounts
             .reset_password(&token, NewPassword::parse(new.to_owned()).unwrap())
             .await
             .unwrap();
@@ -197,6 +219,7 @@ impl World {
         proof: SecondFactorProof,
     ) -> Result<TokenPair, MfaVerifyError> {
         self.service
+            .sign_in
             .verify_second_factor(token, proof, client())
             .await
     }
@@ -206,7 +229,7 @@ impl World {
 async fn a_user_without_a_factor_logs_in_with_the_password_alone_at_aal1() {
     let world = world();
     world.register().await;
-    let caller = world.authenticate(&world.login().await.unwrap()).await;
+    let caller = world.authenticate(&world.signed_in().await).await;
     assert_eq!(caller.assurance, Assurance::PASSWORD);
     assert_eq!(caller.assurance.aal(), Aal::Aal1);
     assert_eq!(world.store.sessions()[0].assurance, Assurance::PASSWORD);
@@ -216,9 +239,10 @@ async fn a_user_without_a_factor_logs_in_with_the_password_alone_at_aal1() {
 async fn enrolment_stays_pending_until_a_code_activates_it_and_that_code_counts_as_used() {
     let world = world();
     let user = world.register().await;
-    let caller = world.authenticate(&world.login().await.unwrap()).await;
+    let caller = world.authenticate(&world.signed_in().await).await;
     let wrong = world
         .service
+        .factors
         .enroll_totp(
             &caller,
             &PasswordAttempt::new("Wrong1234".to_owned()),
@@ -228,6 +252,7 @@ async fn enrolment_stays_pending_until_a_code_activates_it_and_that_code_counts_
     assert_matches!(wrong, Err(MfaError::WrongPassword));
     let provisioning = world
         .service
+        .factors
         .enroll_totp(
             &caller,
             &PasswordAttempt::new(PASSWORD.to_owned()),
@@ -237,7 +262,7 @@ async fn enrolment_stays_pending_until_a_code_activates_it_and_that_code_counts_
         .unwrap();
     assert!(provisioning.uri.starts_with("otpauth://totp/"));
     // Pending: login is unchanged.
-    assert!(world.login().await.is_ok());
+    assert_matches!(world.login().await, Ok(LoginOutcome::SignedIn(_)));
     let secret = world.secret(&user).await;
     let stored = {
         use crate::ports::MfaStore;
@@ -245,9 +270,14 @@ async fn enrolment_stays_pending_until_a_code_activates_it_and_that_code_counts_
     };
     assert_ne!(stored[0].secret.as_str().as_bytes(), secret.as_slice());
     let code = StepCodes::code_at(&secret, world.now());
-    let bad = world.service.activate_totp(&caller, "000000").await;
+    let bad = world.service.factors.activate_totp(&caller, "000000").await;
     assert_matches!(bad, Err(MfaError::InvalidCode));
-    let codes = world.service.activate_totp(&caller, &code).await.unwrap();
+    let codes = world
+        .service
+        .factors
+        .activate_totp(&caller, &code)
+        .await
+        .unwrap();
     assert_eq!(codes.len(), 10);
     assert_eq!(world.store.unused_recovery_codes(user.id()), 10);
     // Activated: the password alone no longer logs in, and the activating code is spent.
@@ -294,7 +324,12 @@ async fn a_code_completes_the_login_once_at_aal2_and_refresh_keeps_the_level() {
         .await;
     assert_matches!(reused, Err(MfaVerifyError::InvalidChallenge));
     // Refreshed tokens keep the session's level.
-    let refreshed = world.service.refresh(&pair.refresh_token).await.unwrap();
+    let refreshed = world
+        .service
+        .sign_in
+        .refresh(&pair.refresh_token)
+        .await
+        .unwrap();
     assert_eq!(
         world.authenticate(&refreshed).await.assurance.aal(),
         Aal::Aal2
@@ -463,10 +498,15 @@ async fn managing_the_factor_and_changing_the_password_need_aal2() {
     };
     world.clock.advance(Duration::seconds(30));
     let code = StepCodes::code_at(&secret, world.now());
-    let refused = world.service.regenerate_recovery_codes(&weak, &code).await;
+    let refused = world
+        .service
+        .factors
+        .regenerate_recovery_codes(&weak, &code)
+        .await;
     assert_matches!(refused, Err(MfaError::Aal2Required));
     let change = world
         .service
+        .accounts
         .change_password(
             &weak,
             &PasswordAttempt::new(PASSWORD.to_owned()),
@@ -477,12 +517,14 @@ async fn managing_the_factor_and_changing_the_password_need_aal2() {
     assert_matches!(change, Err(AccountError::Aal2Required));
     let enroll = world
         .service
+        .factors
         .enroll_totp(&weak, &PasswordAttempt::new(PASSWORD.to_owned()), &client())
         .await;
     assert_matches!(enroll, Err(MfaError::Aal2Required));
 
     let fresh = world
         .service
+        .factors
         .regenerate_recovery_codes(&strong, &code)
         .await
         .unwrap();
@@ -520,6 +562,7 @@ async fn disabling_needs_password_and_code_and_ends_the_other_sessions() {
     let code = StepCodes::code_at(&secret, world.now());
     let wrong = world
         .service
+        .factors
         .disable_totp(
             &caller,
             &PasswordAttempt::new(PASSWORD.to_owned()),
@@ -530,6 +573,7 @@ async fn disabling_needs_password_and_code_and_ends_the_other_sessions() {
     assert_matches!(wrong, Err(MfaError::InvalidCode));
     world
         .service
+        .factors
         .disable_totp(
             &caller,
             &PasswordAttempt::new(PASSWORD.to_owned()),
@@ -541,10 +585,17 @@ async fn disabling_needs_password_and_code_and_ends_the_other_sessions() {
     // The first session (from enrolment) ended; the caller's goes on.
     let sessions = world.store.sessions();
     assert!(sessions[0].revoked_at.is_some());
-    assert!(world.service.authenticate(&pair.access_token).await.is_ok());
+    assert!(
+        world
+            .service
+            .sign_in
+            .authenticate(&pair.access_token)
+            .await
+            .is_ok()
+    );
     assert_eq!(world.store.unused_recovery_codes(user.id()), 0);
     // The password alone logs in again.
-    assert!(world.login().await.is_ok());
+    assert_matches!(world.login().await, Ok(LoginOutcome::SignedIn(_)));
 }
 
 #[tokio::test]
@@ -552,7 +603,10 @@ async fn a_password_reset_keeps_the_factor() {
     let world = world();
     world.enrolled().await;
     world.reset_password_to(PASSWORD).await;
-    assert_matches!(world.login().await, Err(LoginError::MfaRequired(_)));
+    assert_matches!(
+        world.login().await,
+        Ok(LoginOutcome::SecondFactorRequired(_))
+    );
 }
 
 #[tokio::test]
@@ -571,6 +625,7 @@ async fn rotating_client_addresses_buys_no_more_guesses_at_the_code() {
         };
         let wrong = world
             .service
+            .sign_in
             .verify_second_factor(
                 &token,
                 SecondFactorProof::Code("999999".to_owned()),
@@ -584,6 +639,7 @@ async fn rotating_client_addresses_buys_no_more_guesses_at_the_code() {
     let right = StepCodes::code_at(&secret, world.now());
     let throttled = world
         .service
+        .sign_in
         .verify_second_factor(&fresh, SecondFactorProof::Code(right), from(9))
         .await;
     assert_matches!(throttled, Err(MfaVerifyError::Throttled { .. }));
@@ -691,6 +747,7 @@ async fn a_hash_upgrade_never_writes_the_old_password_over_a_reset_that_came_fir
     );
     let new = world
         .service
+        .sign_in
         .login(LoginAttempt {
             email: EmailAddress::parse(EMAIL).unwrap(),
             password: PasswordAttempt::new("Elsewhere1".to_owned()),
@@ -708,7 +765,7 @@ struct LosingRace {
 }
 
 #[async_trait::async_trait]
-impl crate::ports::MfaStore for LosingRace {
+impl MfaStore for LosingRace {
     async fn totp_factors(
         &self,
         user: crate::UserId,

@@ -15,7 +15,7 @@ use super::*;
 use crate::ports::{
     CeremonyState, MockPasskeyStore, MockRelyingParty, PresentedCredential, StoredPasskey,
 };
-use crate::test_support::{InMemoryStore, SettableClock, in_memory_ports};
+use crate::test_support::{InMemoryStore, SettableClock, in_memory_ports, in_memory_services};
 use crate::{Aal, Assurance, AuthMethod, ClientInfo, EmailAddress, NewPassword, User};
 
 fn passkey(user: User) -> StoredPasskey {
@@ -32,7 +32,7 @@ fn passkey(user: User) -> StoredPasskey {
 
 async fn service(
     configure: impl FnOnce(&mut MockRelyingParty, &mut MockPasskeyStore, &User),
-) -> (AuthService, Arc<InMemoryStore>, User) {
+) -> (Services, Arc<InMemoryStore>, User) {
     service_with(AccountPolicy::default(), configure).await
 }
 
@@ -41,14 +41,17 @@ async fn service(
 async fn service_with(
     policy: AccountPolicy,
     configure: impl FnOnce(&mut MockRelyingParty, &mut MockPasskeyStore, &User),
-) -> (AuthService, Arc<InMemoryStore>, User) {
+) -> (Services, Arc<InMemoryStore>, User) {
     let store = Arc::new(InMemoryStore::default());
     let clock = Arc::new(SettableClock::new(
         Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap(),
     ));
-    let service = AuthService::new(in_memory_ports(&store, clock), AuthPolicy::default())
-        .with_account_policy(policy);
-    let user = service
+    let policies = |policy: &AccountPolicy| Policies {
+        accounts: policy.clone(),
+        ..Policies::default()
+    };
+    let user = in_memory_services(&store, clock.clone(), policies(&policy))
+        .accounts
         .register(Registration {
             email: EmailAddress::parse("pk@example.com").unwrap(),
             password: NewPassword::parse("Secret123".to_owned()).unwrap(),
@@ -59,10 +62,18 @@ async fn service_with(
     let mut relying_party = MockRelyingParty::new();
     let mut passkeys = MockPasskeyStore::new();
     configure(&mut relying_party, &mut passkeys, &user);
-    let service = service.with_passkeys(PasskeyPorts {
-        relying_party: Arc::new(relying_party),
-        store: Arc::new(passkeys),
-    });
+    let ports = in_memory_ports(&store, clock);
+    let service = Services::new(
+        ServicePorts {
+            core: CorePorts {
+                passkeys: Arc::new(passkeys),
+                ..ports.core
+            },
+            relying_party: Arc::new(relying_party),
+            ..ports
+        },
+        policies(&policy),
+    );
     (service, store, user)
 }
 
@@ -121,10 +132,15 @@ fn verified_assertion(rp: &mut MockRelyingParty, passkeys: &mut MockPasskeyStore
 async fn a_verified_assertion_opens_an_aal2_session_with_amr_passkey() {
     let (service, store, user) = service(verified_assertion).await;
     let pair = service
+        .sign_in
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await
         .unwrap();
-    let caller = service.authenticate(&pair.access_token).await.unwrap();
+    let caller = service
+        .sign_in
+        .authenticate(&pair.access_token)
+        .await
+        .unwrap();
     assert_eq!(caller.user.id(), user.id());
     assert_eq!(caller.assurance, Assurance::of([AuthMethod::Passkey]));
     assert_eq!(caller.assurance.aal(), Aal::Aal2);
@@ -147,6 +163,7 @@ async fn a_user_handle_of_another_user_is_refused_before_any_signature_check() {
     })
     .await;
     let refused = service
+        .sign_in
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await;
     assert_matches!(refused, Err(PasskeyError::LoginRejected));
@@ -161,6 +178,7 @@ async fn an_inactive_users_passkey_signs_nothing_in() {
     .await;
     store.set_active(user.id(), false);
     let refused = service
+        .sign_in
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await;
     assert_matches!(refused, Err(PasskeyError::LoginRejected));
@@ -182,15 +200,23 @@ async fn a_registration_begun_for_another_user_cannot_be_finished() {
     })
     .await;
     let tokens = service
+        .sign_in
         .login(LoginAttempt {
             email: EmailAddress::parse("pk@example.com").unwrap(),
             password: crate::PasswordAttempt::new("Secret123".to_owned()),
             client: client(),
         })
         .await
+        .unwrap()
+        .into_pair()
         .unwrap();
-    let caller = service.authenticate(&tokens.access_token).await.unwrap();
+    let caller = service
+        .sign_in
+        .authenticate(&tokens.access_token)
+        .await
+        .unwrap();
     let refused = service
+        .factors
         .finish_passkey_registration(&caller, &ceremony(), &json!({}), None)
         .await;
     assert_matches!(refused, Err(PasskeyError::InvalidCeremony));
@@ -209,6 +235,7 @@ async fn a_sign_in_that_loses_the_race_to_record_its_counter_is_refused() {
     })
     .await;
     let refused = service
+        .sign_in
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await;
     assert_matches!(refused, Err(PasskeyError::LoginRejected));
@@ -224,6 +251,7 @@ async fn an_unverified_address_signs_nothing_in_when_verification_is_required() 
     let (service, store, user) = service_with(policy, verified_assertion).await;
     assert!(!user.is_verified());
     let refused = service
+        .sign_in
         .finish_passkey_login(&ceremony(), &json!({}), client())
         .await;
     assert_matches!(refused, Err(PasskeyError::EmailNotVerified));

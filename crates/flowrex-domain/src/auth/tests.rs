@@ -12,11 +12,11 @@ use crate::ports::{
     RepositoryError, SessionStore, SessionStoreError, UserRepository,
 };
 use crate::test_support::{
-    CountingFailureCounter, FixedClock, InMemoryStore, PlainTokens, SettableClock,
+    CountingFailureCounter, FixedClock, InMemoryStore, SettableClock, in_memory_ports,
 };
 use crate::{
-    ClientInfo, EmailAddress, FullName, NewPassword, PasswordAttempt, PasswordHash, RevokeReason,
-    SessionId, TokenPair, User, UserId, UserParts,
+    ClientInfo, CorePorts, EmailAddress, FullName, NewPassword, PasswordAttempt, PasswordHash,
+    RevokeReason, ServicePorts, Services, SessionId, TokenPair, User, UserId, UserParts,
 };
 
 fn now() -> DateTime<Utc> {
@@ -113,25 +113,48 @@ impl Ports {
         self
     }
 
-    fn service(self) -> AuthService {
-        let sessions = self
-            .sessions
-            .unwrap_or_else(|| Arc::new(InMemoryStore::default()));
-        let accounts = self
-            .accounts
-            .unwrap_or_else(|| Arc::new(InMemoryStore::default()));
-        AuthService::new(
-            AuthPorts {
-                users: self.users,
-                sessions,
-                accounts,
-                hasher: Arc::new(self.hasher),
-                issuer: Arc::new(self.issuer),
-                verifier: Arc::new(self.verifier),
-                clock: Arc::new(FixedClock(now())),
+    fn service(self) -> Services {
+        self.services(Policies::default())
+    }
+
+    /// The services over these ports (the stores not given are empty in-memory ones),
+    /// following `policies`.
+    fn services(self, policies: Policies) -> Services {
+        let rest = Arc::new(InMemoryStore::default());
+        let sessions = self.sessions.unwrap_or_else(|| rest.clone());
+        let accounts = self.accounts.unwrap_or_else(|| rest.clone());
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock(now()));
+        let ports = in_memory_ports(&rest, clock);
+        Services::new(
+            ServicePorts {
+                core: CorePorts {
+                    users: self.users,
+                    sessions,
+                    accounts,
+                    hasher: Arc::new(self.hasher),
+                    issuer: Arc::new(self.issuer),
+                    verifier: Arc::new(self.verifier),
+                    ..ports.core
+                },
+                ..ports
             },
-            AuthPolicy::default(),
+            policies,
         )
+    }
+}
+
+/// The services as these tests use them: no account here has a second factor, so a
+/// password login either signs in or fails.
+trait SignsIn {
+    async fn login(&self, attempt: LoginAttempt) -> Result<TokenPair, LoginError>;
+}
+
+impl SignsIn for Services {
+    async fn login(&self, attempt: LoginAttempt) -> Result<TokenPair, LoginError> {
+        self.sign_in
+            .login(attempt)
+            .await
+            .map(|outcome| outcome.into_pair().expect("no second factor"))
     }
 }
 
@@ -192,6 +215,7 @@ async fn register_stores_the_hash_and_returns_the_new_user() {
     let service = ports.service();
 
     let user = service
+        .accounts
         .register(Registration {
             full_name: Some(FullName::parse("Ada".to_owned()).unwrap_or_else(|_| panic!())),
             ..registration("new@example.com")
@@ -211,7 +235,10 @@ async fn register_stores_the_hash_and_returns_the_new_user() {
 #[tokio::test]
 async fn register_with_a_taken_email_fails_without_hashing() {
     let service = Ports::of(stored_user(1, true)).service();
-    let result = service.register(registration("known@example.com")).await;
+    let result = service
+        .accounts
+        .register(registration("known@example.com"))
+        .await;
     assert_matches!(result, Err(RegisterError::EmailTaken));
 }
 
@@ -232,6 +259,7 @@ async fn register_losing_a_race_for_the_email_reports_it_taken() {
         .returning(|_| Ok(PasswordHash::new("h".to_owned())));
     let result = ports
         .service()
+        .accounts
         .register(registration("race@example.com"))
         .await;
     assert_matches!(result, Err(RegisterError::EmailTaken));
@@ -240,7 +268,10 @@ async fn register_losing_a_race_for_the_email_reports_it_taken() {
 #[tokio::test]
 async fn register_reports_an_unreachable_store_as_unavailable() {
     let service = Ports::with_users(unreachable_repository()).service();
-    let result = service.register(registration("a@example.com")).await;
+    let result = service
+        .accounts
+        .register(registration("a@example.com"))
+        .await;
     assert_matches!(result, Err(RegisterError::Unavailable(_)));
 }
 
@@ -260,6 +291,7 @@ async fn register_reports_a_failed_insert_as_unexpected() {
         .returning(|_| Ok(PasswordHash::new("h".to_owned())));
     let result = ports
         .service()
+        .accounts
         .register(registration("a@example.com"))
         .await;
     assert_matches!(result, Err(RegisterError::Unexpected(_)));
@@ -274,6 +306,7 @@ async fn register_reports_a_hashing_failure_as_unexpected() {
         .returning(|_| Err(HashError(anyhow::anyhow!("worker died"))));
     let result = ports
         .service()
+        .accounts
         .register(registration("a@example.com"))
         .await;
     assert_matches!(result, Err(RegisterError::Unexpected(_)));
@@ -311,14 +344,14 @@ async fn login_with_the_right_password_issues_an_access_and_a_refresh_token() {
 async fn login_expires_in_follows_the_configured_access_lifetime() {
     let mut ports = Ports::of(stored_user(7, true)).issuing_tokens();
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
-    let service = AuthService {
-        policy: AuthPolicy {
+    let service = ports.services(Policies {
+        auth: AuthPolicy {
             access_ttl: Duration::minutes(5),
             refresh_ttl: Duration::days(1),
             refresh_reuse_grace: Duration::seconds(5),
         },
-        ..ports.service()
-    };
+        ..Policies::default()
+    });
     let pair = service
         .login(credentials("known@example.com", "Test1234"))
         .await;
@@ -476,10 +509,13 @@ fn throttled_service(
     ports: Ports,
     per_client: &Arc<CountingFailureCounter>,
     per_account: &Arc<CountingFailureCounter>,
-) -> AuthService {
-    ports.service().with_login_throttle(LoginThrottle {
-        per_client: Some(per_client.clone()),
-        per_account: Some(per_account.clone()),
+) -> Services {
+    ports.services(Policies {
+        throttle: LoginThrottle {
+            per_client: Some(per_client.clone()),
+            per_account: Some(per_account.clone()),
+        },
+        ..Policies::default()
     })
 }
 
@@ -574,22 +610,27 @@ impl PasswordHasher for SlowWrongHasher {
 async fn parallel_attempts_are_reserved_before_checking_so_no_more_than_the_limit_run() {
     let users = repository_with(stored_user(7, true));
     let per_account = Arc::new(CountingFailureCounter::new(5));
-    let service = AuthService::new(
-        AuthPorts {
-            sessions: Arc::new(InMemoryStore::default()),
-            accounts: Arc::new(InMemoryStore::default()),
-            users,
-            hasher: Arc::new(SlowWrongHasher),
-            issuer: Arc::new(MockTokenIssuer::new()),
-            verifier: Arc::new(MockTokenVerifier::new()),
-            clock: Arc::new(FixedClock(now())),
+    let rest = Arc::new(InMemoryStore::default());
+    let ports = in_memory_ports(&rest, Arc::new(FixedClock(now())));
+    let service = Services::new(
+        ServicePorts {
+            core: CorePorts {
+                users,
+                hasher: Arc::new(SlowWrongHasher),
+                issuer: Arc::new(MockTokenIssuer::new()),
+                verifier: Arc::new(MockTokenVerifier::new()),
+                ..ports.core
+            },
+            ..ports
         },
-        AuthPolicy::default(),
-    )
-    .with_login_throttle(LoginThrottle {
-        per_client: Some(Arc::new(CountingFailureCounter::new(50))),
-        per_account: Some(per_account.clone()),
-    });
+        Policies {
+            throttle: LoginThrottle {
+                per_client: Some(Arc::new(CountingFailureCounter::new(50))),
+                per_account: Some(per_account.clone()),
+            },
+            ..Policies::default()
+        },
+    );
     let attempts = (0..25).map(|_| service.login(credentials("known@example.com", "Wrong123")));
     let results = futures::future::join_all(attempts).await;
     let refused = results
@@ -648,7 +689,7 @@ async fn a_success_resets_the_accounts_failures_but_not_the_clients() {
 struct World {
     store: Arc<InMemoryStore>,
     clock: Arc<SettableClock>,
-    service: AuthService,
+    service: Services,
 }
 
 fn world() -> World {
@@ -669,18 +710,17 @@ fn world_with_sessions(sessions: Option<Arc<dyn SessionStore>>) -> World {
     hasher
         .expect_verify()
         .returning(|attempt, hash| Ok(hash.is_some() && attempt.expose() == "Test1234"));
-    let tokens = Arc::new(PlainTokens::default());
-    let service = AuthService::new(
-        AuthPorts {
-            users: store.clone(),
-            sessions: sessions.unwrap_or_else(|| store.clone()),
-            accounts: store.clone(),
-            hasher: Arc::new(hasher),
-            issuer: tokens.clone(),
-            verifier: tokens,
-            clock: clock.clone(),
+    let ports = in_memory_ports(&store, clock.clone());
+    let service = Services::new(
+        ServicePorts {
+            core: CorePorts {
+                sessions: sessions.unwrap_or_else(|| store.clone()),
+                hasher: Arc::new(hasher),
+                ..ports.core
+            },
+            ..ports
         },
-        AuthPolicy::default(),
+        Policies::default(),
     );
     World {
         store,
@@ -705,6 +745,7 @@ impl World {
 
     async fn is_valid(&self, access: &str) -> bool {
         self.service
+            .sign_in
             .authenticate(access)
             .await
             .map(|a| a.user)
@@ -737,7 +778,7 @@ async fn login_opens_a_session_that_stores_only_the_refresh_fingerprint() {
 async fn refresh_rotates_the_refresh_token_and_the_new_pair_works() {
     let world = world();
     let first = world.login("known@example.com").await;
-    let second = world.service.refresh(&first.refresh_token).await;
+    let second = world.service.sign_in.refresh(&first.refresh_token).await;
     let second = second.expect("refresh");
     assert_ne!(second.refresh_token, first.refresh_token);
     assert!(world.is_valid(&second.access_token).await);
@@ -748,7 +789,12 @@ async fn refresh_rotates_the_refresh_token_and_the_new_pair_works() {
     );
     assert_eq!(session.rotated_at, Some(now()));
     assert!(
-        world.service.refresh(&second.refresh_token).await.is_ok(),
+        world
+            .service
+            .sign_in
+            .refresh(&second.refresh_token)
+            .await
+            .is_ok(),
         "and rotates again"
     );
 }
@@ -757,15 +803,20 @@ async fn refresh_rotates_the_refresh_token_and_the_new_pair_works() {
 async fn a_replayed_refresh_token_revokes_the_whole_family() {
     let world = world();
     let first = world.login("known@example.com").await;
-    let second = world.service.refresh(&first.refresh_token).await.unwrap();
+    let second = world
+        .service
+        .sign_in
+        .refresh(&first.refresh_token)
+        .await
+        .unwrap();
     world.clock.advance(Duration::seconds(6));
-    let replay = world.service.refresh(&first.refresh_token).await;
+    let replay = world.service.sign_in.refresh(&first.refresh_token).await;
     assert_matches!(replay, Err(RefreshError::InvalidToken));
     assert_eq!(
         world.store.sessions()[0].revoked_reason.as_deref(),
         Some("refresh_token_reuse")
     );
-    let legitimate = world.service.refresh(&second.refresh_token).await;
+    let legitimate = world.service.sign_in.refresh(&second.refresh_token).await;
     assert_matches!(
         legitimate,
         Err(RefreshError::InvalidToken),
@@ -781,12 +832,24 @@ async fn a_replayed_refresh_token_revokes_the_whole_family() {
 async fn a_replay_within_the_grace_period_is_refused_without_revoking() {
     let world = world();
     let first = world.login("known@example.com").await;
-    let second = world.service.refresh(&first.refresh_token).await.unwrap();
+    let second = world
+        .service
+        .sign_in
+        .refresh(&first.refresh_token)
+        .await
+        .unwrap();
     world.clock.advance(Duration::seconds(4));
-    let duplicate = world.service.refresh(&first.refresh_token).await;
+    let duplicate = world.service.sign_in.refresh(&first.refresh_token).await;
     assert_matches!(duplicate, Err(RefreshError::InvalidToken));
     assert_eq!(world.store.sessions()[0].revoked_at, None);
-    assert!(world.service.refresh(&second.refresh_token).await.is_ok());
+    assert!(
+        world
+            .service
+            .sign_in
+            .refresh(&second.refresh_token)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -798,7 +861,7 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
         pair.access_token.as_str(),
         "refresh|7|not-a-uuid|9999999999|pwd|0",
     ] {
-        let result = world.service.refresh(token).await;
+        let result = world.service.sign_in.refresh(token).await;
         assert_matches!(
             result,
             Err(RefreshError::InvalidToken),
@@ -807,7 +870,7 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
     }
     let forged_session = format!("refresh|7|{}|9999999999|pwd|0", SessionId::generate());
     assert_matches!(
-        world.service.refresh(&forged_session).await,
+        world.service.sign_in.refresh(&forged_session).await,
         Err(RefreshError::InvalidToken)
     );
 
@@ -815,21 +878,26 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
     let stolen_sid = world.store.sessions()[1].id.clone();
     let mismatched = format!("refresh|7|{stolen_sid}|9999999999|pwd|0");
     assert_matches!(
-        world.service.refresh(&mismatched).await,
+        world.service.sign_in.refresh(&mismatched).await,
         Err(RefreshError::InvalidToken),
         "another user's session"
     );
     assert!(
-        world.service.refresh(&other.refresh_token).await.is_ok(),
+        world
+            .service
+            .sign_in
+            .refresh(&other.refresh_token)
+            .await
+            .is_ok(),
         "a forged sid does not touch the real session"
     );
 
     world.store.set_active(UserId::new(7), false);
-    let inactive = world.service.refresh(&pair.refresh_token).await;
+    let inactive = world.service.sign_in.refresh(&pair.refresh_token).await;
     assert_matches!(inactive, Err(RefreshError::InvalidToken));
 
     world.clock.advance(Duration::days(8));
-    let expired = world.service.refresh(&other.refresh_token).await;
+    let expired = world.service.sign_in.refresh(&other.refresh_token).await;
     assert_matches!(expired, Err(RefreshError::InvalidToken));
 }
 
@@ -837,9 +905,14 @@ async fn refresh_is_refused_for_bad_tokens_dead_sessions_and_gone_users() {
 async fn current_user_needs_a_live_session_and_an_active_user() {
     let world = world();
     let pair = world.login("known@example.com").await;
-    assert_matches!(world.service.authenticate(&pair.access_token).await.map(|a| a.user), Ok(u) if u.id() == UserId::new(7));
+    assert_matches!(world.service.sign_in.authenticate(&pair.access_token).await.map(|a| a.user), Ok(u) if u.id() == UserId::new(7));
     for token in ["garbage", pair.refresh_token.as_str()] {
-        let result = world.service.authenticate(token).await.map(|a| a.user);
+        let result = world
+            .service
+            .sign_in
+            .authenticate(token)
+            .await
+            .map(|a| a.user);
         assert_matches!(
             result,
             Err(AuthenticateError::InvalidCredentials),
@@ -853,6 +926,7 @@ async fn current_user_needs_a_live_session_and_an_active_user() {
         .await;
     let revoked = world
         .service
+        .sign_in
         .authenticate(&pair.access_token)
         .await
         .map(|a| a.user);
@@ -866,6 +940,7 @@ async fn logout_revokes_the_session_of_the_token_given() {
     let laptop = world.login("known@example.com").await;
     let result = world
         .service
+        .sign_in
         .logout(LogoutRequest {
             access_token: Some(&phone.access_token),
             ..LogoutRequest::default()
@@ -874,7 +949,7 @@ async fn logout_revokes_the_session_of_the_token_given() {
     assert!(result.is_ok());
     assert!(!world.is_valid(&phone.access_token).await);
     assert_matches!(
-        world.service.refresh(&phone.refresh_token).await,
+        world.service.sign_in.refresh(&phone.refresh_token).await,
         Err(RefreshError::InvalidToken)
     );
     assert!(
@@ -884,6 +959,7 @@ async fn logout_revokes_the_session_of_the_token_given() {
 
     let by_refresh = world
         .service
+        .sign_in
         .logout(LogoutRequest {
             refresh_token: Some(&laptop.refresh_token),
             ..LogoutRequest::default()
@@ -906,6 +982,7 @@ async fn logout_everywhere_revokes_every_session_of_the_user_only() {
     let bystander = world.login("other@example.com").await;
     let result = world
         .service
+        .sign_in
         .logout(LogoutRequest {
             access_token: Some(&sessions[0].access_token),
             everywhere: true,
@@ -931,13 +1008,20 @@ async fn logout_everywhere_revokes_every_session_of_the_user_only() {
 async fn logout_without_a_usable_token_succeeds_and_changes_nothing() {
     let world = world();
     let pair = world.login("known@example.com").await;
-    assert!(world.service.logout(LogoutRequest::default()).await.is_ok());
+    assert!(
+        world
+            .service
+            .sign_in
+            .logout(LogoutRequest::default())
+            .await
+            .is_ok()
+    );
     let garbage = LogoutRequest {
         access_token: Some("garbage"),
         refresh_token: Some("junk"),
         everywhere: true,
     };
-    assert!(world.service.logout(garbage).await.is_ok());
+    assert!(world.service.sign_in.logout(garbage).await.is_ok());
     assert!(world.is_valid(&pair.access_token).await);
 }
 
@@ -966,15 +1050,22 @@ async fn an_unreachable_session_store_is_reported_as_unavailable() {
         .await;
     assert_matches!(login, Err(LoginError::Unavailable(_)));
     let token = format!("access|7|{}|9999999999|pwd|0", SessionId::generate());
-    let me = world.service.authenticate(&token).await.map(|a| a.user);
+    let me = world
+        .service
+        .sign_in
+        .authenticate(&token)
+        .await
+        .map(|a| a.user);
     assert_matches!(me, Err(AuthenticateError::Unavailable(_)));
     let refresh = world
         .service
+        .sign_in
         .refresh(&token.replace("access", "refresh"))
         .await;
     assert_matches!(refresh, Err(RefreshError::Unavailable(_)));
     let logout = world
         .service
+        .sign_in
         .logout(LogoutRequest {
             access_token: Some(&token),
             ..LogoutRequest::default()
@@ -995,16 +1086,18 @@ async fn sessions_are_listed_and_revoked_only_by_their_owner() {
     let intruder = world.login("other@example.com").await;
     let caller = world
         .service
+        .sign_in
         .authenticate(&second.access_token)
         .await
         .unwrap();
     let intruder = world
         .service
+        .sign_in
         .authenticate(&intruder.access_token)
         .await
         .unwrap();
     let current = caller.session.clone();
-    let listed = world.service.list_sessions(&caller).await.unwrap();
+    let listed = world.service.sign_in.list_sessions(&caller).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(listed.iter().any(|s| s.id == current));
     let first_id = listed
@@ -1013,22 +1106,31 @@ async fn sessions_are_listed_and_revoked_only_by_their_owner() {
         .map(|s| s.id.to_string())
         .unwrap_or_default();
 
-    let stolen = world.service.revoke_session(&intruder, &first_id).await;
+    let stolen = world
+        .service
+        .sign_in
+        .revoke_session(&intruder, &first_id)
+        .await;
     assert_matches!(stolen, Err(RevokeSessionError::NotFound));
     for id in ["nonsense", "00000000-0000-4000-8000-000000000000"] {
-        let result = world.service.revoke_session(&caller, id).await;
+        let result = world.service.sign_in.revoke_session(&caller, id).await;
         assert_matches!(result, Err(RevokeSessionError::NotFound), "{id}");
     }
     assert!(
         world
             .service
+            .sign_in
             .revoke_session(&caller, &first_id)
             .await
             .is_ok()
     );
     assert!(!world.is_valid(&first.access_token).await);
     assert!(world.is_valid(&second.access_token).await);
-    let again = world.service.revoke_session(&caller, &first_id).await;
+    let again = world
+        .service
+        .sign_in
+        .revoke_session(&caller, &first_id)
+        .await;
     assert_matches!(
         again,
         Err(RevokeSessionError::NotFound),
@@ -1044,12 +1146,12 @@ async fn expired_sessions_are_deleted_in_batches() {
     }
     world.clock.advance(Duration::days(8));
     let fresh = world.login("known@example.com").await;
-    let deleted = world.service.delete_expired_sessions(2).await;
+    let deleted = world.service.sign_in.delete_expired_sessions(2).await;
     assert_matches!(deleted, Ok(5));
     assert_eq!(world.store.sessions().len(), 1);
     assert!(world.is_valid(&fresh.access_token).await);
     assert_matches!(
-        world.service.delete_expired_sessions(0).await,
+        world.service.sign_in.delete_expired_sessions(0).await,
         Ok(0),
         "a batch of 0 deletes nothing and ends"
     );
@@ -1067,10 +1169,14 @@ async fn an_operator_can_create_an_administrator_but_registration_never_does() {
         .returning(|_| Ok(PasswordHash::new("h".to_owned())));
     let service = ports.service();
     let admin = service
+        .admin
         .create_user(registration("admin@example.com"), true, false)
         .await;
     assert_matches!(admin, Ok(u) if u.is_superuser());
-    let user = service.register(registration("user@example.com")).await;
+    let user = service
+        .accounts
+        .register(registration("user@example.com"))
+        .await;
     assert_matches!(user, Ok(u) if !u.is_superuser());
 }
 
@@ -1078,7 +1184,11 @@ async fn an_operator_can_create_an_administrator_but_registration_never_does() {
 async fn deactivating_a_user_ends_its_sessions_at_once() {
     let world = world();
     let pair = world.login("known@example.com").await;
-    let result = world.service.deactivate(&email("KNOWN@example.com")).await;
+    let result = world
+        .service
+        .admin
+        .deactivate(&email("KNOWN@example.com"))
+        .await;
     assert_matches!(result, Ok(true));
     assert!(!world.is_valid(&pair.access_token).await);
     assert!(
@@ -1094,7 +1204,11 @@ async fn deactivating_a_user_ends_its_sessions_at_once() {
         .await;
     assert_matches!(login, Err(LoginError::InvalidCredentials));
     assert_matches!(
-        world.service.deactivate(&email("nobody@example.com")).await,
+        world
+            .service
+            .admin
+            .deactivate(&email("nobody@example.com"))
+            .await,
         Ok(false)
     );
 }

@@ -21,13 +21,14 @@ use super::{
     PlainHasher, PlainSealer, PlainTokens, SettableClock, StepCodes, TrustingRelyingParty,
 };
 use crate::ports::{
-    AccountStore, Clock, MfaStore, OutboxStore, PasskeyStore, Sealer, SessionStore, UserRepository,
+    AccountStore, AuditLog, Clock, MfaStore, OutboxStore, PasskeyStore, Sealer, SessionStore,
+    UserDirectory, UserRepository,
 };
 use crate::{
-    AccountError, AdminNewUser, AdminUserChange, AuthPolicy, AuthPorts, AuthService, Authenticated,
-    ClientInfo, EmailAddress, LoginAttempt, LoginError, LogoutRequest, Mail, MailPurpose, MfaPorts,
-    MfaVerifyError, NewPassword, OneTimeToken, PasskeyError, PasskeyPorts, PasswordAttempt,
-    Registration, SecondFactorProof, TokenPair, User, UserId, VerificationRequest,
+    AccountError, AdminNewUser, AdminUserChange, Authenticated, ClientInfo, CorePorts,
+    EmailAddress, LoginAttempt, LoginOutcome, LogoutRequest, Mail, MailPurpose, MfaVerifyError,
+    NewPassword, OneTimeToken, PasskeyError, PasswordAttempt, Policies, Registration,
+    SecondFactorProof, ServicePorts, Services, TokenPair, User, UserId, VerificationRequest,
 };
 
 /// The stores a table runs over, all on one database.
@@ -44,6 +45,10 @@ pub struct Stores {
     pub passkeys: Arc<dyn PasskeyStore>,
     /// The mail outbox, to read the links from.
     pub outbox: Arc<dyn OutboxStore>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
+    /// The user directory.
+    pub directory: Arc<dyn UserDirectory>,
 }
 
 /// A kind of thing issued to a user under their stamp.
@@ -211,7 +216,7 @@ enum Handle {
 
 /// One case: a service over the stores, with its own clock and the mails it has read.
 struct Case<'a> {
-    service: AuthService,
+    services: Services,
     clock: Arc<SettableClock>,
     outbox: &'a Arc<dyn OutboxStore>,
     mfa: &'a Arc<dyn MfaStore>,
@@ -233,29 +238,29 @@ impl<'a> Case<'a> {
     fn new(stores: &'a Stores, tag: &str) -> Self {
         let clock = Arc::new(SettableClock::new(Utc::now().trunc_subsecs(6)));
         let tokens = Arc::new(PlainTokens::default());
-        let service = AuthService::new(
-            AuthPorts {
-                users: stores.users.clone(),
-                sessions: stores.sessions.clone(),
-                accounts: stores.accounts.clone(),
-                hasher: Arc::new(PlainHasher),
-                issuer: tokens.clone(),
-                verifier: tokens,
-                clock: clock.clone(),
+        let services = Services::new(
+            ServicePorts {
+                core: CorePorts {
+                    users: stores.users.clone(),
+                    sessions: stores.sessions.clone(),
+                    accounts: stores.accounts.clone(),
+                    factors: stores.mfa.clone(),
+                    passkeys: stores.passkeys.clone(),
+                    hasher: Arc::new(PlainHasher),
+                    issuer: tokens.clone(),
+                    verifier: tokens,
+                    clock: clock.clone(),
+                    audit: stores.audit.clone(),
+                },
+                otp: Arc::new(StepCodes),
+                sealer: Arc::new(PlainSealer),
+                relying_party: Arc::new(TrustingRelyingParty),
+                directory: stores.directory.clone(),
             },
-            AuthPolicy::default(),
-        )
-        .with_mfa(MfaPorts {
-            store: stores.mfa.clone(),
-            otp: Arc::new(StepCodes),
-            sealer: Arc::new(PlainSealer),
-        })
-        .with_passkeys(PasskeyPorts {
-            relying_party: Arc::new(TrustingRelyingParty),
-            store: stores.passkeys.clone(),
-        });
+            Policies::default(),
+        );
         Self {
-            service,
+            services,
             clock,
             outbox: &stores.outbox,
             mfa: &stores.mfa,
@@ -311,7 +316,8 @@ impl<'a> Case<'a> {
     }
 
     async fn caller(&self, pair: &TokenPair) -> Step<Authenticated> {
-        self.service
+        self.services
+            .sign_in
             .authenticate(&pair.access_token)
             .await
             .map_err(step("authenticate"))
@@ -330,19 +336,23 @@ impl<'a> Case<'a> {
             password: Self::password("Admin1234")?,
             full_name: None,
         };
-        self.service
+        self.services
+            .admin
             .create_user(registration, true, true)
             .await
             .map_err(step("admin"))?;
         let pair = self
-            .service
+            .services
+            .sign_in
             .login(LoginAttempt {
                 email: Self::email(&email)?,
                 password: PasswordAttempt::new("Admin1234".to_owned()),
                 client: client(),
             })
             .await
-            .map_err(step("admin login"))?;
+            .map_err(step("admin login"))?
+            .into_pair()
+            .ok_or("the admin has no second factor")?;
         self.caller(&pair).await
     }
 
@@ -353,10 +363,11 @@ impl<'a> Case<'a> {
             password: PasswordAttempt::new(subject.password.clone()),
             client: client(),
         };
-        match self.service.login(attempt).await {
-            Ok(pair) => Ok(pair),
-            Err(LoginError::MfaRequired(required)) => self
-                .service
+        match self.services.sign_in.login(attempt).await {
+            Ok(LoginOutcome::SignedIn(pair)) => Ok(pair),
+            Ok(LoginOutcome::SecondFactorRequired(required)) => self
+                .services
+                .sign_in
                 .verify_second_factor(
                     required.token.expose(),
                     SecondFactorProof::Code(self.next_code(&subject.secret)),
@@ -373,7 +384,8 @@ impl<'a> Case<'a> {
         let email = self.address("subject");
         let password = "Secret123".to_owned();
         let user: User = self
-            .service
+            .services
+            .accounts
             .register(Registration {
                 email: Self::email(&email)?,
                 password: Self::password(&password)?,
@@ -382,7 +394,8 @@ impl<'a> Case<'a> {
             .await
             .map_err(step("register"))?;
         let token = self.link(MailPurpose::VerifyEmail, &email).await?;
-        self.service
+        self.services
+            .accounts
             .confirm_verification(&token)
             .await
             .map_err(step("verify"))?;
@@ -396,7 +409,8 @@ impl<'a> Case<'a> {
         };
         let weak = self.caller(&subject.strong).await?;
         let current = PasswordAttempt::new(subject.password.clone());
-        self.service
+        self.services
+            .factors
             .enroll_totp(&weak, &current, &client())
             .await
             .map_err(step("enrol"))?;
@@ -408,19 +422,22 @@ impl<'a> Case<'a> {
         let pending = factors.last().ok_or("no pending factor")?;
         subject.secret = PlainSealer.open(&pending.secret).map_err(step("open"))?;
         let code = self.next_code(&subject.secret);
-        self.service
+        self.services
+            .factors
             .activate_totp(&weak, &code)
             .await
             .map_err(step("activate"))?;
         subject.strong = self.sign_in(&subject).await?;
         let strong = self.caller(&subject.strong).await?;
         let ceremony = self
-            .service
+            .services
+            .factors
             .start_passkey_registration(&strong, None, &client())
             .await
             .map_err(step("passkey start"))?;
         subject.passkey = self
-            .service
+            .services
+            .factors
             .finish_passkey_registration(
                 &strong,
                 ceremony.ceremony_id.expose(),
@@ -434,14 +451,17 @@ impl<'a> Case<'a> {
     }
 
     async fn sign_in_plain(&self, user: &User, password: &str) -> Step<TokenPair> {
-        self.service
+        self.services
+            .sign_in
             .login(LoginAttempt {
                 email: user.email().clone(),
                 password: PasswordAttempt::new(password.to_owned()),
                 client: client(),
             })
             .await
-            .map_err(step("login"))
+            .map_err(step("login"))?
+            .into_pair()
+            .ok_or_else(|| "no second factor yet".to_owned())
     }
 
     /// Issues `kind`: the handle, and the invited user when it went to one.
@@ -457,14 +477,16 @@ impl<'a> Case<'a> {
             Issued::VerifyLink => {
                 self.set_flags(admin, subject.id, None, Some(false)).await?;
                 let email = Self::email(&subject.email)?;
-                self.service
+                self.services
+                    .accounts
                     .request_verification(VerificationRequest::Email(email))
                     .await
                     .map_err(step("request verification"))?;
                 Handle::Link(self.link(MailPurpose::VerifyEmail, &subject.email).await?)
             }
             Issued::ResetLink => {
-                self.service
+                self.services
+                    .accounts
                     .forgot_password(&Self::email(&subject.email)?)
                     .await
                     .map_err(step("forgot"))?;
@@ -475,7 +497,8 @@ impl<'a> Case<'a> {
             }
             Issued::EmailChangeLink => {
                 let to = self.address("moved");
-                self.service
+                self.services
+                    .accounts
                     .request_email_change(&strong, Self::email(&to)?, &current, &client())
                     .await
                     .map_err(step("request change"))?;
@@ -484,7 +507,8 @@ impl<'a> Case<'a> {
             Issued::Invitation => {
                 let to = self.address("invited");
                 let invited = self
-                    .service
+                    .services
+                    .admin
                     .admin_create_user(
                         admin,
                         AdminNewUser {
@@ -506,8 +530,8 @@ impl<'a> Case<'a> {
                     password: current,
                     client: client(),
                 };
-                match self.service.login(attempt).await {
-                    Err(LoginError::MfaRequired(required)) => {
+                match self.services.sign_in.login(attempt).await {
+                    Ok(LoginOutcome::SecondFactorRequired(required)) => {
                         Handle::Challenge(required.token.expose().to_owned())
                     }
                     other => return Err(format!("expected a challenge: {other:?}")),
@@ -515,7 +539,8 @@ impl<'a> Case<'a> {
             }
             Issued::PasskeyCeremony => {
                 let ceremony = self
-                    .service
+                    .services
+                    .factors
                     .start_passkey_registration(&strong, None, &client())
                     .await
                     .map_err(step("passkey start"))?;
@@ -538,7 +563,8 @@ impl<'a> Case<'a> {
             is_verified: verified,
             ..AdminUserChange::default()
         };
-        self.service
+        self.services
+            .admin
             .admin_update_user(admin, id, change)
             .await
             .map(|_| ())
@@ -554,7 +580,8 @@ impl<'a> Case<'a> {
     ) -> Step<()> {
         match event {
             CredentialEvent::SessionsEndedByAdmin => self
-                .service
+                .services
+                .admin
                 .admin_revoke_sessions(admin, id)
                 .await
                 .map(|_| ())
@@ -578,21 +605,24 @@ impl<'a> Case<'a> {
         let changed = "Changed123";
         match event {
             CredentialEvent::PasswordChanged => {
-                self.service
+                self.services
+                    .accounts
                     .change_password(&strong, &current, Self::password(changed)?, &client())
                     .await
                     .map_err(step("change password"))?;
                 subject.password = changed.to_owned();
             }
             CredentialEvent::PasswordReset => {
-                self.service
+                self.services
+                    .accounts
                     .forgot_password(&Self::email(&subject.email)?)
                     .await
                     .map_err(step("forgot"))?;
                 let token = self
                     .link(MailPurpose::ResetPassword, &subject.email)
                     .await?;
-                self.service
+                self.services
+                    .accounts
                     .reset_password(&token, Self::password(changed)?)
                     .await
                     .map_err(step("reset"))?;
@@ -600,12 +630,14 @@ impl<'a> Case<'a> {
             }
             CredentialEvent::AddressChanged => {
                 let to = self.address("elsewhere");
-                self.service
+                self.services
+                    .accounts
                     .request_email_change(&strong, Self::email(&to)?, &current, &client())
                     .await
                     .map_err(step("request change"))?;
                 let token = self.link(MailPurpose::ConfirmEmailChange, &to).await?;
-                self.service
+                self.services
+                    .accounts
                     .confirm_email_change(&token)
                     .await
                     .map_err(step("confirm change"))?;
@@ -617,21 +649,27 @@ impl<'a> Case<'a> {
                     refresh_token: None,
                     everywhere: true,
                 };
-                self.service.logout(request).await.map_err(step("logout"))?;
+                self.services
+                    .sign_in
+                    .logout(request)
+                    .await
+                    .map_err(step("logout"))?;
             }
             CredentialEvent::SessionsEndedByAdmin | CredentialEvent::Deactivated => {
                 self.admin_event(event, admin, subject.id).await?;
             }
             CredentialEvent::TotpRemoved => {
                 let code = self.next_code(&subject.secret);
-                self.service
+                self.services
+                    .factors
                     .disable_totp(&strong, &current, &code, &client())
                     .await
                     .map_err(step("disable"))?;
                 subject.secret.clear();
             }
             CredentialEvent::PasskeyRemoved => {
-                self.service
+                self.services
+                    .factors
                     .delete_passkey(&strong, subject.passkey)
                     .await
                     .map_err(step("remove passkey"))?;
@@ -639,12 +677,14 @@ impl<'a> Case<'a> {
             CredentialEvent::TakenBack => {
                 self.set_flags(admin, subject.id, None, Some(false)).await?;
                 let email = Self::email(&subject.email)?;
-                self.service
+                self.services
+                    .accounts
                     .request_verification(VerificationRequest::Email(email))
                     .await
                     .map_err(step("request verification"))?;
                 let token = self.link(MailPurpose::VerifyEmail, &subject.email).await?;
-                self.service
+                self.services
+                    .accounts
                     .confirm_verification(&token)
                     .await
                     .map_err(step("confirm verification"))?;
@@ -660,12 +700,13 @@ impl<'a> Case<'a> {
         match handle {
             Handle::Link(token) => {
                 // Each link is tried where it works: only one purpose can match a token.
-                let verified = self.service.confirm_verification(&token).await;
+                let verified = self.services.accounts.confirm_verification(&token).await;
                 let reset = self
-                    .service
+                    .services
+                    .accounts
                     .reset_password(&token, Self::password("Other1234")?)
                     .await;
-                let moved = self.service.confirm_email_change(&token).await;
+                let moved = self.services.accounts.confirm_email_change(&token).await;
                 let results = [verified.map(|_| ()), reset, moved.map(|_| ())];
                 if results.iter().any(Result::is_ok) {
                     return Ok(Outcome::Honoured);
@@ -681,7 +722,8 @@ impl<'a> Case<'a> {
             Handle::Challenge(token) => {
                 let code = self.next_code(&subject.secret);
                 match self
-                    .service
+                    .services
+                    .sign_in
                     .verify_second_factor(&token, SecondFactorProof::Code(code), client())
                     .await
                 {
@@ -694,7 +736,8 @@ impl<'a> Case<'a> {
                 let fresh = self.sign_in(subject).await?;
                 let caller = self.caller(&fresh).await?;
                 match self
-                    .service
+                    .services
+                    .factors
                     .finish_passkey_registration(
                         &caller,
                         &id,
@@ -726,7 +769,9 @@ mod tests {
             accounts: store.clone(),
             mfa: store.clone(),
             passkeys: store.clone(),
-            outbox: store,
+            outbox: store.clone(),
+            audit: store.clone(),
+            directory: store,
         };
         let (failures, cases) = run(&stores).await;
         assert_eq!(cases, 6 + 5 * 9 + 2, "a control and every event per kind");

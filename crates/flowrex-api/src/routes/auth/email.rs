@@ -5,7 +5,7 @@
 //! old); `POST /api/v1/auth/email/confirm` → 200 user with the new address.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use flowrex_domain::{AuthService, EmailAddress, PasswordAttempt, VerificationRequest};
+use flowrex_domain::{Accounts, EmailAddress, PasswordAttempt, SignIn, VerificationRequest};
 
 use super::{
     CURRENT_PASSWORD, LINK_TOKEN, MessageBody, UserBody, current_password, email, one_secret_field,
@@ -75,20 +75,23 @@ pub fn parse_token(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, R
     )
 )]
 pub async fn request_verification(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
+    accounts: web::Data<Accounts>,
     request: HttpRequest,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let uniform = Uniform::start();
     let outcome = match bearer_token(&request) {
         Ok(token) => {
-            let caller = auth.authenticate(token).await?;
-            auth.request_verification(VerificationRequest::Caller(&caller.user))
+            let caller = sign_in.authenticate(token).await?;
+            accounts
+                .request_verification(VerificationRequest::Caller(&caller.user))
                 .await
         }
         Err(_) => {
             let email = parse_request(body.content_type(), body.bytes())?;
-            auth.request_verification(VerificationRequest::Email(email))
+            accounts
+                .request_verification(VerificationRequest::Email(email))
                 .await
         }
     };
@@ -111,11 +114,11 @@ pub async fn request_verification(
     )
 )]
 pub async fn confirm_verification(
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let token = parse_token(body.content_type(), body.bytes())?;
-    let user = auth.confirm_verification(&token).await?;
+    let user = accounts.confirm_verification(&token).await?;
     Ok(user_response(&user))
 }
 
@@ -160,13 +163,14 @@ pub fn parse_change(
     )
 )]
 pub async fn change(
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let (new_email, current) = parse_change(body.content_type(), body.bytes())?;
-    auth.request_email_change(&caller, new_email, &current, &client)
+    accounts
+        .request_email_change(&caller, new_email, &current, &client)
         .await?;
     Ok(HttpResponse::Accepted().json(MessageBody {
         message: "A confirmation link has been sent to the new address",
@@ -188,10 +192,10 @@ pub async fn change(
     )
 )]
 pub async fn confirm_change(
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let token = parse_token(body.content_type(), body.bytes())?;
-    let user = auth.confirm_email_change(&token).await?;
+    let user = accounts.confirm_email_change(&token).await?;
     Ok(user_response(&user))
 }

@@ -1,10 +1,16 @@
 //! SPEC row `POST /api/v1/auth/login` → 200 tokens; 401 `Invalid email or password`; 422.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use flowrex_domain::{AuthService, ClientInfo, LoginAttempt, LoginError, PasswordAttempt};
+use flowrex_domain::{
+    ClientInfo, LoginAttempt, LoginError, LoginOutcome, PasswordAttempt, SecondFactorChallenge,
+    SignIn,
+};
 
-use super::{TokensBody, email, tokens_response};
-use crate::error::{ApiError, ErrorBody, MfaRequiredBody};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{TokensBody, email, no_store, tokens_response};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Client};
 use crate::routes::body_schema::{BodyField, request_body};
 use crate::routes::cookie;
@@ -53,29 +59,56 @@ pub fn parse(
     )
 )]
 pub async fn login(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
     request: HttpRequest,
     Client(client): Client,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let attempt = parse(body.content_type(), body.bytes(), client)?;
-    let result = auth.login(attempt).await;
+    let result = sign_in.login(attempt).await;
     let outcome = match &result {
-        Ok(_) => "success",
+        Ok(LoginOutcome::SignedIn(_)) => "success",
+        Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",
         Err(LoginError::InvalidCredentials) => "invalid_credentials",
         Err(LoginError::Throttled { .. }) => "throttled",
         Err(LoginError::EmailNotVerified) => "email_not_verified",
-        Err(LoginError::MfaRequired(_)) => "mfa_required",
         Err(LoginError::Unavailable(_) | LoginError::Unexpected(_)) => "error",
     };
     metrics::counter!("flowrex_logins_total", "outcome" => outcome).increment(1);
     if outcome == "throttled" {
         metrics::counter!("flowrex_rate_limited_total", "limiter" => "login").increment(1);
     }
-    let pair = result?;
-    Ok(tokens_response(
-        pair,
-        cookie::wants_cookie(&request),
-        auth.policy().refresh_ttl,
-    ))
+    match result? {
+        LoginOutcome::SignedIn(pair) => Ok(tokens_response(
+            pair,
+            cookie::wants_cookie(&request),
+            sign_in.policy().refresh_ttl,
+        )),
+        LoginOutcome::SecondFactorRequired(challenge) => Ok(second_factor_required(&challenge)),
+    }
+}
+
+/// The answer to the right password of an account with a second factor: no tokens.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequiredBody<'a> {
+    /// Always `mfa_required`.
+    #[schema(example = "mfa_required")]
+    pub detail: &'static str,
+    /// Sent back to `POST /api/v1/auth/mfa/verify` with a code; valid for 5 minutes and 5
+    /// tries.
+    pub mfa_token: &'a str,
+    /// What the login can be completed with: `totp`, `recovery_code`.
+    pub methods: Vec<&'static str>,
+}
+
+/// 403 `{"detail": "mfa_required", "mfa_token", "methods"}`, not for caches (like every
+/// token answer).
+fn second_factor_required(challenge: &SecondFactorChallenge) -> HttpResponse {
+    HttpResponse::Forbidden()
+        .insert_header(no_store())
+        .json(MfaRequiredBody {
+            detail: "mfa_required",
+            mfa_token: challenge.token.expose(),
+            methods: challenge.methods.iter().map(|m| m.as_str()).collect(),
+        })
 }

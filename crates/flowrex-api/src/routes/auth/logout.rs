@@ -1,7 +1,7 @@
 //! SPEC row `POST /api/v1/auth/logout` → 200 `{"message": "Logged out"}`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use flowrex_domain::{AuthService, LogoutRequest};
+use flowrex_domain::{LogoutRequest, SignIn};
 
 use super::MessageBody;
 use crate::error::{ApiError, ErrorBody};
@@ -62,7 +62,7 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> LogoutOptions {
     )
 )]
 pub async fn logout(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
     request: HttpRequest,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
@@ -72,12 +72,13 @@ pub async fn logout(
         Some(_) => None,
         None => cookie::refresh_token_with_csrf(&request)?,
     };
-    auth.logout(LogoutRequest {
-        access_token: bearer_token(&request).ok(),
-        refresh_token: options.refresh_token.as_deref().or(from_cookie.as_deref()),
-        everywhere: options.everywhere,
-    })
-    .await?;
+    sign_in
+        .logout(LogoutRequest {
+            access_token: bearer_token(&request).ok(),
+            refresh_token: options.refresh_token.as_deref().or(from_cookie.as_deref()),
+            everywhere: options.everywhere,
+        })
+        .await?;
     let mut response = HttpResponse::Ok();
     if has_cookie {
         response.cookie(cookie::cleared());

@@ -4,7 +4,7 @@
 //! tokens are gone).
 
 use actix_web::{HttpResponse, web};
-use flowrex_domain::{AuthService, PasswordAttempt, ProfileChange};
+use flowrex_domain::{Accounts, PasswordAttempt, ProfileChange};
 
 use super::{CURRENT_PASSWORD, UserBody, current_password, full_name, user_response};
 use crate::error::{ApiError, ErrorBody};
@@ -73,12 +73,12 @@ pub fn parse_delete(
     )
 )]
 pub async fn update(
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let change = parse_profile(body.content_type(), body.bytes())?;
-    let user = auth.update_profile(&caller, change).await?;
+    let user = accounts.update_profile(&caller, change).await?;
     Ok(user_response(&user))
 }
 
@@ -99,13 +99,13 @@ pub async fn update(
     )
 )]
 pub async fn delete(
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let current = parse_delete(body.content_type(), body.bytes())?;
-    auth.delete_account(&caller, &current, &client).await?;
+    accounts.delete_account(&caller, &current, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

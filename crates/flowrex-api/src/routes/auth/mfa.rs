@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{
-    AuthService, PasswordAttempt, RecoveryCode, SecondFactorProof, TotpProvisioning,
+    Factors, PasswordAttempt, RecoveryCode, SecondFactorProof, SignIn, TotpProvisioning,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -140,7 +140,7 @@ pub fn parse_verify(
     )
 )]
 pub async fn enroll(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
     body: Body,
@@ -148,7 +148,7 @@ pub async fn enroll(
     let mut fields = Fields::new(json_object(body.content_type(), body.bytes())?);
     let current = current_password(&mut fields);
     let current: PasswordAttempt = fields.finish(current)?;
-    let provisioning = auth.enroll_totp(&caller, &current, &client).await?;
+    let provisioning = factors.enroll_totp(&caller, &current, &client).await?;
     Ok(uncached(HttpResponse::Ok(), EnrollBody::from(provisioning)))
 }
 
@@ -167,12 +167,12 @@ pub async fn enroll(
     )
 )]
 pub async fn activate(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let code = one_secret_field(body.content_type(), body.bytes(), &CODE)?;
-    let codes = auth.activate_totp(&caller, &code).await?;
+    let codes = factors.activate_totp(&caller, &code).await?;
     Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
 
@@ -191,12 +191,12 @@ pub async fn activate(
     )
 )]
 pub async fn recovery_codes(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let code = one_secret_field(body.content_type(), body.bytes(), &CODE)?;
-    let codes = auth.regenerate_recovery_codes(&caller, &code).await?;
+    let codes = factors.regenerate_recovery_codes(&caller, &code).await?;
     Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
 
@@ -216,7 +216,7 @@ pub async fn recovery_codes(
     )
 )]
 pub async fn disable(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
     body: Body,
@@ -225,7 +225,9 @@ pub async fn disable(
     let current = current_password(&mut fields);
     let code = fields.required_string(CODE.name, Echo::No);
     let (current, code) = fields.finish(current.zip(code))?;
-    auth.disable_totp(&caller, &current, &code, &client).await?;
+    factors
+        .disable_totp(&caller, &current, &code, &client)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -244,13 +246,13 @@ pub async fn disable(
     )
 )]
 pub async fn verify(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
     request: HttpRequest,
     Client(client): Client,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let (token, proof) = parse_verify(body.content_type(), body.bytes())?;
-    let result = auth.verify_second_factor(&token, proof, client).await;
+    let result = sign_in.verify_second_factor(&token, proof, client).await;
     let outcome = match &result {
         Ok(_) => "success",
         Err(flowrex_domain::MfaVerifyError::InvalidCode) => "invalid_code",
@@ -263,6 +265,6 @@ pub async fn verify(
     Ok(tokens_response(
         pair,
         cookie::wants_cookie(&request),
-        auth.policy().refresh_ttl,
+        sign_in.policy().refresh_ttl,
     ))
 }

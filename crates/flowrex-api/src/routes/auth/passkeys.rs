@@ -5,7 +5,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::ports::StoredPasskey;
-use flowrex_domain::{AuthService, PasskeyCeremony, PasswordAttempt};
+use flowrex_domain::{Factors, PasskeyCeremony, PasswordAttempt, SignIn};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -189,13 +189,13 @@ pub fn parse_register_start(
     )
 )]
 pub async fn register_start(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let current = parse_register_start(body.content_type(), body.bytes())?;
-    let ceremony = auth
+    let ceremony = factors
         .start_passkey_registration(&caller, current.as_ref(), &client)
         .await?;
     Ok(uncached(HttpResponse::Ok(), CeremonyBody::from(ceremony)))
@@ -215,12 +215,12 @@ pub async fn register_start(
     )
 )]
 pub async fn register_finish(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let (ceremony, credential, name) = parse_finish(body.content_type(), body.bytes())?;
-    let passkey = auth
+    let passkey = factors
         .finish_passkey_registration(&caller, &ceremony, &credential, name)
         .await?;
     Ok(HttpResponse::Created().json(json!({
@@ -241,10 +241,10 @@ pub async fn register_finish(
     )
 )]
 pub async fn list(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
 ) -> Result<HttpResponse, ApiError> {
-    let passkeys = auth.list_passkeys(&caller).await?;
+    let passkeys = factors.list_passkeys(&caller).await?;
     let body: Vec<PasskeyBody<'_>> = passkeys.iter().map(PasskeyBody::from).collect();
     Ok(uncached(HttpResponse::Ok(), body))
 }
@@ -263,12 +263,12 @@ pub async fn list(
     )
 )]
 pub async fn delete(
-    auth: web::Data<AuthService>,
+    factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.parse::<i64>().map_err(|_| ApiError::PasskeyNotFound)?;
-    auth.delete_passkey(&caller, id).await?;
+    factors.delete_passkey(&caller, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -280,8 +280,8 @@ pub async fn delete(
     tag = "passkeys",
     responses((status = 200, description = "Request options", body = CeremonyBody))
 )]
-pub async fn login_start(auth: web::Data<AuthService>) -> Result<HttpResponse, ApiError> {
-    let ceremony = auth.start_passkey_login().await?;
+pub async fn login_start(sign_in: web::Data<SignIn>) -> Result<HttpResponse, ApiError> {
+    let ceremony = sign_in.start_passkey_login().await?;
     Ok(uncached(HttpResponse::Ok(), CeremonyBody::from(ceremony)))
 }
 
@@ -302,13 +302,13 @@ pub async fn login_start(auth: web::Data<AuthService>) -> Result<HttpResponse, A
     )
 )]
 pub async fn login_finish(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
     request: HttpRequest,
     Client(client): Client,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let (ceremony, credential, _) = parse_finish(body.content_type(), body.bytes())?;
-    let result = auth
+    let result = sign_in
         .finish_passkey_login(&ceremony, &credential, client)
         .await;
     let outcome = if result.is_ok() { "success" } else { "refused" };
@@ -316,6 +316,6 @@ pub async fn login_finish(
     Ok(tokens_response(
         result?,
         cookie::wants_cookie(&request),
-        auth.policy().refresh_ttl,
+        sign_in.policy().refresh_ttl,
     ))
 }

@@ -3,7 +3,7 @@
 //! `POST /api/v1/auth/password/change` → 200 (every other session ends).
 
 use actix_web::{HttpResponse, web};
-use flowrex_domain::{AuthService, EmailAddress, NewPassword, PasswordAttempt};
+use flowrex_domain::{Accounts, EmailAddress, NewPassword, PasswordAttempt};
 
 use super::{CURRENT_PASSWORD, LINK_TOKEN, MessageBody, current_password, email, new_password};
 use crate::error::{ApiError, ErrorBody};
@@ -94,10 +94,10 @@ pub fn parse_change(
         (status = 503, description = "Mail delivery is not configured", body = ErrorBody)
     )
 )]
-pub async fn forgot(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+pub async fn forgot(accounts: web::Data<Accounts>, body: Body) -> Result<HttpResponse, ApiError> {
     let email = parse_forgot(body.content_type(), body.bytes())?;
     let uniform = Uniform::start();
-    let outcome = auth.forgot_password(&email).await;
+    let outcome = accounts.forgot_password(&email).await;
     uniform.finish().await;
     outcome?;
     Ok(HttpResponse::Accepted().json(MessageBody { message: FORGOT }))
@@ -117,9 +117,9 @@ pub async fn forgot(auth: web::Data<AuthService>, body: Body) -> Result<HttpResp
         (status = 400, description = "Invalid or expired token", body = ErrorBody)
     )
 )]
-pub async fn reset(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+pub async fn reset(accounts: web::Data<Accounts>, body: Body) -> Result<HttpResponse, ApiError> {
     let (token, password) = parse_reset(body.content_type(), body.bytes())?;
-    auth.reset_password(&token, password).await?;
+    accounts.reset_password(&token, password).await?;
     Ok(HttpResponse::Ok().json(MessageBody {
         message: "Password has been reset",
     }))
@@ -141,13 +141,14 @@ pub async fn reset(auth: web::Data<AuthService>, body: Body) -> Result<HttpRespo
     )
 )]
 pub async fn change(
-    auth: web::Data<AuthService>,
+    accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
     let (current, password) = parse_change(body.content_type(), body.bytes())?;
-    auth.change_password(&caller, &current, password, &client)
+    accounts
+        .change_password(&caller, &current, password, &client)
         .await?;
     Ok(HttpResponse::Ok().json(MessageBody {
         message: "Password changed",

@@ -2,7 +2,7 @@
 //! `Invalid token`; 422.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use flowrex_domain::AuthService;
+use flowrex_domain::SignIn;
 
 use super::{TokensBody, one_secret_field, tokens_response};
 use crate::error::{ApiError, ErrorBody};
@@ -44,7 +44,7 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejecti
     )
 )]
 pub async fn refresh(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
     request: HttpRequest,
     body: Body,
 ) -> Result<HttpResponse, ApiError> {
@@ -56,10 +56,10 @@ pub async fn refresh(
             None => return Err(invalid_body.into()),
         },
     };
-    let pair = auth.refresh(&token).await?;
+    let pair = sign_in.refresh(&token).await?;
     Ok(tokens_response(
         pair,
         from_cookie || cookie::wants_cookie(&request),
-        auth.policy().refresh_ttl,
+        sign_in.policy().refresh_ttl,
     ))
 }

@@ -1,7 +1,7 @@
 //! SPEC row `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
 
 use actix_web::{HttpResponse, web};
-use flowrex_domain::{AuthService, Registration};
+use flowrex_domain::{Accounts, Registration};
 
 use super::{UserBody, email, full_name, new_password, uncached};
 use crate::error::{ApiError, ErrorBody};
@@ -59,9 +59,9 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, R
         (status = 400, description = "Email already registered", body = ErrorBody)
     )
 )]
-pub async fn register(auth: web::Data<AuthService>, body: Body) -> Result<HttpResponse, ApiError> {
+pub async fn register(accounts: web::Data<Accounts>, body: Body) -> Result<HttpResponse, ApiError> {
     let registration = parse(body.content_type(), body.bytes())?;
-    let user = auth.register(registration).await?;
+    let user = accounts.register(registration).await?;
     Ok(uncached(HttpResponse::Created(), UserBody::from(&user)))
 }
 

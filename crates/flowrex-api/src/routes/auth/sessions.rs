@@ -2,7 +2,7 @@
 //! active sessions, and revoking one.
 
 use actix_web::{HttpResponse, web};
-use flowrex_domain::{AuthService, Session, SessionId};
+use flowrex_domain::{Session, SessionId, SignIn};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -71,10 +71,10 @@ impl<'a> SessionBody<'a> {
     )
 )]
 pub async fn sessions(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
     AuthenticatedSession(caller): AuthenticatedSession,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = auth.list_sessions(&caller).await?;
+    let sessions = sign_in.list_sessions(&caller).await?;
     let list: Vec<SessionBody<'_>> = sessions
         .iter()
         .map(|session| SessionBody::of(session, &caller.session))
@@ -96,10 +96,10 @@ pub async fn sessions(
     )
 )]
 pub async fn revoke_session(
-    auth: web::Data<AuthService>,
+    sign_in: web::Data<SignIn>,
     AuthenticatedSession(caller): AuthenticatedSession,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.revoke_session(&caller, &id).await?;
+    sign_in.revoke_session(&caller, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,116 +1,22 @@
-//! Second factors: TOTP enrolment, activation and removal, and recovery codes (completing
-//! a login with a code is `auth/second_factor.rs`). What other services skip, done here: an accepted TOTP step is never
-//! accepted again (also across instances and for concurrent requests: one conditional
-//! update decides), the activating code counts as used, recovery codes carry 80 bits and
-//! are stored as hashes only, single use, and each use is audited and mailed.
-
-use std::sync::Arc;
+//! TOTP enrolment, activation and removal, and recovery codes (completing a login with a
+//! code is `sign_in/second_factor.rs`). What other services skip, done here: an accepted
+//! TOTP step is never accepted again (also across instances and for concurrent requests:
+//! one conditional update decides), the activating code counts as used, recovery codes
+//! carry 80 bits and are stored as hashes only, single use, and each use is audited and
+//! mailed.
 
 use tracing::instrument;
 
-use super::{AccountError, AuthService, Authenticated, LoginError, MfaError, MfaRequired};
-use crate::mfa::MFA_TOKEN_TTL;
-use crate::ports::{
-    AccountStoreError, Changes, MfaStore, OneTimePasswords, RecoveryCodesChange, Revocation,
-    Sealer, TotpChange, TotpFactor,
-};
+use super::Factors;
+use crate::auth::core::Core;
+use crate::auth::{AccountError, Authenticated, MfaError};
+use crate::ports::{AccountStoreError, Changes, RecoveryCodesChange, Revocation, TotpChange};
 use crate::{
-    Aal, AuditAction, AuditEvent, ClientInfo, IssuedUnder, MailPurpose, OneTimeToken,
-    PasswordAttempt, RecoveryCode, RevokeReason, SecondFactor, TotpProvisioning, TotpSecret, User,
-    UserId,
+    AuditAction, AuditEvent, ClientInfo, IssuedUnder, MailPurpose, PasswordAttempt, RecoveryCode,
+    RevokeReason, TotpProvisioning, TotpSecret,
 };
 
-/// The ports second factors need.
-pub struct MfaPorts {
-    /// Factors and sign-in challenges.
-    pub store: Arc<dyn MfaStore>,
-    /// TOTP codes.
-    pub otp: Arc<dyn OneTimePasswords>,
-    /// Sealing of TOTP secrets at rest.
-    pub sealer: Arc<dyn Sealer>,
-}
-
-impl AuthService {
-    /// Turns on second factors. Without them no user has one, and login is password only.
-    #[must_use]
-    pub fn with_mfa(mut self, ports: MfaPorts) -> Self {
-        self.mfa = Some(ports);
-        self
-    }
-
-    pub(super) fn mfa_ports(&self) -> Result<&MfaPorts, anyhow::Error> {
-        self.mfa
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("second factors are not configured"))
-    }
-
-    /// The user's active TOTP factor, if second factors are on and there is one.
-    pub(super) async fn active_totp(
-        &self,
-        user: UserId,
-    ) -> Result<Option<TotpFactor>, crate::ports::MfaStoreError> {
-        let Some(mfa) = &self.mfa else {
-            return Ok(None);
-        };
-        Ok(mfa
-            .store
-            .totp_factors(user)
-            .await?
-            .into_iter()
-            .find(|factor| factor.active))
-    }
-
-    /// After the right password: a challenge, when the user has a second factor.
-    pub(super) async fn second_factor_challenge(
-        &self,
-        user: &User,
-    ) -> Result<Option<MfaRequired>, LoginError> {
-        let (Some(mfa), Some(_)) = (&self.mfa, self.active_totp(user.id()).await?) else {
-            return Ok(None);
-        };
-        let now = self.now();
-        let token = OneTimeToken::generate();
-        mfa.store
-            .create_challenge(
-                IssuedUnder::now(user),
-                &token.fingerprint(),
-                now + MFA_TOKEN_TTL,
-                now,
-            )
-            .await?;
-        Ok(Some(MfaRequired {
-            token,
-            methods: vec![SecondFactor::Totp, SecondFactor::RecoveryCode],
-        }))
-    }
-
-    /// Whether the caller's account has a second factor its session was not signed in
-    /// with: then the account's sensitive changes need an `aal2` session. No lookup for a
-    /// session at `aal2` already.
-    pub(super) async fn needs_aal2(
-        &self,
-        caller: &Authenticated,
-    ) -> Result<bool, crate::ports::MfaStoreError> {
-        if caller.assurance.aal() >= Aal::Aal2 {
-            return Ok(false);
-        }
-        Ok(self.active_totp(caller.user.id()).await?.is_some())
-    }
-
-    /// `refused` (the use case's `Aal2Required`) when [`Self::needs_aal2`] says so: for
-    /// changing the password or the address, deleting the account, managing the factor
-    /// or passkeys.
-    pub(super) async fn require_aal2<E: From<crate::ports::MfaStoreError>>(
-        &self,
-        caller: &Authenticated,
-        refused: E,
-    ) -> Result<(), E> {
-        if self.needs_aal2(caller).await? {
-            return Err(refused);
-        }
-        Ok(())
-    }
-
+impl Factors {
     /// Enrols a new TOTP factor, pending until [`Self::activate_totp`]: the secret, its
     /// `otpauth://` URI and a QR code of it, shown this once. A way to sign in is added only
     /// with fresh proof (the current password) to an account whose address is verified.
@@ -127,20 +33,20 @@ impl AuthService {
         current: &PasswordAttempt,
         client: &ClientInfo,
     ) -> Result<TotpProvisioning, MfaError> {
-        let mfa = self.mfa_ports()?;
         if !caller.user.is_verified() {
             return Err(MfaError::EmailNotVerified);
         }
-        self.confirm_owner(caller, current, client).await?;
+        self.core.confirm_owner(caller, current, client).await?;
         let secret = TotpSecret::generate();
-        let provisioning = mfa
+        let provisioning = self
+            .totp
             .otp
             .provisioning(&secret, caller.user.email().as_str())?;
         let changes = Changes {
             issued_under: Some(IssuedUnder::now(&caller.user)),
             totp: Some(TotpChange::Enroll {
                 user: caller.user.id(),
-                secret: mfa.sealer.seal(secret.expose()),
+                secret: self.totp.sealer.seal(secret.expose()),
             }),
             audit: vec![
                 AuditEvent::own(AuditAction::MfaEnrolled, caller.user.id())
@@ -148,7 +54,7 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.accounts.apply(changes, self.now()).await?;
+        self.core.accounts.apply(changes, self.core.now()).await?;
         tracing::info!("TOTP factor enrolled (pending)");
         Ok(provisioning)
     }
@@ -166,13 +72,12 @@ impl AuthService {
         caller: &Authenticated,
         code: &str,
     ) -> Result<Vec<RecoveryCode>, MfaError> {
-        let mfa = self.mfa_ports()?;
         if !caller.user.is_verified() {
             return Err(MfaError::EmailNotVerified);
         }
-        let factors = mfa.store.totp_factors(caller.user.id()).await?;
+        let factors = self.core.factors.totp_factors(caller.user.id()).await?;
         if factors.iter().any(|f| f.active) {
-            Self::require_aal2_session(caller)?;
+            Core::require_aal2_session(caller)?;
         }
         // The newest pending one (enrolments of one user are serialised by the store, so
         // there is at most one).
@@ -181,10 +86,11 @@ impl AuthService {
             .rev()
             .find(|f| !f.active)
             .ok_or(MfaError::NothingPending)?;
-        let secret = self.open_secret(mfa, &pending)?;
-        let step = mfa
+        let secret = self.totp.open_secret(&pending)?;
+        let step = self
+            .totp
             .otp
-            .matching_step(&secret, code, self.now(), None)
+            .matching_step(&secret, code, self.core.now(), None)
             .ok_or(MfaError::InvalidCode)?;
         let codes = RecoveryCode::generate_set();
         let changes = Changes {
@@ -205,6 +111,7 @@ impl AuthService {
             ..Changes::default()
         };
         match self
+            .core
             .apply_with_notice(changes, caller.user.email(), MailPurpose::MfaEnabled)
             .await
         {
@@ -230,11 +137,12 @@ impl AuthService {
         code: &str,
     ) -> Result<Vec<RecoveryCode>, MfaError> {
         let factor = self
+            .core
             .active_totp(caller.user.id())
             .await?
             .ok_or(MfaError::NoFactor)?;
-        Self::require_aal2_session(caller)?;
-        self.use_code(&factor, code).await?;
+        Core::require_aal2_session(caller)?;
+        self.totp.use_code(&self.core, &factor, code).await?;
         let codes = RecoveryCode::generate_set();
         let changes = Changes {
             issued_under: Some(IssuedUnder::now(&caller.user)),
@@ -248,7 +156,7 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.accounts.apply(changes, self.now()).await?;
+        self.core.accounts.apply(changes, self.core.now()).await?;
         tracing::info!("recovery codes regenerated");
         Ok(codes)
     }
@@ -268,13 +176,15 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(), MfaError> {
         let factor = self
+            .core
             .active_totp(caller.user.id())
             .await?
             .ok_or(MfaError::NoFactor)?;
-        Self::require_aal2_session(caller)?;
-        self.check_current_password(&caller.user, current, client)
+        Core::require_aal2_session(caller)?;
+        self.core
+            .check_current_password(&caller.user, current, client)
             .await?;
-        self.use_code(&factor, code).await?;
+        self.totp.use_code(&self.core, &factor, code).await?;
         let changes = Changes {
             issued_under: Some(IssuedUnder::now(&caller.user)),
             totp: Some(TotpChange::Remove {
@@ -292,39 +202,11 @@ impl AuthService {
             ..Changes::default()
         };
         let applied = self
+            .core
             .apply_with_notice(changes, caller.user.email(), MailPurpose::MfaDisabled)
             .await?;
         tracing::info!(revoked = applied.revoked, "TOTP factor removed");
         Ok(())
-    }
-
-    /// The factor's secret. One sealed under another `APP_SECRET_KEY` cannot be opened:
-    /// then no code matches (recovery codes still work), and the operator is told.
-    pub(super) fn open_secret(
-        &self,
-        mfa: &MfaPorts,
-        factor: &TotpFactor,
-    ) -> Result<TotpSecret, MfaError> {
-        mfa.sealer
-            .open(&factor.secret)
-            .map(TotpSecret::from_bytes)
-            .map_err(|_| {
-                tracing::error!(
-                    factor = factor.id,
-                    "TOTP secret cannot be opened: was APP_SECRET_KEY changed?"
-                );
-                MfaError::InvalidCode
-            })
-    }
-
-    /// [`MfaError::Aal2Required`] unless the session is at `aal2` (where the factor is
-    /// known to be active).
-    fn require_aal2_session(caller: &Authenticated) -> Result<(), MfaError> {
-        if caller.assurance.aal() >= Aal::Aal2 {
-            Ok(())
-        } else {
-            Err(MfaError::Aal2Required)
-        }
     }
 }
 

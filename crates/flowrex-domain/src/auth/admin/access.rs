@@ -1,17 +1,18 @@
 //! Administration of an account's access: listing and ending its sessions, mailing it a
-//! reset link, and granting or revoking the superuser flag from the command line (never
-//! the last active superuser's).
+//! reset link; and the operator's commands: creating a user, deactivating one, granting or
+//! revoking the superuser flag (never the last active superuser's).
 
 use tracing::instrument;
 
-use super::{AdminError, AuthService, Authenticated};
+use super::{Admin, AdminError};
+use crate::auth::{Authenticated, LogoutError, RegisterError, Registration};
 use crate::ports::{Changes, Revocation, UserUpdate};
 use crate::{
     AuditAction, AuditEvent, AuditUser, EmailAddress, IssuedUnder, RevokeReason, Session,
     TokenOwner, TokenPurpose, User, UserId,
 };
 
-impl AuthService {
+impl Admin {
     /// A user's active sessions, most recently used first.
     ///
     /// # Errors
@@ -22,7 +23,11 @@ impl AuthService {
         id: UserId,
     ) -> Result<Vec<Session>, AdminError> {
         let user = self.admin_get_user(caller, id).await?;
-        Ok(self.sessions.list_active(user.id(), self.now()).await?)
+        Ok(self
+            .core
+            .sessions
+            .list_active(user.id(), self.core.now())
+            .await?)
     }
 
     /// Ends every session of a user (a credential event: logins waiting for a second
@@ -50,7 +55,12 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        let revoked = self.accounts.apply(changes, self.now()).await?.revoked;
+        let revoked = self
+            .core
+            .accounts
+            .apply(changes, self.core.now())
+            .await?
+            .revoked;
         tracing::info!(revoked, "sessions revoked by an administrator");
         Ok(revoked)
     }
@@ -66,10 +76,10 @@ impl AuthService {
         id: UserId,
     ) -> Result<(), AdminError> {
         let user = self.admin_get_user(caller, id).await?;
-        if !self.accounts_policy.mail_enabled {
+        if !self.core.lifecycle.mail_enabled {
             return Err(AdminError::MailDisabled);
         }
-        let now = self.now();
+        let now = self.core.now();
         let mut changes = Changes {
             audit: vec![
                 AuditEvent::new(AuditAction::AdminPasswordResetSent)
@@ -78,15 +88,16 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.add_link_mail(
-            &mut changes,
-            TokenOwner::User(IssuedUnder::now(&user)),
-            user.email(),
-            TokenPurpose::ResetPassword,
-            now,
-        )
-        .await;
-        self.accounts.apply(changes, now).await?;
+        self.core
+            .add_link_mail(
+                &mut changes,
+                TokenOwner::User(IssuedUnder::now(&user)),
+                user.email(),
+                TokenPurpose::ResetPassword,
+                now,
+            )
+            .await;
+        self.core.accounts.apply(changes, now).await?;
         Ok(())
     }
 
@@ -101,7 +112,7 @@ impl AuthService {
         email: &EmailAddress,
         superuser: bool,
     ) -> Result<Option<User>, AdminError> {
-        let Some(user) = self.users.find_by_email(email).await? else {
+        let Some(user) = self.core.users.find_by_email(email).await? else {
             return Ok(None);
         };
         let changes = Changes {
@@ -122,6 +133,75 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        Ok(self.accounts.apply(changes, self.now()).await?.user)
+        Ok(self
+            .core
+            .accounts
+            .apply(changes, self.core.now())
+            .await?
+            .user)
+    }
+
+    /// Creates a user, an administrator when `superuser` — the operator's `flowrex user
+    /// create` (registration over HTTP never makes one). With `verified` the address counts
+    /// as verified at once (the operator vouches for it); otherwise the verification mail is
+    /// queued with the user (when mail can be sent).
+    ///
+    /// # Errors
+    /// As [`crate::Accounts::register`].
+    pub async fn create_user(
+        &self,
+        registration: Registration,
+        superuser: bool,
+        verified: bool,
+    ) -> Result<User, RegisterError> {
+        self.core
+            .create_user(registration, superuser, verified)
+            .await
+    }
+
+    /// Deactivates the user with this address and ends all its sessions, together: its
+    /// tokens stop working at once. `false` when no such user exists.
+    ///
+    /// # Errors
+    /// [`LogoutError::Unavailable`] when a store cannot be reached.
+    pub async fn deactivate(&self, email: &EmailAddress) -> Result<bool, LogoutError> {
+        let Some(user) = self.core.users.find_by_email(email).await? else {
+            return Ok(false);
+        };
+        let applied = self
+            .core
+            .accounts
+            .apply(
+                Changes {
+                    update_user: Some(UserUpdate {
+                        is_active: Some(false),
+                        ..UserUpdate::of(user.id())
+                    }),
+                    revoke_sessions: Some(Revocation {
+                        user: user.id(),
+                        keep: None,
+                        reason: RevokeReason::Deactivated,
+                    }),
+                    audit: vec![
+                        AuditEvent::new(AuditAction::AdminUserUpdated)
+                            .on(AuditUser::User(user.id()))
+                            .with("by", "operator")
+                            .with("fields", vec!["is_active"])
+                            .with(
+                                "is_active",
+                                serde_json::json!({"old": user.is_active(), "new": false}),
+                            ),
+                    ],
+                    ..Changes::default()
+                },
+                self.core.now(),
+            )
+            .await?;
+        tracing::info!(
+            user_id = user.id().get(),
+            revoked = applied.revoked,
+            "user deactivated"
+        );
+        Ok(true)
     }
 }

@@ -5,8 +5,9 @@
 
 use tracing::instrument;
 
-use super::errors::link_error;
-use super::{AccountError, AuthService, Authenticated};
+use super::Accounts;
+use crate::auth::errors::link_error;
+use crate::auth::{AccountError, Authenticated};
 use crate::ports::{Changes, UserUpdate};
 use crate::{
     AuditAction, AuditEvent, ClientInfo, EmailAddress, FullName, IssuedUnder, MailPurpose,
@@ -20,7 +21,7 @@ pub struct ProfileChange {
     pub full_name: Option<Option<FullName>>,
 }
 
-impl AuthService {
+impl Accounts {
     /// Changes the caller's profile (the display name).
     ///
     /// # Errors
@@ -40,7 +41,7 @@ impl AuthService {
             }),
             ..Changes::default()
         };
-        Ok(self.apply_for_user(changes, self.now()).await?)
+        Ok(self.core.apply_for_user(changes, self.core.now()).await?)
     }
 
     /// Mails a confirmation link to `new_email` and a notice to the current address; the
@@ -57,25 +58,26 @@ impl AuthService {
         current: &PasswordAttempt,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.require_mail()?;
-        self.confirm_owner(caller, current, client).await?;
-        if self.users.find_by_email(&new_email).await?.is_some() {
+        self.core.require_mail(AccountError::MailDisabled)?;
+        self.core.confirm_owner(caller, current, client).await?;
+        if self.core.users.find_by_email(&new_email).await?.is_some() {
             return Err(AccountError::EmailTaken);
         }
-        let now = self.now();
+        let now = self.core.now();
         let issued = IssuedUnder::now(&caller.user);
         let mut changes = Changes {
             issued_under: Some(issued),
             ..Changes::default()
         };
-        self.add_link_mail(
-            &mut changes,
-            TokenOwner::User(issued),
-            &new_email,
-            TokenPurpose::ChangeEmail,
-            now,
-        )
-        .await;
+        self.core
+            .add_link_mail(
+                &mut changes,
+                TokenOwner::User(issued),
+                &new_email,
+                TokenPurpose::ChangeEmail,
+                now,
+            )
+            .await;
         changes.audit.push(
             AuditEvent::own(AuditAction::EmailChangeRequested, caller.user.id())
                 .in_session(&caller.session)
@@ -89,7 +91,7 @@ impl AuthService {
             notice.new_email = Some(new_email.as_str().to_owned());
             changes.mails.push(notice);
         }
-        self.accounts.apply(changes, now).await?;
+        self.core.accounts.apply(changes, now).await?;
         tracing::info!("email change requested");
         Ok(())
     }
@@ -111,6 +113,7 @@ impl AuthService {
             .and_then(|raw| EmailAddress::parse(raw).ok())
             .ok_or(AccountError::InvalidToken)?;
         let applied = self
+            .core
             .accounts
             .apply(
                 Changes {
@@ -128,7 +131,7 @@ impl AuthService {
                     }),
                     ..Changes::default()
                 },
-                self.now(),
+                self.core.now(),
             )
             .await
             .map_err(link_error)?;
@@ -151,7 +154,7 @@ impl AuthService {
         current: &PasswordAttempt,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.confirm_owner(caller, current, client).await?;
+        self.core.confirm_owner(caller, current, client).await?;
         let changes = Changes {
             issued_under: Some(IssuedUnder::now(&caller.user)),
             delete_user: Some(caller.user.id()),
@@ -162,7 +165,8 @@ impl AuthService {
             ],
             ..Changes::default()
         };
-        self.apply_with_notice(changes, caller.user.email(), MailPurpose::AccountDeleted)
+        self.core
+            .apply_with_notice(changes, caller.user.email(), MailPurpose::AccountDeleted)
             .await?;
         tracing::info!("account deleted");
         Ok(())

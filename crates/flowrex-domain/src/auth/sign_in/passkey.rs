@@ -6,25 +6,28 @@
 use serde_json::Value;
 use tracing::{Span, instrument};
 
-use super::login::ThrottleKeys;
-use super::{AuthService, LoginError, PasskeyCeremony, PasskeyError, PasskeyPorts, user_handle};
+use super::SignIn;
+use crate::auth::core::SignInRefusal;
+use crate::auth::core::throttle::ThrottleKeys;
+use crate::auth::{LoginError, PasskeyCeremony, PasskeyError, user_handle};
 use crate::ports::{CeremonyKind, WebauthnError};
 use crate::{Assurance, AuditUser, AuthMethod, ClientInfo, TokenPair, User};
 
-impl AuthService {
+impl SignIn {
     /// Begins a passkey sign-in: no address needed, the authenticator offers its
     /// discoverable credentials.
     ///
     /// # Errors
     /// Store failures.
     pub async fn start_passkey_login(&self) -> Result<PasskeyCeremony, PasskeyError> {
-        let ports = self.passkey_ports()?;
-        let start = ports
+        let start = self
             .relying_party
             .start_login()
             .map_err(|error| PasskeyError::Unexpected(error.into()))?;
-        self.keep_ceremony(ports, CeremonyKind::Login, None, start)
-            .await
+        Ok(self
+            .core
+            .keep_ceremony(CeremonyKind::Login, None, start)
+            .await?)
     }
 
     /// Finishes a passkey sign-in: a session at `aal2` with `amr` `["passkey"]`. The
@@ -43,38 +46,39 @@ impl AuthService {
         response: &Value,
         client: ClientInfo,
     ) -> Result<TokenPair, PasskeyError> {
-        let ports = self.passkey_ports()?;
-        let keys = ThrottleKeys::of_client(&client);
-        let reserved =
-            self.reserve_attempt(&keys)
-                .await
-                .map_err(|full| PasskeyError::Throttled {
-                    retry_after: full.retry_after,
-                })?;
-        let result = self.check_assertion(ports, ceremony_id, response).await;
-        let user = match result {
+        let core = &self.core;
+        let attempt = core
+            .begin_attempt(ThrottleKeys::of_client(&client))
+            .await
+            .map_err(|full| PasskeyError::Throttled {
+                retry_after: full.retry_after,
+            })?;
+        let user = match self.check_assertion(ceremony_id, response).await {
             Ok(user) => user,
+            // A store failure proves nothing; a failed assertion keeps its count.
+            Err(error @ (PasskeyError::Unavailable(_) | PasskeyError::Unexpected(_))) => {
+                attempt.inconclusive().await;
+                return Err(error);
+            }
             Err(error) => {
-                // A failed assertion keeps its count; a store failure gives it back.
-                if matches!(
-                    error,
-                    PasskeyError::Unavailable(_) | PasskeyError::Unexpected(_)
-                ) {
-                    self.release(&reserved).await;
-                }
+                attempt.failed();
                 return Err(error);
             }
         };
         Span::current().record("user_id", user.id().get());
-        self.release(&reserved).await;
-        // The rule of password logins holds for every way in.
-        if self.accounts_policy.require_verified_email && !user.is_verified() {
-            tracing::info!("passkey sign-in refused: address not verified");
-            self.record_failure(AuditUser::User(user.id()), "unverified")
-                .await;
-            return Err(PasskeyError::EmailNotVerified);
+        // A verified passkey gives its attempt back.
+        attempt.inconclusive().await;
+        match core.may_sign_in(&user) {
+            Ok(()) => {}
+            Err(SignInRefusal::Inactive) => return Err(PasskeyError::LoginRejected),
+            Err(refusal @ SignInRefusal::Unverified) => {
+                tracing::info!("passkey sign-in refused: address not verified");
+                core.record_failure(AuditUser::User(user.id()), refusal.reason())
+                    .await;
+                return Err(PasskeyError::EmailNotVerified);
+            }
         }
-        let pair = self
+        let pair = core
             .start_session(
                 &user,
                 user.security_stamp(),
@@ -94,20 +98,20 @@ impl AuthService {
     /// The user of a verified assertion, the passkey's use recorded.
     async fn check_assertion(
         &self,
-        ports: &PasskeyPorts,
         ceremony_id: &str,
         response: &Value,
     ) -> Result<User, PasskeyError> {
-        let state = self
-            .take_ceremony(ports, ceremony_id, CeremonyKind::Login)
+        let core = &self.core;
+        let state = core
+            .take_ceremony(ceremony_id, CeremonyKind::Login)
             .await?
             .ok_or(PasskeyError::InvalidCeremony)?;
-        let presented = ports
+        let presented = self
             .relying_party
             .presented(response)
             .map_err(|_| PasskeyError::LoginRejected)?;
-        let passkey = ports
-            .store
+        let passkey = core
+            .passkeys
             .find_by_credential(&presented.credential_id)
             .await?
             .ok_or_else(|| {
@@ -123,19 +127,19 @@ impl AuthService {
             tracing::warn!("passkey sign-in with a user handle of another user");
             return Err(PasskeyError::LoginRejected);
         }
-        let user = self
+        let user = core
             .active_user(passkey.user)
             .await?
             .ok_or(PasskeyError::LoginRejected)?;
         let updated =
-            match ports
+            match self
                 .relying_party
                 .finish_login(response, &state.state, &passkey.credential)
             {
                 Ok(updated) => updated,
                 Err(WebauthnError::Rejected(cause)) => {
                     tracing::info!(error = %cause, "passkey assertion rejected");
-                    self.record_failure(AuditUser::User(user.id()), "passkey_rejected")
+                    core.record_failure(AuditUser::User(user.id()), "passkey_rejected")
                         .await;
                     return Err(PasskeyError::LoginRejected);
                 }
@@ -143,9 +147,9 @@ impl AuthService {
                     return Err(PasskeyError::Unexpected(cause));
                 }
             };
-        if !ports
-            .store
-            .record_use(passkey.id, &passkey.credential, updated, self.now())
+        if !core
+            .passkeys
+            .record_use(passkey.id, &passkey.credential, updated, core.now())
             .await?
         {
             // Another sign-in with this passkey (or its removal) came in between: its

@@ -8,12 +8,12 @@
 
 use tracing::instrument;
 
-use super::errors::link_error;
-use super::login::ThrottleKeys;
-use super::{AccountError, AuthService, Authenticated};
+use super::Accounts;
+use crate::auth::errors::link_error;
+use crate::auth::{AccountError, Authenticated};
 use crate::ports::{Changes, Revocation, UserUpdate};
 use crate::{
-    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, IssuedUnder, Mail, MailPurpose,
+    AuditAction, AuditEvent, AuditUser, ClientInfo, EmailAddress, IssuedUnder, MailPurpose,
     NewPassword, OneTimeToken, PasswordAttempt, RevokeReason, StoredToken, TokenOwner,
     TokenPurpose, User,
 };
@@ -27,7 +27,7 @@ pub enum VerificationRequest<'a> {
     Email(EmailAddress),
 }
 
-impl AuthService {
+impl Accounts {
     /// Queues a new verification link for an unverified, active account (the older link
     /// stops working). Succeeds alike when there is nothing to send.
     ///
@@ -38,10 +38,10 @@ impl AuthService {
         &self,
         request: VerificationRequest<'_>,
     ) -> Result<(), AccountError> {
-        self.require_mail()?;
+        self.core.require_mail(AccountError::MailDisabled)?;
         let user = match request {
             VerificationRequest::Caller(user) => Some(user.clone()),
-            VerificationRequest::Email(email) => self.users.find_by_email(&email).await?,
+            VerificationRequest::Email(email) => self.core.users.find_by_email(&email).await?,
         };
         self.queue_link(
             user.filter(|u| u.is_active() && !u.is_verified()),
@@ -71,61 +71,15 @@ impl AuthService {
             audit: vec![AuditEvent::own(AuditAction::EmailVerified, user.id())],
             ..Changes::default()
         };
-        self.take_back(&user, &mut changes).await?;
+        self.core.take_back(&user, &mut changes).await?;
         let applied = self
+            .core
             .accounts
-            .apply(changes, self.now())
+            .apply(changes, self.core.now())
             .await
             .map_err(link_error)?;
         tracing::info!(user_id = user.id().get(), "email verified");
         applied.user.ok_or(AccountError::InvalidToken)
-    }
-
-    /// The first proof that someone holds the address of an account that was never
-    /// verified (its verification or reset link followed) takes the account back from
-    /// whoever made it: every TOTP factor, recovery code and passkey added before goes —
-    /// audited, and said in a mail — and the stamp moves on, so that links and challenges
-    /// issued before die too. Accounts squatted before adding needed a verified address
-    /// are taken back the same way.
-    pub(super) async fn take_back(
-        &self,
-        user: &User,
-        changes: &mut Changes,
-    ) -> Result<(), AccountError> {
-        if user.is_verified() {
-            return Ok(());
-        }
-        changes.reclaim = Some(user.id());
-        let totp = match &self.mfa {
-            Some(mfa) => !mfa.store.totp_factors(user.id()).await?.is_empty(),
-            None => false,
-        };
-        let passkeys = match &self.passkeys {
-            Some(ports) => ports.store.list(user.id()).await?.len(),
-            None => 0,
-        };
-        if !totp && passkeys == 0 {
-            return Ok(());
-        }
-        tracing::warn!(
-            user_id = user.id().get(),
-            totp,
-            passkeys,
-            "first proof of the address: sign-in methods added before it removed"
-        );
-        changes.audit.push(
-            AuditEvent::own(AuditAction::SignInMethodsRemoved, user.id())
-                .with("reason", "first_proof_of_address")
-                .with("totp", totp)
-                .with("passkeys", passkeys),
-        );
-        if self.accounts_policy.mail_enabled {
-            changes.mails.push(Mail::notice(
-                user.email().clone(),
-                MailPurpose::SignInMethodsRemoved,
-            ));
-        }
-        Ok(())
     }
 
     /// Queues a password-reset link for an active account. Succeeds alike for an unknown
@@ -135,8 +89,8 @@ impl AuthService {
     /// [`AccountError::MailDisabled`]; store failures.
     #[instrument(skip_all)]
     pub async fn forgot_password(&self, email: &EmailAddress) -> Result<(), AccountError> {
-        self.require_mail()?;
-        let user = self.users.find_by_email(email).await?;
+        self.core.require_mail(AccountError::MailDisabled)?;
+        let user = self.core.users.find_by_email(email).await?;
         self.queue_link(user.filter(User::is_active), TokenPurpose::ResetPassword)
             .await
     }
@@ -148,17 +102,18 @@ impl AuthService {
         user: Option<User>,
         purpose: TokenPurpose,
     ) -> Result<(), AccountError> {
-        let now = self.now();
+        let now = self.core.now();
         let mut changes = Changes::default();
         if let Some(user) = user {
-            self.add_link_mail(
-                &mut changes,
-                TokenOwner::User(IssuedUnder::now(&user)),
-                user.email(),
-                purpose,
-                now,
-            )
-            .await;
+            self.core
+                .add_link_mail(
+                    &mut changes,
+                    TokenOwner::User(IssuedUnder::now(&user)),
+                    user.email(),
+                    purpose,
+                    now,
+                )
+                .await;
             let action = match purpose {
                 TokenPurpose::VerifyEmail => AuditAction::EmailVerificationRequested,
                 _ => AuditAction::PasswordResetRequested,
@@ -170,7 +125,7 @@ impl AuthService {
                     .with("mailed", mailed),
             );
         }
-        self.accounts.apply(changes, now).await?;
+        self.core.accounts.apply(changes, now).await?;
         Ok(())
     }
 
@@ -190,7 +145,7 @@ impl AuthService {
         let (stored, user) = self
             .usable_token(token, TokenPurpose::ResetPassword)
             .await?;
-        let hash = self.hasher.hash(new_password.expose()).await?;
+        let hash = self.core.hasher.hash(new_password.expose()).await?;
         let mut changes = Changes {
             issued_under: Some(stored.issued_under()),
             consume_token: Some(stored.id),
@@ -207,8 +162,9 @@ impl AuthService {
             audit: vec![AuditEvent::own(AuditAction::PasswordReset, user.id())],
             ..Changes::default()
         };
-        self.take_back(&user, &mut changes).await?;
+        self.core.take_back(&user, &mut changes).await?;
         let applied = self
+            .core
             .apply_with_notice(changes, user.email(), MailPurpose::PasswordReset)
             .await
             .map_err(link_error)?;
@@ -235,8 +191,8 @@ impl AuthService {
         new_password: NewPassword,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.confirm_owner(caller, current, client).await?;
-        let hash = self.hasher.hash(new_password.expose()).await?;
+        self.core.confirm_owner(caller, current, client).await?;
+        let hash = self.core.hasher.hash(new_password.expose()).await?;
         let changes = Changes {
             issued_under: Some(IssuedUnder::now(&caller.user)),
             update_user: Some(UserUpdate {
@@ -255,6 +211,7 @@ impl AuthService {
             ..Changes::default()
         };
         let applied = self
+            .core
             .apply_with_notice(changes, caller.user.email(), MailPurpose::PasswordChanged)
             .await?;
         tracing::info!(revoked = applied.revoked, "password changed");
@@ -288,64 +245,17 @@ impl AuthService {
     ) -> Result<(StoredToken, User), AccountError> {
         let token = OneTimeToken::parse(raw).ok_or(AccountError::InvalidToken)?;
         let stored = self
+            .core
             .accounts
             .find_token(&token.fingerprint(), purpose)
             .await?
-            .filter(|stored| stored.is_usable_for(purpose, self.now()))
+            .filter(|stored| stored.is_usable_for(purpose, self.core.now()))
             .ok_or(AccountError::InvalidToken)?;
         let user = self
+            .core
             .holder(stored.issued_under())
             .await?
             .ok_or(AccountError::InvalidToken)?;
         Ok((stored, user))
-    }
-
-    /// The checks before a change to the caller's own account that needs its owner: a
-    /// session at `aal2` where the account has a second factor, then the current password.
-    pub(super) async fn confirm_owner(
-        &self,
-        caller: &Authenticated,
-        current: &PasswordAttempt,
-        client: &ClientInfo,
-    ) -> Result<(), AccountError> {
-        self.require_aal2(caller, AccountError::Aal2Required)
-            .await?;
-        self.check_current_password(&caller.user, current, client)
-            .await
-    }
-
-    /// Checks the password a signed-in user confirms a change with, throttled and counted
-    /// like a login.
-    pub(super) async fn check_current_password(
-        &self,
-        user: &User,
-        current: &PasswordAttempt,
-        client: &ClientInfo,
-    ) -> Result<(), AccountError> {
-        let keys = ThrottleKeys::of(client, user.email());
-        let reserved =
-            self.reserve_attempt(&keys)
-                .await
-                .map_err(|full| AccountError::Throttled {
-                    retry_after: full.retry_after,
-                })?;
-        let verified = if current.is_verifiable() {
-            self.hasher
-                .verify(current, Some(user.password_hash()))
-                .await
-        } else {
-            Ok(false)
-        };
-        match verified {
-            Ok(true) => {
-                self.forget_failures(&keys, &reserved).await;
-                Ok(())
-            }
-            Ok(false) => Err(AccountError::WrongPassword),
-            Err(error) => {
-                self.release(&reserved).await;
-                Err(error.into())
-            }
-        }
     }
 }

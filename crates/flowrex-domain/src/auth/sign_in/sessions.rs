@@ -1,97 +1,21 @@
-//! The session use cases: starting a session at login, refresh-token rotation with reuse
-//! detection, authenticating access tokens against live sessions, logout, and the sessions
-//! list. (RFC 9700 §4.14: refresh token rotation; a replayed refresh token revokes the
-//! whole family, here the login's session.)
+//! The session after a sign-in: refresh-token rotation with reuse detection,
+//! authenticating access tokens against live sessions, logout, the sessions list, and the
+//! cleanup of what expired. (RFC 9700 §4.14: refresh token rotation; a replayed refresh
+//! token revokes the whole family, here the login's session.)
 
 use chrono::{DateTime, Utc};
 use tracing::{Span, instrument};
 
-use super::{AuthService, AuthenticateError, LogoutError, RefreshError, RevokeSessionError};
-use crate::ports::{Changes, IssueError, Revocation, SessionStoreError};
+use super::{LogoutRequest, SignIn};
+use crate::auth::Authenticated;
+use crate::auth::{AuthenticateError, LogoutError, RefreshError, RevokeSessionError};
+use crate::ports::{Changes, Revocation, SessionStoreError};
 use crate::{
-    Assurance, AuditAction, AuditEvent, AuditUser, ClientInfo, RevokeReason, Session, SessionId,
-    TokenFingerprint, TokenKind, TokenPair, TokenRequest, User,
+    AuditAction, AuditEvent, AuditUser, RevokeReason, Session, SessionId, TokenFingerprint,
+    TokenKind, TokenPair,
 };
 
-/// An access token's live session and its active user: what an authenticated request
-/// acts as.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    /// The user.
-    pub user: User,
-    /// The session of the token.
-    pub session: SessionId,
-    /// How the session was authenticated (from the token's signed claims, which are the
-    /// session's).
-    pub assurance: Assurance,
-}
-
-/// What `POST /logout` was given.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogoutRequest<'a> {
-    /// A bearer access token.
-    pub access_token: Option<&'a str>,
-    /// A refresh token (from the body or a cookie).
-    pub refresh_token: Option<&'a str>,
-    /// `{"scope": "all"}`: every session of the user.
-    pub everywhere: bool,
-}
-
-/// The longest `User-Agent` kept with a session, in characters.
-const MAX_USER_AGENT_CHARS: usize = 255;
-
-impl AuthService {
-    /// Opens a session for `user`, authenticated by `assurance`'s methods, and issues its
-    /// first pair — if the user's stamp is still `proven`, the one the sign-in was proven
-    /// under (the password checked, the challenge opened, the passkey verified): a
-    /// credential event that committed in between (a password reset, every session ended)
-    /// refuses the login with [`super::LoginError::InvalidCredentials`], which each way in
-    /// answers as its own refusal.
-    pub(super) async fn start_session(
-        &self,
-        user: &User,
-        proven: crate::SecurityStamp,
-        client: ClientInfo,
-        assurance: Assurance,
-    ) -> Result<TokenPair, super::LoginError> {
-        let now = self.now();
-        let id = SessionId::generate();
-        let pair = self.issue_pair(user, &id, assurance, now)?;
-        let amr: Vec<&str> = assurance.methods().map(crate::AuthMethod::as_str).collect();
-        let event = AuditEvent::own(AuditAction::LoginSucceeded, user.id())
-            .in_session(&id)
-            .with("amr", amr);
-        let created = self
-            .sessions
-            .create(
-                Session {
-                    id,
-                    user_id: user.id(),
-                    refresh_token_hash: TokenFingerprint::of(&pair.refresh_token),
-                    previous_refresh_token_hash: None,
-                    rotated_at: None,
-                    created_at: now,
-                    last_used_at: now,
-                    expires_at: now + self.policy.refresh_ttl,
-                    revoked_at: None,
-                    revoked_reason: None,
-                    user_agent: client
-                        .user_agent
-                        .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
-                    ip: client.ip.map(|ip| ip.to_string()),
-                    assurance,
-                },
-                proven,
-                Some(event),
-            )
-            .await?;
-        if !created {
-            tracing::info!("login refused: the credentials changed while it was checked");
-            return Err(super::LoginError::InvalidCredentials);
-        }
-        Ok(pair)
-    }
-
+impl SignIn {
     /// Exchanges a refresh token for a new pair, rotating the session's refresh token.
     ///
     /// The token presented must be the session's current one. The one it replaced is
@@ -104,13 +28,15 @@ impl AuthService {
     /// expired session, a replayed token, or a missing or inactive user.
     #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let now = self.now();
+        let now = self.core.now();
         let claims = self
+            .core
             .verifier
             .verify(refresh_token, TokenKind::Refresh, now)
             .map_err(|_| RefreshError::InvalidToken)?;
         Span::current().record("user_id", claims.subject.get());
         let session = self
+            .core
             .sessions
             .find(&claims.session)
             .await?
@@ -122,12 +48,16 @@ impl AuthService {
             return Err(RefreshError::InvalidToken);
         }
         let user = self
+            .core
             .active_user(claims.subject)
             .await?
             .ok_or(RefreshError::InvalidToken)?;
-        let pair = self.issue_pair(&user, &session.id, session.assurance, now)?;
+        let pair = self
+            .core
+            .issue_pair(&user, &session.id, session.assurance, now)?;
         let next = TokenFingerprint::of(&pair.refresh_token);
         if !self
+            .core
             .sessions
             .rotate(&session.id, &presented, &next, now)
             .await?
@@ -149,7 +79,7 @@ impl AuthService {
         let just_rotated = session.previous_refresh_token_hash.as_ref() == Some(presented)
             && session
                 .rotated_at
-                .is_some_and(|at| now - at <= self.policy.refresh_reuse_grace);
+                .is_some_and(|at| now - at <= self.core.policy.refresh_reuse_grace);
         if just_rotated {
             tracing::info!("refresh token replayed within the grace period");
             return Ok(());
@@ -162,7 +92,8 @@ impl AuthService {
             .on(AuditUser::User(session.user_id))
             .in_session(&session.id)
             .with("by", "reuse_detection");
-        self.sessions
+        self.core
+            .sessions
             .revoke(&session.id, RevokeReason::RefreshReuse, now, Some(event))
             .await?;
         Ok(())
@@ -178,12 +109,14 @@ impl AuthService {
         &self,
         access_token: &str,
     ) -> Result<Authenticated, AuthenticateError> {
-        let now = self.now();
+        let now = self.core.now();
         let claims = self
+            .core
             .verifier
             .verify(access_token, TokenKind::Access, now)
             .map_err(|_| AuthenticateError::InvalidCredentials)?;
         let user = self
+            .core
             .sessions
             .find_active_user(&claims.session, claims.subject, now)
             .await?
@@ -205,17 +138,18 @@ impl AuthService {
     /// [`LogoutError::Unavailable`] when the session store cannot be reached.
     #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
     pub async fn logout(&self, request: LogoutRequest<'_>) -> Result<(), LogoutError> {
-        let now = self.now();
+        let now = self.core.now();
         let tokens = [
             (request.access_token, TokenKind::Access),
             (request.refresh_token, TokenKind::Refresh),
         ];
         for (token, kind) in tokens {
             let Some(token) = token else { continue };
-            let Ok(claims) = self.verifier.verify(token, kind, now) else {
+            let Ok(claims) = self.core.verifier.verify(token, kind, now) else {
                 continue;
             };
             let live = self
+                .core
                 .sessions
                 .find(&claims.session)
                 .await?
@@ -248,14 +182,15 @@ impl AuthService {
                     ],
                     ..Changes::default()
                 };
-                let revoked = self.accounts.apply(changes, now).await?.revoked;
+                let revoked = self.core.accounts.apply(changes, now).await?.revoked;
                 tracing::info!(revoked, "logged out everywhere");
                 return Ok(());
             }
             let event = AuditEvent::own(AuditAction::Logout, claims.subject)
                 .in_session(&session.id)
                 .with("scope", "session");
-            self.sessions
+            self.core
+                .sessions
                 .revoke(&session.id, RevokeReason::Logout, now, Some(event))
                 .await?;
             tracing::info!("logged out");
@@ -272,8 +207,9 @@ impl AuthService {
         caller: &Authenticated,
     ) -> Result<Vec<Session>, AuthenticateError> {
         Ok(self
+            .core
             .sessions
-            .list_active(caller.user.id(), self.now())
+            .list_active(caller.user.id(), self.core.now())
             .await?)
     }
 
@@ -287,10 +223,10 @@ impl AuthService {
         caller: &Authenticated,
         id: &str,
     ) -> Result<(), RevokeSessionError> {
-        let now = self.now();
+        let now = self.core.now();
         let id = SessionId::parse(id).ok_or(RevokeSessionError::NotFound)?;
         let owned =
-            self.sessions.find(&id).await?.is_some_and(|session| {
+            self.core.sessions.find(&id).await?.is_some_and(|session| {
                 session.user_id == caller.user.id() && session.is_active(now)
             });
         if !owned {
@@ -299,7 +235,8 @@ impl AuthService {
         let event = AuditEvent::own(AuditAction::SessionRevoked, caller.user.id())
             .in_session(&id)
             .with("by", "user");
-        self.sessions
+        self.core
+            .sessions
             .revoke(&id, RevokeReason::Revoked, now, Some(event))
             .await?;
         Ok(())
@@ -316,48 +253,23 @@ impl AuthService {
         if batch == 0 {
             return Ok(0);
         }
-        let before = self.now();
+        let before = self.core.now();
         let mut total = 0;
         loop {
-            let deleted = self.sessions.delete_expired(before, batch).await?;
+            let deleted = self.core.sessions.delete_expired(before, batch).await?;
             total += deleted;
             if deleted < batch {
                 break;
             }
         }
-        if let Some(mfa) = &self.mfa {
-            match mfa.store.delete_expired_challenges(before).await {
-                Ok(deleted) => tracing::debug!(deleted, "expired sign-in challenges deleted"),
-                Err(error) => tracing::warn!(%error, "expired sign-in challenges not deleted"),
-            }
+        match self.core.factors.delete_expired_challenges(before).await {
+            Ok(deleted) => tracing::debug!(deleted, "expired sign-in challenges deleted"),
+            Err(error) => tracing::warn!(%error, "expired sign-in challenges not deleted"),
         }
-        self.delete_expired_ceremonies(before).await;
+        match self.core.passkeys.delete_expired_ceremonies(before).await {
+            Ok(deleted) => tracing::debug!(deleted, "expired passkey ceremonies deleted"),
+            Err(error) => tracing::warn!(%error, "expired passkey ceremonies not deleted"),
+        }
         Ok(total)
-    }
-
-    pub(super) fn issue_pair(
-        &self,
-        user: &User,
-        session: &SessionId,
-        assurance: Assurance,
-        now: DateTime<Utc>,
-    ) -> Result<TokenPair, IssueError> {
-        let request = |kind, ttl| TokenRequest {
-            subject: user.id(),
-            kind,
-            session: session.clone(),
-            issued_at: now,
-            expires_at: now + ttl,
-            assurance,
-        };
-        Ok(TokenPair {
-            access_token: self
-                .issuer
-                .issue(&request(TokenKind::Access, self.policy.access_ttl))?,
-            refresh_token: self
-                .issuer
-                .issue(&request(TokenKind::Refresh, self.policy.refresh_ttl))?,
-            expires_in: self.policy.access_ttl.num_seconds(),
-        })
     }
 }
