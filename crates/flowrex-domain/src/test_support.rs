@@ -8,6 +8,7 @@
 //! rotations) but nothing survives the process.
 
 mod accounts;
+pub mod contracts;
 pub mod credential_events;
 mod fakes;
 mod mfa;

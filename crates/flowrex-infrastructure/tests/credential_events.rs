@@ -24,7 +24,7 @@ async fn everything_issued_dies_with_every_credential_event_on_the_database() {
         users: Arc::new(SeaOrmUserRepository::new(db.clone())),
         sessions: Arc::new(SeaOrmSessionStore::new(db.clone())),
         accounts: Arc::new(test_support::account_store(db.clone())),
-        mfa: Arc::new(SeaOrmMfaStore::new(db.clone())),
+        factors: Arc::new(SeaOrmMfaStore::new(db.clone())),
         passkeys: Arc::new(SeaOrmPasskeyStore::new(db.clone())),
         outbox: Arc::new(SeaOrmOutbox::new(db.clone(), test_support::test_sealer())),
         audit: Arc::new(SeaOrmAuditLog::new(db.clone())),

@@ -20,10 +20,7 @@ use serde_json::json;
 use super::{
     PlainHasher, PlainSealer, PlainTokens, SettableClock, StepCodes, TrustingRelyingParty,
 };
-use crate::ports::{
-    AccountStore, AuditLog, Clock, MfaStore, OutboxStore, PasskeyStore, Sealer, SessionStore,
-    UserDirectory, UserRepository,
-};
+use crate::ports::{Clock, MfaStore, OutboxStore, Sealer};
 use crate::{
     AccountError, AdminNewUser, AdminUserChange, Authenticated, ClientInfo, CorePorts,
     EmailAddress, LoginAttempt, LoginOutcome, LogoutRequest, Mail, MailPurpose, MfaVerifyError,
@@ -31,25 +28,7 @@ use crate::{
     SecondFactorProof, ServicePorts, Services, TokenPair, User, UserId, VerificationRequest,
 };
 
-/// The stores a table runs over, all on one database.
-pub struct Stores {
-    /// Users.
-    pub users: Arc<dyn UserRepository>,
-    /// Sessions.
-    pub sessions: Arc<dyn SessionStore>,
-    /// Account changes.
-    pub accounts: Arc<dyn AccountStore>,
-    /// Second factors.
-    pub mfa: Arc<dyn MfaStore>,
-    /// Passkeys.
-    pub passkeys: Arc<dyn PasskeyStore>,
-    /// The mail outbox, to read the links from.
-    pub outbox: Arc<dyn OutboxStore>,
-    /// The audit trail.
-    pub audit: Arc<dyn AuditLog>,
-    /// The user directory.
-    pub directory: Arc<dyn UserDirectory>,
-}
+pub use super::contracts::Stores;
 
 /// A kind of thing issued to a user under their stamp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +223,7 @@ impl<'a> Case<'a> {
                     users: stores.users.clone(),
                     sessions: stores.sessions.clone(),
                     accounts: stores.accounts.clone(),
-                    factors: stores.mfa.clone(),
+                    factors: stores.factors.clone(),
                     passkeys: stores.passkeys.clone(),
                     hasher: Arc::new(PlainHasher),
                     issuer: tokens.clone(),
@@ -263,7 +242,7 @@ impl<'a> Case<'a> {
             services,
             clock,
             outbox: &stores.outbox,
-            mfa: &stores.mfa,
+            mfa: &stores.factors,
             mails: Mutex::new(Vec::new()),
             tag: tag.to_owned(),
         }
@@ -767,7 +746,7 @@ mod tests {
             users: store.clone(),
             sessions: store.clone(),
             accounts: store.clone(),
-            mfa: store.clone(),
+            factors: store.clone(),
             passkeys: store.clone(),
             outbox: store.clone(),
             audit: store.clone(),

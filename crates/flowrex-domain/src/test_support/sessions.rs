@@ -105,12 +105,15 @@ impl SessionStore for InMemoryStore {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, SessionStoreError> {
-        Ok(self
+        let mut live: Vec<Session> = self
             .lock_sessions()
             .iter()
             .filter(|s| s.user_id == user && s.is_active(now))
             .cloned()
-            .collect())
+            .collect();
+        // As the port says: most recently used first.
+        live.sort_by_key(|s| std::cmp::Reverse(s.last_used_at));
+        Ok(live)
     }
 
     async fn delete_expired(
