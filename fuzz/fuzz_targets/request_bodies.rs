@@ -4,18 +4,20 @@
 //! however its key is spelled.
 #![no_main]
 
-use flowrex_api::routes::auth::{login, refresh, register};
+use flowrex_api::routes::auth::login::LoginRequest;
+use flowrex_api::routes::auth::refresh::RefreshRequest;
+use flowrex_api::routes::auth::register::RegisterRequest;
+use flowrex_api::validation::body::RequestBody;
 use flowrex_api::validation;
-use flowrex_domain::ClientInfo;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, Option<Vec<u8>>, Vec<u8>)| {
     let (endpoint, content_type, body) = input;
     let content_type = content_type.as_deref();
     let outcome = match endpoint % 3 {
-        0 => register::parse(content_type, &body).map(|_| ()),
-        1 => login::parse(content_type, &body, ClientInfo::default()).map(|_| ()),
-        _ => refresh::parse(content_type, &body).map(|_| ()),
+        0 => RegisterRequest::parse(content_type, &body).map(|_| ()),
+        1 => LoginRequest::parse(content_type, &body).map(|_| ()),
+        _ => RefreshRequest::parse(content_type, &body).map(|_| ()),
     };
     let Err(rejection) = outcome else { return };
     let errors = &rejection.detail;

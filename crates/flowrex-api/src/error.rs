@@ -3,9 +3,11 @@
 //! `{"detail": …}`; causes of 5xx answers are logged, never sent.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -115,9 +117,9 @@ pub enum ApiError {
     /// 404 `Session not found`.
     #[error("session not found")]
     SessionNotFound,
-    /// 405 `Method Not Allowed` with `Allow`.
+    /// 405 `Method Not Allowed` with `Allow`, which names the methods the resource answers.
     #[error("method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(Arc<str>),
     /// 408 `Request Timeout`: the body did not arrive in time; the connection is closed.
     #[error("request body timed out")]
     RequestTimeout,
@@ -125,7 +127,7 @@ pub enum ApiError {
     #[error("rate limited")]
     RateLimited {
         /// How long until the client may try again.
-        retry_after: std::time::Duration,
+        retry_after: Duration,
         /// The limit, for the message.
         per_minute: u32,
     },
@@ -133,7 +135,7 @@ pub enum ApiError {
     #[error("login throttled")]
     LoginThrottled {
         /// How long until the client may try again.
-        retry_after: std::time::Duration,
+        retry_after: Duration,
     },
     /// 503 `Mail delivery is not configured`: the step must mail a link and `SMTP_URL` is
     /// not set (outside development).
@@ -147,170 +149,214 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// What an error answers: the variant's name (for logs), its status, its `detail` and the
+/// header that goes with it.
+struct Answer {
+    name: &'static str,
+    status: StatusCode,
+    detail: Cow<'static, str>,
+    header: Option<(HeaderName, HeaderValue)>,
+    /// The connection cannot be reused.
+    close: bool,
+}
+
+impl Answer {
+    fn new(name: &'static str, status: StatusCode, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            name,
+            status,
+            detail: detail.into(),
+            header: None,
+            close: false,
+        }
+    }
+
+    fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.header = Some((name, value));
+        self
+    }
+
+    fn bearer(self) -> Self {
+        self.header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// With `Retry-After` in whole seconds, rounded up and never 0 (a client told "retry
+    /// after 0" retries at once).
+    fn retry_after(self, wait: Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+    }
+}
+
+impl ApiError {
+    /// The answer of each variant, one arm each.
+    fn answer(&self) -> Answer {
+        use StatusCode as S;
+        match self {
+            Self::Validation(_) => Answer::new("Validation", S::UNPROCESSABLE_ENTITY, ""),
+            Self::EmailTaken => {
+                Answer::new("EmailTaken", S::BAD_REQUEST, "Email already registered")
+            }
+            Self::InvalidOneTimeToken => Answer::new(
+                "InvalidOneTimeToken",
+                S::BAD_REQUEST,
+                "Invalid or expired token",
+            ),
+            Self::WrongPassword => Answer::new(
+                "WrongPassword",
+                S::BAD_REQUEST,
+                "Current password is incorrect",
+            ),
+            Self::InvalidLogin => {
+                Answer::new("InvalidLogin", S::UNAUTHORIZED, "Invalid email or password")
+            }
+            Self::InvalidToken => Answer::new("InvalidToken", S::UNAUTHORIZED, "Invalid token"),
+            Self::InvalidCredentials => {
+                Answer::new("InvalidCredentials", S::UNAUTHORIZED, "Invalid credentials").bearer()
+            }
+            Self::NotAuthenticated => {
+                Answer::new("NotAuthenticated", S::UNAUTHORIZED, "Not authenticated").bearer()
+            }
+            Self::CsrfTokenMissing => {
+                Answer::new("CsrfTokenMissing", S::FORBIDDEN, "CSRF token missing")
+            }
+            Self::SuperuserRequired => {
+                Answer::new("SuperuserRequired", S::FORBIDDEN, "Superuser required")
+            }
+            Self::UserNotFound => Answer::new("UserNotFound", S::NOT_FOUND, "User not found"),
+            Self::LastSuperuser => Answer::new(
+                "LastSuperuser",
+                S::CONFLICT,
+                "The last active superuser cannot be removed",
+            ),
+            Self::EmailNotVerified => {
+                Answer::new("EmailNotVerified", S::FORBIDDEN, "Email not verified")
+            }
+            Self::Aal2Required => Answer::new("Aal2Required", S::FORBIDDEN, "aal2_required"),
+            Self::InvalidCode => Answer::new("InvalidCode", S::BAD_REQUEST, "Invalid code"),
+            Self::InvalidLoginCode => {
+                Answer::new("InvalidLoginCode", S::UNAUTHORIZED, "Invalid code")
+            }
+            Self::InvalidMfaToken => Answer::new(
+                "InvalidMfaToken",
+                S::UNAUTHORIZED,
+                "Invalid or expired mfa_token",
+            ),
+            Self::NothingPending => Answer::new(
+                "NothingPending",
+                S::BAD_REQUEST,
+                "No TOTP enrolment is pending",
+            ),
+            Self::NoFactor => Answer::new("NoFactor", S::BAD_REQUEST, "TOTP is not enabled"),
+            Self::InvalidCeremony => Answer::new(
+                "InvalidCeremony",
+                S::BAD_REQUEST,
+                "Invalid or expired ceremony",
+            ),
+            Self::PasskeyRegistrationRejected => Answer::new(
+                "PasskeyRegistrationRejected",
+                S::BAD_REQUEST,
+                "Passkey registration failed",
+            ),
+            Self::PasskeyTaken => {
+                Answer::new("PasskeyTaken", S::CONFLICT, "Passkey already registered")
+            }
+            Self::PasskeyRejected => {
+                Answer::new("PasskeyRejected", S::UNAUTHORIZED, "Passkey not accepted")
+            }
+            Self::PasskeyNotFound => {
+                Answer::new("PasskeyNotFound", S::NOT_FOUND, "Passkey not found")
+            }
+            Self::NotFound => Answer::new("NotFound", S::NOT_FOUND, "Not Found"),
+            Self::SessionNotFound => {
+                Answer::new("SessionNotFound", S::NOT_FOUND, "Session not found")
+            }
+            Self::MethodNotAllowed(allow) => {
+                let answer = Answer::new(
+                    "MethodNotAllowed",
+                    S::METHOD_NOT_ALLOWED,
+                    "Method Not Allowed",
+                );
+                match HeaderValue::from_str(allow) {
+                    Ok(allow) => answer.header(header::ALLOW, allow),
+                    Err(_) => answer,
+                }
+            }
+            Self::RequestTimeout => Answer {
+                // The rest of the body may still come: the connection cannot be reused.
+                close: true,
+                ..Answer::new("RequestTimeout", S::REQUEST_TIMEOUT, "Request Timeout")
+            },
+            Self::RateLimited {
+                retry_after,
+                per_minute,
+            } => Answer::new(
+                "RateLimited",
+                S::TOO_MANY_REQUESTS,
+                format!("Rate limit exceeded: {per_minute} per 1 minute"),
+            )
+            .retry_after(*retry_after),
+            Self::LoginThrottled { retry_after } => Answer::new(
+                "LoginThrottled",
+                S::TOO_MANY_REQUESTS,
+                "Too many failed login attempts, try again later",
+            )
+            .retry_after(*retry_after),
+            Self::MailDisabled => Answer::new(
+                "MailDisabled",
+                S::SERVICE_UNAVAILABLE,
+                "Mail delivery is not configured",
+            ),
+            Self::Unavailable(_) => {
+                Answer::new("Unavailable", S::SERVICE_UNAVAILABLE, "Service unavailable")
+                    .retry_after(Duration::from_secs(UNAVAILABLE_RETRY_AFTER_SECONDS))
+            }
+            Self::Internal(_) => Answer::new(
+                "Internal",
+                S::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+            ),
+        }
+    }
+}
+
+/// The variant's name only (a 422 adds its count of errors): no client input, which may
+/// hold a password, and no internal cause.
 impl std::fmt::Debug for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self {
-            Self::Validation(rejection) => {
-                return write!(f, "Validation({} errors)", rejection.detail.len());
-            }
-            Self::EmailTaken => "EmailTaken",
-            Self::InvalidOneTimeToken => "InvalidOneTimeToken",
-            Self::WrongPassword => "WrongPassword",
-            Self::InvalidLogin => "InvalidLogin",
-            Self::InvalidToken => "InvalidToken",
-            Self::InvalidCredentials => "InvalidCredentials",
-            Self::NotAuthenticated => "NotAuthenticated",
-            Self::CsrfTokenMissing => "CsrfTokenMissing",
-            Self::EmailNotVerified => "EmailNotVerified",
-            Self::Aal2Required => "Aal2Required",
-            Self::InvalidCode => "InvalidCode",
-            Self::InvalidLoginCode => "InvalidLoginCode",
-            Self::InvalidMfaToken => "InvalidMfaToken",
-            Self::NothingPending => "NothingPending",
-            Self::NoFactor => "NoFactor",
-            Self::InvalidCeremony => "InvalidCeremony",
-            Self::PasskeyRegistrationRejected => "PasskeyRegistrationRejected",
-            Self::PasskeyTaken => "PasskeyTaken",
-            Self::PasskeyRejected => "PasskeyRejected",
-            Self::PasskeyNotFound => "PasskeyNotFound",
-            Self::SuperuserRequired => "SuperuserRequired",
-            Self::UserNotFound => "UserNotFound",
-            Self::LastSuperuser => "LastSuperuser",
-            Self::NotFound => "NotFound",
-            Self::SessionNotFound => "SessionNotFound",
-            Self::MethodNotAllowed(_) => "MethodNotAllowed",
-            Self::RequestTimeout => "RequestTimeout",
-            Self::RateLimited { .. } => "RateLimited",
-            Self::LoginThrottled { .. } => "LoginThrottled",
-            Self::MailDisabled => "MailDisabled",
-            Self::Unavailable(_) => "Unavailable",
-            Self::Internal(_) => "Internal",
-        };
-        f.write_str(name)
+        f.write_str(self.answer().name)?;
+        if let Self::Validation(rejection) = self {
+            write!(f, "({} errors)", rejection.detail.len())?;
+        }
+        Ok(())
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::EmailTaken
-            | Self::InvalidOneTimeToken
-            | Self::WrongPassword
-            | Self::InvalidCode
-            | Self::NothingPending
-            | Self::NoFactor
-            | Self::InvalidCeremony
-            | Self::PasskeyRegistrationRejected => StatusCode::BAD_REQUEST,
-            Self::InvalidLogin
-            | Self::InvalidToken
-            | Self::InvalidCredentials
-            | Self::NotAuthenticated
-            | Self::InvalidLoginCode
-            | Self::InvalidMfaToken
-            | Self::PasskeyRejected => StatusCode::UNAUTHORIZED,
-            Self::CsrfTokenMissing
-            | Self::EmailNotVerified
-            | Self::SuperuserRequired
-            | Self::Aal2Required => StatusCode::FORBIDDEN,
-            Self::UserNotFound => StatusCode::NOT_FOUND,
-            Self::LastSuperuser | Self::PasskeyTaken => StatusCode::CONFLICT,
-            Self::NotFound | Self::SessionNotFound | Self::PasskeyNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::RateLimited { .. } | Self::LoginThrottled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::MailDisabled | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.answer().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let detail = match self {
-            Self::Validation(rejection) => {
-                return HttpResponse::UnprocessableEntity().json(rejection);
-            }
-            Self::EmailTaken => "Email already registered",
-            Self::InvalidOneTimeToken => "Invalid or expired token",
-            Self::WrongPassword => "Current password is incorrect",
-            Self::InvalidLogin => "Invalid email or password",
-            Self::InvalidToken => "Invalid token",
-            Self::InvalidCredentials => "Invalid credentials",
-            Self::NotAuthenticated => "Not authenticated",
-            Self::CsrfTokenMissing => "CSRF token missing",
-            Self::EmailNotVerified => "Email not verified",
-            Self::Aal2Required => "aal2_required",
-            Self::InvalidCode | Self::InvalidLoginCode => "Invalid code",
-            Self::InvalidMfaToken => "Invalid or expired mfa_token",
-            Self::NothingPending => "No TOTP enrolment is pending",
-            Self::NoFactor => "TOTP is not enabled",
-            Self::InvalidCeremony => "Invalid or expired ceremony",
-            Self::PasskeyRegistrationRejected => "Passkey registration failed",
-            Self::PasskeyTaken => "Passkey already registered",
-            Self::PasskeyRejected => "Passkey not accepted",
-            Self::PasskeyNotFound => "Passkey not found",
-            Self::SuperuserRequired => "Superuser required",
-            Self::UserNotFound => "User not found",
-            Self::LastSuperuser => "The last active superuser cannot be removed",
-            Self::NotFound => "Not Found",
-            Self::SessionNotFound => "Session not found",
-            Self::MethodNotAllowed(_) => "Method Not Allowed",
-            Self::MailDisabled => "Mail delivery is not configured",
-            Self::RequestTimeout => {
-                // The rest of the body may still come: the connection cannot be reused.
-                return HttpResponse::RequestTimeout()
-                    .force_close()
-                    .json(ErrorBody::new("Request Timeout"));
-            }
-            Self::RateLimited {
-                retry_after,
-                per_minute,
-            } => {
-                let detail = format!("Rate limit exceeded: {per_minute} per 1 minute");
-                return too_many_requests(*retry_after, detail);
-            }
-            Self::LoginThrottled { retry_after } => {
-                return too_many_requests(
-                    *retry_after,
-                    "Too many failed login attempts, try again later",
-                );
-            }
-            Self::Unavailable(cause) => {
-                tracing::error!(error = ?cause, "dependency unavailable");
-                return HttpResponse::ServiceUnavailable()
-                    .insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECONDS))
-                    .json(ErrorBody::new("Service unavailable"));
-            }
-            Self::Internal(cause) => {
-                tracing::error!(error = ?cause, "internal error");
-                "Internal Server Error"
-            }
-        };
-        let mut response = HttpResponse::build(self.status_code());
         match self {
-            Self::InvalidCredentials | Self::NotAuthenticated => {
-                response
-                    .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
-            }
-            Self::MethodNotAllowed(allow) => {
-                response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
-            }
+            Self::Unavailable(cause) => tracing::error!(error = ?cause, "dependency unavailable"),
+            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
             _ => {}
         }
-        response.json(ErrorBody::new(detail))
+        let answer = self.answer();
+        let mut response = HttpResponse::build(answer.status);
+        if let Some(header) = answer.header {
+            response.insert_header(header);
+        }
+        if answer.close {
+            response.force_close();
+        }
+        match self {
+            Self::Validation(rejection) => response.json(rejection),
+            _ => response.json(ErrorBody::new(answer.detail)),
+        }
     }
 }
 
 /// The `Retry-After` of a 503: a database restart or failover takes a few seconds.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
-
-/// 429 with `Retry-After` rounded up, and never 0 (a client told "retry after 0" retries
-/// at once).
-fn too_many_requests(
-    retry_after: std::time::Duration,
-    detail: impl Into<Cow<'static, str>>,
-) -> HttpResponse {
-    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-    HttpResponse::TooManyRequests()
-        .insert_header((header::RETRY_AFTER, seconds.max(1)))
-        .json(ErrorBody::new(detail))
-}

@@ -2,7 +2,7 @@
 //! generated from the handlers' `#[utoipa::path]` annotations. Every response schema is
 //! the `ToSchema` of the very type the handler serialises (`UserBody`, `TokensBody`,
 //! `ErrorBody`, `Rejection`, …); request schemas come from the field lists the parsers
-//! read (`routes::body_schema`).
+//! read (`validation::body`).
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -111,58 +111,198 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The whole document.
+/// What the document says besides its operations.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Flowrex API",
-        description = "Authentication and users: register, login, refresh, me, logout, sessions; the account lifecycle over mail (verification, forgotten and changed passwords, email change, deletion)."
-    ),
-    paths(
-        routes::health::root,
-        routes::health::health,
-        routes::health::ready,
-        routes::keys::jwks,
-        routes::auth::register::register,
-        routes::auth::login::login,
-        routes::auth::refresh::refresh,
-        routes::auth::me::me,
-        routes::auth::logout::logout,
-        routes::auth::sessions::sessions,
-        routes::auth::sessions::revoke_session,
-        routes::auth::email::request_verification,
-        routes::auth::email::confirm_verification,
-        routes::auth::password::forgot,
-        routes::auth::password::reset,
-        routes::auth::password::change,
-        routes::auth::me::update,
-        routes::auth::me::delete,
-        routes::auth::email::change,
-        routes::auth::email::confirm_change,
-        routes::auth::mfa::enroll,
-        routes::auth::mfa::activate,
-        routes::auth::mfa::recovery_codes,
-        routes::auth::mfa::disable,
-        routes::auth::mfa::verify,
-        routes::auth::passkeys::register_start,
-        routes::auth::passkeys::register_finish,
-        routes::auth::passkeys::list,
-        routes::auth::passkeys::delete,
-        routes::auth::passkeys::login_start,
-        routes::auth::passkeys::login_finish,
-        routes::admin::list_users,
-        routes::admin::create_user,
-        routes::admin::get_user,
-        routes::admin::update_user,
-        routes::admin::delete_user,
-        routes::admin::list_sessions,
-        routes::admin::revoke_sessions,
-        routes::admin::send_password_reset,
-        routes::audit::admin_audit,
-        routes::audit::security_events,
+        version = env!("CARGO_PKG_VERSION"),
+        description = "The authentication and account service of Flowrex. Register and log in with a password; tokens (a short-lived JWT access token and a rotating refresh token, in the body or an `HttpOnly` cookie) and revocable sessions; the account lifecycle over mail (verifying the address, forgotten and changed passwords, a new address, deletion); second factors (TOTP with recovery codes) and passkeys (WebAuthn), for signing in and for confirming sensitive changes; each user's own security events; and administration of users, their sessions and the audit trail for superusers. Every error body is `{\"detail\": …}`; a 422 lists FastAPI's validation errors."
     ),
     components(schemas(crate::error::ErrorBody, crate::validation::Rejection)),
-    modifiers(&BearerAuth, &SharedResponses),
     tags((name = "auth", description = "Accounts, tokens and sessions"), (name = "admin", description = "Account administration (superusers only)"), (name = "account", description = "The account lifecycle over mail: verification, passwords, email change, profile, deletion"), (name = "mfa", description = "Second factors: TOTP with recovery codes, and completing a login with a code"), (name = "passkeys", description = "Passkeys (WebAuthn): registering, listing, removing, signing in"), (name = "service", description = "Health and keys"))
 )]
-pub struct ApiDoc;
+struct Frame;
+
+/// The whole document: the frame, every operation the router serves
+/// ([`routes::operations`], so nothing is routed undocumented or documented unrouted), and
+/// the answers shared by kinds of route.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut document = Frame::openapi();
+    for operation in routes::operations() {
+        document.merge(operation.document);
+    }
+    BearerAuth.modify(&mut document);
+    SharedResponses.modify(&mut document);
+    document
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows of docs/api.md's table of operations, as the document gives them.
+    fn rows(document: &utoipa::openapi::OpenApi) -> Vec<String> {
+        let mut rows = Vec::new();
+        for (path, item) in &document.paths.paths {
+            for (method, operation) in [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ] {
+                let Some(operation) = operation else { continue };
+                let security = operation.security.as_deref().unwrap_or_default();
+                let anonymous = security.contains(&SecurityRequirement::default());
+                let who = match (
+                    path.starts_with("/api/v1/admin/"),
+                    security.len(),
+                    anonymous,
+                ) {
+                    (true, _, _) => "superuser",
+                    (false, 0, _) => "",
+                    (false, _, true) => "optional",
+                    (false, _, false) => "bearer",
+                };
+                rows.push(format!(
+                    "| `{method} {path}` | {} | {who} |",
+                    operation.summary.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn docs_api_md_lists_every_operation_as_the_document_does() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let listed: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("| `"))
+            .filter(|line| {
+                ["GET", "POST", "PATCH", "DELETE"]
+                    .iter()
+                    .any(|method| line.starts_with(&format!("| `{method} /")))
+            })
+            .collect();
+        let expected = rows(&document());
+        assert!(
+            listed == expected,
+            "docs/api.md's table of operations differs from the OpenAPI document; it should read:\n\n| operation | summary | token |\n|---|---|---|\n{}\n",
+            expected.join("\n")
+        );
+    }
+}
+
+/// The router and the document agree: every documented operation is routed, and each
+/// documented path answers exactly its documented methods.
+#[cfg(test)]
+mod router {
+    use actix_web::{App, test as actix};
+
+    use actix_web::http::{Method, StatusCode};
+    use actix_web::web;
+
+    use crate::routes::{allow, configure, methods, not_found, operations};
+
+    /// The path of `operation` with each `{parameter}` filled in.
+    fn concrete(path: &str) -> String {
+        path.split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "1"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    #[actix_web::test]
+    async fn the_router_answers_each_documented_operation_and_names_the_documented_methods() {
+        let app = actix::init_service(
+            App::new()
+                .configure(configure)
+                .default_service(web::to(not_found)),
+        )
+        .await;
+        let document = super::document();
+        let mut routed = 0;
+        for (path, item) in &document.paths.paths {
+            let documented: Vec<Method> = methods(item).collect();
+            for method in &documented {
+                routed += 1;
+                let request = actix::TestRequest::default()
+                    .method(method.clone())
+                    .uri(&concrete(path))
+                    .to_request();
+                let status = actix::call_service(&app, request).await.status();
+                // Without the app's state a routed handler fails (500); an unrouted one is
+                // the fallback's 404 or another resource's 405.
+                assert!(
+                    status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path} is documented but not routed: {status}"
+                );
+            }
+            // A method no operation uses: the resource's 405 names exactly the documented ones.
+            let request = actix::TestRequest::default()
+                .method(Method::PUT)
+                .uri(&concrete(path))
+                .to_request();
+            let response = actix::call_service(&app, request).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "PUT {path}"
+            );
+            let allowed = response
+                .headers()
+                .get(actix_web::http::header::ALLOW)
+                .and_then(|value| value.to_str().ok());
+            assert_eq!(allowed, Some(allow(&documented).as_str()), "{path}");
+        }
+        assert_eq!(routed, operations().len());
+    }
+
+    #[actix_web::test]
+    async fn the_service_pages_are_outside_the_api_document() {
+        let document = super::document();
+        for page in [
+            "/metrics",
+            "/verify-email",
+            "/reset-password",
+            "/confirm-email",
+            "/passkeys",
+            "/passkeys.js",
+            "/docs",
+        ] {
+            assert!(!document.paths.paths.contains_key(page), "{page}");
+        }
+    }
+
+    #[test]
+    fn summaries_are_short_phrases_and_statuses_live_in_the_responses() {
+        let document = super::document();
+        assert_eq!(document.info.version, env!("CARGO_PKG_VERSION"));
+        for (path, item) in &document.paths.paths {
+            for operation in [&item.get, &item.post, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let summary = operation.summary.as_deref().unwrap_or_default();
+                assert!(
+                    !summary.is_empty()
+                        && summary.len() <= 60
+                        && !summary.contains(['`', '→', '/'])
+                        && !summary.chars().any(|c| c.is_ascii_digit()),
+                    "{path}: {summary:?}"
+                );
+                let description = operation.description.as_deref().unwrap_or_default();
+                assert!(!description.contains('→'), "{path}: {description:?}");
+                assert!(!operation.responses.responses.is_empty(), "{path}");
+            }
+        }
+    }
+}

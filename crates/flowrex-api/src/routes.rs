@@ -4,7 +4,6 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
-pub mod body_schema;
 pub mod cookie;
 pub mod health;
 pub mod keys;
@@ -14,109 +13,168 @@ pub mod passkey_page;
 pub mod query;
 pub mod uniform;
 
+use std::sync::Arc;
+
+use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpResponse, Resource, Responder, Route, web};
+use utoipa::openapi::path::PathItem;
 
-use self::pages::Page;
 use crate::error::ApiError;
+use flowrex_domain::TokenPurpose;
 
-/// Registers every route.
+/// Declares the operations of a route file, its handlers named in the order their
+/// resources' `Allow` lists them: `handlers![me, update, delete];`. Each handler's
+/// `#[utoipa::path]` gives its method, path and documentation, so that the router and the
+/// OpenAPI document are built from the same list and cannot disagree; the macro makes the
+/// file's `operations()`, which [`operations`] gathers.
+macro_rules! handlers {
+    ($($handler:ident),+ $(,)?) => {
+        /// The operations of this file, for the router and the OpenAPI document.
+        pub fn operations() -> Vec<$crate::routes::Operation> {
+            vec![$({
+                #[derive(utoipa::OpenApi)]
+                #[openapi(paths($handler))]
+                struct Documented;
+                $crate::routes::Operation::new(
+                    <Documented as utoipa::OpenApi>::openapi(),
+                    || actix_web::web::route().to($handler),
+                )
+            }),+]
+        }
+    };
+}
+pub(crate) use handlers;
+
+/// Every operation of the API: each route file's own.
+pub fn operations() -> Vec<Operation> {
+    [
+        health::operations(),
+        keys::operations(),
+        auth::register::operations(),
+        auth::login::operations(),
+        auth::refresh::operations(),
+        auth::me::operations(),
+        auth::logout::operations(),
+        auth::sessions::operations(),
+        auth::email::operations(),
+        auth::password::operations(),
+        auth::mfa::operations(),
+        auth::passkeys::operations(),
+        audit::operations(),
+        admin::operations(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// One operation: a method on a path, its handler, and its part of the OpenAPI document.
+pub struct Operation {
+    /// The path, in the document's (and actix's) `{name}` syntax.
+    pub path: String,
+    /// The method.
+    pub method: Method,
+    route: fn() -> Route,
+    /// The document of this operation alone.
+    pub document: utoipa::openapi::OpenApi,
+}
+
+impl Operation {
+    /// The operation `document` describes (one path, one method), answered by `route`.
+    ///
+    /// # Panics
+    /// When `document` does not hold exactly one operation: `#[utoipa::path]` always
+    /// gives one (a build defect otherwise, caught by every test that starts the app).
+    pub fn new(document: utoipa::openapi::OpenApi, route: fn() -> Route) -> Self {
+        let mut documented = document
+            .paths
+            .paths
+            .iter()
+            .flat_map(|(path, item)| methods(item).map(move |method| (path.clone(), method)));
+        let (Some((path, method)), None) = (documented.next(), documented.next()) else {
+            panic!("an operation's document holds one path and one method");
+        };
+        drop(documented);
+        Self {
+            path,
+            method,
+            route,
+            document,
+        }
+    }
+}
+
+/// The methods `item` documents.
+pub(crate) fn methods(item: &PathItem) -> impl Iterator<Item = Method> {
+    [
+        (item.get.is_some(), Method::GET),
+        (item.post.is_some(), Method::POST),
+        (item.put.is_some(), Method::PUT),
+        (item.patch.is_some(), Method::PATCH),
+        (item.delete.is_some(), Method::DELETE),
+    ]
+    .into_iter()
+    .filter_map(|(documented, method)| documented.then_some(method))
+}
+
+/// The `Allow` of a resource answering `methods`: HEAD wherever GET is
+/// (`middleware::head`).
+pub fn allow(methods: &[Method]) -> String {
+    let mut allowed = Vec::new();
+    for method in methods {
+        allowed.push(method.as_str());
+        if *method == Method::GET {
+            allowed.push(Method::HEAD.as_str());
+        }
+    }
+    allowed.join(", ")
+}
+
+/// Registers every route: the API's operations, then the service's own pages, which are
+/// not part of the API and so not in its document.
 pub fn configure(config: &mut web::ServiceConfig) {
     #[cfg(feature = "bench-routes")]
     config.route("/bench/token-check", web::get().to(token_check));
+    let mut operations = operations();
+    while let Some(first) = operations.first() {
+        let path = first.path.clone();
+        let (on_path, rest): (Vec<_>, Vec<_>) = operations
+            .into_iter()
+            .partition(|operation| operation.path == path);
+        operations = rest;
+        let methods: Vec<Method> = on_path.iter().map(|op| op.method.clone()).collect();
+        let resource = on_path
+            .into_iter()
+            .fold(web::resource(&path), |resource, op| {
+                resource.route((op.route)().method(op.method))
+            });
+        config.service(only(&allow(&methods), resource));
+    }
+    service_pages(config);
+}
+
+/// The pages and files the service serves beside its API: metrics, the mailed links'
+/// pages, the passkey page and the interactive docs' entry.
+fn service_pages(config: &mut web::ServiceConfig) {
+    for purpose in TokenPurpose::ALL {
+        config.service(only(GET_POST, pages::resource(purpose)));
+    }
     config
-        .service(get("/", health::root))
-        .service(get("/health", health::health))
-        .service(get("/health/ready", health::ready))
-        .service(get("/.well-known/jwks.json", keys::jwks))
         .service(get("/metrics", metrics::metrics))
-        .service(only(GET_POST, pages::resource(Page::VerifyEmail)))
-        .service(only(GET_POST, pages::resource(Page::ResetPassword)))
-        .service(only(GET_POST, pages::resource(Page::ConfirmEmail)))
         .service(get("/passkeys", passkey_page::page))
         .service(get("/passkeys.js", passkey_page::script))
         .service(get("/docs", || async {
             HttpResponse::PermanentRedirect()
                 .insert_header(("Location", "/docs/"))
                 .finish()
-        }))
-        .service(
-            web::scope("/api/v1/auth")
-                .service(post("/register", auth::register::register))
-                .service(post("/login", auth::login::login))
-                .service(post("/refresh", auth::refresh::refresh))
-                .service(only(
-                    "GET, HEAD, PATCH, DELETE",
-                    web::resource("/me")
-                        .route(web::get().to(auth::me::me))
-                        .route(web::patch().to(auth::me::update))
-                        .route(web::delete().to(auth::me::delete)),
-                ))
-                .service(post(
-                    "/verify-email/request",
-                    auth::email::request_verification,
-                ))
-                .service(post(
-                    "/verify-email/confirm",
-                    auth::email::confirm_verification,
-                ))
-                .service(post("/password/forgot", auth::password::forgot))
-                .service(post("/password/reset", auth::password::reset))
-                .service(post("/password/change", auth::password::change))
-                .service(post("/email/change", auth::email::change))
-                .service(post("/email/confirm", auth::email::confirm_change))
-                .service(post("/mfa/totp/enroll", auth::mfa::enroll))
-                .service(post("/mfa/totp/activate", auth::mfa::activate))
-                .service(delete("/mfa/totp", auth::mfa::disable))
-                .service(post("/mfa/recovery-codes", auth::mfa::recovery_codes))
-                .service(post("/mfa/verify", auth::mfa::verify))
-                .service(post(
-                    "/passkeys/register/start",
-                    auth::passkeys::register_start,
-                ))
-                .service(post(
-                    "/passkeys/register/finish",
-                    auth::passkeys::register_finish,
-                ))
-                .service(post("/passkeys/login/start", auth::passkeys::login_start))
-                .service(post("/passkeys/login/finish", auth::passkeys::login_finish))
-                .service(get("/passkeys", auth::passkeys::list))
-                .service(delete("/passkeys/{id}", auth::passkeys::delete))
-                .service(post("/logout", auth::logout::logout))
-                .service(get("/sessions", auth::sessions::sessions))
-                .service(get("/security-events", audit::security_events))
-                .service(delete("/sessions/{id}", auth::sessions::revoke_session)),
-        )
-        .service(get("/api/v1/admin/audit", audit::admin_audit))
-        .service(
-            web::scope("/api/v1/admin/users")
-                .service(only(
-                    "GET, HEAD, POST",
-                    web::resource("")
-                        .route(web::get().to(admin::list_users))
-                        .route(web::post().to(admin::create_user)),
-                ))
-                .service(only(
-                    "GET, HEAD, PATCH, DELETE",
-                    web::resource("/{id}")
-                        .route(web::get().to(admin::get_user))
-                        .route(web::patch().to(admin::update_user))
-                        .route(web::delete().to(admin::delete_user)),
-                ))
-                .service(only(
-                    "GET, HEAD, DELETE",
-                    web::resource("/{id}/sessions")
-                        .route(web::get().to(admin::list_sessions))
-                        .route(web::delete().to(admin::revoke_sessions)),
-                ))
-                .service(post("/{id}/password-reset", admin::send_password_reset)),
-        );
+        }));
 }
 
 /// `GET /bench/token-check`: what `/me` costs without its database lookup (bench builds
 /// only).
 #[cfg(feature = "bench-routes")]
 async fn token_check(
-    tokens: web::Data<std::sync::Arc<flowrex_infrastructure::JwtTokens>>,
+    tokens: web::Data<Arc<flowrex_infrastructure::JwtTokens>>,
     request: actix_web::HttpRequest,
 ) -> HttpResponse {
     use flowrex_domain::ports::TokenVerifier;
@@ -132,58 +190,28 @@ async fn token_check(
     }
 }
 
-/// The `Allow` of a GET resource: HEAD is answered wherever GET is
-/// (`middleware::head`).
-const GET: &str = "GET, HEAD";
-
 /// The `Allow` of a link page.
 const GET_POST: &str = "GET, HEAD, POST";
 
-/// A resource at `path` that `handler` answers for one method, `route`; any other gets
-/// 405 naming `allow`.
-fn one_method<F, Args>(allow: &'static str, route: Route, path: &str, handler: F) -> Resource
-where
-    F: Handler<Args>,
-    Args: FromRequest + 'static,
-    F::Output: Responder + 'static,
-{
-    only(allow, web::resource(path).route(route.to(handler)))
-}
-
-/// A GET (and HEAD) resource.
+/// A GET (and HEAD) resource of the service's pages.
 fn get<F, Args>(path: &str, handler: F) -> Resource
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    one_method(GET, web::get(), path, handler)
-}
-
-/// A POST-only resource.
-fn post<F, Args>(path: &str, handler: F) -> Resource
-where
-    F: Handler<Args>,
-    Args: FromRequest + 'static,
-    F::Output: Responder + 'static,
-{
-    one_method("POST", web::post(), path, handler)
-}
-
-/// A DELETE-only resource.
-fn delete<F, Args>(path: &str, handler: F) -> Resource
-where
-    F: Handler<Args>,
-    Args: FromRequest + 'static,
-    F::Output: Responder + 'static,
-{
-    one_method("DELETE", web::delete(), path, handler)
+    only(
+        &allow(&[Method::GET]),
+        web::resource(path).route(web::get().to(handler)),
+    )
 }
 
 /// Answers any other method on `resource` with 405 naming `allow`.
-fn only(allow: &'static str, resource: Resource) -> Resource {
-    resource.default_service(web::to(move || async move {
-        Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow))
+fn only(allow: &str, resource: Resource) -> Resource {
+    let allow: Arc<str> = Arc::from(allow);
+    resource.default_service(web::to(move || {
+        let allow = Arc::clone(&allow);
+        async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allow)) }
     }))
 }
 

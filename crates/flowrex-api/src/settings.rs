@@ -99,9 +99,57 @@ pub enum SettingsError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A key in a settings file that is no setting (a typo would otherwise be ignored
+    /// and its default silently used).
+    #[error("{file}: unknown setting `{key}`")]
+    UnknownKey {
+        /// The file.
+        file: String,
+        /// The key as the file spells it.
+        key: String,
+    },
     /// A configuration file that exists but cannot be read.
     #[error("cannot read the configuration: {0}")]
     Source(#[from] ConfigError),
+}
+
+/// Every setting's key, section by section.
+const KEYS: [&[&str]; 8] = [
+    AppSection::KEYS,
+    HttpSection::KEYS,
+    AuthSection::KEYS,
+    DatabaseSection::KEYS,
+    RedisSection::KEYS,
+    LimitsSection::KEYS,
+    MailSection::KEYS,
+    WebauthnSection::KEYS,
+];
+
+/// Refuses a key of the settings file at `path` (if it exists) that is no setting.
+fn known_keys_only(path: &Path) -> Result<(), SettingsError> {
+    if !path.is_file() {
+        return Ok(());
+    }
+    let keys: HashMap<String, config::Value> = Config::builder()
+        .add_source(File::from(path))
+        .build()?
+        .try_deserialize()?;
+    let mut unknown: Vec<&String> = keys
+        .keys()
+        .filter(|key| {
+            !KEYS
+                .iter()
+                .any(|section| section.contains(&key.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    unknown.sort();
+    match unknown.first() {
+        Some(key) => Err(SettingsError::UnknownKey {
+            file: path.display().to_string(),
+            key: (*key).clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 section! {
@@ -194,9 +242,13 @@ impl SettingsSources {
         )?;
         let mut builder = Config::builder();
         if let Some(dir) = &self.config_dir {
-            builder = builder
-                .add_source(File::from(dir.join("default.toml")).required(false))
-                .add_source(File::from(dir.join(format!("{}.toml", env.name()))).required(false));
+            for file in [
+                dir.join("default.toml"),
+                dir.join(format!("{}.toml", env.name())),
+            ] {
+                known_keys_only(&file)?;
+                builder = builder.add_source(File::from(file).required(false));
+            }
         }
         let config = builder
             .add_source(Environment::default().source(Some(dotenv.into_iter().collect())))

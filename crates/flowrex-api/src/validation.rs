@@ -5,6 +5,8 @@
 //! `application/*+json`), as FastAPI does; all field errors are reported together, in field
 //! order. Passwords are never echoed back in `input`.
 
+pub mod body;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -232,6 +234,17 @@ impl Fields {
             body,
             errors: Vec::new(),
         }
+    }
+
+    /// Whether the body holds the field `name` (even as `null`).
+    pub fn has(&self, name: &str) -> bool {
+        self.body.contains_key(name)
+    }
+
+    /// Takes the field `name` out as it came, to be read by the caller (and never echoed
+    /// in another field's error).
+    pub fn take(&mut self, name: &str) -> Option<Value> {
+        self.body.remove(name)
     }
 
     /// A required string field.

@@ -7,11 +7,19 @@
 //!   over mail, one's own account), [`Factors`] (TOTP, recovery codes, passkeys) and
 //!   [`Admin`] (the directory, accounts' access, the audit trail) — see [`auth`]. Each use
 //!   case returns its own error type.
-//! - [`ports`]: the traits it is written against (users, sessions, hashing, tokens, time,
-//!   attempt counters), each with its contract in its docs. Adapters live in other crates
-//!   (`flowrex-infrastructure`: sea-orm, bcrypt, JWT, Redis); tests and examples use the
-//!   hand-written fakes of [`test_support`] (feature `test-support`) or the `mockall` mocks
-//!   of every port (feature `mocks`).
+//! - [`ports`]: the traits it is written against (users, sessions, account changes, second
+//!   factors, passkeys, the mail outbox, the audit trail, hashing, tokens, time, attempt
+//!   counters), each with its contract in its docs. [`CorePorts`] are what every service
+//!   shares; [`ServicePorts`] adds the few that one service alone uses (TOTP codes and the
+//!   sealer for [`Factors`] and [`SignIn`], the WebAuthn relying party, the user directory
+//!   for [`Admin`]). Adapters live in other crates (`flowrex-infrastructure`: sea-orm,
+//!   bcrypt, JWT, Redis); tests and examples use the hand-written fakes of
+//!   [`test_support`] (feature `test-support`) or the `mockall` mocks of every port
+//!   (feature `mocks`).
+//! - Each store port's contract is also a test suite, `test_support::contracts` (feature
+//!   `test-support`): the same assertions run against the in-memory fakes here and against
+//!   the sea-orm stores on SQLite, PostgreSQL and MariaDB in `flowrex-infrastructure`, so an
+//!   adapter, new or old, is held to the rules the use cases rely on.
 //! - Values that reach the service have already passed their rules — parse, don't
 //!   validate: [`EmailAddress`], [`NewPassword`], [`FullName`], [`SessionId`].
 //!

@@ -1,7 +1,7 @@
 //! The mail the service sends: what each message says (not how it looks — templates belong
 //! to the mail adapter), to whom, and the links it carries.
 
-use crate::EmailAddress;
+use crate::{EmailAddress, TokenPurpose};
 
 /// Why a message is sent: also the key of the per-recipient resend limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,10 +151,11 @@ impl LinkTemplates {
     /// The service's own pages under `public_url` (`http://HOST:PORT` by default).
     pub fn served_by(public_url: &str) -> Self {
         let base = public_url.trim_end_matches('/');
+        let link = |purpose: TokenPurpose| format!("{base}/{}?token={{token}}", purpose.page());
         Self {
-            verify_email: format!("{base}/verify-email?token={{token}}"),
-            reset_password: format!("{base}/reset-password?token={{token}}"),
-            confirm_email_change: format!("{base}/confirm-email?token={{token}}"),
+            verify_email: link(TokenPurpose::VerifyEmail),
+            reset_password: link(TokenPurpose::ResetPassword),
+            confirm_email_change: link(TokenPurpose::ChangeEmail),
         }
     }
 

@@ -20,6 +20,20 @@ pub enum TokenPurpose {
 }
 
 impl TokenPurpose {
+    /// Every purpose: one mailed link, and one page of the service's own, each.
+    pub const ALL: [Self; 3] = [Self::VerifyEmail, Self::ResetPassword, Self::ChangeEmail];
+
+    /// The path (without its `/`) of the service's own page that a link of this purpose
+    /// opens when no front end takes the link over: the mail's default link, the route and
+    /// the CSRF rule's exemption for the page's form all come from here.
+    pub fn page(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify-email",
+            Self::ResetPassword => "reset-password",
+            Self::ChangeEmail => "confirm-email",
+        }
+    }
+
     /// As stored.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,7 +45,7 @@ impl TokenPurpose {
 
     /// The purpose stored as [`Self::as_str`], if it is one.
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::VerifyEmail, Self::ResetPassword, Self::ChangeEmail]
+        Self::ALL
             .into_iter()
             .find(|purpose| purpose.as_str() == raw)
     }

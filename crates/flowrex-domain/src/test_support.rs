@@ -5,7 +5,8 @@
 //! [`CountingFailureCounter`], [`RecordingTransport`], [`PlainSealer`], [`StepCodes`] and
 //! [`TrustingRelyingParty`]; [`in_memory_services`] wires the services over them.
 //! They keep the ports' contracts (a taken email, a single winner among concurrent
-//! rotations) but nothing survives the process.
+//! rotations) — [`contracts`] checks them, as it checks every real store — but nothing
+//! survives the process.
 
 mod accounts;
 pub mod contracts;

@@ -1,12 +1,16 @@
 //! Test support (feature `test-support`): a fresh, empty database per test, on SQLite by
 //! default or on the server named by `TEST_DATABASE_URL` (PostgreSQL or MySQL/MariaDB);
-//! a private SMTP server ([`smtp`]).
+//! a private SMTP server ([`smtp`]); a spare loopback port ([`spare_port`]) and a wait for
+//! a server to listen on one ([`wait_for_port`]), for tests that start servers.
 //!
 //! Server databases are named `flowrex_t_…`; `.ci/run` drops them after the suite. When
 //! `TEST_DATABASE_URL` is set and its server cannot be reached, tests fail: they never fall
 //! back to SQLite silently.
 
+mod ports;
 pub mod smtp;
+
+pub use ports::{spare_port, wait_for_port};
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -13,7 +13,6 @@ use flowrex_domain::ports::{AccountStore, AccountStoreError, Changes, UserReposi
 use flowrex_domain::{EmailAddress, FullName, NewUser, PasswordHash, User, UserId};
 use flowrex_infrastructure::database::{self, DatabaseSettings, DatabaseUrl};
 use flowrex_infrastructure::{SeaOrmAccountStore, SeaOrmUserRepository, test_support};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use tempfile::TempDir;
 
 /// The repository, with an `insert` of the account store beside it.
@@ -119,27 +118,6 @@ async fn racing_inserts_of_one_email_store_exactly_one() {
         .filter(|r| matches!(r, Ok(Err(AccountStoreError::EmailTaken))))
         .count();
     assert_eq!((ok, taken), (1, 19));
-}
-
-#[tokio::test]
-async fn updated_at_changes_on_every_update() {
-    let (users, db, _dir) = repository().await;
-    let user = users.insert(new_user("u@example.com")).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let row = flowrex_infrastructure::entity::users::Entity::find_by_id(1)
-        .one(&db)
-        .await
-        .ok()
-        .flatten()
-        .expect("row");
-    let mut active = row.into_active_model();
-    active.full_name = Set(Some("Grace".to_owned()));
-    let updated = active.update(&db).await.unwrap();
-    assert!(
-        updated.updated_at > user.updated_at(),
-        "updated_at moves forward"
-    );
-    assert_eq!(updated.created_at, user.created_at(), "created_at stays");
 }
 
 #[tokio::test]

@@ -2,9 +2,9 @@
 //! non-empty `X-CSRF-Token` header gets 403 `{"detail": "CSRF token missing"}`; paths under
 //! `/api/v1/auth/login` are exempt. (The original raised inside its middleware, which
 //! Starlette turned into a 500; this answers the intended 403.) So are the form posts of
-//! the mailed links' own pages (`/verify-email`, `/reset-password`, `/confirm-email`): a
-//! browser form cannot send the header, and each post carries its one-time token, an
-//! unguessable credential that another site cannot have (see `routes::pages`).
+//! the mailed links' own pages (`TokenPurpose::page`): a browser form cannot send
+//! the header, and each post carries its one-time token, an unguessable credential that
+//! another site cannot have (see `routes::pages`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,14 +13,22 @@ use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
 
 use crate::error::ApiError;
+use flowrex_domain::TokenPurpose;
 
 /// The header a state-changing request must carry.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-const EXEMPT_PREFIX: &str = "/api/v1/auth/login";
+/// Whether `path` is one of the mailed links' pages (`TokenPurpose::page`).
+fn is_link_page(path: &str) -> bool {
+    path.strip_prefix('/').is_some_and(|page| {
+        TokenPurpose::ALL
+            .iter()
+            .any(|purpose| purpose.page() == page)
+    })
+}
 
-/// The link pages, whose forms carry their own credential.
-const EXEMPT_PAGES: [&str; 3] = ["/verify-email", "/reset-password", "/confirm-email"];
+/// The SPEC's exemption: every path under the login route.
+const EXEMPT_PREFIX: &str = "/api/v1/auth/login";
 
 /// Whether `request` breaks the rule.
 pub fn is_missing_token(request: &ServiceRequest) -> bool {
@@ -29,7 +37,7 @@ pub fn is_missing_token(request: &ServiceRequest) -> bool {
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let path = request.path();
-    if safe || path.starts_with(EXEMPT_PREFIX) || EXEMPT_PAGES.contains(&path) {
+    if safe || path.starts_with(EXEMPT_PREFIX) || is_link_page(path) {
         return false;
     }
     request

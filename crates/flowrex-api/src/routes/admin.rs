@@ -7,17 +7,29 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{Admin, User, UserId};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, SuperuserSession};
+use crate::extract::{Parsed, SuperuserSession};
 use crate::routes::auth::sessions::SessionBody;
 use crate::routes::auth::{MessageBody, no_store, uncached};
 use crate::validation::Rejection;
 
 mod bodies;
 
+use crate::routes::handlers;
 use bodies::{
     AdminCreateUserRequest, AdminUpdateUserRequest, AdminUserBody, SessionListBody, UserListBody,
-    parse_create, parse_list, parse_update,
+    parse_list,
 };
+
+handlers![
+    list_users,
+    create_user,
+    get_user,
+    update_user,
+    delete_user,
+    list_sessions,
+    revoke_sessions,
+    send_password_reset
+];
 
 /// The `{id}` of a path; any id that is not a positive integer names no user.
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
@@ -32,7 +44,9 @@ fn user_response(status: actix_web::http::StatusCode, user: &User) -> HttpRespon
     uncached(HttpResponse::build(status), AdminUserBody::from(user))
 }
 
-/// `GET /api/v1/admin/users` → 200 `{"items", "next_cursor"}`, newest first.
+/// List users
+///
+/// Newest first, filtered and paged.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/users",
@@ -69,7 +83,9 @@ pub async fn list_users(
         }))
 }
 
-/// `POST /api/v1/admin/users` → 201 the user; without `password`, an invitation is mailed.
+/// Create a user
+///
+/// Without `password`, an invitation to choose one is mailed.
 #[utoipa::path(
     post,
     path = "/api/v1/admin/users",
@@ -85,14 +101,14 @@ pub async fn list_users(
 pub async fn create_user(
     admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
-    body: Body,
+    body: Parsed<AdminCreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = parse_create(body.content_type(), body.bytes())?;
+    let new = body.value()?;
     let user = admin.admin_create_user(&caller, new).await?;
     Ok(user_response(actix_web::http::StatusCode::CREATED, &user))
 }
 
-/// `GET /api/v1/admin/users/{id}` → 200 the user, or 404.
+/// Show a user
 #[utoipa::path(
     get,
     path = "/api/v1/admin/users/{id}",
@@ -114,8 +130,10 @@ pub async fn get_user(
     Ok(user_response(actix_web::http::StatusCode::OK, &user))
 }
 
-/// `PATCH /api/v1/admin/users/{id}` → 200 the user; deactivating ends its sessions at
-/// once; 409 when no active superuser would be left.
+/// Change a user
+///
+/// Deactivating ends the user's sessions at once; no change may leave no active
+/// superuser.
 #[utoipa::path(
     patch,
     path = "/api/v1/admin/users/{id}",
@@ -134,15 +152,17 @@ pub async fn update_user(
     admin: web::Data<Admin>,
     SuperuserSession(caller): SuperuserSession,
     path: web::Path<String>,
-    body: Body,
+    body: Parsed<AdminUpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = user_id(&path)?;
-    let change = parse_update(body.content_type(), body.bytes())?;
+    let change = body.value()?;
     let user = admin.admin_update_user(&caller, id, change).await?;
     Ok(user_response(actix_web::http::StatusCode::OK, &user))
 }
 
-/// `DELETE /api/v1/admin/users/{id}` → 204; 409 for the last active superuser.
+/// Delete a user
+///
+/// Never the last active superuser.
 #[utoipa::path(
     delete,
     path = "/api/v1/admin/users/{id}",
@@ -165,7 +185,7 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/v1/admin/users/{id}/sessions` → 200 `{"items", "next_cursor": null}`.
+/// List a user's active sessions
 #[utoipa::path(
     get,
     path = "/api/v1/admin/users/{id}/sessions",
@@ -196,7 +216,7 @@ pub async fn list_sessions(
     ))
 }
 
-/// `DELETE /api/v1/admin/users/{id}/sessions` → 204, every session of the user ended.
+/// End every session of a user
 #[utoipa::path(
     delete,
     path = "/api/v1/admin/users/{id}/sessions",
@@ -220,7 +240,7 @@ pub async fn revoke_sessions(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/v1/admin/users/{id}/password-reset` → 202; the user is mailed a reset link.
+/// Mail a user a password-reset link
 #[utoipa::path(
     post,
     path = "/api/v1/admin/users/{id}/password-reset",

@@ -10,8 +10,11 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::extract::{AuthenticatedSession, SuperuserSession};
 use crate::routes::auth::{timestamp, uncached};
+use crate::routes::handlers;
 use crate::routes::query::QueryErrors;
 use crate::validation::Rejection;
+
+handlers![security_events, admin_audit];
 
 /// One recorded event.
 #[derive(Serialize, ToSchema)]
@@ -158,7 +161,9 @@ pub fn parse_events(query: &str) -> Result<EventRequest, Rejection> {
     })
 }
 
-/// `GET /api/v1/admin/audit` → 200 `{"items", "next_cursor"}`, newest first.
+/// List the audit trail
+///
+/// Every event, newest first, filtered and paged.
 #[utoipa::path(
     get,
     path = "/api/v1/admin/audit",
@@ -190,7 +195,9 @@ pub async fn admin_audit(
     Ok(page_body(&page))
 }
 
-/// `GET /api/v1/auth/security-events` → 200 the caller's own events, newest first.
+/// List my security events
+///
+/// The events about the caller's own account, newest first.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/security-events",

@@ -12,18 +12,19 @@ pub mod password;
 pub mod refresh;
 pub mod register;
 pub mod sessions;
+mod transport;
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use chrono::SecondsFormat;
-use flowrex_domain::{EmailAddress, FullName, NewPassword, PasswordAttempt, TokenPair, User};
+use flowrex_domain::{EmailAddress, FullName, NewPassword, PasswordAttempt, User};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::routes::body_schema::BodyField;
-use crate::routes::cookie;
-use crate::validation::{CURRENT_PASSWORD_FIELD, Echo, Fields, Rejection, json_object};
+pub use self::transport::{RefreshCookie, TokenTransport};
+use crate::validation::body::BodyField;
+use crate::validation::{CURRENT_PASSWORD_FIELD, Echo, Fields};
 
 /// The SPEC's user body: never a password or hash.
 #[derive(Serialize, ToSchema)]
@@ -84,29 +85,6 @@ pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-/// The answer of login and refresh: the pair in the body, or the refresh token in the
-/// cookie and the rest in the body.
-fn tokens_response(
-    pair: TokenPair,
-    in_cookie: bool,
-    refresh_ttl: chrono::Duration,
-) -> HttpResponse {
-    let mut response = HttpResponse::Ok();
-    response.insert_header(no_store());
-    let refresh_token = if in_cookie {
-        response.cookie(cookie::with_token(pair.refresh_token, refresh_ttl));
-        None
-    } else {
-        Some(pair.refresh_token)
-    };
-    response.json(TokensBody {
-        access_token: pair.access_token,
-        refresh_token,
-        token_type: "bearer",
-        expires_in: pair.expires_in,
-    })
-}
-
 /// 200 with the user body, not to be cached.
 fn user_response(user: &User) -> HttpResponse {
     uncached(HttpResponse::Ok(), UserBody::from(user))
@@ -122,20 +100,16 @@ pub(crate) fn uncached(mut response: HttpResponseBuilder, body: impl Serialize) 
     response.insert_header(no_store()).json(body)
 }
 
-/// Parses the field `name` (already read as a string) as pydantic's `EmailStr` would
-/// report it.
-pub(crate) fn email(
-    fields: &mut Fields,
-    name: &'static str,
-    raw: Option<String>,
-) -> Option<EmailAddress> {
-    let raw = raw?;
+/// Reads the required `field` as an email address, reporting a bad one as pydantic's
+/// `EmailStr` would.
+pub(crate) fn email(fields: &mut Fields, field: &BodyField) -> Option<EmailAddress> {
+    let raw = fields.required_string(field.name, Echo::Yes)?;
     match EmailAddress::parse(&raw) {
         Ok(email) => Some(email),
         Err(reason) => {
             let reason = reason.to_string();
             fields.reject(
-                name,
+                field.name,
                 "value_error",
                 format!("value is not a valid email address: {reason}"),
                 Some(json!(raw)),
@@ -209,14 +183,7 @@ fn current_password(fields: &mut Fields) -> Option<PasswordAttempt> {
         .map(PasswordAttempt::new)
 }
 
-/// A body holding the required secret string `field` only (a token or a code; never
-/// echoed in a 422).
-fn one_secret_field(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-    field: &BodyField,
-) -> Result<String, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let value = fields.required_string(field.name, Echo::No);
-    fields.finish(value)
+/// Reads the required secret string `field` (a token or a code; never echoed in a 422).
+fn secret(fields: &mut Fields, field: &BodyField) -> Option<String> {
+    fields.required_string(field.name, Echo::No)
 }

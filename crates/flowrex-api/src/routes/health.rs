@@ -1,4 +1,5 @@
-//! SPEC rows `GET /` and `GET /health`, and the readiness check `GET /health/ready`.
+//! The service routes: SPEC rows `GET /` and `GET /health`, and the readiness check
+//! `GET /health/ready`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
@@ -11,6 +12,9 @@ use utoipa::ToSchema;
 
 use crate::error::UNAVAILABLE_RETRY_AFTER_SECONDS;
 use crate::routes::auth::MessageBody;
+use crate::routes::handlers;
+
+handlers![root, health, ready];
 
 /// The dependencies `GET /health/ready` checks (the database, and Redis when configured).
 pub struct Readiness(pub Vec<Arc<dyn Probe>>);
@@ -49,7 +53,9 @@ fn serialized(body: &impl Serialize) -> web::Bytes {
     serde_json::to_vec(body).unwrap_or_default().into()
 }
 
-/// `GET /` → 200 `{"message": "Flowrex API"}`.
+/// Name the service
+///
+/// Answers `{"message": "Flowrex API"}`.
 #[utoipa::path(
     get,
     path = "/",
@@ -64,7 +70,9 @@ pub async fn root() -> HttpResponse {
         .body(ROOT.clone())
 }
 
-/// `GET /health` → 200 `{"status": "healthy"}`: liveness only, no dependency is checked.
+/// Check that the process answers
+///
+/// Liveness only: no dependency is checked.
 #[utoipa::path(
     get,
     path = "/health",
@@ -79,10 +87,11 @@ pub async fn health() -> HttpResponse {
         .body(HEALTHY.clone())
 }
 
-/// `GET /health/ready` → 200 `{"status": "ready", "checks": {"database": "ok", …}}` when
-/// every dependency answers; otherwise 503 `{"detail": "Service unavailable", "status":
-/// "unavailable", "checks": {…}}` naming the one that failed. Checks run concurrently,
-/// each bounded by its own timeout.
+/// Check the dependencies
+///
+/// Readiness: the database (and Redis when configured) must answer; the body names
+/// each check and the one that failed. Checks run concurrently, each bounded by its own
+/// timeout.
 #[utoipa::path(
     get,
     path = "/health/ready",

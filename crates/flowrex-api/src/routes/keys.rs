@@ -1,11 +1,14 @@
 //! `GET /.well-known/jwks.json`: the public keys that verify Flowrex tokens, so that other
 //! services can check them without any secret. Empty with a shared-secret algorithm.
 
+use crate::routes::handlers;
 use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+handlers![jwks];
 
 /// A JSON Web Key Set (RFC 7517).
 #[derive(Serialize, ToSchema)]
@@ -28,7 +31,10 @@ impl Jwks {
     }
 }
 
-/// `GET /.well-known/jwks.json` → 200 `{"keys": [...]}`, cacheable for five minutes.
+/// Publish the token-verifying keys
+///
+/// The public keys that verify Flowrex tokens (empty with a shared-secret algorithm);
+/// cacheable for five minutes.
 #[utoipa::path(
     get,
     path = "/.well-known/jwks.json",

@@ -25,42 +25,12 @@ use crate::extract::Body;
 /// What the pages may load: nothing but their inline style; forms post to the service.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The three links' pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page {
-    /// `/verify-email`.
-    VerifyEmail,
-    /// `/reset-password`.
-    ResetPassword,
-    /// `/confirm-email`.
-    ConfirmEmail,
-}
-
-impl Page {
-    /// Its path (the form posts to the page's own path, relative to the page, so that the
-    /// pages also work under a `PUBLIC_URL` with a path).
-    pub fn path(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify-email",
-            Self::ResetPassword => "reset-password",
-            Self::ConfirmEmail => "confirm-email",
-        }
-    }
-
-    fn purpose(self) -> TokenPurpose {
-        match self {
-            Self::VerifyEmail => TokenPurpose::VerifyEmail,
-            Self::ResetPassword => TokenPurpose::ResetPassword,
-            Self::ConfirmEmail => TokenPurpose::ChangeEmail,
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "Verify your email address",
-            Self::ResetPassword => "Choose a new password",
-            Self::ConfirmEmail => "Confirm your new email address",
-        }
+/// The title of the page for links of `purpose`.
+fn title(purpose: TokenPurpose) -> &'static str {
+    match purpose {
+        TokenPurpose::VerifyEmail => "Verify your email address",
+        TokenPurpose::ResetPassword => "Choose a new password",
+        TokenPurpose::ChangeEmail => "Confirm your new email address",
     }
 }
 
@@ -103,33 +73,33 @@ impl Pages {
     /// The form of `page` for `token`, with an error above it.
     fn form(
         &self,
-        page: Page,
+        page: TokenPurpose,
         token: &str,
         status: StatusCode,
         error: Option<&str>,
     ) -> HttpResponse {
-        let action = page.path();
+        let action = page.page();
         match page {
-            Page::ResetPassword => self.render(
+            TokenPurpose::ResetPassword => self.render(
                 status,
                 "reset.html",
-                context! { title => page.title(), token, action, error },
+                context! { title => title(page), token, action, error },
             ),
-            Page::VerifyEmail => self.render(
+            TokenPurpose::VerifyEmail => self.render(
                 status,
                 "confirm.html",
                 context! {
-                    title => page.title(),
+                    title => title(page),
                     text => "Press the button to confirm that this address is yours.",
                     button => "Verify my address",
                     token, action, error,
                 },
             ),
-            Page::ConfirmEmail => self.render(
+            TokenPurpose::ChangeEmail => self.render(
                 status,
                 "confirm.html",
                 context! {
-                    title => page.title(),
+                    title => title(page),
                     text => "Press the button to move your account to this address. The old address will no longer sign in.",
                     button => "Use this address",
                     token, action, error,
@@ -187,8 +157,8 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
 }
 
 /// The resource of `page`: `GET` shows it, `POST` submits its form.
-pub fn resource(page: Page) -> Resource {
-    web::resource(format!("/{}", page.path()))
+pub fn resource(page: TokenPurpose) -> Resource {
+    web::resource(format!("/{}", page.page()))
         .route(web::get().to(
             move |accounts: web::Data<Accounts>, pages: web::Data<Pages>, request: HttpRequest| {
                 show(page, accounts, pages, request)
@@ -220,7 +190,7 @@ fn well_formed(fields: &LinkFields) -> Option<&str> {
 /// `GET` of a link page: the form if the token is usable now (nothing is used), else a
 /// page saying the link is no good.
 pub async fn show(
-    page: Page,
+    page: TokenPurpose,
     accounts: web::Data<Accounts>,
     pages: web::Data<Pages>,
     request: HttpRequest,
@@ -229,7 +199,7 @@ pub async fn show(
     let Some(token) = well_formed(&fields) else {
         return pages.invalid_link();
     };
-    match accounts.link_is_usable(token, page.purpose()).await {
+    match accounts.link_is_usable(token, page).await {
         Ok(true) => pages.form(page, token, StatusCode::OK, None),
         Ok(false) => pages.invalid_link(),
         Err(error) => pages.failure(&error),
@@ -238,7 +208,7 @@ pub async fn show(
 
 /// `POST` of a link page's form (`application/x-www-form-urlencoded`): uses the token.
 pub async fn submit(
-    page: Page,
+    page: TokenPurpose,
     accounts: web::Data<Accounts>,
     pages: web::Data<Pages>,
     body: Body,
@@ -248,14 +218,14 @@ pub async fn submit(
         return pages.invalid_link();
     };
     let outcome = match page {
-        Page::VerifyEmail => accounts.confirm_verification(token).await.map(|user| {
+        TokenPurpose::VerifyEmail => accounts.confirm_verification(token).await.map(|user| {
             pages.done(
                 StatusCode::OK,
                 "Your email address is verified",
                 &format!("{} is verified. You can close this page.", user.email()),
             )
         }),
-        Page::ConfirmEmail => accounts.confirm_email_change(token).await.map(|user| {
+        TokenPurpose::ChangeEmail => accounts.confirm_email_change(token).await.map(|user| {
             pages.done(
                 StatusCode::OK,
                 "Your email address is changed",
@@ -265,7 +235,7 @@ pub async fn submit(
                 ),
             )
         }),
-        Page::ResetPassword => {
+        TokenPurpose::ResetPassword => {
             let new = fields.new_password.clone().unwrap_or_default();
             if fields.confirm_password.as_deref() != Some(new.as_str()) {
                 return pages.form(
@@ -326,7 +296,7 @@ mod tests {
             done.contains("&lt;b&gt;t&lt;&#x2f;b&gt;") && done.contains("a&amp;b"),
             "{done}"
         );
-        for page in [Page::VerifyEmail, Page::ResetPassword, Page::ConfirmEmail] {
+        for page in TokenPurpose::ALL {
             let form = text(pages.form(page, "ab\"", StatusCode::OK, Some("<x>"))).await;
             assert!(
                 form.contains("&lt;x&gt;") && !form.contains("<x>"),
@@ -334,7 +304,7 @@ mod tests {
             );
             assert!(form.contains(r#"value="ab&quot;""#), "{form}");
             assert!(
-                form.contains(&format!(r#"action="{}""#, page.path())),
+                form.contains(&format!(r#"action="{}""#, page.page())),
                 "{form}"
             );
             assert!(!form.contains("<script"), "{form}");

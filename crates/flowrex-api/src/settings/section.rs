@@ -37,6 +37,11 @@ macro_rules! section {
                 }
             }
         }
+
+        impl $name {
+            /// The section's keys (its variables' names in lower case).
+            pub const KEYS: &'static [&'static str] = &[$(stringify!($field)),+];
+        }
     };
 }
 pub(crate) use section;

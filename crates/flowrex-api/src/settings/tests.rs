@@ -324,3 +324,52 @@ fn layers_apply_in_order() {
     );
     assert_eq!(settings.app_secret_key.expose_secret(), "a", ".env is read");
 }
+
+#[test]
+fn an_unknown_key_in_a_settings_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(dir.join("default.toml"), "port = 1111\n").unwrap();
+    std::fs::write(
+        dir.join("test.toml"),
+        "bcrypt_cost = 6\nbcrypt_rounds = 5\n",
+    )
+    .unwrap();
+    let sources = |app_env: &str| SettingsSources {
+        env: HashMap::from([
+            ("APP_ENV".to_owned(), app_env.to_owned()),
+            ("JWT_SECRET_KEY".to_owned(), "j".to_owned()),
+            ("APP_SECRET_KEY".to_owned(), "a".to_owned()),
+        ]),
+        dotenv: None,
+        config_dir: Some(dir.to_path_buf()),
+    };
+    let error = sources("test").load().err().unwrap();
+    assert!(
+        matches!(&error, SettingsError::UnknownKey { key, file }
+            if key == "bcrypt_rounds" && file.ends_with("test.toml")),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("unknown setting `bcrypt_rounds`")
+    );
+    // Another environment does not read that file; a table is no setting either.
+    assert_eq!(sources("staging").load().unwrap().http.port, 1111);
+    std::fs::write(dir.join("default.toml"), "[http]\nport = 1111\n").unwrap();
+    assert!(matches!(
+        sources("staging").load(),
+        Err(SettingsError::UnknownKey { key, .. }) if key == "http"
+    ));
+}
+
+#[test]
+fn the_shipped_settings_files_hold_settings_only() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    for file in ["default", "development", "test", "staging", "production"] {
+        let path = config.join(format!("{file}.toml"));
+        assert!(path.is_file(), "{}", path.display());
+        known_keys_only(&path).unwrap();
+    }
+}

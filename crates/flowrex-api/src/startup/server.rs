@@ -10,7 +10,6 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use flowrex_domain::{Accounts, Admin, Factors, SignIn};
 use flowrex_infrastructure::JwtTokens;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::MAX_BODY_BYTES;
@@ -21,6 +20,7 @@ use crate::middleware::cors::{self, AllowedOrigins};
 use crate::middleware::rate_limit::{self, ClientRateLimit};
 use crate::middleware::{csrf, head, json_errors, observe};
 use crate::routes;
+use crate::routes::auth::RefreshCookie;
 use crate::routes::health::Readiness;
 use crate::routes::keys::Jwks;
 use crate::routes::metrics::{Outbox, Pool};
@@ -62,6 +62,7 @@ pub struct State {
     tokens: web::Data<Arc<JwtTokens>>,
     allowed_origins: web::Data<AllowedOrigins>,
     body_timeout: web::Data<BodyTimeout>,
+    refresh_cookie: web::Data<RefreshCookie>,
     pages: web::Data<Pages>,
     outbox: web::Data<Outbox>,
 }
@@ -89,6 +90,9 @@ impl State {
             tokens: web::Data::new(adapters.tokens.clone()),
             allowed_origins: web::Data::new(AllowedOrigins::new(&settings.http.cors_origins)),
             body_timeout: web::Data::new(BodyTimeout(settings.http.body_timeout)),
+            refresh_cookie: web::Data::new(RefreshCookie {
+                max_age: settings.auth.policy.refresh_ttl,
+            }),
             pages: web::Data::new(Pages::new().context("page templates")?),
             outbox: web::Data::new(Outbox(adapters.outbox())),
         })
@@ -101,7 +105,7 @@ impl State {
 /// When the listener cannot be used.
 pub fn run(listener: TcpListener, state: State, http: &HttpConfig) -> anyhow::Result<Server> {
     crate::telemetry::metrics();
-    let openapi = crate::openapi::ApiDoc::openapi();
+    let openapi = crate::openapi::document();
     let origins = http.cors_origins.clone();
     let (csrf_on, hsts) = (http.csrf, http.hsts);
     let limit_on = state.client_limit.is_some();
@@ -128,6 +132,7 @@ pub fn run(listener: TcpListener, state: State, http: &HttpConfig) -> anyhow::Re
             .app_data(state.tokens.clone())
             .app_data(state.allowed_origins.clone())
             .app_data(state.body_timeout.clone())
+            .app_data(state.refresh_cookie.clone())
             .app_data(state.pages.clone())
             .app_data(state.outbox.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES));

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use super::AuthPolicy;
 use super::core::{Core, TotpCheck};
 use crate::ports::RelyingParty;
 use crate::{ClientInfo, EmailAddress, OneTimeToken, PasswordAttempt, SecondFactor, TokenPair};
@@ -33,11 +32,6 @@ impl SignIn {
             totp,
             relying_party,
         }
-    }
-
-    /// The token lifetimes in force.
-    pub fn policy(&self) -> AuthPolicy {
-        self.core.policy()
     }
 }
 

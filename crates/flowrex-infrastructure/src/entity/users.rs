@@ -1,8 +1,8 @@
 //! The `users` table, and its mapping to the domain's [`User`].
 
 use flowrex_domain::{EmailAddress, PasswordHash, SecurityStamp, User, UserId, UserParts};
+use sea_orm::ConnectionTrait;
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, Set};
 
 /// One row of `users`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -36,19 +36,9 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
-#[async_trait::async_trait]
-impl ActiveModelBehavior for ActiveModel {
-    /// `updated_at` changes on every update, as the SPEC asks.
-    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
-    where
-        C: ConnectionTrait,
-    {
-        if !insert {
-            self.updated_at = Set(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6));
-        }
-        Ok(self)
-    }
-}
+/// No hook: rows change through the account store's statements, which set `updated_at`
+/// themselves (the account store's contract checks it).
+impl ActiveModelBehavior for ActiveModel {}
 
 /// The unique indexes that make an email "taken" (the SPEC's on `email`, ours on
 /// `email_key`), by name, and for SQLite by column.

@@ -6,13 +6,14 @@
 //! else `python3`. A server that does not start fails the test: nothing passes without a
 //! real server.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
 use tempfile::TempDir;
+
+use super::spare_port;
 
 /// The variable naming the Python with aiosmtpd installed.
 pub const TEST_SMTP_PYTHON: &str = "TEST_SMTP_PYTHON";
@@ -63,13 +64,6 @@ impl Received {
     }
 }
 
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or(0)
-}
-
 impl PrivateSmtp {
     /// Starts a server.
     ///
@@ -84,7 +78,7 @@ impl PrivateSmtp {
     /// A server on a reserved port that is not running yet (`resume` starts it).
     ///
     /// # Panics
-    /// When no temporary folder can be made.
+    /// When no temporary folder can be made, or no port is free.
     pub fn stopped() -> Self {
         Self {
             port: spare_port(),

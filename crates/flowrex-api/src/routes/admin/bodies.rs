@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 
 use crate::routes::auth::sessions::SessionBody;
 use crate::routes::auth::{email, full_name, new_password, timestamp};
-use crate::routes::body_schema::{BodyField, request_body};
 use crate::routes::query::QueryErrors;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::validation::Rejection;
+use crate::validation::body::{BodyField, request_body};
 
 const EMAIL: BodyField = BodyField::required("email", "The login address.").email();
 const PASSWORD: BodyField = BodyField::optional(
@@ -30,13 +30,57 @@ request_body!(
     /// The body of `POST /admin/users`.
     AdminCreateUserRequest,
     "A new user; without a password, an invitation.",
-    [EMAIL, PASSWORD, FULL_NAME, IS_VERIFIED, IS_SUPERUSER]
+    [EMAIL, PASSWORD, FULL_NAME, IS_VERIFIED, IS_SUPERUSER],
+    |fields| -> AdminNewUser {
+        let address = email(fields, &EMAIL);
+        let password = match fields.optional_string(PASSWORD.name) {
+            Some(None) => Some(None),
+            Some(Some(_)) => new_password(fields, PASSWORD.name).map(Some),
+            None => None,
+        };
+        let name = full_name(fields, FULL_NAME.name);
+        let verified = fields.optional_bool(IS_VERIFIED.name);
+        let superuser = fields.optional_bool(IS_SUPERUSER.name);
+        let parts = address.zip(password).zip(name).zip(verified).zip(superuser);
+        parts.map(
+            |((((email, password), full_name), verified), superuser)| AdminNewUser {
+                email,
+                password,
+                full_name,
+                is_verified: verified.unwrap_or(false),
+                is_superuser: superuser.unwrap_or(false),
+            },
+        )
+    }
 );
 request_body!(
     /// The body of `PATCH /admin/users/{id}`.
     AdminUpdateUserRequest,
     "The fields to change; any other field is refused (422).",
-    [IS_ACTIVE, IS_VERIFIED, IS_SUPERUSER, FULL_NAME]
+    [IS_ACTIVE, IS_VERIFIED, IS_SUPERUSER, FULL_NAME],
+    // The flags and `full_name`, nothing else.
+    |fields| -> AdminUserChange {
+        let names_the_name = fields.has(FULL_NAME.name);
+        let active = fields.optional_bool(IS_ACTIVE.name);
+        let verified = fields.optional_bool(IS_VERIFIED.name);
+        let superuser = fields.optional_bool(IS_SUPERUSER.name);
+        let name = full_name(fields, FULL_NAME.name);
+        fields.forbid_others(&[
+            IS_ACTIVE.name,
+            IS_VERIFIED.name,
+            IS_SUPERUSER.name,
+            FULL_NAME.name,
+        ]);
+        let parts = active.zip(verified).zip(superuser).zip(name);
+        parts.map(
+            |(((is_active, is_verified), is_superuser), name)| AdminUserChange {
+                is_active,
+                is_verified,
+                is_superuser,
+                full_name: names_the_name.then_some(name),
+            },
+        )
+    }
 );
 
 /// The SPEC's user body, plus what administrators see.
@@ -165,66 +209,4 @@ pub fn parse_list(query: &str) -> Result<ListRequest, Rejection> {
     } else {
         Err(Rejection { detail: errors.0 })
     }
-}
-
-/// `POST /admin/users`'s body.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_create(content_type: Option<&[u8]>, body: &[u8]) -> Result<AdminNewUser, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let raw_email = fields.required_string(EMAIL.name, Echo::Yes);
-    let address = email(&mut fields, EMAIL.name, raw_email);
-    let password = match fields.optional_string(PASSWORD.name) {
-        Some(None) => Some(None),
-        Some(Some(_)) => new_password(&mut fields, PASSWORD.name).map(Some),
-        None => None,
-    };
-    let name = full_name(&mut fields, FULL_NAME.name);
-    let verified = fields.optional_bool(IS_VERIFIED.name);
-    let superuser = fields.optional_bool(IS_SUPERUSER.name);
-    let parts = address.zip(password).zip(name).zip(verified).zip(superuser);
-    fields.finish(
-        parts.map(
-            |((((email, password), full_name), verified), superuser)| AdminNewUser {
-                email,
-                password,
-                full_name,
-                is_verified: verified.unwrap_or(false),
-                is_superuser: superuser.unwrap_or(false),
-            },
-        ),
-    )
-}
-
-/// `PATCH /admin/users/{id}`'s body: the flags and `full_name`, nothing else.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_update(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<AdminUserChange, Rejection> {
-    let object = json_object(content_type, body)?;
-    let names_the_name = object.contains_key(FULL_NAME.name);
-    let mut fields = Fields::new(object);
-    let active = fields.optional_bool(IS_ACTIVE.name);
-    let verified = fields.optional_bool(IS_VERIFIED.name);
-    let superuser = fields.optional_bool(IS_SUPERUSER.name);
-    let name = full_name(&mut fields, FULL_NAME.name);
-    fields.forbid_others(&[
-        IS_ACTIVE.name,
-        IS_VERIFIED.name,
-        IS_SUPERUSER.name,
-        FULL_NAME.name,
-    ]);
-    let parts = active.zip(verified).zip(superuser).zip(name);
-    fields.finish(parts.map(
-        |(((is_active, is_verified), is_superuser), name)| AdminUserChange {
-            is_active,
-            is_verified,
-            is_superuser,
-            full_name: names_the_name.then_some(name),
-        },
-    ))
 }

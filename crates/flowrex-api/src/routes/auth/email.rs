@@ -1,21 +1,25 @@
-//! The address: verifying it and changing it.
-//! `POST /api/v1/auth/verify-email/request` → 202, the same body whatever the address;
-//! `POST /api/v1/auth/verify-email/confirm` → 200 user with `is_verified: true`;
-//! `POST /api/v1/auth/email/change` → 202 (a link to the new address, a notice to the
-//! old); `POST /api/v1/auth/email/confirm` → 200 user with the new address.
+//! The address: verifying it (a link to it, then its token) and changing it (a link to
+//! the new address, a notice to the old, then the link's token).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{Accounts, EmailAddress, PasswordAttempt, SignIn, VerificationRequest};
 
 use super::{
-    CURRENT_PASSWORD, LINK_TOKEN, MessageBody, UserBody, current_password, email, one_secret_field,
+    CURRENT_PASSWORD, LINK_TOKEN, MessageBody, UserBody, current_password, email, secret,
     user_response,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedSession, Body, Client, bearer_token};
-use crate::routes::body_schema::{BodyField, request_body};
+use crate::extract::{AuthenticatedSession, Body, Client, Parsed, bearer_token};
+use crate::routes::handlers;
 use crate::routes::uniform::Uniform;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::validation::body::{BodyField, RequestBody, request_body};
+
+handlers![
+    request_verification,
+    confirm_verification,
+    change,
+    confirm_change
+];
 
 const EMAIL: BodyField =
     BodyField::required("email", "The address to verify (without a bearer token).").email();
@@ -24,43 +28,27 @@ request_body!(
     /// The body of `POST /verify-email/request` without a bearer token.
     VerificationRequestBody,
     "The address to send a new link to; leave out the body when signed in.",
-    [EMAIL]
+    [EMAIL],
+    |fields| -> EmailAddress { email(fields, &EMAIL) }
 );
 
 request_body!(
     /// The body of the confirmations of mailed links.
     TokenBody,
     "A one-time token from a mailed link.",
-    [LINK_TOKEN]
+    [LINK_TOKEN],
+    |fields| -> String { secret(fields, &LINK_TOKEN) }
 );
 
 /// The answer to every verification request.
 pub const REQUESTED: &str =
     "If the address belongs to an account awaiting verification, a new link has been sent";
 
-/// `POST /verify-email/request`'s body: `{"email"}`.
+/// Send a verification link
 ///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_request(content_type: Option<&[u8]>, body: &[u8]) -> Result<EmailAddress, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let raw = fields.required_string(EMAIL.name, Echo::Yes);
-    let email = email(&mut fields, EMAIL.name, raw);
-    fields.finish(email)
-}
-
-/// A body holding one `token` (never echoed).
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_token(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejection> {
-    one_secret_field(content_type, body, &LINK_TOKEN)
-}
-
-/// `POST /api/v1/auth/verify-email/request` → 202. With a bearer token, for the caller
-/// (the body is ignored); without one, for `{"email"}`. The answer is the same whether the
-/// address has an account, is verified, inactive or was sent a link moments ago (then no
-/// mail goes out), and takes as long.
+/// With a bearer token, for the caller (the body is ignored); without one, for
+/// `{"email"}`. The answer is the same whether the address has an account, is verified,
+/// inactive or was sent a link moments ago (then no mail goes out), and takes as long.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/verify-email/request",
@@ -89,7 +77,7 @@ pub async fn request_verification(
                 .await
         }
         Err(_) => {
-            let email = parse_request(body.content_type(), body.bytes())?;
+            let email = VerificationRequestBody::parse(body.content_type(), body.bytes())?;
             accounts
                 .request_verification(VerificationRequest::Email(email))
                 .await
@@ -100,8 +88,7 @@ pub async fn request_verification(
     Ok(HttpResponse::Accepted().json(MessageBody { message: REQUESTED }))
 }
 
-/// `POST /api/v1/auth/verify-email/confirm` → 200 user, verified; 400 `Invalid or expired
-/// token`.
+/// Verify the address with a mailed link's token
 #[utoipa::path(
     post,
     path = "/api/v1/auth/verify-email/confirm",
@@ -115,9 +102,9 @@ pub async fn request_verification(
 )]
 pub async fn confirm_verification(
     accounts: web::Data<Accounts>,
-    body: Body,
+    body: Parsed<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = parse_token(body.content_type(), body.bytes())?;
+    let token = body.value()?;
     let user = accounts.confirm_verification(&token).await?;
     Ok(user_response(&user))
 }
@@ -129,26 +116,17 @@ request_body!(
     /// The body of `POST /email/change`.
     EmailChangeRequest,
     "The new address, and the password to confirm.",
-    [NEW_EMAIL, CURRENT_PASSWORD]
+    [NEW_EMAIL, CURRENT_PASSWORD],
+    |fields| -> (EmailAddress, PasswordAttempt) {
+        let new_email = email(fields, &NEW_EMAIL);
+        new_email.zip(current_password(fields))
+    }
 );
 
-/// `POST /email/change`'s body: `new_email`, `current_password`.
+/// Ask to change my address
 ///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_change(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<(EmailAddress, PasswordAttempt), Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let raw = fields.required_string(NEW_EMAIL.name, Echo::Yes);
-    let new_email = email(&mut fields, NEW_EMAIL.name, raw);
-    let current = current_password(&mut fields);
-    fields.finish(new_email.zip(current))
-}
-
-/// `POST /api/v1/auth/email/change` → 202 `{"message": ...}`. The address changes only
-/// when the link mailed to the new one is followed.
+/// A link goes to the new address and a notice to the old; the address changes only when
+/// the link is followed.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/email/change",
@@ -166,9 +144,9 @@ pub async fn change(
     accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    body: Body,
+    body: Parsed<EmailChangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (new_email, current) = parse_change(body.content_type(), body.bytes())?;
+    let (new_email, current) = body.value()?;
     accounts
         .request_email_change(&caller, new_email, &current, &client)
         .await?;
@@ -177,8 +155,9 @@ pub async fn change(
     }))
 }
 
-/// `POST /api/v1/auth/email/confirm` → 200 user with the new address, verified; 400
-/// `Invalid or expired token`, or `Email already registered` if another account took the
+/// Confirm a new address with a mailed link's token
+///
+/// The account moves to the new address, verified; unless another account took the
 /// address meanwhile.
 #[utoipa::path(
     post,
@@ -193,9 +172,9 @@ pub async fn change(
 )]
 pub async fn confirm_change(
     accounts: web::Data<Accounts>,
-    body: Body,
+    body: Parsed<TokenBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = parse_token(body.content_type(), body.bytes())?;
+    let token = body.value()?;
     let user = accounts.confirm_email_change(&token).await?;
     Ok(user_response(&user))
 }

@@ -1,20 +1,24 @@
-//! SPEC row `POST /api/v1/auth/login` → 200 tokens; 401 `Invalid email or password`; 422.
+//! Logging in with a password (SPEC row `POST /api/v1/auth/login`), and the answer that
+//! asks for a second factor.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use flowrex_domain::{
-    ClientInfo, LoginAttempt, LoginError, LoginOutcome, PasswordAttempt, SecondFactorChallenge,
+    EmailAddress, LoginAttempt, LoginError, LoginOutcome, PasswordAttempt, SecondFactorChallenge,
     SignIn,
 };
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{TokensBody, email, no_store, tokens_response};
+use super::{TokensBody, email, no_store};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, Client};
-use crate::routes::body_schema::{BodyField, request_body};
-use crate::routes::cookie;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::extract::{Client, Parsed};
+use crate::routes::auth::TokenTransport;
+use crate::routes::handlers;
+use crate::validation::Echo;
+use crate::validation::body::{BodyField, request_body};
+
+handlers![login];
 
 const EMAIL: BodyField = BodyField::required("email", "The address registered.").email();
 const PASSWORD: BodyField = BodyField::required("password", "The password.");
@@ -23,30 +27,19 @@ request_body!(
     /// The body of `POST /login`.
     LoginRequest,
     "Credentials.",
-    [EMAIL, PASSWORD]
+    [EMAIL, PASSWORD],
+    |fields| -> (EmailAddress, PasswordAttempt) {
+        let email = email(fields, &EMAIL);
+        let password = fields.required_string(PASSWORD.name, Echo::No);
+        email.zip(password.map(PasswordAttempt::new))
+    }
 );
 
-/// `POST /login`'s body: `email`, `password`, for `client`.
+/// Log in
 ///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-    client: ClientInfo,
-) -> Result<LoginAttempt, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let raw_email = fields.required_string(EMAIL.name, Echo::Yes);
-    let email = email(&mut fields, EMAIL.name, raw_email);
-    let password = fields.required_string(PASSWORD.name, Echo::No);
-    fields.finish(email.zip(password).map(|(email, password)| LoginAttempt {
-        email,
-        password: PasswordAttempt::new(password),
-        client,
-    }))
-}
-
-/// `POST /api/v1/auth/login` → 200 tokens; 401 `Invalid email or password`; 429; 422.
+/// An unknown address, a wrong password and an inactive user get the same answer. Failed
+/// logins are throttled per account and per client address. With the right password of an account that has a second factor, the answer holds no
+/// tokens but an `mfa_token` to complete the login with (`POST /api/v1/auth/mfa/verify`).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
@@ -60,12 +53,18 @@ pub fn parse(
 )]
 pub async fn login(
     sign_in: web::Data<SignIn>,
-    request: HttpRequest,
+    transport: TokenTransport,
     Client(client): Client,
-    body: Body,
+    body: Parsed<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let attempt = parse(body.content_type(), body.bytes(), client)?;
-    let result = sign_in.login(attempt).await;
+    let (email, password) = body.value()?;
+    let result = sign_in
+        .login(LoginAttempt {
+            email,
+            password,
+            client,
+        })
+        .await;
     let outcome = match &result {
         Ok(LoginOutcome::SignedIn(_)) => "success",
         Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",
@@ -79,11 +78,7 @@ pub async fn login(
         metrics::counter!("flowrex_rate_limited_total", "limiter" => "login").increment(1);
     }
     match result? {
-        LoginOutcome::SignedIn(pair) => Ok(tokens_response(
-            pair,
-            cookie::wants_cookie(&request),
-            sign_in.policy().refresh_ttl,
-        )),
+        LoginOutcome::SignedIn(pair) => Ok(transport.answer(pair)),
         LoginOutcome::SecondFactorRequired(challenge) => Ok(second_factor_required(&challenge)),
     }
 }

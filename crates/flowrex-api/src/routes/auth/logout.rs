@@ -1,14 +1,18 @@
-//! SPEC row `POST /api/v1/auth/logout` → 200 `{"message": "Logged out"}`.
+//! Logging out (SPEC row `POST /api/v1/auth/logout`): one session, or all of a user's.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::{LogoutRequest, SignIn};
 
 use super::MessageBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, bearer_token};
-use crate::routes::body_schema::{BodyField, request_body};
+use crate::extract::{Parsed, bearer_token};
 use crate::routes::cookie;
-use crate::validation::json_object;
+use crate::routes::handlers;
+use crate::validation::body::{BodyField, RequestBody, request_body};
+use crate::validation::{Fields, Rejection, json_object};
+use serde_json::Value;
+
+handlers![logout];
 
 const REFRESH_TOKEN: BodyField =
     BodyField::optional("refresh_token", "A refresh token whose session to end.");
@@ -31,25 +35,37 @@ pub struct LogoutOptions {
     pub everywhere: bool,
 }
 
-/// `POST /logout`'s optional body: `refresh_token`, `scope`.
-pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> LogoutOptions {
-    let Ok(object) = json_object(content_type, body) else {
-        return LogoutOptions::default();
-    };
-    LogoutOptions {
-        refresh_token: object
-            .get(REFRESH_TOKEN.name)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_owned),
-        everywhere: object.get(SCOPE.name).and_then(serde_json::Value::as_str) == Some("all"),
+impl RequestBody for LogoutRequestBody {
+    type Value = LogoutOptions;
+
+    /// `refresh_token` when it is a string, `scope` when it is `all`; anything else is
+    /// ignored.
+    fn read(fields: &mut Fields) -> Option<LogoutOptions> {
+        let text = |value: Option<Value>| match value {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+        Some(LogoutOptions {
+            refresh_token: text(fields.take(REFRESH_TOKEN.name)),
+            everywhere: text(fields.take(SCOPE.name)).as_deref() == Some("all"),
+        })
+    }
+
+    /// Never refused: a body that is not a JSON object counts as empty.
+    fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<LogoutOptions, Rejection> {
+        Ok(json_object(content_type, body)
+            .ok()
+            .and_then(|object| Self::read(&mut Fields::new(object)))
+            .unwrap_or_default())
     }
 }
 
-/// `POST /api/v1/auth/logout` → 200 `{"message": "Logged out"}`. Revokes the session of
-/// the bearer access token and/or of the `refresh_token` in the body (or the cookie);
-/// with `{"scope": "all"}`, every session of that user. A token counts only while its
-/// session is live; without any usable token there is nothing to revoke and the answer is
-/// the same; a body that is not JSON is ignored.
+/// Log out
+///
+/// Revokes the session of the bearer access token and/or of the `refresh_token` in the
+/// body (or the cookie); with `{"scope": "all"}`, every session of that user. A token
+/// counts only while its session is live; without any usable token there is nothing to
+/// revoke and the answer is the same; a body that is not JSON is ignored.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
@@ -64,9 +80,9 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> LogoutOptions {
 pub async fn logout(
     sign_in: web::Data<SignIn>,
     request: HttpRequest,
-    body: Body,
+    body: Parsed<LogoutRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let options = parse(body.content_type(), body.bytes());
+    let options = body.value()?;
     let has_cookie = cookie::refresh_token(&request).is_some();
     let from_cookie = match options.refresh_token {
         Some(_) => None,

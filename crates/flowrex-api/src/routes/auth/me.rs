@@ -1,16 +1,16 @@
-//! The caller's own account, `/api/v1/auth/me`: SPEC row `GET` → 200 user; 401 `Not
-//! authenticated` / `Invalid credentials`, both with `WWW-Authenticate: Bearer`. `PATCH`
-//! → 200 user (the display name only); `DELETE` → 204 (the account, its sessions and
-//! tokens are gone).
+//! The caller's own account, `/api/v1/auth/me` (SPEC row `GET`): reading it, changing
+//! the display name, deleting it.
 
 use actix_web::{HttpResponse, web};
 use flowrex_domain::{Accounts, PasswordAttempt, ProfileChange};
 
 use super::{CURRENT_PASSWORD, UserBody, current_password, full_name, user_response};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedSession, Body, Client};
-use crate::routes::body_schema::{BodyField, request_body};
-use crate::validation::{Fields, Rejection, json_object};
+use crate::extract::{AuthenticatedSession, Client, Parsed};
+use crate::routes::handlers;
+use crate::validation::body::{BodyField, request_body};
+
+handlers![me, update, delete];
 
 const FULL_NAME: BodyField = BodyField::optional(
     "full_name",
@@ -22,45 +22,29 @@ request_body!(
     /// The body of `PATCH /me`.
     ProfileRequest,
     "The fields to change; any other field is refused (422).",
-    [FULL_NAME]
+    [FULL_NAME],
+    // Absent: unchanged; `null`: cleared; any other field is an `extra_forbidden` error
+    // naming it.
+    |fields| -> ProfileChange {
+        let present = fields.has(FULL_NAME.name);
+        let name = full_name(fields, FULL_NAME.name);
+        fields.forbid_others(&[FULL_NAME.name]);
+        name.map(|name| ProfileChange {
+            full_name: present.then_some(name),
+        })
+    }
 );
 request_body!(
     /// The body of `DELETE /me`.
     DeleteAccountRequest,
     "The password, to confirm.",
-    [CURRENT_PASSWORD]
+    [CURRENT_PASSWORD],
+    |fields| -> PasswordAttempt { current_password(fields) }
 );
 
-/// `PATCH /me`'s body: `full_name` only (absent: unchanged; `null`: cleared); every other
-/// field is an `extra_forbidden` error naming it.
+/// Change my profile
 ///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_profile(content_type: Option<&[u8]>, body: &[u8]) -> Result<ProfileChange, Rejection> {
-    let object = json_object(content_type, body)?;
-    let present = object.contains_key(FULL_NAME.name);
-    let mut fields = Fields::new(object);
-    let name = full_name(&mut fields, FULL_NAME.name);
-    fields.forbid_others(&[FULL_NAME.name]);
-    fields.finish(name.map(|name| ProfileChange {
-        full_name: present.then_some(name),
-    }))
-}
-
-/// `DELETE /me`'s body: `current_password`.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_delete(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<PasswordAttempt, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let current = current_password(&mut fields);
-    fields.finish(current)
-}
-
-/// `PATCH /api/v1/auth/me` → 200 user.
+/// The display name only.
 #[utoipa::path(
     patch,
     path = "/api/v1/auth/me",
@@ -75,16 +59,18 @@ pub fn parse_delete(
 pub async fn update(
     accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    body: Body,
+    body: Parsed<ProfileRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let change = parse_profile(body.content_type(), body.bytes())?;
+    let change = body.value()?;
     let user = accounts.update_profile(&caller, change).await?;
     Ok(user_response(&user))
 }
 
-/// `DELETE /api/v1/auth/me` → 204. The account, its sessions and its tokens are deleted
-/// (its access tokens answer 401 at once); the address can register again; a notice is
-/// mailed. Never the last active superuser's (409), as for the administration routes.
+/// Delete my account
+///
+/// The account, its sessions and its tokens are deleted (its access tokens stop working at
+/// once); the address can register again; a notice is mailed. Never the last active
+/// superuser's, as for the administration routes.
 #[utoipa::path(
     delete,
     path = "/api/v1/auth/me",
@@ -102,14 +88,18 @@ pub async fn delete(
     accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    body: Body,
+    body: Parsed<DeleteAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = parse_delete(body.content_type(), body.bytes())?;
+    let current = body.value()?;
     accounts.delete_account(&caller, &current, &client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `GET /api/v1/auth/me` → 200 user; 401 `Not authenticated` / `Invalid credentials`.
+/// Show my account
+///
+/// `Not authenticated` without a usable `Authorization: Bearer` header; `Invalid
+/// credentials` for a bad, expired or refresh-kind token, a revoked or expired session, or
+/// a missing or inactive user.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/me",

@@ -1,21 +1,22 @@
 //! Second factors under `/api/v1/auth/mfa`: enrolling, activating and removing TOTP,
 //! regenerating recovery codes, and completing a login that answered `mfa_required`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use flowrex_domain::{
     Factors, PasswordAttempt, RecoveryCode, SecondFactorProof, SignIn, TotpProvisioning,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{
-    CURRENT_PASSWORD, TokensBody, current_password, one_secret_field, tokens_response, uncached,
-};
+use super::{CURRENT_PASSWORD, TokensBody, current_password, secret, uncached};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedSession, Body, Client};
-use crate::routes::body_schema::{BodyField, request_body};
-use crate::routes::cookie;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::extract::{AuthenticatedSession, Client, Parsed};
+use crate::routes::auth::TokenTransport;
+use crate::routes::handlers;
+use crate::validation::body::{BodyField, request_body};
+use crate::validation::{Echo, Fields};
+
+handlers![enroll, activate, recovery_codes, disable, verify];
 
 const CODE: BodyField =
     BodyField::required("code", "The 6-digit code the authenticator app shows now.");
@@ -32,25 +33,32 @@ request_body!(
     /// The body of `POST /mfa/totp/enroll`.
     EnrollRequest,
     "The password, confirmed.",
-    [CURRENT_PASSWORD]
+    [CURRENT_PASSWORD],
+    |fields| -> PasswordAttempt { current_password(fields) }
 );
 request_body!(
     /// The body of `POST /mfa/totp/activate` and `POST /mfa/recovery-codes`.
     CodeRequest,
     "A current code.",
-    [CODE]
+    [CODE],
+    |fields| -> String { secret(fields, &CODE) }
 );
 request_body!(
     /// The body of `DELETE /mfa/totp`.
     DisableRequest,
     "The password and a current code.",
-    [CURRENT_PASSWORD, CODE]
+    [CURRENT_PASSWORD, CODE],
+    |fields| -> (PasswordAttempt, String) {
+        let current = current_password(fields);
+        current.zip(secret(fields, &CODE))
+    }
 );
 request_body!(
     /// The body of `POST /mfa/verify`.
     VerifyRequest,
     "The login's challenge and one proof: `code` or `recovery_code`.",
-    [MFA_TOKEN, LOGIN_CODE, RECOVERY_CODE]
+    [MFA_TOKEN, LOGIN_CODE, RECOVERY_CODE],
+    |fields| -> (String, SecondFactorProof) { second_factor(fields) }
 );
 
 /// What an authenticator app needs, shown once.
@@ -89,15 +97,9 @@ impl RecoveryCodesBody {
     }
 }
 
-/// `POST /mfa/verify`'s body: `mfa_token` and exactly one of `code` and `recovery_code`.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_verify(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<(String, SecondFactorProof), Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
+/// Reads `POST /mfa/verify`'s body: `mfa_token` and exactly one of `code` and
+/// `recovery_code`.
+fn second_factor(fields: &mut Fields) -> Option<(String, SecondFactorProof)> {
     let token = fields.required_string(MFA_TOKEN.name, Echo::No);
     let code = fields.optional_string(LOGIN_CODE.name);
     let recovery = fields.optional_string(RECOVERY_CODE.name);
@@ -121,12 +123,14 @@ pub fn parse_verify(
         // A field of the wrong type: already rejected.
         _ => None,
     };
-    fields.finish(token.zip(proof))
+    token.zip(proof)
 }
 
-/// `POST /api/v1/auth/mfa/totp/enroll` → 200 the secret, its URI and a QR code, shown
-/// once; the factor is pending until activated. Only for a verified address. With a factor
-/// active already, the session must be at `aal2`.
+/// Start enrolling a TOTP factor
+///
+/// Answers the secret, its URI and a QR code, shown once; the factor is pending until
+/// activated. Only for a verified address; with a factor active already, the session must
+/// be at `aal2`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/mfa/totp/enroll",
@@ -143,17 +147,17 @@ pub async fn enroll(
     factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    body: Body,
+    body: Parsed<EnrollRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::new(json_object(body.content_type(), body.bytes())?);
-    let current = current_password(&mut fields);
-    let current: PasswordAttempt = fields.finish(current)?;
+    let current = body.value()?;
     let provisioning = factors.enroll_totp(&caller, &current, &client).await?;
     Ok(uncached(HttpResponse::Ok(), EnrollBody::from(provisioning)))
 }
 
-/// `POST /api/v1/auth/mfa/totp/activate` → 200 ten recovery codes, shown once; from now
-/// on a login with the password asks for a code. The activating code counts as used.
+/// Activate the pending TOTP factor
+///
+/// Answers ten recovery codes, shown once; from now on a login with the password asks for
+/// a code. The activating code counts as used.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/mfa/totp/activate",
@@ -169,15 +173,16 @@ pub async fn enroll(
 pub async fn activate(
     factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    body: Body,
+    body: Parsed<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = one_secret_field(body.content_type(), body.bytes(), &CODE)?;
+    let code = body.value()?;
     let codes = factors.activate_totp(&caller, &code).await?;
     Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
 
-/// `POST /api/v1/auth/mfa/recovery-codes` → 200 a fresh set; the old set stops working.
-/// Needs a session at `aal2` and a current code.
+/// Replace the recovery codes
+///
+/// The old set stops working. Needs a session at `aal2` and a current code.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/mfa/recovery-codes",
@@ -193,16 +198,17 @@ pub async fn activate(
 pub async fn recovery_codes(
     factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    body: Body,
+    body: Parsed<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let code = one_secret_field(body.content_type(), body.bytes(), &CODE)?;
+    let code = body.value()?;
     let codes = factors.regenerate_recovery_codes(&caller, &code).await?;
     Ok(uncached(HttpResponse::Ok(), RecoveryCodesBody::of(&codes)))
 }
 
-/// `DELETE /api/v1/auth/mfa/totp` → 204: the factor and its recovery codes are gone, every
-/// other session ends, a notice is mailed. Needs a session at `aal2`, the password and a
-/// current code.
+/// Remove the TOTP factor
+///
+/// The factor and its recovery codes are gone, every other session ends, a notice is
+/// mailed. Needs a session at `aal2`, the password and a current code.
 #[utoipa::path(
     delete,
     path = "/api/v1/auth/mfa/totp",
@@ -219,21 +225,20 @@ pub async fn disable(
     factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    body: Body,
+    body: Parsed<DisableRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut fields = Fields::new(json_object(body.content_type(), body.bytes())?);
-    let current = current_password(&mut fields);
-    let code = fields.required_string(CODE.name, Echo::No);
-    let (current, code) = fields.finish(current.zip(code))?;
+    let (current, code) = body.value()?;
     factors
         .disable_totp(&caller, &current, &code, &client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/v1/auth/mfa/verify` → 200 the SPEC's tokens body (`amr` `pwd otp` or `pwd
-/// recovery`, `aal2`); 401 `Invalid code` (a try of the challenge's five), 401 `Invalid or
-/// expired mfa_token` (log in again); 429 as for logins.
+/// Complete a login with a second factor
+///
+/// With the `mfa_token` of the login's answer and a code or a recovery code; the tokens
+/// carry `amr` `pwd otp` or `pwd recovery` and `aal2`. A wrong code spends one of the
+/// challenge's five tries; an expired or spent challenge means logging in again.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/mfa/verify",
@@ -247,11 +252,11 @@ pub async fn disable(
 )]
 pub async fn verify(
     sign_in: web::Data<SignIn>,
-    request: HttpRequest,
+    transport: TokenTransport,
     Client(client): Client,
-    body: Body,
+    body: Parsed<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, proof) = parse_verify(body.content_type(), body.bytes())?;
+    let (token, proof) = body.value()?;
     let result = sign_in.verify_second_factor(&token, proof, client).await;
     let outcome = match &result {
         Ok(_) => "success",
@@ -261,10 +266,5 @@ pub async fn verify(
         Err(_) => "error",
     };
     metrics::counter!("flowrex_mfa_verifications_total", "outcome" => outcome).increment(1);
-    let pair = result?;
-    Ok(tokens_response(
-        pair,
-        cookie::wants_cookie(&request),
-        sign_in.policy().refresh_ttl,
-    ))
+    Ok(transport.answer(result?))
 }

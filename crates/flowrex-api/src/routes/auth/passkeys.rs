@@ -3,19 +3,29 @@
 //! with one (the request options, then the assertion). Each start answers a
 //! `ceremony_id` beside the WebAuthn options; the ceremony's state stays on the server.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use flowrex_domain::ports::StoredPasskey;
 use flowrex_domain::{Factors, PasskeyCeremony, PasswordAttempt, SignIn};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{TokensBody, timestamp, tokens_response, uncached};
+use super::{TokensBody, timestamp, uncached};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedSession, Body, Client};
-use crate::routes::body_schema::{BodyField, request_body};
-use crate::routes::cookie;
+use crate::extract::{AuthenticatedSession, Client, Parsed};
+use crate::routes::auth::TokenTransport;
+use crate::routes::handlers;
+use crate::validation::body::{BodyField, RequestBody, request_body};
 use crate::validation::{CURRENT_PASSWORD_FIELD, Echo, Fields, Rejection, json_object};
+
+handlers![
+    register_start,
+    register_finish,
+    list,
+    delete,
+    login_start,
+    login_finish
+];
 
 const CEREMONY_ID: BodyField =
     BodyField::required("ceremony_id", "The `ceremony_id` of the ceremony's start.");
@@ -41,13 +51,15 @@ request_body!(
     /// The body of `POST /passkeys/register/finish`.
     RegisterFinishRequest,
     "The ceremony and the authenticator's answer.",
-    [CEREMONY_ID, CREDENTIAL, NAME]
+    [CEREMONY_ID, CREDENTIAL, NAME],
+    |fields| -> (String, Value, Option<String>) { finish(fields) }
 );
 request_body!(
     /// The body of `POST /passkeys/login/finish`.
     LoginFinishRequest,
     "The ceremony and the assertion.",
-    [CEREMONY_ID, CREDENTIAL]
+    [CEREMONY_ID, CREDENTIAL],
+    |fields| -> (String, Value) { finish(fields).map(|(ceremony, credential, _)| (ceremony, credential)) }
 );
 
 /// A ceremony begun: `ceremony_id` beside the WebAuthn options (`publicKey`, and for a
@@ -103,17 +115,10 @@ impl<'a> From<&'a StoredPasskey> for PasskeyBody<'a> {
     }
 }
 
-/// A finish's body: the ceremony id, the credential (a JSON object) and the optional name.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_finish(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<(String, Value, Option<String>), Rejection> {
-    let mut map: Map<String, Value> = json_object(content_type, body)?;
-    let credential = map.remove(CREDENTIAL.name);
-    let mut fields = Fields::new(map);
+/// Reads a finish's body: the ceremony id, the credential (a JSON object) and the optional
+/// name.
+fn finish(fields: &mut Fields) -> Option<(String, Value, Option<String>)> {
+    let credential = fields.take(CREDENTIAL.name);
     let ceremony = fields.required_string(CEREMONY_ID.name, Echo::No);
     let name = match fields.optional_string(NAME.name) {
         Some(Some(name)) if name.chars().any(char::is_control) => {
@@ -145,35 +150,39 @@ pub fn parse_finish(
             None
         }
     };
-    let parsed = match (ceremony, credential, name) {
+    match (ceremony, credential, name) {
         (Some(ceremony), Some(credential), Some(name)) => Some((ceremony, credential, name)),
         _ => None,
-    };
-    fields.finish(parsed)
-}
-
-/// `register/start`'s optional body: the current password, if given.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_register_start(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<Option<PasswordAttempt>, Rejection> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
     }
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let password = fields
-        .optional_secret(PROOF.name)
-        .map(|password| password.map(PasswordAttempt::new));
-    fields.finish(password)
 }
 
-/// `POST /api/v1/auth/passkeys/register/start` → 200 the creation options and a
-/// `ceremony_id`. Adding a way to sign in needs a verified address and fresh proof: the
-/// current password (a wrong one counts as a failed login), or a session at `aal2` —
-/// which an account with a second factor needs in any case.
+impl RequestBody for RegisterStartRequest {
+    /// The current password, if given.
+    type Value = Option<PasswordAttempt>;
+
+    fn read(fields: &mut Fields) -> Option<Self::Value> {
+        fields
+            .optional_secret(PROOF.name)
+            .map(|password| password.map(PasswordAttempt::new))
+    }
+
+    /// No body at all is no password.
+    fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Self::Value, Rejection> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        let mut fields = Fields::new(json_object(content_type, body)?);
+        let password = Self::read(&mut fields);
+        fields.finish(password)
+    }
+}
+
+/// Start adding a passkey
+///
+/// Answers the creation options and a `ceremony_id`. Adding a way to sign in needs a
+/// verified address and fresh proof: the current password (a wrong one counts as a failed
+/// login), or a session at `aal2`, which an account with a second factor needs in any
+/// case.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/passkeys/register/start",
@@ -192,16 +201,18 @@ pub async fn register_start(
     factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    body: Body,
+    body: Parsed<RegisterStartRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let current = parse_register_start(body.content_type(), body.bytes())?;
+    let current = body.value()?;
     let ceremony = factors
         .start_passkey_registration(&caller, current.as_ref(), &client)
         .await?;
     Ok(uncached(HttpResponse::Ok(), CeremonyBody::from(ceremony)))
 }
 
-/// `POST /api/v1/auth/passkeys/register/finish` → 201 `{"id", "name", "created_at"}`.
+/// Finish adding a passkey
+///
+/// With the authenticator's answer to the ceremony's options.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/passkeys/register/finish",
@@ -217,9 +228,9 @@ pub async fn register_start(
 pub async fn register_finish(
     factors: web::Data<Factors>,
     AuthenticatedSession(caller): AuthenticatedSession,
-    body: Body,
+    body: Parsed<RegisterFinishRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (ceremony, credential, name) = parse_finish(body.content_type(), body.bytes())?;
+    let (ceremony, credential, name) = body.value()?;
     let passkey = factors
         .finish_passkey_registration(&caller, &ceremony, &credential, name)
         .await?;
@@ -230,7 +241,9 @@ pub async fn register_finish(
     })))
 }
 
-/// `GET /api/v1/auth/passkeys` → 200 the caller's passkeys, oldest first.
+/// List my passkeys
+///
+/// Oldest first.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/passkeys",
@@ -249,8 +262,9 @@ pub async fn list(
     Ok(uncached(HttpResponse::Ok(), body))
 }
 
-/// `DELETE /api/v1/auth/passkeys/{id}` → 204; 404 `Passkey not found` for any id that is
-/// not one of the caller's.
+/// Remove one of my passkeys
+///
+/// Any id that is not one of the caller's passkeys is not found.
 #[utoipa::path(
     delete,
     path = "/api/v1/auth/passkeys/{id}",
@@ -272,8 +286,10 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `POST /api/v1/auth/passkeys/login/start` → 200 the request options (any discoverable
-/// credential: no address needed) and a `ceremony_id`.
+/// Start signing in with a passkey
+///
+/// Answers the request options (any discoverable credential: no address needed) and a
+/// `ceremony_id`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/passkeys/login/start",
@@ -285,9 +301,10 @@ pub async fn login_start(sign_in: web::Data<SignIn>) -> Result<HttpResponse, Api
     Ok(uncached(HttpResponse::Ok(), CeremonyBody::from(ceremony)))
 }
 
-/// `POST /api/v1/auth/passkeys/login/finish` → 200 the SPEC's tokens body (`amr`
-/// `["passkey"]`, `aal2`); 401 `Passkey not accepted`; 400 `Invalid or expired ceremony`;
-/// 403 `Email not verified` as for a password login (`REQUIRE_VERIFIED_EMAIL`).
+/// Sign in with a passkey
+///
+/// With the authenticator's assertion; the tokens carry `amr` `["passkey"]` and `aal2`.
+/// An unverified address is refused as for a password login (`REQUIRE_VERIFIED_EMAIL`).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/passkeys/login/finish",
@@ -303,19 +320,15 @@ pub async fn login_start(sign_in: web::Data<SignIn>) -> Result<HttpResponse, Api
 )]
 pub async fn login_finish(
     sign_in: web::Data<SignIn>,
-    request: HttpRequest,
+    transport: TokenTransport,
     Client(client): Client,
-    body: Body,
+    body: Parsed<LoginFinishRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (ceremony, credential, _) = parse_finish(body.content_type(), body.bytes())?;
+    let (ceremony, credential) = body.value()?;
     let result = sign_in
         .finish_passkey_login(&ceremony, &credential, client)
         .await;
     let outcome = if result.is_ok() { "success" } else { "refused" };
     metrics::counter!("flowrex_passkey_logins_total", "outcome" => outcome).increment(1);
-    Ok(tokens_response(
-        result?,
-        cookie::wants_cookie(&request),
-        sign_in.policy().refresh_ttl,
-    ))
+    Ok(transport.answer(result?))
 }

@@ -1,16 +1,18 @@
-//! `POST /api/v1/auth/password/forgot` → 202, the same body whatever the address;
-//! `POST /api/v1/auth/password/reset` → 200 (every session ends);
-//! `POST /api/v1/auth/password/change` → 200 (every other session ends).
+//! Passwords: a forgotten one (a reset link, then its token) and changing it.
 
 use actix_web::{HttpResponse, web};
 use flowrex_domain::{Accounts, EmailAddress, NewPassword, PasswordAttempt};
 
-use super::{CURRENT_PASSWORD, LINK_TOKEN, MessageBody, current_password, email, new_password};
+use super::{
+    CURRENT_PASSWORD, LINK_TOKEN, MessageBody, current_password, email, new_password, secret,
+};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{AuthenticatedSession, Body, Client};
-use crate::routes::body_schema::{BodyField, request_body};
+use crate::extract::{AuthenticatedSession, Client, Parsed};
+use crate::routes::handlers;
 use crate::routes::uniform::Uniform;
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::validation::body::{BodyField, request_body};
+
+handlers![forgot, reset, change];
 
 const EMAIL: BodyField = BodyField::required("email", "The address of the account.").email();
 const NEW_PASSWORD: BodyField = BodyField::required(
@@ -23,66 +25,37 @@ request_body!(
     /// The body of `POST /password/forgot`.
     ForgotPasswordRequest,
     "The address to send a reset link to.",
-    [EMAIL]
+    [EMAIL],
+    |fields| -> EmailAddress { email(fields, &EMAIL) }
 );
 request_body!(
     /// The body of `POST /password/reset`.
     ResetPasswordRequest,
     "The mailed token and the new password.",
-    [LINK_TOKEN, NEW_PASSWORD]
+    [LINK_TOKEN, NEW_PASSWORD],
+    |fields| -> (String, NewPassword) {
+        let token = secret(fields, &LINK_TOKEN);
+        token.zip(new_password(fields, NEW_PASSWORD.name))
+    }
 );
 request_body!(
     /// The body of `POST /password/change`.
     ChangePasswordRequest,
     "The current and the new password.",
-    [CURRENT_PASSWORD, NEW_PASSWORD]
+    [CURRENT_PASSWORD, NEW_PASSWORD],
+    |fields| -> (PasswordAttempt, NewPassword) {
+        let current = current_password(fields);
+        current.zip(new_password(fields, NEW_PASSWORD.name))
+    }
 );
 
 /// The answer to every reset request.
 pub const FORGOT: &str = "If the address belongs to an account, a reset link has been sent";
 
-/// `POST /password/forgot`'s body.
+/// Send a password-reset link
 ///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_forgot(content_type: Option<&[u8]>, body: &[u8]) -> Result<EmailAddress, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let raw = fields.required_string(EMAIL.name, Echo::Yes);
-    let email = email(&mut fields, EMAIL.name, raw);
-    fields.finish(email)
-}
-
-/// `POST /password/reset`'s body: `token`, `new_password`.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_reset(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<(String, NewPassword), Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let token = fields.required_string(LINK_TOKEN.name, Echo::No);
-    let password = new_password(&mut fields, NEW_PASSWORD.name);
-    fields.finish(token.zip(password))
-}
-
-/// `POST /password/change`'s body: `current_password`, `new_password`.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse_change(
-    content_type: Option<&[u8]>,
-    body: &[u8],
-) -> Result<(PasswordAttempt, NewPassword), Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let current = current_password(&mut fields);
-    let password = new_password(&mut fields, NEW_PASSWORD.name);
-    fields.finish(current.zip(password))
-}
-
-/// `POST /api/v1/auth/password/forgot` → 202. A reset link goes to an active account's
-/// address; unknown, inactive and just-mailed addresses get the same answer, as fast, and
-/// no mail.
+/// A reset link goes to an active account's address; unknown, inactive and just-mailed
+/// addresses get the same answer, as fast, and no mail.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/password/forgot",
@@ -94,8 +67,11 @@ pub fn parse_change(
         (status = 503, description = "Mail delivery is not configured", body = ErrorBody)
     )
 )]
-pub async fn forgot(accounts: web::Data<Accounts>, body: Body) -> Result<HttpResponse, ApiError> {
-    let email = parse_forgot(body.content_type(), body.bytes())?;
+pub async fn forgot(
+    accounts: web::Data<Accounts>,
+    body: Parsed<ForgotPasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let email = body.value()?;
     let uniform = Uniform::start();
     let outcome = accounts.forgot_password(&email).await;
     uniform.finish().await;
@@ -103,9 +79,9 @@ pub async fn forgot(accounts: web::Data<Accounts>, body: Body) -> Result<HttpRes
     Ok(HttpResponse::Accepted().json(MessageBody { message: FORGOT }))
 }
 
-/// `POST /api/v1/auth/password/reset` → 200 `{"message": "Password has been reset"}`.
-/// Every session of the user ends (its tokens answer 401), the address counts as
-/// verified, and a notice is mailed.
+/// Set a new password with a mailed link's token
+///
+/// Every session of the user ends, the address counts as verified, and a notice is mailed.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/password/reset",
@@ -117,17 +93,21 @@ pub async fn forgot(accounts: web::Data<Accounts>, body: Body) -> Result<HttpRes
         (status = 400, description = "Invalid or expired token", body = ErrorBody)
     )
 )]
-pub async fn reset(accounts: web::Data<Accounts>, body: Body) -> Result<HttpResponse, ApiError> {
-    let (token, password) = parse_reset(body.content_type(), body.bytes())?;
+pub async fn reset(
+    accounts: web::Data<Accounts>,
+    body: Parsed<ResetPasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (token, password) = body.value()?;
     accounts.reset_password(&token, password).await?;
     Ok(HttpResponse::Ok().json(MessageBody {
         message: "Password has been reset",
     }))
 }
 
-/// `POST /api/v1/auth/password/change` → 200 `{"message": "Password changed"}`. The
-/// caller's session goes on; every other session ends; a notice is mailed. A wrong current
-/// password counts as a failed login.
+/// Change my password
+///
+/// The caller's session goes on; every other session ends; a notice is mailed. A wrong
+/// current password counts as a failed login.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/password/change",
@@ -144,9 +124,9 @@ pub async fn change(
     accounts: web::Data<Accounts>,
     AuthenticatedSession(caller): AuthenticatedSession,
     Client(client): Client,
-    body: Body,
+    body: Parsed<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (current, password) = parse_change(body.content_type(), body.bytes())?;
+    let (current, password) = body.value()?;
     accounts
         .change_password(&caller, &current, password, &client)
         .await?;

@@ -1,15 +1,19 @@
-//! SPEC row `POST /api/v1/auth/refresh` → 200 tokens (the refresh token rotates); 401
-//! `Invalid token`; 422.
+//! Rotating the refresh token (SPEC row `POST /api/v1/auth/refresh`), from the body or
+//! the cookie.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use flowrex_domain::SignIn;
 
-use super::{TokensBody, one_secret_field, tokens_response};
+use super::TokensBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Body;
-use crate::routes::body_schema::{BodyField, request_body};
+use crate::extract::Parsed;
+use crate::routes::auth::TokenTransport;
 use crate::routes::cookie;
-use crate::validation::Rejection;
+use crate::routes::handlers;
+use crate::validation::Echo;
+use crate::validation::body::{BodyField, request_body};
+
+handlers![refresh];
 
 const REFRESH_TOKEN: BodyField = BodyField::required(
     "refresh_token",
@@ -20,18 +24,17 @@ request_body!(
     /// The body of `POST /refresh`.
     RefreshRequest,
     "A refresh token.",
-    [REFRESH_TOKEN]
+    [REFRESH_TOKEN],
+    |fields| -> String { fields.required_string(REFRESH_TOKEN.name, Echo::No) }
 );
 
-/// `POST /refresh`'s body: `refresh_token`.
+/// Rotate the refresh token
 ///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejection> {
-    one_secret_field(content_type, body, &REFRESH_TOKEN)
-}
-
-/// `POST /api/v1/auth/refresh` → 200 tokens; 401 `Invalid token`; 422.
+/// The refresh token comes from the body or, with the cookie transport, from the cookie
+/// (with `X-CSRF-Token`). The answer is a new pair; the old refresh token stops working.
+/// A refresh token that is bad, expired, of the access kind, of a revoked or expired
+/// session, of a missing or inactive user, or already replaced is refused (a replaced
+/// one, after `REFRESH_REUSE_GRACE_SECONDS`, also ends its session).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
@@ -46,20 +49,17 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<String, Rejecti
 pub async fn refresh(
     sign_in: web::Data<SignIn>,
     request: HttpRequest,
-    body: Body,
+    transport: TokenTransport,
+    body: Parsed<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (token, from_cookie) = match parse(body.content_type(), body.bytes()) {
+    let (token, from_cookie) = match body.value() {
         Ok(token) => (token, false),
         // No token in the body: the browser transport's cookie, with the CSRF header.
         Err(invalid_body) => match cookie::refresh_token_with_csrf(&request)? {
             Some(token) => (token, true),
-            None => return Err(invalid_body.into()),
+            None => return Err(invalid_body),
         },
     };
     let pair = sign_in.refresh(&token).await?;
-    Ok(tokens_response(
-        pair,
-        from_cookie || cookie::wants_cookie(&request),
-        sign_in.policy().refresh_ttl,
-    ))
+    Ok(transport.or_cookie(from_cookie).answer(pair))
 }

@@ -1,13 +1,15 @@
-//! SPEC row `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
+//! Registering (SPEC row `POST /api/v1/auth/register`).
 
 use actix_web::{HttpResponse, web};
 use flowrex_domain::{Accounts, Registration};
 
 use super::{UserBody, email, full_name, new_password, uncached};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Body;
-use crate::routes::body_schema::{BodyField, request_body};
-use crate::validation::{Echo, Fields, Rejection, json_object};
+use crate::extract::Parsed;
+use crate::routes::handlers;
+use crate::validation::body::{BodyField, request_body};
+
+handlers![register];
 
 const EMAIL: BodyField = BodyField::required(
     "email",
@@ -26,29 +28,22 @@ request_body!(
     /// The body of `POST /register`.
     RegisterRequest,
     "A new account.",
-    [EMAIL, PASSWORD, FULL_NAME]
+    [EMAIL, PASSWORD, FULL_NAME],
+    // Every bad field reported at once, in this order.
+    |fields| -> Registration {
+        let email = email(fields, &EMAIL);
+        let full_name = full_name(fields, FULL_NAME.name);
+        let password = new_password(fields, PASSWORD.name);
+        let parts = email.zip(full_name).zip(password);
+        parts.map(|((email, full_name), password)| Registration {
+            email,
+            password,
+            full_name,
+        })
+    }
 );
 
-/// `POST /register`'s body: `email`, `password`, optional `full_name`, every bad field
-/// reported at once, in that order.
-///
-/// # Errors
-/// The [`Rejection`] to answer with 422.
-pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, Rejection> {
-    let mut fields = Fields::new(json_object(content_type, body)?);
-    let raw_email = fields.required_string(EMAIL.name, Echo::Yes);
-    let email = email(&mut fields, EMAIL.name, raw_email);
-    let full_name = full_name(&mut fields, FULL_NAME.name);
-    let password = new_password(&mut fields, PASSWORD.name);
-    let parts = email.zip(full_name).zip(password);
-    fields.finish(parts.map(|((email, full_name), password)| Registration {
-        email,
-        password,
-        full_name,
-    }))
-}
-
-/// `POST /api/v1/auth/register` → 201 user; 400 taken email; 422 validation.
+/// Register
 #[utoipa::path(
     post,
     path = "/api/v1/auth/register",
@@ -59,8 +54,11 @@ pub fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Registration, R
         (status = 400, description = "Email already registered", body = ErrorBody)
     )
 )]
-pub async fn register(accounts: web::Data<Accounts>, body: Body) -> Result<HttpResponse, ApiError> {
-    let registration = parse(body.content_type(), body.bytes())?;
+pub async fn register(
+    accounts: web::Data<Accounts>,
+    body: Parsed<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let registration = body.value()?;
     let user = accounts.register(registration).await?;
     Ok(uncached(HttpResponse::Created(), UserBody::from(&user)))
 }
@@ -70,9 +68,10 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::validation::body::RequestBody;
 
     fn register_body(body: Value) -> Value {
-        match parse(None, body.to_string().as_bytes()) {
+        match RegisterRequest::parse(None, body.to_string().as_bytes()) {
             Err(rejection) => json!(rejection.detail),
             Ok(_) => json!("accepted"),
         }

@@ -9,6 +9,9 @@ use utoipa::ToSchema;
 use super::{no_store, timestamp};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::AuthenticatedSession;
+use crate::routes::handlers;
+
+handlers![sessions, revoke_session];
 
 /// One of the caller's sessions.
 #[derive(Serialize, ToSchema)]
@@ -59,8 +62,9 @@ impl<'a> SessionBody<'a> {
     }
 }
 
-/// `GET /api/v1/auth/sessions` → 200 the caller's active sessions, most recently used
-/// first; 401 as `/me`.
+/// List my active sessions
+///
+/// Most recently used first.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/sessions",
@@ -82,8 +86,9 @@ pub async fn sessions(
     Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
 }
 
-/// `DELETE /api/v1/auth/sessions/{id}` → 204 after revoking one of the caller's sessions;
-/// 404 `{"detail": "Session not found"}` for any other id; 401 as `/me`.
+/// End one of my sessions
+///
+/// Any id that is not one of the caller's live sessions is not found.
 #[utoipa::path(
     delete,
     path = "/api/v1/auth/sessions/{id}",

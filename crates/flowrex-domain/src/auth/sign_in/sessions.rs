@@ -19,7 +19,7 @@ impl SignIn {
     /// Exchanges a refresh token for a new pair, rotating the session's refresh token.
     ///
     /// The token presented must be the session's current one. The one it replaced is
-    /// refused for [`super::AuthPolicy::refresh_reuse_grace`] without consequence (two
+    /// refused for [`crate::AuthPolicy::refresh_reuse_grace`] without consequence (two
     /// concurrent refreshes); after that, presenting it — or any older one — revokes the
     /// session, so a stolen refresh token is worth at most one use.
     ///

@@ -3,7 +3,8 @@
 //! taken on insert and on update, in any case; the last superuser is kept under two
 //! concurrent demotions; the stamp guard refuses a stale set and every credential event
 //! moves the stamp; a new link replaces the owner's unused ones of its purpose; factors,
-//! recovery codes and passkeys change with the account.
+//! recovery codes and passkeys change with the account; `updated_at` is the time of the
+//! last change (the SPEC's column).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -32,6 +33,7 @@ contracts!(CONTRACTS:
     deleting_a_user_deletes_what_is_theirs,
     revoking_sessions_keeps_the_one_asked_for,
     the_directory_lists_newest_first_filtered_and_paged,
+    an_update_moves_updated_at_to_its_time_and_keeps_created_at,
 );
 
 /// A link token of `purpose` for `owner`, named `name`.
@@ -723,4 +725,27 @@ async fn the_directory_lists_newest_first_filtered_and_paged(stores: &Stores) {
     };
     assert_eq!(list(superusers, None, 10).await, ["Root@example.com"]);
     let _ = (plain, percent);
+}
+
+async fn an_update_moves_updated_at_to_its_time_and_keeps_created_at(stores: &Stores) {
+    let ada = user(stores, "ada@example.com").await;
+    let created = ada.created_at();
+    assert_eq!(ada.updated_at(), created, "a new user");
+    let later = now() + chrono::Duration::minutes(5);
+    let mut rename = UserUpdate::of(ada.id());
+    rename.full_name = Some(None);
+    stores
+        .accounts
+        .apply(
+            Changes {
+                update_user: Some(rename),
+                ..Changes::default()
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    let ada = reread(stores, &ada).await;
+    assert_eq!(ada.updated_at(), later, "the change's time");
+    assert_eq!(ada.created_at(), created, "created_at stays");
 }

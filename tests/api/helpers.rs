@@ -373,6 +373,14 @@ pub async fn assert_json(
     headers
 }
 
+/// The single 422 error of a response.
+pub async fn only_error(response: Response) -> Value {
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = body(response).await["detail"].clone();
+    assert_eq!(detail.as_array().map(Vec::len), Some(1), "{detail}");
+    detail[0].clone()
+}
+
 /// Asserts status and the body `{"detail": detail}`, returning the response headers.
 pub async fn assert_detail(
     response: Response,

@@ -2,20 +2,15 @@
 //! ports in temporary directories, so that tests can stop and restart them without touching
 //! the machine's shared services. Each is stopped when dropped.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use flowrex_infrastructure::test_support::{spare_port, wait_for_port};
 use tempfile::TempDir;
 
-/// A free loopback port (free when asked; used right after).
-pub fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("no spare port")
-}
+/// How long a server may take to listen after it was started.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn run(command: &mut Command) {
     let output = command
@@ -34,18 +29,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// Waits until something accepts connections on `port`.
-fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{what} did not listen on {port} within 30 s");
 }
 
 /// A PostgreSQL cluster of its own (initdb + pg_ctl), trust authentication.
@@ -127,7 +110,7 @@ impl PrivatePostgres {
                 "start",
             ],
         ));
-        wait_for_port(self.port, "PostgreSQL");
+        wait_for_port(self.port, "PostgreSQL", START_TIMEOUT);
     }
 
     /// Stops the server: `Stop::Gentle` is `pg_ctl stop -m fast`, what a restart or a
@@ -270,7 +253,7 @@ impl PrivateMariaDb {
             .spawn()
             .expect("mariadbd");
         *self.child.lock().unwrap_or_else(|e| e.into_inner()) = Some(child);
-        wait_for_port(self.port, "MariaDB");
+        wait_for_port(self.port, "MariaDB", START_TIMEOUT);
     }
 
     /// Stops the server: `Stop::Gentle` is `mariadb-admin shutdown` (what a restart does);
@@ -334,7 +317,7 @@ impl PrivateRedis {
             .spawn()
             .expect("redis-server");
         self.child = Some(child);
-        wait_for_port(self.port, "Redis");
+        wait_for_port(self.port, "Redis", START_TIMEOUT);
     }
 
     /// Kills the server.

@@ -6,23 +6,16 @@
 //! reset page → the new password twice → login. `#[ignore]`d by default; `.ci/run`
 //! installs aiosmtpd and Chromium and runs them.
 
-// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/process.rs"]
-mod process;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flowrex_infrastructure::test_support::smtp::PrivateSmtp;
-use process::{Running, spare_port, start_quiet};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
-const CHROMIUM: &str = "/usr/bin/chromium";
+use crate::support::{BINARY, Running, browser, screenshot, spare_port, start_quiet};
+
 const PASSWORD: &str = "Mail1234";
 
 /// The binary on `port`, over the SQLite file in `dir`, mailing through `smtp_url`.
@@ -201,33 +194,6 @@ async fn an_smtp_server_down_for_30_seconds_delays_mail_and_fails_no_request() {
         !metrics.contains("flowrex_mail_retried_total 0\n"),
         "{metrics}"
     );
-}
-
-/// Saves what `tab` shows as a PNG at `path`, for whoever wants to look.
-fn screenshot(tab: &headless_chrome::Tab, path: &Path) {
-    let png = tab
-        .capture_screenshot(
-            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-            None,
-            None,
-            true,
-        )
-        .unwrap();
-    std::fs::write(path, png).unwrap();
-}
-
-/// Headless Chromium, driven over the DevTools protocol.
-fn browser(profile: &Path) -> headless_chrome::Browser {
-    let options = headless_chrome::LaunchOptions::default_builder()
-        .path(Some(PathBuf::from(CHROMIUM)))
-        .sandbox(false)
-        .headless(true)
-        .user_data_dir(Some(profile.to_path_buf()))
-        .idle_browser_timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    headless_chrome::Browser::new(options)
-        .unwrap_or_else(|e| panic!("{CHROMIUM} (install Debian's chromium): {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

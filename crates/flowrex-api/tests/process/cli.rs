@@ -1,20 +1,13 @@
 //! The `flowrex` command line, run as an operator would.
 
-// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/process.rs"]
-mod process;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use process::{Running, spare_port};
 use serde_json::json;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
+use crate::support::{BINARY, Running, spare_port};
 
 /// `flowrex args…` in `dir`, configured only by `vars`, with `stdin` as standard input.
 fn flowrex(dir: &Path, vars: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
@@ -127,6 +120,28 @@ fn config_check_prints_the_configuration_without_secrets_and_fails_on_bad_values
     let bad = flowrex(dir.path(), &[("PORT", "eighty")], &["config", "check"], "");
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad).contains("PORT is invalid"));
+}
+
+#[test]
+fn an_unknown_key_in_a_settings_file_stops_config_check_and_start_up_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(config.join("default.toml"), "port = 0\nbcrypt_rounds = 5\n").unwrap();
+    let vars: Vec<_> = BASE
+        .iter()
+        .copied()
+        .chain([("CONFIG_DIR", "config")])
+        .collect();
+    for args in [&["config", "check"][..], &[][..]] {
+        let output = flowrex(dir.path(), &vars, args, "");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        assert!(
+            text(&output).contains("default.toml: unknown setting `bcrypt_rounds`"),
+            "{args:?}: {}",
+            text(&output)
+        );
+    }
 }
 
 #[test]

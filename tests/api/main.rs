@@ -12,7 +12,6 @@ mod cross_cutting;
 mod faults;
 mod health;
 mod helpers;
-mod hostile;
 mod keys;
 mod lifecycle;
 mod login;

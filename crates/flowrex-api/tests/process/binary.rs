@@ -1,20 +1,13 @@
 //! The `flowrex` binary as an operator runs it: configured only by its environment, from a
 //! directory with nothing beside it.
 
-// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/process.rs"]
-mod process;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use process::{Running, spare_port};
 use serde_json::json;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
+use crate::support::{BINARY, Running, spare_port};
 
 /// The binary copied into `dir`, run there with exactly `vars` as its environment.
 fn command_in(dir: &Path, vars: &[(&str, &str)]) -> Command {

@@ -4,22 +4,15 @@
 //! on), a person signs in with the password, adds a passkey, and signs in with it without
 //! typing an address. `#[ignore]`d by default; `.ci/run` installs Chromium and runs it.
 
-// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/process.rs"]
-mod process;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use headless_chrome::protocol::cdp::WebAuthn;
-use process::{spare_port, start_quiet};
 use serde_json::json;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
-const CHROMIUM: &str = "/usr/bin/chromium";
+use crate::support::{BINARY, browser, screenshot, spare_port, start_quiet};
+
 const EMAIL: &str = "passkey@example.com";
 const PASSWORD: &str = "Passkey123";
 
@@ -80,16 +73,7 @@ async fn a_person_adds_a_passkey_on_the_page_and_signs_in_with_it() {
         .unwrap();
     db.close().await.unwrap();
 
-    let options = headless_chrome::LaunchOptions::default_builder()
-        .path(Some(PathBuf::from(CHROMIUM)))
-        .sandbox(false)
-        .headless(true)
-        .user_data_dir(Some(dir.path().join("profile")))
-        .idle_browser_timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    let browser = headless_chrome::Browser::new(options)
-        .unwrap_or_else(|e| panic!("{CHROMIUM} (install Debian's chromium): {e}"));
+    let browser = browser(&dir.path().join("profile"));
     let tab = browser.new_tab().unwrap();
     tab.call_method(WebAuthn::Enable {
         enable_ui: Some(false),
@@ -153,19 +137,10 @@ async fn a_person_adds_a_passkey_on_the_page_and_signs_in_with_it() {
         .unwrap();
     let signed_in = status_when(&tab, "Signed in as");
     assert!(signed_in.contains(EMAIL), "{signed_in}");
-    let png = tab
-        .capture_screenshot(
-            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
-            None,
-            None,
-            true,
-        )
-        .unwrap();
-    std::fs::write(
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("passkeys-page.png"),
-        png,
-    )
-    .unwrap();
+    screenshot(
+        &tab,
+        &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("passkeys-page.png"),
+    );
     // The signature counter moved on in the authenticator, and the service kept it.
     let after = tab
         .call_method(WebAuthn::GetCredentials {

@@ -1,10 +1,34 @@
-//! Request bodies as the OpenAPI document describes them. The bodies are read field by
-//! field by the routes' parsers (to answer FastAPI's 422s), not deserialized into structs,
-//! so each body is declared once as a list of [`BodyField`]s: the parser reads its fields
-//! by these names, and the document's schema is built from the same list.
+//! Request bodies, each declared once with `request_body!`: its fields (a list of
+//! [`BodyField`]s, from which the OpenAPI document's schema is built) and how they are
+//! read into a domain value ([`RequestBody`]). Bodies are read field by field, not
+//! deserialized into structs, to answer FastAPI's exact 422s. A handler takes the body as
+//! [`crate::extract::Parsed`].
 
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{RefOr, schema::Object};
+
+use crate::validation::{Fields, Rejection, json_object};
+
+/// A request body that reads into a value: declared with `request_body!`.
+pub trait RequestBody {
+    /// What the body gives the handler.
+    type Value;
+
+    /// Reads the value from `fields`; `None` when a field was rejected (on `fields`, which
+    /// collects every error before the body is refused).
+    fn read(fields: &mut Fields) -> Option<Self::Value>;
+
+    /// Reads a whole body with its raw `Content-Type`.
+    ///
+    /// # Errors
+    /// The [`Rejection`] to answer with 422: not a JSON object, or a field that does not
+    /// fit.
+    fn parse(content_type: Option<&[u8]>, body: &[u8]) -> Result<Self::Value, Rejection> {
+        let mut fields = Fields::new(json_object(content_type, body)?);
+        let value = Self::read(&mut fields);
+        fields.finish(value)
+    }
+}
 
 /// One field of a JSON request body.
 #[derive(Debug, Clone, Copy)]
@@ -113,15 +137,28 @@ pub fn object(description: &str, fields: &[BodyField]) -> RefOr<Schema> {
     RefOr::T(Schema::Object(object.build()))
 }
 
-/// Declares a request body type for the OpenAPI document from its fields.
+/// Declares a request body type: its schema for the OpenAPI document from its fields, and,
+/// with a reader `|fields| -> Value { … }`, how it is read ([`RequestBody`]).
 macro_rules! request_body {
+    (
+        $(#[$meta:meta])* $name:ident, $description:literal, $fields:expr,
+        |$reader:ident| -> $value:ty $body:block
+    ) => {
+        $crate::validation::body::request_body!($(#[$meta])* $name, $description, $fields);
+
+        impl $crate::validation::body::RequestBody for $name {
+            type Value = $value;
+
+            fn read($reader: &mut $crate::validation::Fields) -> Option<$value> $body
+        }
+    };
     ($(#[$meta:meta])* $name:ident, $description:literal, $fields:expr) => {
         $(#[$meta])*
         pub struct $name;
 
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                $crate::routes::body_schema::object($description, &$fields)
+                $crate::validation::body::object($description, &$fields)
             }
         }
 

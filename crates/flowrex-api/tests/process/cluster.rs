@@ -4,21 +4,15 @@
 //! `#[ignore]`d by default (it needs nginx and the servers named by `TEST_POSTGRES_URL` and
 //! `TEST_REDIS_URL`); `.ci/run` runs it with `--run-ignored only`.
 
-// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/process.rs"]
-mod process;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
-use process::{Running, spare_port};
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
+use crate::support::{BINARY, Running, spare_port};
+
 const LIMIT: usize = 30;
 
 fn required(variable: &str) -> String {

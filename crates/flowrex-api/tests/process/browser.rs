@@ -4,22 +4,14 @@
 //! cross-site form post (from 127.0.0.1, another site than localhost) cannot use the
 //! session. `#[ignore]`d by default; `.ci/run` installs Chromium and runs it.
 
-// A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/process.rs"]
-mod process;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use process::{spare_port, start_quiet};
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_flowrex");
-const CHROMIUM: &str = "/usr/bin/chromium";
+use crate::support::{BINARY, CHROMIUM, spare_port, start_quiet};
 
 /// Serves `pages` (path → HTML) on `listener` for as long as the test runs.
 fn serve_pages(listener: TcpListener, pages: Vec<(String, String)>) {

@@ -1,12 +1,13 @@
 //! Token claims beyond the SPEC's three: `nbf` and `iat` in the future, and critical header
 //! extensions, are refused on every route that reads a token (RFC 7519 §4.1.5, RFC 7515
-//! §4.1.11).
+//! §4.1.11); so are forged tokens whose claims have the wrong shape, `alg: none` and junk.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
     JWT_SECRET, TestApp, assert_invalid_credentials, assert_invalid_token, body, exp_in,
+    forge_token, spawn_app,
 };
 
 /// The claims of `token` (signed by the app).
@@ -48,7 +49,7 @@ fn hs256() -> jsonwebtoken::Header {
 
 #[tokio::test]
 async fn a_token_not_valid_before_an_hour_from_now_is_refused() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let (access, refresh) = live_tokens(&app, "nbf@example.com").await;
     let later = |claims: &mut Value| claims["nbf"] = json!(exp_in(3600));
     assert_invalid_credentials(app.get_me(&resigned(&access, &hs256(), later)).await).await;
@@ -67,7 +68,7 @@ async fn a_token_not_valid_before_an_hour_from_now_is_refused() {
 
 #[tokio::test]
 async fn a_not_before_within_the_leeway_is_accepted() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let (access, _) = live_tokens(&app, "skew@example.com").await;
     // JWT_LEEWAY_SECONDS is 5: a clock 3 s ahead of ours is forgiven.
     let soon = resigned(&access, &hs256(), |claims| {
@@ -85,7 +86,7 @@ async fn a_not_before_within_the_leeway_is_accepted() {
 
 #[tokio::test]
 async fn a_token_with_a_critical_extension_is_refused() {
-    let app = crate::helpers::spawn_app().await;
+    let app = spawn_app().await;
     let (access, refresh) = live_tokens(&app, "crit@example.com").await;
     let mut header = hs256();
     header.crit = Some(vec!["x-probe".to_owned()]);
@@ -103,4 +104,27 @@ async fn a_token_with_a_critical_extension_is_refused() {
         StatusCode::OK,
         "the same claims without `crit` are fine"
     );
+}
+
+#[tokio::test]
+async fn tokens_with_claims_of_the_wrong_shape_are_401() {
+    let app = spawn_app().await;
+    let user = app.register("claims@example.com").await;
+    let sub = user["id"].to_string();
+    let unsigned_payload = forge_token(&json!({"sub": sub, "exp": exp_in(600), "type": "access"}));
+    let payload = unsigned_payload.split('.').nth(1).unwrap_or_default();
+    for token in [
+        forge_token(&json!({"sub": "not-a-number", "exp": exp_in(600), "type": "access"})),
+        forge_token(&json!({"sub": "9".repeat(400), "exp": exp_in(600), "type": "access"})),
+        forge_token(&json!({"sub": sub, "exp": "later", "type": "access"})),
+        forge_token(&json!({"sub": sub, "exp": 1e300, "type": "access"})),
+        forge_token(&json!({"sub": sub, "exp": exp_in(600), "type": ["access"]})),
+        forge_token(&json!(["not", "an", "object"])),
+        format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}."),
+        "x".repeat(8_000),
+        "a.b.c".to_owned(),
+    ] {
+        let response = app.get_me(&token).await;
+        assert_invalid_credentials(response).await;
+    }
 }
