@@ -12,7 +12,9 @@
 # Options (environment): DURATION (seconds per run); PROFILE=1 records the server with
 # `perf` during the /me run and prints where its CPU went; REFERENCE=1 also builds
 # bench/reference (a minimal actix-web + sea-orm /me) and measures it on the same database
-# and machine, as a calibration of the /me figures.
+# and machine, as a calibration of the /me figures. FLOWREX_BINARY=path measures that
+# binary (built with `--features bench-routes`) instead of building this tree's, so that
+# two versions can be compared in one session (docs/benchmarks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/flowrex-target}"
@@ -20,8 +22,12 @@ DURATION="${DURATION:-10}"
 COST="${BENCH_BCRYPT_COST:-12}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release --locked -p flowrex-api --bin flowrex --features bench-routes >&2
-binary="$CARGO_TARGET_DIR/release/flowrex"
+if [ -n "${FLOWREX_BINARY:-}" ]; then
+  binary="$FLOWREX_BINARY"
+else
+  cargo build --release --locked -p flowrex-api --bin flowrex --features bench-routes >&2
+  binary="$CARGO_TARGET_DIR/release/flowrex"
+fi
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
