@@ -86,12 +86,19 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 27] = [
+const ALL_OBJECTS: [&str; 34] = [
     "table:audit_events",
+    "table:federation_flows",
+    "table:identities",
     "index:ix_audit_events_action",
     "index:ix_audit_events_actor_id",
     "index:ix_audit_events_created_at",
     "index:ix_audit_events_subject_id",
+    "index:ix_federation_flows_code_hash",
+    "index:ix_federation_flows_expires_at",
+    "index:ix_federation_flows_state_hash",
+    "index:ix_identities_provider_subject",
+    "index:ix_identities_user_id",
     "index:ix_mfa_challenges_token_hash",
     "index:ix_one_time_tokens_token_hash",
     "index:ix_one_time_tokens_user_id_purpose",

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 use flowrex_domain::test_support::{
-    InMemoryStore, PlainHasher, PlainSealer, PlainTokens, SettableClock, StepCodes,
-    TrustingRelyingParty,
+    InMemoryStore, PlainHasher, PlainSealer, PlainTokens, ScriptedProviders, SettableClock,
+    StepCodes, TrustingRelyingParty,
 };
 use flowrex_domain::{
     AuthenticateError, ClientInfo, CorePorts, EmailAddress, LoginAttempt, LoginOutcome,
@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
                 accounts: store.clone(),
                 factors: store.clone(),
                 passkeys: store.clone(),
+                federation: store.clone(),
                 hasher: Arc::new(PlainHasher),
                 issuer: tokens.clone(),
                 verifier: tokens,
@@ -48,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
             sealer: Arc::new(PlainSealer),
             relying_party: Arc::new(TrustingRelyingParty),
             directory: store.clone(),
+            providers: Arc::new(ScriptedProviders::default()),
         },
         Policies::default(),
     );

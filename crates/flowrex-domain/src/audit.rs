@@ -70,6 +70,12 @@ pub enum AuditAction {
     /// The first proof of an unverified account's address removed the TOTP factor and
     /// passkeys added before it (`totp`, `passkeys`).
     SignInMethodsRemoved,
+    /// An outside provider's account was linked (`provider`, `via`: `link` by the
+    /// signed-in user, `verified_email` by both sides' verified address, `sign_up` with a new
+    /// account).
+    IdentityLinked,
+    /// An outside provider's account was unlinked (`provider`).
+    IdentityUnlinked,
     /// Logins refused unchecked by the throttle, counted per throttled key and window
     /// (`count`, `first_at`, `last_at`, `scope`: `client` or `account`): a flood of them is
     /// one row, not one row each.
@@ -78,7 +84,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 29] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -105,6 +111,8 @@ impl AuditAction {
         Self::PasskeyAdded,
         Self::PasskeyRemoved,
         Self::SignInMethodsRemoved,
+        Self::IdentityLinked,
+        Self::IdentityUnlinked,
         Self::LoginThrottled,
     ];
 
@@ -137,6 +145,8 @@ impl AuditAction {
             Self::PasskeyAdded => "passkey_added",
             Self::PasskeyRemoved => "passkey_removed",
             Self::SignInMethodsRemoved => "sign_in_methods_removed",
+            Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
             Self::LoginThrottled => "login_throttled",
         }
     }

@@ -25,18 +25,21 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::LinkTemplates;
 use crate::ports::{
-    AccountStore, AuditLog, Clock, FailureCounter, MfaStore, OneTimePasswords, PasskeyStore,
-    PasswordHasher, RelyingParty, Sealer, SessionStore, TokenIssuer, TokenVerifier, UserDirectory,
-    UserRepository,
+    AccountStore, AuditLog, Clock, FailureCounter, FederationStore, IdentityProviders, MfaStore,
+    OneTimePasswords, PasskeyStore, PasswordHasher, RelyingParty, Sealer, SessionStore,
+    TokenIssuer, TokenVerifier, UserDirectory, UserRepository,
 };
+use crate::{LinkTemplates, ReturnUrls};
 
 mod accounts;
 mod admin;
 mod core;
 mod errors;
 mod factors;
+mod federation;
+#[cfg(test)]
+mod federation_tests;
 #[cfg(test)]
 mod lifecycle_tests;
 #[cfg(test)]
@@ -60,8 +63,10 @@ pub use self::errors::{
     PasskeyError, RefreshError, RegisterError, RevokeSessionError,
 };
 pub use self::factors::Factors;
+pub use self::federation::{Federation, FederationError, FlowStart};
 pub use self::sign_in::{
-    LoginAttempt, LoginOutcome, LogoutRequest, SecondFactorChallenge, SecondFactorProof, SignIn,
+    Landed, Landing, LoginAttempt, LoginOutcome, LogoutRequest, ProviderCallback,
+    SecondFactorChallenge, SecondFactorProof, SignIn,
 };
 
 /// Token lifetimes and the refresh grace period, from configuration.
@@ -146,6 +151,8 @@ pub struct Policies {
     pub accounts: AccountPolicy,
     /// Login throttling (none by default).
     pub throttle: LoginThrottle,
+    /// Where a flow with an outside provider may return to (none by default).
+    pub return_urls: ReturnUrls,
 }
 
 /// The ports the [`Core`] holds: what every use case shares.
@@ -160,6 +167,8 @@ pub struct CorePorts {
     pub factors: Arc<dyn MfaStore>,
     /// Passkeys and ceremony states.
     pub passkeys: Arc<dyn PasskeyStore>,
+    /// Identities linked to outside providers, and their flows.
+    pub federation: Arc<dyn FederationStore>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Token signing.
@@ -184,6 +193,8 @@ pub struct ServicePorts {
     pub relying_party: Arc<dyn RelyingParty>,
     /// The user directory (administration).
     pub directory: Arc<dyn UserDirectory>,
+    /// The outside providers (sign-in and one's own account).
+    pub providers: Arc<dyn IdentityProviders>,
 }
 
 /// The four services over one core: what a composition root (or a test) builds once.
@@ -202,14 +213,20 @@ impl Services {
     /// Builds the core from `ports.core` and `policies`, and each service over it with its
     /// own ports.
     pub fn new(ports: ServicePorts, policies: Policies) -> Self {
+        let federation = Federation::new(ports.providers, policies.return_urls.clone());
         let core = Arc::new(Core::new(ports.core, policies));
         let totp = TotpCheck {
             otp: ports.otp,
             sealer: ports.sealer,
         };
         Self {
-            sign_in: SignIn::new(core.clone(), totp.clone(), ports.relying_party.clone()),
-            accounts: Accounts::new(core.clone()),
+            sign_in: SignIn::new(
+                core.clone(),
+                totp.clone(),
+                ports.relying_party.clone(),
+                federation.clone(),
+            ),
+            accounts: Accounts::new(core.clone(), federation),
             factors: Factors::new(core.clone(), totp, ports.relying_party),
             admin: Admin::new(core, ports.directory),
         }

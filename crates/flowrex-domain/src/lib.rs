@@ -20,6 +20,12 @@
 //!   `test-support`): the same assertions run against the in-memory fakes here and against
 //!   the sea-orm stores on SQLite, PostgreSQL and MariaDB in `flowrex-infrastructure`, so an
 //!   adapter, new or old, is held to the rules the use cases rely on.
+//! - Sign-in with an outside provider ([`identity`]): whom a provider's callback signs in
+//!   (the identity's user by provider and subject, never by address; a link by a signed-in
+//!   user; an account of the same address only when both sides say verified and the
+//!   provider allows it; a new account), the flow's single-use state and exchange code, and
+//!   every rule of a password login at the exchange — in [`SignIn`] and [`Accounts`], over
+//!   the [`ports::IdentityProviders`] and [`ports::FederationStore`] ports.
 //! - Values that reach the service have already passed their rules — parse, don't
 //!   validate: [`EmailAddress`], [`NewPassword`], [`FullName`], [`SessionId`].
 //!
@@ -47,6 +53,7 @@ pub mod auth;
 pub mod client;
 pub mod delivery;
 pub mod email;
+pub mod identity;
 pub mod mail;
 pub mod mfa;
 pub mod one_time;
@@ -75,6 +82,10 @@ pub use auth::{
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};
 pub use email::{EmailAddress, InvalidEmail};
+pub use identity::{
+    EXCHANGE_CODE_TTL, FLOW_TTL, FederationRefusal, FlowSecrets, Identity, IdentityOwner,
+    NewIdentity, ProvenIdentity, ProviderId, ProviderKind, ProviderRules, ReturnUrls,
+};
 pub use mail::{LinkTemplates, Mail, MailPurpose};
 pub use mfa::{
     Aal, Assurance, AuthMethod, RecoveryCode, SealedSecret, SecondFactor, TotpProvisioning,

@@ -35,6 +35,10 @@ pub enum MailPurpose {
     /// Notice: the first proof of the address removed the sign-in methods someone had
     /// added before it.
     SignInMethodsRemoved,
+    /// Notice: an outside provider's account was linked (it signs in to the account).
+    IdentityLinked,
+    /// Notice: an outside provider's account was unlinked.
+    IdentityUnlinked,
 }
 
 impl MailPurpose {
@@ -55,11 +59,13 @@ impl MailPurpose {
             Self::PasskeyAdded => "passkey_added",
             Self::PasskeyRemoved => "passkey_removed",
             Self::SignInMethodsRemoved => "sign_in_methods_removed",
+            Self::IdentityLinked => "identity_linked",
+            Self::IdentityUnlinked => "identity_unlinked",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::VerifyEmail,
         Self::ResetPassword,
         Self::PasswordReset,
@@ -74,6 +80,8 @@ impl MailPurpose {
         Self::PasskeyAdded,
         Self::PasskeyRemoved,
         Self::SignInMethodsRemoved,
+        Self::IdentityLinked,
+        Self::IdentityUnlinked,
     ];
 
     /// The purpose stored as [`Self::as_str`], if it is one.

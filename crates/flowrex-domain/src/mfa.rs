@@ -21,11 +21,19 @@ pub enum AuthMethod {
     Recovery,
     /// A passkey: WebAuthn with user verification (`passkey`).
     Passkey,
+    /// An outside provider's sign-in (`fed`): one factor, whatever the provider asked.
+    Federated,
 }
 
 impl AuthMethod {
     /// Every method, in the order an `amr` list names them.
-    pub const ALL: [Self; 4] = [Self::Password, Self::Otp, Self::Recovery, Self::Passkey];
+    pub const ALL: [Self; 5] = [
+        Self::Password,
+        Self::Federated,
+        Self::Otp,
+        Self::Recovery,
+        Self::Passkey,
+    ];
 
     /// The `amr` value.
     pub fn as_str(self) -> &'static str {
@@ -34,6 +42,7 @@ impl AuthMethod {
             Self::Otp => "otp",
             Self::Recovery => "recovery",
             Self::Passkey => "passkey",
+            Self::Federated => "fed",
         }
     }
 
@@ -48,6 +57,7 @@ impl AuthMethod {
             Self::Otp => 2,
             Self::Recovery => 4,
             Self::Passkey => 8,
+            Self::Federated => 16,
         }
     }
 }

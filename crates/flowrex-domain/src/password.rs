@@ -122,7 +122,23 @@ impl PasswordHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The stored value of an account with no password (made by signing in with an outside
+    /// provider): no hash at all, so no password matches it, and a login tried against it
+    /// costs the same verification as a wrong password ([`Self::is_usable`]).
+    pub fn unusable() -> Self {
+        Self(UNUSABLE.to_owned())
+    }
+
+    /// Whether a password can match this hash: `false` for [`Self::unusable`].
+    pub fn is_usable(&self) -> bool {
+        !self.0.starts_with(UNUSABLE)
+    }
 }
+
+/// What an account without a password stores instead of a hash (never a bcrypt string,
+/// which starts with `$`).
+const UNUSABLE: &str = "!";
 
 impl fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

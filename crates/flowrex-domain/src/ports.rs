@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod counters;
+mod federation;
 mod mail;
 mod mfa;
 mod passkeys;
@@ -17,6 +18,7 @@ mod users;
 pub use accounts::*;
 pub use audit::*;
 pub use counters::*;
+pub use federation::*;
 pub use mail::*;
 pub use mfa::*;
 pub use passkeys::*;

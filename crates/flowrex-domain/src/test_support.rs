@@ -12,6 +12,7 @@ mod accounts;
 pub mod contracts;
 pub mod credential_events;
 mod fakes;
+mod federation;
 mod mfa;
 mod outbox;
 mod passkeys;
@@ -33,6 +34,7 @@ pub use fakes::{
     CountingFailureCounter, FixedClock, PlainHasher, PlainSealer, PlainTokens, RecordingTransport,
     SettableClock, StepCodes, TrustingRelyingParty,
 };
+pub use federation::ScriptedProviders;
 
 /// The ports of the [`Services`] over `store` (users, sessions, account changes, factors,
 /// passkeys, the audit trail and the directory, as one database holds them), [`PlainHasher`],
@@ -47,6 +49,7 @@ pub fn in_memory_ports(store: &Arc<InMemoryStore>, clock: Arc<dyn Clock>) -> Ser
             accounts: store.clone(),
             factors: store.clone(),
             passkeys: store.clone(),
+            federation: store.clone(),
             hasher: Arc::new(PlainHasher),
             issuer: tokens.clone(),
             verifier: tokens,
@@ -57,6 +60,7 @@ pub fn in_memory_ports(store: &Arc<InMemoryStore>, clock: Arc<dyn Clock>) -> Ser
         sealer: Arc::new(PlainSealer),
         relying_party: Arc::new(TrustingRelyingParty),
         directory: store.clone(),
+        providers: Arc::new(ScriptedProviders::default()),
     }
 }
 
@@ -89,6 +93,7 @@ pub struct InMemoryStore {
     events: Mutex<Vec<RecordedEvent>>,
     factors: Mutex<Factors>,
     passkeys: Mutex<Passkeys>,
+    federated: Mutex<federation::Federated>,
     throttled: Mutex<crate::ThrottleTally<()>>,
 }
 
@@ -102,6 +107,7 @@ impl Default for InMemoryStore {
             events: Mutex::default(),
             factors: Mutex::default(),
             passkeys: Mutex::default(),
+            federated: Mutex::default(),
             throttled: Mutex::new(crate::ThrottleTally::new(1000)),
         }
     }
@@ -136,6 +142,7 @@ struct ChallengeRow {
     id: i64,
     user: UserId,
     stamp: crate::SecurityStamp,
+    first: crate::AuthMethod,
     fingerprint: TokenFingerprint,
     expires_at: DateTime<Utc>,
     tries: u32,

@@ -27,9 +27,11 @@ use crate::entity::{mfa_challenges, one_time_tokens, outbox, sessions, users};
 use crate::event_rows::{EventRow, insert_events, log_rows};
 use crate::secret_box::SecretBox;
 
+mod identities;
 mod passkeys;
 mod second_factors;
 
+use identities::{apply_identity, delete_flows, delete_identities};
 use passkeys::{apply_passkey, delete_passkeys};
 use second_factors::{apply_recovery_codes, apply_totp, delete_challenges, delete_factors};
 
@@ -166,6 +168,7 @@ impl SeaOrmAccountStore {
             let user = user_column(user)?;
             delete_factors(txn, user).await?;
             delete_passkeys(txn, user).await?;
+            delete_identities(txn, user).await?;
         }
         let mut touched = None;
         let mut inserted = None;
@@ -190,6 +193,9 @@ impl SeaOrmAccountStore {
         }
         if let Some(update) = changes.update_user {
             touched = Some(update_user(txn, update, at).await?);
+        }
+        if let Some(change) = changes.identity {
+            apply_identity(txn, change, inserted, at).await?;
         }
         for token in changes.issue_tokens {
             issue_token(txn, token, touched, at).await?;
@@ -232,6 +238,8 @@ impl SeaOrmAccountStore {
             delete_factors(txn, id).await?;
             delete_challenges(txn, id).await?;
             delete_passkeys(txn, id).await?;
+            delete_identities(txn, id).await?;
+            delete_flows(txn, id).await?;
             users::Entity::delete_by_id(id)
                 .exec(txn)
                 .await

@@ -1,6 +1,8 @@
 //! sea-orm entities. The schema itself is owned by the `migration` crate.
 
 pub mod audit_events;
+pub mod federation_flows;
+pub mod identities;
 pub mod mfa_challenges;
 pub mod one_time_tokens;
 pub mod outbox;

@@ -17,7 +17,7 @@ use minijinja::Environment;
 
 /// The built-in templates: `<purpose>.txt` (a `Subject:` line, a blank line, the text) and
 /// `<purpose>.html`.
-const TEMPLATES: [(&str, &str); 28] = [
+const TEMPLATES: [(&str, &str); 32] = [
     (
         "verify_email.txt",
         include_str!("mail/templates/verify_email.txt"),
@@ -113,6 +113,22 @@ const TEMPLATES: [(&str, &str); 28] = [
     (
         "passkey_added.html",
         include_str!("mail/templates/passkey_added.html"),
+    ),
+    (
+        "identity_linked.txt",
+        include_str!("mail/templates/identity_linked.txt"),
+    ),
+    (
+        "identity_linked.html",
+        include_str!("mail/templates/identity_linked.html"),
+    ),
+    (
+        "identity_unlinked.txt",
+        include_str!("mail/templates/identity_unlinked.txt"),
+    ),
+    (
+        "identity_unlinked.html",
+        include_str!("mail/templates/identity_unlinked.html"),
     ),
     (
         "passkey_removed.txt",

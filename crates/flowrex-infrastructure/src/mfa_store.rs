@@ -7,7 +7,9 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{MfaChallenge, MfaStore, MfaStoreError, TotpFactor};
-use flowrex_domain::{IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, UserId};
+use flowrex_domain::{
+    AuthMethod, IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, UserId,
+};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -82,6 +84,7 @@ impl MfaStore for SeaOrmMfaStore {
     async fn create_challenge(
         &self,
         issued: IssuedUnder,
+        first: AuthMethod,
         fingerprint: &TokenFingerprint,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
@@ -96,6 +99,7 @@ impl MfaStore for SeaOrmMfaStore {
             expires_at: Set(expires_at),
             used_at: Set(None),
             stamp: Set(issued.stamp.get()),
+            first_method: Set(first.as_str().to_owned()),
             ..Default::default()
         }
         .insert(&self.db)
@@ -139,6 +143,8 @@ impl MfaStore for SeaOrmMfaStore {
             id: row.id,
             user: UserId::new(i64::from(row.user_id)),
             stamp: SecurityStamp::new(row.stamp),
+            // Rows from before the column: a password.
+            first: AuthMethod::parse(&row.first_method).unwrap_or(AuthMethod::Password),
         }))
     }
 

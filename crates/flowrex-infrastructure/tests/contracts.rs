@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use flowrex_domain::test_support::contracts::{Stores, check_all};
 use flowrex_infrastructure::{
-    SeaOrmAuditLog, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore, SeaOrmSessionStore,
-    SeaOrmUserRepository, test_support,
+    SeaOrmAuditLog, SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore,
+    SeaOrmSessionStore, SeaOrmUserRepository, test_support,
 };
 use tempfile::TempDir;
 
@@ -31,6 +31,7 @@ async fn the_sea_orm_adapters_keep_every_store_contract() {
             accounts: Arc::new(test_support::account_store(db.clone())),
             factors: Arc::new(SeaOrmMfaStore::new(db.clone())),
             passkeys: Arc::new(SeaOrmPasskeyStore::new(db.clone())),
+            federation: Arc::new(SeaOrmFederationStore::new(db.clone())),
             outbox: Arc::new(SeaOrmOutbox::new(db.clone(), test_support::test_sealer())),
             audit: Arc::new(SeaOrmAuditLog::new(db)),
             directory: users,

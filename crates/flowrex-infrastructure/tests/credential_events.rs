@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use flowrex_domain::test_support::credential_events::{Stores, run};
 use flowrex_infrastructure::{
-    SeaOrmAuditLog, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore, SeaOrmSessionStore,
-    SeaOrmUserRepository, test_support,
+    SeaOrmAuditLog, SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore,
+    SeaOrmSessionStore, SeaOrmUserRepository, test_support,
 };
 
 #[tokio::test]
@@ -26,6 +26,7 @@ async fn everything_issued_dies_with_every_credential_event_on_the_database() {
         accounts: Arc::new(test_support::account_store(db.clone())),
         factors: Arc::new(SeaOrmMfaStore::new(db.clone())),
         passkeys: Arc::new(SeaOrmPasskeyStore::new(db.clone())),
+        federation: Arc::new(SeaOrmFederationStore::new(db.clone())),
         outbox: Arc::new(SeaOrmOutbox::new(db.clone(), test_support::test_sealer())),
         audit: Arc::new(SeaOrmAuditLog::new(db.clone())),
         directory: Arc::new(SeaOrmUserRepository::new(db)),

@@ -17,7 +17,7 @@ use flowrex_domain::ports::{
     AccountStore, AccountStoreError, Changes, MfaChallenge, MfaStore, RecoveryCodesChange, Sealer,
     TotpChange,
 };
-use flowrex_domain::{IssuedUnder, SecurityStamp, TokenFingerprint, UserId};
+use flowrex_domain::{AuthMethod, IssuedUnder, SecurityStamp, TokenFingerprint, UserId};
 use flowrex_infrastructure::entity::totp_factors;
 use flowrex_infrastructure::{SeaOrmAccountStore, SeaOrmMfaStore, test_support};
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -87,6 +87,7 @@ impl Stores {
                     user: self.user,
                     stamp: SecurityStamp::INITIAL,
                 },
+                AuthMethod::Password,
                 &fingerprint,
                 now + Duration::minutes(5),
                 now,
@@ -266,7 +267,13 @@ async fn a_challenge_reads_back_with_the_stamp_it_was_opened_under() {
     };
     stores
         .mfa
-        .create_challenge(issued, &fingerprint, now + Duration::minutes(5), now)
+        .create_challenge(
+            issued,
+            AuthMethod::Password,
+            &fingerprint,
+            now + Duration::minutes(5),
+            now,
+        )
         .await
         .unwrap();
     let challenge = stores.try_challenge(&fingerprint, now).await.unwrap();

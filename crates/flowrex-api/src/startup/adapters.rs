@@ -9,7 +9,7 @@ use anyhow::Context;
 use flowrex_domain::ports::{FailureCounter, MailTransport};
 use flowrex_domain::{
     AccountPolicy, CorePorts, DeliveryPolicy, LinkTemplates, LoginThrottle, MailDelivery, Policies,
-    ServicePorts, Services,
+    ReturnUrls, ServicePorts, Services,
 };
 use flowrex_infrastructure::circuit::Circuit;
 use flowrex_infrastructure::database::{self, DatabaseSettings};
@@ -23,8 +23,9 @@ use flowrex_infrastructure::rate_limit::{
 use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
-    BcryptHasher, JwtTokens, SeaOrmAccountStore, SeaOrmAuditLog, SeaOrmMfaStore, SeaOrmOutbox,
-    SeaOrmPasskeyStore, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
+    BcryptHasher, JwtTokens, OutsideProviders, SeaOrmAccountStore, SeaOrmAuditLog,
+    SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore, SeaOrmSessionStore,
+    SeaOrmUserRepository, SystemClock, TotpCodes,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -136,6 +137,7 @@ impl Adapters {
                 )),
                 factors: Arc::new(SeaOrmMfaStore::new(self.db.clone())),
                 passkeys: Arc::new(SeaOrmPasskeyStore::new(self.db.clone())),
+                federation: Arc::new(SeaOrmFederationStore::new(self.db.clone())),
                 hasher: Arc::new(self.hasher.clone()),
                 issuer: self.tokens.clone(),
                 verifier: self.tokens.clone(),
@@ -146,6 +148,8 @@ impl Adapters {
             sealer: self.factor_sealer.clone(),
             relying_party: Arc::new(relying_party),
             directory: users,
+            // Outside providers are not configurable yet (issue 24, next part).
+            providers: Arc::new(OutsideProviders::new(Vec::new())?),
         };
         let policies = Policies {
             auth: settings.auth.policy,
@@ -161,6 +165,7 @@ impl Adapters {
                     .and_then(|window| self.counter("mail", Quota { max: 1, window })),
             },
             throttle,
+            return_urls: ReturnUrls::default(),
         };
         Ok(Services::new(ports, policies))
     }

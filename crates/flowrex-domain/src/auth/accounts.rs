@@ -5,10 +5,12 @@
 use std::sync::Arc;
 
 use super::core::{Core, EventPage};
+use super::federation::Federation;
 use super::{Authenticated, RegisterError, Registration};
 use crate::ports::RepositoryError;
 use crate::{AuditFilter, User};
 
+mod identities;
 mod lifecycle;
 mod profile;
 
@@ -18,11 +20,12 @@ pub use self::profile::ProfileChange;
 /// One's own account.
 pub struct Accounts {
     core: Arc<Core>,
+    federation: Federation,
 }
 
 impl Accounts {
-    pub(super) fn new(core: Arc<Core>) -> Self {
-        Self { core }
+    pub(super) fn new(core: Arc<Core>, federation: Federation) -> Self {
+        Self { core, federation }
     }
 
     /// Registers a new user (never an administrator) and queues the mail that verifies

@@ -75,7 +75,10 @@ impl From<AccountStoreError> for AdminError {
             other @ (AccountStoreError::TokenUsed
             | AccountStoreError::StampMoved
             | AccountStoreError::PasskeyTaken
-            | AccountStoreError::PasskeyGone) => Self::Unexpected(anyhow::anyhow!(other)),
+            | AccountStoreError::PasskeyGone
+            | AccountStoreError::IdentityTaken
+            | AccountStoreError::IdentityGone
+            | AccountStoreError::LastWayIn) => Self::Unexpected(anyhow::anyhow!(other)),
         }
     }
 }

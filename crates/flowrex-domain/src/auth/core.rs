@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::{AccountPolicy, AuthPolicy, CorePorts, LoginThrottle, Policies};
 use crate::ports::{
-    AccountStore, AccountStoreError, AuditLog, Changes, Clock, MfaStore, PasskeyStore,
-    PasswordHasher, RepositoryError, SessionStore, TokenIssuer, TokenVerifier, UserRepository,
+    AccountStore, AccountStoreError, AuditLog, Changes, Clock, FederationStore, MfaStore,
+    PasskeyStore, PasswordHasher, RepositoryError, SessionStore, TokenIssuer, TokenVerifier,
+    UserRepository,
 };
 use crate::{Assurance, AuditAction, AuditEvent, AuditUser, IssuedUnder, SessionId, User, UserId};
 
@@ -39,6 +40,7 @@ pub struct Core {
     pub(super) accounts: Arc<dyn AccountStore>,
     pub(super) factors: Arc<dyn MfaStore>,
     pub(super) passkeys: Arc<dyn PasskeyStore>,
+    pub(super) federation: Arc<dyn FederationStore>,
     pub(super) hasher: Arc<dyn PasswordHasher>,
     pub(super) issuer: Arc<dyn TokenIssuer>,
     pub(super) verifier: Arc<dyn TokenVerifier>,
@@ -90,6 +92,7 @@ impl Core {
             accounts: ports.accounts,
             factors: ports.factors,
             passkeys: ports.passkeys,
+            federation: ports.federation,
             hasher: ports.hasher,
             issuer: ports.issuer,
             verifier: ports.verifier,

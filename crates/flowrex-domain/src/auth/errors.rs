@@ -3,8 +3,8 @@
 //! tells which accounts exist.
 
 use crate::ports::{
-    AccountStoreError, HashError, IssueError, MfaStoreError, OtpError, PasskeyStoreError,
-    RepositoryError, SessionStoreError,
+    AccountStoreError, FederationStoreError, HashError, IssueError, MfaStoreError, OtpError,
+    PasskeyStoreError, RepositoryError, SessionStoreError,
 };
 
 failure_enum! {
@@ -233,7 +233,7 @@ from_store_errors! {
     RevokeSessionError: RepositoryError, SessionStoreError;
     MfaError: RepositoryError, SessionStoreError, MfaStoreError;
     MfaVerifyError: RepositoryError, SessionStoreError, MfaStoreError;
-    AccountError: RepositoryError, SessionStoreError, MfaStoreError, PasskeyStoreError;
+    AccountError: RepositoryError, SessionStoreError, MfaStoreError, PasskeyStoreError, FederationStoreError;
     RegisterError: RepositoryError, SessionStoreError;
 }
 from_unexpected_errors! {
@@ -279,9 +279,11 @@ impl From<AccountStoreError> for AccountError {
             AccountStoreError::LastSuperuser => Self::LastSuperuser,
             AccountStoreError::Unavailable(source) => Self::Unavailable(source),
             AccountStoreError::Unexpected(source) => Self::Unexpected(source),
-            other @ (AccountStoreError::PasskeyTaken | AccountStoreError::PasskeyGone) => {
-                Self::Unexpected(anyhow::anyhow!(other))
-            }
+            other @ (AccountStoreError::PasskeyTaken
+            | AccountStoreError::PasskeyGone
+            | AccountStoreError::IdentityTaken
+            | AccountStoreError::IdentityGone
+            | AccountStoreError::LastWayIn) => Self::Unexpected(anyhow::anyhow!(other)),
         }
     }
 }
@@ -340,6 +342,8 @@ failure_enum! {
 }
 
 from_store_errors! { PasskeyError: RepositoryError, MfaStoreError, PasskeyStoreError; }
+use super::FederationError;
+from_store_errors! { FederationError: RepositoryError, MfaStoreError, FederationStoreError; }
 
 /// The password check of the lifecycle, as a passkey step sees it.
 impl From<AccountError> for PasskeyError {

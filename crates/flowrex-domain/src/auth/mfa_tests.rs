@@ -784,12 +784,13 @@ impl MfaStore for LosingRace {
     async fn create_challenge(
         &self,
         user: crate::IssuedUnder,
+        first: AuthMethod,
         fingerprint: &crate::TokenFingerprint,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<(), crate::ports::MfaStoreError> {
         self.inner
-            .create_challenge(user, fingerprint, expires_at, at)
+            .create_challenge(user, first, fingerprint, expires_at, at)
             .await
     }
 

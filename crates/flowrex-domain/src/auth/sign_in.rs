@@ -6,9 +6,11 @@
 use std::sync::Arc;
 
 use super::core::{Core, TotpCheck};
+use super::federation::Federation;
 use crate::ports::RelyingParty;
 use crate::{ClientInfo, EmailAddress, OneTimeToken, PasswordAttempt, SecondFactor, TokenPair};
 
+mod federated;
 mod passkey;
 mod password;
 mod second_factor;
@@ -19,18 +21,23 @@ pub struct SignIn {
     core: Arc<Core>,
     totp: TotpCheck,
     relying_party: Arc<dyn RelyingParty>,
+    federation: Federation,
 }
+
+pub use self::federated::{Landed, Landing, ProviderCallback};
 
 impl SignIn {
     pub(super) fn new(
         core: Arc<Core>,
         totp: TotpCheck,
         relying_party: Arc<dyn RelyingParty>,
+        federation: Federation,
     ) -> Self {
         Self {
             core,
             totp,
             relying_party,
+            federation,
         }
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{NewPasskey, StoredPasskey};
 use crate::{
-    EmailAddress, FullName, IssuedUnder, Mail, NewOneTimeToken, NewUser, PasswordHash,
+    EmailAddress, FullName, IssuedUnder, Mail, NewIdentity, NewOneTimeToken, NewUser, PasswordHash,
     RevokeReason, SealedSecret, SessionId, StoredToken, TokenFingerprint, TokenPurpose, User,
     UserId,
 };
@@ -36,6 +36,18 @@ failure_enum! {
         /// The passkey to remove is not (or no longer) the user's: nothing was changed.
         #[error("passkey not found")]
         PasskeyGone,
+        /// The identity to link (its provider and subject) is linked already, to this user
+        /// or another: nothing was changed.
+        #[error("identity already linked")]
+        IdentityTaken,
+        /// The identity to unlink is not (or no longer) the user's: nothing was changed.
+        #[error("identity not found")]
+        IdentityGone,
+        /// The change would leave the user no way to sign in (no usable password, no
+        /// passkey, no other identity), checked under a lock of the user's row: nothing was
+        /// changed.
+        #[error("the last way to sign in cannot be removed")]
+        LastWayIn,
     }
     /// The store cannot be reached.
     unavailable: "account store unavailable";
@@ -153,6 +165,23 @@ pub enum PasskeyChange {
     },
 }
 
+/// A change of a user's linked identities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityChange {
+    /// Link an identity ([`AccountStoreError::IdentityTaken`] if its provider and subject
+    /// are linked already).
+    Link(NewIdentity),
+    /// Unlink the identity `id` of `user` ([`AccountStoreError::IdentityGone`] if there is
+    /// none; [`AccountStoreError::LastWayIn`] if the user would have no usable password, no
+    /// passkey and no other identity left).
+    Unlink {
+        /// Whose.
+        user: UserId,
+        /// Which.
+        id: i64,
+    },
+}
+
 /// What one call of [`AccountStore::apply`] changes, in this order: the superusers' rows
 /// locked ([`Self::keep_a_superuser`]), the stamp guard ([`Self::issued_under`]) checked,
 /// the user's security stamp moved on when the set is a credential event
@@ -160,7 +189,8 @@ pub enum PasskeyChange {
 /// token consumed (it must still be unused, or nothing happens), a second-factor change, a
 /// recovery-code change and a challenge completed (each conditional in the same way), a
 /// passkey added or removed, a user's sign-in methods removed ([`Self::reclaim`]), a user
-/// inserted, a user updated, tokens issued (each replacing its owner's unused ones of its
+/// inserted, a user updated, an identity linked (to the inserted user, or another) or
+/// unlinked, tokens issued (each replacing its owner's unused ones of its
 /// purpose; issued under the stamp their owner had when the set was built), sessions
 /// revoked, mails queued, a user deleted (with everything of theirs), the superuser check,
 /// the audit events.
@@ -180,8 +210,9 @@ pub struct Changes {
     pub recovery_codes: Option<RecoveryCodesChange>,
     /// A passkey added or removed.
     pub passkey: Option<PasskeyChange>,
-    /// Remove every TOTP factor, recovery code and passkey of this user: the account is
-    /// taken back by the first proof of its mailbox, from whoever added them before.
+    /// Remove every TOTP factor, recovery code, passkey and linked identity of this user:
+    /// the account is taken back by the first proof of its mailbox, from whoever added
+    /// them before.
     pub reclaim: Option<UserId>,
     /// A sign-in challenge (its id) these changes complete: it must still be open, or
     /// nothing happens ([`AccountStoreError::TokenUsed`]), so that a recovery code is spent
@@ -191,6 +222,8 @@ pub struct Changes {
     pub insert_user: Option<NewUser>,
     /// Fields of a user to change.
     pub update_user: Option<UserUpdate>,
+    /// An identity linked or unlinked.
+    pub identity: Option<IdentityChange>,
     /// One-time tokens to store.
     pub issue_tokens: Vec<NewOneTimeToken>,
     /// Sessions to revoke.
@@ -211,7 +244,8 @@ pub struct Changes {
 impl Changes {
     /// The user whose credentials these changes change, if any: a new password (not a
     /// rehash), a new address, a deactivation, sessions revoked (all of them, or all but
-    /// the caller's), the TOTP factor or a passkey removed, the sign-in methods reclaimed.
+    /// the caller's), the TOTP factor, a passkey or an identity removed, the sign-in
+    /// methods reclaimed.
     /// The store moves that user's security stamp on in the same transaction
     /// ([`crate::stamp`]), which ends every link, challenge and ceremony issued before.
     pub fn credential_event(&self) -> Option<UserId> {
@@ -244,6 +278,10 @@ impl Changes {
             Some(PasskeyChange::Remove { user, .. }) => Some(*user),
             _ => None,
         };
+        let identity_removed = match &self.identity {
+            Some(IdentityChange::Unlink { user, .. }) => Some(*user),
+            _ => None,
+        };
         updated
             .map(|update| update.id)
             .or(self
@@ -252,6 +290,7 @@ impl Changes {
                 .map(|revocation| revocation.user))
             .or(totp_removed)
             .or(passkey_removed)
+            .or(identity_removed)
             .or(self.reclaim)
     }
 }
@@ -292,6 +331,8 @@ pub trait AccountStore: Send + Sync {
     ///   the factor to activate pending;
     /// - [`AccountStoreError::PasskeyTaken`], [`AccountStoreError::PasskeyGone`] for the
     ///   passkey change;
+    /// - [`AccountStoreError::IdentityTaken`], [`AccountStoreError::IdentityGone`],
+    ///   [`AccountStoreError::LastWayIn`] for the identity change;
     /// - [`AccountStoreError::EmailTaken`] when an inserted or updated address is taken;
     /// - [`AccountStoreError::LastSuperuser`] when `keep_a_superuser` is set and no active
     ///   superuser would be left;
@@ -388,6 +429,27 @@ mod tests {
                             credential_id: "c".to_owned(),
                             credential: "{}".to_owned(),
                         },
+                    })),
+                    ..Changes::default()
+                },
+                false,
+            ),
+            (
+                "identity unlinked",
+                Changes {
+                    identity: Some(IdentityChange::Unlink { user, id: 1 }),
+                    ..Changes::default()
+                },
+                true,
+            ),
+            (
+                "identity linked",
+                Changes {
+                    identity: Some(IdentityChange::Link(NewIdentity {
+                        owner: crate::IdentityOwner::User(user),
+                        provider: crate::ProviderId::parse("p").unwrap(),
+                        subject: "s".to_owned(),
+                        email: None,
                     })),
                     ..Changes::default()
                 },

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, TotpProvisioning, TotpSecret,
-    UserId,
+    AuthMethod, IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, TotpProvisioning,
+    TotpSecret, UserId,
 };
 
 failure_enum! {
@@ -44,6 +44,8 @@ pub struct MfaChallenge {
     pub user: UserId,
     /// The user's stamp its password was checked under.
     pub stamp: SecurityStamp,
+    /// How the first half was proven: a password, or an outside provider.
+    pub first: AuthMethod,
 }
 
 impl MfaChallenge {
@@ -75,14 +77,16 @@ pub trait MfaStore: Send + Sync {
     /// [`MfaStoreError`].
     async fn accept_totp_step(&self, factor: i64, step: u64) -> Result<bool, MfaStoreError>;
 
-    /// Stores a challenge for the login of `issued.user`, whose password was checked under
-    /// `issued.stamp`, found again by `fingerprint` until `expires_at`.
+    /// Stores a challenge for the login of `issued.user`, whose first half (`first`: the
+    /// password, or an outside provider) was proven under `issued.stamp`, found again by
+    /// `fingerprint` until `expires_at`.
     ///
     /// # Errors
     /// [`MfaStoreError`].
     async fn create_challenge(
         &self,
         issued: IssuedUnder,
+        first: AuthMethod,
         fingerprint: &TokenFingerprint,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,

@@ -12,6 +12,7 @@ use crate::{
     UserParts,
 };
 
+use super::federation::{apply_identity, forget_user, remove_identities};
 use super::mfa::apply_totp;
 use super::passkeys::{apply_passkey, remove_passkeys};
 use super::{InMemoryStore, OutboxRow, TokenRow};
@@ -58,6 +59,7 @@ impl InMemoryStore {
         let mut outbox = self.lock_outbox().clone();
         let mut factors = self.lock_factors().clone();
         let mut passkeys = self.lock_passkeys().clone();
+        let mut federated = self.lock_federated().clone();
         let credential_event = changes.credential_event();
         if let Some(issued) = changes.issued_under
             && !users
@@ -109,6 +111,7 @@ impl InMemoryStore {
             factors.totp.retain(|f| f.user != user);
             factors.recovery.retain(|(owner, _, _)| *owner != user);
             remove_passkeys(&mut passkeys, user);
+            remove_identities(&mut federated, user);
         }
         let mut touched = None;
         let mut inserted_id = None;
@@ -168,6 +171,9 @@ impl InMemoryStore {
                 *user = parts.into();
             }
             touched = Some(update.id);
+        }
+        if let Some(change) = changes.identity {
+            apply_identity(&mut federated, change, inserted_id, &users, &passkeys, at)?;
         }
         if let Some(id) = credential_event {
             for user in users.iter_mut().filter(|u| u.id() == id) {
@@ -240,6 +246,7 @@ impl InMemoryStore {
             factors.recovery.retain(|(owner, _, _)| *owner != id);
             factors.challenges.retain(|c| c.user != id);
             remove_passkeys(&mut passkeys, id);
+            forget_user(&mut federated, id);
         }
         if changes.keep_a_superuser && !users.iter().any(|u| u.is_superuser() && u.is_active()) {
             return Err(AccountStoreError::LastSuperuser);
@@ -252,6 +259,7 @@ impl InMemoryStore {
         *self.lock_outbox() = outbox;
         *self.lock_factors() = factors;
         *self.lock_passkeys() = passkeys;
+        *self.lock_federated() = federated;
         self.append(changes.audit, inserted, at);
         Ok(Applied {
             user,

@@ -17,14 +17,15 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::ports::{
-    AccountStore, AuditLog, Changes, MfaStore, OutboxStore, PasskeyStore, SessionStore,
-    UserDirectory, UserRepository,
+    AccountStore, AuditLog, Changes, FederationStore, MfaStore, OutboxStore, PasskeyStore,
+    SessionStore, UserDirectory, UserRepository,
 };
 use crate::{EmailAddress, NewUser, PasswordHash, User};
 
 pub mod accounts;
 pub mod audit;
 pub mod factors;
+pub mod federation;
 pub mod outbox;
 pub mod passkeys;
 pub mod sessions;
@@ -41,6 +42,8 @@ pub struct Stores {
     pub factors: Arc<dyn MfaStore>,
     /// Passkeys.
     pub passkeys: Arc<dyn PasskeyStore>,
+    /// Linked identities and their flows.
+    pub federation: Arc<dyn FederationStore>,
     /// The mail outbox.
     pub outbox: Arc<dyn OutboxStore>,
     /// The audit trail.
@@ -97,6 +100,7 @@ where
         sessions::CONTRACTS,
         factors::CONTRACTS,
         passkeys::CONTRACTS,
+        federation::CONTRACTS,
         outbox::CONTRACTS,
         audit::CONTRACTS,
     ];
@@ -165,6 +169,7 @@ mod tests {
                 accounts: store.clone(),
                 factors: store.clone(),
                 passkeys: store.clone(),
+                federation: store.clone(),
                 outbox: store.clone(),
                 audit: store.clone(),
                 directory: store,

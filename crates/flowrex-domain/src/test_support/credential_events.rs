@@ -225,6 +225,7 @@ impl<'a> Case<'a> {
                     accounts: stores.accounts.clone(),
                     factors: stores.factors.clone(),
                     passkeys: stores.passkeys.clone(),
+                    federation: stores.federation.clone(),
                     hasher: Arc::new(PlainHasher),
                     issuer: tokens.clone(),
                     verifier: tokens,
@@ -235,6 +236,7 @@ impl<'a> Case<'a> {
                 sealer: Arc::new(PlainSealer),
                 relying_party: Arc::new(TrustingRelyingParty),
                 directory: stores.directory.clone(),
+                providers: Arc::new(crate::test_support::ScriptedProviders::default()),
             },
             Policies::default(),
         );
@@ -748,6 +750,7 @@ mod tests {
             accounts: store.clone(),
             factors: store.clone(),
             passkeys: store.clone(),
+            federation: store.clone(),
             outbox: store.clone(),
             audit: store.clone(),
             directory: store,

@@ -74,6 +74,7 @@ impl MfaStore for InMemoryStore {
     async fn create_challenge(
         &self,
         issued: IssuedUnder,
+        first: crate::AuthMethod,
         fingerprint: &TokenFingerprint,
         expires_at: DateTime<Utc>,
         _at: DateTime<Utc>,
@@ -85,6 +86,7 @@ impl MfaStore for InMemoryStore {
             id,
             user: issued.user,
             stamp: issued.stamp,
+            first,
             fingerprint: fingerprint.clone(),
             expires_at,
             tries: 0,
@@ -110,6 +112,7 @@ impl MfaStore for InMemoryStore {
             id: row.id,
             user: row.user,
             stamp: row.stamp,
+            first: row.first,
         }))
     }
 

@@ -19,6 +19,8 @@ pub struct Model {
     pub used_at: Option<DateTimeUtc>,
     /// The user's security stamp the password was checked under.
     pub stamp: i64,
+    /// How the first half was proven (`pwd`, `fed`).
+    pub first_method: String,
 }
 
 /// None declared: the foreign key to `users` (ON DELETE CASCADE) is the migrations', and

@@ -40,10 +40,10 @@ impl Core {
             .map_err(|full| AccountError::Throttled {
                 retry_after: full.retry_after,
             })?;
+        let hash = Some(user.password_hash()).filter(|hash| hash.is_usable());
         let verified = if current.is_verifiable() {
-            self.hasher
-                .verify(current, Some(user.password_hash()))
-                .await
+            // No password set: the same verification, never a match.
+            self.hasher.verify(current, hash).await
         } else {
             Ok(false)
         };
@@ -106,7 +106,8 @@ impl Core {
 
     /// The first proof that someone holds the address of an account that was never
     /// verified (its verification or reset link followed) takes the account back from
-    /// whoever made it: every TOTP factor, recovery code and passkey added before goes —
+    /// whoever made it: every TOTP factor, recovery code, passkey and linked identity
+    /// added before goes —
     /// audited, and said in a mail — and the stamp moves on, so that links and challenges
     /// issued before die too. Accounts squatted before adding needed a verified address
     /// are taken back the same way.
@@ -121,20 +122,23 @@ impl Core {
         changes.reclaim = Some(user.id());
         let totp = !self.factors.totp_factors(user.id()).await?.is_empty();
         let passkeys = self.passkeys.list(user.id()).await?.len();
-        if !totp && passkeys == 0 {
+        let identities = self.federation.identities(user.id()).await?.len();
+        if !totp && passkeys == 0 && identities == 0 {
             return Ok(());
         }
         tracing::warn!(
             user_id = user.id().get(),
             totp,
             passkeys,
+            identities,
             "first proof of the address: sign-in methods added before it removed"
         );
         changes.audit.push(
             AuditEvent::own(AuditAction::SignInMethodsRemoved, user.id())
                 .with("reason", "first_proof_of_address")
                 .with("totp", totp)
-                .with("passkeys", passkeys),
+                .with("passkeys", passkeys)
+                .with("identities", identities),
         );
         if self.lifecycle.mail_enabled {
             changes.mails.push(Mail::notice(

@@ -10,7 +10,10 @@ use crate::auth::core::SignInRefusal;
 use crate::auth::core::throttle::ThrottleKeys;
 use crate::mfa::MFA_TOKEN_TTL;
 use crate::ports::{Changes, UserUpdate};
-use crate::{Assurance, AuditUser, IssuedUnder, OneTimeToken, PasswordAttempt, SecondFactor, User};
+use crate::{
+    Assurance, AuditUser, AuthMethod, IssuedUnder, OneTimeToken, PasswordAttempt, SecondFactor,
+    User,
+};
 
 /// What completes a login's second half.
 const SECOND_FACTORS: &[SecondFactor] = &[SecondFactor::Totp, SecondFactor::RecoveryCode];
@@ -111,10 +114,13 @@ impl SignIn {
         // A password bcrypt cannot check in full was refused at registration: it can never
         // be right, but it costs the same verification as any wrong one.
         let verifiable = attempt.password.is_verifiable();
+        // An account with no password (made by an outside provider) is checked like an
+        // unknown address: the same verification, never a match.
         let hash = user
             .as_ref()
             .filter(|_| verifiable)
-            .map(User::password_hash);
+            .map(User::password_hash)
+            .filter(|hash| hash.is_usable());
         let matches = core.hasher.verify(&attempt.password, hash).await?;
         match user {
             Some(user) if matches => Ok(user),
@@ -145,6 +151,7 @@ impl SignIn {
         core.factors
             .create_challenge(
                 IssuedUnder::now(user),
+                AuthMethod::Password,
                 &token.fingerprint(),
                 now + MFA_TOKEN_TTL,
                 now,
@@ -162,7 +169,7 @@ impl SignIn {
     /// still succeeds.
     async fn upgrade_hash(&self, user: &User, password: &PasswordAttempt) {
         let core = &self.core;
-        if !core.hasher.needs_rehash(user.password_hash()) {
+        if !user.password_hash().is_usable() || !core.hasher.needs_rehash(user.password_hash()) {
             return;
         }
         let hash = match core.hasher.hash(password.expose()).await {

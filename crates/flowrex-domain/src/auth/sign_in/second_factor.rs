@@ -99,7 +99,7 @@ impl SignIn {
                 &user,
                 challenge.stamp,
                 client,
-                Assurance::PASSWORD.and(method),
+                Assurance::of([challenge.first, method]),
             )
             .await
             .map_err(|error| match error {

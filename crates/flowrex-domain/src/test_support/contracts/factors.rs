@@ -9,12 +9,12 @@ use chrono::Duration;
 
 use super::{Stores, assert_matches, contracts, now, user};
 use crate::ports::{AccountStoreError, Changes, RecoveryCodesChange, TotpChange};
-use crate::{IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, User};
+use crate::{AuthMethod, IssuedUnder, SealedSecret, SecurityStamp, TokenFingerprint, User};
 
 contracts!(CONTRACTS:
     a_step_is_accepted_once_and_only_after_the_last_one,
     a_challenge_gets_at_most_its_tries_even_concurrently,
-    a_challenge_reads_back_with_its_stamp_and_completes_once,
+    a_challenge_reads_back_with_its_stamp_and_first_method_and_completes_once,
     an_expired_or_completed_challenge_gets_no_try,
     a_recovery_code_is_spent_only_with_the_challenge_it_completes,
     expired_challenges_are_deleted,
@@ -60,7 +60,13 @@ async fn challenge(stores: &Stores, user: &User, name: &str, ttl: Duration) -> T
     let fingerprint = TokenFingerprint::of(name);
     stores
         .factors
-        .create_challenge(IssuedUnder::now(user), &fingerprint, now() + ttl, now())
+        .create_challenge(
+            IssuedUnder::now(user),
+            AuthMethod::Password,
+            &fingerprint,
+            now() + ttl,
+            now(),
+        )
         .await
         .unwrap();
     fingerprint
@@ -99,7 +105,9 @@ async fn a_challenge_gets_at_most_its_tries_even_concurrently(stores: &Stores) {
     assert_eq!(counted, 5);
 }
 
-async fn a_challenge_reads_back_with_its_stamp_and_completes_once(stores: &Stores) {
+async fn a_challenge_reads_back_with_its_stamp_and_first_method_and_completes_once(
+    stores: &Stores,
+) {
     let ada = user(stores, "ada@example.com").await;
     let fingerprint = TokenFingerprint::of("stamped");
     let issued = IssuedUnder {
@@ -108,7 +116,13 @@ async fn a_challenge_reads_back_with_its_stamp_and_completes_once(stores: &Store
     };
     stores
         .factors
-        .create_challenge(issued, &fingerprint, now() + Duration::minutes(5), now())
+        .create_challenge(
+            issued,
+            AuthMethod::Federated,
+            &fingerprint,
+            now() + Duration::minutes(5),
+            now(),
+        )
         .await
         .unwrap();
     let found = stores
@@ -118,6 +132,11 @@ async fn a_challenge_reads_back_with_its_stamp_and_completes_once(stores: &Store
         .unwrap()
         .expect("a try");
     assert_eq!(found.issued_under(), issued);
+    assert_eq!(
+        found.first,
+        AuthMethod::Federated,
+        "how the first half was proven"
+    );
     let complete = || stores.factors.complete_challenge(found.id, now());
     let (first, second) = futures::future::join(complete(), complete()).await;
     assert_eq!(
