@@ -111,6 +111,24 @@ pub enum ApiError {
     /// 404 `Passkey not found`.
     #[error("passkey not found")]
     PasskeyNotFound,
+    /// 404 `Provider not found`: no configured outside provider has this id.
+    #[error("provider not found")]
+    ProviderNotFound,
+    /// 404 `Identity not found`.
+    #[error("identity not found")]
+    IdentityNotFound,
+    /// 400 `return_to is not allowed`: not on `OAUTH_RETURN_URLS`.
+    #[error("return_to not allowed")]
+    ReturnUrlNotAllowed,
+    /// 400 `Invalid code_challenge`: not an S256 challenge.
+    #[error("invalid code challenge")]
+    InvalidCodeChallenge,
+    /// 409 `The last way to sign in cannot be removed`.
+    #[error("last way to sign in")]
+    LastWayIn,
+    /// 503 `Provider unavailable` with `Retry-After`: its discovery was not read yet.
+    #[error("provider unavailable")]
+    ProviderUnavailable,
     /// 404 `Not Found`.
     #[error("not found")]
     NotFound,
@@ -267,6 +285,33 @@ impl ApiError {
             Self::PasskeyNotFound => {
                 Answer::new("PasskeyNotFound", S::NOT_FOUND, "Passkey not found")
             }
+            Self::ProviderNotFound => {
+                Answer::new("ProviderNotFound", S::NOT_FOUND, "Provider not found")
+            }
+            Self::IdentityNotFound => {
+                Answer::new("IdentityNotFound", S::NOT_FOUND, "Identity not found")
+            }
+            Self::ReturnUrlNotAllowed => Answer::new(
+                "ReturnUrlNotAllowed",
+                S::BAD_REQUEST,
+                "return_to is not allowed",
+            ),
+            Self::InvalidCodeChallenge => Answer::new(
+                "InvalidCodeChallenge",
+                S::BAD_REQUEST,
+                "Invalid code_challenge",
+            ),
+            Self::LastWayIn => Answer::new(
+                "LastWayIn",
+                S::CONFLICT,
+                "The last way to sign in cannot be removed",
+            ),
+            Self::ProviderUnavailable => Answer::new(
+                "ProviderUnavailable",
+                S::SERVICE_UNAVAILABLE,
+                "Provider unavailable",
+            )
+            .retry_after(Duration::from_secs(60)),
             Self::NotFound => Answer::new("NotFound", S::NOT_FOUND, "Not Found"),
             Self::SessionNotFound => {
                 Answer::new("SessionNotFound", S::NOT_FOUND, "Session not found")

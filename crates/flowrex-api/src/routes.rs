@@ -60,6 +60,8 @@ pub fn operations() -> Vec<Operation> {
         auth::password::operations(),
         auth::mfa::operations(),
         auth::passkeys::operations(),
+        auth::oauth::operations(),
+        auth::identities::operations(),
         audit::operations(),
         admin::operations(),
     ]
@@ -140,7 +142,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         let path = first.path.clone();
         let (on_path, rest): (Vec<_>, Vec<_>) = operations
             .into_iter()
-            .partition(|operation| operation.path == path);
+            .partition(|operation| shape(&operation.path) == shape(&path));
         operations = rest;
         let methods: Vec<Method> = on_path.iter().map(|op| op.method.clone()).collect();
         let resource = on_path
@@ -151,6 +153,21 @@ pub fn configure(config: &mut web::ServiceConfig) {
         config.service(only(&allow(&methods), resource));
     }
     service_pages(config);
+}
+
+/// A path with its parameters' names left out: `/identities/{provider}` and
+/// `/identities/{id}` are one resource, whose handlers read the segment by position.
+pub fn shape(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "{}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The pages and files the service serves beside its API: metrics, the mailed links'

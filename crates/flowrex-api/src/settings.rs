@@ -14,6 +14,7 @@ pub mod database;
 pub mod http;
 pub mod limits;
 pub mod mail;
+pub mod oauth;
 pub mod redis;
 pub mod section;
 pub mod webauthn;
@@ -31,6 +32,7 @@ use self::database::{DatabaseConfig, DatabaseSection};
 use self::http::{HttpConfig, HttpSection};
 use self::limits::{LimitsConfig, LimitsSection};
 use self::mail::{MailConfig, MailSection};
+use self::oauth::{OauthConfig, OauthSection};
 use self::redis::{RedisConfig, RedisSection};
 use self::section::section;
 use self::webauthn::{WebauthnConfig, WebauthnSection};
@@ -114,7 +116,7 @@ pub enum SettingsError {
 }
 
 /// Every setting's key, section by section.
-const KEYS: [&[&str]; 8] = [
+const KEYS: [&[&str]; 9] = [
     AppSection::KEYS,
     HttpSection::KEYS,
     AuthSection::KEYS,
@@ -123,6 +125,7 @@ const KEYS: [&[&str]; 8] = [
     LimitsSection::KEYS,
     MailSection::KEYS,
     WebauthnSection::KEYS,
+    OauthSection::KEYS,
 ];
 
 /// Refuses a key of the settings file at `path` (if it exists) that is no setting.
@@ -137,9 +140,9 @@ fn known_keys_only(path: &Path) -> Result<(), SettingsError> {
     let mut unknown: Vec<&String> = keys
         .keys()
         .filter(|key| {
-            !KEYS
-                .iter()
-                .any(|section| section.contains(&key.to_ascii_lowercase().as_str()))
+            let key = key.to_ascii_lowercase();
+            !KEYS.iter().any(|section| section.contains(&key.as_str()))
+                && !oauth::is_provider_key(&key)
         })
         .collect();
     unknown.sort();
@@ -187,6 +190,8 @@ pub struct Settings {
     pub mail: MailConfig,
     /// Passkeys.
     pub webauthn: WebauthnConfig,
+    /// Sign-in with outside providers.
+    pub oauth: OauthConfig,
     /// The secrets generated because they were empty (development only).
     pub generated_secrets: Vec<&'static str>,
     listing: Vec<(String, String)>,
@@ -276,6 +281,7 @@ impl Settings {
         let limits: LimitsSection = read(config)?;
         let mail: MailSection = read(config)?;
         let webauthn: WebauthnSection = read(config)?;
+        let oauth: OauthSection = read(config)?;
 
         let mut generated_secrets = Vec::new();
         let mut secret = |name: &'static str, value: &SecretString| {
@@ -299,6 +305,8 @@ impl Settings {
             limits: limits.validate()?,
             mail: mail.validate(env)?,
             webauthn: webauthn.validate(env)?,
+            oauth: oauth
+                .validate(|id, field| config.get_string(&format!("oauth_{id}_{field}")).ok())?,
             env,
             app_secret_key,
             generated_secrets,
@@ -314,8 +322,12 @@ impl Settings {
             list_section(&limits),
             list_section(&mail),
             list_section(&webauthn),
+            list_section(&oauth),
         ] {
             listing.extend(section);
+        }
+        for provider in &checked.oauth.providers {
+            listing.extend(provider.listing());
         }
         // Where a value is normalised on the way in, the listing shows the one in force.
         for (name, value) in &mut listing {

@@ -50,7 +50,7 @@ pub fn metrics() -> &'static PrometheusHandle {
 /// Every counter whose labels are known in advance — name, description, label and its
 /// values: each series is registered at 0 when the recorder starts, so that `rate()` and
 /// alerts have a series from the first scrape, not only after the first event.
-const LABELLED_COUNTERS: [(&str, &str, &str, &[&str]); 5] = [
+const LABELLED_COUNTERS: [(&str, &str, &str, &[&str]); 7] = [
     (
         "flowrex_logins_total",
         "Logins by outcome.",
@@ -75,6 +75,34 @@ const LABELLED_COUNTERS: [(&str, &str, &str, &[&str]); 5] = [
             "throttled",
             "error",
         ],
+    ),
+    (
+        "flowrex_federated_callbacks_total",
+        "Outside providers' callbacks by outcome: success, linked, or the error code sent to the front end.",
+        "outcome",
+        &[
+            "success",
+            "linked",
+            "account_exists",
+            "identity_in_use",
+            "invalid_state",
+            "provider_error",
+            "invalid_id_token",
+            "signup_disabled",
+            "email_required",
+            "account_disabled",
+            "email_not_verified",
+            "throttled",
+            "verification_required",
+            "link_expired",
+            "provider_unavailable",
+        ],
+    ),
+    (
+        "flowrex_federated_exchanges_total",
+        "Exchanges of an outside provider's one-time code, by outcome.",
+        "outcome",
+        &["success", "mfa_required", "invalid_code", "error"],
     ),
     (
         "flowrex_passkey_logins_total",

@@ -72,12 +72,12 @@ pub use audit::{
 };
 pub use auth::{
     AccountError, AccountPolicy, Accounts, Admin, AdminError, AdminNewUser, AdminUserChange,
-    AuthPolicy, AuthenticateError, Authenticated, Core, CorePorts, EventPage, Factors,
-    INVITATION_TTL_DAYS, LoginAttempt, LoginError, LoginOutcome, LoginThrottle, LogoutError,
-    LogoutRequest, MfaError, MfaVerifyError, PasskeyCeremony, PasskeyError, Policies,
-    ProfileChange, RefreshError, RegisterError, Registration, RevokeSessionError,
-    SecondFactorChallenge, SecondFactorProof, ServicePorts, Services, SignIn, UserPage,
-    VerificationRequest,
+    AuthPolicy, AuthenticateError, Authenticated, Core, CorePorts, EventPage, Factors, Federation,
+    FederationError, FlowStart, INVITATION_TTL_DAYS, Landed, Landing, LoginAttempt, LoginError,
+    LoginOutcome, LoginThrottle, LogoutError, LogoutRequest, MfaError, MfaVerifyError,
+    PasskeyCeremony, PasskeyError, Policies, ProfileChange, ProviderCallback, RefreshError,
+    RegisterError, Registration, RevokeSessionError, SecondFactorChallenge, SecondFactorProof,
+    ServicePorts, Services, SignIn, UserPage, VerificationRequest,
 };
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};

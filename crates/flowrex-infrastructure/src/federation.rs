@@ -98,6 +98,8 @@ struct Discovered {
 struct Provider {
     settings: ProviderSettings,
     discovered: RwLock<Option<Discovered>>,
+    /// Held while a discovery runs: a request that arrives meanwhile waits for it.
+    discovering: tokio::sync::Mutex<()>,
     last_try: Mutex<Option<Instant>>,
     last_key_refresh: Mutex<Option<Instant>>,
 }
@@ -136,6 +138,7 @@ impl OutsideProviders {
                     Arc::new(Provider {
                         settings,
                         discovered: RwLock::new(None),
+                        discovering: tokio::sync::Mutex::new(()),
                         last_try: Mutex::new(None),
                         last_key_refresh: Mutex::new(None),
                     })
@@ -175,6 +178,11 @@ impl OutsideProviders {
         if let Some(discovered) = provider.current() {
             return Ok(discovered);
         }
+        // A discovery under way (the one at start-up) is waited for, not raced.
+        let _discovering = provider.discovering.lock().await;
+        if let Some(discovered) = provider.current() {
+            return Ok(discovered);
+        }
         let due = provider
             .last_try
             .lock()
@@ -185,12 +193,21 @@ impl OutsideProviders {
                 "discovery not read yet"
             )));
         }
-        self.discover(provider)
+        self.read_discovery(provider)
             .await
             .map_err(ProviderError::Unavailable)
     }
 
+    /// Reads the discovery, one at a time per provider.
     async fn discover(&self, provider: &Provider) -> anyhow::Result<Discovered> {
+        let _discovering = provider.discovering.lock().await;
+        match provider.current() {
+            Some(discovered) => Ok(discovered),
+            None => self.read_discovery(provider).await,
+        }
+    }
+
+    async fn read_discovery(&self, provider: &Provider) -> anyhow::Result<Discovered> {
         *provider
             .last_try
             .lock()

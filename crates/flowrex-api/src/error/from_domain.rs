@@ -2,8 +2,8 @@
 //! one place, so that a new variant fails to compile until it is given an answer.
 
 use flowrex_domain::{
-    AccountError, AdminError, AuthenticateError, LoginError, LogoutError, MfaError, MfaVerifyError,
-    PasskeyError, RefreshError, RegisterError, RevokeSessionError,
+    AccountError, AdminError, AuthenticateError, FederationError, LoginError, LogoutError,
+    MfaError, MfaVerifyError, PasskeyError, RefreshError, RegisterError, RevokeSessionError,
 };
 
 use super::ApiError;
@@ -102,6 +102,30 @@ impl From<PasskeyError> for ApiError {
             PasskeyError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
             PasskeyError::Unavailable(cause) => Self::Unavailable(cause),
             PasskeyError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<FederationError> for ApiError {
+    fn from(error: FederationError) -> Self {
+        match error {
+            // A provider id or an identity of the caller's that is not there.
+            FederationError::NotFound => Self::ProviderNotFound,
+            FederationError::ReturnUrlNotAllowed => Self::ReturnUrlNotAllowed,
+            FederationError::InvalidChallenge => Self::InvalidCodeChallenge,
+            FederationError::ProviderUnavailable => Self::ProviderUnavailable,
+            FederationError::InvalidCode => Self::InvalidCode,
+            FederationError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            FederationError::EmailNotVerified => Self::EmailNotVerified,
+            FederationError::Aal2Required => Self::Aal2Required,
+            FederationError::PasswordRequired => {
+                Self::Validation(Rejection::missing(CURRENT_PASSWORD_FIELD))
+            }
+            FederationError::WrongPassword => Self::WrongPassword,
+            FederationError::LastWayIn => Self::LastWayIn,
+            FederationError::Stale => Self::InvalidCredentials,
+            FederationError::Unavailable(cause) => Self::Unavailable(cause),
+            FederationError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

@@ -3,10 +3,12 @@
 //! share: the user and tokens bodies, and how a body is read.
 
 pub mod email;
+pub mod identities;
 pub mod login;
 pub mod logout;
 pub mod me;
 pub mod mfa;
+pub mod oauth;
 pub mod passkeys;
 pub mod password;
 pub mod refresh;

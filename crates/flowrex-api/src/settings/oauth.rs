@@ -145,7 +145,10 @@ impl OauthSection {
                 )
             })?;
             if providers.iter().any(|p| p.id == id) {
-                return Err(invalid("OAUTH_PROVIDERS", format!("`{raw}` is listed twice")));
+                return Err(invalid(
+                    "OAUTH_PROVIDERS",
+                    format!("`{raw}` is listed twice"),
+                ));
             }
             providers.push(provider(id, &field)?);
         }
@@ -196,7 +199,10 @@ fn provider(
     let kind = match get("kind") {
         None => ProviderKind::Oidc,
         Some(raw) => ProviderKind::parse(&raw.to_ascii_lowercase()).ok_or_else(|| {
-            invalid(&variable(&id, "kind"), format!("`{raw}`: use oidc or github"))
+            invalid(
+                &variable(&id, "kind"),
+                format!("`{raw}`: use oidc or github"),
+            )
         })?,
     };
     let preset = preset(id.as_str()).filter(|_| kind == ProviderKind::Oidc);
@@ -210,8 +216,8 @@ fn provider(
         })?;
         absolute_url(&variable(&id, "issuer"), issuer)?;
     }
-    let client_id = get("client_id")
-        .ok_or_else(|| invalid(&variable(&id, "client_id"), "must be set"))?;
+    let client_id =
+        get("client_id").ok_or_else(|| invalid(&variable(&id, "client_id"), "must be set"))?;
     let github_url = |name: &str, default: &str| {
         let url = get(name).unwrap_or_else(|| default.to_owned());
         absolute_url(&variable(&id, name), &url)?;
@@ -227,8 +233,7 @@ fn provider(
             .unwrap_or_else(|| id.as_str().to_owned()),
         kind,
         issuer: issuer.filter(|_| kind == ProviderKind::Oidc),
-        multi_tenant: preset.as_ref().is_some_and(|p| p.multi_tenant)
-            && get("issuer").is_none(),
+        multi_tenant: preset.as_ref().is_some_and(|p| p.multi_tenant) && get("issuer").is_none(),
         form_post: preset.as_ref().is_some_and(|p| p.form_post),
         client_id,
         client_secret: SecretString::from(get("client_secret").unwrap_or_default()),

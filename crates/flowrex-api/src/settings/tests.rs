@@ -373,3 +373,143 @@ fn the_shipped_settings_files_hold_settings_only() {
         known_keys_only(&path).unwrap();
     }
 }
+
+#[test]
+fn outside_providers_are_read_per_id_with_presets_and_their_secret_redacted() {
+    let settings = load(&[
+        ("OAUTH_PROVIDERS", "google, corp-sso,gh"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "g-client"),
+        ("OAUTH_CORP_SSO_ISSUER", "https://sso.example.com/realm"),
+        ("OAUTH_CORP_SSO_CLIENT_ID", "corp"),
+        ("OAUTH_CORP_SSO_CLIENT_SECRET", "corp-very-secret"),
+        ("OAUTH_CORP_SSO_LINK_BY_VERIFIED_EMAIL", "true"),
+        ("OAUTH_CORP_SSO_CREATE_ACCOUNTS", "false"),
+        ("OAUTH_GH_KIND", "github"),
+        ("OAUTH_GH_CLIENT_ID", "gh-client"),
+        ("OAUTH_GH_API_URL", "http://127.0.0.1:9/api/"),
+        (
+            "OAUTH_RETURN_URLS",
+            "http://localhost:3000/cb, https://app.example.com/cb",
+        ),
+    ])
+    .unwrap();
+    let oauth = &settings.oauth;
+    let ids: Vec<&str> = oauth.providers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["google", "corp-sso", "gh"]);
+    let google = &oauth.providers[0];
+    assert_eq!(
+        google.issuer.as_deref(),
+        Some("https://accounts.google.com")
+    );
+    assert_eq!(google.name, "Google");
+    assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    assert!(google.rules.create_accounts && !google.rules.link_by_verified_email);
+    let corp = &oauth.providers[1];
+    assert_eq!(corp.name, "corp-sso");
+    assert!(!corp.rules.create_accounts && corp.rules.link_by_verified_email);
+    let gh = &oauth.providers[2];
+    assert_eq!(gh.kind, flowrex_domain::ProviderKind::Github);
+    assert_eq!(gh.api_url, "http://127.0.0.1:9/api");
+    assert_eq!(gh.token_url, "https://github.com/login/oauth/access_token");
+    assert_eq!(oauth.return_urls.len(), 2);
+    let text = format!("{:?} {settings:?}", settings.listing());
+    assert!(!text.contains("corp-very-secret"), "{text}");
+    assert_eq!(
+        listed(&settings, "OAUTH_CORP_SSO_CLIENT_SECRET"),
+        Some("(redacted)")
+    );
+    assert_eq!(
+        listed(&settings, "OAUTH_GOOGLE_CLIENT_ID"),
+        Some("g-client")
+    );
+}
+
+#[test]
+fn an_unusable_provider_setting_is_refused_naming_its_variable() {
+    let base = [("OAUTH_RETURN_URLS", "http://localhost:3000/cb")];
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (&[("OAUTH_PROVIDERS", "Google")], "OAUTH_PROVIDERS"),
+        (
+            &[
+                ("OAUTH_PROVIDERS", "a,a"),
+                ("OAUTH_A_ISSUER", "https://a.example"),
+                ("OAUTH_A_CLIENT_ID", "x"),
+            ],
+            "OAUTH_PROVIDERS",
+        ),
+        (&[("OAUTH_PROVIDERS", "google")], "OAUTH_GOOGLE_CLIENT_ID"),
+        (
+            &[("OAUTH_PROVIDERS", "corp"), ("OAUTH_CORP_CLIENT_ID", "x")],
+            "OAUTH_CORP_ISSUER",
+        ),
+        (
+            &[
+                ("OAUTH_PROVIDERS", "corp"),
+                ("OAUTH_CORP_KIND", "saml"),
+                ("OAUTH_CORP_CLIENT_ID", "x"),
+            ],
+            "OAUTH_CORP_KIND",
+        ),
+        (
+            &[
+                ("OAUTH_PROVIDERS", "google"),
+                ("OAUTH_GOOGLE_CLIENT_ID", "x"),
+                ("OAUTH_GOOGLE_CREATE_ACCOUNTS", "maybe"),
+            ],
+            "OAUTH_GOOGLE_CREATE_ACCOUNTS",
+        ),
+        (
+            &[
+                ("OAUTH_PROVIDERS", "google"),
+                ("OAUTH_GOOGLE_CLIENT_ID", "x"),
+                ("OAUTH_GOOGLE_ISSUER", "not a url"),
+            ],
+            "OAUTH_GOOGLE_ISSUER",
+        ),
+    ];
+    for (vars, variable) in cases {
+        let vars: Vec<(&str, &str)> = base.iter().chain(vars.iter()).copied().collect();
+        match load(&vars) {
+            Err(SettingsError::Invalid {
+                variable: named, ..
+            }) => {
+                assert_eq!(named, variable, "{vars:?}");
+            }
+            other => panic!("{vars:?}: {other:?}"),
+        }
+    }
+    // Providers need somewhere to return to.
+    match load(&[
+        ("OAUTH_PROVIDERS", "google"),
+        ("OAUTH_GOOGLE_CLIENT_ID", "x"),
+    ]) {
+        Err(SettingsError::Invalid { variable, .. }) => assert_eq!(variable, "OAUTH_RETURN_URLS"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_settings_file_may_configure_providers_by_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("default.toml"),
+        "oauth_providers = \"corp-sso\"\noauth_return_urls = \"http://localhost:3000/cb\"\n\
+         oauth_corp_sso_issuer = \"https://sso.example.com\"\noauth_corp_sso_client_id = \"c\"\n",
+    )
+    .unwrap();
+    let sources = SettingsSources {
+        config_dir: Some(dir.path().to_path_buf()),
+        ..SettingsSources::default()
+    };
+    let settings = sources.load().unwrap();
+    assert_eq!(settings.oauth.providers[0].client_id, "c");
+    std::fs::write(
+        dir.path().join("default.toml"),
+        "oauth_corp_sso_client_idd = \"c\"\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        sources.load(),
+        Err(SettingsError::UnknownKey { .. })
+    ));
+}

@@ -16,6 +16,7 @@ use flowrex_infrastructure::database::{self, DatabaseSettings};
 use flowrex_infrastructure::failure_counter::{
     FailoverFailureCounter, InProcessFailureCounter, RedisFailureCounter,
 };
+use flowrex_infrastructure::federation::DISCOVERY_RETRY;
 use flowrex_infrastructure::probe::{DatabaseProbe, Probe, RedisProbe};
 use flowrex_infrastructure::rate_limit::{
     FailoverRateLimiter, InProcessRateLimiter, Quota, RateLimiter, RedisRateLimiter,
@@ -23,9 +24,9 @@ use flowrex_infrastructure::rate_limit::{
 use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
-    BcryptHasher, JwtTokens, OutsideProviders, SeaOrmAccountStore, SeaOrmAuditLog,
-    SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore, SeaOrmSessionStore,
-    SeaOrmUserRepository, SystemClock, TotpCodes,
+    BcryptHasher, JwtTokens, OutsideProviders, ProviderSettings, SeaOrmAccountStore,
+    SeaOrmAuditLog, SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore,
+    SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -148,8 +149,7 @@ impl Adapters {
             sealer: self.factor_sealer.clone(),
             relying_party: Arc::new(relying_party),
             directory: users,
-            // Outside providers are not configurable yet (issue 24, next part).
-            providers: Arc::new(OutsideProviders::new(Vec::new())?),
+            providers: self.providers(settings, public_url)?,
         };
         let policies = Policies {
             auth: settings.auth.policy,
@@ -165,9 +165,54 @@ impl Adapters {
                     .and_then(|window| self.counter("mail", Quota { max: 1, window })),
             },
             throttle,
-            return_urls: ReturnUrls::default(),
+            return_urls: ReturnUrls::new(settings.oauth.return_urls.clone()),
         };
         Ok(Services::new(ports, policies))
+    }
+
+    /// The outside providers of `OAUTH_PROVIDERS`, their callbacks under `public_url`; each
+    /// OpenID Connect provider's discovery is read now in the background and again every
+    /// minute until it succeeds (a provider not read yet answers 503).
+    fn providers(
+        &self,
+        settings: &Settings,
+        public_url: &str,
+    ) -> anyhow::Result<Arc<OutsideProviders>> {
+        let public_url = public_url.trim_end_matches('/');
+        let providers = Arc::new(OutsideProviders::new(
+            settings
+                .oauth
+                .providers
+                .iter()
+                .map(|p| ProviderSettings {
+                    id: p.id.clone(),
+                    kind: p.kind,
+                    name: p.name.clone(),
+                    issuer: p.issuer.clone(),
+                    multi_tenant: p.multi_tenant,
+                    form_post: p.form_post,
+                    client_id: p.client_id.clone(),
+                    client_secret: p.client_secret.clone(),
+                    scopes: p.scopes.clone(),
+                    rules: p.rules,
+                    authorize_url: p.authorize_url.clone(),
+                    token_url: p.token_url.clone(),
+                    api_url: p.api_url.clone(),
+                    redirect_url: format!("{public_url}/api/v1/auth/oauth/{}/callback", p.id),
+                })
+                .collect(),
+        )?);
+        if !settings.oauth.providers.is_empty() {
+            let retrying = providers.clone();
+            tokio::spawn(async move {
+                let mut every_minute = tokio::time::interval(DISCOVERY_RETRY);
+                loop {
+                    every_minute.tick().await;
+                    retrying.retry().await;
+                }
+            });
+        }
+        Ok(providers)
     }
 
     /// The outbox, for delivery and its metrics.

@@ -21,12 +21,13 @@ use crate::middleware::rate_limit::{self, ClientRateLimit};
 use crate::middleware::{csrf, head, json_errors, observe};
 use crate::routes;
 use crate::routes::auth::RefreshCookie;
+use crate::routes::auth::oauth::FlowCookie;
 use crate::routes::health::Readiness;
 use crate::routes::keys::Jwks;
 use crate::routes::metrics::{Outbox, Pool};
 use crate::routes::pages::Pages;
-use crate::settings::Settings;
 use crate::settings::http::HttpConfig;
+use crate::settings::{AppEnv, Settings};
 
 /// The four services, as handlers take them.
 pub struct Services {
@@ -63,6 +64,7 @@ pub struct State {
     allowed_origins: web::Data<AllowedOrigins>,
     body_timeout: web::Data<BodyTimeout>,
     refresh_cookie: web::Data<RefreshCookie>,
+    flow_cookie: web::Data<FlowCookie>,
     pages: web::Data<Pages>,
     outbox: web::Data<Outbox>,
 }
@@ -92,6 +94,9 @@ impl State {
             body_timeout: web::Data::new(BodyTimeout(settings.http.body_timeout)),
             refresh_cookie: web::Data::new(RefreshCookie {
                 max_age: settings.auth.policy.refresh_ttl,
+            }),
+            flow_cookie: web::Data::new(FlowCookie {
+                secure: settings.env != AppEnv::Development,
             }),
             pages: web::Data::new(Pages::new().context("page templates")?),
             outbox: web::Data::new(Outbox(adapters.outbox())),
@@ -133,6 +138,7 @@ pub fn run(listener: TcpListener, state: State, http: &HttpConfig) -> anyhow::Re
             .app_data(state.allowed_origins.clone())
             .app_data(state.body_timeout.clone())
             .app_data(state.refresh_cookie.clone())
+            .app_data(state.flow_cookie.clone())
             .app_data(state.pages.clone())
             .app_data(state.outbox.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES));

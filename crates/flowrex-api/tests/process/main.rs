@@ -12,6 +12,7 @@ mod binary;
 mod browser;
 mod cli;
 mod cluster;
+mod federation;
 mod mail;
 mod passkey_browser;
 mod support;

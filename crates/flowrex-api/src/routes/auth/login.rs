@@ -98,7 +98,7 @@ pub struct MfaRequiredBody<'a> {
 
 /// 403 `{"detail": "mfa_required", "mfa_token", "methods"}`, not for caches (like every
 /// token answer).
-fn second_factor_required(challenge: &SecondFactorChallenge) -> HttpResponse {
+pub(crate) fn second_factor_required(challenge: &SecondFactorChallenge) -> HttpResponse {
     HttpResponse::Forbidden()
         .insert_header(no_store())
         .json(MfaRequiredBody {

@@ -1,0 +1,286 @@
+//! Sign-in with an outside provider (`docs/federation.md`): the configured providers, the
+//! start (a redirect to the provider, the flow bound to this browser by a cookie), the
+//! provider's callback (a redirect back to the front end's `return_to` with a one-time
+//! `code`, or a fixed `error` code; never a token in a URL), and the exchange of that code
+//! for the SPEC's token body — or `403 mfa_required`, exactly as a password login answers.
+
+use actix_web::cookie::time::Duration as CookieDuration;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header::{CacheControl, CacheDirective, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use flowrex_domain::{
+    FLOW_TTL, FederationError, FederationRefusal, Landed, LoginOutcome, ProviderCallback, SignIn,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::TokensBody;
+use super::login::{MfaRequiredBody, second_factor_required};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Client, Parsed};
+use crate::routes::auth::TokenTransport;
+use crate::routes::handlers;
+use crate::validation::Echo;
+use crate::validation::body::{BodyField, request_body};
+
+handlers![providers, authorize, callback, exchange];
+
+/// The cookie that binds a flow to the browser that started it.
+pub const FLOW_COOKIE: &str = "flowrex_oauth";
+/// Where the cookie is sent: the callbacks.
+const FLOW_COOKIE_PATH: &str = "/api/v1/auth/oauth";
+
+/// Whether the flow cookie is `Secure` (outside development), as app data.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowCookie {
+    /// `Secure`.
+    pub secure: bool,
+}
+
+impl FlowCookie {
+    /// The cookie holding the browser's secret of a flow, for as long as the flow lives.
+    pub fn with(self, browser: &str) -> Cookie<'static> {
+        Cookie::build(FLOW_COOKIE, browser.to_owned())
+            .path(FLOW_COOKIE_PATH)
+            .http_only(true)
+            .secure(self.secure)
+            // Lax: sent on the provider's redirect back (a top-level GET), never on a
+            // cross-site POST or a subrequest.
+            .same_site(SameSite::Lax)
+            .max_age(CookieDuration::seconds(FLOW_TTL.num_seconds()))
+            .finish()
+    }
+
+    /// A cookie that deletes it.
+    fn cleared(self) -> Cookie<'static> {
+        let mut cookie = self.with("");
+        cookie.make_removal();
+        cookie
+    }
+}
+
+/// A configured provider, as listed.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderBody {
+    /// Its id, for `/oauth/{provider}/authorize` and `/identities/{provider}`.
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+    /// `oidc` or `github`.
+    pub kind: &'static str,
+}
+
+/// List the outside providers
+///
+/// The outside providers this service signs in with, in their configured order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/providers",
+    tag = "outside providers",
+    responses((status = 200, description = "The configured providers", body = [ProviderBody]))
+)]
+pub async fn providers(sign_in: web::Data<SignIn>) -> HttpResponse {
+    let list: Vec<ProviderBody> = sign_in
+        .providers()
+        .into_iter()
+        .map(|info| ProviderBody {
+            id: info.id.to_string(),
+            name: info.name,
+            kind: info.kind.as_str(),
+        })
+        .collect();
+    HttpResponse::Ok().json(list)
+}
+
+/// The query string's parameters, by name (the first of each).
+fn query(request: &HttpRequest) -> Vec<(String, String)> {
+    serde_urlencoded::from_str(request.query_string()).unwrap_or_default()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Start signing in with an outside provider
+///
+/// Redirects the browser to the provider with `state`, `nonce` and a PKCE S256 challenge,
+/// and sets a cookie (HttpOnly, SameSite=Lax, Secure outside development) that binds the
+/// flow to this browser for 10 minutes. `return_to` must be on `OAUTH_RETURN_URLS`
+/// exactly. A front end that sends its own `code_challenge` (with
+/// `code_challenge_method=S256`) must send the verifier with the exchange.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/oauth/{provider}/authorize",
+    tag = "outside providers",
+    params(
+        ("provider" = String, Path, description = "A configured provider's id"),
+        ("return_to" = String, Query, description = "The front end's address to come back to"),
+        ("code_challenge" = Option<String>, Query, description = "The front end's own PKCE S256 challenge"),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256`")
+    ),
+    responses(
+        (status = 302, description = "To the provider"),
+        (status = 400, description = "return_to is not allowed, or an invalid code_challenge", body = ErrorBody),
+        (status = 404, description = "Provider not found", body = ErrorBody),
+        (status = 503, description = "Provider unavailable: its discovery could not be read yet", body = ErrorBody)
+    )
+)]
+pub async fn authorize(
+    sign_in: web::Data<SignIn>,
+    cookie: web::Data<FlowCookie>,
+    provider: web::Path<String>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = query(&request);
+    let return_to = param(&params, "return_to").unwrap_or_default();
+    let challenge = param(&params, "code_challenge").map(str::to_owned);
+    if challenge.is_some() && param(&params, "code_challenge_method") != Some("S256") {
+        return Err(ApiError::InvalidCodeChallenge);
+    }
+    let start = sign_in
+        .start_federated(&provider, return_to, challenge)
+        .await?;
+    Ok(HttpResponse::Found()
+        .insert_header((LOCATION, start.authorization_url))
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .cookie(cookie.with(start.browser.expose()))
+        .finish())
+}
+
+/// Receive the provider's answer
+///
+/// Checks the `state` (single use, 10 minutes, bound to this browser's cookie), the `iss`
+/// parameter where the provider advertises it, exchanges the code with the PKCE verifier
+/// and checks the ID token. Then redirects to `return_to?code=…` (a one-time code for
+/// `POST /api/v1/auth/oauth/exchange`, valid 60 s), `return_to?linked=PROVIDER` after a
+/// link, or `return_to?error=CODE` (a fixed code, see docs/federation.md). Without a
+/// known state there is no trusted `return_to`: 400.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/oauth/{provider}/callback",
+    tag = "outside providers",
+    params(("provider" = String, Path, description = "The provider's id")),
+    responses(
+        (status = 302, description = "To return_to, with code, linked or error"),
+        (status = 400, description = "invalid_state: no flow to return to", body = ErrorBody)
+    )
+)]
+pub async fn callback(
+    sign_in: web::Data<SignIn>,
+    cookie: web::Data<FlowCookie>,
+    provider: web::Path<String>,
+    Client(client): Client,
+    request: HttpRequest,
+) -> HttpResponse {
+    let params = query(&request);
+    let text = |name| param(&params, name).map(str::to_owned);
+    let landing = sign_in
+        .finish_federated(
+            ProviderCallback {
+                provider: provider.into_inner(),
+                state: text("state"),
+                browser: request
+                    .cookie(FLOW_COOKIE)
+                    .map(|c| c.value().to_owned())
+                    .filter(|value| !value.is_empty()),
+                code: text("code"),
+                error: text("error"),
+                iss: text("iss"),
+            },
+            client,
+        )
+        .await;
+    let outcome = match &landing.outcome {
+        Ok(Landed::SignedIn(_)) => "success",
+        Ok(Landed::Linked(_)) => "linked",
+        Err(refusal) => refusal.code(),
+    };
+    metrics::counter!("flowrex_federated_callbacks_total", "outcome" => outcome).increment(1);
+    let Some(return_to) = landing.return_to else {
+        let refusal = landing
+            .outcome
+            .err()
+            .unwrap_or(FederationRefusal::InvalidState);
+        return HttpResponse::BadRequest()
+            .cookie(cookie.cleared())
+            .json(ErrorBody::new(refusal.code()));
+    };
+    let (name, value) = match &landing.outcome {
+        Ok(Landed::SignedIn(code)) => ("code", code.expose().to_owned()),
+        Ok(Landed::Linked(provider)) => ("linked", provider.clone()),
+        Err(refusal) => ("error", refusal.code().to_owned()),
+    };
+    let location = match url::Url::parse(&return_to) {
+        Ok(mut url) => {
+            url.query_pairs_mut().append_pair(name, &value);
+            url.to_string()
+        }
+        Err(_) => return_to,
+    };
+    HttpResponse::Found()
+        .insert_header((LOCATION, location))
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .cookie(cookie.cleared())
+        .finish()
+}
+
+const CODE: BodyField = BodyField::required("code", "The `code` the callback gave `return_to`.");
+const VERIFIER: BodyField = BodyField::optional(
+    "code_verifier",
+    "The PKCE verifier of the `code_challenge` sent to `/authorize`, if one was.",
+);
+
+request_body!(
+    /// The body of `POST /oauth/exchange`.
+    ExchangeRequest,
+    "The one-time code, and the front end's PKCE verifier if it sent a challenge.",
+    [CODE, VERIFIER],
+    |fields| -> (String, Option<String>) {
+        let code = fields.required_string(CODE.name, Echo::No);
+        let verifier = fields.optional_string(VERIFIER.name);
+        code.zip(verifier)
+    }
+);
+
+/// Exchange a sign-in code for tokens
+///
+/// The SPEC's token body (and the cookie transport when asked, as login), or `403
+/// mfa_required` exactly as a password login answers for an account with a second factor.
+/// Every rule of a password login applies; the session's `amr` is `fed`. A used, expired or
+/// unknown code, or a wrong verifier: 400 `Invalid code`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/oauth/exchange",
+    tag = "outside providers",
+    request_body = ExchangeRequest,
+    responses(
+        (status = 200, description = "A token pair", body = TokensBody),
+        (status = 400, description = "Invalid code", body = ErrorBody),
+        (status = 403, description = "mfa_required (no tokens), or Email not verified", body = MfaRequiredBody)
+    )
+)]
+pub async fn exchange(
+    sign_in: web::Data<SignIn>,
+    transport: TokenTransport,
+    Client(client): Client,
+    body: Parsed<ExchangeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (code, verifier) = body.value()?;
+    let result = sign_in
+        .exchange_code(&code, verifier.as_deref(), client)
+        .await;
+    let outcome = match &result {
+        Ok(LoginOutcome::SignedIn(_)) => "success",
+        Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",
+        Err(FederationError::InvalidCode) => "invalid_code",
+        Err(_) => "error",
+    };
+    metrics::counter!("flowrex_federated_exchanges_total", "outcome" => outcome).increment(1);
+    match result? {
+        LoginOutcome::SignedIn(pair) => Ok(transport.answer(pair)),
+        LoginOutcome::SecondFactorRequired(challenge) => Ok(second_factor_required(&challenge)),
+    }
+}

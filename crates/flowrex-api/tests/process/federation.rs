@@ -1,0 +1,400 @@
+//! Sign-in with an outside provider against a real OpenID provider: the certified
+//! `oidc-provider` from the npm registry (`tests/oidc-provider`, pinned, its lockfile
+//! committed; `.ci/test` installs it), on loopback, with its own login and consent pages
+//! driven over HTTP as a browser would. The service is the built binary.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::support::{BINARY, Running, spare_port, start_quiet};
+
+const RETURN_TO: &str = "http://localhost:3000/auth/callback";
+
+fn provider_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
+}
+
+/// The provider and the service, each on its own port, and a temporary directory.
+struct World {
+    _provider: Running,
+    _service: Running,
+    _dir: tempfile::TempDir,
+    base: String,
+    http: reqwest::Client,
+}
+
+/// Starts the provider (with `accounts`) and the service configured for it.
+fn world(accounts: Value) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let (op_port, port) = (spare_port(), spare_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let modules = provider_dir().join("node_modules");
+    assert!(
+        modules.is_dir(),
+        "{} is missing: run `npm ci` in tests/oidc-provider (.ci/test does)",
+        modules.display()
+    );
+    let provider = start_quiet(
+        Command::new("node")
+            .arg(provider_dir().join("server.mjs"))
+            .env("PORT", op_port.to_string())
+            .env(
+                "REDIRECT_URIS",
+                format!("{base}/api/v1/auth/oauth/idp/callback"),
+            )
+            .env("ACCOUNTS", accounts.to_string()),
+        dir.path(),
+        op_port,
+    );
+    let service = start_quiet(
+        Command::new(BINARY)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/f.db", dir.path().display()),
+            )
+            .env("JWT_SECRET_KEY", "federation-test-secret")
+            .env("APP_SECRET_KEY", "federation-test-app-secret")
+            .env("BCRYPT_COST", "4")
+            .env("PUBLIC_URL", &base)
+            .env("OAUTH_PROVIDERS", "idp")
+            .env("OAUTH_IDP_NAME", "Test IdP")
+            .env("OAUTH_IDP_ISSUER", format!("http://127.0.0.1:{op_port}"))
+            .env("OAUTH_IDP_CLIENT_ID", "flowrex")
+            .env("OAUTH_IDP_CLIENT_SECRET", "flowrex-test-secret")
+            .env("OAUTH_RETURN_URLS", RETURN_TO),
+        dir.path(),
+        port,
+    );
+    World {
+        _provider: provider,
+        _service: service,
+        _dir: dir,
+        base,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+/// A browser's cookies, per host and port (paths ignored: each cookie here is sent only
+/// where it was set, or on its callback).
+#[derive(Default)]
+struct Browser {
+    cookies: HashMap<String, Vec<(String, String)>>,
+}
+
+fn origin(url: &reqwest::Url) -> String {
+    format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port().unwrap_or(80)
+    )
+}
+
+impl Browser {
+    async fn send(
+        &mut self,
+        http: &reqwest::Client,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::Response {
+        let request = request.build().unwrap();
+        let key = origin(request.url());
+        let cookie = self
+            .cookies
+            .get(&key)
+            .map(|jar| {
+                jar.iter()
+                    .map(|(name, value)| format!("{name}={value}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        let mut request = request;
+        if !cookie.is_empty() {
+            request
+                .headers_mut()
+                .insert(COOKIE, cookie.parse().unwrap());
+        }
+        let response = http.execute(request).await.unwrap();
+        let jar = self.cookies.entry(key).or_default();
+        for set in response.headers().get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            jar.retain(|(n, _)| n != name);
+            let removed = value.is_empty() || attributes.to_ascii_lowercase().contains("max-age=0");
+            if !removed {
+                jar.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        response
+    }
+
+    /// Goes through the provider from `start` (its authorization address): its login page
+    /// as `login`, its consent page, until it redirects to the service; that address.
+    async fn through_provider(
+        &mut self,
+        http: &reqwest::Client,
+        start: &str,
+        login: &str,
+        service: &str,
+    ) -> String {
+        let mut next = http.get(start);
+        for _ in 0..12 {
+            let response = self.send(http, next).await;
+            let url = response.url().clone();
+            if response.status().is_redirection() {
+                let location = response.headers()[LOCATION].to_str().unwrap();
+                let target = url.join(location).unwrap().to_string();
+                if target.starts_with(service) {
+                    return target;
+                }
+                next = http.get(target);
+                continue;
+            }
+            let page = response.text().await.unwrap();
+            let action = between(&page, "action=\"", "\"").expect("a form on the provider's page");
+            let prompt = between(&page, "name=\"prompt\" value=\"", "\"").unwrap_or_default();
+            let mut form = vec![("prompt", prompt.to_owned())];
+            if prompt == "login" {
+                form.push(("login", login.to_owned()));
+                form.push(("password", "any".to_owned()));
+            }
+            next = http.post(url.join(action).unwrap()).form(&form);
+        }
+        panic!("the provider never sent the browser back");
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(&text[from..to])
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+impl World {
+    /// A whole sign-in as the provider's user `login` in `browser`: where the service sent
+    /// the front end back to.
+    async fn sign_in(&self, browser: &mut Browser, login: &str) -> String {
+        let authorize = format!(
+            "{}/api/v1/auth/oauth/idp/authorize?return_to={}",
+            self.base,
+            urlencode(RETURN_TO)
+        );
+        let response = browser.send(&self.http, self.http.get(authorize)).await;
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let to_provider = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert!(to_provider.contains("nonce="), "{to_provider}");
+        assert!(
+            to_provider.contains("code_challenge_method=S256"),
+            "{to_provider}"
+        );
+        let callback = browser
+            .through_provider(&self.http, &to_provider, login, &self.base)
+            .await;
+        assert!(
+            query_param(&callback, "iss").is_some(),
+            "RFC 9207: {callback}"
+        );
+        let response = browser.send(&self.http, self.http.get(&callback)).await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{callback}");
+        let back = response.headers()[LOCATION].to_str().unwrap().to_owned();
+        assert!(back.starts_with(RETURN_TO), "{back}");
+        assert!(!back.contains("token"), "no token in a URL: {back}");
+        back
+    }
+
+    async fn exchange(&self, code: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/auth/oauth/exchange", self.base))
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn me(&self, token: &str) -> Value {
+        self.http
+            .get(format!("{}/api/v1/auth/me", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+fn urlencode(raw: &str) -> String {
+    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn a_new_user_signs_in_through_the_provider_then_again_into_the_same_account() {
+    let world = world(json!({
+        "ada": {"email": "ada@example.com", "email_verified": true, "name": "Ada Lovelace"},
+    }));
+    let providers: Value = world
+        .http
+        .get(format!("{}/api/v1/auth/providers", world.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        providers,
+        json!([{"id": "idp", "name": "Test IdP", "kind": "oidc"}])
+    );
+
+    let mut browser = Browser::default();
+    let back = world.sign_in(&mut browser, "ada").await;
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, tokens) = world.exchange(&code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let me = world.me(tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["full_name"], "Ada Lovelace");
+    assert_eq!(
+        me["is_verified"], true,
+        "the provider vouched for the address"
+    );
+    // The code is spent.
+    let (status, body) = world.exchange(&code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, json!({"detail": "Invalid code"}));
+
+    // Again: the same account.
+    let back = world.sign_in(&mut browser, "ada").await;
+    let (status, again) = world.exchange(&query_param(&back, "code").unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let again = world.me(again["access_token"].as_str().unwrap()).await;
+    assert_eq!(again["id"], me["id"]);
+
+    // The identity is listed; it is the only way in, so it cannot be unlinked.
+    let token = tokens["access_token"].as_str().unwrap();
+    let identities: Value = world
+        .http
+        .get(format!("{}/api/v1/auth/identities", world.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(identities.as_array().map(Vec::len), Some(1), "{identities}");
+    assert_eq!(identities[0]["provider"], "idp");
+    assert_eq!(identities[0]["email"], "ada@example.com");
+    let response = world
+        .http
+        .delete(format!(
+            "{}/api/v1/auth/identities/{}",
+            world.base, identities[0]["id"]
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn an_unverified_local_account_is_never_signed_into_and_a_replayed_state_is_refused() {
+    let world = world(json!({
+        "victim": {"email": "victim@example.com", "email_verified": true},
+    }));
+    // A squatter registered the victim's address and never verified it.
+    let response = world
+        .http
+        .post(format!("{}/api/v1/auth/register", world.base))
+        .json(&json!({"email": "victim@example.com", "password": "Squat1234"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mut browser = Browser::default();
+    let back = world.sign_in(&mut browser, "victim").await;
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("account_exists"),
+        "{back}"
+    );
+    assert_eq!(query_param(&back, "code"), None);
+
+    // The provider's answer again, from another browser: no flow to return to.
+    let authorize = format!(
+        "{}/api/v1/auth/oauth/idp/authorize?return_to={}",
+        world.base,
+        urlencode(RETURN_TO)
+    );
+    let response = browser.send(&world.http, world.http.get(&authorize)).await;
+    let to_provider = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    let callback = browser
+        .through_provider(&world.http, &to_provider, "victim", &world.base)
+        .await;
+    let mut stranger = Browser::default();
+    let response = stranger.send(&world.http, world.http.get(&callback)).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let back = response.headers()[LOCATION].to_str().unwrap();
+    assert_eq!(
+        query_param(back, "error").as_deref(),
+        Some("invalid_state"),
+        "{back}"
+    );
+    // And replayed by the browser that began it: the state was spent.
+    let response = browser.send(&world.http, world.http.get(&callback)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({"detail": "invalid_state"})
+    );
+    // A return address not on the list, an unknown provider.
+    let response = world
+        .http
+        .get(format!(
+            "{}/api/v1/auth/oauth/idp/authorize?return_to={}",
+            world.base,
+            urlencode("http://localhost:3000/auth/callback/../evil")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = world
+        .http
+        .get(format!(
+            "{}/api/v1/auth/oauth/nope/authorize?return_to={}",
+            world.base,
+            urlencode(RETURN_TO)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
