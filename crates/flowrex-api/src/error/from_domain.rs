@@ -45,6 +45,8 @@ impl From<AdminError> for ApiError {
             AdminError::LastSuperuser => Self::LastSuperuser,
             AdminError::EmailTaken => Self::EmailTaken,
             AdminError::MailDisabled => Self::MailDisabled,
+            AdminError::IdentityNotFound => Self::IdentityNotFound,
+            AdminError::LastWayIn => Self::LastWayIn,
             AdminError::Unavailable(cause) => Self::Unavailable(cause),
             AdminError::Unexpected(cause) => Self::Internal(cause),
         }

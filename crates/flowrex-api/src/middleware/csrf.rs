@@ -27,6 +27,15 @@ fn is_link_page(path: &str) -> bool {
     })
 }
 
+/// Whether `path` is an outside provider's callback, which a provider's `form_post`
+/// reaches from its own site (it carries the flow's single-use `state`, and the answer only
+/// moves the browser on to the `GET` callback).
+fn is_provider_callback(path: &str) -> bool {
+    path.strip_prefix("/api/v1/auth/oauth/")
+        .and_then(|rest| rest.strip_suffix("/callback"))
+        .is_some_and(|provider| !provider.is_empty() && !provider.contains('/'))
+}
+
 /// The SPEC's exemption: every path under the login route.
 const EXEMPT_PREFIX: &str = "/api/v1/auth/login";
 
@@ -37,7 +46,7 @@ pub fn is_missing_token(request: &ServiceRequest) -> bool {
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let path = request.path();
-    if safe || path.starts_with(EXEMPT_PREFIX) || is_link_page(path) {
+    if safe || path.starts_with(EXEMPT_PREFIX) || is_link_page(path) || is_provider_callback(path) {
         return false;
     }
     request
@@ -106,5 +115,22 @@ mod tests {
             None
         ));
         assert!(missing(Method::POST, "/reset-password/x", None));
+    }
+
+    #[test]
+    fn a_providers_form_post_callback_is_exempt_and_the_exchange_is_not() {
+        assert!(!missing(
+            Method::POST,
+            "/api/v1/auth/oauth/apple/callback",
+            None
+        ));
+        assert!(missing(Method::POST, "/api/v1/auth/oauth/exchange", None));
+        assert!(missing(Method::POST, "/api/v1/auth/identities/apple", None));
+        assert!(missing(Method::POST, "/api/v1/auth/oauth//callback", None));
+        assert!(missing(
+            Method::POST,
+            "/api/v1/auth/oauth/a/b/callback",
+            None
+        ));
     }
 }

@@ -8,6 +8,7 @@ use flowrex_domain::{Admin, User, UserId};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Parsed, SuperuserSession};
+use crate::routes::auth::identities::IdentityBody;
 use crate::routes::auth::sessions::SessionBody;
 use crate::routes::auth::{MessageBody, no_store, uncached};
 use crate::validation::Rejection;
@@ -28,7 +29,9 @@ handlers![
     delete_user,
     list_sessions,
     revoke_sessions,
-    send_password_reset
+    send_password_reset,
+    list_identities,
+    remove_identity
 ];
 
 /// The `{id}` of a path; any id that is not a positive integer names no user.
@@ -236,6 +239,66 @@ pub async fn revoke_sessions(
 ) -> Result<HttpResponse, ApiError> {
     admin
         .admin_revoke_sessions(&caller, user_id(&path)?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// List a user's linked providers
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users/{id}/identities",
+    tag = "admin",
+    operation_id = "admin_list_identities",
+    params(("id" = String, Path, description = "The user's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user's identities, oldest first", body = [IdentityBody]),
+        (status = 404, description = "User not found", body = ErrorBody)
+    )
+)]
+pub async fn list_identities(
+    admin: web::Data<Admin>,
+    SuperuserSession(caller): SuperuserSession,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let identities = admin
+        .admin_list_identities(&caller, user_id(&path)?)
+        .await?;
+    let body: Vec<IdentityBody<'_>> = identities.iter().map(IdentityBody::from).collect();
+    Ok(uncached(HttpResponse::Ok(), body))
+}
+
+/// Remove one of a user's linked providers
+///
+/// A credential event, audited and mailed to the user; never the user's last way to sign
+/// in (409: deactivate the account instead).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/admin/users/{id}/identities/{identity_id}",
+    tag = "admin",
+    operation_id = "admin_remove_identity",
+    params(
+        ("id" = String, Path, description = "The user's id"),
+        ("identity_id" = String, Path, description = "The identity's id")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "User not found, or Identity not found", body = ErrorBody),
+        (status = 409, description = "The last way to sign in cannot be removed", body = ErrorBody)
+    )
+)]
+pub async fn remove_identity(
+    admin: web::Data<Admin>,
+    SuperuserSession(caller): SuperuserSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (user, identity) = path.into_inner();
+    let identity = identity
+        .parse::<i64>()
+        .map_err(|_| ApiError::IdentityNotFound)?;
+    admin
+        .admin_remove_identity(&caller, user_id(&user)?, identity)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::support::{BINARY, Running, spare_port, start_quiet};
 
-const RETURN_TO: &str = "http://localhost:3000/auth/callback";
+pub(crate) const RETURN_TO: &str = "http://localhost:3000/auth/callback";
 
 fn provider_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
@@ -23,7 +23,7 @@ fn provider_dir() -> PathBuf {
 struct World {
     _provider: Running,
     _service: Running,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     base: String,
     http: reqwest::Client,
 }
@@ -77,7 +77,7 @@ fn world(accounts: Value) -> World {
     World {
         _provider: provider,
         _service: service,
-        _dir: dir,
+        dir,
         base,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -89,7 +89,7 @@ fn world(accounts: Value) -> World {
 /// A browser's cookies, per host and port (paths ignored: each cookie here is sent only
 /// where it was set, or on its callback).
 #[derive(Default)]
-struct Browser {
+pub(crate) struct Browser {
     cookies: HashMap<String, Vec<(String, String)>>,
 }
 
@@ -102,7 +102,7 @@ fn origin(url: &reqwest::Url) -> String {
 }
 
 impl Browser {
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         http: &reqwest::Client,
         request: reqwest::RequestBuilder,
@@ -182,7 +182,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&text[from..to])
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
     reqwest::Url::parse(url)
         .ok()?
         .query_pairs()
@@ -249,7 +249,7 @@ impl World {
     }
 }
 
-fn urlencode(raw: &str) -> String {
+pub(crate) fn urlencode(raw: &str) -> String {
     url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
 
@@ -318,6 +318,42 @@ async fn a_new_user_signs_in_through_the_provider_then_again_into_the_same_accou
             world.base, identities[0]["id"]
         ))
         .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+
+    // An administrator sees it, and cannot remove the last way in either.
+    world.create("root@example.com", "Admin1234", true);
+    let (_, admin) = world
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "root@example.com", "password": "Admin1234"}),
+        )
+        .await;
+    let admin = admin["access_token"].as_str().unwrap();
+    let listed: Value = world
+        .http
+        .get(format!(
+            "{}/api/v1/admin/users/{}/identities",
+            world.base, me["id"]
+        ))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, identities);
+    let response = world
+        .http
+        .delete(format!(
+            "{}/api/v1/admin/users/{}/identities/{}",
+            world.base, me["id"], identities[0]["id"]
+        ))
+        .bearer_auth(admin)
         .send()
         .await
         .unwrap();
@@ -397,4 +433,214 @@ async fn an_unverified_local_account_is_never_signed_into_and_a_replayed_state_i
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+impl World {
+    /// A verified user with a password, made by the operator's `flowrex user create`.
+    fn create_user(&self, email: &str, password: &str) {
+        self.create(email, password, false);
+    }
+
+    fn create(&self, email: &str, password: &str, superuser: bool) {
+        use std::io::Write;
+        let mut args = vec!["user", "create", "--email", email];
+        if superuser {
+            args.push("--superuser");
+        }
+        let mut child = Command::new(BINARY)
+            .args(&args)
+            .env_clear()
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/f.db", self.dir.path().display()),
+            )
+            .env("JWT_SECRET_KEY", "federation-test-secret")
+            .env("APP_SECRET_KEY", "federation-test-app-secret")
+            .env("BCRYPT_COST", "4")
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+}
+
+fn totp_code(secret: &str) -> String {
+    totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        totp_rs::Secret::Encoded(secret.to_owned())
+            .to_bytes()
+            .unwrap(),
+        None,
+        String::new(),
+    )
+    .generate_current()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_user_with_totp_links_a_provider_signs_in_with_it_through_the_second_factor_and_unlinks_it()
+ {
+    let world = world(json!({
+        "ada-at-idp": {"email": "ada.elsewhere@example.com", "email_verified": true},
+    }));
+    world.create_user("ada@example.com", "Secret123");
+    let login = json!({"email": "ada@example.com", "password": "Secret123"});
+    let (status, tokens) = world.post("/api/v1/auth/login", None, login.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    // TOTP on.
+    let (_, enrolled) = world
+        .post(
+            "/api/v1/auth/mfa/totp/enroll",
+            Some(&token),
+            json!({"current_password": "Secret123"}),
+        )
+        .await;
+    let secret = enrolled["secret"].as_str().unwrap().to_owned();
+    let (status, activated) = world
+        .post(
+            "/api/v1/auth/mfa/totp/activate",
+            Some(&token),
+            json!({"code": totp_code(&secret)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{activated}");
+    let recovery: Vec<String> = activated["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    // Linking from an aal1 session of an account with a second factor: refused.
+    let link = json!({"return_to": RETURN_TO, "current_password": "Secret123"});
+    let (status, body) = world
+        .post("/api/v1/auth/identities/idp", Some(&token), link.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body, json!({"detail": "aal2_required"}));
+    // An aal2 session (password, then a recovery code) links.
+    let (_, challenge) = world.post("/api/v1/auth/login", None, login).await;
+    let (status, aal2) = world
+        .post(
+            "/api/v1/auth/mfa/verify",
+            None,
+            json!({"mfa_token": challenge["mfa_token"], "recovery_code": recovery[0]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{aal2}");
+    let aal2 = aal2["access_token"].as_str().unwrap().to_owned();
+    let mut browser = Browser::default();
+    let request = world
+        .http
+        .post(format!("{}/api/v1/auth/identities/idp", world.base))
+        .bearer_auth(&aal2)
+        .json(&json!({"return_to": RETURN_TO}));
+    let response = browser.send(&world.http, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let started: Value = response.json().await.unwrap();
+    let url = started["authorization_url"].as_str().unwrap().to_owned();
+    let callback = browser
+        .through_provider(&world.http, &url, "ada-at-idp", &world.base)
+        .await;
+    let response = browser.send(&world.http, world.http.get(&callback)).await;
+    let back = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(
+        query_param(&back, "linked").as_deref(),
+        Some("idp"),
+        "{back}"
+    );
+
+    // Signing in with the provider asks for the second factor, as a password does.
+    let back = world.sign_in(&mut browser, "ada-at-idp").await;
+    let (status, answer) = world.exchange(&query_param(&back, "code").unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["detail"], "mfa_required");
+    let (status, finished) = world
+        .post(
+            "/api/v1/auth/mfa/verify",
+            None,
+            json!({"mfa_token": answer["mfa_token"], "recovery_code": recovery[1]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{finished}");
+    let fed = finished["access_token"].as_str().unwrap();
+    let me = world.me(fed).await;
+    assert_eq!(
+        me["email"], "ada@example.com",
+        "the linked account, not a new one"
+    );
+    let sessions: Value = world
+        .http
+        .get(format!("{}/api/v1/auth/sessions", world.base))
+        .bearer_auth(fed)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let amrs: Vec<String> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["amr"].to_string())
+        .collect();
+    assert!(
+        amrs.iter()
+            .any(|amr| amr.contains("fed") && amr.contains("recovery")),
+        "{sessions}"
+    );
+
+    // Listed, then unlinked (the password is still a way in).
+    let identities: Value = world
+        .http
+        .get(format!("{}/api/v1/auth/identities", world.base))
+        .bearer_auth(&aal2)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(identities[0]["provider"], "idp", "{identities}");
+    let unlinked = world
+        .http
+        .delete(format!(
+            "{}/api/v1/auth/identities/{}",
+            world.base, identities[0]["id"]
+        ))
+        .bearer_auth(&aal2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unlinked.status(), StatusCode::NO_CONTENT);
+    let identities: Value = world
+        .http
+        .get(format!("{}/api/v1/auth/identities", world.base))
+        .bearer_auth(&aal2)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(identities, json!([]));
 }

@@ -8,6 +8,7 @@
 // A test that cannot go on says so: `unwrap` and `expect` fail it with the error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bad_provider;
 mod binary;
 mod browser;
 mod cli;

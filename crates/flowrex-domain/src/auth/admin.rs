@@ -10,7 +10,8 @@ use std::sync::Arc;
 use super::Authenticated;
 use super::core::Core;
 use crate::ports::{
-    AccountStoreError, HashError, RepositoryError, SessionStoreError, UserDirectory,
+    AccountStoreError, FederationStoreError, HashError, RepositoryError, SessionStoreError,
+    UserDirectory,
 };
 use crate::{EmailAddress, FullName, NewPassword, User, UserId};
 
@@ -60,6 +61,12 @@ failure_enum! {
         /// An invitation or a reset link must be mailed, and mail is off.
         #[error("mail delivery is not configured")]
         MailDisabled,
+        /// No such identity of the user.
+        #[error("identity not found")]
+        IdentityNotFound,
+        /// Removing the identity would leave the user no way to sign in.
+        #[error("the last way to sign in cannot be removed")]
+        LastWayIn,
     }
     /// A store cannot be reached.
     unavailable: "store unavailable";
@@ -70,20 +77,20 @@ impl From<AccountStoreError> for AdminError {
         match error {
             AccountStoreError::EmailTaken => Self::EmailTaken,
             AccountStoreError::LastSuperuser => Self::LastSuperuser,
+            AccountStoreError::IdentityGone => Self::IdentityNotFound,
+            AccountStoreError::LastWayIn => Self::LastWayIn,
             AccountStoreError::Unavailable(source) => Self::Unavailable(source),
             AccountStoreError::Unexpected(source) => Self::Unexpected(source),
             other @ (AccountStoreError::TokenUsed
             | AccountStoreError::StampMoved
             | AccountStoreError::PasskeyTaken
             | AccountStoreError::PasskeyGone
-            | AccountStoreError::IdentityTaken
-            | AccountStoreError::IdentityGone
-            | AccountStoreError::LastWayIn) => Self::Unexpected(anyhow::anyhow!(other)),
+            | AccountStoreError::IdentityTaken) => Self::Unexpected(anyhow::anyhow!(other)),
         }
     }
 }
 
-super::errors::from_store_errors! { AdminError: RepositoryError, SessionStoreError; }
+super::errors::from_store_errors! { AdminError: RepositoryError, SessionStoreError, FederationStoreError; }
 super::errors::from_unexpected_errors! { AdminError: HashError; }
 
 /// One page of a list, newest first.

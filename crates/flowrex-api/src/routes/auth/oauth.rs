@@ -23,7 +23,7 @@ use crate::routes::handlers;
 use crate::validation::Echo;
 use crate::validation::body::{BodyField, request_body};
 
-handlers![providers, authorize, callback, exchange];
+handlers![providers, authorize, callback, callback_post, exchange];
 
 /// The cookie that binds a flow to the browser that started it.
 pub const FLOW_COOKIE: &str = "flowrex_oauth";
@@ -225,6 +225,71 @@ pub async fn callback(
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .cookie(cookie.cleared())
         .finish()
+}
+
+/// The answer parameters a `form_post` callback carries on to the `GET` callback.
+const CALLBACK_PARAMETERS: [&str; 4] = ["code", "state", "iss", "error"];
+
+/// Receive the provider's answer as a form post
+///
+/// Apple posts its answer (`response_mode=form_post`): a cross-site `POST`, which the
+/// flow's `SameSite=Lax` cookie does not follow. This answers a page of the service's own
+/// that moves the browser on to the `GET` callback with the same parameters — a
+/// navigation from this origin, which carries the cookie. Nothing is checked or spent here.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/oauth/{provider}/callback",
+    tag = "outside providers",
+    params(("provider" = String, Path, description = "The provider's id")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The provider's answer: `code`, `state`, `iss`, or `error`"),
+    responses(
+        (status = 200, description = "A page that continues at the GET callback", content_type = "text/html"),
+        (status = 404, description = "Provider not found", body = ErrorBody)
+    )
+)]
+pub async fn callback_post(
+    provider: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let provider =
+        flowrex_domain::ProviderId::parse(&provider).ok_or(ApiError::ProviderNotFound)?;
+    let posted: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let mut kept: Vec<(&str, &str)> = Vec::new();
+    for name in CALLBACK_PARAMETERS {
+        if let Some((_, value)) = posted.iter().find(|(key, _)| key == name) {
+            kept.push((name, value));
+        }
+    }
+    let query = serde_urlencoded::to_string(&kept).unwrap_or_default();
+    let target = escape(&format!("/api/v1/auth/oauth/{provider}/callback?{query}"));
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"0;url={target}\">\
+         <title>Signing in</title></head><body>\
+         <p><a href=\"{target}\">Continue signing in</a></p></body></html>"
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .body(page))
+}
+
+/// `raw` for an HTML attribute.
+fn escape(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            other => other.to_string(),
+        })
+        .collect()
 }
 
 const CODE: BodyField = BodyField::required("code", "The `code` the callback gave `return_to`.");

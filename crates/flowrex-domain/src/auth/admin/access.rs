@@ -6,9 +6,9 @@ use tracing::instrument;
 
 use super::{Admin, AdminError};
 use crate::auth::{Authenticated, LogoutError, RegisterError, Registration};
-use crate::ports::{Changes, Revocation, UserUpdate};
+use crate::ports::{Changes, IdentityChange, Revocation, UserUpdate};
 use crate::{
-    AuditAction, AuditEvent, AuditUser, EmailAddress, IssuedUnder, RevokeReason, Session,
+    AuditAction, AuditEvent, AuditUser, EmailAddress, Identity, IssuedUnder, RevokeReason, Session,
     TokenOwner, TokenPurpose, User, UserId,
 };
 
@@ -63,6 +63,63 @@ impl Admin {
             .revoked;
         tracing::info!(revoked, "sessions revoked by an administrator");
         Ok(revoked)
+    }
+
+    /// A user's linked identities, oldest first.
+    ///
+    /// # Errors
+    /// [`AdminError::Forbidden`], [`AdminError::NotFound`]; store failures.
+    pub async fn admin_list_identities(
+        &self,
+        caller: &Authenticated,
+        id: UserId,
+    ) -> Result<Vec<Identity>, AdminError> {
+        let user = self.admin_get_user(caller, id).await?;
+        Ok(self.core.federation.identities(user.id()).await?)
+    }
+
+    /// Removes a user's identity `identity` (an identity that is not the user's, or a
+    /// compromised one): a credential event, audited as done by the administrator and said
+    /// in a notice mail; never the user's last way to sign in (deactivate the account
+    /// instead).
+    ///
+    /// # Errors
+    /// [`AdminError::Forbidden`], [`AdminError::NotFound`],
+    /// [`AdminError::IdentityNotFound`], [`AdminError::LastWayIn`]; store failures.
+    #[instrument(skip_all, fields(admin_id = caller.user.id().get(), user_id = id.get()))]
+    pub async fn admin_remove_identity(
+        &self,
+        caller: &Authenticated,
+        id: UserId,
+        identity: i64,
+    ) -> Result<(), AdminError> {
+        let user = self.admin_get_user(caller, id).await?;
+        let found = self
+            .core
+            .federation
+            .identities(user.id())
+            .await?
+            .into_iter()
+            .find(|i| i.id == identity)
+            .ok_or(AdminError::IdentityNotFound)?;
+        let changes = Changes {
+            identity: Some(IdentityChange::Unlink {
+                user: user.id(),
+                id: identity,
+            }),
+            audit: vec![
+                AuditEvent::new(AuditAction::IdentityUnlinked)
+                    .by(AuditUser::User(caller.user.id()))
+                    .on(AuditUser::User(user.id()))
+                    .with("provider", found.provider.as_str()),
+            ],
+            ..Changes::default()
+        };
+        self.core
+            .apply_with_notice(changes, user.email(), crate::MailPurpose::IdentityUnlinked)
+            .await?;
+        tracing::info!(provider = %found.provider, "identity removed by an administrator");
+        Ok(())
     }
 
     /// Mails a user a password-reset link (subject to the per-recipient limit).

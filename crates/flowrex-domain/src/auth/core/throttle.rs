@@ -34,6 +34,17 @@ impl ThrottleKeys {
     }
 }
 
+impl ThrottleKeys {
+    /// The keys of `client` signing in with the outside provider `provider` (whose account
+    /// is not known before its answer is checked): the client's, and the client's attempts
+    /// with that provider.
+    pub(in crate::auth) fn of_provider(client: &ClientInfo, provider: &crate::ProviderId) -> Self {
+        let client = client.key.as_str().to_owned();
+        let account = format!("{client}|provider:{provider}");
+        Self { client, account }
+    }
+}
+
 /// The full window that refused an attempt.
 pub(in crate::auth) struct Full {
     /// Time until it ends.

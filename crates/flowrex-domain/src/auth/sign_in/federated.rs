@@ -172,7 +172,7 @@ impl SignIn {
             .get(&flow.provider)
             .ok_or(FederationRefusal::ProviderError)?;
         let attempt = core
-            .begin_attempt(ThrottleKeys::of_client(&client))
+            .begin_attempt(ThrottleKeys::of_provider(&client, &flow.provider))
             .await
             .map_err(|_| FederationRefusal::Throttled)?;
         let secrets = FlowSecrets { state, browser };
