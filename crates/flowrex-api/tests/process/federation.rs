@@ -70,7 +70,8 @@ fn world(accounts: Value) -> World {
             .env("OAUTH_IDP_ISSUER", format!("http://127.0.0.1:{op_port}"))
             .env("OAUTH_IDP_CLIENT_ID", "flowrex")
             .env("OAUTH_IDP_CLIENT_SECRET", "flowrex-test-secret")
-            .env("OAUTH_RETURN_URLS", RETURN_TO),
+            // The front end's page, and for the real browser a page that loads here.
+            .env("OAUTH_RETURN_URLS", format!("{RETURN_TO},{base}/health")),
         dir.path(),
         port,
     );
@@ -86,19 +87,15 @@ fn world(accounts: Value) -> World {
     }
 }
 
-/// A browser's cookies, per host and port (paths ignored: each cookie here is sent only
-/// where it was set, or on its callback).
+/// A browser's cookies, per host (as RFC 6265 has it: not per port; paths ignored, which
+/// sends a cookie to more places than a browser would, never fewer).
 #[derive(Default)]
 pub(crate) struct Browser {
     cookies: HashMap<String, Vec<(String, String)>>,
 }
 
 fn origin(url: &reqwest::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap_or_default(),
-        url.port().unwrap_or(80)
-    )
+    url.host_str().unwrap_or_default().to_owned()
 }
 
 impl Browser {
@@ -643,4 +640,169 @@ async fn a_user_with_totp_links_a_provider_signs_in_with_it_through_the_second_f
         .await
         .unwrap();
     assert_eq!(identities, json!([]));
+}
+
+fn required(variable: &str) -> String {
+    std::env::var(variable)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| panic!("{variable} must be set for this test"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs TEST_POSTGRES_URL; run by .ci/run"]
+async fn a_flow_begun_on_one_instance_finishes_on_another_sharing_postgresql() {
+    let database =
+        flowrex_infrastructure::test_support::fresh_server_database(&required("TEST_POSTGRES_URL"))
+            .await
+            .unwrap()
+            .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (op_port, first, second) = (spare_port(), spare_port(), spare_port());
+    let public = format!("http://127.0.0.1:{first}");
+    let _provider = start_quiet(
+        Command::new("node")
+            .arg(provider_dir().join("server.mjs"))
+            .env("PORT", op_port.to_string())
+            .env(
+                "REDIRECT_URIS",
+                format!("{public}/api/v1/auth/oauth/idp/callback"),
+            )
+            .env(
+                "ACCOUNTS",
+                json!({"ada": {"email": "ada@example.com", "email_verified": true}}).to_string(),
+            ),
+        dir.path(),
+        op_port,
+    );
+    let instance = |port: u16, auto_migrate: &str| {
+        start_quiet(
+            Command::new(BINARY)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("PORT", port.to_string())
+                .env("HOST", "127.0.0.1")
+                .env("DATABASE_URL", &database)
+                .env("AUTO_MIGRATE", auto_migrate)
+                .env("JWT_SECRET_KEY", "federation-test-secret")
+                .env("APP_SECRET_KEY", "federation-test-app-secret")
+                .env("BCRYPT_COST", "4")
+                // One public address (behind a load balancer), two instances.
+                .env("PUBLIC_URL", &public)
+                .env("OAUTH_PROVIDERS", "idp")
+                .env("OAUTH_IDP_ISSUER", format!("http://127.0.0.1:{op_port}"))
+                .env("OAUTH_IDP_CLIENT_ID", "flowrex")
+                .env("OAUTH_IDP_CLIENT_SECRET", "flowrex-test-secret")
+                .env("OAUTH_RETURN_URLS", RETURN_TO),
+            dir.path(),
+            port,
+        )
+    };
+    let _first = instance(first, "true");
+    let _second = instance(second, "false");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut browser = Browser::default();
+    // Begun on the first instance…
+    let authorize = format!(
+        "http://127.0.0.1:{first}/api/v1/auth/oauth/idp/authorize?return_to={}",
+        urlencode(RETURN_TO)
+    );
+    let response = browser.send(&http, http.get(authorize)).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let to_provider = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    let callback = browser
+        .through_provider(&http, &to_provider, "ada", &public)
+        .await;
+    // …the provider's answer reaches the second…
+    let callback = callback.replacen(&public, &format!("http://127.0.0.1:{second}"), 1);
+    let response = browser.send(&http, http.get(&callback)).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let back = response.headers()[LOCATION].to_str().unwrap().to_owned();
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
+    // …and the code is exchanged on the first.
+    let tokens: Value = http
+        .post(format!(
+            "http://127.0.0.1:{first}/api/v1/auth/oauth/exchange"
+        ))
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me: Value = http
+        .get(format!("http://127.0.0.1:{second}/api/v1/auth/me"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "ada@example.com");
+}
+
+#[test]
+#[ignore = "needs Debian's chromium; run by .ci/run"]
+fn a_real_browser_signs_in_through_the_providers_pages() {
+    let world = world(json!({
+        "ada": {"email": "ada@example.com", "email_verified": true},
+    }));
+    let profile = tempfile::tempdir().unwrap();
+    let browser = crate::support::browser(profile.path());
+    let tab = browser.new_tab().unwrap();
+    let return_to = format!("{}/health", world.base);
+    tab.navigate_to(&format!(
+        "{}/api/v1/auth/oauth/idp/authorize?return_to={}",
+        world.base,
+        urlencode(&return_to)
+    ))
+    .unwrap();
+    tab.wait_until_navigated().unwrap();
+    tab.wait_for_element("input[name=login]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str("ada").unwrap();
+    tab.wait_for_element("input[name=password]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str("any").unwrap();
+    tab.wait_for_element("button[type=submit]")
+        .unwrap()
+        .click()
+        .unwrap();
+    // The consent page, then back through the service's callback to return_to.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut consented = false;
+    let landed = loop {
+        let url = tab.get_url();
+        if url.starts_with(&return_to) {
+            break url;
+        }
+        assert!(std::time::Instant::now() < deadline, "stuck at {url}");
+        if !consented
+            && tab
+                .find_element("input[name=prompt][value=consent]")
+                .is_ok()
+        {
+            tab.find_element("button[type=submit]")
+                .unwrap()
+                .click()
+                .unwrap();
+            consented = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let code = query_param(&landed, "code").unwrap_or_else(|| panic!("{landed}"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, tokens) = runtime.block_on(world.exchange(&code));
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let me = runtime.block_on(world.me(tokens["access_token"].as_str().unwrap()));
+    assert_eq!(me["email"], "ada@example.com");
 }

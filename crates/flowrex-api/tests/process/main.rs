@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod federation;
+mod github;
 mod mail;
 mod passkey_browser;
 mod support;
