@@ -174,6 +174,24 @@ mod tests {
     }
 
     #[test]
+    fn every_operation_id_is_unique() {
+        let document = document();
+        let mut seen = std::collections::HashSet::new();
+        for (path, item) in &document.paths.paths {
+            for operation in [&item.get, &item.post, &item.patch, &item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let id = operation.operation_id.clone().unwrap_or_default();
+                assert!(
+                    seen.insert(id.clone()),
+                    "{path}: operation id `{id}` is used twice"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn docs_api_md_lists_every_operation_as_the_document_does() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/api.md");
         let text = std::fs::read_to_string(&path).unwrap_or_default();

@@ -47,6 +47,9 @@ struct Provider {
     case: Option<Case>,
     /// Per code: the nonce and the PKCE challenge of its authorization request.
     codes: HashMap<String, (String, String)>,
+    /// How often the discovery document and the key set were read.
+    discovery_reads: usize,
+    key_set_reads: usize,
 }
 
 type Shared = Arc<Mutex<Provider>>;
@@ -80,7 +83,8 @@ fn start_provider(shared: Shared) -> String {
     issuer
 }
 
-async fn discovery(issuer: web::Data<String>) -> HttpResponse {
+async fn discovery(shared: web::Data<Shared>, issuer: web::Data<String>) -> HttpResponse {
+    shared.lock().unwrap().discovery_reads += 1;
     let issuer = issuer.as_str();
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
@@ -95,7 +99,8 @@ async fn discovery(issuer: web::Data<String>) -> HttpResponse {
     }))
 }
 
-async fn jwks() -> HttpResponse {
+async fn jwks(shared: web::Data<Shared>) -> HttpResponse {
+    shared.lock().unwrap().key_set_reads += 1;
     HttpResponse::Ok().json(json!({"keys": [{
         "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "good",
         "n": GOOD_N.trim(), "e": "AQAB",
@@ -337,6 +342,14 @@ async fn every_bad_answer_is_refused_with_its_code_and_nothing_written() {
         .unwrap();
     assert_eq!(me["email"], "someone@example.com");
     assert_eq!(me["id"], 1, "no account was made by any refused answer");
+    // Thirteen flows; two providers on this issuer (bad, apple), each discovered once with
+    // its key set, and the key set read once more for the token signed by a key it did not
+    // hold: nothing per sign-in but the code exchange.
+    let (discoveries, key_sets) = {
+        let provider = shared.lock().unwrap();
+        (provider.discovery_reads, provider.key_set_reads)
+    };
+    assert_eq!((discoveries, key_sets), (2, 3));
 
     // Apple's preset answers with a form post: the service's page carries the answer on to
     // the GET callback, from its own origin, where the flow's cookie is sent.

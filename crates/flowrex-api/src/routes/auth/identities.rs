@@ -50,6 +50,7 @@ impl<'a> From<&'a Identity> for IdentityBody<'a> {
     get,
     path = "/api/v1/auth/identities",
     tag = "outside providers",
+    operation_id = "list_identities",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's identities, oldest first", body = [IdentityBody]),
@@ -108,6 +109,7 @@ pub struct AuthorizationBody {
     post,
     path = "/api/v1/auth/identities/{provider}",
     tag = "outside providers",
+    operation_id = "link_identity",
     params(("provider" = String, Path, description = "A configured provider's id")),
     request_body = LinkRequest,
     security(("bearer" = [])),
@@ -148,6 +150,7 @@ pub async fn link(
     delete,
     path = "/api/v1/auth/identities/{id}",
     tag = "outside providers",
+    operation_id = "unlink_identity",
     params(("id" = i64, Path, description = "The identity's id")),
     security(("bearer" = [])),
     responses(

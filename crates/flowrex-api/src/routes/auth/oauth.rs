@@ -77,6 +77,7 @@ pub struct ProviderBody {
     get,
     path = "/api/v1/auth/providers",
     tag = "outside providers",
+    operation_id = "list_providers",
     responses((status = 200, description = "The configured providers", body = [ProviderBody]))
 )]
 pub async fn providers(sign_in: web::Data<SignIn>) -> HttpResponse {
@@ -115,6 +116,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     get,
     path = "/api/v1/auth/oauth/{provider}/authorize",
     tag = "outside providers",
+    operation_id = "oauth_authorize",
     params(
         ("provider" = String, Path, description = "A configured provider's id"),
         ("return_to" = String, Query, description = "The front end's address to come back to"),
@@ -162,6 +164,7 @@ pub async fn authorize(
     get,
     path = "/api/v1/auth/oauth/{provider}/callback",
     tag = "outside providers",
+    operation_id = "oauth_callback",
     params(("provider" = String, Path, description = "The provider's id")),
     responses(
         (status = 302, description = "To return_to, with code, linked or error"),
@@ -177,6 +180,7 @@ pub async fn callback(
 ) -> HttpResponse {
     let params = query(&request);
     let text = |name| param(&params, name).map(str::to_owned);
+    let started = std::time::Instant::now();
     let landing = sign_in
         .finish_federated(
             ProviderCallback {
@@ -199,12 +203,22 @@ pub async fn callback(
         Err(refusal) => refusal.code(),
     };
     metrics::counter!("flowrex_federated_callbacks_total", "outcome" => outcome).increment(1);
+    // How long the provider took, and the whole (the rest is the service's own time).
+    let timing = (
+        "Server-Timing",
+        format!(
+            "provider;dur={:.3}, total;dur={:.3}",
+            landing.provider_time.as_secs_f64() * 1000.0,
+            started.elapsed().as_secs_f64() * 1000.0
+        ),
+    );
     let Some(return_to) = landing.return_to else {
         let refusal = landing
             .outcome
             .err()
             .unwrap_or(FederationRefusal::InvalidState);
         return HttpResponse::BadRequest()
+            .insert_header(timing)
             .cookie(cookie.cleared())
             .json(ErrorBody::new(refusal.code()));
     };
@@ -223,6 +237,7 @@ pub async fn callback(
     HttpResponse::Found()
         .insert_header((LOCATION, location))
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .insert_header(timing)
         .cookie(cookie.cleared())
         .finish()
 }
@@ -240,6 +255,7 @@ const CALLBACK_PARAMETERS: [&str; 4] = ["code", "state", "iss", "error"];
     post,
     path = "/api/v1/auth/oauth/{provider}/callback",
     tag = "outside providers",
+    operation_id = "oauth_callback_form_post",
     params(("provider" = String, Path, description = "The provider's id")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "The provider's answer: `code`, `state`, `iss`, or `error`"),
     responses(
@@ -320,6 +336,7 @@ request_body!(
     post,
     path = "/api/v1/auth/oauth/exchange",
     tag = "outside providers",
+    operation_id = "oauth_exchange",
     request_body = ExchangeRequest,
     responses(
         (status = 200, description = "A token pair", body = TokensBody),

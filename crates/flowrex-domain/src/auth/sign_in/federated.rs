@@ -57,6 +57,9 @@ pub struct Landing {
     pub return_to: Option<String>,
     /// What the front end is told.
     pub outcome: Result<Landed, FederationRefusal>,
+    /// How long the provider took to answer (the code exchange and, for GitHub, its API):
+    /// the part of the callback's time that is not the service's own.
+    pub provider_time: std::time::Duration,
 }
 
 /// A callback that succeeded.
@@ -108,11 +111,16 @@ impl SignIn {
             Err(landing) => return landing,
         };
         let return_to = Some(flow.return_to.clone());
-        let outcome = self.land(flow, callback, client).await;
+        let mut provider_time = std::time::Duration::ZERO;
+        let outcome = self.land(flow, callback, client, &mut provider_time).await;
         if let Err(refusal) = &outcome {
             tracing::info!(error = refusal.code(), "outside sign-in refused");
         }
-        Landing { return_to, outcome }
+        Landing {
+            return_to,
+            outcome,
+            provider_time,
+        }
     }
 
     /// The flow of the callback's state, taken; or where to go without one.
@@ -120,6 +128,7 @@ impl SignIn {
         let unknown = |outcome| Landing {
             return_to: None,
             outcome: Err(outcome),
+            provider_time: std::time::Duration::ZERO,
         };
         let Some(state) = callback.state.as_deref().and_then(OneTimeToken::parse) else {
             return Err(unknown(FederationRefusal::InvalidState));
@@ -145,6 +154,7 @@ impl SignIn {
         flow: ReturnedFlow,
         callback: ProviderCallback,
         client: ClientInfo,
+        provider_time: &mut std::time::Duration,
     ) -> Result<Landed, FederationRefusal> {
         let core = &self.core;
         // The state is spent whatever follows; a state from another browser, or brought
@@ -182,12 +192,14 @@ impl SignIn {
             nonce: secrets.nonce(),
             pkce_verifier: secrets.pkce_verifier(),
         };
-        let proven = match self
+        let asked = std::time::Instant::now();
+        let redeemed = self
             .federation
             .providers
             .redeem(&flow.provider, &answer)
-            .await
-        {
+            .await;
+        *provider_time = asked.elapsed();
+        let proven = match redeemed {
             Ok(proven) => proven,
             Err(error) => {
                 tracing::info!(%error, cause = ?std::error::Error::source(&error), "provider's answer refused");
