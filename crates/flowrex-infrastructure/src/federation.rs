@@ -62,8 +62,6 @@ pub struct ProviderSettings {
     pub name: String,
     /// The OpenID Connect issuer.
     pub issuer: Option<String>,
-    /// Microsoft's multi-tenant endpoint (`{tenantid}` issuers; the subject is `tid:oid`).
-    pub multi_tenant: bool,
     /// The callback is a `form_post` (Apple).
     pub form_post: bool,
     /// The client id.
@@ -93,6 +91,9 @@ struct Discovered {
     algorithms: Vec<CoreJwsSigningAlgorithm>,
     /// It sends the `iss` response parameter (RFC 9207).
     iss_parameter: bool,
+    /// Its issuer is a `{tenantid}` template (Microsoft's multi-tenant endpoints): the key
+    /// of an identity is `tid:oid`, and each token's issuer is its tenant's.
+    multi_tenant: bool,
 }
 
 struct Provider {
@@ -107,7 +108,9 @@ struct Provider {
 /// The configured providers.
 pub struct OutsideProviders {
     providers: Vec<Arc<Provider>>,
-    http: reqwest::Client,
+    /// Built only when there is a provider: its TLS roots cost memory a service without
+    /// providers need not hold.
+    http: Option<reqwest::Client>,
 }
 
 impl std::fmt::Debug for OutsideProviders {
@@ -124,13 +127,19 @@ impl OutsideProviders {
     /// # Errors
     /// The HTTP client cannot be built (no TLS roots).
     pub fn new(settings: Vec<ProviderSettings>) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            // Following redirects would let a provider's answer reach other hosts.
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(PROVIDER_TIMEOUT)
-            .user_agent("flowrex")
-            .build()
-            .context("the HTTP client for outside providers")?;
+        let http = if settings.is_empty() {
+            None
+        } else {
+            Some(
+                reqwest::Client::builder()
+                    // Following redirects would let a provider's answer reach other hosts.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(PROVIDER_TIMEOUT)
+                    .user_agent("flowrex")
+                    .build()
+                    .context("the HTTP client for outside providers")?,
+            )
+        };
         Ok(Self {
             providers: settings
                 .into_iter()
@@ -164,6 +173,11 @@ impl OutsideProviders {
                 );
             }
         }
+    }
+
+    /// The HTTP client (there is one whenever there is a provider to use it for).
+    fn http(&self) -> Result<&reqwest::Client, ProviderError> {
+        self.http.as_ref().ok_or(ProviderError::Unknown)
     }
 
     fn find(&self, id: &ProviderId) -> Result<&Arc<Provider>, ProviderError> {
@@ -218,8 +232,8 @@ impl OutsideProviders {
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
         );
-        let raw: serde_json::Value = self
-            .http
+        let http = self.http()?;
+        let raw: serde_json::Value = http
             .get(&url)
             .send()
             .await
@@ -236,17 +250,20 @@ impl OutsideProviders {
             .with_context(|| format!("{url}: not a discovery document"))?;
         let advertised = metadata.issuer().as_str();
         let expected = issuer.trim_end_matches('/');
-        // Microsoft's multi-tenant endpoint names a template; every other issuer must be the
-        // one configured, exactly (OpenID Connect Discovery, section 4.3).
-        let matches = if settings.multi_tenant {
-            advertised.contains("{tenantid}")
+        // Every issuer must be the one configured, exactly (OpenID Connect Discovery,
+        // section 4.3) — but Microsoft's multi-tenant endpoints (`common`, `organizations`)
+        // name a template, `https://login.microsoftonline.com/{tenantid}/v2.0`, on the same
+        // host: then each ID token's issuer must be its own tenant's.
+        let multi_tenant = advertised.contains("{tenantid}");
+        let matches = if multi_tenant {
+            same_origin(advertised, expected)
         } else {
             advertised.trim_end_matches('/') == expected
         };
         if !matches {
             anyhow::bail!("{url} names the issuer `{advertised}`, not `{expected}`");
         }
-        let jwks: CoreJsonWebKeySet = JsonWebKeySet::fetch_async(metadata.jwks_uri(), &self.http)
+        let jwks: CoreJsonWebKeySet = JsonWebKeySet::fetch_async(metadata.jwks_uri(), http)
             .await
             .map_err(|error| anyhow!("{}: {error}", metadata.jwks_uri().as_str()))?;
         let algorithms: Vec<CoreJwsSigningAlgorithm> = metadata
@@ -259,6 +276,7 @@ impl OutsideProviders {
             anyhow::bail!("{url} advertises no asymmetric ID token algorithm");
         }
         let discovered = Discovered {
+            multi_tenant,
             metadata: metadata.set_jwks(jwks),
             algorithms,
             iss_parameter,
@@ -285,7 +303,10 @@ impl OutsideProviders {
             *last = Some(Instant::now());
         }
         let uri = discovered.metadata.jwks_uri();
-        match JsonWebKeySet::fetch_async(uri, &self.http).await {
+        let Ok(http) = self.http() else {
+            return false;
+        };
+        match JsonWebKeySet::fetch_async(uri, http).await {
             Ok(jwks) => {
                 let refreshed = Discovered {
                     metadata: discovered.metadata.clone().set_jwks(jwks),
@@ -343,7 +364,7 @@ impl OutsideProviders {
         // issuer's name is refused from any provider (a mix-up).
         match &answer.iss {
             Some(iss)
-                if !settings.multi_tenant
+                if !discovered.multi_tenant
                     && iss.trim_end_matches('/') != issuer.trim_end_matches('/') =>
             {
                 return Err(ProviderError::InvalidIdToken(anyhow!(
@@ -362,7 +383,7 @@ impl OutsideProviders {
             .exchange_code(AuthorizationCode::new(answer.code.clone()))
             .map_err(|error| ProviderError::Failed(anyhow!(error)))?
             .set_pkce_verifier(PkceCodeVerifier::new(answer.pkce_verifier.clone()))
-            .request_async(&self.http)
+            .request_async(self.http()?)
             .await
             .map_err(|error| ProviderError::Failed(anyhow!("code exchange: {error}")))?;
         let id_token = token
@@ -375,7 +396,7 @@ impl OutsideProviders {
             let verifier = client
                 .id_token_verifier()
                 .set_allowed_algs(discovered.algorithms.clone())
-                .require_issuer_match(!settings.multi_tenant)
+                .require_issuer_match(!discovered.multi_tenant)
                 .set_issue_time_verifier_fn(move |iat| {
                     if iat > now + IAT_LEEWAY {
                         Err(format!("issued in the future ({iat})"))
@@ -410,7 +431,7 @@ impl OutsideProviders {
             }
             _ => {}
         }
-        let subject = if settings.multi_tenant {
+        let subject = if discovered.multi_tenant {
             let tenant = tenant_claims(&id_token.to_string())?;
             let expected = issuer.replace("{tenantid}", &tenant.tid);
             if claims.issuer().as_str() != expected {
@@ -464,13 +485,13 @@ impl OutsideProviders {
         let token = client
             .exchange_code(AuthorizationCode::new(answer.code.clone()))
             .set_pkce_verifier(PkceCodeVerifier::new(answer.pkce_verifier.clone()))
-            .request_async(&self.http)
+            .request_async(self.http()?)
             .await
             .map_err(|e| failed("code exchange", &e))?;
         let bearer = token.access_token().secret().clone();
+        let http = self.http()?;
         let get = |path: &str| {
-            self.http
-                .get(format!("{}/{path}", settings.api_url))
+            http.get(format!("{}/{path}", settings.api_url))
                 .bearer_auth(&bearer)
                 .header(reqwest::header::ACCEPT, "application/vnd.github+json")
                 .send()
@@ -523,6 +544,14 @@ impl Provider {
             kind: self.settings.kind,
             rules: self.settings.rules,
         }
+    }
+}
+
+/// Whether two addresses have the same scheme, host and port.
+fn same_origin(one: &str, other: &str) -> bool {
+    match (url::Url::parse(one), url::Url::parse(other)) {
+        (Ok(one), Ok(other)) => one.origin() == other.origin(),
+        _ => false,
     }
 }
 

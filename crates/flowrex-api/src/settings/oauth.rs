@@ -63,9 +63,6 @@ pub struct ProviderConfig {
     /// The OpenID Connect issuer (`oidc`): discovery at
     /// `{issuer}/.well-known/openid-configuration`.
     pub issuer: Option<String>,
-    /// Microsoft's multi-tenant endpoint: the ID token's issuer names the user's tenant
-    /// (`{tenantid}` in the discovery document), and the subject is `tid` and `oid`.
-    pub multi_tenant: bool,
     /// The callback is a `form_post` (Apple).
     pub form_post: bool,
     /// The client id registered at the provider.
@@ -97,7 +94,6 @@ pub struct OauthConfig {
 struct Preset {
     issuer: &'static str,
     name: &'static str,
-    multi_tenant: bool,
     form_post: bool,
 }
 
@@ -106,19 +102,16 @@ fn preset(id: &str) -> Option<Preset> {
         "google" => Some(Preset {
             issuer: "https://accounts.google.com",
             name: "Google",
-            multi_tenant: false,
             form_post: false,
         }),
         "microsoft" => Some(Preset {
             issuer: "https://login.microsoftonline.com/common/v2.0",
             name: "Microsoft",
-            multi_tenant: true,
             form_post: false,
         }),
         "apple" => Some(Preset {
             issuer: "https://appleid.apple.com",
             name: "Apple",
-            multi_tenant: false,
             form_post: true,
         }),
         _ => None,
@@ -233,7 +226,6 @@ fn provider(
             .unwrap_or_else(|| id.as_str().to_owned()),
         kind,
         issuer: issuer.filter(|_| kind == ProviderKind::Oidc),
-        multi_tenant: preset.as_ref().is_some_and(|p| p.multi_tenant) && get("issuer").is_none(),
         form_post: preset.as_ref().is_some_and(|p| p.form_post),
         client_id,
         client_secret: SecretString::from(get("client_secret").unwrap_or_default()),

@@ -189,7 +189,6 @@ impl Adapters {
                     kind: p.kind,
                     name: p.name.clone(),
                     issuer: p.issuer.clone(),
-                    multi_tenant: p.multi_tenant,
                     form_post: p.form_post,
                     client_id: p.client_id.clone(),
                     client_secret: p.client_secret.clone(),

@@ -40,6 +40,14 @@ enum Case {
     AlgNone,
     Hmac,
     CallbackIssOfAnother,
+    /// Microsoft's multi-tenant endpoint: a token of tenant `tid` for object `oid`, its
+    /// issuer naming `iss_tenant`, with address `email`.
+    Tenant {
+        tid: &'static str,
+        oid: &'static str,
+        iss_tenant: &'static str,
+        email: &'static str,
+    },
 }
 
 #[derive(Default)]
@@ -72,6 +80,10 @@ fn start_provider(shared: Shared) -> String {
                 web::get().to(discovery),
             )
             .route("/jwks", web::get().to(jwks))
+            .route(
+                "/common/v2.0/.well-known/openid-configuration",
+                web::get().to(tenant_discovery),
+            )
             .route("/authorize", web::get().to(authorize))
             .route("/token", web::post().to(token))
     })
@@ -96,6 +108,21 @@ async fn discovery(shared: web::Data<Shared>, issuer: web::Data<String>) -> Http
         // What a careless provider advertises: the service must still take only RS256.
         "id_token_signing_alg_values_supported": ["RS256", "HS256", "none"],
         "authorization_response_iss_parameter_supported": true,
+    }))
+}
+
+/// Microsoft's multi-tenant discovery: the issuer is a `{tenantid}` template.
+async fn tenant_discovery(shared: web::Data<Shared>, issuer: web::Data<String>) -> HttpResponse {
+    shared.lock().unwrap().discovery_reads += 1;
+    let issuer = issuer.as_str();
+    HttpResponse::Ok().json(json!({
+        "issuer": format!("{issuer}/{{tenantid}}/v2.0"),
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
     }))
 }
 
@@ -183,6 +210,19 @@ async fn token(
             claims["iat"] = json!(now - 600);
             claims["exp"] = json!(now - 300);
         }
+        Case::Tenant {
+            tid,
+            oid,
+            iss_tenant,
+            email,
+        } => {
+            claims["iss"] = json!(format!("{}/{iss_tenant}/v2.0", issuer.as_str()));
+            claims["sub"] = json!(format!("pairwise-{oid}-{}", now));
+            claims["tid"] = json!(tid);
+            claims["oid"] = json!(oid);
+            claims["email"] = json!(email);
+            claims["email_verified"] = json!(false);
+        }
         Case::IssuedInTheFuture => {
             claims["iat"] = json!(now + 600);
             claims["exp"] = json!(now + 900);
@@ -243,7 +283,10 @@ async fn every_bad_answer_is_refused_with_its_code_and_nothing_written() {
             .env("APP_SECRET_KEY", "bad-provider-test-app-secret")
             .env("BCRYPT_COST", "4")
             .env("PUBLIC_URL", &base)
-            .env("OAUTH_PROVIDERS", "bad,apple")
+            .env("OAUTH_PROVIDERS", "bad,apple,microsoft")
+            .env("OAUTH_MICROSOFT_ISSUER", format!("{issuer}/common/v2.0"))
+            .env("OAUTH_MICROSOFT_CLIENT_ID", CLIENT_ID)
+            .env("OAUTH_MICROSOFT_CLIENT_SECRET", CLIENT_SECRET)
             .env("OAUTH_APPLE_ISSUER", &issuer)
             .env("OAUTH_APPLE_CLIENT_ID", CLIENT_ID)
             .env("OAUTH_APPLE_CLIENT_SECRET", CLIENT_SECRET)
@@ -263,13 +306,13 @@ async fn every_bad_answer_is_refused_with_its_code_and_nothing_written() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let flow = |challenge: Option<&'static str>| {
+    let flow_with = |provider: &'static str, challenge: Option<&'static str>| {
         let http = http.clone();
         let base = base.clone();
         async move {
             let mut browser = Browser::default();
             let mut authorize = format!(
-                "{base}/api/v1/auth/oauth/bad/authorize?return_to={}",
+                "{base}/api/v1/auth/oauth/{provider}/authorize?return_to={}",
                 urlencode(RETURN_TO)
             );
             if let Some(challenge) = challenge {
@@ -287,6 +330,7 @@ async fn every_bad_answer_is_refused_with_its_code_and_nothing_written() {
             response.headers()[LOCATION].to_str().unwrap().to_owned()
         }
     };
+    let flow = |challenge| flow_with("bad", challenge);
     for case in [
         Case::WrongIssuer,
         Case::WrongAudience,
@@ -342,14 +386,14 @@ async fn every_bad_answer_is_refused_with_its_code_and_nothing_written() {
         .unwrap();
     assert_eq!(me["email"], "someone@example.com");
     assert_eq!(me["id"], 1, "no account was made by any refused answer");
-    // Thirteen flows; two providers on this issuer (bad, apple), each discovered once with
-    // its key set, and the key set read once more for the token signed by a key it did not
-    // hold: nothing per sign-in but the code exchange.
+    // Thirteen flows; three providers on this server (bad, apple, microsoft), each
+    // discovered once with its key set, and the key set read once more for the token signed
+    // by a key it did not hold: nothing per sign-in but the code exchange.
     let (discoveries, key_sets) = {
         let provider = shared.lock().unwrap();
         (provider.discovery_reads, provider.key_set_reads)
     };
-    assert_eq!((discoveries, key_sets), (2, 3));
+    assert_eq!((discoveries, key_sets), (3, 4));
 
     // Apple's preset answers with a form post: the service's page carries the answer on to
     // the GET callback, from its own origin, where the flow's cookie is sent.
@@ -408,6 +452,78 @@ async fn every_bad_answer_is_refused_with_its_code_and_nothing_written() {
         query_param(back, "error").as_deref(),
         Some("account_exists"),
         "{back}"
+    );
+
+    // Microsoft's multi-tenant endpoint: the discovery names a {tenantid} template; the key
+    // is the tenant and object id (never the address, which Microsoft lets users set), and
+    // a token whose issuer is another tenant's is refused.
+    let tenant_sign_in = |case: Case| {
+        shared.lock().unwrap().case = Some(case);
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let back = flow_with("microsoft", None).await;
+            let Some(code) = query_param(&back, "code") else {
+                return Err(back);
+            };
+            let tokens: Value = exchange(json!({"code": code})).await.json().await.unwrap();
+            let me: Value = http
+                .get(format!("{base}/api/v1/auth/me"))
+                .bearer_auth(tokens["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            Ok(me)
+        }
+    };
+    let first = tenant_sign_in(Case::Tenant {
+        tid: "tenant-a",
+        oid: "object-1",
+        iss_tenant: "tenant-a",
+        email: "ms@example.com",
+    })
+    .await
+    .unwrap();
+    assert_eq!(first["email"], "ms@example.com");
+    assert_eq!(
+        first["is_verified"], false,
+        "Microsoft's email claim is not proof"
+    );
+    // The same object with another address (the nOAuth case): the same account.
+    let again = tenant_sign_in(Case::Tenant {
+        tid: "tenant-a",
+        oid: "object-1",
+        iss_tenant: "tenant-a",
+        email: "ceo@victim.example",
+    })
+    .await
+    .unwrap();
+    assert_eq!(again["id"], first["id"]);
+    // The same object id in another tenant: another identity, so another account.
+    let other = tenant_sign_in(Case::Tenant {
+        tid: "tenant-b",
+        oid: "object-1",
+        iss_tenant: "tenant-b",
+        email: "other@example.com",
+    })
+    .await
+    .unwrap();
+    assert_ne!(other["id"], first["id"]);
+    let refused = tenant_sign_in(Case::Tenant {
+        tid: "tenant-a",
+        oid: "object-1",
+        iss_tenant: "tenant-b",
+        email: "ms@example.com",
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(
+        query_param(&refused, "error").as_deref(),
+        Some("invalid_id_token"),
+        "{refused}"
     );
 }
 
