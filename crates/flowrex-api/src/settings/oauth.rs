@@ -217,6 +217,8 @@ fn provider(
         Ok::<_, SettingsError>(url.trim_end_matches('/').to_owned())
     };
     let default_scopes = match kind {
+        // Apple knows no `profile` scope: its name scope is `name`.
+        ProviderKind::Oidc if id.as_str() == "apple" => "openid email name",
         ProviderKind::Oidc => "openid email profile",
         ProviderKind::Github => "read:user user:email",
     };
