@@ -1,5 +1,6 @@
 //! Sign-in with outside providers. `identities`: a provider's account linked to a user,
-//! unique by provider and subject (the provider's stable key, never the address), with the
+//! unique by provider and subject (the provider's stable key, never the address; compared
+//! exactly, also on MySQL/MariaDB), with the
 //! address it last reported and when it was linked and last used; `federation_flows`: a
 //! flow between its start and its exchange — the SHA-256 of its `state` and of the
 //! browser's cookie, where it returns to, the front end's own PKCE challenge, the user who
@@ -10,6 +11,7 @@
 //! password logins.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::columns::{big_serial, text, timestamp, user_id, varchar};
 use crate::statements::{
@@ -26,8 +28,8 @@ async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
             new_table(Identities::Table)
                 .col(big_serial(Identities::Id))
                 .col(user_id(Identities::UserId, true))
-                .col(varchar(Identities::Provider, 32, true))
-                .col(varchar(Identities::Subject, 255, true))
+                .col(exact(backend, varchar(Identities::Provider, 32, true)))
+                .col(exact(backend, varchar(Identities::Subject, 255, true)))
                 .col(varchar(Identities::Email, 255, false))
                 .col(timestamp(backend, Identities::CreatedAt, true))
                 .col(timestamp(backend, Identities::LastLoginAt, false))
@@ -122,6 +124,15 @@ async fn up(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
             .to_owned(),
     )
     .await
+}
+
+/// `column` compared exactly on MySQL/MariaDB too, whose default collations ignore case,
+/// accents and trailing spaces: a provider's subject `Alice` is not `alice`.
+fn exact(backend: DbBackend, mut column: ColumnDef) -> ColumnDef {
+    if backend == DbBackend::MySql {
+        column.extra("COLLATE utf8mb4_bin");
+    }
+    column
 }
 
 async fn down(manager: &SchemaManager<'_>) -> Result<(), DbErr> {

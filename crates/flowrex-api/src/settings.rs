@@ -327,7 +327,7 @@ impl Settings {
             listing.extend(section);
         }
         for provider in &checked.oauth.providers {
-            listing.extend(provider.listing());
+            listing.extend(oauth::listing(provider));
         }
         // Where a value is normalised on the way in, the listing shows the one in force.
         for (name, value) in &mut listing {

@@ -29,6 +29,16 @@ const MAX_PROVIDER_ID: usize = 32;
 /// The longest subject kept, in characters (OpenID Connect allows 255 ASCII characters).
 pub const MAX_SUBJECT: usize = 255;
 
+/// Whether `raw` can key an identity: 1 to [`MAX_SUBJECT`] printable ASCII characters
+/// (OpenID Connect's `sub`), without surrounding spaces — never cut short, and never two
+/// subjects a database collation could take for one.
+pub fn is_subject(raw: &str) -> bool {
+    !raw.is_empty()
+        && raw.len() <= MAX_SUBJECT
+        && raw.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && raw.trim() == raw
+}
+
 /// A configured provider's id (`google`, `corp-sso`): lower-case letters, digits and `-`,
 /// at most 32 characters, starting with a letter or a digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -338,6 +348,16 @@ mod tests {
         }
         for bad in ["", "Google", "corp_sso", "-x", "a b", "é", &"a".repeat(33)] {
             assert!(ProviderId::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_subject_is_printable_ascii_up_to_255_characters_without_surrounding_spaces() {
+        for good in ["1", "248289761001", "tid:oid", "a b", &"x".repeat(255)] {
+            assert!(is_subject(good), "{good}");
+        }
+        for bad in ["", " a", "a ", "süb", "a\u{0}b", "a\nb", &"x".repeat(256)] {
+            assert!(!is_subject(bad), "{bad:?}");
         }
     }
 

@@ -28,8 +28,8 @@ use flowrex_domain::ports::{
 };
 use flowrex_domain::{EmailAddress, ProvenIdentity, ProviderId, ProviderKind, ProviderRules};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, JsonWebKeySet,
@@ -78,9 +78,6 @@ pub struct ProviderSettings {
     pub token_url: String,
     /// `github`: the API root.
     pub api_url: String,
-    /// The callback address registered at the provider
-    /// (`{PUBLIC_URL}/api/v1/auth/oauth/{id}/callback`).
-    pub redirect_url: String,
 }
 
 /// A discovery document read, with its key set.
@@ -98,6 +95,9 @@ struct Discovered {
 
 struct Provider {
     settings: ProviderSettings,
+    /// The callback address registered at the provider
+    /// (`{PUBLIC_URL}/api/v1/auth/oauth/{id}/callback`).
+    redirect_url: String,
     discovered: RwLock<Option<Discovered>>,
     /// Held while a discovery runs: a request that arrives meanwhile waits for it.
     discovering: tokio::sync::Mutex<()>,
@@ -122,11 +122,13 @@ impl std::fmt::Debug for OutsideProviders {
 }
 
 impl OutsideProviders {
-    /// The providers of `settings` (none discovered yet: see [`Self::retry`]).
+    /// The providers of `settings`, their callbacks under `public_url` (none discovered
+    /// yet: see [`Self::retry`]).
     ///
     /// # Errors
     /// The HTTP client cannot be built (no TLS roots).
-    pub fn new(settings: Vec<ProviderSettings>) -> anyhow::Result<Self> {
+    pub fn new(settings: Vec<ProviderSettings>, public_url: &str) -> anyhow::Result<Self> {
+        let public_url = public_url.trim_end_matches('/');
         let http = if settings.is_empty() {
             None
         } else {
@@ -145,6 +147,10 @@ impl OutsideProviders {
                 .into_iter()
                 .map(|settings| {
                     Arc::new(Provider {
+                        redirect_url: format!(
+                            "{public_url}/api/v1/auth/oauth/{}/callback",
+                            settings.id
+                        ),
                         settings,
                         discovered: RwLock::new(None),
                         discovering: tokio::sync::Mutex::new(()),
@@ -327,7 +333,7 @@ impl OutsideProviders {
     }
 
     fn oidc_client(
-        settings: &ProviderSettings,
+        provider: &Provider,
         discovered: &Discovered,
     ) -> Result<
         CoreClient<
@@ -340,16 +346,31 @@ impl OutsideProviders {
         >,
         ProviderError,
     > {
+        let settings = &provider.settings;
         let secret = settings.client_secret.expose_secret();
-        Ok(CoreClient::from_provider_metadata(
+        // The client secret in the token request's body where the provider takes it only
+        // there (Apple advertises `client_secret_post` alone); HTTP Basic otherwise.
+        let post_only = discovered
+            .metadata
+            .token_endpoint_auth_methods_supported()
+            .is_some_and(|methods| {
+                methods.contains(&CoreClientAuthMethod::ClientSecretPost)
+                    && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
+            });
+        let client = CoreClient::from_provider_metadata(
             discovered.metadata.clone(),
             ClientId::new(settings.client_id.clone()),
             (!secret.is_empty()).then(|| ClientSecret::new(secret.to_owned())),
         )
         .set_redirect_uri(
-            RedirectUrl::new(settings.redirect_url.clone())
+            RedirectUrl::new(provider.redirect_url.clone())
                 .map_err(|error| ProviderError::Failed(anyhow!(error)))?,
-        ))
+        );
+        Ok(if post_only {
+            client.set_auth_type(openidconnect::AuthType::RequestBody)
+        } else {
+            client
+        })
     }
 
     async fn oidc_redeem(
@@ -378,7 +399,7 @@ impl OutsideProviders {
             }
             _ => {}
         }
-        let client = Self::oidc_client(settings, &discovered)?;
+        let client = Self::oidc_client(provider, &discovered)?;
         let token = client
             .exchange_code(AuthorizationCode::new(answer.code.clone()))
             .map_err(|error| ProviderError::Failed(anyhow!(error)))?
@@ -391,7 +412,7 @@ impl OutsideProviders {
             .ok_or_else(|| ProviderError::InvalidIdToken(anyhow!("no ID token")))?;
         let nonce = Nonce::new(answer.nonce.clone());
         let verify = |discovered: &Discovered| {
-            let client = Self::oidc_client(settings, discovered)?;
+            let client = Self::oidc_client(provider, discovered)?;
             let now = chrono::Utc::now();
             let verifier = client
                 .id_token_verifier()
@@ -439,6 +460,17 @@ impl OutsideProviders {
                     "issuer is not the user's tenant's"
                 )));
             }
+            // RFC 9207 for a tenant template: the callback's `iss` (when sent) must be the
+            // token's tenant's issuer too.
+            if answer
+                .iss
+                .as_deref()
+                .is_some_and(|iss| iss.trim_end_matches('/') != expected.trim_end_matches('/'))
+            {
+                return Err(ProviderError::InvalidIdToken(anyhow!(
+                    "callback iss is another tenant's"
+                )));
+            }
             format!("{}:{}", tenant.tid, tenant.oid)
         } else {
             claims.subject().as_str().to_owned()
@@ -460,9 +492,10 @@ impl OutsideProviders {
 
     async fn github_redeem(
         &self,
-        settings: &ProviderSettings,
+        provider: &Provider,
         answer: &ProviderAnswer,
     ) -> Result<ProvenIdentity, ProviderError> {
+        let settings = &provider.settings;
         let failed = |what: &str, error: &dyn std::fmt::Display| {
             ProviderError::Failed(anyhow!("{what}: {error}"))
         };
@@ -479,7 +512,7 @@ impl OutsideProviders {
                     .map_err(|e| failed("token url", &e))?,
             )
             .set_redirect_uri(
-                RedirectUrl::new(settings.redirect_url.clone())
+                RedirectUrl::new(provider.redirect_url.clone())
                     .map_err(|e| failed("redirect url", &e))?,
             );
         let token = client
@@ -624,7 +657,7 @@ impl IdentityProviders for OutsideProviders {
         let url = match settings.kind {
             ProviderKind::Oidc => {
                 let discovered = self.discovered(provider).await?;
-                let client = Self::oidc_client(settings, &discovered)?;
+                let client = Self::oidc_client(provider, &discovered)?;
                 let state = request.state.clone();
                 let nonce = request.nonce.clone();
                 let mut authorize = client
@@ -647,7 +680,7 @@ impl IdentityProviders for OutsideProviders {
                 url.query_pairs_mut()
                     .append_pair("response_type", "code")
                     .append_pair("client_id", &settings.client_id)
-                    .append_pair("redirect_uri", &settings.redirect_url)
+                    .append_pair("redirect_uri", &provider.redirect_url)
                     .append_pair("scope", &settings.scopes.join(" "))
                     .append_pair("state", &request.state)
                     .append_pair("code_challenge", &request.pkce_challenge)
@@ -667,7 +700,7 @@ impl IdentityProviders for OutsideProviders {
         let provider = self.find(id)?;
         match provider.settings.kind {
             ProviderKind::Oidc => self.oidc_redeem(provider, answer).await,
-            ProviderKind::Github => self.github_redeem(&provider.settings, answer).await,
+            ProviderKind::Github => self.github_redeem(provider, answer).await,
         }
     }
 }

@@ -34,6 +34,38 @@ impl SeaOrmFederationStore {
     }
 }
 
+impl SeaOrmFederationStore {
+    /// Spends the flow whose `hash` column holds `fingerprint`, by one conditional `UPDATE`
+    /// (`used` still null, `expires` after `at`) whose affected-row count decides which of
+    /// two concurrent calls spends it; the row, read back, for the one that did.
+    async fn spend(
+        &self,
+        hash: federation_flows::Column,
+        used: federation_flows::Column,
+        expires: federation_flows::Column,
+        fingerprint: &TokenFingerprint,
+        at: DateTime<Utc>,
+    ) -> Result<Option<federation_flows::Model>, FederationStoreError> {
+        let spent = federation_flows::Entity::update_many()
+            .col_expr(used, Expr::value(at))
+            .filter(hash.eq(fingerprint.as_str()))
+            .filter(used.is_null())
+            .filter(expires.gt(at))
+            .exec(&self.db)
+            .await
+            .map_err(store_error)?;
+        if spent.rows_affected != 1 {
+            return Ok(None);
+        }
+        unique_row(
+            || federation_flows::Entity::find().filter(hash.eq(fingerprint.as_str())),
+            &self.db,
+        )
+        .await
+        .map_err(store_error)
+    }
+}
+
 fn store_error(error: DbErr) -> FederationStoreError {
     if is_unavailable(&error) {
         FederationStoreError::Unavailable(anyhow!(error))
@@ -140,27 +172,16 @@ impl FederationStore for SeaOrmFederationStore {
         state: &TokenFingerprint,
         at: DateTime<Utc>,
     ) -> Result<Option<ReturnedFlow>, FederationStoreError> {
-        let taken = federation_flows::Entity::update_many()
-            .col_expr(federation_flows::Column::StateUsedAt, Expr::value(at))
-            .filter(federation_flows::Column::StateHash.eq(state.as_str()))
-            .filter(federation_flows::Column::StateUsedAt.is_null())
-            .filter(federation_flows::Column::ExpiresAt.gt(at))
-            .exec(&self.db)
-            .await
-            .map_err(store_error)?;
-        if taken.rows_affected != 1 {
-            return Ok(None);
-        }
-        let Some(row) = unique_row(
-            || {
-                federation_flows::Entity::find()
-                    .filter(federation_flows::Column::StateHash.eq(state.as_str()))
-            },
-            &self.db,
-        )
-        .await
-        .map_err(store_error)?
-        else {
+        let spent = self
+            .spend(
+                federation_flows::Column::StateHash,
+                federation_flows::Column::StateUsedAt,
+                federation_flows::Column::ExpiresAt,
+                state,
+                at,
+            )
+            .await?;
+        let Some(row) = spent else {
             return Ok(None);
         };
         Ok(Some(ReturnedFlow {
@@ -209,27 +230,16 @@ impl FederationStore for SeaOrmFederationStore {
         code: &TokenFingerprint,
         at: DateTime<Utc>,
     ) -> Result<Option<RedeemedCode>, FederationStoreError> {
-        let taken = federation_flows::Entity::update_many()
-            .col_expr(federation_flows::Column::CodeUsedAt, Expr::value(at))
-            .filter(federation_flows::Column::CodeHash.eq(code.as_str()))
-            .filter(federation_flows::Column::CodeUsedAt.is_null())
-            .filter(federation_flows::Column::CodeExpiresAt.gt(at))
-            .exec(&self.db)
-            .await
-            .map_err(store_error)?;
-        if taken.rows_affected != 1 {
-            return Ok(None);
-        }
-        let Some(row) = unique_row(
-            || {
-                federation_flows::Entity::find()
-                    .filter(federation_flows::Column::CodeHash.eq(code.as_str()))
-            },
-            &self.db,
-        )
-        .await
-        .map_err(store_error)?
-        else {
+        let spent = self
+            .spend(
+                federation_flows::Column::CodeHash,
+                federation_flows::Column::CodeUsedAt,
+                federation_flows::Column::CodeExpiresAt,
+                code,
+                at,
+            )
+            .await?;
+        let Some(row) = spent else {
             return Ok(None);
         };
         let Some(user) = stamped(row.user_id, row.stamp) else {
@@ -239,6 +249,7 @@ impl FederationStore for SeaOrmFederationStore {
             user,
             provider: provider(&row.provider)?,
             client_challenge: row.client_challenge,
+            browser: TokenFingerprint::from_stored(row.browser_hash),
         }))
     }
 

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::section::section;
 use super::{SettingsError, invalid};
 use flowrex_domain::{ProviderId, ProviderKind, ProviderRules};
+use flowrex_infrastructure::ProviderSettings;
 
 section! {
     /// `OAUTH_PROVIDERS`, `OAUTH_RETURN_URLS`.
@@ -51,41 +52,11 @@ const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
 const GITHUB_TOKEN: &str = "https://github.com/login/oauth/access_token";
 const GITHUB_API: &str = "https://api.github.com";
 
-/// One provider, checked.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    /// Its id.
-    pub id: ProviderId,
-    /// How Flowrex talks to it.
-    pub kind: ProviderKind,
-    /// Its display name.
-    pub name: String,
-    /// The OpenID Connect issuer (`oidc`): discovery at
-    /// `{issuer}/.well-known/openid-configuration`.
-    pub issuer: Option<String>,
-    /// The callback is a `form_post` (Apple).
-    pub form_post: bool,
-    /// The client id registered at the provider.
-    pub client_id: String,
-    /// The client secret (redacted everywhere).
-    pub client_secret: SecretString,
-    /// The scopes asked for.
-    pub scopes: Vec<String>,
-    /// What it may do.
-    pub rules: ProviderRules,
-    /// `github`: the authorization endpoint.
-    pub authorize_url: String,
-    /// `github`: the token endpoint.
-    pub token_url: String,
-    /// `github`: the API root (`{api}/user`, `{api}/user/emails`).
-    pub api_url: String,
-}
-
 /// The providers and the return addresses, checked.
 #[derive(Debug, Clone, Default)]
 pub struct OauthConfig {
     /// The providers, in `OAUTH_PROVIDERS` order.
-    pub providers: Vec<ProviderConfig>,
+    pub providers: Vec<ProviderSettings>,
     /// `OAUTH_RETURN_URLS`.
     pub return_urls: Vec<String>,
 }
@@ -129,7 +100,7 @@ impl OauthSection {
         &self,
         field: impl Fn(&str, &str) -> Option<String>,
     ) -> Result<OauthConfig, SettingsError> {
-        let mut providers: Vec<ProviderConfig> = Vec::new();
+        let mut providers: Vec<ProviderSettings> = Vec::new();
         for raw in list(&self.oauth_providers) {
             let id = ProviderId::parse(&raw).ok_or_else(|| {
                 invalid(
@@ -174,7 +145,7 @@ pub fn variable(id: &ProviderId, field: &str) -> String {
 fn provider(
     id: ProviderId,
     field: &impl Fn(&str, &str) -> Option<String>,
-) -> Result<ProviderConfig, SettingsError> {
+) -> Result<ProviderSettings, SettingsError> {
     let key = id.as_str().replace('-', "_");
     let get = |name: &str| {
         field(&key, name)
@@ -222,7 +193,7 @@ fn provider(
         ProviderKind::Oidc => "openid email profile",
         ProviderKind::Github => "read:user user:email",
     };
-    Ok(ProviderConfig {
+    Ok(ProviderSettings {
         name: get("name")
             .or_else(|| preset.as_ref().map(|p| p.name.to_owned()))
             .unwrap_or_else(|| id.as_str().to_owned()),
@@ -248,38 +219,39 @@ fn provider(
     })
 }
 
-impl ProviderConfig {
-    /// The provider's settings as `config check` lists them (the secret redacted).
-    pub fn listing(&self) -> Vec<(String, String)> {
-        let secret = if self.client_secret.expose_secret().is_empty() {
-            String::new()
-        } else {
-            "(redacted)".to_owned()
-        };
-        let mut rows = vec![
-            ("kind", self.kind.as_str().to_owned()),
-            ("name", self.name.clone()),
-            ("client_id", self.client_id.clone()),
-            ("client_secret", secret),
-            ("scopes", self.scopes.join(" ")),
-            ("create_accounts", self.rules.create_accounts.to_string()),
-            (
-                "link_by_verified_email",
-                self.rules.link_by_verified_email.to_string(),
-            ),
-        ];
-        match self.kind {
-            ProviderKind::Oidc => rows.push(("issuer", self.issuer.clone().unwrap_or_default())),
-            ProviderKind::Github => {
-                rows.push(("authorize_url", self.authorize_url.clone()));
-                rows.push(("token_url", self.token_url.clone()));
-                rows.push(("api_url", self.api_url.clone()));
-            }
+/// A provider's settings as `config check` lists them (the secret redacted).
+pub fn listing(provider: &ProviderSettings) -> Vec<(String, String)> {
+    let secret = if provider.client_secret.expose_secret().is_empty() {
+        String::new()
+    } else {
+        "(redacted)".to_owned()
+    };
+    let mut rows = vec![
+        ("kind", provider.kind.as_str().to_owned()),
+        ("name", provider.name.clone()),
+        ("client_id", provider.client_id.clone()),
+        ("client_secret", secret),
+        ("scopes", provider.scopes.join(" ")),
+        (
+            "create_accounts",
+            provider.rules.create_accounts.to_string(),
+        ),
+        (
+            "link_by_verified_email",
+            provider.rules.link_by_verified_email.to_string(),
+        ),
+    ];
+    match provider.kind {
+        ProviderKind::Oidc => rows.push(("issuer", provider.issuer.clone().unwrap_or_default())),
+        ProviderKind::Github => {
+            rows.push(("authorize_url", provider.authorize_url.clone()));
+            rows.push(("token_url", provider.token_url.clone()));
+            rows.push(("api_url", provider.api_url.clone()));
         }
-        rows.into_iter()
-            .map(|(field, value)| (variable(&self.id, field), value))
-            .collect()
     }
+    rows.into_iter()
+        .map(|(field, value)| (variable(&provider.id, field), value))
+        .collect()
 }
 
 fn list(raw: &str) -> Vec<String> {

@@ -24,9 +24,9 @@ use flowrex_infrastructure::rate_limit::{
 use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::{
-    BcryptHasher, JwtTokens, OutsideProviders, ProviderSettings, SeaOrmAccountStore,
-    SeaOrmAuditLog, SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore,
-    SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
+    BcryptHasher, JwtTokens, OutsideProviders, SeaOrmAccountStore, SeaOrmAuditLog,
+    SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore, SeaOrmSessionStore,
+    SeaOrmUserRepository, SystemClock, TotpCodes,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -178,28 +178,9 @@ impl Adapters {
         settings: &Settings,
         public_url: &str,
     ) -> anyhow::Result<Arc<OutsideProviders>> {
-        let public_url = public_url.trim_end_matches('/');
         let providers = Arc::new(OutsideProviders::new(
-            settings
-                .oauth
-                .providers
-                .iter()
-                .map(|p| ProviderSettings {
-                    id: p.id.clone(),
-                    kind: p.kind,
-                    name: p.name.clone(),
-                    issuer: p.issuer.clone(),
-                    form_post: p.form_post,
-                    client_id: p.client_id.clone(),
-                    client_secret: p.client_secret.clone(),
-                    scopes: p.scopes.clone(),
-                    rules: p.rules,
-                    authorize_url: p.authorize_url.clone(),
-                    token_url: p.token_url.clone(),
-                    api_url: p.api_url.clone(),
-                    redirect_url: format!("{public_url}/api/v1/auth/oauth/{}/callback", p.id),
-                })
-                .collect(),
+            settings.oauth.providers.clone(),
+            public_url,
         )?);
         if !settings.oauth.providers.is_empty() {
             let retrying = providers.clone();

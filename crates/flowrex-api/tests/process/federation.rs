@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use base64::Engine;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
@@ -14,6 +15,23 @@ use serde_json::{Value, json};
 use crate::support::{BINARY, Running, spare_port, start_quiet};
 
 pub(crate) const RETURN_TO: &str = "http://localhost:3000/auth/callback";
+
+/// The built binary on `port` over `database`, its links under `public`: the settings
+/// every test of outside providers shares (the providers' own are added by each test).
+pub(crate) fn service(database: &str, port: u16, public: &str) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("DATABASE_URL", database)
+        .env("JWT_SECRET_KEY", "federation-test-secret")
+        .env("APP_SECRET_KEY", "federation-test-app-secret")
+        .env("BCRYPT_COST", "4")
+        .env("PUBLIC_URL", public);
+    command
+}
 
 fn provider_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc-provider")
@@ -52,26 +70,18 @@ fn world(accounts: Value) -> World {
         op_port,
     );
     let service = start_quiet(
-        Command::new(BINARY)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}/f.db", dir.path().display()),
-            )
-            .env("JWT_SECRET_KEY", "federation-test-secret")
-            .env("APP_SECRET_KEY", "federation-test-app-secret")
-            .env("BCRYPT_COST", "4")
-            .env("PUBLIC_URL", &base)
-            .env("OAUTH_PROVIDERS", "idp")
-            .env("OAUTH_IDP_NAME", "Test IdP")
-            .env("OAUTH_IDP_ISSUER", format!("http://127.0.0.1:{op_port}"))
-            .env("OAUTH_IDP_CLIENT_ID", "flowrex")
-            .env("OAUTH_IDP_CLIENT_SECRET", "flowrex-test-secret")
-            // The front end's page, and for the real browser a page that loads here.
-            .env("OAUTH_RETURN_URLS", format!("{RETURN_TO},{base}/health")),
+        service(
+            &format!("sqlite://{}/f.db", dir.path().display()),
+            port,
+            &base,
+        )
+        .env("OAUTH_PROVIDERS", "idp")
+        .env("OAUTH_IDP_NAME", "Test IdP")
+        .env("OAUTH_IDP_ISSUER", format!("http://127.0.0.1:{op_port}"))
+        .env("OAUTH_IDP_CLIENT_ID", "flowrex")
+        .env("OAUTH_IDP_CLIENT_SECRET", "flowrex-test-secret")
+        // The front end's page, and for the real browser a page that loads here.
+        .env("OAUTH_RETURN_URLS", format!("{RETURN_TO},{base}/health")),
         dir.path(),
         port,
     );
@@ -219,14 +229,13 @@ impl World {
         back
     }
 
-    async fn exchange(&self, code: &str) -> (StatusCode, Value) {
-        let response = self
+    /// Exchanges `code` from `browser` (the flow's cookie binds the code to it).
+    async fn exchange(&self, browser: &mut Browser, code: &str) -> (StatusCode, Value) {
+        let request = self
             .http
             .post(format!("{}/api/v1/auth/oauth/exchange", self.base))
-            .json(&json!({ "code": code }))
-            .send()
-            .await
-            .unwrap();
+            .json(&json!({ "code": code }));
+        let response = browser.send(&self.http, request).await;
         (
             response.status(),
             response.json().await.unwrap_or(Value::Null),
@@ -272,7 +281,16 @@ async fn a_new_user_signs_in_through_the_provider_then_again_into_the_same_accou
     let mut browser = Browser::default();
     let back = world.sign_in(&mut browser, "ada").await;
     let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"));
-    let (status, tokens) = world.exchange(&code).await;
+    // Another browser (a victim's front end handed the code: login CSRF) gets nothing, and
+    // spends it.
+    let (status, body) = world.exchange(&mut Browser::default(), &code).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::BAD_REQUEST, json!({"detail": "Invalid code"}))
+    );
+    let back = world.sign_in(&mut browser, "ada").await;
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, tokens) = world.exchange(&mut browser, &code).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let me = world.me(tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(me["email"], "ada@example.com");
@@ -282,13 +300,15 @@ async fn a_new_user_signs_in_through_the_provider_then_again_into_the_same_accou
         "the provider vouched for the address"
     );
     // The code is spent.
-    let (status, body) = world.exchange(&code).await;
+    let (status, body) = world.exchange(&mut browser, &code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body, json!({"detail": "Invalid code"}));
 
     // Again: the same account.
     let back = world.sign_in(&mut browser, "ada").await;
-    let (status, again) = world.exchange(&query_param(&back, "code").unwrap()).await;
+    let (status, again) = world
+        .exchange(&mut browser, &query_param(&back, "code").unwrap())
+        .await;
     assert_eq!(status, StatusCode::OK);
     let again = world.me(again["access_token"].as_str().unwrap()).await;
     assert_eq!(again["id"], me["id"]);
@@ -567,7 +587,9 @@ async fn a_user_with_totp_links_a_provider_signs_in_with_it_through_the_second_f
 
     // Signing in with the provider asks for the second factor, as a password does.
     let back = world.sign_in(&mut browser, "ada-at-idp").await;
-    let (status, answer) = world.exchange(&query_param(&back, "code").unwrap()).await;
+    let (status, answer) = world
+        .exchange(&mut browser, &query_param(&back, "code").unwrap())
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     assert_eq!(answer["detail"], "mfa_required");
     let (status, finished) = world
@@ -677,18 +699,9 @@ async fn a_flow_begun_on_one_instance_finishes_on_another_sharing_postgresql() {
     );
     let instance = |port: u16, auto_migrate: &str| {
         start_quiet(
-            Command::new(BINARY)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env("PORT", port.to_string())
-                .env("HOST", "127.0.0.1")
-                .env("DATABASE_URL", &database)
+            // One public address (behind a load balancer), two instances.
+            service(&database, port, &public)
                 .env("AUTO_MIGRATE", auto_migrate)
-                .env("JWT_SECRET_KEY", "federation-test-secret")
-                .env("APP_SECRET_KEY", "federation-test-app-secret")
-                .env("BCRYPT_COST", "4")
-                // One public address (behind a load balancer), two instances.
-                .env("PUBLIC_URL", &public)
                 .env("OAUTH_PROVIDERS", "idp")
                 .env("OAUTH_IDP_ISSUER", format!("http://127.0.0.1:{op_port}"))
                 .env("OAUTH_IDP_CLIENT_ID", "flowrex")
@@ -723,17 +736,12 @@ async fn a_flow_begun_on_one_instance_finishes_on_another_sharing_postgresql() {
     let back = response.headers()[LOCATION].to_str().unwrap().to_owned();
     let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
     // …and the code is exchanged on the first.
-    let tokens: Value = http
+    let request = http
         .post(format!(
             "http://127.0.0.1:{first}/api/v1/auth/oauth/exchange"
         ))
-        .json(&json!({"code": code}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({"code": code}));
+    let tokens: Value = browser.send(&http, request).await.json().await.unwrap();
     let me: Value = http
         .get(format!("http://127.0.0.1:{second}/api/v1/auth/me"))
         .bearer_auth(tokens["access_token"].as_str().unwrap())
@@ -756,8 +764,12 @@ fn a_real_browser_signs_in_through_the_providers_pages() {
     let browser = crate::support::browser(profile.path());
     let tab = browser.new_tab().unwrap();
     let return_to = format!("{}/health", world.base);
+    // The front end's own PKCE binds the code (the browser's cookie is Chromium's own).
+    let verifier = "a-front-end-verifier-for-the-real-browser-0123456789";
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
     tab.navigate_to(&format!(
-        "{}/api/v1/auth/oauth/idp/authorize?return_to={}",
+        "{}/api/v1/auth/oauth/idp/authorize?return_to={}&code_challenge={challenge}&code_challenge_method=S256",
         world.base,
         urlencode(&return_to)
     ))
@@ -801,7 +813,16 @@ fn a_real_browser_signs_in_through_the_providers_pages() {
     };
     let code = query_param(&landed, "code").unwrap_or_else(|| panic!("{landed}"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (status, tokens) = runtime.block_on(world.exchange(&code));
+    let (status, tokens) = runtime.block_on(async {
+        let response = world
+            .http
+            .post(format!("{}/api/v1/auth/oauth/exchange", world.base))
+            .json(&json!({"code": code, "code_verifier": verifier}))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    });
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let me = runtime.block_on(world.me(tokens["access_token"].as_str().unwrap()));
     assert_eq!(me["email"], "ada@example.com");

@@ -12,8 +12,8 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
-use crate::federation::{Browser, RETURN_TO, query_param, urlencode};
-use crate::support::{BINARY, Running, spare_port, start_quiet};
+use crate::federation::{Browser, RETURN_TO, query_param, service, urlencode};
+use crate::support::{Running, spare_port, start_quiet};
 
 /// The GitHub user the next sign-in is, and their addresses.
 #[derive(Default)]
@@ -112,15 +112,7 @@ async fn github_users_sign_in_by_their_id_verified_only_by_their_primary_address
     let base = format!("http://127.0.0.1:{port}");
     let database = format!("sqlite://{}/g.db", dir.path().display());
     let _service: Running = start_quiet(
-        std::process::Command::new(BINARY)
-            .env_clear()
-            .env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .env("DATABASE_URL", &database)
-            .env("JWT_SECRET_KEY", "github-test-secret")
-            .env("APP_SECRET_KEY", "github-test-app-secret")
-            .env("BCRYPT_COST", "4")
-            .env("PUBLIC_URL", &base)
+        service(&database, port, &base)
             .env("OAUTH_PROVIDERS", "github")
             .env("OAUTH_GITHUB_KIND", "github")
             .env("OAUTH_GITHUB_CLIENT_ID", "gh-client")
@@ -168,23 +160,19 @@ async fn github_users_sign_in_by_their_id_verified_only_by_their_primary_address
             let callback = response.headers()[LOCATION].to_str().unwrap().to_owned();
             let response = browser.send(&http, http.get(&callback)).await;
             assert_eq!(response.status(), StatusCode::FOUND);
-            response.headers()[LOCATION].to_str().unwrap().to_owned()
+            let back = response.headers()[LOCATION].to_str().unwrap().to_owned();
+            (back, browser)
         }
     };
-    let signed_in = |back: String| {
+    let signed_in = |(back, mut browser): (String, Browser)| {
         let http = http.clone();
         let base = base.clone();
         async move {
             let code = query_param(&back, "code").unwrap_or_else(|| panic!("{back}"));
-            let tokens: Value = http
+            let request = http
                 .post(format!("{base}/api/v1/auth/oauth/exchange"))
-                .json(&json!({"code": code}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .json(&json!({"code": code}));
+            let tokens: Value = browser.send(&http, request).await.json().await.unwrap();
             http.get(format!("{base}/api/v1/auth/me"))
                 .bearer_auth(tokens["access_token"].as_str().unwrap())
                 .send()
@@ -240,7 +228,8 @@ async fn github_users_sign_in_by_their_id_verified_only_by_their_primary_address
         "Mallory",
         json!([{"email": "octo@example.com", "primary": true, "verified": false}]),
     )
-    .await;
+    .await
+    .0;
     assert_eq!(
         query_param(&back, "error").as_deref(),
         Some("account_exists"),

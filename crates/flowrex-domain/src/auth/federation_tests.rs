@@ -25,6 +25,8 @@ struct World {
     store: Arc<InMemoryStore>,
     providers: Arc<ScriptedProviders>,
     services: Services,
+    /// The browser cookie of the last flow started.
+    browser: std::sync::Mutex<String>,
 }
 
 fn world(rules: ProviderRules) -> World {
@@ -53,6 +55,7 @@ fn world(rules: ProviderRules) -> World {
         store,
         providers,
         services,
+        browser: std::sync::Mutex::default(),
     }
 }
 
@@ -84,9 +87,11 @@ impl World {
             .start_federated("idp", RETURN, None)
             .await
             .unwrap();
+        let browser = start.browser.expose().to_owned();
+        browser.clone_into(&mut self.browser.lock().unwrap());
         Started {
             state: self.providers.last_state().unwrap(),
-            browser: start.browser.expose().to_owned(),
+            browser,
         }
     }
 
@@ -118,9 +123,10 @@ impl World {
         let Landed::SignedIn(code) = landed else {
             panic!("not a sign-in: {landed:?}")
         };
+        let browser = self.browser.lock().unwrap().clone();
         self.services
             .sign_in
-            .exchange_code(code.expose(), None, client())
+            .exchange_code(code.expose(), None, Some(&browser), client())
             .await
     }
 
@@ -518,7 +524,7 @@ async fn a_state_is_spent_once_bound_to_its_browser_and_a_code_to_its_verifier()
             world
                 .services
                 .sign_in
-                .exchange_code(&code, verifier, client())
+                .exchange_code(&code, verifier, None, client())
                 .await
         }
     };
@@ -616,4 +622,29 @@ async fn unknown_providers_and_return_addresses_are_refused_before_anything_is_s
         );
     }
     assert_eq!(world.providers.last_state(), None);
+}
+
+#[tokio::test]
+async fn a_code_is_exchanged_only_by_the_browser_that_began_its_flow() {
+    let world = world(ProviderRules::default());
+    // The attacker finishes a flow in their own browser, and hands its code to a victim's
+    // front end (login CSRF), or the code leaks: without the flow's cookie it is nothing.
+    let Landed::SignedIn(code) = world
+        .sign_in_as(proven("attacker", "attacker@example.com", true))
+        .await
+        .unwrap()
+    else {
+        panic!("no code");
+    };
+    let victims = crate::OneTimeToken::generate();
+    for browser in [Some(victims.expose()), None] {
+        assert_matches!(
+            world
+                .services
+                .sign_in
+                .exchange_code(code.expose(), None, browser, client())
+                .await,
+            Err(FederationError::InvalidCode)
+        );
+    }
 }

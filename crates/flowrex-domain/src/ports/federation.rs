@@ -165,6 +165,9 @@ pub struct RedeemedCode {
     pub provider: ProviderId,
     /// The front end's own PKCE challenge the exchange must answer, if it sent one.
     pub client_challenge: Option<String>,
+    /// The browser cookie's fingerprint the flow is bound to: without the front end's own
+    /// challenge, only that browser exchanges the code.
+    pub browser: TokenFingerprint,
 }
 
 /// Linked identities, and flows between their start and their exchange.

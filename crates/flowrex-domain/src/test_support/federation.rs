@@ -244,6 +244,7 @@ impl FederationStore for InMemoryStore {
             user,
             provider: row.flow.provider.clone(),
             client_challenge: row.flow.client_challenge.clone(),
+            browser: row.flow.browser.clone(),
         }))
     }
 

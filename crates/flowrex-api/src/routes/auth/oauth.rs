@@ -217,9 +217,10 @@ pub async fn callback(
             .outcome
             .err()
             .unwrap_or(FederationRefusal::InvalidState);
+        // The cookie stays: it may be another flow's of this browser (a stranger's page can
+        // send the browser here with any state).
         return HttpResponse::BadRequest()
             .insert_header(timing)
-            .cookie(cookie.cleared())
             .json(ErrorBody::new(refusal.code()));
     };
     let (name, value) = match &landing.outcome {
@@ -234,12 +235,17 @@ pub async fn callback(
         }
         Err(_) => return_to,
     };
-    HttpResponse::Found()
+    let mut response = HttpResponse::Found();
+    response
         .insert_header((LOCATION, location))
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .insert_header(timing)
-        .cookie(cookie.cleared())
-        .finish()
+        .insert_header(timing);
+    // A sign-in's code is exchanged with the cookie: it stays until the exchange (or its 10
+    // minutes); a finished link no longer needs it.
+    if matches!(landing.outcome, Ok(Landed::Linked(_))) {
+        response.cookie(cookie.cleared());
+    }
+    response.finish()
 }
 
 /// The answer parameters a `form_post` callback carries on to the `GET` callback.
@@ -330,8 +336,10 @@ request_body!(
 ///
 /// The SPEC's token body (and the cookie transport when asked, as login), or `403
 /// mfa_required` exactly as a password login answers for an account with a second factor.
-/// Every rule of a password login applies; the session's `amr` is `fed`. A used, expired or
-/// unknown code, or a wrong verifier: 400 `Invalid code`.
+/// Every rule of a password login applies; the session's `amr` is `fed`. The code is bound
+/// to the browser that began the flow: send the request with credentials (the flow's cookie)
+/// or, when `/authorize` had a `code_challenge`, with its `code_verifier`. A used, expired
+/// or unknown code, another browser's code or a wrong verifier: 400 `Invalid code`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/oauth/exchange",
@@ -346,13 +354,16 @@ request_body!(
 )]
 pub async fn exchange(
     sign_in: web::Data<SignIn>,
+    cookie: web::Data<FlowCookie>,
     transport: TokenTransport,
     Client(client): Client,
+    request: HttpRequest,
     body: Parsed<ExchangeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (code, verifier) = body.value()?;
+    let browser = request.cookie(FLOW_COOKIE).map(|c| c.value().to_owned());
     let result = sign_in
-        .exchange_code(&code, verifier.as_deref(), client)
+        .exchange_code(&code, verifier.as_deref(), browser.as_deref(), client)
         .await;
     let outcome = match &result {
         Ok(LoginOutcome::SignedIn(_)) => "success",
@@ -361,8 +372,15 @@ pub async fn exchange(
         Err(_) => "error",
     };
     metrics::counter!("flowrex_federated_exchanges_total", "outcome" => outcome).increment(1);
-    match result? {
-        LoginOutcome::SignedIn(pair) => Ok(transport.answer(pair)),
-        LoginOutcome::SecondFactorRequired(challenge) => Ok(second_factor_required(&challenge)),
+    let mut response = match result? {
+        LoginOutcome::SignedIn(pair) => transport.answer(pair),
+        LoginOutcome::SecondFactorRequired(challenge) => second_factor_required(&challenge),
+    };
+    // The code is spent: the flow's cookie has done its work.
+    if browser.is_some() {
+        response
+            .add_cookie(&cookie.cleared())
+            .map_err(|error| ApiError::Internal(error.into()))?;
     }
+    Ok(response)
 }

@@ -219,6 +219,11 @@ impl SignIn {
                 });
             }
         };
+        if !crate::identity::is_subject(&proven.subject) {
+            tracing::warn!("provider's subject is no usable key");
+            attempt.failed();
+            return Err(FederationRefusal::InvalidIdToken);
+        }
         let landed = match flow.link {
             Some(link) => self.link(link, &proven).await,
             None => self.sign_in(&flow, &info, &proven).await,
@@ -449,8 +454,11 @@ impl SignIn {
     /// Exchanges a finished flow's one-time code: every rule of a password login applies —
     /// the user still active (and verified where required), the credentials unchanged since
     /// the callback, a second factor where the account has one (the challenge then records
-    /// `fed` as its first half) — and the session's `amr` is `fed`. With the front end's
-    /// own PKCE challenge at the start, only its verifier redeems the code.
+    /// `fed` as its first half) — and the session's `amr` is `fed`. The code is bound to the
+    /// browser that began the flow: with the front end's own PKCE challenge at the start,
+    /// only its verifier redeems it; without, only that browser's cookie (`browser`) — so
+    /// that a code of someone else's flow, handed to a victim's front end, signs no one in
+    /// (login CSRF), and a leaked code is worth nothing.
     ///
     /// # Errors
     /// [`FederationError::InvalidCode`], [`FederationError::EmailNotVerified`]; store
@@ -460,6 +468,7 @@ impl SignIn {
         &self,
         code: &str,
         verifier: Option<&str>,
+        browser: Option<&str>,
         client: ClientInfo,
     ) -> Result<LoginOutcome, FederationError> {
         let core = &self.core;
@@ -469,10 +478,14 @@ impl SignIn {
             .take_code(&code.fingerprint(), core.now())
             .await?
             .ok_or(FederationError::InvalidCode)?;
-        if let Some(challenge) = &redeemed.client_challenge
-            && verifier.map(pkce_s256).as_ref() != Some(challenge)
-        {
-            tracing::info!("exchange refused: wrong code verifier");
+        let bound = match &redeemed.client_challenge {
+            Some(challenge) => verifier.map(pkce_s256).as_ref() == Some(challenge),
+            None => browser
+                .and_then(OneTimeToken::parse)
+                .is_some_and(|browser| browser.fingerprint() == redeemed.browser),
+        };
+        if !bound {
+            tracing::info!("exchange refused: not the browser (or verifier) of the flow");
             return Err(FederationError::InvalidCode);
         }
         Span::current().record("user_id", redeemed.user.user.get());

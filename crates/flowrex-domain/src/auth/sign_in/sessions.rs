@@ -244,8 +244,8 @@ impl SignIn {
 
     /// Deletes the sessions that have expired by now (the service's clock), at most
     /// `batch` rows per statement so that none holds the table for long; how many. A
-    /// `batch` of 0 deletes nothing. Expired second-factor challenges and passkey
-    /// ceremonies go too.
+    /// `batch` of 0 deletes nothing. Expired second-factor challenges, passkey ceremonies
+    /// and flows with outside providers go too.
     ///
     /// # Errors
     /// The store's error.
@@ -269,6 +269,10 @@ impl SignIn {
         match self.core.passkeys.delete_expired_ceremonies(before).await {
             Ok(deleted) => tracing::debug!(deleted, "expired passkey ceremonies deleted"),
             Err(error) => tracing::warn!(%error, "expired passkey ceremonies not deleted"),
+        }
+        match self.core.federation.purge_flows(before).await {
+            Ok(deleted) => tracing::debug!(deleted, "expired outside-provider flows deleted"),
+            Err(error) => tracing::warn!(%error, "expired outside-provider flows not deleted"),
         }
         Ok(total)
     }

@@ -93,6 +93,20 @@ async fn an_identity_is_linked_once_per_provider_and_subject_and_found_by_them(s
     );
     let listed = stores.federation.identities(owner).await.unwrap();
     assert_eq!(listed.len(), 1);
+    // Subjects are compared exactly: not by case (MySQL's default collations would).
+    for near in ["SUB-2", "Sub-2"] {
+        link(stores, &ada, near)
+            .await
+            .unwrap_or_else(|e| panic!("{near:?}: {e:?}"));
+        let found = stores
+            .federation
+            .find_identity(&idp(), near)
+            .await
+            .unwrap()
+            .expect("linked");
+        assert_eq!(found.subject, near);
+        assert_eq!(found.user, ada.id());
+    }
     stores
         .federation
         .record_login(found.id, Some("new@example.com".to_owned()), now())
