@@ -648,3 +648,93 @@ async fn a_code_is_exchanged_only_by_the_browser_that_began_its_flow() {
         );
     }
 }
+
+#[tokio::test]
+async fn linking_needs_a_verified_address_mails_a_notice_and_dies_with_the_credentials() {
+    let world = world(ProviderRules::default());
+    let password = PasswordAttempt::new("Secret123".to_owned());
+    let ada = world.register("ada@example.com").await;
+    let caller = world.signed_in("ada@example.com").await;
+    assert_matches!(
+        world
+            .services
+            .accounts
+            .start_link(&caller, "idp", RETURN, Some(&password), &client())
+            .await,
+        Err(FederationError::EmailNotVerified)
+    );
+    world.verify(&ada).await;
+    let caller = world.signed_in("ada@example.com").await;
+    let link = |subject: &'static str| {
+        let world = &world;
+        let caller = &caller;
+        let password = &password;
+        async move {
+            let start = world
+                .services
+                .accounts
+                .start_link(caller, "idp", RETURN, Some(password), &client())
+                .await
+                .unwrap();
+            let started = Started {
+                state: world.providers.last_state().unwrap(),
+                browser: start.browser.expose().to_owned(),
+            };
+            let code = format!("link-{subject}");
+            world
+                .providers
+                .answer(&code, proven(subject, "x@example.com", true));
+            (started, code)
+        }
+    };
+    // A credential event between the start and the provider's answer ends the link.
+    let (started, code) = link("late").await;
+    world
+        .store
+        .apply(
+            Changes {
+                revoke_sessions: Some(Revocation {
+                    user: ada.id(),
+                    keep: None,
+                    reason: RevokeReason::LogoutAll,
+                }),
+                ..Changes::default()
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_matches!(
+        world.callback(&started, &code).await.outcome,
+        Err(FederationRefusal::LinkExpired)
+    );
+    assert_eq!(world.identities_of("ada@example.com").await, 0);
+    // Linked in time: a notice to the address.
+    let caller_after = world.signed_in("ada@example.com").await;
+    let start = world
+        .services
+        .accounts
+        .start_link(&caller_after, "idp", RETURN, Some(&password), &client())
+        .await
+        .unwrap();
+    let started = Started {
+        state: world.providers.last_state().unwrap(),
+        browser: start.browser.expose().to_owned(),
+    };
+    world
+        .providers
+        .answer("in-time", proven("in-time", "x@example.com", true));
+    assert_matches!(
+        world.callback(&started, "in-time").await.outcome,
+        Ok(Landed::Linked(_))
+    );
+    assert!(
+        world
+            .store
+            .queued_mails()
+            .iter()
+            .any(|mail| mail.purpose == crate::MailPurpose::IdentityLinked
+                && mail.to.as_str() == "ada@example.com"),
+        "a notice of the link"
+    );
+}
