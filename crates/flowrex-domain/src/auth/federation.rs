@@ -82,6 +82,12 @@ impl std::fmt::Debug for FlowStart {
     }
 }
 
+/// A checked destination of a flow: a configured provider, an allowed return address.
+pub(super) struct FlowTarget {
+    provider: ProviderInfo,
+    return_to: String,
+}
+
 /// The providers and the return addresses, shared by [`super::SignIn`] and
 /// [`super::Accounts`].
 #[derive(Clone)]
@@ -111,21 +117,35 @@ impl Federation {
             .ok_or(FederationError::NotFound)
     }
 
-    /// Starts a flow with the provider `provider` that returns to `return_to`: signing in,
-    /// or linking to `link` (the signed-in user, under their stamp now).
+    /// Where a flow goes: the configured provider `provider`, and `return_to` if it is on
+    /// the allow-list.
+    pub(super) fn target(
+        &self,
+        provider: &str,
+        return_to: &str,
+    ) -> Result<FlowTarget, FederationError> {
+        Ok(FlowTarget {
+            provider: self.provider(provider)?,
+            return_to: self
+                .return_urls
+                .allow(return_to)
+                .ok_or(FederationError::ReturnUrlNotAllowed)?,
+        })
+    }
+
+    /// Starts a flow to `target`: signing in, or linking to `link` (the signed-in user,
+    /// under their stamp now).
     pub(super) async fn start(
         &self,
         core: &Core,
-        provider: &str,
-        return_to: &str,
+        target: FlowTarget,
         client_challenge: Option<String>,
         link: Option<IssuedUnder>,
     ) -> Result<FlowStart, FederationError> {
-        let provider = self.provider(provider)?;
-        let return_to = self
-            .return_urls
-            .allow(return_to)
-            .ok_or(FederationError::ReturnUrlNotAllowed)?;
+        let FlowTarget {
+            provider,
+            return_to,
+        } = target;
         if let Some(challenge) = &client_challenge
             && !is_s256_challenge(challenge)
         {

@@ -45,10 +45,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<FlowStart, FederationError> {
         // An unknown provider or return address is told before any password is checked.
-        self.federation.provider(provider)?;
-        if self.federation.return_urls.allow(return_to).is_none() {
-            return Err(FederationError::ReturnUrlNotAllowed);
-        }
+        let target = self.federation.target(provider, return_to)?;
         if !caller.user.is_verified() {
             return Err(FederationError::EmailNotVerified);
         }
@@ -67,8 +64,7 @@ impl Accounts {
         self.federation
             .start(
                 &self.core,
-                provider,
-                return_to,
+                target,
                 None,
                 Some(IssuedUnder::now(&caller.user)),
             )

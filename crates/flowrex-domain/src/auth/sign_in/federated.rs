@@ -6,12 +6,11 @@
 use tracing::{Span, instrument};
 
 use super::{LoginOutcome, SignIn};
+use crate::auth::LoginError;
 use crate::auth::core::SignInRefusal;
 use crate::auth::core::throttle::ThrottleKeys;
 use crate::auth::federation::{FederationError, FlowStart};
-use crate::auth::{LoginError, SecondFactorChallenge};
 use crate::identity::pkce_s256;
-use crate::mfa::MFA_TOKEN_TTL;
 use crate::ports::{
     AccountStoreError, Changes, IdentityChange, ProviderAnswer, ProviderError, ProviderInfo,
     ReturnedFlow,
@@ -19,8 +18,7 @@ use crate::ports::{
 use crate::{
     Assurance, AuditAction, AuditEvent, AuditUser, AuthMethod, ClientInfo, EXCHANGE_CODE_TTL,
     FederationRefusal, FlowSecrets, FullName, IdentityOwner, IssuedUnder, MailPurpose, NewIdentity,
-    NewUser, OneTimeToken, PasswordHash, ProvenIdentity, SecondFactor, TokenOwner, TokenPurpose,
-    User,
+    NewUser, OneTimeToken, PasswordHash, ProvenIdentity, TokenOwner, TokenPurpose, User,
 };
 
 /// What the provider's callback brought.
@@ -91,8 +89,9 @@ impl SignIn {
         return_to: &str,
         client_challenge: Option<String>,
     ) -> Result<FlowStart, FederationError> {
+        let target = self.federation.target(provider, return_to)?;
         self.federation
-            .start(&self.core, provider, return_to, client_challenge, None)
+            .start(&self.core, target, client_challenge, None)
             .await
     }
 
@@ -250,7 +249,7 @@ impl SignIn {
             .federation
             .find_identity(&proven.provider, &proven.subject)
             .await
-            .map_err(|_| FederationRefusal::ProviderUnavailable)?;
+            .map_err(store_failed)?;
         if let Some(identity) = existing {
             return if identity.user == link.user {
                 Ok(Landed::Linked(proven.provider.to_string()))
@@ -261,25 +260,39 @@ impl SignIn {
         let user = core
             .holder(link)
             .await
-            .map_err(|_| FederationRefusal::ProviderUnavailable)?
+            .map_err(store_failed)?
             .ok_or(FederationRefusal::LinkExpired)?;
         if !user.is_verified() {
             return Err(FederationRefusal::VerificationRequired);
         }
+        self.link_to(&user, link, proven, "link").await?;
+        Ok(Landed::Linked(proven.provider.to_string()))
+    }
+
+    /// Links `proven` to `user` under `issued` (the stamp it was decided under), audited
+    /// with `via` and said in a notice to the user's address.
+    async fn link_to(
+        &self,
+        user: &User,
+        issued: IssuedUnder,
+        proven: &ProvenIdentity,
+        via: &'static str,
+    ) -> Result<(), FederationRefusal> {
         let changes = Changes {
-            issued_under: Some(link),
+            issued_under: Some(issued),
             identity: Some(IdentityChange::Link(NewIdentity::of(
                 proven,
                 IdentityOwner::User(user.id()),
             ))),
-            audit: vec![linked_event(proven, AuditUser::User(user.id()), "link")],
+            audit: vec![linked_event(proven, AuditUser::User(user.id()), via)],
             ..Changes::default()
         };
-        core.apply_with_notice(changes, user.email(), MailPurpose::IdentityLinked)
+        self.core
+            .apply_with_notice(changes, user.email(), MailPurpose::IdentityLinked)
             .await
             .map_err(link_refusal)?;
-        tracing::info!(user_id = user.id().get(), "identity linked");
-        Ok(Landed::Linked(proven.provider.to_string()))
+        tracing::info!(user_id = user.id().get(), via, "identity linked");
+        Ok(())
     }
 
     /// Whom `proven` signs in: its identity's user, an account linked by verified address,
@@ -291,22 +304,18 @@ impl SignIn {
         proven: &ProvenIdentity,
     ) -> Result<Landed, FederationRefusal> {
         let core = &self.core;
-        let unavailable = |error: &dyn std::fmt::Display| {
-            tracing::warn!(%error, "outside sign-in: store failed");
-            FederationRefusal::ProviderUnavailable
-        };
         let existing = core
             .federation
             .find_identity(&proven.provider, &proven.subject)
             .await
-            .map_err(|e| unavailable(&e))?;
+            .map_err(store_failed)?;
         let user = match existing {
             Some(identity) => {
                 let user = core
                     .users
                     .find_by_id(identity.user)
                     .await
-                    .map_err(|e| unavailable(&e))?
+                    .map_err(store_failed)?
                     .ok_or(FederationRefusal::AccountDisabled)?;
                 core.federation
                     .record_login(
@@ -315,7 +324,7 @@ impl SignIn {
                         core.now(),
                     )
                     .await
-                    .map_err(|e| unavailable(&e))?;
+                    .map_err(store_failed)?;
                 user
             }
             None => self.first_sign_in(info, proven).await?,
@@ -341,7 +350,7 @@ impl SignIn {
                 core.now() + EXCHANGE_CODE_TTL,
             )
             .await
-            .map_err(|e| unavailable(&e))?;
+            .map_err(store_failed)?;
         Ok(Landed::SignedIn(code))
     }
 
@@ -354,10 +363,6 @@ impl SignIn {
         proven: &ProvenIdentity,
     ) -> Result<User, FederationRefusal> {
         let core = &self.core;
-        let unavailable = |error: &dyn std::fmt::Display| {
-            tracing::warn!(%error, "outside sign-in: store failed");
-            FederationRefusal::ProviderUnavailable
-        };
         let Some(email) = &proven.email else {
             return Err(if info.rules.create_accounts {
                 FederationRefusal::EmailRequired
@@ -370,7 +375,7 @@ impl SignIn {
             .users
             .find_by_email(email)
             .await
-            .map_err(|e| unavailable(&e))?
+            .map_err(store_failed)?
         {
             // Never into an account whose owner did not prove the address, nor on the
             // provider's word alone: the pre-registration takeover.
@@ -378,26 +383,8 @@ impl SignIn {
             {
                 return Err(FederationRefusal::AccountExists);
             }
-            let changes = Changes {
-                issued_under: Some(IssuedUnder::now(&holder)),
-                identity: Some(IdentityChange::Link(NewIdentity::of(
-                    proven,
-                    IdentityOwner::User(holder.id()),
-                ))),
-                audit: vec![linked_event(
-                    proven,
-                    AuditUser::User(holder.id()),
-                    "verified_email",
-                )],
-                ..Changes::default()
-            };
-            core.apply_with_notice(changes, holder.email(), MailPurpose::IdentityLinked)
-                .await
-                .map_err(link_refusal)?;
-            tracing::info!(
-                user_id = holder.id().get(),
-                "identity linked by verified address"
-            );
+            self.link_to(&holder, IssuedUnder::now(&holder), proven, "verified_email")
+                .await?;
             return Ok(holder);
         }
         if !info.rules.create_accounts {
@@ -497,23 +484,12 @@ impl SignIn {
             SignInRefusal::Inactive => FederationError::InvalidCode,
             SignInRefusal::Unverified => FederationError::EmailNotVerified,
         })?;
-        if core.active_totp(user.id()).await?.is_some() {
-            let token = OneTimeToken::generate();
-            let now = core.now();
-            core.factors
-                .create_challenge(
-                    redeemed.user,
-                    AuthMethod::Federated,
-                    &token.fingerprint(),
-                    now + MFA_TOKEN_TTL,
-                    now,
-                )
-                .await?;
+        if let Some(challenge) = self
+            .open_challenge::<FederationError>(&user, redeemed.user, AuthMethod::Federated)
+            .await?
+        {
             tracing::info!("outside sign-in: second factor required");
-            return Ok(LoginOutcome::SecondFactorRequired(SecondFactorChallenge {
-                token,
-                methods: &[SecondFactor::Totp, SecondFactor::RecoveryCode],
-            }));
+            return Ok(LoginOutcome::SecondFactorRequired(challenge));
         }
         let pair = core
             .start_session(
@@ -542,15 +518,18 @@ fn linked_event(proven: &ProvenIdentity, user: AuditUser, via: &'static str) -> 
         .with("via", via)
 }
 
+/// A store that failed during a callback, as the front end is told.
+fn store_failed(error: impl std::fmt::Display) -> FederationRefusal {
+    tracing::warn!(%error, "outside sign-in: store failed");
+    FederationRefusal::ProviderUnavailable
+}
+
 /// A link's store error, as the front end is told.
 fn link_refusal(error: AccountStoreError) -> FederationRefusal {
     match error {
         AccountStoreError::IdentityTaken => FederationRefusal::IdentityInUse,
         AccountStoreError::EmailTaken => FederationRefusal::AccountExists,
         AccountStoreError::StampMoved => FederationRefusal::LinkExpired,
-        other => {
-            tracing::warn!(error = %other, "outside sign-in: store failed");
-            FederationRefusal::ProviderUnavailable
-        }
+        other => store_failed(other),
     }
 }

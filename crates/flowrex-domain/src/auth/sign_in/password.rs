@@ -4,19 +4,12 @@
 
 use tracing::{Span, instrument};
 
-use super::{LoginAttempt, LoginOutcome, SecondFactorChallenge, SignIn};
+use super::{LoginAttempt, LoginOutcome, SignIn};
 use crate::auth::LoginError;
 use crate::auth::core::SignInRefusal;
 use crate::auth::core::throttle::ThrottleKeys;
-use crate::mfa::MFA_TOKEN_TTL;
 use crate::ports::{Changes, UserUpdate};
-use crate::{
-    Assurance, AuditUser, AuthMethod, IssuedUnder, OneTimeToken, PasswordAttempt, SecondFactor,
-    User,
-};
-
-/// What completes a login's second half.
-const SECOND_FACTORS: &[SecondFactor] = &[SecondFactor::Totp, SecondFactor::RecoveryCode];
+use crate::{Assurance, AuditUser, AuthMethod, IssuedUnder, PasswordAttempt, User};
 
 impl SignIn {
     /// Logs a user in: a session and its first pair, or a second-factor challenge for the
@@ -79,7 +72,10 @@ impl SignIn {
         // The right password: a hash of an older cost is upgraded (the same password, so
         // no credential event: the stamp stays, and with it the challenge below).
         self.upgrade_hash(&user, &attempt.password).await;
-        match self.open_challenge(&user).await {
+        match self
+            .open_challenge(&user, IssuedUnder::now(&user), AuthMethod::Password)
+            .await
+        {
             Ok(None) => {}
             // Half a login gives its attempt back but clears nothing: the failed codes that
             // follow count until a second factor succeeds, however often the password is
@@ -135,32 +131,6 @@ impl SignIn {
                 Err(LoginError::InvalidCredentials)
             }
         }
-    }
-
-    /// After the right password: a challenge, when the user has a second factor.
-    async fn open_challenge(
-        &self,
-        user: &User,
-    ) -> Result<Option<SecondFactorChallenge>, LoginError> {
-        let core = &self.core;
-        if core.active_totp(user.id()).await?.is_none() {
-            return Ok(None);
-        }
-        let now = core.now();
-        let token = OneTimeToken::generate();
-        core.factors
-            .create_challenge(
-                IssuedUnder::now(user),
-                AuthMethod::Password,
-                &token.fingerprint(),
-                now + MFA_TOKEN_TTL,
-                now,
-            )
-            .await?;
-        Ok(Some(SecondFactorChallenge {
-            token,
-            methods: SECOND_FACTORS,
-        }))
     }
 
     /// Re-hashes at the configured cost when the stored hash was made differently, under

@@ -4,18 +4,51 @@
 
 use tracing::{Span, instrument};
 
-use super::{SecondFactorProof, SignIn};
+use super::{SecondFactorChallenge, SecondFactorProof, SignIn};
 use crate::auth::core::SignInRefusal;
 use crate::auth::core::throttle::ThrottleKeys;
 use crate::auth::{LoginError, MfaError, MfaVerifyError};
-use crate::mfa::MFA_TOKEN_TRIES;
-use crate::ports::{AccountStoreError, Changes, RecoveryCodesChange};
+use crate::mfa::{MFA_TOKEN_TRIES, MFA_TOKEN_TTL};
+use crate::ports::{AccountStoreError, Changes, MfaStoreError, RecoveryCodesChange};
 use crate::{
     Assurance, AuditAction, AuditEvent, AuditUser, AuthMethod, ClientInfo, IssuedUnder,
-    MailPurpose, OneTimeToken, RecoveryCode, TokenPair, User,
+    MailPurpose, OneTimeToken, RecoveryCode, SecondFactor, TokenPair, User,
 };
 
+/// What completes a login's second half.
+const SECOND_FACTORS: &[SecondFactor] = &[SecondFactor::Totp, SecondFactor::RecoveryCode];
+
 impl SignIn {
+    /// After the first half of a login (`first`: the password, or an outside provider)
+    /// proven under `issued`: a challenge for the second, when the user has a second
+    /// factor; `None` when the login is complete.
+    pub(super) async fn open_challenge<E: From<MfaStoreError>>(
+        &self,
+        user: &User,
+        issued: IssuedUnder,
+        first: AuthMethod,
+    ) -> Result<Option<SecondFactorChallenge>, E> {
+        let core = &self.core;
+        if core.active_totp(user.id()).await?.is_none() {
+            return Ok(None);
+        }
+        let now = core.now();
+        let token = OneTimeToken::generate();
+        core.factors
+            .create_challenge(
+                issued,
+                first,
+                &token.fingerprint(),
+                now + MFA_TOKEN_TTL,
+                now,
+            )
+            .await?;
+        Ok(Some(SecondFactorChallenge {
+            token,
+            methods: SECOND_FACTORS,
+        }))
+    }
+
     /// Completes a login that answered a [`super::SecondFactorChallenge`]: with a TOTP code
     /// (`amr` `pwd otp`) or a recovery code (`pwd recovery`), both `aal2`. Each proof is
     /// one of the challenge's five tries, and counted by the login throttle; a success
