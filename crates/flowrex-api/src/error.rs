@@ -117,6 +117,12 @@ pub enum ApiError {
     /// 404 `Identity not found`.
     #[error("identity not found")]
     IdentityNotFound,
+    /// 404 `Webhook endpoint not found`.
+    #[error("webhook endpoint not found")]
+    WebhookNotFound,
+    /// 409 `Too many webhook endpoints`.
+    #[error("too many webhook endpoints")]
+    TooManyWebhooks,
     /// 400 `return_to is not allowed`: not on `OAUTH_RETURN_URLS`.
     #[error("return_to not allowed")]
     ReturnUrlNotAllowed,
@@ -290,6 +296,14 @@ impl ApiError {
             }
             Self::IdentityNotFound => {
                 Answer::new("IdentityNotFound", S::NOT_FOUND, "Identity not found")
+            }
+            Self::WebhookNotFound => Answer::new(
+                "WebhookNotFound",
+                S::NOT_FOUND,
+                "Webhook endpoint not found",
+            ),
+            Self::TooManyWebhooks => {
+                Answer::new("TooManyWebhooks", S::CONFLICT, "Too many webhook endpoints")
             }
             Self::ReturnUrlNotAllowed => Answer::new(
                 "ReturnUrlNotAllowed",

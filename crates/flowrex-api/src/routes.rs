@@ -64,6 +64,7 @@ pub fn operations() -> Vec<Operation> {
         auth::identities::operations(),
         audit::operations(),
         admin::operations(),
+        admin::webhooks::operations(),
     ]
     .into_iter()
     .flatten()

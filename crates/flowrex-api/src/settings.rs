@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod database;
+pub mod events;
 pub mod http;
 pub mod limits;
 pub mod mail;
@@ -29,6 +30,7 @@ use serde::de::DeserializeOwned;
 
 use self::auth::{AuthConfig, AuthSection};
 use self::database::{DatabaseConfig, DatabaseSection};
+use self::events::{EventsConfig, EventsSection};
 use self::http::{HttpConfig, HttpSection};
 use self::limits::{LimitsConfig, LimitsSection};
 use self::mail::{MailConfig, MailSection};
@@ -116,7 +118,7 @@ pub enum SettingsError {
 }
 
 /// Every setting's key, section by section.
-const KEYS: [&[&str]; 9] = [
+const KEYS: [&[&str]; 10] = [
     AppSection::KEYS,
     HttpSection::KEYS,
     AuthSection::KEYS,
@@ -126,6 +128,7 @@ const KEYS: [&[&str]; 9] = [
     MailSection::KEYS,
     WebauthnSection::KEYS,
     OauthSection::KEYS,
+    EventsSection::KEYS,
 ];
 
 /// Refuses a key of the settings file at `path` (if it exists) that is no setting.
@@ -192,6 +195,8 @@ pub struct Settings {
     pub webauthn: WebauthnConfig,
     /// Sign-in with outside providers.
     pub oauth: OauthConfig,
+    /// Account events: the stream and webhooks.
+    pub events: EventsConfig,
     /// The secrets generated because they were empty (development only).
     pub generated_secrets: Vec<&'static str>,
     listing: Vec<(String, String)>,
@@ -282,6 +287,7 @@ impl Settings {
         let mail: MailSection = read(config)?;
         let webauthn: WebauthnSection = read(config)?;
         let oauth: OauthSection = read(config)?;
+        let events: EventsSection = read(config)?;
 
         let mut generated_secrets = Vec::new();
         let mut secret = |name: &'static str, value: &SecretString| {
@@ -307,6 +313,7 @@ impl Settings {
             webauthn: webauthn.validate(env)?,
             oauth: oauth
                 .validate(|id, field| config.get_string(&format!("oauth_{id}_{field}")).ok())?,
+            events: events.validate(env)?,
             env,
             app_secret_key,
             generated_secrets,
@@ -323,6 +330,7 @@ impl Settings {
             list_section(&mail),
             list_section(&webauthn),
             list_section(&oauth),
+            list_section(&events),
         ] {
             listing.extend(section);
         }

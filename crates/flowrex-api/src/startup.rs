@@ -13,7 +13,7 @@ use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use actix_web::web;
 use anyhow::Context;
-use flowrex_domain::{Admin, MailDelivery, SignIn};
+use flowrex_domain::{Admin, EventDelivery, MailDelivery, SignIn};
 use flowrex_infrastructure::SeaOrmAuditLog;
 use flowrex_infrastructure::database::Backend;
 use sea_orm::DatabaseConnection;
@@ -66,6 +66,8 @@ impl Application {
         if let Some(delivery) = adapters.mail_delivery() {
             spawn_mail_delivery(delivery, settings.mail.poll_interval);
         }
+        let (events, wake) = adapters.event_delivery(&settings, &public_url);
+        spawn_event_delivery(events, wake, settings.events.poll_interval);
         let state = server::State::new(&settings, &adapters, services)?;
         let server = server::run(listener, state, &settings.http)?;
         tracing::info!(
@@ -222,6 +224,71 @@ fn spawn_mail_delivery(delivery: MailDelivery, interval: std::time::Duration) {
             };
             if !full {
                 ticks.tick().await;
+            }
+        }
+    });
+}
+
+/// How long the rows of an event whose deliveries all finished are kept (its deliveries'
+/// log with them).
+const EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Delivers account events every `interval`, at once when this instance's own change
+/// queued some (`wake`), and again at once while a round finds a full batch; deletes
+/// finished events older than [`EVENT_RETENTION`] hourly. Every instance runs it: the
+/// queue hands each delivery to one of them.
+fn spawn_event_delivery(
+    delivery: EventDelivery,
+    wake: Option<std::sync::Arc<tokio::sync::Notify>>,
+    interval: std::time::Duration,
+) {
+    tokio::spawn(async move {
+        let batch = delivery.policy().batch;
+        let mut next_purge = tokio::time::Instant::now();
+        loop {
+            if tokio::time::Instant::now() >= next_purge {
+                next_purge += MAIL_PURGE_INTERVAL;
+                match delivery.purge_finished(EVENT_RETENTION).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "finished events deleted"),
+                    Err(error) => tracing::warn!(%error, "finished events not deleted"),
+                }
+            }
+            let full = match delivery.deliver_due().await {
+                Ok(results) => {
+                    for result in &results {
+                        metrics::counter!(
+                            "flowrex_event_deliveries_total",
+                            "sink" => result.sink,
+                            "outcome" => result.outcome.as_str()
+                        )
+                        .increment(1);
+                        if let Some(lag) = result.lag {
+                            metrics::histogram!(
+                                "flowrex_event_delivery_lag_seconds",
+                                "sink" => result.sink
+                            )
+                            .record(lag.as_secs_f64());
+                        }
+                    }
+                    results.len() as u64 >= batch
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "event queue not read; retrying");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            match &wake {
+                Some(wake) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(interval) => {}
+                        () = wake.notified() => {}
+                    }
+                }
+                None => tokio::time::sleep(interval).await,
             }
         }
     });

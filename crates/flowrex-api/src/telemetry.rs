@@ -168,6 +168,27 @@ fn register_series() {
         "How long the oldest waiting mail has waited (0 when none), read when scraped."
     );
     metrics::gauge!("flowrex_mail_oldest_queued_age_seconds").set(0.0);
+    metrics::describe_gauge!(
+        "flowrex_events_waiting",
+        "Account event deliveries waiting (to make, or to retry), per sink, read when scraped."
+    );
+    metrics::describe_counter!(
+        "flowrex_event_deliveries_total",
+        "Account event deliveries tried by this instance, by sink and outcome (delivered, retried, failed)."
+    );
+    metrics::describe_histogram!(
+        "flowrex_event_delivery_lag_seconds",
+        metrics::Unit::Seconds,
+        "From a change's commit to its event's delivery, per sink."
+    );
+    for sink in ["nats", "webhook"] {
+        metrics::gauge!("flowrex_events_waiting", "sink" => sink).set(0.0);
+        for outcome in ["delivered", "retried", "failed"] {
+            metrics::counter!("flowrex_event_deliveries_total", "sink" => sink, "outcome" => outcome)
+                .increment(0);
+        }
+        let _ = metrics::histogram!("flowrex_event_delivery_lag_seconds", "sink" => sink);
+    }
     for (name, help) in [
         (
             "flowrex_mail_sent_total",

@@ -80,11 +80,22 @@ pub enum AuditAction {
     /// (`count`, `first_at`, `last_at`, `scope`: `client` or `account`): a flood of them is
     /// one row, not one row each.
     LoginThrottled,
+    /// A superuser registered a webhook endpoint (`webhook_id`, `url`, `events`).
+    WebhookCreated,
+    /// A superuser changed a webhook endpoint (`webhook_id`, `fields`).
+    WebhookUpdated,
+    /// A superuser removed a webhook endpoint (`webhook_id`).
+    WebhookDeleted,
+    /// A superuser gave a webhook endpoint a new signing secret (`webhook_id`).
+    WebhookSecretRotated,
+    /// A webhook endpoint was disabled after its deliveries failed for too long
+    /// (`webhook_id`, `event_id`).
+    WebhookDisabled,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 34] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -114,6 +125,11 @@ impl AuditAction {
         Self::IdentityLinked,
         Self::IdentityUnlinked,
         Self::LoginThrottled,
+        Self::WebhookCreated,
+        Self::WebhookUpdated,
+        Self::WebhookDeleted,
+        Self::WebhookSecretRotated,
+        Self::WebhookDisabled,
     ];
 
     /// As stored and shown.
@@ -148,6 +164,11 @@ impl AuditAction {
             Self::IdentityLinked => "identity_linked",
             Self::IdentityUnlinked => "identity_unlinked",
             Self::LoginThrottled => "login_throttled",
+            Self::WebhookCreated => "webhook_created",
+            Self::WebhookUpdated => "webhook_updated",
+            Self::WebhookDeleted => "webhook_deleted",
+            Self::WebhookSecretRotated => "webhook_secret_rotated",
+            Self::WebhookDisabled => "webhook_disabled",
         }
     }
 

@@ -53,6 +53,7 @@ pub mod auth;
 pub mod client;
 pub mod delivery;
 pub mod email;
+pub mod events;
 pub mod identity;
 pub mod mail;
 pub mod mfa;
@@ -82,6 +83,10 @@ pub use auth::{
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};
 pub use email::{EmailAddress, InvalidEmail};
+pub use events::{
+    AccountEvent, Delivered, EventDelivery, EventPlan, EventRetryPolicy, EventSubject, EventType,
+    Outcome, WebhookError, WebhookPatch, WebhookRequest, Webhooks, WithSecret,
+};
 pub use identity::{
     EXCHANGE_CODE_TTL, FLOW_TTL, FederationRefusal, FlowSecrets, Identity, IdentityOwner,
     NewIdentity, ProvenIdentity, ProviderId, ProviderKind, ProviderRules, ReturnUrls,

@@ -39,6 +39,9 @@ pub enum MailPurpose {
     IdentityLinked,
     /// Notice: an outside provider's account was unlinked.
     IdentityUnlinked,
+    /// Notice, to the superusers: a webhook endpoint was disabled after its deliveries
+    /// failed for days.
+    WebhookDisabled,
 }
 
 impl MailPurpose {
@@ -61,11 +64,12 @@ impl MailPurpose {
             Self::SignInMethodsRemoved => "sign_in_methods_removed",
             Self::IdentityLinked => "identity_linked",
             Self::IdentityUnlinked => "identity_unlinked",
+            Self::WebhookDisabled => "webhook_disabled",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::VerifyEmail,
         Self::ResetPassword,
         Self::PasswordReset,
@@ -82,6 +86,7 @@ impl MailPurpose {
         Self::SignInMethodsRemoved,
         Self::IdentityLinked,
         Self::IdentityUnlinked,
+        Self::WebhookDisabled,
     ];
 
     /// The purpose stored as [`Self::as_str`], if it is one.

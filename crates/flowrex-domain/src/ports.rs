@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod counters;
+mod events;
 mod federation;
 mod mail;
 mod mfa;
@@ -18,6 +19,7 @@ mod users;
 pub use accounts::*;
 pub use audit::*;
 pub use counters::*;
+pub use events::*;
 pub use federation::*;
 pub use mail::*;
 pub use mfa::*;

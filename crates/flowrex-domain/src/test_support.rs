@@ -95,6 +95,7 @@ pub struct InMemoryStore {
     passkeys: Mutex<Passkeys>,
     federated: Mutex<federation::Federated>,
     throttled: Mutex<crate::ThrottleTally<()>>,
+    announced: Mutex<Vec<crate::AccountEvent>>,
 }
 
 impl Default for InMemoryStore {
@@ -109,6 +110,7 @@ impl Default for InMemoryStore {
             passkeys: Mutex::default(),
             federated: Mutex::default(),
             throttled: Mutex::new(crate::ThrottleTally::new(1000)),
+            announced: Mutex::default(),
         }
     }
 }

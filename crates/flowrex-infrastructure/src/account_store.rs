@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{AccountStore, AccountStoreError, Applied, Changes, UserUpdate};
 use flowrex_domain::{
-    FullName, NewOneTimeToken, SecurityStamp, StoredToken, TokenFingerprint, TokenOwner,
-    TokenPurpose, User, UserId,
+    EventSubject, FullName, NewOneTimeToken, SecurityStamp, StoredToken, TokenFingerprint,
+    TokenOwner, TokenPurpose, User, UserId,
 };
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
@@ -24,6 +24,7 @@ use crate::db_error::{is_unavailable, violates_unique};
 use crate::entity::outbox::queued_row;
 use crate::entity::users::{EMAIL_COLUMNS, EMAIL_INDEXES, hold_stamp, id_column, move_stamp_on};
 use crate::entity::{mfa_challenges, one_time_tokens, outbox, sessions, users};
+use crate::event_queue::{EventRouting, announce};
 use crate::event_rows::{EventRow, insert_events, log_rows};
 use crate::secret_box::SecretBox;
 
@@ -40,12 +41,25 @@ use second_factors::{apply_recovery_codes, apply_totp, delete_challenges, delete
 pub struct SeaOrmAccountStore {
     db: DatabaseConnection,
     sealer: Arc<SecretBox>,
+    routing: EventRouting,
 }
 
 impl SeaOrmAccountStore {
-    /// A store over a pool; queued mails are sealed with `sealer`.
+    /// A store over a pool; queued mails are sealed with `sealer`. The account events it
+    /// queues go to the webhook endpoints only, until [`Self::routing_events`].
     pub fn new(db: DatabaseConnection, sealer: Arc<SecretBox>) -> Self {
-        Self { db, sealer }
+        Self {
+            db,
+            sealer,
+            routing: EventRouting::default(),
+        }
+    }
+
+    /// The store, queueing account events for the sinks `routing` names.
+    #[must_use]
+    pub fn routing_events(mut self, routing: EventRouting) -> Self {
+        self.routing = routing;
+        self
     }
 }
 
@@ -100,9 +114,12 @@ impl AccountStore for SeaOrmAccountStore {
         at: DateTime<Utc>,
     ) -> Result<Applied, AccountStoreError> {
         let txn = self.db.begin().await.map_err(account_error)?;
-        let (applied, events) = self.apply_in(&txn, changes, at).await?;
+        let (applied, events, announced) = self.apply_in(&txn, changes, at).await?;
         txn.commit().await.map_err(account_error)?;
         log_rows(&events);
+        if announced && let Some(wake) = &self.routing.wake {
+            wake.notify_one();
+        }
         Ok(applied)
     }
 }
@@ -115,7 +132,7 @@ impl SeaOrmAccountStore {
         txn: &DatabaseTransaction,
         changes: Changes,
         at: DateTime<Utc>,
-    ) -> Result<(Applied, Vec<EventRow>), AccountStoreError> {
+    ) -> Result<(Applied, Vec<EventRow>, bool), AccountStoreError> {
         // Row locks in one order for every change set (the superusers' first, then the
         // user's), so that two sets cannot wait on each other.
         if changes.keep_a_superuser {
@@ -135,6 +152,13 @@ impl SeaOrmAccountStore {
                 .await
                 .map_err(account_error)?;
         }
+        // What the changes announce, and the user's row before them (locked, so that
+        // what they change is read off a row no one else changes meanwhile).
+        let plan = changes.event_plan();
+        let before = match plan.read_before() {
+            Some(user) => user_row(txn, user_column(user)?, true).await?,
+            None => None,
+        };
         if let Some(id) = changes.consume_token {
             let consumed = one_time_tokens::Entity::update_many()
                 .col_expr(one_time_tokens::Column::UsedAt, Expr::value(at))
@@ -249,6 +273,20 @@ impl SeaOrmAccountStore {
             // Dropped uncommitted: nothing happened.
             return Err(AccountStoreError::LastSuperuser);
         }
+        let subject = match plan.subject() {
+            Some(EventSubject::User(user)) => Some(user_column(user)?),
+            Some(EventSubject::Inserted) => inserted,
+            None => None,
+        };
+        let mut announced = false;
+        if let Some(subject) = subject {
+            let after = user_row(txn, subject, false).await?;
+            let events = plan.events(before.as_ref(), after.as_ref(), passkey.as_ref(), at);
+            announced = !events.is_empty();
+            announce(txn, &events, &self.routing, at)
+                .await
+                .map_err(account_error)?;
+        }
         let events = insert_events(txn, &changes.audit, at, inserted)
             .await
             .map_err(account_error)?;
@@ -267,8 +305,27 @@ impl SeaOrmAccountStore {
                 passkey,
             },
             events,
+            announced,
         ))
     }
+}
+
+/// The user `id`, its row locked until `txn` ends when `lock` (PostgreSQL,
+/// MySQL/MariaDB).
+async fn user_row(
+    txn: &DatabaseTransaction,
+    id: i32,
+    lock: bool,
+) -> Result<Option<User>, AccountStoreError> {
+    let mut select = users::Entity::find_by_id(id);
+    if lock && txn.get_database_backend() != DbBackend::Sqlite {
+        select = select.lock(LockType::Update);
+    }
+    select
+        .one(txn)
+        .await
+        .map(|row| row.map(User::from))
+        .map_err(account_error)
 }
 
 fn superusers() -> sea_orm::Select<users::Entity> {

@@ -1,6 +1,8 @@
 //! sea-orm entities. The schema itself is owned by the `migration` crate.
 
+pub mod account_events;
 pub mod audit_events;
+pub mod event_deliveries;
 pub mod federation_flows;
 pub mod identities;
 pub mod mfa_challenges;
@@ -12,3 +14,4 @@ pub mod sessions;
 pub mod totp_factors;
 pub mod users;
 pub mod webauthn_ceremonies;
+pub mod webhook_endpoints;

@@ -17,7 +17,7 @@ use minijinja::Environment;
 
 /// The built-in templates: `<purpose>.txt` (a `Subject:` line, a blank line, the text) and
 /// `<purpose>.html`.
-const TEMPLATES: [(&str, &str); 32] = [
+const TEMPLATES: [(&str, &str); 34] = [
     (
         "verify_email.txt",
         include_str!("mail/templates/verify_email.txt"),
@@ -145,6 +145,14 @@ const TEMPLATES: [(&str, &str); 32] = [
     (
         "sign_in_methods_removed.html",
         include_str!("mail/templates/sign_in_methods_removed.html"),
+    ),
+    (
+        "webhook_disabled.txt",
+        include_str!("mail/templates/webhook_disabled.txt"),
+    ),
+    (
+        "webhook_disabled.html",
+        include_str!("mail/templates/webhook_disabled.html"),
     ),
 ];
 

@@ -4,6 +4,7 @@
 use flowrex_domain::{
     AccountError, AdminError, AuthenticateError, FederationError, LoginError, LogoutError,
     MfaError, MfaVerifyError, PasskeyError, RefreshError, RegisterError, RevokeSessionError,
+    WebhookError,
 };
 
 use super::ApiError;
@@ -49,6 +50,36 @@ impl From<AdminError> for ApiError {
             AdminError::LastWayIn => Self::LastWayIn,
             AdminError::Unavailable(cause) => Self::Unavailable(cause),
             AdminError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        let refused = |field: &'static str, message: String, kind: &'static str| {
+            let mut fields = crate::validation::Fields::new(serde_json::Map::new());
+            fields.reject(field, kind, message, None, None);
+            match fields.finish::<()>(None) {
+                Err(rejection) => Self::Validation(rejection),
+                Ok(()) => Self::Internal(anyhow::anyhow!("a refusal without an error")),
+            }
+        };
+        match error {
+            WebhookError::NotFound => Self::WebhookNotFound,
+            WebhookError::TooMany => Self::TooManyWebhooks,
+            WebhookError::Url(why) => refused("url", format!("Value error, {why}"), "value_error"),
+            WebhookError::Events => refused(
+                "events",
+                "Value error, events must be [\"*\"] or a list of event types".to_owned(),
+                "value_error",
+            ),
+            WebhookError::Description => refused(
+                "description",
+                "String should have at most 255 characters".to_owned(),
+                "string_too_long",
+            ),
+            WebhookError::Unavailable(cause) => Self::Unavailable(cause),
+            WebhookError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

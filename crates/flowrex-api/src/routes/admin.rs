@@ -14,6 +14,7 @@ use crate::routes::auth::{MessageBody, no_store, uncached};
 use crate::validation::Rejection;
 
 mod bodies;
+pub mod webhooks;
 
 use crate::routes::handlers;
 use bodies::{

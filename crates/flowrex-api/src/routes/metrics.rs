@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
+use flowrex_domain::ports::EventQueue;
 use flowrex_infrastructure::database::PoolStats;
 use flowrex_infrastructure::outbox::OutboxFigures;
 
@@ -14,12 +15,28 @@ pub struct Pool(pub Arc<dyn PoolStats>);
 /// The mail outbox, read for its queue length and age.
 pub struct Outbox(pub Arc<dyn OutboxFigures>);
 
+/// The account events' queue, read for the deliveries waiting per sink.
+pub struct Events(pub Arc<dyn EventQueue>);
+
 /// `GET /metrics` → 200 in the Prometheus text format: requests by route and status,
 /// latency histograms, logins by outcome, bcrypt duration, database pool connections in use
 /// and idle, rate-limit rejections, mail queued (and the oldest's age), sent, retried and
-/// given up. The outbox figures are read when scraped; if the database cannot be reached
+/// given up; account event deliveries waiting per sink, made by sink and outcome, and
+/// their lag. The queue figures are read when scraped; if the database cannot be reached
 /// they keep their last values.
-pub async fn metrics(pool: web::Data<Pool>, outbox: web::Data<Outbox>) -> HttpResponse {
+pub async fn metrics(
+    pool: web::Data<Pool>,
+    outbox: web::Data<Outbox>,
+    events: web::Data<Events>,
+) -> HttpResponse {
+    match events.0.waiting().await {
+        Ok(waiting) => {
+            for (sink, count) in waiting {
+                metrics::gauge!("flowrex_events_waiting", "sink" => sink).set(count as f64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "event queue figures not read"),
+    }
     match outbox.0.stats().await {
         Ok(stats) => {
             let age = stats.oldest_pending.map_or(0.0, |queued| {

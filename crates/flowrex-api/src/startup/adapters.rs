@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use flowrex_domain::ports::{FailureCounter, MailTransport};
 use flowrex_domain::{
-    AccountPolicy, CorePorts, DeliveryPolicy, LinkTemplates, LoginThrottle, MailDelivery, Policies,
-    ReturnUrls, ServicePorts, Services,
+    AccountPolicy, CorePorts, DeliveryPolicy, EventDelivery, EventRetryPolicy, LinkTemplates,
+    LoginThrottle, MailDelivery, Policies, ReturnUrls, ServicePorts, Services, Webhooks,
 };
 use flowrex_infrastructure::circuit::Circuit;
 use flowrex_infrastructure::database::{self, DatabaseSettings};
@@ -17,16 +17,18 @@ use flowrex_infrastructure::failure_counter::{
     FailoverFailureCounter, InProcessFailureCounter, RedisFailureCounter,
 };
 use flowrex_infrastructure::federation::DISCOVERY_RETRY;
+use flowrex_infrastructure::nats::{NatsPublisher, StreamSettings};
 use flowrex_infrastructure::probe::{DatabaseProbe, Probe, RedisProbe};
 use flowrex_infrastructure::rate_limit::{
     FailoverRateLimiter, InProcessRateLimiter, Quota, RateLimiter, RedisRateLimiter,
 };
 use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
+use flowrex_infrastructure::webhook::HttpWebhookSender;
 use flowrex_infrastructure::{
-    BcryptHasher, JwtTokens, OutsideProviders, SeaOrmAccountStore, SeaOrmAuditLog,
-    SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore, SeaOrmSessionStore,
-    SeaOrmUserRepository, SystemClock, TotpCodes,
+    BcryptHasher, EventRouting, JwtTokens, OutsideProviders, SeaOrmAccountStore, SeaOrmAuditLog,
+    SeaOrmEventQueue, SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore,
+    SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -54,6 +56,12 @@ pub struct Adapters {
     factor_sealer: Arc<SecretBox>,
     /// Where mail goes; `None` when mail is off.
     transport: Option<Arc<dyn MailTransport>>,
+    /// Seals webhook endpoints' signing secrets (from `APP_SECRET_KEY`).
+    webhook_sealer: Arc<SecretBox>,
+    /// Sends webhooks (and vets their URLs).
+    webhook_sender: Arc<HttpWebhookSender>,
+    /// Where account events go, and the local delivery worker's wake-up.
+    routing: EventRouting,
     /// The audit trail (its writer runs in the background; flushed at shutdown).
     pub audit: SeaOrmAuditLog,
 }
@@ -94,6 +102,12 @@ impl Adapters {
             sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "outbox")),
             factor_sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "totp")),
             transport: mail_transport(&settings.mail)?,
+            webhook_sealer: Arc::new(SecretBox::new(&settings.app_secret_key, "webhooks")),
+            webhook_sender: Arc::new(HttpWebhookSender::new(settings.events.webhooks)?),
+            routing: EventRouting {
+                stream: settings.events.stream.is_some(),
+                wake: Some(Arc::new(tokio::sync::Notify::new())),
+            },
             audit: SeaOrmAuditLog::new(db.clone()),
             db,
         })
@@ -132,10 +146,10 @@ impl Adapters {
             core: CorePorts {
                 users: users.clone(),
                 sessions: Arc::new(SeaOrmSessionStore::new(self.db.clone())),
-                accounts: Arc::new(SeaOrmAccountStore::new(
-                    self.db.clone(),
-                    self.sealer.clone(),
-                )),
+                accounts: Arc::new(
+                    SeaOrmAccountStore::new(self.db.clone(), self.sealer.clone())
+                        .routing_events(self.routing.clone()),
+                ),
                 factors: Arc::new(SeaOrmMfaStore::new(self.db.clone())),
                 passkeys: Arc::new(SeaOrmPasskeyStore::new(self.db.clone())),
                 federation: Arc::new(SeaOrmFederationStore::new(self.db.clone())),
@@ -209,6 +223,53 @@ impl Adapters {
             Arc::new(SystemClock),
             DeliveryPolicy::default(),
         ))
+    }
+
+    /// The account events' queue and the webhook endpoints.
+    pub fn event_queue(&self) -> Arc<SeaOrmEventQueue> {
+        Arc::new(SeaOrmEventQueue::new(
+            self.db.clone(),
+            self.webhook_sealer.clone(),
+            self.sealer.clone(),
+        ))
+    }
+
+    /// The webhook administration use cases.
+    pub fn webhooks(&self) -> Webhooks {
+        Webhooks::new(
+            self.event_queue(),
+            self.webhook_sender.clone(),
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// The event delivery worker's use case (to the stream when `EVENTS_NATS_URL` is
+    /// set, CloudEvents with `public_url` as their source; to webhooks always), and what
+    /// wakes it.
+    pub fn event_delivery(
+        &self,
+        settings: &Settings,
+        public_url: &str,
+    ) -> (EventDelivery, Option<Arc<tokio::sync::Notify>>) {
+        let publisher = settings.events.stream.as_ref().map(|stream| {
+            Arc::new(NatsPublisher::new(StreamSettings {
+                url: stream.url.clone(),
+                subject_prefix: stream.subject_prefix.clone(),
+                stream: stream.stream.clone(),
+                credentials_file: stream.credentials_file.clone(),
+                tls_ca_file: stream.tls_ca_file.clone(),
+                source: public_url.to_owned(),
+            })) as Arc<dyn flowrex_domain::ports::EventPublisher>
+        });
+        let delivery = EventDelivery::new(
+            self.event_queue(),
+            publisher,
+            self.webhook_sender.clone(),
+            Arc::new(SeaOrmUserRepository::new(self.db.clone())),
+            Arc::new(SystemClock),
+            EventRetryPolicy::default(),
+        );
+        (delivery, self.routing.wake.clone())
     }
 
     /// The request limit per client, when on.

@@ -24,7 +24,7 @@ use crate::routes::auth::RefreshCookie;
 use crate::routes::auth::oauth::FlowCookie;
 use crate::routes::health::Readiness;
 use crate::routes::keys::Jwks;
-use crate::routes::metrics::{Outbox, Pool};
+use crate::routes::metrics::{Events, Outbox, Pool};
 use crate::routes::pages::Pages;
 use crate::settings::http::HttpConfig;
 use crate::settings::{AppEnv, Settings};
@@ -67,6 +67,8 @@ pub struct State {
     flow_cookie: web::Data<FlowCookie>,
     pages: web::Data<Pages>,
     outbox: web::Data<Outbox>,
+    webhooks: web::Data<flowrex_domain::Webhooks>,
+    events: web::Data<Events>,
 }
 
 impl State {
@@ -100,6 +102,8 @@ impl State {
             }),
             pages: web::Data::new(Pages::new().context("page templates")?),
             outbox: web::Data::new(Outbox(adapters.outbox())),
+            webhooks: web::Data::new(adapters.webhooks()),
+            events: web::Data::new(Events(adapters.event_queue())),
         })
     }
 }
@@ -141,6 +145,8 @@ pub fn run(listener: TcpListener, state: State, http: &HttpConfig) -> anyhow::Re
             .app_data(state.flow_cookie.clone())
             .app_data(state.pages.clone())
             .app_data(state.outbox.clone())
+            .app_data(state.webhooks.clone())
+            .app_data(state.events.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES));
         if let Some(limit) = &state.client_limit {
             app = app.app_data(limit.clone());

@@ -4,8 +4,10 @@
 //! deserialized into structs, to answer FastAPI's exact 422s. A handler takes the body as
 //! [`crate::extract::Parsed`].
 
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
-use utoipa::openapi::{RefOr, schema::Object};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
 
 use crate::validation::{Fields, Rejection, json_object};
 
@@ -43,6 +45,8 @@ pub struct BodyField {
     pub email: bool,
     /// A boolean, not a string.
     pub boolean: bool,
+    /// A list of strings.
+    pub list: bool,
     /// Shortest value the rules accept, in characters.
     pub min_length: Option<usize>,
     /// Longest value the rules accept, in characters.
@@ -60,6 +64,7 @@ impl BodyField {
             nullable: false,
             email: false,
             boolean: false,
+            list: false,
             min_length: None,
             max_length: None,
             description,
@@ -91,6 +96,13 @@ impl BodyField {
         self
     }
 
+    /// A list of strings rather than one.
+    #[must_use]
+    pub const fn list(mut self) -> Self {
+        self.list = true;
+        self
+    }
+
     /// With length bounds.
     #[must_use]
     pub const fn length(mut self, min: Option<usize>, max: Option<usize>) -> Self {
@@ -99,7 +111,16 @@ impl BodyField {
         self
     }
 
-    fn schema(&self) -> Object {
+    fn schema(&self) -> Schema {
+        if self.list {
+            return Schema::Array(
+                ArrayBuilder::new()
+                    .items(ObjectBuilder::new().schema_type(SchemaType::new(Type::String)))
+                    .min_items(Some(1))
+                    .description(Some(self.description))
+                    .build(),
+            );
+        }
         let base = if self.boolean {
             Type::Boolean
         } else {
@@ -120,6 +141,7 @@ impl BodyField {
             .max_length(self.max_length)
             .description(Some(self.description))
             .build()
+            .into()
     }
 }
 

@@ -39,6 +39,14 @@ impl InMemoryStore {
             })
     }
 
+    /// Every account event the applied changes announced so far, in order.
+    pub fn announced_events(&self) -> Vec<crate::AccountEvent> {
+        self.announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     pub(super) fn lock_tokens(&self) -> std::sync::MutexGuard<'_, Vec<TokenRow>> {
         self.tokens
             .lock()
@@ -61,6 +69,10 @@ impl InMemoryStore {
         let mut passkeys = self.lock_passkeys().clone();
         let mut federated = self.lock_federated().clone();
         let credential_event = changes.credential_event();
+        let plan = changes.event_plan();
+        let before = plan
+            .read_before()
+            .and_then(|id| users.iter().find(|u| u.id() == id).cloned());
         if let Some(issued) = changes.issued_under
             && !users
                 .iter()
@@ -253,6 +265,13 @@ impl InMemoryStore {
         }
         let user = touched.and_then(|id| users.iter().find(|u| u.id() == id).cloned());
         let inserted = inserted_id;
+        let subject = match plan.subject() {
+            Some(crate::EventSubject::User(id)) => Some(id),
+            Some(crate::EventSubject::Inserted) => inserted,
+            None => None,
+        };
+        let after = subject.and_then(|id| users.iter().find(|u| u.id() == id).cloned());
+        let announced = plan.events(before.as_ref(), after.as_ref(), added.as_ref(), at);
         *self.lock() = users;
         *self.lock_tokens() = tokens;
         *self.lock_sessions() = sessions;
@@ -261,6 +280,10 @@ impl InMemoryStore {
         *self.lock_passkeys() = passkeys;
         *self.lock_federated() = federated;
         self.append(changes.audit, inserted, at);
+        self.announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(announced);
         Ok(Applied {
             user,
             revoked,
