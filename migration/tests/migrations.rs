@@ -86,14 +86,22 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 34] = [
+const ALL_OBJECTS: [&str; 43] = [
+    "table:account_events",
     "table:audit_events",
+    "table:event_deliveries",
     "table:federation_flows",
     "table:identities",
+    "index:ix_account_events_created_at",
+    "index:ix_account_events_event_id",
     "index:ix_audit_events_action",
     "index:ix_audit_events_actor_id",
     "index:ix_audit_events_created_at",
     "index:ix_audit_events_subject_id",
+    "index:ix_event_deliveries_due",
+    "index:ix_event_deliveries_endpoint_id",
+    "index:ix_event_deliveries_event_row_id",
+    "index:ix_event_deliveries_lane_user",
     "index:ix_federation_flows_code_hash",
     "index:ix_federation_flows_expires_at",
     "index:ix_federation_flows_state_hash",
@@ -121,6 +129,7 @@ const ALL_OBJECTS: [&str; 34] = [
     "table:totp_factors",
     "table:users",
     "table:webauthn_ceremonies",
+    "table:webhook_endpoints",
 ];
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod coexistence;
 mod concurrency;
 mod cookies;
 mod cross_cutting;
+mod events;
 mod faults;
 mod health;
 mod helpers;

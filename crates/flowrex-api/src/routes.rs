@@ -5,6 +5,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod cookie;
+pub mod events;
 pub mod health;
 pub mod keys;
 pub mod metrics;
@@ -65,6 +66,7 @@ pub fn operations() -> Vec<Operation> {
         audit::operations(),
         admin::operations(),
         admin::webhooks::operations(),
+        events::operations(),
     ]
     .into_iter()
     .flatten()

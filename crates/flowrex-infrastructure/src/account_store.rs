@@ -310,15 +310,23 @@ impl SeaOrmAccountStore {
     }
 }
 
-/// The user `id`, its row locked until `txn` ends when `lock` (PostgreSQL,
-/// MySQL/MariaDB).
+/// The user `id`, its row locked until `txn` ends when `lock`: `FOR UPDATE` on PostgreSQL
+/// and MySQL/MariaDB; on SQLite a write of the row first (a read before the first write
+/// would let two transactions deadlock on upgrading their locks).
 async fn user_row(
     txn: &DatabaseTransaction,
     id: i32,
     lock: bool,
 ) -> Result<Option<User>, AccountStoreError> {
     let mut select = users::Entity::find_by_id(id);
-    if lock && txn.get_database_backend() != DbBackend::Sqlite {
+    if lock && txn.get_database_backend() == DbBackend::Sqlite {
+        users::Entity::update_many()
+            .col_expr(users::Column::Id, Expr::col(users::Column::Id))
+            .filter(users::Column::Id.eq(id))
+            .exec(txn)
+            .await
+            .map_err(account_error)?;
+    } else if lock {
         select = select.lock(LockType::Update);
     }
     select

@@ -78,7 +78,10 @@ pub(crate) async fn announce(
                 lanes.push((webhook_lane(*id), Some(*id)));
             }
         }
-        queue_event(conn, event, &lanes, at).await?;
+        // An event no sink takes is not kept: nothing would ever read it.
+        if !lanes.is_empty() {
+            queue_event(conn, event, &lanes, at).await?;
+        }
     }
     Ok(())
 }
