@@ -10,6 +10,7 @@ mod concurrency;
 mod cookies;
 mod cross_cutting;
 mod events;
+mod events_stream;
 mod faults;
 mod health;
 mod helpers;
