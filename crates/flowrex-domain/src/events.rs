@@ -220,11 +220,8 @@ impl Changes {
         if let Some(user) = self.delete_user {
             about(EventSubject::User(user));
         }
-        match &self.totp {
-            Some(TotpChange::Activate { user, .. } | TotpChange::Remove { user }) => {
-                about(EventSubject::User(*user));
-            }
-            _ => {}
+        if let Some(TotpChange::Activate { user, .. } | TotpChange::Remove { user }) = &self.totp {
+            about(EventSubject::User(*user));
         }
         match &self.passkey {
             Some(PasskeyChange::Add(new)) => about(EventSubject::User(new.user)),

@@ -1,5 +1,5 @@
 //! Account events on sea-orm: the events a change announces, queued in its transaction
-//! ([`announce`], called by [`crate::SeaOrmAccountStore`]) with one delivery per sink —
+//! (`announce`, called by [`crate::SeaOrmAccountStore`]) with one delivery per sink —
 //! the stream when it is on, and every enabled webhook endpoint that wants the type —;
 //! the queue workers claim from ([`SeaOrmEventQueue`]: leases, `FOR UPDATE SKIP LOCKED`
 //! on PostgreSQL and MySQL/MariaDB, and never a user's delivery while an earlier one of

@@ -1,6 +1,6 @@
 //! Test support (feature `test-support`): a fresh, empty database per test, on SQLite by
 //! default or on the server named by `TEST_DATABASE_URL` (PostgreSQL or MySQL/MariaDB);
-//! a private SMTP server ([`smtp`]); a spare loopback port ([`spare_port`]) and a wait for
+//! a private SMTP server ([`smtp`]); a webhook receiver ([`webhooks`]); a spare loopback port ([`spare_port`]) and a wait for
 //! a server to listen on one ([`wait_for_port`]), for tests that start servers.
 //!
 //! Server databases are named `flowrex_t_…`; `.ci/run` drops them after the suite. When
@@ -9,6 +9,7 @@
 
 mod ports;
 pub mod smtp;
+pub mod webhooks;
 
 pub use ports::{spare_port, wait_for_port};
 
