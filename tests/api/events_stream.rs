@@ -465,3 +465,126 @@ async fn two_instances_publish_each_event_once_in_order_per_user() {
     }
     delete_stream(&nats, &stream).await;
 }
+
+/// A private NATS server with JetStream on `port`, storing in `store`.
+struct PrivateNats {
+    port: u16,
+    store: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateNats {
+    fn start(store: &std::path::Path) -> Self {
+        let mut nats = Self {
+            port: flowrex_infrastructure::test_support::spare_port(),
+            store: store.to_path_buf(),
+            child: None,
+        };
+        nats.resume();
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn resume(&mut self) {
+        let child = std::process::Command::new("nats-server")
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.store)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server starts (Debian's nats-server package)");
+        self.child = Some(child);
+        flowrex_infrastructure::test_support::wait_for_port(
+            self.port,
+            "nats-server",
+            Duration::from_secs(20),
+        );
+    }
+
+    /// Stops the server as an operator does (SIGTERM), and waits for it to exit.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "starts a private nats-server; run by .ci/run"]
+async fn a_nats_server_restarted_during_a_burst_misses_no_event_and_holds_none_twice() {
+    let store = tempfile::tempdir().unwrap();
+    let mut nats = PrivateNats::start(store.path());
+    let url = nats.url();
+    let (stream, prefix) = unique_stream();
+    let app = spawn_app_with(&[
+        ("EVENTS_NATS_URL", url.as_str()),
+        ("EVENTS_NATS_STREAM", stream.as_str()),
+        ("EVENTS_NATS_SUBJECT_PREFIX", prefix.as_str()),
+        ("EVENTS_POLL_INTERVAL_MS", "50"),
+    ])
+    .await;
+    let burst = 60;
+    let mut registered = Vec::new();
+    for chunk in 0..6 {
+        let answers = futures::future::join_all((0..10).map(|n| {
+            let email = format!("burst{}@example.com", chunk * 10 + n);
+            let app = &app;
+            async move {
+                app.register(&email).await;
+                email
+            }
+        }))
+        .await;
+        registered.extend(answers);
+        if chunk == 2 {
+            nats.stop();
+        }
+        if chunk == 4 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            nats.resume();
+        }
+    }
+    read_stream(&url, &stream, burst, Duration::from_secs(60)).await;
+    // Time for a late retry to land, if one would.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = read_stream(&url, &stream, burst, Duration::from_secs(5)).await;
+    assert_eq!(messages.len() as u64, burst, "each event once");
+    let mut ids: Vec<&str> = messages.iter().map(|m| m.msg_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), messages.len(), "no event twice in the stream");
+    let mut emails: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            m.event["data"]["user"]["email"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    emails.sort();
+    registered.sort();
+    assert_eq!(emails, registered, "no event missing");
+}
