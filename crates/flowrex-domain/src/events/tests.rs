@@ -337,3 +337,161 @@ fn webhook_retries_start_within_seconds_grow_to_an_hour_and_stop_after_three_day
         "the stream is retried at least every 30 s"
     );
 }
+
+mod delivery {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, TimeZone, Utc};
+    use secrecy::SecretString;
+
+    use crate::ports::{
+        EventSink, MockEventQueue, MockUserDirectory, MockWebhookSender, PendingDelivery,
+        WebhookFailure, WebhookTarget,
+    };
+    use crate::test_support::FixedClock;
+    use crate::{
+        AccountEvent, AuditAction, EmailAddress, EventDelivery, EventRetryPolicy, MailPurpose,
+        Outcome, PasswordHash, SecurityStamp, UserId, UserParts,
+    };
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap()
+    }
+
+    fn pending(id: i64, queued_at: DateTime<Utc>, attempts: u32) -> PendingDelivery {
+        PendingDelivery {
+            id,
+            sink: EventSink::Webhook(WebhookTarget {
+                id: 9,
+                url: "https://example.com/hook".to_owned(),
+                secrets: vec![SecretString::from("whsec_c2VjcmV0".to_owned())],
+            }),
+            event: AccountEvent::test(queued_at),
+            attempts,
+            queued_at,
+        }
+    }
+
+    fn delivery(
+        queue: MockEventQueue,
+        sender: MockWebhookSender,
+        superusers: MockUserDirectory,
+    ) -> EventDelivery {
+        EventDelivery::new(
+            Arc::new(queue),
+            None,
+            Arc::new(sender),
+            Arc::new(superusers),
+            Arc::new(FixedClock(now())),
+            EventRetryPolicy::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_2xx_is_delivered_and_a_failure_is_retried_five_seconds_later() {
+        let mut queue = MockEventQueue::new();
+        let queued = now() - chrono::Duration::seconds(2);
+        queue
+            .expect_claim()
+            .returning(move |_, _, _| Ok(vec![pending(1, queued, 0), pending(2, queued, 0)]));
+        queue
+            .expect_record()
+            .withf(|id, attempt, delivered, retry| {
+                *id == 1 && *delivered && retry.is_none() && attempt.status == Some(204)
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        queue
+            .expect_record()
+            .withf(|id, attempt, delivered, retry| {
+                *id == 2
+                    && !delivered
+                    && *retry == Some(now() + chrono::Duration::seconds(5))
+                    && attempt.status == Some(500)
+            })
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        queue.expect_disable_endpoint().never();
+        let mut sender = MockWebhookSender::new();
+        let first = std::sync::atomic::AtomicBool::new(true);
+        sender.expect_send().returning(move |_, _| {
+            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                Ok(204)
+            } else {
+                Err(WebhookFailure {
+                    status: Some(500),
+                    error: "answered 500".to_owned(),
+                })
+            }
+        });
+        let results = delivery(queue, sender, MockUserDirectory::new())
+            .deliver_due()
+            .await
+            .unwrap();
+        let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+        assert_eq!(outcomes, [Outcome::Delivered, Outcome::Retried]);
+        assert_eq!(results[0].lag, Some(std::time::Duration::from_secs(2)));
+    }
+
+    #[tokio::test]
+    async fn after_three_days_the_endpoint_is_disabled_audited_and_the_superusers_told() {
+        let mut queue = MockEventQueue::new();
+        let queued = now() - chrono::Duration::days(3);
+        queue
+            .expect_claim()
+            .returning(move |_, _, _| Ok(vec![pending(5, queued, 30)]));
+        queue
+            .expect_record()
+            .withf(|id, _, delivered, retry| *id == 5 && !delivered && retry.is_none())
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        queue
+            .expect_disable_endpoint()
+            .withf(|id, _, _, notices, audit| {
+                *id == 9
+                    && notices.len() == 1
+                    && notices[0].purpose == MailPurpose::WebhookDisabled
+                    && notices[0].to.as_str() == "root@example.com"
+                    && audit.action == AuditAction::WebhookDisabled
+                    && audit.details["webhook_id"] == 9
+            })
+            .times(1)
+            .returning(|_, _, _, _, _| Ok(true));
+        let mut sender = MockWebhookSender::new();
+        sender.expect_send().returning(|_, _| {
+            Err(WebhookFailure {
+                status: None,
+                error: "connection refused".to_owned(),
+            })
+        });
+        let mut superusers = MockUserDirectory::new();
+        superusers
+            .expect_list()
+            .withf(|filter, _, _| {
+                filter.is_superuser == Some(true) && filter.is_active == Some(true)
+            })
+            .returning(|_, _, _| {
+                Ok(vec![
+                    UserParts {
+                        id: UserId::new(1),
+                        email: EmailAddress::parse("root@example.com").unwrap(),
+                        password_hash: PasswordHash::new("h".to_owned()),
+                        full_name: None,
+                        is_active: true,
+                        is_verified: true,
+                        is_superuser: true,
+                        created_at: now(),
+                        updated_at: now(),
+                        last_login_at: None,
+                        security_stamp: SecurityStamp::INITIAL,
+                    }
+                    .into(),
+                ])
+            });
+        let results = delivery(queue, sender, superusers)
+            .deliver_due()
+            .await
+            .unwrap();
+        assert_eq!(results[0].outcome, Outcome::Failed);
+    }
+}
