@@ -232,7 +232,8 @@ async fn a_change_that_rolls_back_announces_nothing() {
 #[tokio::test]
 async fn a_receiver_answering_500_then_200_gets_each_event_with_one_id() {
     let receiver = Receiver::start().await;
-    receiver.answer_next(&[500, 503]);
+    // A redirect is a failure too: it is not followed.
+    receiver.answer_next(&[500, 302]);
     let (app, admin) = app_with_admin(&[]).await;
     add_webhook(&app, &admin, &receiver.url(), json!(["user.created"])).await;
     let first = app.register("one@example.com").await["id"]
@@ -276,6 +277,11 @@ async fn a_receiver_down_for_30_seconds_gets_every_event_within_30_more() {
     let (app, admin) = app_with_admin(&[]).await;
     add_webhook(&app, &admin, &receiver.url(), json!(["*"])).await;
     receiver.stop().await;
+    assert_eq!(
+        app.get("/health/ready").await.status(),
+        StatusCode::OK,
+        "a sink that is down does not make the service unready"
+    );
     let mut ids = Vec::new();
     for n in 0..3 {
         let user = app.register(&format!("down{n}@example.com")).await;

@@ -226,3 +226,102 @@ async fn finished_events_are_purged_and_pending_ones_kept() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].event.kind.as_str(), "user.verified");
 }
+
+#[tokio::test]
+async fn a_disabled_endpoint_gives_up_its_deliveries_with_its_notices_and_audit() {
+    use flowrex_domain::ports::{EventFilter, NewWebhookEndpoint, WebhookStore};
+    use flowrex_domain::{AuditAction, AuditEvent, Mail, MailPurpose};
+    let (db, _dir) = support::migrated_pool().await;
+    let queue = queue(&db);
+    let now = Utc::now().trunc_subsecs(6);
+    let endpoint = queue
+        .create(
+            NewWebhookEndpoint {
+                url: "https://hooks.example.com/flowrex".to_owned(),
+                events: EventFilter::All,
+                description: None,
+                secret: secrecy::SecretString::from("whsec_c2VjcmV0".to_owned()),
+            },
+            now,
+            AuditEvent::new(AuditAction::WebhookCreated),
+        )
+        .await
+        .unwrap();
+    store(&db)
+        .apply(new_user("late@example.com"), now)
+        .await
+        .unwrap();
+    let pending = queue.claim(50, LEASE, Utc::now()).await.unwrap();
+    assert_eq!(pending.len(), 2, "the stream's and the endpoint's");
+    let notice = Mail::notice(
+        EmailAddress::parse("root@example.com").unwrap(),
+        MailPurpose::WebhookDisabled,
+    );
+    let disabled = queue
+        .disable_endpoint(
+            endpoint.id,
+            "deliveries failed for 3 days",
+            now,
+            vec![notice],
+            AuditEvent::new(AuditAction::WebhookDisabled).with("webhook_id", endpoint.id),
+        )
+        .await
+        .unwrap();
+    assert!(disabled);
+    let again = queue
+        .disable_endpoint(
+            endpoint.id,
+            "again",
+            now,
+            Vec::new(),
+            AuditEvent::new(AuditAction::WebhookDisabled),
+        )
+        .await
+        .unwrap();
+    assert!(!again, "once");
+    let shown = queue.get(endpoint.id).await.unwrap().unwrap();
+    assert!(!shown.enabled);
+    assert_eq!(
+        shown.disabled_reason.as_deref(),
+        Some("deliveries failed for 3 days")
+    );
+    let log = queue.deliveries(endpoint.id, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, "failed");
+    let mails = flowrex_infrastructure::SeaOrmOutbox::new(db.clone(), test_support::test_sealer());
+    let queued = flowrex_domain::ports::OutboxStore::claim(&mails, 10, LEASE, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].mail.purpose, MailPurpose::WebhookDisabled);
+}
+
+#[tokio::test]
+async fn a_name_that_resolves_to_loopback_is_not_connected_to_unless_allowed() {
+    use flowrex_domain::AccountEvent;
+    use flowrex_domain::ports::{WebhookSender, WebhookTarget};
+    use flowrex_infrastructure::test_support::webhooks::Receiver;
+    use flowrex_infrastructure::webhook::{HttpWebhookSender, WebhookRules};
+    let receiver = Receiver::start().await;
+    let target = WebhookTarget {
+        id: 1,
+        url: format!("http://localhost:{}/hook", receiver.port),
+        secrets: Vec::new(),
+    };
+    let event = AccountEvent::test(Utc::now());
+    let guarded = HttpWebhookSender::new(WebhookRules {
+        allow_http: true,
+        allow_private: false,
+    })
+    .unwrap();
+    let refused = guarded.send(&target, &event).await.unwrap_err();
+    assert!(refused.error.contains("no public address"), "{refused:?}");
+    assert!(receiver.requests().is_empty(), "nothing was sent");
+    let open = HttpWebhookSender::new(WebhookRules {
+        allow_http: true,
+        allow_private: true,
+    })
+    .unwrap();
+    assert_eq!(open.send(&target, &event).await, Ok(200));
+    assert_eq!(receiver.requests().len(), 1);
+}

@@ -57,8 +57,9 @@ impl Default for EventRetryPolicy {
 }
 
 impl EventRetryPolicy {
-    /// When to try `delivery` again after its failed try number `attempt` (1 for the
-    /// first) at `now`, or `None` to give it up.
+    /// When to try a delivery to `sink`, queued at `queued_at`, again after its failed try
+    /// number `attempt` (1 for the first) at `now` — never past the give-up time —, or
+    /// `None` to give it up.
     pub fn retry_after(
         &self,
         sink: &EventSink,
