@@ -18,9 +18,9 @@ use flowrex_domain::ports::{
 use flowrex_domain::{AccountEvent, AuditEvent, EventType, Mail, UserId};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -402,11 +402,7 @@ impl EventQueue for SeaOrmEventQueue {
                 .await
                 .map_err(unavailable)?;
         }
-        let rows = insert_events(&txn, &[audit], at, None)
-            .await
-            .map_err(unavailable)?;
-        txn.commit().await.map_err(unavailable)?;
-        log_rows(&rows);
+        commit_audited(txn, audit, at).await?;
         Ok(true)
     }
 
@@ -484,10 +480,35 @@ impl EventQueue for SeaOrmEventQueue {
     }
 }
 
-/// Gives up the delivery `id`, saying `why`.
-async fn give_up(
-    conn: &impl ConnectionTrait,
+/// Records `audit` in `txn` and commits it, then logs the event.
+async fn commit_audited(
+    txn: DatabaseTransaction,
+    audit: AuditEvent,
+    at: DateTime<Utc>,
+) -> Result<(), EventQueueError> {
+    let rows = insert_events(&txn, &[audit], at, None)
+        .await
+        .map_err(unavailable)?;
+    txn.commit().await.map_err(unavailable)?;
+    log_rows(&rows);
+    Ok(())
+}
+
+/// The endpoint `id`'s row, read in `txn`.
+async fn endpoint_row(
+    txn: &DatabaseTransaction,
     id: i64,
+) -> Result<Option<webhook_endpoints::Model>, EventQueueError> {
+    webhook_endpoints::Entity::find_by_id(id)
+        .one(txn)
+        .await
+        .map_err(unavailable)
+}
+
+/// Gives up the deliveries `which` selects, saying `why`.
+async fn give_up_where(
+    conn: &impl ConnectionTrait,
+    which: Condition,
     at: DateTime<Utc>,
     why: &str,
 ) -> Result<(), DbErr> {
@@ -502,10 +523,21 @@ async fn give_up(
             event_deliveries::Column::LockedUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .filter(event_deliveries::Column::Id.eq(id))
+        .filter(which)
         .exec(conn)
         .await
         .map(|_| ())
+}
+
+/// Gives up the delivery `id`, saying `why`.
+async fn give_up(
+    conn: &impl ConnectionTrait,
+    id: i64,
+    at: DateTime<Utc>,
+    why: &str,
+) -> Result<(), DbErr> {
+    let which = Condition::all().add(event_deliveries::Column::Id.eq(id));
+    give_up_where(conn, which, at, why).await
 }
 
 /// Gives up the pending deliveries to the endpoint `id`.
@@ -514,18 +546,10 @@ async fn give_up_pending(
     id: i64,
     at: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    event_deliveries::Entity::update_many()
-        .col_expr(event_deliveries::Column::Status, Expr::value(FAILED))
-        .col_expr(event_deliveries::Column::FinishedAt, Expr::value(at))
-        .col_expr(
-            event_deliveries::Column::LastError,
-            Expr::value("the endpoint was disabled"),
-        )
-        .filter(event_deliveries::Column::EndpointId.eq(id))
-        .filter(event_deliveries::Column::Status.eq(PENDING))
-        .exec(conn)
-        .await
-        .map(|_| ())
+    let which = Condition::all()
+        .add(event_deliveries::Column::EndpointId.eq(id))
+        .add(event_deliveries::Column::Status.eq(PENDING));
+    give_up_where(conn, which, at, "the endpoint was disabled").await
 }
 
 #[async_trait]
@@ -554,11 +578,7 @@ impl WebhookStore for SeaOrmEventQueue {
         .await
         .map_err(unavailable)?;
         let audit = audit.with("webhook_id", row.id);
-        let rows = insert_events(&txn, &[audit], at, None)
-            .await
-            .map_err(unavailable)?;
-        txn.commit().await.map_err(unavailable)?;
-        log_rows(&rows);
+        commit_audited(txn, audit, at).await?;
         Ok(Self::endpoint(row))
     }
 
@@ -589,11 +609,7 @@ impl WebhookStore for SeaOrmEventQueue {
         audit: AuditEvent,
     ) -> Result<Option<WebhookEndpoint>, EventQueueError> {
         let txn = self.db.begin().await.map_err(unavailable)?;
-        let Some(row) = webhook_endpoints::Entity::find_by_id(id)
-            .one(&txn)
-            .await
-            .map_err(unavailable)?
-        else {
+        let Some(row) = endpoint_row(&txn, id).await? else {
             return Ok(None);
         };
         let mut row: webhook_endpoints::ActiveModel = row.into();
@@ -617,11 +633,7 @@ impl WebhookStore for SeaOrmEventQueue {
         if !row.enabled {
             give_up_pending(&txn, id, at).await.map_err(unavailable)?;
         }
-        let rows = insert_events(&txn, &[audit], at, None)
-            .await
-            .map_err(unavailable)?;
-        txn.commit().await.map_err(unavailable)?;
-        log_rows(&rows);
+        commit_audited(txn, audit, at).await?;
         Ok(Some(Self::endpoint(row)))
     }
 
@@ -646,11 +658,7 @@ impl WebhookStore for SeaOrmEventQueue {
         if deleted != 1 {
             return Ok(false);
         }
-        let rows = insert_events(&txn, &[audit], at, None)
-            .await
-            .map_err(unavailable)?;
-        txn.commit().await.map_err(unavailable)?;
-        log_rows(&rows);
+        commit_audited(txn, audit, at).await?;
         Ok(true)
     }
 
@@ -663,11 +671,7 @@ impl WebhookStore for SeaOrmEventQueue {
         audit: AuditEvent,
     ) -> Result<Option<WebhookEndpoint>, EventQueueError> {
         let txn = self.db.begin().await.map_err(unavailable)?;
-        let Some(row) = webhook_endpoints::Entity::find_by_id(id)
-            .one(&txn)
-            .await
-            .map_err(unavailable)?
-        else {
+        let Some(row) = endpoint_row(&txn, id).await? else {
             return Ok(None);
         };
         let current = row.secret.clone();
@@ -677,11 +681,7 @@ impl WebhookStore for SeaOrmEventQueue {
         row.secret = Set(self.secrets.seal(secret.expose_secret().as_bytes()));
         row.updated_at = Set(at);
         let row = row.update(&txn).await.map_err(unavailable)?;
-        let rows = insert_events(&txn, &[audit], at, None)
-            .await
-            .map_err(unavailable)?;
-        txn.commit().await.map_err(unavailable)?;
-        log_rows(&rows);
+        commit_audited(txn, audit, at).await?;
         Ok(Some(Self::endpoint(row)))
     }
 
@@ -692,12 +692,7 @@ impl WebhookStore for SeaOrmEventQueue {
         at: DateTime<Utc>,
     ) -> Result<bool, EventQueueError> {
         let txn = self.db.begin().await.map_err(unavailable)?;
-        if webhook_endpoints::Entity::find_by_id(id)
-            .one(&txn)
-            .await
-            .map_err(unavailable)?
-            .is_none()
-        {
+        if endpoint_row(&txn, id).await?.is_none() {
             return Ok(false);
         }
         queue_event(&txn, &event, &[(webhook_lane(id), Some(id))], at)
