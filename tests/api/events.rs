@@ -383,6 +383,10 @@ async fn webhook_endpoints_are_managed_by_superusers_and_never_show_a_secret_aga
         .patch_as(&path, &admin, &json!({ "enabled": false }))
         .await;
     assert_eq!(body(disabled).await["enabled"], false);
+    let refused = app
+        .post_as(&format!("{path}/test"), &admin, &json!({}))
+        .await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
     app.register("quiet@example.com").await;
     let gone = app.delete_as(&path, &admin).await;
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);

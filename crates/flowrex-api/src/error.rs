@@ -120,6 +120,9 @@ pub enum ApiError {
     /// 404 `Webhook endpoint not found`.
     #[error("webhook endpoint not found")]
     WebhookNotFound,
+    /// 409 `Webhook endpoint is disabled`.
+    #[error("webhook endpoint is disabled")]
+    WebhookDisabled,
     /// 409 `Too many webhook endpoints`.
     #[error("too many webhook endpoints")]
     TooManyWebhooks,
@@ -301,6 +304,11 @@ impl ApiError {
                 "WebhookNotFound",
                 S::NOT_FOUND,
                 "Webhook endpoint not found",
+            ),
+            Self::WebhookDisabled => Answer::new(
+                "WebhookDisabled",
+                S::CONFLICT,
+                "Webhook endpoint is disabled",
             ),
             Self::TooManyWebhooks => {
                 Answer::new("TooManyWebhooks", S::CONFLICT, "Too many webhook endpoints")

@@ -80,7 +80,8 @@ pub enum AuditAction {
     /// (`count`, `first_at`, `last_at`, `scope`: `client` or `account`): a flood of them is
     /// one row, not one row each.
     LoginThrottled,
-    /// A superuser registered a webhook endpoint (`webhook_id`, `url`, `events`).
+    /// A superuser registered a webhook endpoint (`webhook_id`, `host`: its URL's host only,
+    /// `events`).
     WebhookCreated,
     /// A superuser changed a webhook endpoint (`webhook_id`, `fields`).
     WebhookUpdated,

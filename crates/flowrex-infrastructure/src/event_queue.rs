@@ -234,6 +234,7 @@ impl SeaOrmEventQueue {
                 .col_expr(event_deliveries::Column::LockedUntil, Expr::value(until))
                 .filter(event_deliveries::Column::Id.eq(row.id))
                 .filter(event_deliveries::Column::Status.eq(PENDING))
+                .filter(event_deliveries::Column::NextAttemptAt.lte(now))
                 .filter(
                     Condition::any()
                         .add(event_deliveries::Column::LockedUntil.is_null())
@@ -363,8 +364,11 @@ impl EventQueue for SeaOrmEventQueue {
                 .col_expr(event_deliveries::Column::Status, Expr::value(FAILED))
                 .col_expr(event_deliveries::Column::FinishedAt, Expr::value(finished)),
         };
+        // Only a pending delivery: a late worker never overwrites one delivered or given
+        // up meanwhile.
         update
             .filter(event_deliveries::Column::Id.eq(id))
+            .filter(event_deliveries::Column::Status.eq(PENDING))
             .exec(&self.db)
             .await
             .map(|_| ())

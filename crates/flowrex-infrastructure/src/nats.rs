@@ -22,6 +22,12 @@ use tokio::sync::OnceCell;
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a connection attempt waits.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one publish may take, waiting for the connection and the stream included
+/// (well under the queue's lease, so that no other worker takes the delivery meanwhile).
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the stream could not be reached, how long publishes fail at once instead of each
+/// waiting for it (a round of deliveries then costs one wait, not one per event).
+const BACK_OFF: Duration = Duration::from_secs(5);
 /// The duplicate window of a stream the service creates: a retry within it is dropped.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(2 * 3600);
 /// How long a stream the service creates keeps events.
@@ -49,6 +55,7 @@ pub struct NatsPublisher {
     settings: StreamSettings,
     context: OnceCell<jetstream::Context>,
     stream_ready: OnceCell<()>,
+    failed_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl NatsPublisher {
@@ -58,6 +65,7 @@ impl NatsPublisher {
             settings,
             context: OnceCell::new(),
             stream_ready: OnceCell::new(),
+            failed_at: std::sync::Mutex::new(None),
         }
     }
 
@@ -71,6 +79,21 @@ impl NatsPublisher {
             .name("flowrex")
             .connection_timeout(CONNECT_TIMEOUT)
             .retry_on_initial_connect();
+        // Credentials in the URL go to the options, and the URL without them to the client
+        // (which logs the address it connects to).
+        let mut address = self.settings.url.expose_secret().to_owned();
+        if let Ok(mut url) = url::Url::parse(&address)
+            && !url.username().is_empty()
+        {
+            let user = percent_decoded(url.username());
+            options = match url.password() {
+                Some(password) => options.user_and_password(user, percent_decoded(password)),
+                None => options.token(user),
+            };
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            address = url.to_string();
+        }
         if let Some(path) = &self.settings.credentials_file {
             options = options
                 .credentials_file(path)
@@ -83,7 +106,7 @@ impl NatsPublisher {
                 .require_tls(true);
         }
         let client = options
-            .connect(self.settings.url.expose_secret())
+            .connect(address.as_str())
             .await
             .map_err(|error| anyhow!("cannot connect to NATS: {error}"))?;
         let mut context = jetstream::new(client);
@@ -110,17 +133,34 @@ impl NatsPublisher {
             .map_err(|error| anyhow!("cannot create or read the stream: {error}"))
     }
 
-    /// Connects and makes sure of the stream, once.
+    /// Connects and makes sure of the stream, once; fails at once for [`BACK_OFF`] after
+    /// the stream could not be reached.
     async fn ready(&self) -> Result<&jetstream::Context, DeliveryError> {
+        let recent = self
+            .failed_at
+            .lock()
+            .map(|failed| failed.is_some_and(|at| at.elapsed() < BACK_OFF))
+            .unwrap_or(false);
+        if recent && self.stream_ready.get().is_none() {
+            return Err(DeliveryError::Transient(anyhow!(
+                "the stream is not reachable yet"
+            )));
+        }
         let context = self
             .context
             .get_or_try_init(|| self.connect())
             .await
             .map_err(DeliveryError::Transient)?;
-        self.stream_ready
+        if let Err(error) = self
+            .stream_ready
             .get_or_try_init(|| self.ensure_stream(context))
             .await
-            .map_err(DeliveryError::Transient)?;
+        {
+            if let Ok(mut failed) = self.failed_at.lock() {
+                *failed = Some(std::time::Instant::now());
+            }
+            return Err(DeliveryError::Transient(error));
+        }
         Ok(context)
     }
 
@@ -142,9 +182,29 @@ impl NatsPublisher {
     }
 }
 
+/// `text` (a URL's user or password) percent-decoded (`+` stays itself).
+fn percent_decoded(text: &str) -> String {
+    let escaped = text.replace('+', "%2B");
+    url::form_urlencoded::parse(format!("x={escaped}").as_bytes())
+        .next()
+        .map_or_else(|| text.to_owned(), |(_, value)| value.into_owned())
+}
+
 #[async_trait]
 impl EventPublisher for NatsPublisher {
     async fn publish(&self, event: &AccountEvent) -> Result<(), DeliveryError> {
+        tokio::time::timeout(PUBLISH_TIMEOUT, self.publish_now(event))
+            .await
+            .unwrap_or_else(|_| {
+                Err(DeliveryError::Transient(anyhow!(
+                    "no acknowledgement within {PUBLISH_TIMEOUT:?}"
+                )))
+            })
+    }
+}
+
+impl NatsPublisher {
+    async fn publish_now(&self, event: &AccountEvent) -> Result<(), DeliveryError> {
         let context = self.ready().await?;
         let payload = serde_json::to_vec(&self.cloud_event(event))
             .map_err(|error| DeliveryError::Permanent(error.into()))?;

@@ -38,13 +38,15 @@ pub struct WebhookRules {
 }
 
 /// Whether `ip` is one a webhook may not reach unless private networks are allowed:
-/// loopback, private, link-local, carrier-grade NAT, unique local, unspecified,
-/// multicast, broadcast, documentation ranges — an IPv4 address mapped into IPv6 judged
-/// as the IPv4 one.
+/// loopback, private, link-local, carrier-grade NAT, unique local, site-local,
+/// unspecified, multicast, broadcast, reserved, documentation and benchmarking ranges.
+/// An IPv6 address that carries an IPv4 one — mapped (`::ffff:0:0/96`), compatible
+/// (`::/96`), NAT64 (`64:ff9b::/96`) or 6to4 (`2002::/16`) — is judged as that IPv4
+/// address; a local NAT64 prefix (`64:ff9b:1::/48`) is private whatever it carries.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -53,20 +55,39 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_documentation()
                 || a == 0
+                || a >= 240
                 || (a == 100 && (64..128).contains(&b))
                 || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && c == 0)
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |high: u16, low: u16| {
+                let [h1, h2] = high.to_be_bytes();
+                let [l1, l2] = low.to_be_bytes();
+                IpAddr::V4(std::net::Ipv4Addr::new(h1, h2, l1, l2))
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            // IPv4-compatible (`::a.b.c.d`, not `::` or `::1`) and NAT64's well-known prefix.
+            if s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1) {
+                return is_private(embedded(s[6], s[7]));
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_private(embedded(s[6], s[7]));
+            }
+            if s[0] == 0x2002 {
+                return is_private(embedded(s[1], s[2]));
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
         }
     }
 }

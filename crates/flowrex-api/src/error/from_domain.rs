@@ -67,6 +67,7 @@ impl From<WebhookError> for ApiError {
         match error {
             WebhookError::NotFound => Self::WebhookNotFound,
             WebhookError::TooMany => Self::TooManyWebhooks,
+            WebhookError::Disabled => Self::WebhookDisabled,
             WebhookError::Url(why) => refused("url", format!("Value error, {why}"), "value_error"),
             WebhookError::Events => refused(
                 "events",

@@ -127,7 +127,8 @@ async fn events_committed_before_a_sigkill_are_delivered_after_the_restart() {
 
     receiver.resume().await;
     let _restarted = service(dir.path(), &database, port);
-    let delivered = receiver.wait_delivered(5, Duration::from_secs(30)).await;
+    // A delivery the killed process had taken but not recorded waits for its lease (30 s).
+    let delivered = receiver.wait_delivered(5, Duration::from_secs(60)).await;
     let mut delivered_users: Vec<i64> = delivered
         .iter()
         .map(|d| d.body["data"]["user"]["id"].as_i64().unwrap())

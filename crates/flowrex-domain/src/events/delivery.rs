@@ -42,12 +42,13 @@ pub struct EventRetryPolicy {
 }
 
 impl Default for EventRetryPolicy {
-    /// 50 per round, 60 s leases; retries after 5 s, doubling to an hour apart (30 s to
+    /// 50 per round, 30 s leases (three times the longest try: a webhook's and a publish's
+    /// 10 s); retries after 5 s, doubling to an hour apart (30 s to
     /// the stream); given up after 3 days.
     fn default() -> Self {
         Self {
             batch: 50,
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(30),
             first_retry: Duration::from_secs(5),
             max_retry: Duration::from_secs(3600),
             max_stream_retry: Duration::from_secs(30),

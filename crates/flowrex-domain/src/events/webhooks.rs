@@ -42,6 +42,9 @@ failure_enum! {
         /// The description is too long.
         #[error("description is too long")]
         Description,
+        /// The endpoint is disabled (a test is not queued for it).
+        #[error("webhook endpoint is disabled")]
+        Disabled,
         /// [`MAX_ENDPOINTS`] are registered already.
         #[error("too many webhook endpoints")]
         TooMany,
@@ -261,8 +264,11 @@ impl Webhooks {
     /// Queues a `webhook.test` event for `id` alone; its id.
     ///
     /// # Errors
-    /// [`WebhookError::NotFound`], or the store's.
+    /// [`WebhookError::NotFound`], [`WebhookError::Disabled`], or the store's.
     pub async fn send_test(&self, id: i64) -> Result<String, WebhookError> {
+        if !self.get(id).await?.enabled {
+            return Err(WebhookError::Disabled);
+        }
         let now = self.clock.now();
         let event = AccountEvent::test(now);
         let event_id = event.id.clone();

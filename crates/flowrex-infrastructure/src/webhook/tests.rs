@@ -45,10 +45,26 @@ fn private_loopback_and_link_local_addresses_are_private() {
         "fd00::1",
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
+        "::10.0.0.1",
+        "64:ff9b::a00:5",
+        "64:ff9b::7f00:1",
+        "64:ff9b:1::808:808",
+        "2002:a00:1::1",
+        "2002:7f00:1::",
+        "fec0::1",
+        "192.0.0.8",
+        "240.0.0.1",
+        "255.255.255.255",
     ] {
         assert!(is_private(private.parse().unwrap()), "{private}");
     }
-    for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111"] {
+    for public in [
+        "93.184.216.34",
+        "1.1.1.1",
+        "2606:4700::1111",
+        "64:ff9b::808:808",
+        "2002:808:808::1",
+    ] {
         assert!(!is_private(public.parse().unwrap()), "{public}");
     }
 }

@@ -420,7 +420,8 @@ pub async fn rotate_webhook_secret(
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued", body = TestQueuedBody),
-        (status = 404, description = "Webhook endpoint not found", body = ErrorBody)
+        (status = 404, description = "Webhook endpoint not found", body = ErrorBody),
+        (status = 409, description = "Webhook endpoint is disabled", body = ErrorBody)
     )
 )]
 pub async fn test_webhook(
