@@ -278,9 +278,18 @@ impl SeaOrmAccountStore {
             Some(EventSubject::Inserted) => inserted,
             None => None,
         };
+        // The touched user as stored now, read once: the answer, and the events' subject
+        // after the changes when it is the same user.
+        let user = match touched {
+            Some(id) => user_row(txn, id, false).await?,
+            None => None,
+        };
         let mut announced = false;
         if let Some(subject) = subject {
-            let after = user_row(txn, subject, false).await?;
+            let after = match touched {
+                Some(id) if id == subject => user.clone(),
+                _ => user_row(txn, subject, false).await?,
+            };
             let events = plan.events(before.as_ref(), after.as_ref(), passkey.as_ref(), at);
             announced = !events.is_empty();
             announce(txn, &events, &self.routing, at)
@@ -290,14 +299,6 @@ impl SeaOrmAccountStore {
         let events = insert_events(txn, &changes.audit, at, inserted)
             .await
             .map_err(account_error)?;
-        let user = match touched {
-            Some(id) => users::Entity::find_by_id(id)
-                .one(txn)
-                .await
-                .map_err(account_error)?
-                .map(User::from),
-            None => None,
-        };
         Ok((
             Applied {
                 user,

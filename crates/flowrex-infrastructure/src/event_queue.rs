@@ -230,6 +230,8 @@ impl SeaOrmEventQueue {
     ) -> Result<Vec<PendingDelivery>, EventQueueError> {
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
+            // The due condition restated without its subquery: MySQL refuses an UPDATE whose
+            // subquery reads the table it updates; the select already applied it.
             let leased = event_deliveries::Entity::update_many()
                 .col_expr(event_deliveries::Column::LockedUntil, Expr::value(until))
                 .filter(event_deliveries::Column::Id.eq(row.id))

@@ -18,7 +18,6 @@ mod transport;
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, HttpResponseBuilder};
-use chrono::SecondsFormat;
 use flowrex_domain::{EmailAddress, FullName, NewPassword, PasswordAttempt, User};
 use serde::Serialize;
 use serde_json::json;
@@ -84,7 +83,7 @@ pub struct MessageBody {
 
 /// A time as every body writes it: RFC 3339 with microseconds, in UTC.
 pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    flowrex_domain::events::event_time(at)
 }
 
 /// 200 with the user body, not to be cached.

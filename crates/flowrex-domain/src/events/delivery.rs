@@ -151,11 +151,6 @@ impl EventDelivery {
         self.policy
     }
 
-    /// The queue, for its gauges.
-    pub fn queue(&self) -> &Arc<dyn EventQueue> {
-        &self.queue
-    }
-
     /// Delivers what is due now, concurrently (the queue never hands out two deliveries
     /// of one user to one sink at once); each delivery's result.
     ///
@@ -217,7 +212,7 @@ impl EventDelivery {
         };
         let sink = pending.sink.kind();
         let now = self.clock.now();
-        if failure.is_none() {
+        let Some(reason) = failure else {
             self.queue.record(pending.id, attempt, true, None).await?;
             let lag = (now - pending.queued_at).to_std().unwrap_or_default();
             return Ok(Delivered {
@@ -225,7 +220,7 @@ impl EventDelivery {
                 outcome: Outcome::Delivered,
                 lag: Some(lag),
             });
-        }
+        };
         let tries = pending.attempts + 1;
         let retry_at = self
             .policy
@@ -233,9 +228,8 @@ impl EventDelivery {
         self.queue
             .record(pending.id, attempt, false, retry_at)
             .await?;
-        let reason = failure.unwrap_or_default();
         let event_id = pending.event.id.as_str();
-        if retry_at.is_some() {
+        let outcome = if retry_at.is_some() {
             tracing::warn!(
                 event_id,
                 sink,
@@ -243,19 +237,17 @@ impl EventDelivery {
                 reason,
                 "event not delivered: will retry"
             );
-            return Ok(Delivered {
-                sink,
-                outcome: Outcome::Retried,
-                lag: None,
-            });
-        }
-        tracing::error!(event_id, sink, tries, reason, "event delivery given up");
-        if let EventSink::Webhook(target) = &pending.sink {
-            self.disable(target.id, event_id, now).await?;
-        }
+            Outcome::Retried
+        } else {
+            tracing::error!(event_id, sink, tries, reason, "event delivery given up");
+            if let EventSink::Webhook(target) = &pending.sink {
+                self.disable(target.id, event_id, now).await?;
+            }
+            Outcome::Failed
+        };
         Ok(Delivered {
             sink,
-            outcome: Outcome::Failed,
+            outcome,
             lag: None,
         })
     }
