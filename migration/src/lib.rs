@@ -58,6 +58,7 @@ mod m20261201_000010_create_passkeys;
 mod m20261207_000011_add_security_stamps;
 mod m20261207_000012_create_identities;
 mod m20261207_000013_create_account_events;
+mod m20261207_000014_create_email_logins;
 mod statements;
 
 /// All migrations, oldest first.
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000011_add_security_stamps::Migration),
             Box::new(m20261207_000012_create_identities::Migration),
             Box::new(m20261207_000013_create_account_events::Migration),
+            Box::new(m20261207_000014_create_email_logins::Migration),
         ]
     }
 }

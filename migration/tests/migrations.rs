@@ -86,9 +86,10 @@ async fn down_leaves_an_empty_schema_and_up_works_again() {
     assert_eq!(objects(&db).await, ALL_OBJECTS);
 }
 
-const ALL_OBJECTS: [&str; 43] = [
+const ALL_OBJECTS: [&str; 46] = [
     "table:account_events",
     "table:audit_events",
+    "table:email_logins",
     "table:event_deliveries",
     "table:federation_flows",
     "table:identities",
@@ -98,6 +99,8 @@ const ALL_OBJECTS: [&str; 43] = [
     "index:ix_audit_events_actor_id",
     "index:ix_audit_events_created_at",
     "index:ix_audit_events_subject_id",
+    "index:ix_email_logins_email",
+    "index:ix_email_logins_token_hash",
     "index:ix_event_deliveries_due",
     "index:ix_event_deliveries_endpoint_id",
     "index:ix_event_deliveries_event_row_id",

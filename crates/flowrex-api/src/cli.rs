@@ -13,6 +13,7 @@ use migration::cli::MigrateCommand;
 
 use crate::settings::Settings;
 use crate::startup::{self, Application};
+use flowrex_infrastructure::RangeSource;
 
 /// The Flowrex authentication service.
 #[derive(Debug, Parser)]
@@ -39,6 +40,12 @@ pub enum Command {
         /// The user command.
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Check passwords against the configured breach source.
+    Password {
+        /// The password command.
+        #[command(subcommand)]
+        command: PasswordCommand,
     },
     /// Inspect the configuration.
     Config {
@@ -82,6 +89,16 @@ pub enum UserCommand {
     },
 }
 
+/// `flowrex password …`.
+#[derive(Debug, Subcommand)]
+pub enum PasswordCommand {
+    /// Say whether a password is in the configured breach source
+    /// (`PASSWORD_BREACH_CHECK`): exit 0 when not, 1 when it is, 2 when the check is off or
+    /// the source fails. The password is read from a prompt, or from the first line of
+    /// standard input when it is not a terminal — never from the command line.
+    Check,
+}
+
 /// `flowrex config …`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -109,6 +126,9 @@ pub async fn run(settings: Settings, command: Command) -> anyhow::Result<ExitCod
             db.close().await.context("closing the database")?;
         }
         Command::User { command } => return user(settings, command).await,
+        Command::Password {
+            command: PasswordCommand::Check,
+        } => return check_password(&settings).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -164,6 +184,12 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCo
                     eprintln!("flowrex: {shown} is already registered");
                     Ok(ExitCode::from(1))
                 }
+                Err(RegisterError::PasswordBreached) => {
+                    eprintln!(
+                        "flowrex: this password appears in a known data breach; choose another"
+                    );
+                    Ok(ExitCode::from(1))
+                }
                 Err(error) => Err(anyhow::Error::new(error)),
             }
         }
@@ -207,10 +233,56 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<ExitCo
     outcome
 }
 
+/// `flowrex password check`.
+async fn check_password(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let policy = startup::breach_policy(&settings.breaches)?;
+    let Some(source) = policy.source else {
+        eprintln!("flowrex: PASSWORD_BREACH_CHECK is off: nothing to check against");
+        return Ok(ExitCode::from(2));
+    };
+    let where_ = match &settings.breaches.source {
+        Some(RangeSource::Api { base }) => format!("the range API at {base}"),
+        Some(RangeSource::Files { dir }) => format!("the range files in {}", dir.display()),
+        None => String::new(),
+    };
+    let password = read_secret(false)?;
+    match source.occurrences(&password).await {
+        Ok(count) if count >= policy.min_count => {
+            println!("breached: found {count} times in {where_}");
+            Ok(ExitCode::from(1))
+        }
+        Ok(count) => {
+            println!(
+                "not breached: {} in {where_} (PASSWORD_BREACH_MIN_COUNT is {})",
+                if count == 0 {
+                    "not found".to_owned()
+                } else {
+                    format!("found {count} times")
+                },
+                policy.min_count
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("flowrex: {where_} could not answer: {error:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 /// The new password: prompted twice on a terminal, else the first line of standard input.
 fn read_password() -> anyhow::Result<String> {
+    read_secret(true)
+}
+
+/// A password: prompted on a terminal (twice when `confirm`), else the first line of
+/// standard input.
+fn read_secret(confirm: bool) -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
         let password = rpassword::prompt_password("Password: ").context("reading the password")?;
+        if !confirm {
+            return Ok(password);
+        }
         let again =
             rpassword::prompt_password("Password again: ").context("reading the password")?;
         if password != again {

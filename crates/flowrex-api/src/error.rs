@@ -168,6 +168,10 @@ pub enum ApiError {
     /// not set (outside development).
     #[error("mail delivery is not configured")]
     MailDisabled,
+    /// 503 `Password check unavailable` with `Retry-After`: the breached-password source
+    /// failed and `PASSWORD_BREACH_ON_ERROR` is `refuse`.
+    #[error("breached-password check unavailable")]
+    BreachCheckUnavailable,
     /// 503 `Service unavailable` with `Retry-After`: the database cannot be reached.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -374,6 +378,12 @@ impl ApiError {
                 S::SERVICE_UNAVAILABLE,
                 "Mail delivery is not configured",
             ),
+            Self::BreachCheckUnavailable => Answer::new(
+                "BreachCheckUnavailable",
+                S::SERVICE_UNAVAILABLE,
+                "Password check unavailable, try again later",
+            )
+            .retry_after(Duration::from_secs(BREACH_RETRY_AFTER_SECONDS)),
             Self::Unavailable(_) => {
                 Answer::new("Unavailable", S::SERVICE_UNAVAILABLE, "Service unavailable")
                     .retry_after(Duration::from_secs(UNAVAILABLE_RETRY_AFTER_SECONDS))
@@ -424,6 +434,9 @@ impl ResponseError for ApiError {
         }
     }
 }
+
+/// The `Retry-After` of a 503 for a breached-password source that failed.
+pub const BREACH_RETRY_AFTER_SECONDS: u64 = 30;
 
 /// The `Retry-After` of a 503: a database restart or failover takes a few seconds.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;

@@ -58,6 +58,7 @@ pub fn operations() -> Vec<Operation> {
         auth::logout::operations(),
         auth::sessions::operations(),
         auth::email::operations(),
+        auth::email_login::operations(),
         auth::password::operations(),
         auth::mfa::operations(),
         auth::passkeys::operations(),
@@ -179,6 +180,7 @@ fn service_pages(config: &mut web::ServiceConfig) {
     for purpose in TokenPurpose::ALL {
         config.service(only(GET_POST, pages::resource(purpose)));
     }
+    config.service(only(GET_POST, pages::email_login::resource()));
     config
         .service(get("/metrics", metrics::metrics))
         .service(get("/passkeys", passkey_page::page))

@@ -16,6 +16,7 @@ pub mod http;
 pub mod limits;
 pub mod mail;
 pub mod oauth;
+pub mod passwords;
 pub mod redis;
 pub mod section;
 pub mod webauthn;
@@ -35,6 +36,7 @@ use self::http::{HttpConfig, HttpSection};
 use self::limits::{LimitsConfig, LimitsSection};
 use self::mail::{MailConfig, MailSection};
 use self::oauth::{OauthConfig, OauthSection};
+use self::passwords::{BreachConfig, PasswordsSection};
 use self::redis::{RedisConfig, RedisSection};
 use self::section::section;
 use self::webauthn::{WebauthnConfig, WebauthnSection};
@@ -197,6 +199,8 @@ pub struct Settings {
     pub oauth: OauthConfig,
     /// Account events: the stream and webhooks.
     pub events: EventsConfig,
+    /// Breached passwords.
+    pub breaches: BreachConfig,
     /// The secrets generated because they were empty (development only).
     pub generated_secrets: Vec<&'static str>,
     listing: Vec<(String, String)>,
@@ -288,6 +292,7 @@ impl Settings {
         let webauthn: WebauthnSection = read(config)?;
         let oauth: OauthSection = read(config)?;
         let events: EventsSection = read(config)?;
+        let passwords: PasswordsSection = read(config)?;
 
         let mut generated_secrets = Vec::new();
         let mut secret = |name: &'static str, value: &SecretString| {
@@ -314,6 +319,7 @@ impl Settings {
             oauth: oauth
                 .validate(|id, field| config.get_string(&format!("oauth_{id}_{field}")).ok())?,
             events: events.validate(env)?,
+            breaches: passwords.validate(env)?,
             env,
             app_secret_key,
             generated_secrets,
@@ -331,6 +337,7 @@ impl Settings {
             list_section(&webauthn),
             list_section(&oauth),
             list_section(&events),
+            list_section(&passwords),
         ] {
             listing.extend(section);
         }

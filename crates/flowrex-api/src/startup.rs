@@ -19,7 +19,7 @@ use flowrex_infrastructure::database::Backend;
 use sea_orm::DatabaseConnection;
 
 use self::adapters::Adapters;
-pub use self::adapters::{connect, open_service};
+pub use self::adapters::{breach_policy, connect, open_service};
 pub use self::offline::{ConfigurationError, check_offline};
 use crate::settings::Settings;
 use crate::settings::auth::SessionCleanup;

@@ -50,7 +50,7 @@ pub fn metrics() -> &'static PrometheusHandle {
 /// Every counter whose labels are known in advance — name, description, label and its
 /// values: each series is registered at 0 when the recorder starts, so that `rate()` and
 /// alerts have a series from the first scrape, not only after the first event.
-const LABELLED_COUNTERS: [(&str, &str, &str, &[&str]); 7] = [
+const LABELLED_COUNTERS: [(&str, &str, &str, &[&str]); 8] = [
     (
         "flowrex_logins_total",
         "Logins by outcome.",
@@ -96,6 +96,19 @@ const LABELLED_COUNTERS: [(&str, &str, &str, &[&str]); 7] = [
             "verification_required",
             "link_expired",
             "provider_unavailable",
+        ],
+    ),
+    (
+        "flowrex_email_logins_total",
+        "Sign-ins by email (the link's page and the code), by outcome.",
+        "outcome",
+        &[
+            "success",
+            "mfa_required",
+            "invalid_code",
+            "invalid_link",
+            "throttled",
+            "error",
         ],
     ),
     (
@@ -188,6 +201,16 @@ fn register_series() {
                 .increment(0);
         }
         let _ = metrics::histogram!("flowrex_event_delivery_lag_seconds", "sink" => sink);
+    }
+    metrics::describe_counter!(
+        "flowrex_password_breach_checks_total",
+        "Breached-password checks, by source (range-api, range-files) and outcome (found, clean, error)."
+    );
+    for source in ["range-api", "range-files"] {
+        for outcome in ["found", "clean", "error"] {
+            metrics::counter!("flowrex_password_breach_checks_total", "source" => source, "outcome" => outcome)
+                .increment(0);
+        }
     }
     for (name, help) in [
         (

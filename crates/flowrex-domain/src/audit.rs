@@ -92,11 +92,16 @@ pub enum AuditAction {
     /// A webhook endpoint was disabled after its deliveries failed for too long
     /// (`webhook_id`, `event_id`).
     WebhookDisabled,
+    /// A password that signed in is known from breaches (recorded once per credential
+    /// state, with a notice to the user; the sign-in is not refused).
+    PasswordBreachedAtLogin,
+    /// A sign-in mail was asked for (`mailed`: whether one went out).
+    EmailLoginRequested,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 36] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -131,6 +136,8 @@ impl AuditAction {
         Self::WebhookDeleted,
         Self::WebhookSecretRotated,
         Self::WebhookDisabled,
+        Self::PasswordBreachedAtLogin,
+        Self::EmailLoginRequested,
     ];
 
     /// As stored and shown.
@@ -170,6 +177,8 @@ impl AuditAction {
             Self::WebhookDeleted => "webhook_deleted",
             Self::WebhookSecretRotated => "webhook_secret_rotated",
             Self::WebhookDisabled => "webhook_disabled",
+            Self::PasswordBreachedAtLogin => "password_breached_at_login",
+            Self::EmailLoginRequested => "email_login_requested",
         }
     }
 

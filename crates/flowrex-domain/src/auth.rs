@@ -26,9 +26,9 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use crate::ports::{
-    AccountStore, AuditLog, Clock, FailureCounter, FederationStore, IdentityProviders, MfaStore,
-    OneTimePasswords, PasskeyStore, PasswordHasher, RelyingParty, Sealer, SessionStore,
-    TokenIssuer, TokenVerifier, UserDirectory, UserRepository,
+    AccountStore, AuditLog, BreachedPasswords, Clock, FailureCounter, FederationStore,
+    IdentityProviders, MfaStore, OneTimePasswords, PasskeyStore, PasswordHasher, RelyingParty,
+    Sealer, SessionStore, TokenIssuer, TokenVerifier, UserDirectory, UserRepository,
 };
 use crate::{LinkTemplates, ReturnUrls};
 
@@ -65,8 +65,8 @@ pub use self::errors::{
 pub use self::factors::Factors;
 pub use self::federation::{Federation, FederationError, FlowStart};
 pub use self::sign_in::{
-    Landed, Landing, LoginAttempt, LoginOutcome, LogoutRequest, ProviderCallback,
-    SecondFactorChallenge, SecondFactorProof, SignIn,
+    EMAIL_PROVIDER, EmailLinkLanding, EmailLoginError, Landed, Landing, LoginAttempt, LoginOutcome,
+    LogoutRequest, ProviderCallback, SecondFactorChallenge, SecondFactorProof, SignIn,
 };
 
 /// Token lifetimes and the refresh grace period, from configuration.
@@ -113,6 +113,31 @@ pub struct AccountPolicy {
     pub require_verified_email: bool,
     /// At most one message per recipient and purpose per window (`None`: no limit).
     pub resend_limit: Option<Arc<dyn FailureCounter>>,
+    /// Sign-in by email.
+    pub email_login: EmailLoginPolicy,
+}
+
+/// Sign-in by email (`EMAIL_LOGIN_*`): off by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailLoginPolicy {
+    /// `EMAIL_LOGIN_ENABLED`: the routes answer 404 without it.
+    pub enabled: bool,
+    /// `EMAIL_LOGIN_CREATES_ACCOUNTS`: an unknown address gets a sign-in mail too, and
+    /// following it creates the account (verified: the mailbox was proven).
+    pub creates_accounts: bool,
+    /// `EMAIL_LOGIN_TOKEN_EXPIRE_MINUTES`: how long the link and the code work.
+    pub ttl: Duration,
+}
+
+impl Default for EmailLoginPolicy {
+    /// Off; no accounts created; 10 minutes.
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            creates_accounts: false,
+            ttl: Duration::minutes(10),
+        }
+    }
 }
 
 impl Default for AccountPolicy {
@@ -127,6 +152,7 @@ impl Default for AccountPolicy {
             mail_enabled: true,
             require_verified_email: false,
             resend_limit: None,
+            email_login: EmailLoginPolicy::default(),
         }
     }
 }
@@ -151,8 +177,45 @@ pub struct Policies {
     pub accounts: AccountPolicy,
     /// Login throttling (none by default).
     pub throttle: LoginThrottle,
-    /// Where a flow with an outside provider may return to (none by default).
+    /// Where a flow with an outside provider (or a sign-in by email) may return to (none
+    /// by default).
     pub return_urls: ReturnUrls,
+    /// Whether and how new passwords are checked against known breaches (off by default).
+    pub breaches: BreachPolicy,
+}
+
+/// What to do when the breached-password source cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BreachOnError {
+    /// Accept the password (logged and counted).
+    #[default]
+    Allow,
+    /// Refuse to set it for now (the client is told to retry).
+    Refuse,
+}
+
+/// The breached-password check (`PASSWORD_BREACH_CHECK`): every password set is refused
+/// when it appears at least `min_count` times in `source`; a password that signs in and
+/// appears there is recorded and its owner told once.
+#[derive(Clone)]
+pub struct BreachPolicy {
+    /// The ranges asked (`None`: no check).
+    pub source: Option<Arc<dyn BreachedPasswords>>,
+    /// How many occurrences make a breach (at least 1: padding lines count 0).
+    pub min_count: u64,
+    /// When the source fails.
+    pub on_error: BreachOnError,
+}
+
+impl Default for BreachPolicy {
+    /// No check; a count of 1 is a breach; a failure lets the password through.
+    fn default() -> Self {
+        Self {
+            source: None,
+            min_count: 1,
+            on_error: BreachOnError::Allow,
+        }
+    }
 }
 
 /// The ports the [`Core`] holds: what every use case shares.

@@ -207,6 +207,11 @@ impl ReturnUrls {
     pub fn allow(&self, raw: &str) -> Option<String> {
         self.0.iter().find(|url| url.as_str() == raw).cloned()
     }
+
+    /// The first allowed address: where a flow that named none returns to.
+    pub fn first(&self) -> Option<String> {
+        self.0.first().cloned()
+    }
 }
 
 /// A flow's secrets: the `state` sent through the provider and back, and the secret the

@@ -53,6 +53,7 @@ pub mod auth;
 pub mod client;
 pub mod delivery;
 pub mod email;
+pub mod email_login;
 pub mod events;
 pub mod identity;
 pub mod mail;
@@ -73,7 +74,8 @@ pub use audit::{
 };
 pub use auth::{
     AccountError, AccountPolicy, Accounts, Admin, AdminError, AdminNewUser, AdminUserChange,
-    AuthPolicy, AuthenticateError, Authenticated, Core, CorePorts, EventPage, Factors, Federation,
+    AuthPolicy, AuthenticateError, Authenticated, BreachOnError, BreachPolicy, Core, CorePorts,
+    EmailLinkLanding, EmailLoginError, EmailLoginPolicy, EventPage, Factors, Federation,
     FederationError, FlowStart, INVITATION_TTL_DAYS, Landed, Landing, LoginAttempt, LoginError,
     LoginOutcome, LoginThrottle, LogoutError, LogoutRequest, MfaError, MfaVerifyError,
     PasskeyCeremony, PasskeyError, Policies, ProfileChange, ProviderCallback, RefreshError,
@@ -83,6 +85,7 @@ pub use auth::{
 pub use client::{ClientInfo, ClientKey};
 pub use delivery::{DeliveryPolicy, DeliveryReport, MailDelivery};
 pub use email::{EmailAddress, InvalidEmail};
+pub use email_login::{EmailLoginKey, LoginCode, MAX_CODE_TRIES, NewEmailLogin, StoredEmailLogin};
 pub use events::{
     AccountEvent, Delivered, EventDelivery, EventPlan, EventRetryPolicy, EventSubject, EventType,
     Outcome, WebhookError, WebhookPatch, WebhookRequest, Webhooks, WithSecret,
@@ -91,7 +94,7 @@ pub use identity::{
     EXCHANGE_CODE_TTL, FLOW_TTL, FederationRefusal, FlowSecrets, Identity, IdentityOwner,
     NewIdentity, ProvenIdentity, ProviderId, ProviderKind, ProviderRules, ReturnUrls,
 };
-pub use mail::{LinkTemplates, Mail, MailPurpose};
+pub use mail::{EMAIL_LOGIN_PAGE, LinkTemplates, Mail, MailPurpose};
 pub use mfa::{
     Aal, Assurance, AuthMethod, RecoveryCode, SealedSecret, SecondFactor, TotpProvisioning,
     TotpSecret,

@@ -42,6 +42,10 @@ pub enum MailPurpose {
     /// Notice, to the superusers: a webhook endpoint was disabled after its deliveries
     /// failed for days.
     WebhookDisabled,
+    /// The password that signed in is known from breaches: change it.
+    PasswordBreached,
+    /// A sign-in link and its one-time code.
+    EmailLogin,
 }
 
 impl MailPurpose {
@@ -65,11 +69,13 @@ impl MailPurpose {
             Self::IdentityLinked => "identity_linked",
             Self::IdentityUnlinked => "identity_unlinked",
             Self::WebhookDisabled => "webhook_disabled",
+            Self::PasswordBreached => "password_breached",
+            Self::EmailLogin => "email_login",
         }
     }
 
     /// Every purpose.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 19] = [
         Self::VerifyEmail,
         Self::ResetPassword,
         Self::PasswordReset,
@@ -87,6 +93,8 @@ impl MailPurpose {
         Self::IdentityLinked,
         Self::IdentityUnlinked,
         Self::WebhookDisabled,
+        Self::PasswordBreached,
+        Self::EmailLogin,
     ];
 
     /// The purpose stored as [`Self::as_str`], if it is one.
@@ -108,6 +116,8 @@ pub struct Mail {
     pub link: Option<String>,
     /// The address an email change goes to, for the messages about one.
     pub new_email: Option<String>,
+    /// The one-time code a sign-in mail carries beside its link.
+    pub code: Option<String>,
 }
 
 impl Mail {
@@ -118,6 +128,7 @@ impl Mail {
             purpose,
             link: None,
             new_email: None,
+            code: None,
         }
     }
 
@@ -132,7 +143,7 @@ impl Mail {
     /// Whether it holds a secret (a link with a one-time token): then it must be encrypted
     /// wherever it waits to be sent.
     pub fn holds_secret(&self) -> bool {
-        self.link.is_some()
+        self.link.is_some() || self.code.is_some()
     }
 }
 
@@ -144,9 +155,13 @@ impl std::fmt::Debug for Mail {
             .field("purpose", &self.purpose)
             .field("link", &self.link.as_ref().map(|_| "***"))
             .field("new_email", &self.new_email)
+            .field("code", &self.code.as_ref().map(|_| "***"))
             .finish()
     }
 }
+
+/// The path (without its `/`) of the service's own sign-in-by-email page.
+pub const EMAIL_LOGIN_PAGE: &str = "email-login";
 
 /// Where the links of the messages point: templates with `{token}` (the front end's pages,
 /// or the service's own).
@@ -158,6 +173,8 @@ pub struct LinkTemplates {
     pub reset_password: String,
     /// `CONFIRM_EMAIL_CHANGE_URL`.
     pub confirm_email_change: String,
+    /// `EMAIL_LOGIN_URL`.
+    pub email_login: String,
 }
 
 impl LinkTemplates {
@@ -169,6 +186,7 @@ impl LinkTemplates {
             verify_email: link(TokenPurpose::VerifyEmail),
             reset_password: link(TokenPurpose::ResetPassword),
             confirm_email_change: link(TokenPurpose::ChangeEmail),
+            email_login: format!("{base}/{EMAIL_LOGIN_PAGE}?token={{token}}"),
         }
     }
 

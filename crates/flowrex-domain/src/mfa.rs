@@ -23,13 +23,16 @@ pub enum AuthMethod {
     Passkey,
     /// An outside provider's sign-in (`fed`): one factor, whatever the provider asked.
     Federated,
+    /// A link or code mailed to the account's address (`email`): one factor.
+    Email,
 }
 
 impl AuthMethod {
     /// Every method, in the order an `amr` list names them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Password,
         Self::Federated,
+        Self::Email,
         Self::Otp,
         Self::Recovery,
         Self::Passkey,
@@ -43,6 +46,7 @@ impl AuthMethod {
             Self::Recovery => "recovery",
             Self::Passkey => "passkey",
             Self::Federated => "fed",
+            Self::Email => "email",
         }
     }
 
@@ -58,6 +62,7 @@ impl AuthMethod {
             Self::Recovery => 4,
             Self::Passkey => 8,
             Self::Federated => 16,
+            Self::Email => 32,
         }
     }
 }

@@ -96,6 +96,7 @@ pub struct InMemoryStore {
     federated: Mutex<federation::Federated>,
     throttled: Mutex<crate::ThrottleTally<()>>,
     announced: Mutex<Vec<crate::AccountEvent>>,
+    email_logins: Mutex<Vec<crate::StoredEmailLogin>>,
 }
 
 impl Default for InMemoryStore {
@@ -111,6 +112,7 @@ impl Default for InMemoryStore {
             federated: Mutex::default(),
             throttled: Mutex::new(crate::ThrottleTally::new(1000)),
             announced: Mutex::default(),
+            email_logins: Mutex::default(),
         }
     }
 }

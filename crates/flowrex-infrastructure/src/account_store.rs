@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::{AccountStore, AccountStoreError, Applied, Changes, UserUpdate};
 use flowrex_domain::{
-    EventSubject, FullName, NewOneTimeToken, SecurityStamp, StoredToken, TokenFingerprint,
-    TokenOwner, TokenPurpose, User, UserId,
+    EmailLoginKey, EventSubject, FullName, NewOneTimeToken, SecurityStamp, StoredEmailLogin,
+    StoredToken, TokenFingerprint, TokenOwner, TokenPurpose, User, UserId,
 };
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
@@ -28,6 +28,7 @@ use crate::event_queue::{EventRouting, announce};
 use crate::event_rows::{EventRow, insert_events, log_rows};
 use crate::secret_box::SecretBox;
 
+mod email_logins;
 mod identities;
 mod passkeys;
 mod second_factors;
@@ -108,6 +109,17 @@ impl AccountStore for SeaOrmAccountStore {
             .map_err(account_error)
     }
 
+    async fn find_email_login(
+        &self,
+        key: EmailLoginKey,
+    ) -> Result<Option<StoredEmailLogin>, AccountStoreError> {
+        email_logins::find(&self.db, key).await
+    }
+
+    async fn count_wrong_code(&self, id: i64) -> Result<(), AccountStoreError> {
+        email_logins::count_wrong_code(&self.db, id).await
+    }
+
     async fn apply(
         &self,
         changes: Changes,
@@ -171,6 +183,9 @@ impl SeaOrmAccountStore {
                 return Err(AccountStoreError::TokenUsed);
             }
         }
+        if let Some(id) = changes.consume_email_login {
+            email_logins::consume(txn, id, at).await?;
+        }
         if let Some(change) = changes.totp {
             apply_totp(txn, change, at).await?;
         }
@@ -224,6 +239,9 @@ impl SeaOrmAccountStore {
         for token in changes.issue_tokens {
             issue_token(txn, token, touched, at).await?;
         }
+        if let Some(login) = changes.issue_email_login {
+            email_logins::issue(txn, login, at).await?;
+        }
         let mut revoked = 0;
         if let Some(revocation) = changes.revoke_sessions {
             let mut update = sessions::Entity::update_many()
@@ -259,6 +277,7 @@ impl SeaOrmAccountStore {
                 .exec(txn)
                 .await
                 .map_err(account_error)?;
+            email_logins::delete_of(txn, id).await?;
             delete_factors(txn, id).await?;
             delete_challenges(txn, id).await?;
             delete_passkeys(txn, id).await?;

@@ -2,6 +2,7 @@
 
 pub mod account_events;
 pub mod audit_events;
+pub mod email_logins;
 pub mod event_deliveries;
 pub mod federation_flows;
 pub mod identities;

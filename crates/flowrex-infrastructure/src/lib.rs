@@ -29,6 +29,7 @@ extern crate assert_matches;
 
 pub mod account_store;
 pub mod audit;
+pub mod breach;
 pub mod circuit;
 pub mod clock;
 pub mod database;
@@ -60,6 +61,7 @@ pub mod webhook;
 
 pub use account_store::SeaOrmAccountStore;
 pub use audit::SeaOrmAuditLog;
+pub use breach::{BreachRanges, RangeSource};
 pub use clock::SystemClock;
 pub use database::{DatabaseSettings, DatabaseUrl, DatabaseUrlError};
 pub use event_queue::{EventRouting, SeaOrmEventQueue};

@@ -17,7 +17,7 @@ use minijinja::Environment;
 
 /// The built-in templates: `<purpose>.txt` (a `Subject:` line, a blank line, the text) and
 /// `<purpose>.html`.
-const TEMPLATES: [(&str, &str); 34] = [
+const TEMPLATES: [(&str, &str); 38] = [
     (
         "verify_email.txt",
         include_str!("mail/templates/verify_email.txt"),
@@ -147,6 +147,22 @@ const TEMPLATES: [(&str, &str); 34] = [
         include_str!("mail/templates/sign_in_methods_removed.html"),
     ),
     (
+        "password_breached.txt",
+        include_str!("mail/templates/password_breached.txt"),
+    ),
+    (
+        "password_breached.html",
+        include_str!("mail/templates/password_breached.html"),
+    ),
+    (
+        "email_login.txt",
+        include_str!("mail/templates/email_login.txt"),
+    ),
+    (
+        "email_login.html",
+        include_str!("mail/templates/email_login.html"),
+    ),
+    (
         "webhook_disabled.txt",
         include_str!("mail/templates/webhook_disabled.txt"),
     ),
@@ -179,6 +195,8 @@ pub struct LinkLifetimes {
     pub reset_password: String,
     /// Email-change links.
     pub confirm_email_change: String,
+    /// Sign-in links and codes.
+    pub email_login: String,
 }
 
 /// A message, rendered.
@@ -239,6 +257,7 @@ impl MailRenderer {
             MailPurpose::ResetPassword => self.lifetimes.reset_password.as_str(),
             MailPurpose::ConfirmEmailChange => self.lifetimes.confirm_email_change.as_str(),
             MailPurpose::Invitation => "7 days",
+            MailPurpose::EmailLogin => self.lifetimes.email_login.as_str(),
             _ => "",
         };
         let context = minijinja::context! {
@@ -246,6 +265,7 @@ impl MailRenderer {
             link => mail.link.as_deref().unwrap_or_default(),
             new_email => mail.new_email.as_deref().unwrap_or_default(),
             valid_for => valid_for,
+            code => mail.code.as_deref().unwrap_or_default(),
         };
         let name = mail.purpose.as_str();
         let text = self

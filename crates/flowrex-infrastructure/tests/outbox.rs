@@ -170,6 +170,7 @@ async fn outbox_mail_waits_for_a_stopped_smtp_server_and_then_arrives_once() {
                 verify_email: "24 hours".to_owned(),
                 reset_password: "1 hour".to_owned(),
                 confirm_email_change: "1 hour".to_owned(),
+                email_login: "10 minutes".to_owned(),
             },
         )
         .unwrap(),

@@ -2,9 +2,9 @@
 //! one place, so that a new variant fails to compile until it is given an answer.
 
 use flowrex_domain::{
-    AccountError, AdminError, AuthenticateError, FederationError, LoginError, LogoutError,
-    MfaError, MfaVerifyError, PasskeyError, RefreshError, RegisterError, RevokeSessionError,
-    WebhookError,
+    AccountError, AdminError, AuthenticateError, EmailLoginError, FederationError, LoginError,
+    LogoutError, MfaError, MfaVerifyError, PasskeyError, RefreshError, RegisterError,
+    RevokeSessionError, WebhookError,
 };
 
 use super::ApiError;
@@ -16,10 +16,45 @@ impl From<Rejection> for ApiError {
     }
 }
 
+/// A 422 on `field` (FastAPI's shape), for a refusal the domain decided after the body was
+/// read.
+fn refused(field: &'static str, message: String, kind: &'static str) -> ApiError {
+    let mut fields = crate::validation::Fields::new(serde_json::Map::new());
+    fields.reject(field, kind, message, None, None);
+    match fields.finish::<()>(None) {
+        Err(rejection) => ApiError::Validation(rejection),
+        Ok(()) => ApiError::Internal(anyhow::anyhow!("a refusal without an error")),
+    }
+}
+
+/// The 422 of a new password found in known breaches, on the route's `field` (never
+/// echoing the password).
+pub fn password_breached(field: &'static str) -> ApiError {
+    // As the password policy's own refusals: FastAPI's `value_error` with its `ctx`.
+    let mut fields = crate::validation::Fields::new(serde_json::Map::new());
+    fields.reject(
+        field,
+        "value_error",
+        BREACHED_PASSWORD_MESSAGE,
+        None,
+        Some(serde_json::json!({ "error": {} })),
+    );
+    match fields.finish::<()>(None) {
+        Err(rejection) => ApiError::Validation(rejection),
+        Ok(()) => ApiError::Internal(anyhow::anyhow!("a refusal without an error")),
+    }
+}
+
+/// What a breached new password is told (the API's `msg`, the reset page's line).
+pub const BREACHED_PASSWORD_MESSAGE: &str =
+    "Value error, this password appears in a known data breach; choose a different one";
+
 impl From<RegisterError> for ApiError {
     fn from(error: RegisterError) -> Self {
         match error {
             RegisterError::EmailTaken => Self::EmailTaken,
+            RegisterError::PasswordBreached => password_breached("password"),
+            RegisterError::BreachCheckUnavailable => Self::BreachCheckUnavailable,
             RegisterError::Unavailable(cause) => Self::Unavailable(cause),
             RegisterError::Unexpected(cause) => Self::Internal(cause),
         }
@@ -48,6 +83,8 @@ impl From<AdminError> for ApiError {
             AdminError::MailDisabled => Self::MailDisabled,
             AdminError::IdentityNotFound => Self::IdentityNotFound,
             AdminError::LastWayIn => Self::LastWayIn,
+            AdminError::PasswordBreached => password_breached("password"),
+            AdminError::BreachCheckUnavailable => Self::BreachCheckUnavailable,
             AdminError::Unavailable(cause) => Self::Unavailable(cause),
             AdminError::Unexpected(cause) => Self::Internal(cause),
         }
@@ -56,14 +93,6 @@ impl From<AdminError> for ApiError {
 
 impl From<WebhookError> for ApiError {
     fn from(error: WebhookError) -> Self {
-        let refused = |field: &'static str, message: String, kind: &'static str| {
-            let mut fields = crate::validation::Fields::new(serde_json::Map::new());
-            fields.reject(field, kind, message, None, None);
-            match fields.finish::<()>(None) {
-                Err(rejection) => Self::Validation(rejection),
-                Ok(()) => Self::Internal(anyhow::anyhow!("a refusal without an error")),
-            }
-        };
         match error {
             WebhookError::NotFound => Self::WebhookNotFound,
             WebhookError::TooMany => Self::TooManyWebhooks,
@@ -96,6 +125,9 @@ impl From<AccountError> for ApiError {
             AccountError::Aal2Required => Self::Aal2Required,
             AccountError::Stale => Self::InvalidCredentials,
             AccountError::LastSuperuser => Self::LastSuperuser,
+            // Reset and change both name it `new_password`.
+            AccountError::PasswordBreached => password_breached("new_password"),
+            AccountError::BreachCheckUnavailable => Self::BreachCheckUnavailable,
             AccountError::Unavailable(cause) => Self::Unavailable(cause),
             AccountError::Unexpected(cause) => Self::Internal(cause),
         }
@@ -212,6 +244,21 @@ impl From<AuthenticateError> for ApiError {
             AuthenticateError::InvalidCredentials => Self::InvalidCredentials,
             AuthenticateError::Unavailable(cause) => Self::Unavailable(cause),
             AuthenticateError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<EmailLoginError> for ApiError {
+    fn from(error: EmailLoginError) -> Self {
+        match error {
+            EmailLoginError::Disabled => Self::NotFound,
+            EmailLoginError::MailDisabled => Self::MailDisabled,
+            EmailLoginError::ReturnUrlNotAllowed => Self::ReturnUrlNotAllowed,
+            EmailLoginError::InvalidLink => Self::InvalidOneTimeToken,
+            EmailLoginError::InvalidCode => Self::InvalidLoginCode,
+            EmailLoginError::Throttled { retry_after } => Self::LoginThrottled { retry_after },
+            EmailLoginError::Unavailable(cause) => Self::Unavailable(cause),
+            EmailLoginError::Unexpected(cause) => Self::Internal(cause),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! non-empty `X-CSRF-Token` header gets 403 `{"detail": "CSRF token missing"}`; paths under
 //! `/api/v1/auth/login` are exempt. (The original raised inside its middleware, which
 //! Starlette turned into a 500; this answers the intended 403.) So are the form posts of
-//! the mailed links' own pages (`TokenPurpose::page`): a browser form cannot send
+//! the mailed links' own pages (`TokenPurpose::page`, `EMAIL_LOGIN_PAGE`): a browser form cannot send
 //! the header, and each post carries its one-time token, an unguessable credential that
 //! another site cannot have (see `routes::pages`).
 
@@ -21,9 +21,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Whether `path` is one of the mailed links' pages (`TokenPurpose::page`).
 fn is_link_page(path: &str) -> bool {
     path.strip_prefix('/').is_some_and(|page| {
-        TokenPurpose::ALL
-            .iter()
-            .any(|purpose| purpose.page() == page)
+        page == flowrex_domain::EMAIL_LOGIN_PAGE
+            || TokenPurpose::ALL
+                .iter()
+                .any(|purpose| purpose.page() == page)
     })
 }
 

@@ -3,6 +3,7 @@
 //! share: the user and tokens bodies, and how a body is read.
 
 pub mod email;
+pub mod email_login;
 pub mod identities;
 pub mod login;
 pub mod logout;

@@ -1,6 +1,7 @@
 //! The pages the mailed links open when no front end takes them over (`VERIFY_EMAIL_URL`,
-//! `RESET_PASSWORD_URL`, `CONFIRM_EMAIL_CHANGE_URL` unset): `/verify-email`,
-//! `/reset-password`, `/confirm-email`. Plain HTML with inline styles, no script, no
+//! `RESET_PASSWORD_URL`, `CONFIRM_EMAIL_CHANGE_URL`, `EMAIL_LOGIN_URL` unset):
+//! `/verify-email`, `/reset-password`, `/confirm-email`, and `/email-login`
+//! (`pages/email_login.rs`). Plain HTML with inline styles, no script, no
 //! external asset.
 //!
 //! `GET` only shows the page (after checking, without using, the token): mail scanners
@@ -21,6 +22,8 @@ use serde::Deserialize;
 
 use crate::error::UNAVAILABLE_RETRY_AFTER_SECONDS;
 use crate::extract::Body;
+
+pub mod email_login;
 
 /// What the pages may load: nothing but their inline style; forms post to the service.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -53,7 +56,12 @@ impl Pages {
         Ok(Self { templates })
     }
 
-    fn render(&self, status: StatusCode, name: &str, values: minijinja::Value) -> HttpResponse {
+    pub(super) fn render(
+        &self,
+        status: StatusCode,
+        name: &str,
+        values: minijinja::Value,
+    ) -> HttpResponse {
         let body = self
             .templates
             .get_template(name)
@@ -71,7 +79,7 @@ impl Pages {
     }
 
     /// The form of `page` for `token`, with an error above it.
-    fn form(
+    pub(super) fn form(
         &self,
         page: TokenPurpose,
         token: &str,
@@ -108,11 +116,11 @@ impl Pages {
         }
     }
 
-    fn done(&self, status: StatusCode, title: &str, text: &str) -> HttpResponse {
+    pub(super) fn done(&self, status: StatusCode, title: &str, text: &str) -> HttpResponse {
         self.render(status, "done.html", context! { title, text })
     }
 
-    fn invalid_link(&self) -> HttpResponse {
+    pub(super) fn invalid_link(&self) -> HttpResponse {
         self.done(
             StatusCode::BAD_REQUEST,
             "This link is invalid or has expired",
@@ -206,6 +214,10 @@ pub async fn show(
     }
 }
 
+/// What the reset page says of a new password found in known breaches.
+pub const BREACHED_PASSWORD_PAGE_MESSAGE: &str =
+    "This password appears in a known data breach. Choose a different one.";
+
 /// `POST` of a link page's form (`application/x-www-form-urlencoded`): uses the token.
 pub async fn submit(
     page: TokenPurpose,
@@ -256,13 +268,36 @@ pub async fn submit(
                     );
                 }
             };
-            accounts.reset_password(token, password).await.map(|()| {
-                pages.done(
-                    StatusCode::OK,
-                    "Your password is changed",
-                    "Every device that was signed in has been signed out. Sign in with the new password.",
-                )
-            })
+            match accounts.reset_password(token, password).await {
+                Err(AccountError::PasswordBreached) => {
+                    return pages.form(
+                        page,
+                        token,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some(BREACHED_PASSWORD_PAGE_MESSAGE),
+                    );
+                }
+                Err(AccountError::BreachCheckUnavailable) => {
+                    let mut response = pages.form(
+                        page,
+                        token,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Some("The password could not be checked just now. Please try again in a moment."),
+                    );
+                    response.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        header::HeaderValue::from(crate::error::BREACH_RETRY_AFTER_SECONDS),
+                    );
+                    return response;
+                }
+                result => result.map(|()| {
+                    pages.done(
+                        StatusCode::OK,
+                        "Your password is changed",
+                        "Every device that was signed in has been signed out. Sign in with the new password.",
+                    )
+                }),
+            }
         }
     };
     match outcome {

@@ -12,7 +12,7 @@ use super::{AppEnv, SettingsError, invalid, positive};
 
 section! {
     /// `SMTP_URL`, `MAIL_*`, `PUBLIC_URL`, the link templates and lifetimes,
-    /// `EMAIL_RESEND_INTERVAL_SECONDS`, `REQUIRE_VERIFIED_EMAIL`.
+    /// `EMAIL_RESEND_INTERVAL_SECONDS`, `REQUIRE_VERIFIED_EMAIL`, `EMAIL_LOGIN_*`.
     pub struct MailSection {
         /// lettre's form: `smtp://user:pass@host:587?tls=required`, `smtps://host:465`,
         /// `smtp://127.0.0.1:2525`. Empty: mail goes to the log in development and is off
@@ -47,6 +47,14 @@ section! {
         email_resend_interval_seconds: u64 = 60,
         /// Refuse logins of accounts whose address is not verified (403).
         require_verified_email: bool = false,
+        /// Sign-in by email (a mailed link and code); off: its routes answer 404.
+        email_login_enabled: bool = false,
+        /// An unknown address gets a sign-in mail too, which creates its account.
+        email_login_creates_accounts: bool = false,
+        /// How long a sign-in link and its code work.
+        email_login_token_expire_minutes: i64 = 10,
+        /// The sign-in link; empty: `PUBLIC_URL/email-login?token={token}`.
+        email_login_url: String = String::new(),
     }
 }
 
@@ -91,6 +99,11 @@ pub struct MailConfig {
     pub resend_interval: Option<Duration>,
     /// `REQUIRE_VERIFIED_EMAIL`.
     pub require_verified_email: bool,
+    /// `EMAIL_LOGIN_URL`, when set.
+    pub email_login_url: Option<String>,
+    /// `EMAIL_LOGIN_ENABLED`, `EMAIL_LOGIN_CREATES_ACCOUNTS`,
+    /// `EMAIL_LOGIN_TOKEN_EXPIRE_MINUTES`.
+    pub email_login: flowrex_domain::EmailLoginPolicy,
 }
 
 impl MailConfig {
@@ -179,6 +192,16 @@ impl MailSection {
             resend_interval: (self.email_resend_interval_seconds > 0)
                 .then(|| Duration::from_secs(self.email_resend_interval_seconds)),
             require_verified_email: self.require_verified_email,
+            email_login_url: link("EMAIL_LOGIN_URL", &self.email_login_url)?,
+            email_login: flowrex_domain::EmailLoginPolicy {
+                enabled: self.email_login_enabled,
+                creates_accounts: self.email_login_creates_accounts,
+                ttl: lifetime(
+                    "EMAIL_LOGIN_TOKEN_EXPIRE_MINUTES",
+                    self.email_login_token_expire_minutes,
+                    chrono::Duration::try_minutes,
+                )?,
+            },
         })
     }
 }

@@ -108,6 +108,12 @@ impl OauthSection {
                     format!("`{raw}` is no provider id (lower-case letters, digits, `-`)"),
                 )
             })?;
+            if id.as_str() == flowrex_domain::auth::EMAIL_PROVIDER {
+                return Err(invalid(
+                    "OAUTH_PROVIDERS",
+                    format!("`{raw}` is reserved for sign-in by email"),
+                ));
+            }
             if providers.iter().any(|p| p.id == id) {
                 return Err(invalid(
                     "OAUTH_PROVIDERS",

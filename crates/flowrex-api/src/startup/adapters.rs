@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use flowrex_domain::ports::{FailureCounter, MailTransport};
 use flowrex_domain::{
-    AccountPolicy, CorePorts, DeliveryPolicy, EventDelivery, EventRetryPolicy, LinkTemplates,
-    LoginThrottle, MailDelivery, Policies, ReturnUrls, ServicePorts, Services, Webhooks,
+    AccountPolicy, BreachPolicy, CorePorts, DeliveryPolicy, EventDelivery, EventRetryPolicy,
+    LinkTemplates, LoginThrottle, MailDelivery, Policies, ReturnUrls, ServicePorts, Services,
+    Webhooks,
 };
 use flowrex_infrastructure::circuit::Circuit;
 use flowrex_infrastructure::database::{self, DatabaseSettings};
@@ -26,9 +27,9 @@ use flowrex_infrastructure::redis_connection::{self, ConnectionManager};
 use flowrex_infrastructure::secret_box::SecretBox;
 use flowrex_infrastructure::webhook::HttpWebhookSender;
 use flowrex_infrastructure::{
-    BcryptHasher, EventRouting, JwtTokens, OutsideProviders, SeaOrmAccountStore, SeaOrmAuditLog,
-    SeaOrmEventQueue, SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox, SeaOrmPasskeyStore,
-    SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
+    BcryptHasher, BreachRanges, EventRouting, JwtTokens, OutsideProviders, SeaOrmAccountStore,
+    SeaOrmAuditLog, SeaOrmEventQueue, SeaOrmFederationStore, SeaOrmMfaStore, SeaOrmOutbox,
+    SeaOrmPasskeyStore, SeaOrmSessionStore, SeaOrmUserRepository, SystemClock, TotpCodes,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
@@ -38,6 +39,7 @@ use super::offline::{mail_transport, relying_party};
 use crate::settings::Settings;
 use crate::settings::database::DatabaseConfig;
 use crate::settings::limits::LimitsConfig;
+use crate::settings::passwords::BreachConfig;
 use crate::settings::redis::RedisConfig;
 
 /// While Redis is failing, how long to count in process before trying it again.
@@ -140,6 +142,7 @@ impl Adapters {
                 .confirm_email_change_url
                 .clone()
                 .unwrap_or(own.confirm_email_change),
+            email_login: mail.email_login_url.clone().unwrap_or(own.email_login),
         };
         let users = Arc::new(SeaOrmUserRepository::new(self.db.clone()));
         let ports = ServicePorts {
@@ -177,9 +180,11 @@ impl Adapters {
                 resend_limit: mail
                     .resend_interval
                     .and_then(|window| self.counter("mail", Quota { max: 1, window })),
+                email_login: mail.email_login,
             },
             throttle,
             return_urls: ReturnUrls::new(settings.oauth.return_urls.clone()),
+            breaches: breach_policy(&settings.breaches)?,
         };
         Ok(Services::new(ports, policies))
     }
@@ -443,4 +448,21 @@ async fn migrate(pool: &DatabaseSettings) -> anyhow::Result<()> {
     db.close()
         .await
         .context("failed to close the migration connection")
+}
+
+/// The breached-password check of `config`.
+///
+/// # Errors
+/// When its HTTP client cannot be built.
+pub fn breach_policy(config: &BreachConfig) -> anyhow::Result<BreachPolicy> {
+    let source = match &config.source {
+        Some(source) => Some(Arc::new(BreachRanges::new(source.clone(), config.timeout)?)
+            as Arc<dyn flowrex_domain::ports::BreachedPasswords>),
+        None => None,
+    };
+    Ok(BreachPolicy {
+        source,
+        min_count: config.min_count,
+        on_error: config.on_error,
+    })
 }

@@ -71,6 +71,7 @@ pub(super) fn mail_transport(
         verify_email: spoken(mail.verification_ttl),
         reset_password: spoken(mail.reset_ttl),
         confirm_email_change: spoken(mail.email_change_ttl),
+        email_login: spoken(mail.email_login.ttl),
     };
     let renderer = || -> Result<Arc<MailRenderer>, ConfigurationError> {
         MailRenderer::new(mail.templates_dir.as_deref(), lifetimes.clone())

@@ -78,16 +78,16 @@ fn migrate_up_status_down_status() {
     let listing = String::from_utf8_lossy(&status.stdout).into_owned();
     assert_eq!(
         listing.lines().filter(|l| l.starts_with("Applied")).count(),
-        13,
+        14,
         "{listing}"
     );
-    let down = flowrex(dir.path(), &BASE, &["migrate", "down", "--num", "13"], "");
+    let down = flowrex(dir.path(), &BASE, &["migrate", "down", "--num", "14"], "");
     assert!(down.status.success(), "{}", text(&down));
     let status = flowrex(dir.path(), &BASE, &["migrate", "status"], "");
     let listing = String::from_utf8_lossy(&status.stdout).into_owned();
     assert_eq!(
         listing.lines().filter(|l| l.starts_with("Pending")).count(),
-        13,
+        14,
         "{listing}"
     );
 }

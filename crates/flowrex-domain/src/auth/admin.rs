@@ -67,10 +67,18 @@ failure_enum! {
         /// Removing the identity would leave the user no way to sign in.
         #[error("the last way to sign in cannot be removed")]
         LastWayIn,
+        /// The new password appears in known breaches (`PASSWORD_BREACH_CHECK`).
+        #[error("password found in a breach")]
+        PasswordBreached,
+        /// The breached-password source failed, and `PASSWORD_BREACH_ON_ERROR` is `refuse`.
+        #[error("breached-password check unavailable")]
+        BreachCheckUnavailable,
     }
     /// A store cannot be reached.
     unavailable: "store unavailable";
 }
+
+super::errors::from_new_password_error!(AdminError);
 
 impl From<AccountStoreError> for AdminError {
     fn from(error: AccountStoreError) -> Self {

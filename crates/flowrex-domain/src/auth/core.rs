@@ -3,14 +3,14 @@
 //! stamp still belongs to (`holder`), opening a session (`core/sessions.rs`), confirming
 //! the owner and the `aal2` rule (`core/owner.rs`), mailed links and notices
 //! (`core/mail.rs`), passkey ceremonies (`core/ceremonies.rs`), TOTP codes
-//! (`core/totp.rs`), and the login throttle as a value that must end
-//! (`core/throttle.rs`).
+//! (`core/totp.rs`), new passwords hashed after the breach check (`core/passwords.rs`),
+//! and the login throttle as a value that must end (`core/throttle.rs`).
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{AccountPolicy, AuthPolicy, CorePorts, LoginThrottle, Policies};
+use super::{AccountPolicy, AuthPolicy, BreachPolicy, CorePorts, LoginThrottle, Policies};
 use crate::ports::{
     AccountStore, AccountStoreError, AuditLog, Changes, Clock, FederationStore, MfaStore,
     PasskeyStore, PasswordHasher, RepositoryError, SessionStore, TokenIssuer, TokenVerifier,
@@ -22,6 +22,7 @@ mod ceremonies;
 mod events;
 pub(in crate::auth) mod mail;
 mod owner;
+mod passwords;
 mod sessions;
 pub(super) mod throttle;
 mod totp;
@@ -29,6 +30,7 @@ mod users;
 
 pub use self::ceremonies::{CEREMONY_TTL, PasskeyCeremony, user_handle};
 pub use self::events::EventPage;
+pub(in crate::auth) use self::passwords::NewPasswordError;
 pub(super) use self::totp::TotpCheck;
 pub use self::users::Registration;
 
@@ -49,6 +51,7 @@ pub struct Core {
     pub(super) policy: AuthPolicy,
     pub(super) lifecycle: AccountPolicy,
     pub(super) throttle: LoginThrottle,
+    pub(super) breaches: BreachPolicy,
 }
 
 /// An access token's live session and its active user: what an authenticated request
@@ -101,6 +104,7 @@ impl Core {
             policy: policies.auth,
             lifecycle: policies.accounts,
             throttle: policies.throttle,
+            breaches: policies.breaches,
         }
     }
 

@@ -13,6 +13,12 @@ failure_enum! {
         /// The address belongs to an existing user.
         #[error("email already registered")]
         EmailTaken,
+        /// The new password appears in known breaches (`PASSWORD_BREACH_CHECK`).
+        #[error("password found in a breach")]
+        PasswordBreached,
+        /// The breached-password source failed, and `PASSWORD_BREACH_ON_ERROR` is `refuse`.
+        #[error("breached-password check unavailable")]
+        BreachCheckUnavailable,
     }
     /// The user store cannot be reached.
     unavailable: "user store unavailable";
@@ -133,6 +139,12 @@ failure_enum! {
         /// The change would leave no active superuser.
         #[error("the last active superuser cannot be removed")]
         LastSuperuser,
+        /// The new password appears in known breaches (`PASSWORD_BREACH_CHECK`).
+        #[error("password found in a breach")]
+        PasswordBreached,
+        /// The breached-password source failed, and `PASSWORD_BREACH_ON_ERROR` is `refuse`.
+        #[error("breached-password check unavailable")]
+        BreachCheckUnavailable,
     }
     /// A store cannot be reached.
     unavailable: "store unavailable";
@@ -267,6 +279,24 @@ impl From<AccountStoreError> for RegisterError {
         }
     }
 }
+
+/// A new password refused or not hashed, for each use case that sets one.
+macro_rules! from_new_password_error {
+    ($($error:ident),+) => {$(
+        impl From<$crate::auth::core::NewPasswordError> for $error {
+            fn from(error: $crate::auth::core::NewPasswordError) -> Self {
+                match error {
+                    $crate::auth::core::NewPasswordError::Breached => Self::PasswordBreached,
+                    $crate::auth::core::NewPasswordError::CheckUnavailable(_) => Self::BreachCheckUnavailable,
+                    $crate::auth::core::NewPasswordError::Hash(error) => Self::Unexpected(error.into()),
+                }
+            }
+        }
+    )+};
+}
+pub(super) use from_new_password_error;
+
+from_new_password_error!(RegisterError, AccountError);
 
 /// A changed stamp is [`AccountError::Stale`] here; the link flows, where it means the
 /// link died, answer [`AccountError::InvalidToken`] instead (`link_error`).

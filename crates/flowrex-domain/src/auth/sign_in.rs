@@ -10,6 +10,7 @@ use super::federation::Federation;
 use crate::ports::RelyingParty;
 use crate::{ClientInfo, EmailAddress, OneTimeToken, PasswordAttempt, SecondFactor, TokenPair};
 
+mod email;
 mod federated;
 mod passkey;
 mod password;
@@ -24,6 +25,7 @@ pub struct SignIn {
     federation: Federation,
 }
 
+pub use self::email::{EMAIL_PROVIDER, EmailLinkLanding, EmailLoginError};
 pub use self::federated::{Landed, Landing, ProviderCallback};
 
 impl SignIn {

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::{NewPasskey, StoredPasskey};
 use crate::{
-    EmailAddress, FullName, IssuedUnder, Mail, NewIdentity, NewOneTimeToken, NewUser, PasswordHash,
-    RevokeReason, SealedSecret, SessionId, StoredToken, TokenFingerprint, TokenPurpose, User,
-    UserId,
+    EmailAddress, EmailLoginKey, FullName, IssuedUnder, Mail, NewEmailLogin, NewIdentity,
+    NewOneTimeToken, NewUser, PasswordHash, RevokeReason, SealedSecret, SessionId,
+    StoredEmailLogin, StoredToken, TokenFingerprint, TokenPurpose, User, UserId,
 };
 
 failure_enum! {
@@ -226,6 +226,11 @@ pub struct Changes {
     pub identity: Option<IdentityChange>,
     /// One-time tokens to store.
     pub issue_tokens: Vec<NewOneTimeToken>,
+    /// A sign-in mail to store, replacing its address's unused ones.
+    pub issue_email_login: Option<NewEmailLogin>,
+    /// The sign-in mail (its id) these changes use up: it must still be unused, or nothing
+    /// happens ([`AccountStoreError::TokenUsed`]), so that a link and its code sign in once.
+    pub consume_email_login: Option<i64>,
     /// Sessions to revoke.
     pub revoke_sessions: Option<Revocation>,
     /// Mails to queue for delivery.
@@ -319,6 +324,22 @@ pub trait AccountStore: Send + Sync {
         fingerprint: &TokenFingerprint,
         purpose: TokenPurpose,
     ) -> Result<Option<StoredToken>, AccountStoreError>;
+
+    /// The sign-in mail `key` names, whatever its state (by address: the newest).
+    ///
+    /// # Errors
+    /// [`AccountStoreError::Unavailable`] or [`AccountStoreError::Unexpected`].
+    async fn find_email_login(
+        &self,
+        key: EmailLoginKey,
+    ) -> Result<Option<StoredEmailLogin>, AccountStoreError>;
+
+    /// Counts a wrong code against the sign-in mail `id`; at [`crate::MAX_CODE_TRIES`] it
+    /// stops working. Atomic: concurrent wrong codes are each counted.
+    ///
+    /// # Errors
+    /// [`AccountStoreError::Unavailable`] or [`AccountStoreError::Unexpected`].
+    async fn count_wrong_code(&self, id: i64) -> Result<(), AccountStoreError>;
 
     /// Applies every change of `changes` at `at`, in one transaction, or none of them.
     ///

@@ -38,6 +38,25 @@ pub trait PasswordHasher: Send + Sync {
     ) -> Result<bool, HashError>;
 }
 
+/// The breached-password source could not answer in time (a range server down or slow, a
+/// range file unreadable).
+#[derive(Debug, thiserror::Error)]
+#[error("breached-password check failed")]
+pub struct BreachCheckError(#[source] pub anyhow::Error);
+
+/// Passwords known from breaches, asked by k-anonymity ranges (only the first five hex
+/// digits of a password's SHA-1 leave the adapter). Implementations MUST NOT block the
+/// async executor and MUST answer within their own time bound.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait BreachedPasswords: Send + Sync {
+    /// How often `password` appears in the known breaches (0: never).
+    ///
+    /// # Errors
+    /// [`BreachCheckError`] when the source cannot answer.
+    async fn occurrences(&self, password: &str) -> Result<u64, BreachCheckError>;
+}
+
 /// Why a token was refused. Clients are told only that it is invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {

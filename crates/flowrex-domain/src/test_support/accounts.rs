@@ -53,6 +53,14 @@ impl InMemoryStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    pub(super) fn lock_email_logins(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<crate::StoredEmailLogin>> {
+        self.email_logins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub(super) fn lock_outbox(&self) -> std::sync::MutexGuard<'_, Vec<OutboxRow>> {
         self.outbox
             .lock()
@@ -65,6 +73,7 @@ impl InMemoryStore {
         let mut tokens = self.lock_tokens().clone();
         let mut sessions = self.lock_sessions().clone();
         let mut outbox = self.lock_outbox().clone();
+        let mut email_logins = self.lock_email_logins().clone();
         let mut factors = self.lock_factors().clone();
         let mut passkeys = self.lock_passkeys().clone();
         let mut federated = self.lock_federated().clone();
@@ -86,6 +95,13 @@ impl InMemoryStore {
                 .find(|row| row.token.id == id && row.token.used_at.is_none())
                 .ok_or(AccountStoreError::TokenUsed)?;
             row.token.used_at = Some(at);
+        }
+        if let Some(id) = changes.consume_email_login {
+            let row = email_logins
+                .iter_mut()
+                .find(|row| row.id == id && row.used_at.is_none())
+                .ok_or(AccountStoreError::TokenUsed)?;
+            row.used_at = Some(at);
         }
         if let Some(change) = changes.totp {
             apply_totp(&mut factors, change)?;
@@ -223,6 +239,25 @@ impl InMemoryStore {
                 fingerprint: new.fingerprint,
             });
         }
+        if let Some(new) = changes.issue_email_login {
+            let key = new.email.key().to_owned();
+            email_logins.retain(|row| row.email != key || row.used_at.is_none());
+            for row in email_logins.iter_mut().filter(|row| row.email == key) {
+                row.used_at = Some(at);
+            }
+            let id = email_logins.iter().map(|row| row.id).max().unwrap_or(0) + 1;
+            email_logins.push(crate::StoredEmailLogin {
+                id,
+                email: key,
+                owner: new.owner,
+                token: new.token,
+                code: new.code,
+                attempts: 0,
+                return_to: new.return_to,
+                expires_at: new.expires_at,
+                used_at: None,
+            });
+        }
         let mut revoked = 0;
         if let Some(revocation) = changes.revoke_sessions {
             for session in sessions.iter_mut().filter(|s| {
@@ -254,6 +289,7 @@ impl InMemoryStore {
             users.retain(|u| u.id() != id);
             sessions.retain(|s| s.user_id != id);
             tokens.retain(|row| row.token.user != id);
+            email_logins.retain(|row| row.owner.is_none_or(|owner| owner.user != id));
             factors.totp.retain(|f| f.user != id);
             factors.recovery.retain(|(owner, _, _)| *owner != id);
             factors.challenges.retain(|c| c.user != id);
@@ -276,6 +312,7 @@ impl InMemoryStore {
         *self.lock_tokens() = tokens;
         *self.lock_sessions() = sessions;
         *self.lock_outbox() = outbox;
+        *self.lock_email_logins() = email_logins;
         *self.lock_factors() = factors;
         *self.lock_passkeys() = passkeys;
         *self.lock_federated() = federated;
@@ -304,6 +341,29 @@ impl AccountStore for InMemoryStore {
             .iter()
             .find(|row| &row.fingerprint == fingerprint && row.token.purpose == purpose)
             .map(|row| row.token.clone()))
+    }
+
+    async fn find_email_login(
+        &self,
+        key: crate::EmailLoginKey,
+    ) -> Result<Option<crate::StoredEmailLogin>, AccountStoreError> {
+        let rows = self.lock_email_logins();
+        Ok(match key {
+            crate::EmailLoginKey::Token(token) => rows.iter().find(|row| row.token == token),
+            crate::EmailLoginKey::Email(email) => rows.iter().rev().find(|row| row.email == email),
+        }
+        .cloned())
+    }
+
+    async fn count_wrong_code(&self, id: i64) -> Result<(), AccountStoreError> {
+        if let Some(row) = self
+            .lock_email_logins()
+            .iter_mut()
+            .find(|row| row.id == id && row.used_at.is_none())
+        {
+            row.attempts += 1;
+        }
+        Ok(())
     }
 
     async fn apply(

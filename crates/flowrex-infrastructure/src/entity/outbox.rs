@@ -42,6 +42,8 @@ struct MailRecord {
     purpose: String,
     link: Option<String>,
     new_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
 }
 
 /// The row that queues `mail` at `at`: what [`crate::SeaOrmAccountStore`] inserts beside
@@ -52,6 +54,7 @@ pub(crate) fn queued_row(sealer: &SecretBox, mail: &Mail, at: DateTime<Utc>) -> 
         purpose: mail.purpose.as_str().to_owned(),
         link: mail.link.clone(),
         new_email: mail.new_email.clone(),
+        code: mail.code.clone(),
     };
     let json = serde_json::to_vec(&record).unwrap_or_default();
     ActiveModel {
@@ -77,5 +80,6 @@ pub(crate) fn mail_of(sealer: &SecretBox, row: &Model) -> Option<Mail> {
         purpose: MailPurpose::parse(&record.purpose)?,
         link: record.link,
         new_email: record.new_email,
+        code: record.code,
     })
 }

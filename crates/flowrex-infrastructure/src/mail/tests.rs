@@ -9,6 +9,7 @@ fn lifetimes() -> LinkLifetimes {
         verify_email: "24 hours".to_owned(),
         reset_password: "1 hour".to_owned(),
         confirm_email_change: "1 hour".to_owned(),
+        email_login: "10 minutes".to_owned(),
     }
 }
 

@@ -145,7 +145,7 @@ impl Accounts {
         let (stored, user) = self
             .usable_token(token, TokenPurpose::ResetPassword)
             .await?;
-        let hash = self.core.hasher.hash(new_password.expose()).await?;
+        let hash = self.core.hash_new_password(&new_password).await?;
         let mut changes = Changes {
             issued_under: Some(stored.issued_under()),
             consume_token: Some(stored.id),
@@ -192,7 +192,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         self.core.confirm_owner(caller, current, client).await?;
-        let hash = self.core.hasher.hash(new_password.expose()).await?;
+        let hash = self.core.hash_new_password(&new_password).await?;
         let changes = Changes {
             issued_under: Some(IssuedUnder::now(&caller.user)),
             update_user: Some(UserUpdate {

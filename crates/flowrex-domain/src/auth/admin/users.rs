@@ -77,16 +77,21 @@ impl Admin {
         if self.core.users.find_by_email(&new.email).await?.is_some() {
             return Err(AdminError::EmailTaken);
         }
-        let password = match new.password {
-            Some(password) => password.expose().to_owned(),
-            // Nobody knows it: the invitation's link sets the real one.
-            None => OneTimeToken::generate().expose().to_owned(),
+        let password_hash = match &new.password {
+            Some(password) => self.core.hash_new_password(password).await?,
+            // Nobody knows it: the invitation's link sets the real one (checked there).
+            None => {
+                self.core
+                    .hasher
+                    .hash(OneTimeToken::generate().expose())
+                    .await?
+            }
         };
         let now = self.core.now();
         let mut changes = Changes {
             insert_user: Some(NewUser {
                 email: new.email.clone(),
-                password_hash: self.core.hasher.hash(&password).await?,
+                password_hash,
                 full_name: new.full_name,
                 created_at: now,
                 is_superuser: new.is_superuser,

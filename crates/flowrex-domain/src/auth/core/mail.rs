@@ -117,7 +117,7 @@ impl Core {
 
     /// Whether the per-recipient limit lets a mail of `purpose` to `to` through (counting
     /// it); a limit store that cannot be reached lets it through.
-    async fn may_mail(&self, to: &EmailAddress, purpose: MailPurpose) -> bool {
+    pub(in crate::auth) async fn may_mail(&self, to: &EmailAddress, purpose: MailPurpose) -> bool {
         let Some(limit) = &self.lifecycle.resend_limit else {
             return true;
         };

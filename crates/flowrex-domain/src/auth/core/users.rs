@@ -43,7 +43,7 @@ impl Core {
         {
             return Err(RegisterError::EmailTaken);
         }
-        let password_hash = self.hasher.hash(registration.password.expose()).await?;
+        let password_hash = self.hash_new_password(&registration.password).await?;
         let now = self.now();
         let mut changes = Changes {
             insert_user: Some(NewUser {

@@ -484,20 +484,21 @@ impl SignIn {
             SignInRefusal::Inactive => FederationError::InvalidCode,
             SignInRefusal::Unverified => FederationError::EmailNotVerified,
         })?;
+        // A sign-in by email's link ends in the same exchange; its method stays `email`.
+        let method = if redeemed.provider.as_str() == super::email::EMAIL_PROVIDER {
+            AuthMethod::Email
+        } else {
+            AuthMethod::Federated
+        };
         if let Some(challenge) = self
-            .open_challenge::<FederationError>(&user, redeemed.user, AuthMethod::Federated)
+            .open_challenge::<FederationError>(&user, redeemed.user, method)
             .await?
         {
             tracing::info!("outside sign-in: second factor required");
             return Ok(LoginOutcome::SecondFactorRequired(challenge));
         }
         let pair = core
-            .start_session(
-                &user,
-                redeemed.user.stamp,
-                client,
-                Assurance::of([AuthMethod::Federated]),
-            )
+            .start_session(&user, redeemed.user.stamp, client, Assurance::of([method]))
             .await
             .map_err(|error| match error {
                 LoginError::InvalidCredentials => FederationError::InvalidCode,

@@ -72,6 +72,8 @@ impl SignIn {
         // The right password: a hash of an older cost is upgraded (the same password, so
         // no credential event: the stamp stays, and with it the challenge below).
         self.upgrade_hash(&user, &attempt.password).await;
+        // A known breached password still signs in (it is the owner's); they are told once.
+        core.note_breached_login(&user, &attempt.password).await;
         match self
             .open_challenge(&user, IssuedUnder::now(&user), AuthMethod::Password)
             .await
