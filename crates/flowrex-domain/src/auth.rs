@@ -35,6 +35,8 @@ use crate::{LinkTemplates, ReturnUrls};
 mod accounts;
 mod admin;
 mod core;
+#[cfg(test)]
+mod email_login_tests;
 mod errors;
 mod factors;
 mod federation;

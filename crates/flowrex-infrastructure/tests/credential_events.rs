@@ -32,6 +32,6 @@ async fn everything_issued_dies_with_every_credential_event_on_the_database() {
         directory: Arc::new(SeaOrmUserRepository::new(db)),
     };
     let (failures, cases) = run(&stores).await;
-    assert_eq!(cases, 53);
+    assert_eq!(cases, 73);
     assert!(failures.is_empty(), "{failures:#?}");
 }

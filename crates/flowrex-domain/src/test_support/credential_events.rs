@@ -1,6 +1,6 @@
 //! The stamp rule ([`crate::stamp`]) as a table: every kind of thing issued to a user
 //! ([`Issued`]: the mailed links, an invitation, a login's second-factor challenge, a
-//! passkey registration ceremony) against every kind of credential event
+//! passkey registration ceremony, a sign-in mail's link and code) against every kind of credential event
 //! ([`CredentialEvent`]), each case from scratch — issued, the event, then used — and
 //! refused. Beside each kind runs a control case without an event, in which it is
 //! honoured, so that the table fails when nothing is refused for the right reason. The
@@ -23,9 +23,10 @@ use super::{
 use crate::ports::{Clock, MfaStore, OutboxStore, Sealer};
 use crate::{
     AccountError, AdminNewUser, AdminUserChange, Authenticated, ClientInfo, CorePorts,
-    EmailAddress, LoginAttempt, LoginOutcome, LogoutRequest, Mail, MailPurpose, MfaVerifyError,
-    NewPassword, OneTimeToken, PasskeyError, PasswordAttempt, Policies, Registration,
-    SecondFactorProof, ServicePorts, Services, TokenPair, User, UserId, VerificationRequest,
+    EmailAddress, EmailLoginError, LoginAttempt, LoginOutcome, LogoutRequest, Mail, MailPurpose,
+    MfaVerifyError, NewPassword, OneTimeToken, PasskeyError, PasswordAttempt, Policies,
+    Registration, SecondFactorProof, ServicePorts, Services, TokenPair, User, UserId,
+    VerificationRequest,
 };
 
 pub use super::contracts::Stores;
@@ -45,17 +46,23 @@ pub enum Issued {
     SecondFactorChallenge,
     /// A passkey registration ceremony.
     PasskeyCeremony,
+    /// A sign-in mail's link (its page's `POST`).
+    EmailLoginLink,
+    /// A sign-in mail's code.
+    EmailLoginCode,
 }
 
 impl Issued {
     /// Every kind.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::VerifyLink,
         Self::ResetLink,
         Self::EmailChangeLink,
         Self::Invitation,
         Self::SecondFactorChallenge,
         Self::PasskeyCeremony,
+        Self::EmailLoginLink,
+        Self::EmailLoginCode,
     ];
 
     /// Fails to compile when a kind is added and not listed in [`Self::ALL`].
@@ -67,6 +74,8 @@ impl Issued {
             Self::Invitation => 3,
             Self::SecondFactorChallenge => 4,
             Self::PasskeyCeremony => 5,
+            Self::EmailLoginLink => 6,
+            Self::EmailLoginCode => 7,
         }
     }
 }
@@ -191,6 +200,8 @@ enum Handle {
     Link(String),
     Challenge(String),
     Ceremony(String),
+    EmailLink(String),
+    EmailCode(String),
 }
 
 /// One case: a service over the stores, with its own clock and the mails it has read.
@@ -238,7 +249,16 @@ impl<'a> Case<'a> {
                 directory: stores.directory.clone(),
                 providers: Arc::new(crate::test_support::ScriptedProviders::default()),
             },
-            Policies::default(),
+            Policies {
+                accounts: crate::AccountPolicy {
+                    email_login: crate::EmailLoginPolicy {
+                        enabled: true,
+                        ..crate::EmailLoginPolicy::default()
+                    },
+                    ..crate::AccountPolicy::default()
+                },
+                ..Policies::default()
+            },
         );
         Self {
             services,
@@ -294,6 +314,22 @@ impl<'a> Case<'a> {
             .filter(|mail| mail.purpose == purpose && mail.to.as_str().eq_ignore_ascii_case(to))
             .find_map(|mail| Some(mail.link.as_deref()?.rsplit_once("token=")?.1.to_owned()))
             .ok_or_else(|| format!("no {purpose:?} link to {to}"))
+    }
+
+    /// The newest sign-in mail to `to`: its link's token and its code.
+    async fn email_login(&self, to: &str) -> Step<(String, String)> {
+        let token = self.link(MailPurpose::EmailLogin, to).await?;
+        let mails = self
+            .mails
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let code = mails
+            .iter()
+            .rev()
+            .filter(|mail| mail.purpose == MailPurpose::EmailLogin)
+            .find_map(|mail| mail.code.clone())
+            .ok_or_else(|| format!("no sign-in code to {to}"))?;
+        Ok((token, code))
     }
 
     async fn caller(&self, pair: &TokenPair) -> Step<Authenticated> {
@@ -527,6 +563,19 @@ impl<'a> Case<'a> {
                     .map_err(step("passkey start"))?;
                 Handle::Ceremony(ceremony.ceremony_id.expose().to_owned())
             }
+            Issued::EmailLoginLink | Issued::EmailLoginCode => {
+                self.services
+                    .sign_in
+                    .request_email_login(&Self::email(&subject.email)?, None)
+                    .await
+                    .map_err(step("email login"))?;
+                let (token, code) = self.email_login(&subject.email).await?;
+                if kind == Issued::EmailLoginLink {
+                    Handle::EmailLink(token)
+                } else {
+                    Handle::EmailCode(code)
+                }
+            }
         };
         Ok((handle, None))
     }
@@ -732,6 +781,31 @@ impl<'a> Case<'a> {
                     Err(other) => Err(format!("ceremony: {other:?}")),
                 }
             }
+            Handle::EmailLink(token) => {
+                match self
+                    .services
+                    .sign_in
+                    .finish_email_link(&token, client())
+                    .await
+                {
+                    Ok(_) => Ok(Outcome::Honoured),
+                    Err(EmailLoginError::InvalidLink) => Ok(Outcome::Refused),
+                    Err(other) => Err(format!("email link: {other:?}")),
+                }
+            }
+            Handle::EmailCode(code) => {
+                let email = Self::email(&subject.email)?;
+                match self
+                    .services
+                    .sign_in
+                    .verify_email_code(&email, &code, client())
+                    .await
+                {
+                    Ok(_) => Ok(Outcome::Honoured),
+                    Err(EmailLoginError::InvalidCode) => Ok(Outcome::Refused),
+                    Err(other) => Err(format!("email code: {other:?}")),
+                }
+            }
         }
     }
 }
@@ -756,7 +830,7 @@ mod tests {
             directory: store,
         };
         let (failures, cases) = run(&stores).await;
-        assert_eq!(cases, 6 + 5 * 9 + 2, "a control and every event per kind");
+        assert_eq!(cases, 8 + 7 * 9 + 2, "a control and every event per kind");
         assert!(failures.is_empty(), "{failures:#?}");
     }
 }
