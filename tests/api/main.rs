@@ -9,6 +9,7 @@ mod coexistence;
 mod concurrency;
 mod cookies;
 mod cross_cutting;
+mod email_login;
 mod events;
 mod events_stream;
 mod faults;
