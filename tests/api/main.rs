@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod breach;
 mod coexistence;
 mod concurrency;
 mod cookies;

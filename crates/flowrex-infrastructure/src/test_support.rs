@@ -1,6 +1,7 @@
 //! Test support (feature `test-support`): a fresh, empty database per test, on SQLite by
 //! default or on the server named by `TEST_DATABASE_URL` (PostgreSQL or MySQL/MariaDB);
-//! a private SMTP server ([`smtp`]); a webhook receiver ([`webhooks`]); a spare loopback port ([`spare_port`]) and a wait for
+//! a private SMTP server ([`smtp`]); a webhook receiver ([`webhooks`]); breached-password
+//! range files and a range server ([`ranges`]); a spare loopback port ([`spare_port`]) and a wait for
 //! a server to listen on one ([`wait_for_port`]), for tests that start servers.
 //!
 //! Server databases are named `flowrex_t_…`; `.ci/run` drops them after the suite. When
@@ -8,6 +9,7 @@
 //! back to SQLite silently.
 
 mod ports;
+pub mod ranges;
 pub mod smtp;
 pub mod webhooks;
 
