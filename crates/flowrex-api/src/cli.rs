@@ -264,7 +264,7 @@ async fn check_password(settings: &Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("flowrex: {where_} could not answer: {error:#}");
+            eprintln!("flowrex: {where_} could not answer: {:#}", error.0);
             Ok(ExitCode::from(2))
         }
     }

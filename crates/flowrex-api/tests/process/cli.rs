@@ -58,6 +58,8 @@ fn every_command_has_help() {
         vec!["user", "deactivate", "--help"],
         vec!["user", "superuser", "--help"],
         vec!["config", "--help"],
+        vec!["password", "--help"],
+        vec!["password", "check", "--help"],
         vec!["config", "check", "--help"],
     ] {
         let output = flowrex(dir.path(), &BASE, &args, "");
@@ -486,4 +488,55 @@ async fn wrong_logins(base: &str) -> Vec<u16> {
         statuses.push(login(base, "flooded@example.com", "Wrong1234").await);
     }
     statuses
+}
+
+#[test]
+fn password_check_says_whether_a_password_is_in_the_configured_ranges() {
+    use flowrex_infrastructure::test_support::ranges::{RangeServer, range_dir};
+    let dir = tempfile::tempdir().unwrap();
+    let ranges = range_dir(&[("Breached1", 42)], &["Padded123"]);
+    let folder = ranges.path().display().to_string();
+    let server = RangeServer::start(ranges.path(), Duration::ZERO);
+    let url = server.url();
+    let files: Vec<(&str, &str)> = BASE
+        .iter()
+        .copied()
+        .chain([
+            ("PASSWORD_BREACH_CHECK", "range-files"),
+            ("PASSWORD_BREACH_RANGE_DIR", folder.as_str()),
+        ])
+        .collect();
+    let api: Vec<(&str, &str)> = BASE
+        .iter()
+        .copied()
+        .chain([
+            ("PASSWORD_BREACH_CHECK", "range-api"),
+            ("PASSWORD_BREACH_RANGE_URL", url.as_str()),
+        ])
+        .collect();
+    for vars in [&files, &api] {
+        let breached = flowrex(dir.path(), vars, &["password", "check"], "Breached1\n");
+        assert_eq!(breached.status.code(), Some(1), "{}", text(&breached));
+        assert!(
+            text(&breached).contains("breached: found 42 times"),
+            "{}",
+            text(&breached)
+        );
+        assert!(!text(&breached).contains("Breached1"), "never echoed");
+        // Only as padding (count 0): not a breach.
+        let clean = flowrex(dir.path(), vars, &["password", "check"], "Padded123\n");
+        assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+        assert!(
+            text(&clean).contains("not breached: not found"),
+            "{}",
+            text(&clean)
+        );
+    }
+    let off = flowrex(dir.path(), &BASE, &["password", "check"], "Breached1\n");
+    assert_eq!(off.status.code(), Some(2), "{}", text(&off));
+    assert!(text(&off).contains("PASSWORD_BREACH_CHECK is off"));
+    drop(server);
+    let down = flowrex(dir.path(), &api, &["password", "check"], "Breached1\n");
+    assert_eq!(down.status.code(), Some(2), "{}", text(&down));
+    assert!(text(&down).contains("could not answer"), "{}", text(&down));
 }
