@@ -430,3 +430,38 @@ async fn wrong_codes_count_against_the_login_throttle_like_wrong_passwords() {
         "the password login of the account is throttled too"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd; run by .ci/run"]
+async fn a_front_end_takes_the_link_over_and_confirms_its_token_once() {
+    let (smtp, app) = mailing(&[(
+        "EMAIL_LOGIN_URL",
+        "http://localhost:3000/email-login?token={token}",
+    )])
+    .await;
+    app.register_verified_and_login("ja@example.com").await;
+    app.ask_email_login("ja@example.com").await;
+    let mail = nth_mail(&smtp, "ja@example.com", 1).await;
+    let link = mail.link().unwrap();
+    assert!(
+        link.starts_with("http://localhost:3000/email-login?token="),
+        "{link}"
+    );
+    let token = mail.token().unwrap();
+    let confirmed = app
+        .post_json(
+            "/api/v1/auth/email-login/confirm",
+            &json!({ "token": token }),
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert_eq!(amr(&body(confirmed).await).await, json!(["email"]));
+    let again = app
+        .post_json(
+            "/api/v1/auth/email-login/confirm",
+            &json!({ "token": token }),
+        )
+        .await;
+    assert_detail(again, StatusCode::BAD_REQUEST, "Invalid or expired token").await;
+    assert_invalid_code(app.email_code("ja@example.com", &code_of(&mail)).await).await;
+}

@@ -15,7 +15,7 @@ use crate::routes::uniform::Uniform;
 use crate::validation::Echo;
 use crate::validation::body::{BodyField, request_body};
 
-handlers![request, verify];
+handlers![request, verify, confirm];
 
 const EMAIL: BodyField = BodyField::required("email", "The address to sign in with.").email();
 const RETURN_TO: BodyField = BodyField::optional(
@@ -23,6 +23,7 @@ const RETURN_TO: BodyField = BodyField::optional(
     "Where the link's page sends the browser with a one-time `code` (exactly one of `OAUTH_RETURN_URLS`); default: the first of them.",
 );
 const CODE: BodyField = BodyField::required("code", "The six-digit code of the mail.");
+const TOKEN: BodyField = BodyField::required("token", "The `token` of the mail's link.");
 
 request_body!(
     /// The body of `POST /email-login`.
@@ -45,6 +46,14 @@ request_body!(
         let code = fields.required_string(CODE.name, Echo::No);
         email.zip(code)
     }
+);
+
+request_body!(
+    /// The body of `POST /email-login/confirm`.
+    EmailLinkRequest,
+    "The token of the mail's link.",
+    [TOKEN],
+    |fields| -> String { fields.required_string(TOKEN.name, Echo::No) }
 );
 
 /// The answer to every sign-in mail request.
@@ -121,6 +130,47 @@ pub async fn verify(
         Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",
         Err(EmailLoginError::InvalidCode) => "invalid_code",
         Err(EmailLoginError::Throttled { .. }) => "throttled",
+        Err(_) => "error",
+    };
+    metrics::counter!("flowrex_email_logins_total", "outcome" => outcome).increment(1);
+    match result? {
+        LoginOutcome::SignedIn(pair) => Ok(transport.answer(pair)),
+        LoginOutcome::SecondFactorRequired(challenge) => Ok(second_factor_required(&challenge)),
+    }
+}
+
+/// Sign in with the token of a sign-in mail's link
+///
+/// For a front end that takes the link over (`EMAIL_LOGIN_URL`): its page shows a button
+/// and calls this with the link's `token` when it is pressed (never on load, for the mail
+/// scanners' sake). The SPEC's token body, or `403 mfa_required`; the link and the code of
+/// the mail sign in once between them. A used, replaced or expired token: 400 `Invalid or
+/// expired token`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/email-login/confirm",
+    operation_id = "email_login_confirm",
+    tag = "auth",
+    request_body = EmailLinkRequest,
+    responses(
+        (status = 200, description = "A token pair", body = TokensBody),
+        (status = 400, description = "Invalid or expired token", body = ErrorBody),
+        (status = 403, description = "mfa_required: the account has a second factor; no tokens", body = MfaRequiredBody),
+        (status = 404, description = "Sign-in by email is off", body = ErrorBody)
+    )
+)]
+pub async fn confirm(
+    sign_in: web::Data<SignIn>,
+    transport: TokenTransport,
+    Client(client): Client,
+    body: Parsed<EmailLinkRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = body.value()?;
+    let result = sign_in.confirm_email_link(&token, client).await;
+    let outcome = match &result {
+        Ok(LoginOutcome::SignedIn(_)) => "success",
+        Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",
+        Err(EmailLoginError::InvalidLink) => "invalid_link",
         Err(_) => "error",
     };
     metrics::counter!("flowrex_email_logins_total", "outcome" => outcome).increment(1);

@@ -258,6 +258,27 @@ impl SignIn {
         })
     }
 
+    /// Signs in with a sign-in mail's link token, for a front end that took the link over
+    /// (`EMAIL_LOGIN_URL`): the SPEC's pair, or a second-factor challenge. Spends the mail
+    /// and verifies the address, as the link's own page does.
+    ///
+    /// # Errors
+    /// [`EmailLoginError::InvalidLink`] as for [`Self::finish_email_link`]; store failures.
+    #[instrument(skip_all, fields(user_id = tracing::field::Empty))]
+    pub async fn confirm_email_link(
+        &self,
+        raw: &str,
+        client: ClientInfo,
+    ) -> Result<LoginOutcome, EmailLoginError> {
+        let stored = self.usable_link(raw).await?;
+        let user = self
+            .spend(stored)
+            .await?
+            .ok_or(EmailLoginError::InvalidLink)?;
+        Span::current().record("user_id", user.id().get());
+        self.open_email_session(&user, client).await
+    }
+
     /// Signs in with the code of the newest sign-in mail to `email`: the SPEC's pair, or a
     /// second-factor challenge exactly as a password login answers.
     ///
