@@ -1,7 +1,7 @@
 //! Account enumeration through the mailing flows, by timing: starts the real server
 //! (release build, SQLite, mail on through the development log transport) and measures
-//! the answers of `POST /password/forgot` and `POST /verify-email/request` for each kind of
-//! address — an active account (a mail is queued), an unknown address, an inactive account,
+//! the answers of `POST /password/forgot`, `POST /verify-email/request` and `POST
+//! /email-login` (sign-in by email, on here) for each kind of address — an active account (a mail is queued), an unknown address, an inactive account,
 //! an account mailed moments ago (the per-recipient limit), and for verification also a
 //! verified account — 40 tries each, interleaved. Every kind must answer the same status
 //! and body, with a median within 5% of the mailed kind's.
@@ -96,6 +96,7 @@ async fn run() -> anyhow::Result<bool> {
         &url,
         &[
             ("APP_ENV", "development"),
+            ("EMAIL_LOGIN_ENABLED", "true"),
             ("EMAIL_RESEND_INTERVAL_SECONDS", "3600"),
             ("MAIL_POLL_INTERVAL_MS", "50"),
         ],
@@ -118,6 +119,14 @@ async fn run() -> anyhow::Result<bool> {
         ask(
             &client,
             &format!("{base}/api/v1/auth/password/forgot"),
+            &format!("limited{n}@example.com"),
+        )
+        .await?;
+    }
+    for n in 0..TRIES {
+        ask(
+            &client,
+            &format!("{base}/api/v1/auth/email-login"),
             &format!("limited{n}@example.com"),
         )
         .await?;
@@ -152,7 +161,23 @@ async fn run() -> anyhow::Result<bool> {
         ],
     )
     .await?;
-    Ok(forgot && verify)
+    let email_login = measure(
+        &client,
+        &base,
+        "/api/v1/auth/email-login",
+        &[
+            ("active account (mailed)", |n| {
+                format!("active{n}@example.com")
+            }),
+            ("unknown address", |n| format!("nobody{n}@example.com")),
+            ("inactive account", |n| format!("inactive{n}@example.com")),
+            ("mailed moments ago (limit)", |n| {
+                format!("limited{n}@example.com")
+            }),
+        ],
+    )
+    .await?;
+    Ok(forgot && verify && email_login)
 }
 
 fn main() -> ExitCode {

@@ -116,8 +116,16 @@ impl AccountStore for SeaOrmAccountStore {
         email_logins::find(&self.db, key).await
     }
 
-    async fn count_wrong_code(&self, id: i64) -> Result<(), AccountStoreError> {
-        email_logins::count_wrong_code(&self.db, id).await
+    async fn reserve_code_try(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, AccountStoreError> {
+        email_logins::reserve_code_try(&self.db, id, at).await
+    }
+
+    async fn purge_email_logins(&self, before: DateTime<Utc>) -> Result<u64, AccountStoreError> {
+        email_logins::purge(&self.db, before).await
     }
 
     async fn apply(

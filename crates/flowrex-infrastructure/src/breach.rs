@@ -6,9 +6,11 @@
 //! (`range-files`: `{dir}/{PREFIX}.txt`, as the public downloader writes them). Both hold
 //! `SUFFIX:COUNT` lines; padding lines have a count of 0.
 //!
-//! Answers are cached for [`CACHE_TTL`], at most [`CACHE_RANGES`] ranges (each a few tens
-//! of KiB), so that what callers can make this hold stays bounded. Every ask is bounded in
-//! time; files are read on tokio's blocking pool, never on the executor's threads.
+//! Answers are cached for [`CACHE_TTL`], at most [`CACHE_RANGES`] ranges (each up to about
+//! 100 KiB parsed), so that what callers can make this hold stays bounded; an answer over
+//! 1 MiB is refused. Every ask is bounded in time, and after a range server failed every ask
+//! fails at once for [`BACK_OFF`]; files are read on tokio's blocking pool, never on the executor's
+//! threads.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -24,6 +26,8 @@ use sha1::{Digest, Sha1};
 pub const CACHE_TTL: Duration = Duration::from_secs(3600);
 /// How many ranges are kept at most.
 pub const CACHE_RANGES: usize = 256;
+/// How long every check fails at once after the source failed.
+pub const BACK_OFF: Duration = Duration::from_secs(10);
 /// The longest range answer read (a padded range is about 40 KiB).
 const MAX_RANGE_BYTES: usize = 1 << 20;
 
@@ -61,6 +65,7 @@ pub struct BreachRanges {
     client: reqwest::Client,
     timeout: Duration,
     cache: Mutex<HashMap<String, (Instant, Range)>>,
+    failed_at: Mutex<Option<Instant>>,
 }
 
 impl BreachRanges {
@@ -80,6 +85,7 @@ impl BreachRanges {
             client,
             timeout,
             cache: Mutex::new(HashMap::new()),
+            failed_at: Mutex::new(None),
         })
     }
 
@@ -88,14 +94,37 @@ impl BreachRanges {
         &self.source
     }
 
-    /// The range of `prefix`, from the cache or the source.
+    /// The range of `prefix`, from the cache or the source. After the range server failed,
+    /// every ask fails at once for [`BACK_OFF`] (a server that is down costs one timeout
+    /// per back-off, not one per password).
     async fn range(&self, prefix: &str) -> anyhow::Result<Range> {
         if let Some(range) = self.cached(prefix) {
             return Ok(range);
         }
-        let text = tokio::time::timeout(self.timeout, self.fetch(prefix))
+        if self
+            .failed_at
+            .lock()
+            .ok()
+            .and_then(|failed| *failed)
+            .is_some_and(|at| at.elapsed() < BACK_OFF)
+        {
+            return Err(anyhow!(
+                "the range source failed less than {} s ago",
+                BACK_OFF.as_secs()
+            ));
+        }
+        let fetched = tokio::time::timeout(self.timeout, self.fetch(prefix))
             .await
-            .map_err(|_| anyhow!("no answer within {} ms", self.timeout.as_millis()))??;
+            .map_err(|_| anyhow!("no answer within {} ms", self.timeout.as_millis()))
+            .and_then(|answer| answer);
+        // A range server that failed is backed off; a missing or unreadable range file
+        // fails alone.
+        if matches!(self.source, RangeSource::Api { .. })
+            && let Ok(mut failed) = self.failed_at.lock()
+        {
+            *failed = fetched.is_err().then(Instant::now);
+        }
+        let text = fetched?;
         let range = Arc::new(parse_range(&text));
         self.keep(prefix, range.clone());
         Ok(range)
@@ -122,14 +151,26 @@ impl BreachRanges {
                 {
                     return Err(anyhow!("range API answer too long"));
                 }
-                let bytes = response.bytes().await.context("range API answer")?;
-                if bytes.len() > MAX_RANGE_BYTES {
-                    return Err(anyhow!("range API answer too long"));
+                // Read piece by piece, so that an answer without a length is bounded too.
+                let mut response = response;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await.context("range API answer")? {
+                    if bytes.len() + chunk.len() > MAX_RANGE_BYTES {
+                        return Err(anyhow!("range API answer too long"));
+                    }
+                    bytes.extend_from_slice(&chunk);
                 }
-                String::from_utf8(bytes.to_vec()).context("range API answer is not text")
+                String::from_utf8(bytes).context("range API answer is not text")
             }
             RangeSource::Files { dir } => {
                 let path = dir.join(format!("{prefix}.txt"));
+                let size = tokio::fs::metadata(&path)
+                    .await
+                    .with_context(|| format!("range file {}", path.display()))?
+                    .len();
+                if size > MAX_RANGE_BYTES as u64 {
+                    return Err(anyhow!("range file {} too long", path.display()));
+                }
                 tokio::fs::read_to_string(&path)
                     .await
                     .with_context(|| format!("range file {}", path.display()))

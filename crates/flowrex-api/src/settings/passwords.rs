@@ -17,9 +17,8 @@ section! {
     /// `PASSWORD_BREACH_CHECK`, `PASSWORD_BREACH_RANGE_URL`, `PASSWORD_BREACH_RANGE_DIR`,
     /// `PASSWORD_BREACH_MIN_COUNT`, `PASSWORD_BREACH_ON_ERROR`, `PASSWORD_BREACH_TIMEOUT_MS`.
     pub struct PasswordsSection {
-        /// `off`, `range-api` or `range-files`; empty: `off` in development and test,
-        /// `range-api` elsewhere.
-        password_breach_check: String = String::new(),
+        /// `off`, `range-api` or `range-files`.
+        password_breach_check: String = "off".to_owned(),
         /// The range API (`GET {url}/{PREFIX}`).
         password_breach_range_url: String = PWNED_PASSWORDS_RANGE_URL.to_owned(),
         /// The folder of `PREFIX.txt` range files.
@@ -53,19 +52,20 @@ impl PasswordsSection {
     /// [`SettingsError::Invalid`] naming the first unusable variable.
     pub fn validate(&self, env: AppEnv) -> Result<BreachConfig, SettingsError> {
         let mode = self.password_breach_check.trim().to_ascii_lowercase();
-        let mode = match mode.as_str() {
-            "" if matches!(env, AppEnv::Development | AppEnv::Test) => "off",
-            "" => "range-api",
-            other => other,
+        let mode = if mode.is_empty() {
+            "off"
+        } else {
+            mode.as_str()
         };
         let source = match mode {
             "off" => None,
             "range-api" => {
                 let url = self.password_breach_range_url.trim().trim_end_matches('/');
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                let local = matches!(env, AppEnv::Development | AppEnv::Test);
+                if !(url.starts_with("https://") || (local && url.starts_with("http://"))) {
                     return Err(invalid(
                         "PASSWORD_BREACH_RANGE_URL",
-                        "must be an http:// or https:// URL",
+                        "must be an https:// URL (http:// in development and test only)",
                     ));
                 }
                 Some(RangeSource::Api {

@@ -449,6 +449,13 @@ async fn breached_passwords_are_refused_where_set_and_noted_once_at_login() {
             })
             .await;
         assert!(matches!(login, Ok(LoginOutcome::SignedIn(_))));
+        checked
+            .sign_in
+            .note_breached_password(
+                &email("ju@example.com"),
+                &PasswordAttempt::new(BREACHED.to_owned()),
+            )
+            .await;
     }
     let noted = store
         .actions()

@@ -334,12 +334,21 @@ pub trait AccountStore: Send + Sync {
         key: EmailLoginKey,
     ) -> Result<Option<StoredEmailLogin>, AccountStoreError>;
 
-    /// Counts a wrong code against the sign-in mail `id`; at [`crate::MAX_CODE_TRIES`] it
-    /// stops working. Atomic: concurrent wrong codes are each counted.
+    /// Reserves one of the sign-in mail `id`'s [`crate::MAX_CODE_TRIES`] code tries, if it
+    /// is unused, unexpired at `at` and has one left: whether it had. Atomic, so that of
+    /// any number of concurrent tries at most the ones left are reserved; at the last, the
+    /// mail stops working (its link too).
     ///
     /// # Errors
     /// [`AccountStoreError::Unavailable`] or [`AccountStoreError::Unexpected`].
-    async fn count_wrong_code(&self, id: i64) -> Result<(), AccountStoreError>;
+    async fn reserve_code_try(&self, id: i64, at: DateTime<Utc>)
+    -> Result<bool, AccountStoreError>;
+
+    /// Deletes the sign-in mails that expired before `before`, used or not; how many.
+    ///
+    /// # Errors
+    /// [`AccountStoreError::Unavailable`] or [`AccountStoreError::Unexpected`].
+    async fn purge_email_logins(&self, before: DateTime<Utc>) -> Result<u64, AccountStoreError>;
 
     /// Applies every change of `changes` at `at`, in one transaction, or none of them.
     ///

@@ -99,7 +99,7 @@ impl InMemoryStore {
         if let Some(id) = changes.consume_email_login {
             let row = email_logins
                 .iter_mut()
-                .find(|row| row.id == id && row.used_at.is_none())
+                .find(|row| row.id == id && row.used_at.is_none() && row.expires_at > at)
                 .ok_or(AccountStoreError::TokenUsed)?;
             row.used_at = Some(at);
         }
@@ -355,15 +355,29 @@ impl AccountStore for InMemoryStore {
         .cloned())
     }
 
-    async fn count_wrong_code(&self, id: i64) -> Result<(), AccountStoreError> {
-        if let Some(row) = self
-            .lock_email_logins()
-            .iter_mut()
-            .find(|row| row.id == id && row.used_at.is_none())
-        {
-            row.attempts += 1;
-        }
-        Ok(())
+    async fn reserve_code_try(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, AccountStoreError> {
+        let mut rows = self.lock_email_logins();
+        let Some(row) = rows.iter_mut().find(|row| {
+            row.id == id
+                && row.used_at.is_none()
+                && row.expires_at > at
+                && row.attempts < crate::MAX_CODE_TRIES
+        }) else {
+            return Ok(false);
+        };
+        row.attempts += 1;
+        Ok(true)
+    }
+
+    async fn purge_email_logins(&self, before: DateTime<Utc>) -> Result<u64, AccountStoreError> {
+        let mut rows = self.lock_email_logins();
+        let count = rows.len();
+        rows.retain(|row| row.expires_at >= before);
+        Ok(u64::try_from(count - rows.len()).unwrap_or(u64::MAX))
     }
 
     async fn apply(

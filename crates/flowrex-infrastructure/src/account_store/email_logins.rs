@@ -1,11 +1,11 @@
 //! Sign-in mails in `email_logins`: stored replacing the address's earlier ones, used up
-//! once, found by token or address, and wrong codes counted.
+//! once, found by token or address, code tries reserved, expired ones deleted.
 
 use chrono::{DateTime, Utc};
 use flowrex_domain::ports::AccountStoreError;
 use flowrex_domain::{
-    EmailLoginKey, IssuedUnder, NewEmailLogin, SecurityStamp, StoredEmailLogin, TokenFingerprint,
-    UserId,
+    EmailLoginKey, IssuedUnder, MAX_CODE_TRIES, NewEmailLogin, SecurityStamp, StoredEmailLogin,
+    TokenFingerprint, UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -69,6 +69,7 @@ pub(super) async fn consume(
         .col_expr(email_logins::Column::UsedAt, Expr::value(at))
         .filter(email_logins::Column::Id.eq(id))
         .filter(email_logins::Column::UsedAt.is_null())
+        .filter(email_logins::Column::ExpiresAt.gt(at))
         .exec(txn)
         .await
         .map_err(account_error)?;
@@ -106,21 +107,39 @@ pub(super) async fn find(
     Ok(row.map(stored))
 }
 
-/// Counts a wrong code against `id`.
-pub(super) async fn count_wrong_code(
+/// Reserves one code try of `id`, if it has one left (see the port).
+pub(super) async fn reserve_code_try(
     db: &impl ConnectionTrait,
     id: i64,
-) -> Result<(), AccountStoreError> {
-    email_logins::Entity::update_many()
+    at: DateTime<Utc>,
+) -> Result<bool, AccountStoreError> {
+    let reserved = email_logins::Entity::update_many()
         .col_expr(
             email_logins::Column::Attempts,
             Expr::col(email_logins::Column::Attempts).add(1),
         )
         .filter(email_logins::Column::Id.eq(id))
         .filter(email_logins::Column::UsedAt.is_null())
+        .filter(email_logins::Column::ExpiresAt.gt(at))
+        .filter(
+            email_logins::Column::Attempts.lt(i32::try_from(MAX_CODE_TRIES).unwrap_or(i32::MAX)),
+        )
         .exec(db)
         .await
-        .map(|_| ())
+        .map_err(account_error)?;
+    Ok(reserved.rows_affected == 1)
+}
+
+/// Deletes the sign-in mails that expired before `before`.
+pub(super) async fn purge(
+    db: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, AccountStoreError> {
+    email_logins::Entity::delete_many()
+        .filter(email_logins::Column::ExpiresAt.lt(before))
+        .exec(db)
+        .await
+        .map(|deleted| deleted.rows_affected)
         .map_err(account_error)
 }
 

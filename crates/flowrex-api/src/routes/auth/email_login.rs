@@ -124,7 +124,11 @@ pub async fn verify(
     body: Parsed<EmailCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (email, code) = body.value()?;
+    // Every answer at the same floor: a wrong code against a mail that exists costs writes
+    // that no mail does not, and must not tell the one from the other.
+    let uniform = Uniform::start();
     let result = sign_in.verify_email_code(&email, &code, client).await;
+    uniform.finish().await;
     let outcome = match &result {
         Ok(LoginOutcome::SignedIn(_)) => "success",
         Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",

@@ -58,6 +58,13 @@ pub async fn login(
     body: Parsed<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (email, password) = body.value()?;
+    // Kept for the breach check, which runs after the answer (never holding a login).
+    let breach_check = sign_in.checks_breaches().then(|| {
+        (
+            email.clone(),
+            PasswordAttempt::new(password.expose().to_owned()),
+        )
+    });
     let result = sign_in
         .login(LoginAttempt {
             email,
@@ -65,6 +72,10 @@ pub async fn login(
             client,
         })
         .await;
+    if let (Ok(_), Some((email, password))) = (&result, breach_check) {
+        let sign_in = sign_in.clone();
+        tokio::spawn(async move { sign_in.note_breached_password(&email, &password).await });
+    }
     let outcome = match &result {
         Ok(LoginOutcome::SignedIn(_)) => "success",
         Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",

@@ -11,9 +11,9 @@
 use tracing::{Span, instrument};
 
 use super::{LoginOutcome, SignIn};
-use crate::auth::LoginError;
 use crate::auth::core::SignInRefusal;
 use crate::auth::core::throttle::ThrottleKeys;
+use crate::auth::{AccountError, LoginError};
 use crate::ports::{
     AccountStoreError, Changes, FederationStoreError, MfaStoreError, NewFlow, RepositoryError,
     Revocation, SessionStoreError, UserUpdate,
@@ -134,7 +134,13 @@ impl SignIn {
             None if policy.creates_accounts => Some(None),
             None => None,
         };
-        let mut changes = Changes::default();
+        let mut changes = Changes {
+            // The account's row is locked while the mail replaces its older ones, so that
+            // of two requests at once the later leaves one usable mail; and a credential
+            // event that commits first ends this request's mail before it is stored.
+            issued_under: owner.flatten(),
+            ..Changes::default()
+        };
         let mailed = match owner {
             Some(owner) if core.may_mail(email, MailPurpose::EmailLogin).await => {
                 let (token, code) = NewEmailLogin::secrets();
@@ -171,8 +177,11 @@ impl SignIn {
         }
         // With nothing to send the same transaction still runs, empty, so that the work
         // (and its time) does not tell the cases apart.
-        core.accounts.apply(changes, now).await?;
-        Ok(())
+        match core.accounts.apply(changes, now).await {
+            // The account's credentials changed meanwhile: no mail under the old ones.
+            Ok(_) | Err(AccountStoreError::StampMoved) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// The address the link token `raw` would sign in now, if it would, without using it
@@ -313,47 +322,82 @@ impl SignIn {
             .find_email_login(EmailLoginKey::Email(email.key().to_owned()))
             .await?
             .filter(|stored| stored.is_usable(now));
-        let code = LoginCode::parse(raw_code);
-        let stored = match stored {
-            Some(stored) if code.as_ref().is_some_and(|code| stored.has_code(code)) => stored,
-            Some(stored) => {
-                core.accounts.count_wrong_code(stored.id).await?;
-                if let Some(owner) = stored.owner {
-                    core.audit
-                        .record(
-                            AuditEvent::new(AuditAction::LoginFailed)
-                                .on(AuditUser::User(owner.user))
-                                .with("reason", "wrong_code")
-                                .with("method", AuthMethod::Email.as_str()),
-                        )
-                        .await;
-                }
-                tracing::info!("code sign-in refused");
-                attempt.failed();
-                return Err(EmailLoginError::InvalidCode);
-            }
-            None => {
-                tracing::info!("code sign-in refused");
-                attempt.failed();
-                return Err(EmailLoginError::InvalidCode);
-            }
+        let Some(stored) = stored else {
+            tracing::info!("code sign-in refused: no sign-in mail");
+            attempt.failed();
+            return Err(EmailLoginError::InvalidCode);
         };
+        // The account's budget of codes, whatever the client (as for second factors), so
+        // that many addresses buy no more guesses.
+        let code_try = match stored.owner {
+            Some(owner) => match core.begin_code_try(owner.user).await {
+                Ok(code_try) => Some(code_try),
+                Err(retry_after) => {
+                    attempt.inconclusive().await;
+                    return Err(EmailLoginError::Throttled { retry_after });
+                }
+            },
+            None => None,
+        };
+        // One of the mail's tries, reserved before the code is compared: concurrent
+        // guesses cannot outrun the count.
+        let reserved = core.accounts.reserve_code_try(stored.id, now).await;
+        let right = LoginCode::parse(raw_code).is_some_and(|code| stored.has_code(&code));
+        if !matches!(reserved, Ok(true)) || !right {
+            if let Err(error) = reserved {
+                attempt.inconclusive().await;
+                if let Some(code_try) = code_try {
+                    code_try.inconclusive().await;
+                }
+                return Err(error.into());
+            }
+            if let Some(owner) = stored.owner {
+                core.audit
+                    .record(
+                        AuditEvent::new(AuditAction::LoginFailed)
+                            .on(AuditUser::User(owner.user))
+                            .with("reason", "wrong_code")
+                            .with("method", AuthMethod::Email.as_str()),
+                    )
+                    .await;
+            }
+            tracing::info!("code sign-in refused");
+            attempt.failed();
+            if let Some(code_try) = code_try {
+                code_try.failed();
+            }
+            return Err(EmailLoginError::InvalidCode);
+        }
         let user = match self.spend(stored).await {
             Ok(Some(user)) => user,
             Ok(None) | Err(EmailLoginError::InvalidLink) => {
                 attempt.failed();
+                if let Some(code_try) = code_try {
+                    code_try.inconclusive().await;
+                }
                 return Err(EmailLoginError::InvalidCode);
             }
             Err(error) => {
                 attempt.inconclusive().await;
+                if let Some(code_try) = code_try {
+                    code_try.inconclusive().await;
+                }
                 return Err(error);
             }
         };
+        if let Some(code_try) = code_try {
+            code_try.succeeded().await;
+        }
         Span::current().record("user_id", user.id().get());
         match self.open_email_session(&user, client).await {
             Ok(outcome) => {
                 attempt.succeeded().await;
                 Ok(outcome)
+            }
+            // The credentials changed between the code and the session.
+            Err(EmailLoginError::InvalidLink) => {
+                attempt.inconclusive().await;
+                Err(EmailLoginError::InvalidCode)
             }
             Err(error) => {
                 attempt.inconclusive().await;
@@ -421,11 +465,12 @@ impl SignIn {
             None => {
                 let email = EmailAddress::parse(&stored.email)
                     .map_err(|_| EmailLoginError::Unexpected(anyhow::anyhow!("stored address")))?;
-                match core.users.find_by_email(&email).await? {
-                    Some(user) if user.is_active() => user,
-                    Some(_) => return Ok(None),
-                    None => return self.sign_up(stored, email).await.map(Some),
-                }
+                // A mail that would have made the account: if an account has the address
+                // now, its credentials came after the mail, which is no proof under them.
+                return match core.users.find_by_email(&email).await? {
+                    Some(_) => Ok(None),
+                    None => self.sign_up(stored, email).await.map(Some),
+                };
             }
         };
         if let Err(SignInRefusal::Inactive) = core.may_sign_in(&user) {
@@ -460,7 +505,10 @@ impl SignIn {
             );
             core.take_back(&user, &mut changes)
                 .await
-                .map_err(|error| EmailLoginError::Unexpected(anyhow::anyhow!(error)))?;
+                .map_err(|error| match error {
+                    AccountError::Unavailable(source) => EmailLoginError::Unavailable(source),
+                    other => EmailLoginError::Unexpected(anyhow::anyhow!(other)),
+                })?;
         }
         match core.accounts.apply(changes, now).await {
             Ok(applied) => Ok(Some(applied.user.unwrap_or(user))),

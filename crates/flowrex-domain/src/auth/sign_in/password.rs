@@ -9,7 +9,7 @@ use crate::auth::LoginError;
 use crate::auth::core::SignInRefusal;
 use crate::auth::core::throttle::ThrottleKeys;
 use crate::ports::{Changes, UserUpdate};
-use crate::{Assurance, AuditUser, AuthMethod, IssuedUnder, PasswordAttempt, User};
+use crate::{Assurance, AuditUser, AuthMethod, EmailAddress, IssuedUnder, PasswordAttempt, User};
 
 impl SignIn {
     /// Logs a user in: a session and its first pair, or a second-factor challenge for the
@@ -72,8 +72,6 @@ impl SignIn {
         // The right password: a hash of an older cost is upgraded (the same password, so
         // no credential event: the stamp stays, and with it the challenge below).
         self.upgrade_hash(&user, &attempt.password).await;
-        // A known breached password still signs in (it is the owner's); they are told once.
-        core.note_breached_login(&user, &attempt.password).await;
         match self
             .open_challenge(&user, IssuedUnder::now(&user), AuthMethod::Password)
             .await
@@ -103,6 +101,27 @@ impl SignIn {
             .await?;
         tracing::info!("login succeeded");
         Ok(LoginOutcome::SignedIn(pair))
+    }
+
+    /// Whether passwords are checked against known breaches (`PASSWORD_BREACH_CHECK`).
+    pub fn checks_breaches(&self) -> bool {
+        self.core.breaches.source.is_some()
+    }
+
+    /// After `password` signed `email`'s account in (or passed to its second factor):
+    /// when it is a known breached password, records `password_breached_at_login` and
+    /// mails the owner, once per credential state. Never refuses anything, and may run
+    /// after the answer (the login route spawns it): the range source's time is not the
+    /// login's.
+    pub async fn note_breached_password(&self, email: &EmailAddress, password: &PasswordAttempt) {
+        if !self.checks_breaches() {
+            return;
+        }
+        match self.core.users.find_by_email(email).await {
+            Ok(Some(user)) => self.core.note_breached_login(&user, password).await,
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "breached password at login not checked"),
+        }
     }
 
     /// The user whose password `attempt` holds (whether or not it may sign in).

@@ -270,6 +270,10 @@ impl SignIn {
             Ok(deleted) => tracing::debug!(deleted, "expired passkey ceremonies deleted"),
             Err(error) => tracing::warn!(%error, "expired passkey ceremonies not deleted"),
         }
+        match self.core.accounts.purge_email_logins(before).await {
+            Ok(deleted) => tracing::debug!(deleted, "expired sign-in mails deleted"),
+            Err(error) => tracing::warn!(%error, "expired sign-in mails not deleted"),
+        }
         match self.core.federation.purge_flows(before).await {
             Ok(deleted) => tracing::debug!(deleted, "expired outside-provider flows deleted"),
             Err(error) => tracing::warn!(%error, "expired outside-provider flows not deleted"),
