@@ -30,14 +30,15 @@ trap cleanup EXIT
 
 python3 bench/breach_ranges.py "$work/ranges" >&2
 # The range API: GET /range/PREFIX answers PREFIX.txt, as the public API does.
-python3 - "$range_port" "$work/ranges" <<'PY' &
+python3 - "$range_port" "$work/ranges" 2>/dev/null <<'PY' &
 import http.server, os, sys
 port, root = int(sys.argv[1]), sys.argv[2]
 class Ranges(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def do_GET(self):
         path = os.path.join(root, self.path.rsplit("/", 1)[-1].upper() + ".txt")
         if not os.path.isfile(path):
-            self.send_response(404); self.end_headers(); return
+            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
         body = open(path, "rb").read()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -45,9 +46,12 @@ class Ranges(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Ranges).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256
+Server(("127.0.0.1", port), Ranges).serve_forever()
 PY
 ranges=$!
+# (Its stderr is dropped: a broken pipe there is a request the stopped server left.)
 until curl -s -o /dev/null "http://127.0.0.1:$range_port/range/00000"; do sleep 0.05; done
 
 start() { # mode (off|files|api), round
@@ -79,7 +83,7 @@ print(f"{float(rps.group(1)) if rps else 0:.2f} {p99:.0f} {non2xx.group(1) if no
 PY
 }
 
-printf '%-6s %-6s %12s %10s %8s\n' round check "register/s" "p99 ms" "non-2xx"
+printf '%-6s %-6s %12s %10s %8s %s\n' round check "register/s" "p99 ms" "non-2xx" "checks (clean/found/error)"
 declare -A total=([off]=0 [files]=0 [api]=0)
 for round in $(seq 1 "$ROUNDS"); do
   # Rotating the order, so that no mode always runs first on a cooler machine.
@@ -89,11 +93,16 @@ for round in $(seq 1 "$ROUNDS"); do
   for mode in $modes; do
     start "$mode" "$round"
     read -r rps p99 bad < <(measure)
-    printf '%-6s %-6s %12s %10s %8s\n' "$round" "$mode" "$rps" "$p99" "$bad"
+    # Registrations wrk abandoned still finish hashing: let them, then read the checks.
+    sleep 10
+    checks=$(curl -fsS "$base/metrics" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+n = {o: sum(float(v) for v in re.findall(r"flowrex_password_breach_checks_total\{[^}]*outcome=\"%s\"[^}]*\} ([\d.]+)" % o, text)) for o in ("clean", "found", "error")}
+print("%d/%d/%d" % (n["clean"], n["found"], n["error"]))')
+    printf '%-6s %-6s %12s %10s %8s %s\n' "$round" "$mode" "$rps" "$p99" "$bad" "$checks"
     total[$mode]=$(python3 -c "print(${total[$mode]} + $rps)")
     stop
-    # Registrations wrk abandoned still finish hashing: let the machine settle.
-    sleep 10
   done
 done
 python3 - "${total[off]}" "${total[files]}" "${total[api]}" <<'PY'

@@ -8,8 +8,8 @@
 //!
 //! Answers are cached for [`CACHE_TTL`], at most [`CACHE_RANGES`] ranges (each up to about
 //! 100 KiB parsed), so that what callers can make this hold stays bounded; an answer over
-//! 1 MiB is refused. Every ask is bounded in time, and after a range server failed every ask
-//! fails at once for [`BACK_OFF`]; files are read on tokio's blocking pool, never on the executor's
+//! 1 MiB is refused. Every ask is bounded in time, and after a range server failed
+//! [`FAILURES_BEFORE_BACK_OFF`] times in a row every ask fails at once for [`BACK_OFF`]; files are read on tokio's blocking pool, never on the executor's
 //! threads.
 
 use std::collections::HashMap;
@@ -26,8 +26,11 @@ use sha1::{Digest, Sha1};
 pub const CACHE_TTL: Duration = Duration::from_secs(3600);
 /// How many ranges are kept at most.
 pub const CACHE_RANGES: usize = 256;
-/// How long every check fails at once after the source failed.
+/// How long every check fails at once after the range server failed
+/// [`FAILURES_BEFORE_BACK_OFF`] times in a row.
 pub const BACK_OFF: Duration = Duration::from_secs(10);
+/// Failures in a row that back the range server off.
+pub const FAILURES_BEFORE_BACK_OFF: u32 = 3;
 /// The longest range answer read (a padded range is about 40 KiB).
 const MAX_RANGE_BYTES: usize = 1 << 20;
 
@@ -65,7 +68,34 @@ pub struct BreachRanges {
     client: reqwest::Client,
     timeout: Duration,
     cache: Mutex<HashMap<String, (Instant, Range)>>,
-    failed_at: Mutex<Option<Instant>>,
+    failures: Mutex<Failures>,
+}
+
+/// The range server's failures in a row, and since when it is backed off.
+#[derive(Debug, Default)]
+struct Failures {
+    in_a_row: u32,
+    since: Option<Instant>,
+}
+
+impl Failures {
+    /// Whether asks fail at once now.
+    fn backing_off(&self) -> bool {
+        self.since.is_some_and(|since| since.elapsed() < BACK_OFF)
+    }
+
+    /// One ask's outcome: [`FAILURES_BEFORE_BACK_OFF`] failures in a row back off (and a
+    /// failure of the one try after a back-off, again).
+    fn record(&mut self, succeeded: bool) {
+        if succeeded {
+            *self = Self::default();
+            return;
+        }
+        self.in_a_row = self.in_a_row.saturating_add(1);
+        if self.in_a_row >= FAILURES_BEFORE_BACK_OFF {
+            self.since = Some(Instant::now());
+        }
+    }
 }
 
 impl BreachRanges {
@@ -85,7 +115,7 @@ impl BreachRanges {
             client,
             timeout,
             cache: Mutex::new(HashMap::new()),
-            failed_at: Mutex::new(None),
+            failures: Mutex::new(Failures::default()),
         })
     }
 
@@ -94,19 +124,19 @@ impl BreachRanges {
         &self.source
     }
 
-    /// The range of `prefix`, from the cache or the source. After the range server failed,
-    /// every ask fails at once for [`BACK_OFF`] (a server that is down costs one timeout
-    /// per back-off, not one per password).
+    /// The range of `prefix`, from the cache or the source. After the range server failed
+    /// [`FAILURES_BEFORE_BACK_OFF`] times in a row, every ask fails at once for
+    /// [`BACK_OFF`] (a server that is down costs a timeout per back-off, not one per
+    /// password).
     async fn range(&self, prefix: &str) -> anyhow::Result<Range> {
         if let Some(range) = self.cached(prefix) {
             return Ok(range);
         }
         if self
-            .failed_at
+            .failures
             .lock()
             .ok()
-            .and_then(|failed| *failed)
-            .is_some_and(|at| at.elapsed() < BACK_OFF)
+            .is_some_and(|failures| failures.backing_off())
         {
             return Err(anyhow!(
                 "the range source failed less than {} s ago",
@@ -117,12 +147,12 @@ impl BreachRanges {
             .await
             .map_err(|_| anyhow!("no answer within {} ms", self.timeout.as_millis()))
             .and_then(|answer| answer);
-        // A range server that failed is backed off; a missing or unreadable range file
-        // fails alone.
+        // A range server that keeps failing is backed off; a missing or unreadable range
+        // file fails alone.
         if matches!(self.source, RangeSource::Api { .. })
-            && let Ok(mut failed) = self.failed_at.lock()
+            && let Ok(mut failures) = self.failures.lock()
         {
-            *failed = fetched.is_err().then(Instant::now);
+            failures.record(fetched.is_ok());
         }
         let text = fetched?;
         let range = Arc::new(parse_range(&text));
@@ -265,6 +295,20 @@ mod tests {
         );
         assert_eq!(range.len(), 1);
         assert_eq!(range.get("0018A45C4D1DEF81644B54AB7F969B88D65"), Some(&1));
+    }
+
+    #[test]
+    fn the_range_server_is_backed_off_after_failures_in_a_row_only() {
+        let mut failures = Failures::default();
+        failures.record(false);
+        failures.record(false);
+        assert!(!failures.backing_off());
+        failures.record(true);
+        failures.record(false);
+        failures.record(false);
+        assert!(!failures.backing_off(), "a success starts the count again");
+        failures.record(false);
+        assert!(failures.backing_off());
     }
 
     #[tokio::test]

@@ -128,22 +128,25 @@ impl Pages {
         )
     }
 
+    /// The 503 page of a store that cannot be reached (with `Retry-After`).
+    pub(super) fn unavailable(&self, cause: &anyhow::Error) -> HttpResponse {
+        tracing::error!(error = ?cause, "dependency unavailable");
+        let mut response = self.done(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Please try again in a moment",
+            "The service is briefly unavailable. Nothing was changed.",
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),
+        );
+        response
+    }
+
     /// The page of a failure that is not the visitor's.
     fn failure(&self, error: &AccountError) -> HttpResponse {
         match error {
-            AccountError::Unavailable(cause) => {
-                tracing::error!(error = ?cause, "dependency unavailable");
-                let mut response = self.done(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Please try again in a moment",
-                    "The service is briefly unavailable. Nothing was changed.",
-                );
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    header::HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),
-                );
-                response
-            }
+            AccountError::Unavailable(cause) => self.unavailable(cause),
             other => {
                 tracing::error!(error = ?other, "link page failed");
                 self.done(

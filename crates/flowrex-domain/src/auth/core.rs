@@ -52,6 +52,9 @@ pub struct Core {
     pub(super) lifecycle: AccountPolicy,
     pub(super) throttle: LoginThrottle,
     pub(super) breaches: BreachPolicy,
+    /// Held while a breached password at login is looked up and recorded, so that logins
+    /// at once on this instance tell the owner once.
+    pub(super) noting_breaches: futures::lock::Mutex<()>,
 }
 
 /// An access token's live session and its active user: what an authenticated request
@@ -105,6 +108,7 @@ impl Core {
             lifecycle: policies.accounts,
             throttle: policies.throttle,
             breaches: policies.breaches,
+            noting_breaches: futures::lock::Mutex::new(()),
         }
     }
 

@@ -56,12 +56,14 @@ const SERVER: &str = r#"
 import http.server, os, sys, time
 port, root, delay = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 class Ranges(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
     def do_GET(self):
         time.sleep(delay)
         prefix = self.path.rsplit("/", 1)[-1].upper()
         path = os.path.join(root, prefix + ".txt")
         if len(prefix) != 5 or not os.path.isfile(path):
             self.send_response(404)
+            self.send_header("Content-Length", "0")
             self.end_headers()
             return
         with open(path, "rb") as f:
@@ -73,7 +75,9 @@ class Ranges(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *args):
         pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Ranges).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256
+Server(("127.0.0.1", port), Ranges).serve_forever()
 "#;
 
 /// A static range server over a folder of range files, killed when dropped.

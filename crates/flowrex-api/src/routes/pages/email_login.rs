@@ -14,7 +14,6 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::Pages;
-use crate::error::UNAVAILABLE_RETRY_AFTER_SECONDS;
 use crate::extract::{Body, Client};
 use crate::routes::auth::RefreshCookie;
 use crate::routes::auth::oauth::FlowCookie;
@@ -57,19 +56,7 @@ fn failure(pages: &Pages, error: &EmailLoginError) -> HttpResponse {
             "Sign-in by email is off",
             "This service does not sign in by email.",
         ),
-        EmailLoginError::Unavailable(cause) => {
-            tracing::error!(error = ?cause, "dependency unavailable");
-            let mut response = pages.done(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Please try again in a moment",
-                "The service is briefly unavailable. Nothing was changed.",
-            );
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(UNAVAILABLE_RETRY_AFTER_SECONDS),
-            );
-            response
-        }
+        EmailLoginError::Unavailable(cause) => pages.unavailable(cause),
         other => {
             tracing::error!(error = ?other, "sign-in page failed");
             pages.done(

@@ -68,6 +68,10 @@ impl Core {
                 return;
             }
         };
+        // Looked up and recorded as one step on this instance (several instances at once
+        // may each tell the owner once; the per-recipient mail limit, shared through
+        // Redis, holds those back too).
+        let _noting = self.noting_breaches.lock().await;
         let stamp = user.security_stamp().get();
         let filter = AuditFilter {
             subject: Some(user.id()),
