@@ -29,29 +29,12 @@ cleanup() {
 trap cleanup EXIT
 
 python3 bench/breach_ranges.py "$work/ranges" >&2
-# The range API: GET /range/PREFIX answers PREFIX.txt, as the public API does.
-python3 - "$range_port" "$work/ranges" 2>/dev/null <<'PY' &
-import http.server, os, sys
-port, root = int(sys.argv[1]), sys.argv[2]
-class Ranges(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        path = os.path.join(root, self.path.rsplit("/", 1)[-1].upper() + ".txt")
-        if not os.path.isfile(path):
-            self.send_response(404); self.send_header("Content-Length", "0"); self.end_headers(); return
-        body = open(path, "rb").read()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-class Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 256
-Server(("127.0.0.1", port), Ranges).serve_forever()
-PY
+# The range API: GET /range/PREFIX answers PREFIX.txt, as the public API does (the tests'
+# range server).
+python3 crates/flowrex-infrastructure/src/test_support/range_server.py "$range_port" \
+  "$work/ranges" 0 2>/dev/null &
 ranges=$!
-# (Its stderr is dropped: a broken pipe there is a request the stopped server left.)
+# (Its stderr is dropped: a broken pipe there is a request a stopped server left.)
 until curl -s -o /dev/null "http://127.0.0.1:$range_port/range/00000"; do sleep 0.05; done
 
 start() { # mode (off|files|api), round

@@ -184,8 +184,8 @@ pub fn resource(page: TokenPurpose) -> Resource {
 
 /// The query of a link, and the fields of its form.
 #[derive(Debug, Default, Deserialize)]
-struct LinkFields {
-    token: Option<String>,
+pub(super) struct LinkFields {
+    pub(super) token: Option<String>,
     new_password: Option<String>,
     confirm_password: Option<String>,
 }

@@ -129,10 +129,20 @@ pub async fn verify(
     let uniform = Uniform::start();
     let result = sign_in.verify_email_code(&email, &code, client).await;
     uniform.finish().await;
+    signed_in(result, transport)
+}
+
+/// The answer of a sign-in by code or by link token, counted by its outcome: the SPEC's
+/// tokens, or `403 mfa_required`.
+fn signed_in(
+    result: Result<LoginOutcome, EmailLoginError>,
+    transport: TokenTransport,
+) -> Result<HttpResponse, ApiError> {
     let outcome = match &result {
         Ok(LoginOutcome::SignedIn(_)) => "success",
         Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",
         Err(EmailLoginError::InvalidCode) => "invalid_code",
+        Err(EmailLoginError::InvalidLink) => "invalid_link",
         Err(EmailLoginError::Throttled { .. }) => "throttled",
         Err(_) => "error",
     };
@@ -170,16 +180,5 @@ pub async fn confirm(
     body: Parsed<EmailLinkRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = body.value()?;
-    let result = sign_in.confirm_email_link(&token, client).await;
-    let outcome = match &result {
-        Ok(LoginOutcome::SignedIn(_)) => "success",
-        Ok(LoginOutcome::SecondFactorRequired(_)) => "mfa_required",
-        Err(EmailLoginError::InvalidLink) => "invalid_link",
-        Err(_) => "error",
-    };
-    metrics::counter!("flowrex_email_logins_total", "outcome" => outcome).increment(1);
-    match result? {
-        LoginOutcome::SignedIn(pair) => Ok(transport.answer(pair)),
-        LoginOutcome::SecondFactorRequired(challenge) => Ok(second_factor_required(&challenge)),
-    }
+    signed_in(sign_in.confirm_email_link(&token, client).await, transport)
 }

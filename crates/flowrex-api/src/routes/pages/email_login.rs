@@ -11,9 +11,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use flowrex_domain::{EMAIL_LOGIN_PAGE, EmailLinkLanding, EmailLoginError, LoginOutcome, SignIn};
 use minijinja::context;
-use serde::Deserialize;
 
-use super::Pages;
+use super::{LinkFields, Pages};
 use crate::extract::{Body, Client};
 use crate::routes::auth::RefreshCookie;
 use crate::routes::auth::oauth::FlowCookie;
@@ -24,11 +23,6 @@ pub fn resource() -> Resource {
     web::resource(format!("/{EMAIL_LOGIN_PAGE}"))
         .route(web::get().to(show))
         .route(web::post().to(submit))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct LinkFields {
-    token: Option<String>,
 }
 
 /// The page's form for `token`, naming the address it signs in.

@@ -208,6 +208,12 @@ pub(in crate::auth) struct CodeTry<'a> {
 }
 
 impl CodeTry<'_> {
+    /// A try of no account's budget (a code that would create the account): it holds
+    /// nothing, and ending it does nothing.
+    pub(in crate::auth) fn of_no_account() -> Self {
+        Self { reserved: None }
+    }
+
     /// A wrong code: it stays one of the budget's failures.
     pub(in crate::auth) fn failed(self) {}
 

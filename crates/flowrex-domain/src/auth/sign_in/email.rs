@@ -12,7 +12,7 @@ use tracing::{Span, instrument};
 
 use super::{LoginOutcome, SignIn};
 use crate::auth::core::SignInRefusal;
-use crate::auth::core::throttle::ThrottleKeys;
+use crate::auth::core::throttle::{CodeTry, ThrottleKeys};
 use crate::auth::{AccountError, LoginError};
 use crate::ports::{
     AccountStoreError, Changes, FederationStoreError, MfaStoreError, NewFlow, RepositoryError,
@@ -331,13 +331,13 @@ impl SignIn {
         // that many addresses buy no more guesses.
         let code_try = match stored.owner {
             Some(owner) => match core.begin_code_try(owner.user).await {
-                Ok(code_try) => Some(code_try),
+                Ok(code_try) => code_try,
                 Err(retry_after) => {
                     attempt.inconclusive().await;
                     return Err(EmailLoginError::Throttled { retry_after });
                 }
             },
-            None => None,
+            None => CodeTry::of_no_account(),
         };
         // One of the mail's tries, reserved before the code is compared: concurrent
         // guesses cannot outrun the count.
@@ -346,9 +346,7 @@ impl SignIn {
         if !matches!(reserved, Ok(true)) || !right {
             if let Err(error) = reserved {
                 attempt.inconclusive().await;
-                if let Some(code_try) = code_try {
-                    code_try.inconclusive().await;
-                }
+                code_try.inconclusive().await;
                 return Err(error.into());
             }
             if let Some(owner) = stored.owner {
@@ -363,31 +361,23 @@ impl SignIn {
             }
             tracing::info!("code sign-in refused");
             attempt.failed();
-            if let Some(code_try) = code_try {
-                code_try.failed();
-            }
+            code_try.failed();
             return Err(EmailLoginError::InvalidCode);
         }
         let user = match self.spend(stored).await {
             Ok(Some(user)) => user,
             Ok(None) | Err(EmailLoginError::InvalidLink) => {
                 attempt.failed();
-                if let Some(code_try) = code_try {
-                    code_try.inconclusive().await;
-                }
+                code_try.inconclusive().await;
                 return Err(EmailLoginError::InvalidCode);
             }
             Err(error) => {
                 attempt.inconclusive().await;
-                if let Some(code_try) = code_try {
-                    code_try.inconclusive().await;
-                }
+                code_try.inconclusive().await;
                 return Err(error);
             }
         };
-        if let Some(code_try) = code_try {
-            code_try.succeeded().await;
-        }
+        code_try.succeeded().await;
         Span::current().record("user_id", user.id().get());
         match self.open_email_session(&user, client).await {
             Ok(outcome) => {
